@@ -1,0 +1,26 @@
+//===- LLMDialect.h - the llm dialect, its enums, attributes and types ----===//
+
+#ifndef LLMC_DIALECTS_LLM_IR_LLMDIALECT_H
+#define LLMC_DIALECTS_LLM_IR_LLMDIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/DialectImplementation.h"
+
+#include <optional>
+
+#include "dialects/llm/IR/RopeFrequencies.h"
+
+#include "dialects/llm/IR/LLMDialect.h.inc"
+#include "dialects/llm/IR/LLMEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialects/llm/IR/LLMAttrs.h.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "dialects/llm/IR/LLMTypes.h.inc"
+
+#endif // LLMC_DIALECTS_LLM_IR_LLMDIALECT_H

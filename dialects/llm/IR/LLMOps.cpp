@@ -1,0 +1,353 @@
+//===- LLMOps.cpp - llm dialect operations: verifiers, folders -------------===//
+
+#include "dialects/llm/IR/LLMOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
+
+using namespace mlir;
+using namespace llmc::llm;
+
+namespace {
+
+RankedTensorType tensorOf(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+/// Two sizes agree when equal or when either is dynamic (decided at run time).
+bool compatible(int64_t a, int64_t b) {
+  return a == b || ShapedType::isDynamic(a) || ShapedType::isDynamic(b);
+}
+
+std::string dimString(int64_t d) {
+  return ShapedType::isDynamic(d) ? "?" : std::to_string(d);
+}
+
+LogicalResult verifyTokenCount(Operation *op, Value a, StringRef aName, Value b,
+                               StringRef bName) {
+  int64_t ta = tensorOf(a).getDimSize(0), tb = tensorOf(b).getDimSize(0);
+  if (!compatible(ta, tb))
+    return op->emitOpError() << aName << " has " << dimString(ta) << " tokens but "
+                             << bName << " has " << dimString(tb);
+  return success();
+}
+
+LogicalResult verifyRank(Operation *op, Value v, StringRef name, int64_t rank) {
+  if (tensorOf(v).getRank() != rank)
+    return op->emitOpError() << name << " must have rank " << rank << ", got "
+                             << v.getType();
+  return success();
+}
+
+LogicalResult verifyNormWeight(Operation *op, Value input, Value weight,
+                               RMSNormVariant variant, double eps) {
+  if (!(eps > 0.0))
+    return op->emitOpError() << "eps must be positive, got " << eps;
+  if (variant == RMSNormVariant::NoWeight) {
+    if (weight)
+      return op->emitOpError() << "variant 'no_weight' takes no weight";
+    return success();
+  }
+  if (!weight)
+    return op->emitOpError()
+           << "variant '" << stringifyRMSNormVariant(variant)
+           << "' needs a weight";
+  RankedTensorType in = tensorOf(input), w = tensorOf(weight);
+  if (w.getRank() != 1 || w.getDimSize(0) != in.getDimSize(in.getRank() - 1))
+    return op->emitOpError() << "weight must be [" << dimString(in.getDimSize(in.getRank() - 1))
+                             << "] to match the last dimension of the input, got "
+                             << weight.getType();
+  return success();
+}
+
+} // namespace
+
+#define GET_OP_CLASSES
+#include "dialects/llm/IR/LLMOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// ParamOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamOp::verify() {
+  if (getName().empty())
+    return emitOpError() << "needs a non-empty checkpoint tensor name";
+  if (!getType().hasStaticShape())
+    return emitOpError() << "weight '" << getName()
+                         << "' must have a static shape, got " << getType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// EmbeddingOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingOp::verify() {
+  RankedTensorType table = getTable().getType();
+  RankedTensorType result = getType();
+  if (table.getRank() != 2)
+    return emitOpError() << "table must be [vocab, hidden], got " << table;
+  if (result.getRank() != 2 || result.getDimSize(1) != table.getDimSize(1))
+    return emitOpError() << "result must be [tokens, " << table.getDimSize(1)
+                         << "], got " << result;
+  if (result.getElementType() != table.getElementType())
+    return emitOpError() << "result element type " << result.getElementType()
+                         << " differs from the table's "
+                         << table.getElementType();
+  if (getScale() && !(getScale()->convertToDouble() > 0.0))
+    return emitOpError() << "scale must be positive";
+  return verifyTokenCount(*this, getTokens(), "tokens", getResult(), "result");
+}
+
+namespace {
+/// A scale of exactly 1 is no scale.
+struct DropUnitEmbeddingScale : OpRewritePattern<EmbeddingOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(EmbeddingOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.getScale() || op.getScale()->convertToDouble() != 1.0)
+      return rewriter.notifyMatchFailure(op, "no unit scale");
+    rewriter.modifyOpInPlace(op, [&] { op.removeScaleAttr(); });
+    return success();
+  }
+};
+} // namespace
+
+void EmbeddingOp::getCanonicalizationPatterns(RewritePatternSet &patterns,
+                                              MLIRContext *context) {
+  patterns.add<DropUnitEmbeddingScale>(context);
+}
+
+//===----------------------------------------------------------------------===//
+// Normalization
+//===----------------------------------------------------------------------===//
+
+LogicalResult RMSNormOp::verify() {
+  return verifyNormWeight(*this, getInput(), getWeight(), getVariant(),
+                          getEps().convertToDouble());
+}
+
+LogicalResult AddRMSNormOp::verify() {
+  return verifyNormWeight(*this, getInput(), getWeight(), getVariant(),
+                          getEps().convertToDouble());
+}
+
+LogicalResult LayerNormOp::verify() {
+  if (!(getEps().convertToDouble() > 0.0))
+    return emitOpError() << "eps must be positive";
+  RankedTensorType in = getInput().getType();
+  int64_t last = in.getDimSize(in.getRank() - 1);
+  for (Value v : {getWeight(), getBias()}) {
+    if (!v)
+      continue;
+    RankedTensorType t = tensorOf(v);
+    if (t.getRank() != 1 || t.getDimSize(0) != last)
+      return emitOpError() << "weight and bias must be [" << dimString(last)
+                           << "], got " << t;
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Projections
+//===----------------------------------------------------------------------===//
+
+LogicalResult LinearOp::verify() {
+  RankedTensorType in = getInput().getType(), w = getWeight().getType(),
+                   out = getType();
+  if (w.getRank() != 2)
+    return emitOpError() << "weight must be [out, in], got " << w;
+  if (in.getRank() != out.getRank())
+    return emitOpError() << "input and result ranks differ: " << in << " vs "
+                         << out;
+  int64_t rank = in.getRank();
+  if (in.getDimSize(rank - 1) != w.getDimSize(1))
+    return emitOpError() << "input has " << dimString(in.getDimSize(rank - 1))
+                         << " features but the weight expects "
+                         << w.getDimSize(1) << " (weight " << w << ")";
+  if (out.getDimSize(rank - 1) != w.getDimSize(0))
+    return emitOpError() << "result has " << dimString(out.getDimSize(rank - 1))
+                         << " features but the weight produces "
+                         << w.getDimSize(0);
+  for (int64_t i = 0; i + 1 < rank; ++i)
+    if (!compatible(in.getDimSize(i), out.getDimSize(i)))
+      return emitOpError() << "input and result differ in dimension " << i;
+  if (in.getElementType() != out.getElementType())
+    return emitOpError() << "input and result element types differ";
+  if (getBias()) {
+    RankedTensorType b = getBias().getType();
+    if (b.getRank() != 1 || b.getDimSize(0) != w.getDimSize(0))
+      return emitOpError() << "bias must be [" << w.getDimSize(0) << "], got "
+                           << b;
+  }
+  return success();
+}
+
+LogicalResult GatedLinearOp::verify() {
+  RankedTensorType in = getInput().getType(), g = getGateWeight().getType(),
+                   u = getUpWeight().getType(), out = getType();
+  if (g != u)
+    return emitOpError() << "gate and up weights must have one type, got " << g
+                         << " and " << u;
+  if (g.getRank() != 2)
+    return emitOpError() << "weights must be [intermediate, hidden], got " << g;
+  int64_t rank = in.getRank();
+  if (out.getRank() != rank || in.getDimSize(rank - 1) != g.getDimSize(1) ||
+      out.getDimSize(rank - 1) != g.getDimSize(0))
+    return emitOpError() << "expects input [..., " << g.getDimSize(1)
+                         << "] and result [..., " << g.getDimSize(0)
+                         << "], got " << in << " and " << out;
+  return verifyTokenCount(*this, getInput(), "input", getResult(), "result");
+}
+
+LogicalResult SoftcapOp::verify() {
+  if (!(getCap().convertToDouble() > 0.0))
+    return emitOpError() << "cap must be positive";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Heads
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifyHeadsReshape(Operation *op, RankedTensorType flat,
+                                        RankedTensorType heads) {
+  if (flat.getRank() != 2 || heads.getRank() != 3)
+    return op->emitOpError() << "reshapes [T, heads * d] <-> [T, heads, d], got "
+                             << flat << " and " << heads;
+  if (heads.getDimSize(1) * heads.getDimSize(2) != flat.getDimSize(1))
+    return op->emitOpError()
+           << heads.getDimSize(1) << " heads of " << heads.getDimSize(2)
+           << " do not make " << flat.getDimSize(1) << " features";
+  if (!compatible(flat.getDimSize(0), heads.getDimSize(0)))
+    return op->emitOpError() << "token counts differ";
+  if (flat.getElementType() != heads.getElementType())
+    return op->emitOpError() << "element types differ";
+  return success();
+}
+
+LogicalResult SplitHeadsOp::verify() {
+  return verifyHeadsReshape(*this, getInput().getType(), getType());
+}
+
+LogicalResult MergeHeadsOp::verify() {
+  return verifyHeadsReshape(*this, getType(), getInput().getType());
+}
+
+OpFoldResult SplitHeadsOp::fold(FoldAdaptor) {
+  if (auto merge = getInput().getDefiningOp<MergeHeadsOp>())
+    if (merge.getInput().getType() == getType())
+      return merge.getInput();
+  return {};
+}
+
+OpFoldResult MergeHeadsOp::fold(FoldAdaptor) {
+  if (auto split = getInput().getDefiningOp<SplitHeadsOp>())
+    if (split.getInput().getType() == getType())
+      return split.getInput();
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// RoPE, KV cache, attention
+//===----------------------------------------------------------------------===//
+
+LogicalResult RopeOp::verify() {
+  if (failed(verifyRank(*this, getInput(), "input", 3)))
+    return failure();
+  int64_t headDim = getInput().getType().getDimSize(2);
+  if (getRope().getDim() > headDim)
+    return emitOpError() << "rotary dim " << getRope().getDim()
+                         << " exceeds the head dim " << headDim;
+  return verifyTokenCount(*this, getInput(), "input", getPositions(),
+                          "positions");
+}
+
+LogicalResult KVCacheWriteOp::verify() {
+  KVCacheType cache = getCache().getType();
+  if (getType() != cache)
+    return emitOpError() << "result type " << getType()
+                         << " differs from the cache type " << cache;
+  for (auto [v, name] : {std::pair{getKey(), "key"}, {getValue(), "value"}}) {
+    RankedTensorType t = tensorOf(v);
+    if (t.getRank() != 3 || t.getDimSize(1) != cache.getKvHeads() ||
+        t.getDimSize(2) != cache.getHeadDim())
+      return emitOpError() << name << " must be [tokens, " << cache.getKvHeads()
+                           << ", " << cache.getHeadDim()
+                           << "] to match the cache, got " << t;
+  }
+  if (getKey().getType() != getValue().getType())
+    return emitOpError() << "key and value types differ";
+  if (failed(verifyTokenCount(*this, getKey(), "key", getSlots(), "slots")) ||
+      failed(verifyTokenCount(*this, getKey(), "key", getPositions(),
+                              "positions")))
+    return failure();
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  KVCacheType cache = getCache().getType();
+  RankedTensorType q = getQuery().getType();
+  if (q.getRank() != 3)
+    return emitOpError() << "query must be [tokens, heads, head_dim], got "
+                         << q;
+  if (q.getDimSize(2) != cache.getHeadDim())
+    return emitOpError() << "query head dim " << q.getDimSize(2)
+                         << " differs from the cache head dim "
+                         << cache.getHeadDim();
+  int64_t heads = q.getDimSize(1);
+  if (heads % cache.getKvHeads() != 0)
+    return emitOpError() << heads << " query heads cannot share "
+                         << cache.getKvHeads()
+                         << " KV heads (must be a multiple)";
+  if (getType() != q)
+    return emitOpError() << "result type " << getType()
+                         << " must equal the query type " << q;
+  if (!(getScale().convertToDouble() > 0.0))
+    return emitOpError() << "scale must be positive";
+  if (getWindow() && *getWindow() <= 0)
+    return emitOpError() << "window must be positive, got " << *getWindow();
+  if (getChunk() && *getChunk() <= 0)
+    return emitOpError() << "chunk must be positive, got " << *getChunk();
+  if (getWindow() && getChunk())
+    return emitOpError() << "takes a window or a chunk, not both";
+  if (getSoftcap() && !(getSoftcap()->convertToDouble() > 0.0))
+    return emitOpError() << "softcap must be positive";
+  if (getSinks()) {
+    RankedTensorType s = getSinks().getType();
+    if (s.getRank() != 1 || s.getDimSize(0) != heads)
+      return emitOpError() << "sinks must be [" << heads << "], got " << s;
+  }
+  if (cache.getWindow() > 0 &&
+      (!getWindow() || *getWindow() > cache.getWindow()))
+    return emitOpError() << "a cache holding a window of "
+                         << cache.getWindow()
+                         << " tokens cannot serve attention over "
+                         << (getWindow() ? std::to_string(*getWindow()) + " tokens"
+                                         : std::string("the whole sequence"));
+  if (failed(verifyTokenCount(*this, getQuery(), "query", getSlots(), "slots")) ||
+      failed(verifyTokenCount(*this, getQuery(), "query", getPositions(),
+                              "positions")))
+    return failure();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LMHeadOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LMHeadOp::verify() {
+  RankedTensorType in = getInput().getType(), w = getWeight().getType(),
+                   out = getType();
+  if (in.getRank() != 2 || w.getRank() != 2 || out.getRank() != 2)
+    return emitOpError() << "expects [tokens, hidden] x [vocab, hidden] -> "
+                            "[tokens, vocab]";
+  if (in.getDimSize(1) != w.getDimSize(1))
+    return emitOpError() << "hidden size " << dimString(in.getDimSize(1))
+                         << " differs from the weight's " << w.getDimSize(1);
+  if (out.getDimSize(1) != w.getDimSize(0))
+    return emitOpError() << "result vocab " << dimString(out.getDimSize(1))
+                         << " differs from the weight's " << w.getDimSize(0);
+  return verifyTokenCount(*this, getInput(), "input", getResult(), "result");
+}

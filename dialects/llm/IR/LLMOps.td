@@ -1,0 +1,387 @@
+//===- LLMOps.td - llm dialect operations ------------------*- tablegen -*-===//
+//
+// Conventions: `T` is the number of tokens of a step (dynamic), `H` the hidden
+// size, `nH`/`nKV` the query/key-value head counts, `d` the head dimension.
+// Weights are `[out, in]` as in Hugging Face checkpoints: y = x * W^T + b.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_DIALECTS_LLM_IR_LLMOPS_TD
+#define LLMC_DIALECTS_LLM_IR_LLMOPS_TD
+
+include "dialects/llm/IR/LLMBase.td"
+include "dialects/llm/IR/LLMAttrs.td"
+include "dialects/llm/IR/LLMTypes.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/BuiltinTypes.td"
+
+// Activations: ranked float tensors, tokens first.
+def LLM_Activation : RankedTensorOf<[AnyFloat]>;
+// Weights: today dense float tensors. Quantized weights will add their types
+// here (e.g. a block-FP8 or MXFP4 tensor type); every op that consumes a
+// weight takes an operand of this constraint, so no op changes shape then.
+def LLM_Weight : RankedTensorOf<[AnyFloat]>;
+// Token ids, positions and sequence slots: one i32 per token. The number of
+// tokens of a step is only known at run time, so this is exactly
+// `tensor<?xi32>`, and formats can leave it out.
+def LLM_IndexVector : Type<
+    CPred<"$_self == ::mlir::RankedTensorType::get("
+          "{::mlir::ShapedType::kDynamic}, "
+          "::mlir::IntegerType::get($_self.getContext(), 32))">,
+    "tensor<?xi32>", "::mlir::RankedTensorType">,
+  BuildableType<"::mlir::RankedTensorType::get({::mlir::ShapedType::kDynamic}, "
+                "$_builder.getI32Type())">;
+
+//===----------------------------------------------------------------------===//
+// Weights and embedding
+//===----------------------------------------------------------------------===//
+
+def LLM_ParamOp : LLM_Op<"param", [Pure]> {
+  let summary = "a named weight of the checkpoint";
+  let description = [{
+    Refers to one tensor of the model's checkpoint by its Hugging Face name.
+    The tensor's data is bound when the plan is built; in the IR it is a value
+    of the declared type. Two `llm.param` ops with the same name are the same
+    weight (tied embeddings use the embedding table as the LM head).
+
+    ```mlir
+    %w = llm.param "model.layers.0.self_attn.q_proj.weight" : tensor<2048x2048xbf16>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name);
+  let results = (outs LLM_Weight:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def LLM_EmbeddingOp : LLM_Op<"embedding", [Pure]> {
+  let summary = "token embedding lookup, optionally scaled";
+  let description = [{
+    Gathers row `tokens[t]` of `table` (`[V, H]`) for every token. With
+    `scale`, the rows are multiplied by it in the activation dtype after the
+    scale has been rounded to the table's dtype (Gemma's `sqrt(H)`).
+
+    ```mlir
+    %h = llm.embedding %tokens, %table : tensor<32000x4096xbf16> -> tensor<?x4096xbf16>
+    %g = llm.embedding %tokens, %table scale 3.400000e+01 : tensor<262144x1152xbf16> -> tensor<?x1152xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_IndexVector:$tokens, LLM_Weight:$table,
+                       OptionalAttr<F64Attr>:$scale);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = [{
+    $tokens `,` $table (`scale` $scale^)? attr-dict `:` type($table) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+  let hasCanonicalizer = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Normalization
+//===----------------------------------------------------------------------===//
+
+def LLM_RMSNormOp : LLM_Op<"rms_norm", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "RMS normalization over the last dimension, in fp32";
+  let description = [{
+    `r = rsqrt(mean(x^2) + eps)` over the last dimension, computed in fp32,
+    then the weight is applied as `variant` says (see `RMSNormVariant`). The
+    weight has the size of the last dimension; `no_weight` takes none.
+
+    Applied to a `[T, heads, d]` tensor with a `[d]` weight it is the per-head
+    QK-norm of Qwen 3 and Gemma 3; applied to `[T, nH*d]` before the head
+    split it is OLMo 2's whole-projection QK-norm.
+
+    ```mlir
+    %y = llm.rms_norm cast_before_weight %x, %w eps 1.000000e-05 : tensor<?x2048xbf16>, tensor<2048xbf16>
+    %q = llm.rms_norm cast_before_weight %qh, %qw eps 1.000000e-06 : tensor<?x16x128xbf16>, tensor<128xbf16>
+    %n = llm.rms_norm no_weight %k eps 1.000000e-05 : tensor<?x8x128xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$input, Optional<LLM_Weight>:$weight,
+                       LLM_RMSNormVariant:$variant, F64Attr:$eps);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = [{
+    $variant $input (`,` $weight^)? `eps` $eps attr-dict `:` type($input)
+    (`,` type($weight)^)?
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_LayerNormOp : LLM_Op<"layer_norm", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "layer normalization over the last dimension, in fp32";
+  let description = [{
+    `(x - mean(x)) * rsqrt(var(x) + eps) * w + b` over the last dimension,
+    computed in fp32 and rounded once. The bias is optional.
+
+    ```mlir
+    %y = llm.layer_norm %x, %w, %b eps 1.000000e-05 : tensor<?x768xf32>, tensor<768xf32>, tensor<768xf32>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$input, LLM_Weight:$weight,
+                       Optional<LLM_Weight>:$bias, F64Attr:$eps);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? `eps` $eps attr-dict `:` type($input) `,`
+    type($weight) (`,` type($bias)^)?
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_AddRMSNormOp : LLM_Op<"add_rms_norm", [Pure,
+    AllTypesMatch<["input", "residual", "normalized", "sum"]>]> {
+  let summary = "residual add fused with the RMSNorm that reads the sum";
+  let description = [{
+    `sum = input + residual`, `normalized = rms_norm(sum)`: the residual
+    stream update and the next pre-norm in one pass over memory. Produced by
+    `llm-fuse-add-rms-norm`; semantics of the norm as in `llm.rms_norm`.
+
+    ```mlir
+    %n, %s = llm.add_rms_norm cast_before_weight %h, %o, %w eps 1.000000e-05 : tensor<?x2048xbf16>, tensor<2048xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$input, LLM_Activation:$residual,
+                       Optional<LLM_Weight>:$weight,
+                       LLM_RMSNormVariant:$variant, F64Attr:$eps);
+  let results = (outs LLM_Activation:$normalized, LLM_Activation:$sum);
+  let assemblyFormat = [{
+    $variant $input `,` $residual (`,` $weight^)? `eps` $eps attr-dict `:`
+    type($input) (`,` type($weight)^)?
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Projections and elementwise
+//===----------------------------------------------------------------------===//
+
+def LLM_LinearOp : LLM_Op<"linear", [Pure]> {
+  let summary = "y = x * W^T + b";
+  let description = [{
+    A dense projection of the last dimension. `weight` is `[out, in]` as
+    stored by Hugging Face; `bias`, when present, is `[out]`.
+
+    ```mlir
+    %q = llm.linear %x, %wq : tensor<?x2048xbf16>, tensor<2048x2048xbf16> -> tensor<?x2048xbf16>
+    %k = llm.linear %x, %wk, %bk : tensor<?x3584xbf16>, tensor<512x3584xbf16>, tensor<512xbf16> -> tensor<?x512xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$input, LLM_Weight:$weight,
+                       Optional<LLM_Weight>:$bias);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,`
+    type($weight) (`,` type($bias)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_GatedLinearOp : LLM_Op<"gated_linear", [Pure]> {
+  let summary = "act(x * Wg^T) * (x * Wu^T): gate and up projections fused with the GLU";
+  let description = [{
+    The first half of a gated MLP in one op: both projections read `x` once and
+    the activation is applied before anything is written. Produced by
+    `llm-fuse-gated-mlp` from two `llm.linear` and an `llm.glu`.
+
+    ```mlir
+    %m = llm.gated_linear silu %x, %wg, %wu : tensor<?x2048xbf16>, tensor<8192x2048xbf16>, tensor<8192x2048xbf16> -> tensor<?x8192xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$input, LLM_Weight:$gate_weight,
+                       LLM_Weight:$up_weight, LLM_ActivationFn:$activation);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = [{
+    $activation $input `,` $gate_weight `,` $up_weight attr-dict `:`
+    type($input) `,` type($gate_weight) `,` type($up_weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_GLUOp : LLM_Op<"glu", [Pure, AllTypesMatch<["gate", "up", "result"]>]> {
+  let summary = "act(gate) * up: the SwiGLU / GeGLU combination";
+  let description = [{
+    Elementwise `act(gate) * up` in the activation dtype: SwiGLU with `silu`,
+    GeGLU with `gelu_tanh` or `gelu`.
+
+    ```mlir
+    %m = llm.glu silu %g, %u : tensor<?x8192xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$gate, LLM_Activation:$up,
+                       LLM_ActivationFn:$activation);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = "$activation $gate `,` $up attr-dict `:` type($result)";
+}
+
+def LLM_AddOp : LLM_Op<"add", [Pure, Commutative,
+    AllTypesMatch<["lhs", "rhs", "result"]>]> {
+  let summary = "elementwise add (the residual connection)";
+  let description = [{
+    ```mlir
+    %h1 = llm.add %h0, %attn : tensor<?x2048xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$lhs, LLM_Activation:$rhs);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+def LLM_SoftcapOp : LLM_Op<"softcap", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "cap * tanh(x / cap): logit soft-capping";
+  let description = [{
+    Squashes values smoothly into `(-cap, cap)`, as Gemma's
+    `final_logit_softcapping` does to the logits.
+
+    ```mlir
+    %l = llm.softcap %logits cap 3.000000e+01 : tensor<?x256000xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$input, F64Attr:$cap);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = "$input `cap` $cap attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Heads, rotary embedding, KV cache, attention
+//===----------------------------------------------------------------------===//
+
+def LLM_SplitHeadsOp : LLM_Op<"split_heads", [Pure]> {
+  let summary = "view [T, heads * d] as [T, heads, d]";
+  let description = [{
+    Heads are contiguous blocks of `d` columns, in head order.
+
+    ```mlir
+    %q3 = llm.split_heads %q : tensor<?x2048xbf16> -> tensor<?x32x64xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$input);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def LLM_MergeHeadsOp : LLM_Op<"merge_heads", [Pure]> {
+  let summary = "view [T, heads, d] as [T, heads * d]";
+  let description = [{
+    The inverse of `llm.split_heads`: heads concatenated in head order.
+
+    ```mlir
+    %a2 = llm.merge_heads %a : tensor<?x32x64xbf16> -> tensor<?x2048xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$input);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def LLM_RopeOp : LLM_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "rotary position embedding of each head";
+  let description = [{
+    Rotates the first `rope.dim` dimensions of every head of `input`
+    (`[T, heads, d]`) by the angles `positions[t] * inv_freq`, in the pairs the
+    layout names; dimensions past `rope.dim` pass through (partial rotary).
+    cos and sin are computed in fp32, multiplied by the attention scaling of
+    yarn/longrope, and rounded to the activation dtype before the rotation.
+
+    ```mlir
+    %qr = llm.rope %q, %pos #llm.rope<default, theta = 1.000000e+06, dim = 128> : tensor<?x16x128xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$input, LLM_IndexVector:$positions,
+                       LLM_RopeAttr:$rope);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $positions $rope attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_KVCacheWriteOp : LLM_Op<"kv_cache_write", [Pure,
+    AllTypesMatch<["cache", "result"]>]> {
+  let summary = "store keys and values of new tokens into a layer's cache";
+  let description = [{
+    Token `t`'s key and value (`[T, nKV, d]` each) are stored at position
+    `positions[t]` of sequence `slots[t]`; the result is the updated cache.
+    With a windowed cache only the last `window` positions of each sequence
+    are kept. Lowering makes the update in place.
+
+    ```mlir
+    %c1 = llm.kv_cache_write %k, %v into %c0 at %slots, %pos : tensor<?x8x64xbf16>, tensor<?x8x64xbf16>, !llm.kv_cache<kv_heads = 8, head_dim = 64, dtype = bf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$key, LLM_Activation:$value,
+                       LLM_KVCacheType:$cache, LLM_IndexVector:$slots,
+                       LLM_IndexVector:$positions);
+  let results = (outs LLM_KVCacheType:$result);
+  let assemblyFormat = [{
+    $key `,` $value `into` $cache `at` $slots `,` $positions attr-dict `:`
+    type($key) `,` type($value) `,` type($cache)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_AttentionOp : LLM_Op<"attention", [Pure]> {
+  let summary = "causal scaled dot-product attention over a KV cache";
+  let description = [{
+    For token `t` of sequence `slots[t]` at position `i = positions[t]`, each
+    query head `h` attends to the cached keys/values of KV head
+    `h / (nH / nKV)` (MHA when equal, GQA, MQA with one KV head) at positions
+    `j` of the same sequence that the mask allows:
+
+    * causal: `j <= i`;
+    * `window = W`: also `i - j < W` (W tokens including the current one);
+    * `chunk = C`: also `j / C == i / C` (Llama 4's chunked attention).
+
+    `scores = (q . k) * scale`, then `softcap` (`c * tanh(s / c)`) when set,
+    softmax in fp32, then the weighted sum of values. With `sinks` (one logit
+    per query head, `[nH]`), each row's softmax has one more, unscaled entry
+    whose probability is dropped (gpt-oss).
+
+    ```mlir
+    %a = llm.attention %q, %c1 at %slots, %pos scale 1.250000e-01 : tensor<?x32x64xbf16>, !llm.kv_cache<kv_heads = 8, head_dim = 64, dtype = bf16> -> tensor<?x32x64xbf16>
+    %w = llm.attention %q, %c at %slots, %pos scale 8.838835e-02 {window = 4096 : i64} : tensor<?x32x128xbf16>, !llm.kv_cache<kv_heads = 8, head_dim = 128, dtype = bf16, window = 4096> -> tensor<?x32x128xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$query, LLM_KVCacheType:$cache,
+                       LLM_IndexVector:$slots, LLM_IndexVector:$positions,
+                       Optional<LLM_Weight>:$sinks, F64Attr:$scale,
+                       OptionalAttr<I64Attr>:$window,
+                       OptionalAttr<I64Attr>:$chunk,
+                       OptionalAttr<F64Attr>:$softcap);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = [{
+    $query `,` $cache `at` $slots `,` $positions (`sinks` $sinks^)? `scale`
+    $scale attr-dict `:` type($query) `,` type($cache) (`,` type($sinks)^)?
+    `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Output
+//===----------------------------------------------------------------------===//
+
+def LLM_LMHeadOp : LLM_Op<"lm_head", [Pure]> {
+  let summary = "project final hidden states to vocabulary logits";
+  let description = [{
+    `logits = x * W^T` with `W` `[V, H]`, in the activation dtype (logits are
+    not upcast). With tied embeddings `W` is the embedding table itself.
+
+    ```mlir
+    %logits = llm.lm_head %h, %w : tensor<?x2048xbf16>, tensor<128256x2048xbf16> -> tensor<?x128256xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$input, LLM_Weight:$weight);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // LLMC_DIALECTS_LLM_IR_LLMOPS_TD

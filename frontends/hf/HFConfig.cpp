@@ -1,0 +1,504 @@
+//===- HFConfig.cpp - read and resolve a Hugging Face config.json ---------===//
+//
+// Defaults and derivations follow transformers (see shared/MODELS.md §1-5).
+
+#include "frontends/hf/HFConfig.h"
+
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <sstream>
+
+using json = nlohmann::json;
+
+namespace llmc::hf {
+namespace {
+
+/// Thrown inside this file only, caught by parseConfig.
+struct ConfigError {
+  std::string message;
+};
+
+std::string describe(const json &v) {
+  switch (v.type()) {
+  case json::value_t::null:
+    return "null";
+  case json::value_t::boolean:
+    return std::string("a boolean (") + (v.get<bool>() ? "true" : "false") + ")";
+  case json::value_t::string:
+    return "a string (" + v.dump() + ")";
+  case json::value_t::number_float:
+    return "a number (" + v.dump() + ")";
+  case json::value_t::number_integer:
+  case json::value_t::number_unsigned:
+    return "an integer (" + v.dump() + ")";
+  case json::value_t::array:
+    return "an array";
+  case json::value_t::object:
+    return "an object";
+  default:
+    return "an unexpected value";
+  }
+}
+
+/// Typed access to one JSON object, with errors naming the key.
+class Reader {
+public:
+  Reader(const json &object, std::string prefix)
+      : object(object), prefix(std::move(prefix)) {}
+
+  bool has(const char *key) const {
+    return object.contains(key) && !object.at(key).is_null();
+  }
+  bool containsKey(const char *key) const { return object.contains(key); }
+
+  [[noreturn]] void fail(const char *key, const std::string &what) const {
+    throw ConfigError{"key \"" + prefix + key + "\": " + what};
+  }
+
+  int64_t integer(const char *key, int64_t lo, int64_t hi) const {
+    if (!has(key))
+      fail(key, "required key is missing");
+    const json &v = object.at(key);
+    if (!v.is_number_integer())
+      fail(key, "expected an integer, got " + describe(v));
+    // Unsigned values beyond int64 are out of range like any other.
+    if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX))
+      fail(key, "value " + v.dump() + " is out of range [" +
+                    std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    int64_t x = v.get<int64_t>();
+    if (x < lo || x > hi)
+      fail(key, "value " + std::to_string(x) + " is out of range [" +
+                    std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return x;
+  }
+  int64_t integer(const char *key, int64_t lo, int64_t hi,
+                  int64_t fallback) const {
+    return has(key) ? integer(key, lo, hi) : fallback;
+  }
+
+  double number(const char *key, double lo, double hi) const {
+    if (!has(key))
+      fail(key, "required key is missing");
+    const json &v = object.at(key);
+    if (!v.is_number())
+      fail(key, "expected a number, got " + describe(v));
+    double x = v.get<double>();
+    if (!std::isfinite(x) || x < lo || x > hi) {
+      std::ostringstream os;
+      os << "value " << v.dump() << " is out of range [" << lo << ", " << hi
+         << "]";
+      fail(key, os.str());
+    }
+    return x;
+  }
+  double number(const char *key, double lo, double hi, double fallback) const {
+    return has(key) ? number(key, lo, hi) : fallback;
+  }
+  std::optional<double> optionalNumber(const char *key, double lo,
+                                       double hi) const {
+    if (!has(key))
+      return std::nullopt;
+    return number(key, lo, hi);
+  }
+
+  bool boolean(const char *key, bool fallback) const {
+    if (!has(key))
+      return fallback;
+    const json &v = object.at(key);
+    if (!v.is_boolean())
+      fail(key, "expected true or false, got " + describe(v));
+    return v.get<bool>();
+  }
+
+  std::string string(const char *key) const {
+    if (!has(key))
+      fail(key, "required key is missing");
+    const json &v = object.at(key);
+    if (!v.is_string())
+      fail(key, "expected a string, got " + describe(v));
+    return v.get<std::string>();
+  }
+
+  std::vector<double> numbers(const char *key, size_t count) const {
+    if (!has(key))
+      fail(key, "required key is missing");
+    const json &v = object.at(key);
+    if (!v.is_array())
+      fail(key, "expected an array of numbers, got " + describe(v));
+    if (v.size() != count)
+      fail(key, "expected " + std::to_string(count) + " values (head_dim/2), got " +
+                    std::to_string(v.size()));
+    std::vector<double> out;
+    for (const json &e : v) {
+      if (!e.is_number() || !std::isfinite(e.get<double>()) ||
+          e.get<double>() <= 0)
+        fail(key, "expected positive numbers, got " + describe(e));
+      out.push_back(e.get<double>());
+    }
+    return out;
+  }
+
+  const json &object;
+  std::string prefix;
+};
+
+// Bounds that reject nonsense while leaving room for models to come.
+constexpr int64_t kMaxLayers = 4096;
+constexpr int64_t kMaxHidden = int64_t(1) << 20;
+constexpr int64_t kMaxVocab = int64_t(1) << 24;
+constexpr int64_t kMaxHeads = 4096;
+constexpr int64_t kMaxHeadDim = 4096;
+constexpr int64_t kMaxPositions = int64_t(1) << 30;
+
+struct FamilyDefaults {
+  Family family;
+  int64_t maxPositionEmbeddings;
+  std::optional<int64_t> numKVHeads;  // nullopt: num_attention_heads
+  std::optional<int64_t> headDim;     // nullopt: hidden_size / heads
+};
+
+std::optional<FamilyDefaults> familyOf(llvm::StringRef modelType) {
+  // transformers' configuration_<family>.py defaults.
+  return llvm::StringSwitch<std::optional<FamilyDefaults>>(modelType)
+      .Case("llama", FamilyDefaults{Family::Llama, 2048, std::nullopt, std::nullopt})
+      .Case("mistral", FamilyDefaults{Family::Mistral, 131072, 8, std::nullopt})
+      .Case("qwen2", FamilyDefaults{Family::Qwen2, 32768, 32, std::nullopt})
+      .Case("qwen3", FamilyDefaults{Family::Qwen3, 32768, 32, 128})
+      .Default(std::nullopt);
+}
+
+void readRope(const Reader &top, ModelConfig &cfg) {
+  // v4 writes `rope_scaling`, v5 `rope_parameters`; a non-empty rope_scaling
+  // replaces rope_parameters wholesale.
+  const json *dict = nullptr;
+  std::string dictKey;
+  for (const char *key : {"rope_scaling", "rope_parameters"}) {
+    if (!top.has(key))
+      continue;
+    const json &v = top.object.at(key);
+    if (!v.is_object())
+      top.fail(key, "expected an object or null, got " + describe(v));
+    if (v.empty())
+      continue;
+    dict = &v;
+    dictKey = key;
+    break;
+  }
+  json empty = json::object();
+  Reader rope(dict ? *dict : empty, dictKey + ".");
+
+  cfg.rope.theta = top.has("rope_theta")
+                       ? top.number("rope_theta", 1e-9, 1e30)
+                       : rope.number("rope_theta", 1e-9, 1e30, 10000.0);
+  cfg.rope.dim = cfg.headDim;
+
+  // The Llama-family default path ignores partial_rotary_factor while
+  // attention still rotates whole heads, so a factor other than 1 cannot mean
+  // what its author intended: refuse it.
+  for (const Reader *r : {&top, static_cast<const Reader *>(&rope)})
+    if (r->has("partial_rotary_factor") &&
+        r->number("partial_rotary_factor", 0.0, 1.0) != 1.0)
+      r->fail("partial_rotary_factor",
+              "unsupported for model_type \"" + cfg.modelType +
+                  "\" (rotary embedding covers the whole head)");
+
+  std::string type = "default";
+  if (dict) {
+    if (rope.has("rope_type"))
+      type = rope.string("rope_type");
+    else if (rope.has("type"))
+      type = rope.string("type");
+  }
+  cfg.ropeType = type;
+  const double maxPos = static_cast<double>(cfg.maxPositionEmbeddings);
+  auto originalMax = [&] {
+    return rope.integer("original_max_position_embeddings", 1, kMaxPositions,
+                        cfg.maxPositionEmbeddings);
+  };
+  const char *typeKey = rope.has("rope_type") ? "rope_type" : "type";
+  if (type == "default") {
+    cfg.rope.kind = rope::Kind::Default;
+  } else if (type == "linear") {
+    cfg.rope.kind = rope::Kind::Linear;
+    cfg.rope.factor = rope.number("factor", 1e-9, 1e9);
+  } else if (type == "dynamic") {
+    cfg.rope.kind = rope::Kind::Dynamic;
+    cfg.rope.factor = rope.number("factor", 1e-9, 1e9);
+    cfg.rope.maxPosition = cfg.maxPositionEmbeddings;
+  } else if (type == "llama3") {
+    cfg.rope.kind = rope::Kind::Llama3;
+    cfg.rope.factor = rope.number("factor", 1e-9, 1e9);
+    cfg.rope.lowFreqFactor = rope.number("low_freq_factor", 1e-9, 1e9);
+    cfg.rope.highFreqFactor = rope.number("high_freq_factor", 1e-9, 1e9);
+    if (!(cfg.rope.highFreqFactor > cfg.rope.lowFreqFactor))
+      rope.fail("high_freq_factor", "must be greater than low_freq_factor");
+    cfg.rope.originalMaxPosition = originalMax();
+  } else if (type == "yarn") {
+    cfg.rope.kind = rope::Kind::Yarn;
+    cfg.rope.originalMaxPosition = originalMax();
+    cfg.rope.factor = rope.number(
+        "factor", 1e-9, 1e9, maxPos / cfg.rope.originalMaxPosition);
+    cfg.rope.betaFast = rope.number("beta_fast", 1e-9, 1e9, 32.0);
+    cfg.rope.betaSlow = rope.number("beta_slow", 1e-9, 1e9, 1.0);
+    cfg.rope.truncate = rope.boolean("truncate", true);
+    std::optional<double> given = rope.optionalNumber("attention_factor", 1e-9, 1e9);
+    cfg.ropeAttentionFactor =
+        given ? *given
+              : rope::yarnAttentionFactor(
+                    cfg.rope.factor, rope.optionalNumber("mscale", 0, 1e9),
+                    rope.optionalNumber("mscale_all_dim", 0, 1e9));
+  } else if (type == "longrope") {
+    cfg.rope.kind = rope::Kind::LongRope;
+    cfg.rope.originalMaxPosition = originalMax();
+    cfg.rope.shortFactor = rope.numbers("short_factor", cfg.headDim / 2);
+    cfg.rope.longFactor = rope.numbers("long_factor", cfg.headDim / 2);
+    double factor = rope.number("factor", 1e-9, 1e9,
+                                maxPos / cfg.rope.originalMaxPosition);
+    std::optional<double> given = rope.optionalNumber("attention_factor", 1e-9, 1e9);
+    cfg.ropeAttentionFactor =
+        given ? *given
+              : rope::longRopeAttentionFactor(factor,
+                                              cfg.rope.originalMaxPosition);
+  } else {
+    rope.fail(typeKey, "unsupported rope type \"" + type +
+                           "\" (supported: default, linear, dynamic, llama3, "
+                           "yarn, longrope)");
+  }
+}
+
+void readSlidingWindow(const Reader &top, ModelConfig &cfg) {
+  cfg.slidingLayers.assign(cfg.numLayers, false);
+  switch (cfg.family) {
+  case Family::Llama:
+    return;  // LlamaAttention has no sliding window.
+  case Family::Mistral: {
+    // A missing key means 4096; null disables the window.
+    if (!top.containsKey("sliding_window"))
+      cfg.slidingWindow = 4096;
+    else if (top.has("sliding_window"))
+      cfg.slidingWindow = top.integer("sliding_window", 1, kMaxPositions);
+    if (cfg.slidingWindow)
+      cfg.slidingLayers.assign(cfg.numLayers, true);
+    return;
+  }
+  case Family::Qwen2:
+  case Family::Qwen3: {
+    bool use = top.boolean("use_sliding_window", false);
+    std::optional<int64_t> window;
+    if (top.has("sliding_window"))
+      window = top.integer("sliding_window", 1, kMaxPositions);
+    else if (!top.containsKey("sliding_window"))
+      window = 4096;
+    if (!use || !window) {
+      // transformers drops the window; layer_types then change nothing.
+      return;
+    }
+    cfg.slidingWindow = window;
+    if (top.has("layer_types")) {
+      const json &types = top.object.at("layer_types");
+      if (!types.is_array() ||
+          static_cast<int64_t>(types.size()) != cfg.numLayers)
+        top.fail("layer_types", "expected a list of " +
+                                    std::to_string(cfg.numLayers) +
+                                    " layer types (one per layer)");
+      for (int64_t i = 0; i < cfg.numLayers; ++i) {
+        const json &t = types[i];
+        if (t == "sliding_attention")
+          cfg.slidingLayers[i] = true;
+        else if (t != "full_attention")
+          top.fail("layer_types",
+                   "entry " + std::to_string(i) + " is " + describe(t) +
+                       "; supported: \"full_attention\", \"sliding_attention\"");
+      }
+      return;
+    }
+    int64_t firstSliding =
+        top.integer("max_window_layers", 0, kMaxLayers, 28);
+    for (int64_t i = 0; i < cfg.numLayers; ++i)
+      cfg.slidingLayers[i] = i >= firstSliding;
+    return;
+  }
+  }
+}
+
+ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
+  if (!root.is_object())
+    throw ConfigError{"expected a JSON object at the top level, got " +
+                      describe(root)};
+  Reader top(root, "");
+  ModelConfig cfg;
+  cfg.modelType = top.string("model_type");
+  std::optional<FamilyDefaults> defaults = familyOf(cfg.modelType);
+  if (!defaults)
+    top.fail("model_type", "unsupported model_type \"" + cfg.modelType +
+                               "\" (supported: " +
+                               supportedModelTypes().str() + ")");
+  cfg.family = defaults->family;
+
+  if (top.has("quantization_config")) {
+    const json &q = root.at("quantization_config");
+    std::string method = q.is_object() && q.contains("quant_method") &&
+                                 q.at("quant_method").is_string()
+                             ? q.at("quant_method").get<std::string>()
+                             : "?";
+    top.fail("quantization_config", "unsupported: quantized checkpoints "
+                                    "(quant_method \"" + method + "\")");
+  }
+
+  cfg.vocabSize = top.integer("vocab_size", 1, kMaxVocab);
+  cfg.hiddenSize = top.integer("hidden_size", 1, kMaxHidden);
+  cfg.intermediateSize = top.integer("intermediate_size", 1, kMaxHidden * 16);
+  cfg.numLayers = top.integer("num_hidden_layers", 1, kMaxLayers);
+  cfg.numHeads = top.integer("num_attention_heads", 1, kMaxHeads);
+  cfg.numKVHeads = top.integer("num_key_value_heads", 1, kMaxHeads,
+                               defaults->numKVHeads.value_or(cfg.numHeads));
+  if (cfg.numHeads % cfg.numKVHeads != 0)
+    top.fail("num_key_value_heads",
+             "value " + std::to_string(cfg.numKVHeads) +
+                 " does not divide num_attention_heads (" +
+                 std::to_string(cfg.numHeads) + ")");
+  if (top.has("head_dim")) {
+    cfg.headDim = top.integer("head_dim", 1, kMaxHeadDim);
+  } else if (defaults->headDim) {
+    cfg.headDim = *defaults->headDim;
+  } else {
+    if (cfg.hiddenSize % cfg.numHeads != 0)
+      top.fail("hidden_size", "value " + std::to_string(cfg.hiddenSize) +
+                                  " is not divisible by num_attention_heads (" +
+                                  std::to_string(cfg.numHeads) +
+                                  ") and no head_dim is given");
+    cfg.headDim = cfg.hiddenSize / cfg.numHeads;
+  }
+  if (cfg.headDim % 2 != 0)
+    top.fail(top.has("head_dim") ? "head_dim" : "hidden_size",
+             "head dimension " + std::to_string(cfg.headDim) +
+                 " must be even for rotary embedding");
+  cfg.maxPositionEmbeddings = top.integer("max_position_embeddings", 1,
+                                          kMaxPositions,
+                                          defaults->maxPositionEmbeddings);
+  cfg.rmsNormEps = top.number("rms_norm_eps", 1e-30, 1.0, 1e-6);
+
+  std::string act = top.has("hidden_act") ? top.string("hidden_act") : "silu";
+  if (act == "silu" || act == "swish")
+    cfg.hiddenAct = Activation::SiLU;
+  else if (act == "gelu_pytorch_tanh")
+    cfg.hiddenAct = Activation::GELUTanh;
+  else if (act == "gelu")
+    cfg.hiddenAct = Activation::GELU;
+  else
+    top.fail("hidden_act", "unsupported activation \"" + act +
+                               "\" (supported: silu, gelu_pytorch_tanh, gelu)");
+
+  switch (cfg.family) {
+  case Family::Llama:
+    cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", false);
+    cfg.mlpBias = top.boolean("mlp_bias", false);
+    break;
+  case Family::Mistral:
+    break;  // bias-free everywhere
+  case Family::Qwen2:
+    cfg.qkvBias = true;  // q/k/v always biased, o_proj never
+    break;
+  case Family::Qwen3:
+    cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", false);
+    cfg.qkNorm = true;
+    break;
+  }
+  cfg.tieWordEmbeddings = top.boolean("tie_word_embeddings", false);
+
+  const char *dtypeKey = top.has("dtype") ? "dtype" : "torch_dtype";
+  if (dtypeOverride) {
+    cfg.dtype = *dtypeOverride;
+  } else if (top.has(dtypeKey)) {
+    std::string name = top.string(dtypeKey);
+    std::optional<DType> d = parseDType(name);
+    if (!d)
+      top.fail(dtypeKey, "unsupported dtype \"" + name +
+                             "\" (supported: bfloat16, float16, float32)");
+    cfg.dtype = *d;
+  } else {
+    cfg.dtype = DType::F32;  // transformers' default without torch_dtype
+  }
+
+  readRope(top, cfg);
+  readSlidingWindow(top, cfg);
+  return cfg;
+}
+
+} // namespace
+
+llvm::StringRef supportedModelTypes() { return "llama, mistral, qwen2, qwen3"; }
+
+std::optional<DType> parseDType(llvm::StringRef name) {
+  return llvm::StringSwitch<std::optional<DType>>(name)
+      .Cases("bfloat16", "bf16", DType::BF16)
+      .Cases("float16", "f16", "half", DType::F16)
+      .Cases("float32", "f32", "float", DType::F32)
+      .Default(std::nullopt);
+}
+
+llvm::StringRef dtypeName(DType dtype) {
+  switch (dtype) {
+  case DType::BF16:
+    return "bfloat16";
+  case DType::F16:
+    return "float16";
+  case DType::F32:
+    return "float32";
+  }
+  return "?";
+}
+
+llvm::Expected<ModelConfig> parseConfig(llvm::StringRef text,
+                                        llvm::StringRef fileName,
+                                        std::optional<DType> dtypeOverride) {
+  auto error = [&](const std::string &message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   fileName.str() + ": " + message);
+  };
+  json root;
+  try {
+    root = json::parse(text.begin(), text.end());
+  } catch (const json::parse_error &e) {
+    return error("malformed JSON at byte " + std::to_string(e.byte) + ": " +
+                 [&] {
+                   // nlohmann's messages start with "[json.exception...] ".
+                   std::string m = e.what();
+                   size_t cut = m.find("] ");
+                   return cut == std::string::npos ? m : m.substr(cut + 2);
+                 }());
+  }
+  try {
+    ModelConfig cfg = resolve(root, dtypeOverride);
+    cfg.path = fileName.str();
+    return cfg;
+  } catch (const ConfigError &e) {
+    return error(e.message);
+  } catch (const json::exception &e) {
+    return error(std::string("invalid config: ") + e.what());
+  }
+}
+
+llvm::Expected<ModelConfig> loadConfig(llvm::StringRef path,
+                                       std::optional<DType> dtypeOverride) {
+  std::string file = path.str();
+  if (llvm::sys::fs::is_directory(path)) {
+    llvm::SmallString<256> joined(path);
+    llvm::sys::path::append(joined, "config.json");
+    file = std::string(joined);
+  }
+  auto buffer = llvm::MemoryBuffer::getFile(file, /*IsText=*/true);
+  if (!buffer)
+    return llvm::createStringError(buffer.getError(),
+                                   file + ": cannot read: " +
+                                       buffer.getError().message());
+  return parseConfig((*buffer)->getBuffer(), file, dtypeOverride);
+}
+
+} // namespace llmc::hf

@@ -1,0 +1,249 @@
+//===- ModelBuilder.cpp - a resolved HF config as llm dialect IR ----------===//
+//
+// One decoder layer as the reference computes it for llama, mistral, qwen2
+// and qwen3 (pre-norm residual blocks, GQA attention over a KV cache, gated
+// MLP). Which variant a layer takes comes from the ModelConfig only.
+
+#include "frontends/hf/ModelBuilder.h"
+
+#include "dialects/llm/IR/LLMOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+
+#include <cmath>
+
+using namespace mlir;
+
+namespace llmc::hf {
+namespace {
+
+llm::Activation toLLM(Activation act) {
+  switch (act) {
+  case Activation::SiLU:
+    return llm::Activation::SiLU;
+  case Activation::GELUTanh:
+    return llm::Activation::GELUTanh;
+  case Activation::GELU:
+    return llm::Activation::GELU;
+  }
+  return llm::Activation::SiLU;
+}
+
+class Builder {
+public:
+  Builder(MLIRContext &ctx, const ModelConfig &cfg)
+      : ctx(ctx), cfg(cfg), b(&ctx),
+        fileLoc(FileLineColLoc::get(&ctx, cfg.path, 1, 1)) {
+    switch (cfg.dtype) {
+    case DType::BF16:
+      act = b.getBF16Type();
+      break;
+    case DType::F16:
+      act = b.getF16Type();
+      break;
+    case DType::F32:
+      act = b.getF32Type();
+      break;
+    }
+  }
+
+  OwningOpRef<ModuleOp> build() {
+    OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
+    (*module)->setAttr(llm::LLMDialect::kModelAttrName,
+                       llm::ModelAttr::get(&ctx, cfg.modelType, cfg.vocabSize,
+                                           cfg.hiddenSize, cfg.numLayers,
+                                           cfg.maxPositionEmbeddings, act));
+    b.setInsertionPointToEnd(module->getBody());
+    buildStep(llm::Step::Prefill, "prefill");
+    buildStep(llm::Step::Decode, "decode");
+    return module;
+  }
+
+private:
+  Location loc(const Twine &name) {
+    return NameLoc::get(b.getStringAttr(name), fileLoc);
+  }
+  RankedTensorType tokens(ArrayRef<int64_t> dims) {
+    SmallVector<int64_t> shape{ShapedType::kDynamic};
+    shape.append(dims.begin(), dims.end());
+    return RankedTensorType::get(shape, act);
+  }
+  Value param(const std::string &name, ArrayRef<int64_t> shape) {
+    return llm::ParamOp::create(b, loc(name), RankedTensorType::get(shape, act),
+                                b.getStringAttr(name));
+  }
+  /// `module.weight`, and `module.bias` when `bias`.
+  Value linear(Value x, const std::string &module, int64_t out, int64_t in,
+               bool bias) {
+    Value w = param(module + ".weight", {out, in});
+    Value bv = bias ? param(module + ".bias", {out}) : Value();
+    return llm::LinearOp::create(b, loc(module), tokens({out}), x, w, bv);
+  }
+  Value rmsNorm(Value x, const std::string &module, int64_t size) {
+    Value w = param(module + ".weight", {size});
+    return llm::RMSNormOp::create(
+        b, loc(module), x.getType(), x, w,
+        llm::RMSNormVariantAttr::get(&ctx, llm::RMSNormVariant::CastBeforeWeight),
+        b.getF64FloatAttr(cfg.rmsNormEps));
+  }
+
+  llm::RopeAttr ropeAttr() {
+    const rope::Params &p = cfg.rope;
+    auto f64 = [&](double v) { return b.getF64FloatAttr(v); };
+    FloatAttr factor, low, high, betaFast, betaSlow, attnFactor;
+    std::optional<int64_t> originalMax, maxPos;
+    std::optional<bool> truncate;
+    DenseF64ArrayAttr shortFactor, longFactor;
+    switch (p.kind) {
+    case rope::Kind::Default:
+      break;
+    case rope::Kind::Linear:
+      factor = f64(p.factor);
+      break;
+    case rope::Kind::Dynamic:
+      factor = f64(p.factor);
+      maxPos = p.maxPosition;
+      break;
+    case rope::Kind::Llama3:
+      factor = f64(p.factor);
+      low = f64(p.lowFreqFactor);
+      high = f64(p.highFreqFactor);
+      originalMax = p.originalMaxPosition;
+      break;
+    case rope::Kind::Yarn:
+      factor = f64(p.factor);
+      originalMax = p.originalMaxPosition;
+      betaFast = f64(p.betaFast);
+      betaSlow = f64(p.betaSlow);
+      attnFactor = f64(cfg.ropeAttentionFactor);
+      truncate = p.truncate;
+      break;
+    case rope::Kind::LongRope:
+      originalMax = p.originalMaxPosition;
+      attnFactor = f64(cfg.ropeAttentionFactor);
+      shortFactor = b.getDenseF64ArrayAttr(p.shortFactor);
+      longFactor = b.getDenseF64ArrayAttr(p.longFactor);
+      break;
+    }
+    return llm::RopeAttr::get(&ctx, static_cast<llm::RopeKind>(p.kind),
+                              f64(p.theta), p.dim, llm::RopeLayout::HalfSplit,
+                              factor, low, high, originalMax, maxPos, betaFast,
+                              betaSlow, attnFactor, truncate, shortFactor,
+                              longFactor);
+  }
+
+  llm::KVCacheType cacheType(int64_t layer) {
+    int64_t window = cfg.slidingLayers[layer] ? *cfg.slidingWindow : 0;
+    return llm::KVCacheType::get(&ctx, cfg.numKVHeads, cfg.headDim, act,
+                                 window);
+  }
+
+  void buildStep(llm::Step step, StringRef name) {
+    auto ids = RankedTensorType::get({ShapedType::kDynamic}, b.getI32Type());
+    SmallVector<Type> inputs{ids, ids, ids};  // tokens, positions, slots
+    SmallVector<Type> results{tokens({cfg.vocabSize})};
+    for (int64_t i = 0; i < cfg.numLayers; ++i) {
+      inputs.push_back(cacheType(i));
+      results.push_back(cacheType(i));
+    }
+    auto fn = func::FuncOp::create(b, fileLoc, name,
+                                   b.getFunctionType(inputs, results));
+    fn->setAttr(llm::LLMDialect::kStepAttrName,
+                llm::StepAttr::get(&ctx, step));
+    OpBuilder::InsertionGuard guard(b);
+    Block *body = fn.addEntryBlock();
+    b.setInsertionPointToStart(body);
+
+    Value tokenIds = body->getArgument(0), positions = body->getArgument(1),
+          slots = body->getArgument(2);
+    const int64_t H = cfg.hiddenSize;
+    Value table = param("model.embed_tokens.weight", {cfg.vocabSize, H});
+    Value h = llm::EmbeddingOp::create(b, loc("model.embed_tokens"),
+                                       tokens({H}), tokenIds, table,
+                                       /*scale=*/nullptr);
+    llm::RopeAttr rope = ropeAttr();
+    SmallVector<Value> caches;
+    for (int64_t i = 0; i < cfg.numLayers; ++i)
+      h = buildLayer(i, h, positions, slots, body->getArgument(3 + i), rope,
+                     caches);
+
+    Value normed = rmsNorm(h, "model.norm", H);
+    Value head = cfg.tieWordEmbeddings
+                     ? param("model.embed_tokens.weight", {cfg.vocabSize, H})
+                     : param("lm_head.weight", {cfg.vocabSize, H});
+    Value logits = llm::LMHeadOp::create(b, loc("lm_head"),
+                                         tokens({cfg.vocabSize}), normed, head);
+    SmallVector<Value> outs{logits};
+    outs.append(caches);
+    func::ReturnOp::create(b, fileLoc, outs);
+  }
+
+  Value buildLayer(int64_t i, Value h, Value positions, Value slots,
+                   Value cache, llm::RopeAttr rope,
+                   SmallVectorImpl<Value> &caches) {
+    const std::string p = "model.layers." + std::to_string(i);
+    const std::string attn = p + ".self_attn";
+    const int64_t H = cfg.hiddenSize, d = cfg.headDim, nH = cfg.numHeads,
+                  nKV = cfg.numKVHeads;
+
+    Value x = rmsNorm(h, p + ".input_layernorm", H);
+    Value q = linear(x, attn + ".q_proj", nH * d, H, cfg.qkvBias);
+    Value k = linear(x, attn + ".k_proj", nKV * d, H, cfg.qkvBias);
+    Value v = linear(x, attn + ".v_proj", nKV * d, H, cfg.qkvBias);
+    q = llm::SplitHeadsOp::create(b, loc(attn + ".q_proj"), tokens({nH, d}), q);
+    k = llm::SplitHeadsOp::create(b, loc(attn + ".k_proj"), tokens({nKV, d}), k);
+    v = llm::SplitHeadsOp::create(b, loc(attn + ".v_proj"), tokens({nKV, d}), v);
+    if (cfg.qkNorm) {
+      q = rmsNorm(q, attn + ".q_norm", d);
+      k = rmsNorm(k, attn + ".k_norm", d);
+    }
+    q = llm::RopeOp::create(b, loc(attn + ".rotary_emb"), q.getType(), q,
+                            positions, rope);
+    k = llm::RopeOp::create(b, loc(attn + ".rotary_emb"), k.getType(), k,
+                            positions, rope);
+
+    Value updated = llm::KVCacheWriteOp::create(
+        b, loc(attn + ".kv_cache"), cache.getType(), k, v, cache, slots,
+        positions);
+    caches.push_back(updated);
+    std::optional<int64_t> window;
+    if (cfg.slidingLayers[i])
+      window = cfg.slidingWindow;
+    Value a = llm::AttentionOp::create(
+        b, loc(attn), q.getType(), q, updated, slots, positions,
+        /*sinks=*/Value(), b.getF64FloatAttr(1.0 / std::sqrt(double(d))),
+        window ? b.getI64IntegerAttr(*window) : IntegerAttr(),
+        /*chunk=*/IntegerAttr(), /*softcap=*/FloatAttr());
+    a = llm::MergeHeadsOp::create(b, loc(attn + ".o_proj"), tokens({nH * d}), a);
+    Value o = linear(a, attn + ".o_proj", H, nH * d, cfg.oBias);
+    h = llm::AddOp::create(b, loc(p + ".residual"), h.getType(), h, o);
+
+    const std::string mlp = p + ".mlp";
+    const int64_t I = cfg.intermediateSize;
+    Value y = rmsNorm(h, p + ".post_attention_layernorm", H);
+    Value gate = linear(y, mlp + ".gate_proj", I, H, cfg.mlpBias);
+    Value up = linear(y, mlp + ".up_proj", I, H, cfg.mlpBias);
+    Value m = llm::GLUOp::create(
+        b, loc(mlp + ".act_fn"), gate.getType(), gate, up,
+        llm::ActivationAttr::get(&ctx, toLLM(cfg.hiddenAct)));
+    Value down = linear(m, mlp + ".down_proj", H, I, cfg.mlpBias);
+    return llm::AddOp::create(b, loc(p + ".residual"), h.getType(), h, down);
+  }
+
+  MLIRContext &ctx;
+  const ModelConfig &cfg;
+  OpBuilder b;
+  Location fileLoc;
+  Type act;
+};
+
+} // namespace
+
+OwningOpRef<ModuleOp> buildModule(MLIRContext &context,
+                                  const ModelConfig &config) {
+  context.loadDialect<llm::LLMDialect, func::FuncDialect>();
+  return Builder(context, config).build();
+}
+
+} // namespace llmc::hf

@@ -1,0 +1,29 @@
+//===- Passes.h - llmc passes and pipelines --------------------------------===//
+
+#ifndef LLMC_PASSES_PASSES_H
+#define LLMC_PASSES_PASSES_H
+
+#include "dialects/llm/IR/LLMDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+
+namespace llmc {
+
+#define GEN_PASS_DECL
+#include "passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Passes.h.inc"
+
+/// The llm-level pipeline `llmc compile` runs on a freshly imported model:
+/// canonicalize, deduplicate, then fuse. Registered as `llm-optimize`.
+void buildLLMOptimizePipeline(mlir::OpPassManager &pm);
+
+/// Registers every llmc pass and pipeline (for llmc-opt and llmc).
+void registerAllPassesAndPipelines();
+
+} // namespace llmc
+
+#endif // LLMC_PASSES_PASSES_H
