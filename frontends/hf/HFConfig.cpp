@@ -466,13 +466,14 @@ llvm::Expected<ModelConfig> parseConfig(llvm::StringRef text,
   try {
     root = json::parse(text.begin(), text.end());
   } catch (const json::parse_error &e) {
-    return error("malformed JSON at byte " + std::to_string(e.byte) + ": " +
-                 [&] {
-                   // nlohmann's messages start with "[json.exception...] ".
-                   std::string m = e.what();
-                   size_t cut = m.find("] ");
-                   return cut == std::string::npos ? m : m.substr(cut + 2);
-                 }());
+    // nlohmann says "[json.exception.parse_error.101] parse error at line 1,
+    // column 16: syntax error ..."; keep from "at line" on.
+    std::string what = e.what();
+    size_t at = what.find("parse error at ");
+    return error("malformed JSON " +
+                 (at == std::string::npos
+                      ? "at byte " + std::to_string(e.byte) + ": " + what
+                      : what.substr(at + 12)));
   }
   try {
     ModelConfig cfg = resolve(root, dtypeOverride);

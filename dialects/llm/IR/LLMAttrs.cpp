@@ -28,11 +28,7 @@ void LLMDialect::registerAttributes() {
 // RopeAttr syntax: `<kind (, key = value)*>`
 //===----------------------------------------------------------------------===//
 
-namespace {
-
-/// The shortest decimal that reads back as the same double, always with a
-/// '.' so MLIR's lexer sees a float literal ("1.0e-05", "500000.0").
-std::string formatDouble(double value) {
+std::string llmc::llm::formatDouble(double value) {
   char buf[64];
   if (value == std::trunc(value) && std::fabs(value) < 1e15) {
     std::snprintf(buf, sizeof(buf), "%.1f", value);
@@ -50,6 +46,8 @@ std::string formatDouble(double value) {
   }
   return text;
 }
+
+namespace {
 
 void printFloatField(AsmPrinter &printer, StringRef name, FloatAttr value) {
   if (value)

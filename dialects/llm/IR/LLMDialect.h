@@ -15,6 +15,12 @@
 #include "dialects/llm/IR/RopeFrequencies.h"
 
 #include "dialects/llm/IR/LLMDialect.h.inc"
+
+namespace llmc::llm {
+/// The shortest decimal that reads back as the same double, always written
+/// as an MLIR float literal ("500000.0", "1.0e-06", "0.125").
+std::string formatDouble(double value);
+} // namespace llmc::llm
 #include "dialects/llm/IR/LLMEnums.h.inc"
 
 #define GET_ATTRDEF_CLASSES

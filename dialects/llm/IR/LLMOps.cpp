@@ -61,6 +61,19 @@ LogicalResult verifyNormWeight(Operation *op, Value input, Value weight,
   return success();
 }
 
+/// `custom<Double>`: an f64 attribute written as a plain, exact decimal.
+ParseResult parseDouble(OpAsmParser &parser, FloatAttr &attr) {
+  double value;
+  if (parser.parseFloat(value))
+    return failure();
+  attr = parser.getBuilder().getF64FloatAttr(value);
+  return success();
+}
+
+void printDouble(OpAsmPrinter &printer, Operation *, FloatAttr attr) {
+  printer << formatDouble(attr.getValueAsDouble());
+}
+
 } // namespace
 
 #define GET_OP_CLASSES

@@ -93,16 +93,16 @@ def LLM_RMSNormOp : LLM_Op<"rms_norm", [Pure, AllTypesMatch<["input", "result"]>
     split it is OLMo 2's whole-projection QK-norm.
 
     ```mlir
-    %y = llm.rms_norm cast_before_weight %x, %w eps 1.000000e-05 : tensor<?x2048xbf16>, tensor<2048xbf16>
-    %q = llm.rms_norm cast_before_weight %qh, %qw eps 1.000000e-06 : tensor<?x16x128xbf16>, tensor<128xbf16>
-    %n = llm.rms_norm no_weight %k eps 1.000000e-05 : tensor<?x8x128xbf16>
+    %y = llm.rms_norm cast_before_weight %x, %w eps 1.0e-05 : tensor<?x2048xbf16>, tensor<2048xbf16>
+    %q = llm.rms_norm cast_before_weight %qh, %qw eps 1.0e-06 : tensor<?x16x128xbf16>, tensor<128xbf16>
+    %n = llm.rms_norm no_weight %k eps 1.0e-05 : tensor<?x8x128xbf16>
     ```
   }];
   let arguments = (ins LLM_Activation:$input, Optional<LLM_Weight>:$weight,
                        LLM_RMSNormVariant:$variant, F64Attr:$eps);
   let results = (outs LLM_Activation:$result);
   let assemblyFormat = [{
-    $variant $input (`,` $weight^)? `eps` $eps attr-dict `:` type($input)
+    $variant $input (`,` $weight^)? `eps` custom<Double>($eps) attr-dict `:` type($input)
     (`,` type($weight)^)?
   }];
   let hasVerifier = 1;
@@ -115,14 +115,14 @@ def LLM_LayerNormOp : LLM_Op<"layer_norm", [Pure, AllTypesMatch<["input", "resul
     computed in fp32 and rounded once. The bias is optional.
 
     ```mlir
-    %y = llm.layer_norm %x, %w, %b eps 1.000000e-05 : tensor<?x768xf32>, tensor<768xf32>, tensor<768xf32>
+    %y = llm.layer_norm %x, %w, %b eps 1.0e-05 : tensor<?x768xf32>, tensor<768xf32>, tensor<768xf32>
     ```
   }];
   let arguments = (ins LLM_Activation:$input, LLM_Weight:$weight,
                        Optional<LLM_Weight>:$bias, F64Attr:$eps);
   let results = (outs LLM_Activation:$result);
   let assemblyFormat = [{
-    $input `,` $weight (`,` $bias^)? `eps` $eps attr-dict `:` type($input) `,`
+    $input `,` $weight (`,` $bias^)? `eps` custom<Double>($eps) attr-dict `:` type($input) `,`
     type($weight) (`,` type($bias)^)?
   }];
   let hasVerifier = 1;
@@ -137,7 +137,7 @@ def LLM_AddRMSNormOp : LLM_Op<"add_rms_norm", [Pure,
     `llm-fuse-add-rms-norm`; semantics of the norm as in `llm.rms_norm`.
 
     ```mlir
-    %n, %s = llm.add_rms_norm cast_before_weight %h, %o, %w eps 1.000000e-05 : tensor<?x2048xbf16>, tensor<2048xbf16>
+    %n, %s = llm.add_rms_norm cast_before_weight %h, %o, %w eps 1.0e-05 : tensor<?x2048xbf16>, tensor<2048xbf16>
     ```
   }];
   let arguments = (ins LLM_Activation:$input, LLM_Activation:$residual,
@@ -145,7 +145,7 @@ def LLM_AddRMSNormOp : LLM_Op<"add_rms_norm", [Pure,
                        LLM_RMSNormVariant:$variant, F64Attr:$eps);
   let results = (outs LLM_Activation:$normalized, LLM_Activation:$sum);
   let assemblyFormat = [{
-    $variant $input `,` $residual (`,` $weight^)? `eps` $eps attr-dict `:`
+    $variant $input `,` $residual (`,` $weight^)? `eps` custom<Double>($eps) attr-dict `:`
     type($input) (`,` type($weight)^)?
   }];
   let hasVerifier = 1;
@@ -233,12 +233,12 @@ def LLM_SoftcapOp : LLM_Op<"softcap", [Pure, AllTypesMatch<["input", "result"]>]
     `final_logit_softcapping` does to the logits.
 
     ```mlir
-    %l = llm.softcap %logits cap 3.000000e+01 : tensor<?x256000xbf16>
+    %l = llm.softcap %logits cap 30.0 : tensor<?x256000xbf16>
     ```
   }];
   let arguments = (ins LLM_Activation:$input, F64Attr:$cap);
   let results = (outs LLM_Activation:$result);
-  let assemblyFormat = "$input `cap` $cap attr-dict `:` type($result)";
+  let assemblyFormat = "$input `cap` custom<Double>($cap) attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
 
@@ -288,14 +288,14 @@ def LLM_RopeOp : LLM_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
     yarn/longrope, and rounded to the activation dtype before the rotation.
 
     ```mlir
-    %qr = llm.rope %q, %pos #llm.rope<default, theta = 1.000000e+06, dim = 128> : tensor<?x16x128xbf16>
+    %qr = llm.rope #llm.rope<default, theta = 1000000.0, dim = 128> %q, %pos : tensor<?x16x128xbf16>
     ```
   }];
   let arguments = (ins LLM_Activation:$input, LLM_IndexVector:$positions,
                        LLM_RopeAttr:$rope);
   let results = (outs LLM_Activation:$result);
   let assemblyFormat = [{
-    $input `,` $positions $rope attr-dict `:` type($input)
+    $rope $input `,` $positions attr-dict `:` type($input)
   }];
   let hasVerifier = 1;
 }
@@ -342,8 +342,8 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure]> {
     whose probability is dropped (gpt-oss).
 
     ```mlir
-    %a = llm.attention %q, %c1 at %slots, %pos scale 1.250000e-01 : tensor<?x32x64xbf16>, !llm.kv_cache<kv_heads = 8, head_dim = 64, dtype = bf16> -> tensor<?x32x64xbf16>
-    %w = llm.attention %q, %c at %slots, %pos scale 8.838835e-02 {window = 4096 : i64} : tensor<?x32x128xbf16>, !llm.kv_cache<kv_heads = 8, head_dim = 128, dtype = bf16, window = 4096> -> tensor<?x32x128xbf16>
+    %a = llm.attention %q, %c1 at %slots, %pos scale 0.125 : tensor<?x32x64xbf16>, !llm.kv_cache<kv_heads = 8, head_dim = 64, dtype = bf16> -> tensor<?x32x64xbf16>
+    %w = llm.attention %q, %c at %slots, %pos scale 0.08838834764831845 {window = 4096 : i64} : tensor<?x32x128xbf16>, !llm.kv_cache<kv_heads = 8, head_dim = 128, dtype = bf16, window = 4096> -> tensor<?x32x128xbf16>
     ```
   }];
   let arguments = (ins LLM_Activation:$query, LLM_KVCacheType:$cache,
@@ -355,7 +355,7 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure]> {
   let results = (outs LLM_Activation:$result);
   let assemblyFormat = [{
     $query `,` $cache `at` $slots `,` $positions (`sinks` $sinks^)? `scale`
-    $scale attr-dict `:` type($query) `,` type($cache) (`,` type($sinks)^)?
+    custom<Double>($scale) attr-dict `:` type($query) `,` type($cache) (`,` type($sinks)^)?
     `->` type($result)
   }];
   let hasVerifier = 1;

@@ -1,0 +1,244 @@
+//===- HFConfigTest.cpp - config.json resolution against transformers -----===//
+//
+// Expected values are transformers' per-family defaults and derivations
+// (configuration_<family>.py), not re-derived from our code.
+
+#include "frontends/hf/HFConfig.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+using llmc::hf::DType;
+using llmc::hf::Family;
+using llmc::hf::ModelConfig;
+using llmc::hf::parseConfig;
+using json = nlohmann::json;
+
+namespace {
+
+json tiny(const char *modelType) {
+  return json{{"model_type", modelType},   {"vocab_size", 256},
+              {"hidden_size", 64},         {"intermediate_size", 128},
+              {"num_hidden_layers", 3},    {"num_attention_heads", 4}};
+}
+
+ModelConfig parse(const json &j) {
+  auto cfg = parseConfig(j.dump(), "config.json");
+  if (!cfg) {
+    ADD_FAILURE() << llvm::toString(cfg.takeError());
+    return {};
+  }
+  return *cfg;
+}
+
+std::string errorOf(const std::string &text) {
+  auto cfg = parseConfig(text, "dir/config.json");
+  if (cfg)
+    return "(no error)";
+  return llvm::toString(cfg.takeError());
+}
+
+TEST(HFConfig, LlamaDefaults) {
+  ModelConfig c = parse(tiny("llama"));
+  EXPECT_EQ(c.family, Family::Llama);
+  EXPECT_EQ(c.headDim, 16);      // hidden / heads
+  EXPECT_EQ(c.numKVHeads, 4);    // defaults to num_attention_heads
+  EXPECT_EQ(c.maxPositionEmbeddings, 2048);
+  EXPECT_DOUBLE_EQ(c.rmsNormEps, 1e-6);
+  EXPECT_FALSE(c.tieWordEmbeddings);
+  EXPECT_FALSE(c.qkvBias);
+  EXPECT_FALSE(c.oBias);
+  EXPECT_FALSE(c.qkNorm);
+  EXPECT_EQ(c.dtype, DType::F32);
+  EXPECT_EQ(c.ropeType, "default");
+  EXPECT_DOUBLE_EQ(c.rope.theta, 10000.0);
+  EXPECT_EQ(c.rope.dim, 16);
+  EXPECT_FALSE(c.slidingWindow.has_value());
+  EXPECT_EQ(c.slidingLayers, std::vector<bool>(3, false));
+}
+
+TEST(HFConfig, LlamaAttentionBiasCoversOProj) {
+  json j = tiny("llama");
+  j["attention_bias"] = true;
+  j["mlp_bias"] = true;
+  ModelConfig c = parse(j);
+  EXPECT_TRUE(c.qkvBias);
+  EXPECT_TRUE(c.oBias);
+  EXPECT_TRUE(c.mlpBias);
+}
+
+TEST(HFConfig, ExplicitHeadDimWins) {
+  json j = tiny("mistral");
+  j["num_key_value_heads"] = 2;
+  j["head_dim"] = 32;  // Mistral-Nemo style: heads * head_dim != hidden
+  EXPECT_EQ(parse(j).headDim, 32);
+}
+
+TEST(HFConfig, MistralWindow) {
+  json j = tiny("mistral");
+  j["num_attention_heads"] = 8;
+  ModelConfig c = parse(j);
+  EXPECT_EQ(c.numKVHeads, 8);
+  EXPECT_EQ(c.maxPositionEmbeddings, 131072);
+  ASSERT_TRUE(c.slidingWindow.has_value());
+  EXPECT_EQ(*c.slidingWindow, 4096);
+  EXPECT_EQ(c.slidingLayers, std::vector<bool>(3, true));
+
+  j["sliding_window"] = nullptr;
+  ModelConfig none = parse(j);
+  EXPECT_FALSE(none.slidingWindow.has_value());
+  EXPECT_EQ(none.slidingLayers, std::vector<bool>(3, false));
+}
+
+TEST(HFConfig, Qwen2BiasesAndWindowLayers) {
+  json j = tiny("qwen2");
+  j["num_key_value_heads"] = 2;
+  j["sliding_window"] = 32;
+  ModelConfig off = parse(j);
+  EXPECT_TRUE(off.qkvBias);
+  EXPECT_FALSE(off.oBias);
+  EXPECT_FALSE(off.slidingWindow.has_value()) << "use_sliding_window is false";
+
+  j["use_sliding_window"] = true;
+  j["max_window_layers"] = 1;
+  ModelConfig on = parse(j);
+  ASSERT_TRUE(on.slidingWindow.has_value());
+  EXPECT_EQ(*on.slidingWindow, 32);
+  EXPECT_EQ(on.slidingLayers, (std::vector<bool>{false, true, true}));
+
+  j["layer_types"] = {"sliding_attention", "full_attention", "sliding_attention"};
+  EXPECT_EQ(parse(j).slidingLayers, (std::vector<bool>{true, false, true}));
+}
+
+TEST(HFConfig, Qwen3HeadDimDefaultAndQKNorm) {
+  json j = tiny("qwen3");
+  j["num_key_value_heads"] = 2;
+  ModelConfig c = parse(j);
+  EXPECT_EQ(c.headDim, 128);  // declared default, not hidden / heads
+  EXPECT_TRUE(c.qkNorm);
+  EXPECT_EQ(c.maxPositionEmbeddings, 32768);
+}
+
+TEST(HFConfig, DTypeKeysAndOverride) {
+  json j = tiny("llama");
+  j["torch_dtype"] = "bfloat16";
+  EXPECT_EQ(parse(j).dtype, DType::BF16);
+  j["dtype"] = "float16";  // the v5 key wins
+  EXPECT_EQ(parse(j).dtype, DType::F16);
+  auto c = parseConfig(j.dump(), "config.json", DType::F32);
+  ASSERT_TRUE(bool(c));
+  EXPECT_EQ(c->dtype, DType::F32);
+}
+
+TEST(HFConfig, RopeScalingTypeAliasAndTheta) {
+  json j = tiny("llama");
+  j["rope_theta"] = 500000.0;
+  j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
+  ModelConfig c = parse(j);
+  EXPECT_EQ(c.ropeType, "linear");
+  EXPECT_EQ(c.rope.kind, llmc::rope::Kind::Linear);
+  EXPECT_DOUBLE_EQ(c.rope.factor, 2.0);
+  EXPECT_DOUBLE_EQ(c.rope.theta, 500000.0);
+}
+
+TEST(HFConfig, YarnAttentionFactor) {
+  json j = tiny("llama");
+  j["max_position_embeddings"] = 16384;
+  j["rope_scaling"] = {{"rope_type", "yarn"},
+                       {"factor", 4.0},
+                       {"original_max_position_embeddings", 4096}};
+  ModelConfig c = parse(j);
+  // 0.1 ln 4 + 1
+  EXPECT_NEAR(c.ropeAttentionFactor, 1.1386294361119891, 1e-15);
+  EXPECT_TRUE(c.rope.truncate);
+  EXPECT_DOUBLE_EQ(c.rope.betaFast, 32.0);
+  EXPECT_DOUBLE_EQ(c.rope.betaSlow, 1.0);
+}
+
+TEST(HFConfig, Llama3OriginalMaxDefaultsToMaxPositions) {
+  json j = tiny("llama");
+  j["max_position_embeddings"] = 8192;
+  j["rope_scaling"] = {{"rope_type", "llama3"},
+                       {"factor", 8.0},
+                       {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0}};
+  EXPECT_EQ(parse(j).rope.originalMaxPosition, 8192);
+}
+
+TEST(HFConfig, LongRopeNeedsHalfHeadDimFactors) {
+  json j = tiny("llama");
+  j["max_position_embeddings"] = 8192;
+  j["rope_scaling"] = {{"rope_type", "longrope"},
+                       {"original_max_position_embeddings", 4096},
+                       {"short_factor", std::vector<double>(8, 1.0)},
+                       {"long_factor", std::vector<double>(8, 2.0)}};
+  ModelConfig c = parse(j);
+  EXPECT_EQ(c.rope.longFactor.size(), 8u);
+  // sqrt(1 + ln 2 / ln 4096), evaluated in Python
+  EXPECT_NEAR(c.ropeAttentionFactor, 1.0408329997330663, 1e-15);
+
+  j["rope_scaling"]["long_factor"] = std::vector<double>(7, 2.0);
+  EXPECT_NE(errorOf(j.dump()).find("rope_scaling.long_factor"),
+            std::string::npos);
+}
+
+// Every message names the file and the key.
+TEST(HFConfigErrors, NameFileAndKey) {
+  json j = tiny("llama");
+  EXPECT_EQ(errorOf("{\"model_type\": "),
+            "dir/config.json: malformed JSON at line 1, column 16: syntax error "
+            "while parsing value - unexpected end of input; expected '[', '{', or a "
+            "literal");
+  json missing = j;
+  missing.erase("hidden_size");
+  EXPECT_EQ(errorOf(missing.dump()),
+            "dir/config.json: key \"hidden_size\": required key is missing");
+  json wrongType = j;
+  wrongType["num_hidden_layers"] = "2";
+  EXPECT_EQ(errorOf(wrongType.dump()),
+            "dir/config.json: key \"num_hidden_layers\": expected an integer, "
+            "got a string (\"2\")");
+  json indivisible = j;
+  indivisible["num_attention_heads"] = 3;
+  EXPECT_EQ(errorOf(indivisible.dump()),
+            "dir/config.json: key \"hidden_size\": value 64 is not divisible "
+            "by num_attention_heads (3) and no head_dim is given");
+  json kv = j;
+  kv["num_key_value_heads"] = 3;
+  EXPECT_EQ(errorOf(kv.dump()),
+            "dir/config.json: key \"num_key_value_heads\": value 3 does not "
+            "divide num_attention_heads (4)");
+  json zero = j;
+  zero["num_hidden_layers"] = 0;
+  EXPECT_EQ(errorOf(zero.dump()),
+            "dir/config.json: key \"num_hidden_layers\": value 0 is out of "
+            "range [1, 4096]");
+  json huge = j;
+  huge["num_hidden_layers"] = 2000000;
+  EXPECT_NE(errorOf(huge.dump()).find("value 2000000 is out of range"),
+            std::string::npos);
+  json negative = j;
+  negative["vocab_size"] = -5;
+  EXPECT_NE(errorOf(negative.dump()).find("\"vocab_size\": value -5 is out"),
+            std::string::npos);
+  json family = j;
+  family["model_type"] = "gpt2";
+  EXPECT_EQ(errorOf(family.dump()),
+            "dir/config.json: key \"model_type\": unsupported model_type "
+            "\"gpt2\" (supported: llama, mistral, qwen2, qwen3)");
+  json rope = j;
+  rope["rope_scaling"] = {{"rope_type", "su"}, {"factor", 2.0}};
+  EXPECT_EQ(errorOf(rope.dump()),
+            "dir/config.json: key \"rope_scaling.rope_type\": unsupported rope "
+            "type \"su\" (supported: default, linear, dynamic, llama3, yarn, "
+            "longrope)");
+  json quant = j;
+  quant["quantization_config"] = {{"quant_method", "fp8"}};
+  EXPECT_NE(errorOf(quant.dump()).find("unsupported: quantized checkpoints "
+                                       "(quant_method \"fp8\")"),
+            std::string::npos);
+  EXPECT_EQ(errorOf("[1, 2]"), "dir/config.json: expected a JSON object at the "
+                               "top level, got an array");
+}
+
+} // namespace
