@@ -105,10 +105,29 @@ int compileMain(int argc, char **argv) {
                "the config's torch_dtype, else float32)"),
       cl::value_desc("dtype"), cl::cat(category));
 
+  // Passes first: --mlir-print-ir-before=<pass> resolves names from the
+  // registry when the pass manager options are created.
+  llmc::registerAllPassesAndPipelines();
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
-  llmc::registerAllPassesAndPipelines();
+
+  // --help shows our options and the IR inspection ones, not all of LLVM's.
+  cl::OptionCategory inspect("IR inspection options");
+  cl::HideUnrelatedOptions(category);
+  auto &options = cl::getRegisteredOptions();
+  for (const char *name :
+       {"mlir-print-ir-after-all", "mlir-print-ir-before-all",
+        "mlir-print-ir-after", "mlir-print-ir-before",
+        "mlir-print-ir-after-change", "mlir-print-ir-after-failure",
+        "mlir-print-ir-module-scope", "mlir-print-debuginfo",
+        "mlir-print-local-scope", "mlir-pass-statistics", "mlir-timing"}) {
+    auto it = options.find(name);
+    if (it == options.end())
+      continue;
+    it->second->setHiddenFlag(cl::NotHidden);
+    it->second->addCategory(inspect);
+  }
   cl::ParseCommandLineOptions(
       argc, argv,
       "llmc compile: Hugging Face model -> llm IR -> compile pipeline\n\n"
