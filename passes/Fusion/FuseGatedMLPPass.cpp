@@ -30,7 +30,8 @@ struct FuseGateUpIntoGLU : OpRewritePattern<GLUOp> {
       return rewriter.notifyMatchFailure(glu, "projections read different inputs");
     if (gate.getBias() || up.getBias())
       return rewriter.notifyMatchFailure(glu, "a projection has a bias");
-    if (!gate->hasOneUse() || !up->hasOneUse() || gate == up)
+    // A linear feeding both GLU operands has two uses, so this also covers it.
+    if (!gate->hasOneUse() || !up->hasOneUse())
       return rewriter.notifyMatchFailure(glu, "a projection has other uses");
     if (gate.getWeight().getType() != up.getWeight().getType())
       return rewriter.notifyMatchFailure(glu, "weights differ in type");
