@@ -1,0 +1,168 @@
+/*===- llmc.h - the llmc runtime C API ------------------------------------===*
+ *
+ * Loads a plan written by `llmc compile` and runs it.
+ *
+ *   llmc_plan *plan;
+ *   if (llmc_plan_open("model.plan", &plan) != LLMC_OK)
+ *     fprintf(stderr, "%s\n", llmc_last_error());
+ *   llmc_session_options opts = llmc_session_options_default();
+ *   llmc_session *s;
+ *   llmc_session_create(plan, &opts, &s);
+ *   llmc_prefill(s, 0, prompt, n, NULL, last_logits);   // logits of token n-1
+ *   llmc_sample(last_logits, vocab, &sampling, &rng, &token);
+ *   llmc_decode(s, 1, &seq0, &token, logits);          // one step, batch 1
+ *   llmc_session_destroy(s);
+ *   llmc_plan_close(plan);
+ *
+ * Errors: every fallible call returns an llmc_status; on failure the message
+ * (naming the file, tensor or argument at fault) is available from
+ * llmc_last_error() on the same thread until its next failing call. The
+ * library never aborts or exits the process.
+ *
+ * Ownership: objects created by llmc_*_open/_create are released by the
+ * matching _close/_destroy, which accept NULL. A plan must outlive every
+ * session created from it.
+ *
+ * Thread-safety: a plan is immutable once opened and may be shared by any
+ * number of sessions on any threads. A session is not thread-safe: call it
+ * from one thread at a time. llmc_sample and the functions without a handle
+ * are thread-safe. A session may use worker threads of its own
+ * (llmc_session_options.num_threads) inside a call; they are idle between
+ * calls.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef LLMC_LLMC_H
+#define LLMC_LLMC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum llmc_status {
+  LLMC_OK = 0,
+  LLMC_ERROR_INVALID_ARGUMENT = 1, /* a bad pointer, index, length or option */
+  LLMC_ERROR_IO = 2,               /* a file could not be opened or read */
+  LLMC_ERROR_INVALID_PLAN = 3,     /* truncated, corrupted or inconsistent plan */
+  LLMC_ERROR_UNSUPPORTED = 4,      /* newer format, other target, missing backend */
+  LLMC_ERROR_OUT_OF_MEMORY = 5,
+  LLMC_ERROR_CAPACITY = 6,         /* KV cache full, prompt too long, batch too large */
+  LLMC_ERROR_NO_DEVICE = 7,        /* no CUDA driver or device */
+  LLMC_ERROR_INTERNAL = 8
+} llmc_status;
+
+/* A constant, human-readable name of a status ("invalid plan"). */
+const char *llmc_status_string(llmc_status status);
+
+/* The message of the last failing call on this thread ("" if none). Valid
+ * until the next failing call on this thread. */
+const char *llmc_last_error(void);
+
+/* The version of this runtime ("0.3.0") and the plan format it reads. */
+const char *llmc_version(void);
+void llmc_plan_format_version(uint32_t *out_major, uint32_t *out_minor);
+
+/*===------------------------------------------------------------------===*
+ * Plans
+ *===------------------------------------------------------------------===*/
+
+typedef struct llmc_plan llmc_plan;
+
+/* Memory-maps and verifies `path`: the flatbuffer (with explicit limits),
+ * its checksum, every index, offset and size against the file, and every
+ * weight's checksum. */
+llmc_status llmc_plan_open(const char *path, llmc_plan **out_plan);
+void llmc_plan_close(llmc_plan *plan);
+
+typedef struct llmc_plan_info {
+  const char *model_type; /* "llama", "qwen3", ... (owned by the plan) */
+  int64_t vocab_size;
+  int64_t hidden_size;
+  int64_t num_layers;
+  int64_t max_seq_len; /* longest sequence a session may hold */
+  int64_t max_tokens;  /* most tokens one step runs; prompts are chunked */
+  uint64_t arena_bytes;
+  uint64_t weight_bytes;
+} llmc_plan_info;
+
+llmc_status llmc_plan_get_info(const llmc_plan *plan, llmc_plan_info *out_info);
+
+/*===------------------------------------------------------------------===*
+ * Sessions
+ *===------------------------------------------------------------------===*/
+
+typedef enum llmc_backend {
+  LLMC_BACKEND_CPU = 0, /* the reference interpreter */
+  LLMC_BACKEND_CUDA = 1
+} llmc_backend;
+
+typedef struct llmc_session_options {
+  llmc_backend backend;
+  int32_t max_batch;   /* sequences held at once (slots 0 .. max_batch-1) */
+  int32_t max_seq_len; /* 0: the plan's; otherwise at most the plan's */
+  int32_t num_threads; /* CPU backend worker threads; 0: one per core */
+} llmc_session_options;
+
+/* backend CPU, max_batch 1, max_seq_len 0 (the plan's), num_threads 0. */
+llmc_session_options llmc_session_options_default(void);
+
+typedef struct llmc_session llmc_session;
+
+llmc_status llmc_session_create(const llmc_plan *plan,
+                                const llmc_session_options *options,
+                                llmc_session **out_session);
+void llmc_session_destroy(llmc_session *session);
+
+/* Appends `num_tokens` tokens to sequence `seq` (running the prefill program
+ * in chunks of at most max_tokens). `out_all_logits`, if not NULL, receives
+ * num_tokens * vocab_size floats: the logits of every token. `out_last_logits`,
+ * if not NULL, receives vocab_size floats: those of the last token.
+ * LLMC_ERROR_CAPACITY if the sequence would exceed max_seq_len; the sequence
+ * is then left as it was. */
+llmc_status llmc_prefill(llmc_session *session, int32_t seq,
+                         const int32_t *tokens, int32_t num_tokens,
+                         float *out_all_logits, float *out_last_logits);
+
+/* One decode step: appends tokens[i] to sequence seqs[i] for each of the
+ * `batch` entries (distinct sequences). `out_logits`, if not NULL, receives
+ * batch * vocab_size floats. LLMC_ERROR_CAPACITY if any sequence is full; no
+ * sequence is then changed. */
+llmc_status llmc_decode(llmc_session *session, int32_t batch,
+                        const int32_t *seqs, const int32_t *tokens,
+                        float *out_logits);
+
+/* The number of tokens sequence `seq` holds. */
+llmc_status llmc_sequence_length(const llmc_session *session, int32_t seq,
+                                 int32_t *out_length);
+
+/* Forgets sequence `seq` (its length becomes 0). */
+llmc_status llmc_reset(llmc_session *session, int32_t seq);
+
+/*===------------------------------------------------------------------===*
+ * Sampling
+ *===------------------------------------------------------------------===*/
+
+typedef struct llmc_sampling {
+  float temperature; /* <= 0: greedy (argmax, lowest id on ties) */
+  int32_t top_k;     /* 0: no limit */
+  float top_p;       /* 1: no limit */
+} llmc_sampling;
+
+/* temperature 0 (greedy), top_k 0, top_p 1. */
+llmc_sampling llmc_sampling_default(void);
+
+/* Picks a token from `logits` (vocab_size floats). `rng_state` is advanced;
+ * seed it with any value for a reproducible sequence of draws (splitmix64,
+ * one step per draw; greedy draws nothing and accepts a NULL rng_state). */
+llmc_status llmc_sample(const float *logits, int64_t vocab_size,
+                        const llmc_sampling *sampling, uint64_t *rng_state,
+                        int32_t *out_token);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* LLMC_LLMC_H */

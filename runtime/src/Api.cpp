@@ -1,0 +1,160 @@
+//===- Api.cpp - the C API of llmc.h over PlanFile and Session ------------===//
+//
+// Argument checks that need no plan, and the exception barrier: every entry
+// point runs inside guardApi, so nothing escapes into C callers.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/llmc.h"
+
+#include "runtime/src/PlanFile.h"
+#include "runtime/src/PlanFormat.h"
+#include "runtime/src/Session.h"
+#include "runtime/src/Status.h"
+
+using llmc::runtime::guardApi;
+using llmc::runtime::invalidArgument;
+using llmc::runtime::PlanFile;
+using llmc::runtime::Session;
+using llmc::runtime::Status;
+
+struct llmc_plan {
+  std::unique_ptr<PlanFile> file;
+};
+
+struct llmc_session {
+  std::unique_ptr<Session> session;
+};
+
+namespace {
+Status nullArgument(const char *function, const char *argument) {
+  return invalidArgument(std::string(function) + ": " + argument + " is NULL");
+}
+} // namespace
+
+extern "C" {
+
+const char *llmc_version(void) { return llmc::runtime::runtimeVersion(); }
+
+void llmc_plan_format_version(uint32_t *out_major, uint32_t *out_minor) {
+  if (out_major)
+    *out_major = llmc::runtime::kFormatMajor;
+  if (out_minor)
+    *out_minor = llmc::runtime::kFormatMinor;
+}
+
+llmc_status llmc_plan_open(const char *path, llmc_plan **out_plan) {
+  const char *fn = "llmc_plan_open";
+  return guardApi(fn, [&]() -> Status {
+    if (!out_plan)
+      return nullArgument(fn, "out_plan");
+    *out_plan = nullptr;
+    if (!path)
+      return nullArgument(fn, "path");
+    std::unique_ptr<PlanFile> file;
+    LLMC_RETURN_IF_ERROR(PlanFile::open(path, file));
+    *out_plan = new llmc_plan{std::move(file)};
+    return Status::success();
+  });
+}
+
+void llmc_plan_close(llmc_plan *plan) { delete plan; }
+
+llmc_status llmc_plan_get_info(const llmc_plan *plan,
+                               llmc_plan_info *out_info) {
+  const char *fn = "llmc_plan_get_info";
+  return guardApi(fn, [&]() -> Status {
+    if (!plan)
+      return nullArgument(fn, "plan");
+    if (!out_info)
+      return nullArgument(fn, "out_info");
+    const llmc::plan::Plan &p = *plan->file->plan();
+    llmc_plan_info info{};
+    info.model_type = p.model()->model_type()->c_str();
+    info.vocab_size = p.model()->vocab_size();
+    info.hidden_size = p.model()->hidden_size();
+    info.num_layers = p.model()->num_layers();
+    info.max_seq_len = p.model()->max_seq_len();
+    info.max_tokens = p.memory()->max_tokens();
+    info.arena_bytes = p.memory()->arena_bytes();
+    info.weight_bytes = p.weights_size();
+    *out_info = info;
+    return Status::success();
+  });
+}
+
+llmc_session_options llmc_session_options_default(void) {
+  llmc_session_options options;
+  options.backend = LLMC_BACKEND_CPU;
+  options.max_batch = 1;
+  options.max_seq_len = 0;
+  options.num_threads = 0;
+  return options;
+}
+
+llmc_status llmc_session_create(const llmc_plan *plan,
+                                const llmc_session_options *options,
+                                llmc_session **out_session) {
+  const char *fn = "llmc_session_create";
+  return guardApi(fn, [&]() -> Status {
+    if (!out_session)
+      return nullArgument(fn, "out_session");
+    *out_session = nullptr;
+    if (!plan)
+      return nullArgument(fn, "plan");
+    if (!options)
+      return nullArgument(fn, "options");
+    std::unique_ptr<Session> session;
+    LLMC_RETURN_IF_ERROR(Session::create(*plan->file, *options, session));
+    *out_session = new llmc_session{std::move(session)};
+    return Status::success();
+  });
+}
+
+void llmc_session_destroy(llmc_session *session) { delete session; }
+
+llmc_status llmc_prefill(llmc_session *session, int32_t seq,
+                         const int32_t *tokens, int32_t num_tokens,
+                         float *out_all_logits, float *out_last_logits) {
+  const char *fn = "llmc_prefill";
+  return guardApi(fn, [&]() -> Status {
+    if (!session)
+      return nullArgument(fn, "session");
+    return session->session->prefill(seq, tokens, num_tokens, out_all_logits,
+                                     out_last_logits);
+  });
+}
+
+llmc_status llmc_decode(llmc_session *session, int32_t batch,
+                        const int32_t *seqs, const int32_t *tokens,
+                        float *out_logits) {
+  const char *fn = "llmc_decode";
+  return guardApi(fn, [&]() -> Status {
+    if (!session)
+      return nullArgument(fn, "session");
+    return session->session->decode(batch, seqs, tokens, out_logits);
+  });
+}
+
+llmc_status llmc_sequence_length(const llmc_session *session, int32_t seq,
+                                 int32_t *out_length) {
+  const char *fn = "llmc_sequence_length";
+  return guardApi(fn, [&]() -> Status {
+    if (!session)
+      return nullArgument(fn, "session");
+    if (!out_length)
+      return nullArgument(fn, "out_length");
+    return session->session->sequenceLength(seq, *out_length);
+  });
+}
+
+llmc_status llmc_reset(llmc_session *session, int32_t seq) {
+  const char *fn = "llmc_reset";
+  return guardApi(fn, [&]() -> Status {
+    if (!session)
+      return nullArgument(fn, "session");
+    return session->session->reset(seq);
+  });
+}
+
+} // extern "C"

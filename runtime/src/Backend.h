@@ -1,0 +1,62 @@
+//===- Backend.h - what a session needs from a backend ----------*- C++ -*-===//
+//
+// A backend owns a session's device state (the arena and the KV caches) and
+// runs a program of the plan on it. The session (Session.cpp) validates the
+// caller's arguments, chooses positions and slots, and never touches device
+// memory itself.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_RUNTIME_SRC_BACKEND_H
+#define LLMC_RUNTIME_SRC_BACKEND_H
+
+#include "runtime/schema/plan_generated.h"
+#include "runtime/src/Status.h"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace llmc::runtime {
+
+/// The step inputs of plan.fbs's OperandKind::Input, numTokens of each.
+struct StepInputs {
+  int64_t numTokens = 0;
+  const int32_t *tokens = nullptr;    // Input 0: token ids in [0, vocab)
+  const int32_t *positions = nullptr; // Input 1: in [0, max_seq_len)
+  const int32_t *slots = nullptr;     // Input 2: in [0, max_batch)
+};
+
+/// The sizes a session chose within the plan's limits.
+struct SessionShape {
+  int64_t maxBatch = 1;
+  int64_t maxSeqLen = 1;
+};
+
+/// Rows a layer's KV cache holds per sequence (plan.fbs, KVCacheLayout):
+/// every position when window == 0, else the window plus one step's tokens.
+inline int64_t kvCacheCapacity(const llmc::plan::KVCacheLayout &layout,
+                               int64_t maxSeqLen, int64_t maxTokens) {
+  if (layout.window() == 0 || layout.window() >= maxSeqLen)
+    return maxSeqLen;
+  // Both terms are below 2^31 here: no overflow.
+  return std::min<int64_t>(maxSeqLen, layout.window() + maxTokens - 1);
+}
+
+class Backend {
+public:
+  virtual ~Backend() = default;
+
+  /// Runs `program` for inputs.numTokens (<= max_tokens) tokens. The inputs
+  /// have been validated by the session.
+  virtual Status run(const llmc::plan::Program &program,
+                     const StepInputs &inputs) = 0;
+
+  /// Copies rows [firstRow, firstRow + rows) of the arena operand `operand`,
+  /// converted to float, to `out`.
+  virtual Status readRows(const llmc::plan::Operand &operand, int64_t firstRow,
+                          int64_t rows, float *out) = 0;
+};
+
+} // namespace llmc::runtime
+
+#endif // LLMC_RUNTIME_SRC_BACKEND_H

@@ -1,0 +1,98 @@
+//===- PlanFormat.h - constants of the plan file layout ---------*- C++ -*-===//
+//
+// The numbers and helpers that the plan writer (compiler/plan/) and the plan
+// reader (runtime/src/PlanFile.cpp) must agree on; plan.fbs describes the
+// layout they implement. Header-only, so that the compiler does not need the
+// rest of the runtime to write a plan.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_RUNTIME_SRC_PLANFORMAT_H
+#define LLMC_RUNTIME_SRC_PLANFORMAT_H
+
+#include "runtime/schema/plan_generated.h"
+
+#include <xxhash.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace llmc::runtime {
+
+/// The plan format this runtime reads and the compiler writes. A reader
+/// accepts any minor version of its own major version.
+inline constexpr uint16_t kFormatMajor = 1;
+inline constexpr uint16_t kFormatMinor = 0;
+
+/// Bytes 8..12 of every plan (after the u32 size prefix and root offset).
+inline constexpr char kFileIdentifier[] = "LLMP";
+
+/// The weight section starts at a multiple of this (a page, so that the
+/// section can be mapped and uploaded as is).
+inline constexpr uint64_t kWeightSectionAlignment = 4096;
+/// The smallest Plan.weight_alignment a reader accepts.
+inline constexpr uint64_t kMinWeightAlignment = 256;
+
+/// The smallest file that can hold the size prefix, root offset and
+/// identifier.
+inline constexpr uint64_t kMinFileSize = 12;
+
+/// Limits for flatbuffers::Verifier: far above any real plan, low enough that
+/// a hostile file cannot make verification take unbounded time or memory.
+inline constexpr uint32_t kVerifierMaxDepth = 64;
+inline constexpr uint32_t kVerifierMaxTables = 10'000'000;
+/// The largest flatbuffer (the S of the size prefix) a reader accepts.
+inline constexpr uint64_t kMaxFlatbufferSize = uint64_t(1) << 30;
+
+/// The version of this runtime and of the compiler that writes
+/// Plan.producer ("llmc " + runtimeVersion()).
+inline constexpr const char *runtimeVersion() { return "0.3.0"; }
+
+/// Rounds `value` up to a multiple of `alignment` (a power of two). The
+/// caller guarantees that the result does not overflow.
+inline constexpr uint64_t alignTo(uint64_t value, uint64_t alignment) {
+  return (value + alignment - 1) & ~(alignment - 1);
+}
+
+/// The file offset of the u64 header checksum, given the u32 size prefix S:
+/// align8(4 + S). Cannot overflow for any u32.
+inline constexpr uint64_t headerChecksumOffset(uint32_t sizePrefix) {
+  return alignTo(uint64_t(4) + sizePrefix, 8);
+}
+
+/// The checksum of the header and of each weight: XXH3-64 with seed 0.
+inline uint64_t checksum(const void *data, size_t size) {
+  return XXH3_64bits(data, size);
+}
+
+/// Bytes per element of `dtype`; 0 for a value outside the enum.
+inline constexpr uint64_t dtypeSize(llmc::plan::DType dtype) {
+  switch (dtype) {
+  case llmc::plan::DType::F32:
+  case llmc::plan::DType::I32:
+    return 4;
+  case llmc::plan::DType::F16:
+  case llmc::plan::DType::BF16:
+    return 2;
+  }
+  return 0;
+}
+
+/// "f32", "f16", "bf16", "i32", or "invalid dtype" outside the enum.
+inline const char *dtypeName(llmc::plan::DType dtype) {
+  switch (dtype) {
+  case llmc::plan::DType::F32:
+    return "f32";
+  case llmc::plan::DType::F16:
+    return "f16";
+  case llmc::plan::DType::BF16:
+    return "bf16";
+  case llmc::plan::DType::I32:
+    return "i32";
+  }
+  return "invalid dtype";
+}
+
+} // namespace llmc::runtime
+
+#endif // LLMC_RUNTIME_SRC_PLANFORMAT_H

@@ -1,0 +1,672 @@
+//===- PlanVerifier.cpp - check every field the interpreter trusts --------===//
+//
+// After flatbuffers::Verifier has checked that the plan's bytes form a valid
+// Plan, this checks that its values make sense: every index in range, every
+// size consistent with the shapes the ops imply, every arena operand inside
+// the arena for max_tokens rows, every weight inside the file with the bytes
+// its checksum says. The CPU interpreter relies on all of it and checks
+// nothing again.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/src/Checked.h"
+#include "runtime/src/PlanFile.h"
+#include "runtime/src/PlanFormat.h"
+
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <vector>
+
+namespace llmc::runtime {
+
+namespace P = llmc::plan;
+
+namespace {
+
+constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+
+bool isFloat(P::DType d) {
+  return d == P::DType::F32 || d == P::DType::F16 || d == P::DType::BF16;
+}
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::string hex64(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%016" PRIx64, v);
+  return buf;
+}
+
+const char *kindName(P::OperandKind kind) {
+  switch (kind) {
+  case P::OperandKind::Arena:
+    return "an arena operand";
+  case P::OperandKind::Weight:
+    return "a weight";
+  case P::OperandKind::Input:
+    return "a step input";
+  case P::OperandKind::KVCache:
+    return "a KV cache";
+  }
+  return "an operand of unknown kind";
+}
+
+class ContentChecker {
+public:
+  ContentChecker(const P::Plan &plan, const uint8_t *file, uint64_t fileSize,
+                 uint64_t headerEnd, const std::string &path)
+      : plan_(plan), file_(file), fileSize_(fileSize), headerEnd_(headerEnd),
+        path_(path) {}
+
+  Status run() {
+    LLMC_RETURN_IF_ERROR(checkModel());
+    LLMC_RETURN_IF_ERROR(checkMemory());
+    LLMC_RETURN_IF_ERROR(checkKVCaches());
+    LLMC_RETURN_IF_ERROR(checkWeightLayout());
+    LLMC_RETURN_IF_ERROR(
+        checkProgram(plan_.prefill(), "prefill", P::Step::Prefill));
+    LLMC_RETURN_IF_ERROR(
+        checkProgram(plan_.decode(), "decode", P::Step::Decode));
+    // Last: the only check that reads every byte of the file.
+    return checkWeightChecksums();
+  }
+
+private:
+  Status fail(const std::string &message) const {
+    return invalidPlan(path_ + ": " + message);
+  }
+  /// A failure inside the op being checked (where_ names it).
+  Status failOp(const std::string &message) const {
+    return fail(where_ + ": " + message);
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Plan-level tables
+  //===--------------------------------------------------------------------===//
+
+  Status checkModel() {
+    const P::Model *model = plan_.model();
+    if (!model)
+      return fail("no model table");
+    if (!model->model_type())
+      return fail("model has no model_type");
+    if (model->vocab_size() < 1 || model->vocab_size() > kInt32Max)
+      return fail("model.vocab_size " + std::to_string(model->vocab_size()) +
+                  " is not in [1, 2^31)");
+    if (model->hidden_size() < 1)
+      return fail("model.hidden_size " + std::to_string(model->hidden_size()) +
+                  " is not positive");
+    if (model->num_layers() < 0)
+      return fail("model.num_layers " + std::to_string(model->num_layers()) +
+                  " is negative");
+    if (model->max_seq_len() < 1 || model->max_seq_len() > kInt32Max)
+      return fail("model.max_seq_len " + std::to_string(model->max_seq_len()) +
+                  " is not in [1, 2^31)");
+    if (!isFloat(model->dtype()))
+      return fail(std::string("model.dtype is ") + dtypeName(model->dtype()) +
+                  "; expected f32, f16 or bf16");
+    vocab_ = model->vocab_size();
+    return Status::success();
+  }
+
+  Status checkMemory() {
+    const P::MemoryPlan *memory = plan_.memory();
+    if (!memory)
+      return fail("no memory table");
+    if (memory->max_tokens() < 1 || memory->max_tokens() > kInt32Max)
+      return fail("memory.max_tokens " + std::to_string(memory->max_tokens()) +
+                  " is not in [1, 2^31)");
+    uint32_t alignment = memory->alignment();
+    if (alignment > 4096 || (alignment & (alignment - 1)) != 0)
+      return fail("memory.alignment " + std::to_string(alignment) +
+                  " is not a power of two <= 4096");
+    maxTokens_ = uint64_t(memory->max_tokens());
+    arenaBytes_ = memory->arena_bytes();
+    return Status::success();
+  }
+
+  Status checkKVCaches() {
+    int64_t layers = plan_.model()->num_layers();
+    const auto *caches = plan_.kv_caches();
+    int64_t count = caches ? int64_t(caches->size()) : 0;
+    if (count != layers)
+      return fail("plan has " + std::to_string(count) +
+                  " KV cache layouts for " + std::to_string(layers) +
+                  " layers");
+    for (int64_t i = 0; i < count; ++i) {
+      const P::KVCacheLayout *c = caches->Get(uint32_t(i));
+      std::string what = "KV cache " + std::to_string(i) + ": ";
+      uint64_t rowElems;
+      if (c->kv_heads() < 1 || c->head_dim() < 1 ||
+          !checkedMul(uint64_t(c->kv_heads()), uint64_t(c->head_dim()),
+                      rowElems))
+        return fail(what + "kv_heads " + std::to_string(c->kv_heads()) +
+                    " and head_dim " + std::to_string(c->head_dim()) +
+                    " must be positive");
+      if (!isFloat(c->dtype()))
+        return fail(what + "dtype is " + dtypeName(c->dtype()) +
+                    "; expected f32, f16 or bf16");
+      if (c->window() < 0)
+        return fail(what + "window " + std::to_string(c->window()) +
+                    " is negative");
+    }
+    return Status::success();
+  }
+
+  Status checkWeightLayout() {
+    uint64_t alignment = plan_.weight_alignment();
+    if (alignment < kMinWeightAlignment || (alignment & (alignment - 1)) != 0)
+      return fail(
+          "weight_alignment " + std::to_string(alignment) +
+          " is not a power of two >= " + std::to_string(kMinWeightAlignment));
+    uint64_t offset = plan_.weights_offset(), size = plan_.weights_size();
+    if (offset % kWeightSectionAlignment != 0)
+      return fail("weights_offset " + std::to_string(offset) +
+                  " is not a multiple of " +
+                  std::to_string(kWeightSectionAlignment));
+    uint64_t end;
+    if (!checkedAdd(offset, size, end))
+      return fail("weights_offset " + std::to_string(offset) +
+                  " + weights_size " + std::to_string(size) + " overflows");
+    if (end > fileSize_)
+      return fail("truncated: file is " + std::to_string(fileSize_) +
+                  " bytes, weight section ends at " + std::to_string(end));
+    if (size > 0 && offset < headerEnd_)
+      return fail("weight section at " + std::to_string(offset) +
+                  " overlaps the header, which ends at " +
+                  std::to_string(headerEnd_));
+    const auto *weights = plan_.weights();
+    if (!weights)
+      return Status::success();
+    for (uint32_t i = 0; i < weights->size(); ++i) {
+      const P::Weight *w = weights->Get(i);
+      std::string what = "weight " + std::to_string(i);
+      if (!w->name())
+        return fail(what + " has no name");
+      what += " \"" + w->name()->str() + "\": ";
+      uint64_t elemSize = dtypeSize(w->dtype());
+      if (elemSize == 0)
+        return fail(what + "invalid dtype " +
+                    std::to_string(unsigned(w->dtype())));
+      if (w->layout() != P::WeightLayout::RowMajor)
+        return fail(what + "unknown layout " +
+                    std::to_string(unsigned(w->layout())));
+      if (!w->shape())
+        return fail(what + "no shape");
+      uint64_t bytes = elemSize;
+      for (int64_t dim : *w->shape()) {
+        if (dim < 0)
+          return fail(what + "negative dimension " + std::to_string(dim));
+        if (!checkedMul(bytes, uint64_t(dim), bytes))
+          return fail(what + "shape overflows");
+      }
+      if (bytes != w->size())
+        return fail(what + "size " + std::to_string(w->size()) +
+                    " bytes, but its shape and dtype make " +
+                    std::to_string(bytes));
+      if (w->offset() % alignment != 0)
+        return fail(what + "offset " + std::to_string(w->offset()) +
+                    " is not a multiple of weight_alignment " +
+                    std::to_string(alignment));
+      uint64_t wEnd;
+      if (!checkedAdd(w->offset(), w->size(), wEnd) || wEnd > size)
+        return fail(what + "bytes [" + std::to_string(w->offset()) + ", " +
+                    std::to_string(w->offset()) + " + " +
+                    std::to_string(w->size()) +
+                    ") exceed the weight section of " + std::to_string(size) +
+                    " bytes");
+    }
+    return Status::success();
+  }
+
+  Status checkWeightChecksums() {
+    const auto *weights = plan_.weights();
+    if (!weights)
+      return Status::success();
+    const uint8_t *section = file_ + plan_.weights_offset();
+    for (uint32_t i = 0; i < weights->size(); ++i) {
+      const P::Weight *w = weights->Get(i);
+      uint64_t computed = checksum(section + w->offset(), size_t(w->size()));
+      if (computed != w->checksum())
+        return fail("weight " + std::to_string(i) + " \"" + w->name()->str() +
+                    "\": checksum mismatch (stored " + hex64(w->checksum()) +
+                    ", computed " + hex64(computed) +
+                    "): the file is corrupted");
+    }
+    return Status::success();
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Programs
+  //===--------------------------------------------------------------------===//
+
+  Status checkProgram(const P::Program *program, const char *name,
+                      P::Step step) {
+    if (!program)
+      return fail(std::string("no ") + name + " program");
+    if (program->step() != step)
+      return fail(std::string(name) + " program has step " +
+                  std::to_string(unsigned(program->step())));
+    where_ = std::string(name) + " program";
+    if (!program->logits())
+      return failOp("no logits operand");
+    LLMC_RETURN_IF_ERROR(arena(*program->logits(), "logits", uint64_t(vocab_)));
+    if (!program->kernels())
+      return fail(std::string(name) + " program has no kernels");
+    for (uint32_t k = 0; k < program->kernels()->size(); ++k) {
+      const P::Kernel *kernel = program->kernels()->Get(k);
+      if (!kernel->ops())
+        continue;
+      for (uint32_t o = 0; o < kernel->ops()->size(); ++o) {
+        const P::Op *op = kernel->ops()->Get(o);
+        where_ = std::string(name) + " kernel " + std::to_string(k) + " op " +
+                 std::to_string(o) + " (" +
+                 P::EnumNameOpParams(op->params_type()) +
+                 (op->name() ? " \"" + op->name()->str() + "\"" : "") + ")";
+        LLMC_RETURN_IF_ERROR(checkOp(*op));
+      }
+    }
+    return Status::success();
+  }
+
+  // Operand helpers: each checks one operand of the current op.
+
+  Status counts(const P::Op &op, size_t numInputs, size_t numOutputs) {
+    size_t in = op.inputs() ? op.inputs()->size() : 0;
+    size_t out = op.outputs() ? op.outputs()->size() : 0;
+    if (in != numInputs || out != numOutputs)
+      return failOp("has " + std::to_string(in) + " inputs and " +
+                    std::to_string(out) + " outputs; expected " +
+                    std::to_string(numInputs) + " and " +
+                    std::to_string(numOutputs));
+    return Status::success();
+  }
+
+  Status kind(const P::Operand &o, const std::string &role,
+              P::OperandKind expected) {
+    if (o.kind() != expected)
+      return failOp(role + " is " + kindName(o.kind()) + ", expected " +
+                    kindName(expected));
+    return Status::success();
+  }
+
+  /// `rowElems` elements per token, max_tokens rows inside the arena.
+  Status arena(const P::Operand &o, const std::string &role,
+               uint64_t rowElems) {
+    LLMC_RETURN_IF_ERROR(kind(o, role, P::OperandKind::Arena));
+    if (!isFloat(o.dtype()))
+      return failOp(role + " has dtype " + dtypeName(o.dtype()) +
+                    "; expected f32, f16 or bf16");
+    if (o.row_elems() != rowElems)
+      return failOp(role + " has " + std::to_string(o.row_elems()) +
+                    " elements per token, expected " +
+                    std::to_string(rowElems));
+    uint64_t elemSize = dtypeSize(o.dtype());
+    // Natural alignment lets the interpreter use typed loads and stores.
+    if (o.offset() % elemSize != 0)
+      return failOp(role + " arena offset " + std::to_string(o.offset()) +
+                    " is not a multiple of its element size");
+    uint64_t bytes, end;
+    if (!checkedProduct({maxTokens_, rowElems, elemSize}, bytes) ||
+        !checkedAdd(o.offset(), bytes, end) || end > arenaBytes_)
+      return failOp(role + " (arena offset " + std::to_string(o.offset()) +
+                    ", " + std::to_string(maxTokens_) + " rows of " +
+                    std::to_string(rowElems) + " " + dtypeName(o.dtype()) +
+                    ") exceeds the arena of " + std::to_string(arenaBytes_) +
+                    " bytes");
+    return Status::success();
+  }
+
+  Status input(const P::Operand &o, const std::string &role, uint32_t index) {
+    LLMC_RETURN_IF_ERROR(kind(o, role, P::OperandKind::Input));
+    if (o.index() != index)
+      return failOp(role + " is step input " + std::to_string(o.index()) +
+                    ", expected " + std::to_string(index));
+    if (o.dtype() != P::DType::I32 || o.row_elems() != 1)
+      return failOp(role + " must be one i32 per token");
+    return Status::success();
+  }
+
+  Status weight(const P::Operand &o, const std::string &role,
+                std::vector<int64_t> shape) {
+    LLMC_RETURN_IF_ERROR(kind(o, role, P::OperandKind::Weight));
+    const auto *weights = plan_.weights();
+    uint32_t count = weights ? weights->size() : 0;
+    if (o.index() >= count)
+      return failOp(role + ": weight index " + std::to_string(o.index()) +
+                    " is out of range (the plan has " + std::to_string(count) +
+                    " weights)");
+    const P::Weight *w = weights->Get(o.index());
+    std::string what = role + ": weight " + std::to_string(o.index()) + " \"" +
+                       w->name()->str() + "\"";
+    if (o.dtype() != w->dtype())
+      return failOp(what + " is " + dtypeName(w->dtype()) +
+                    " but the operand says " + dtypeName(o.dtype()));
+    if (!isFloat(w->dtype()))
+      return failOp(what + " has dtype " + dtypeName(w->dtype()) +
+                    "; expected f32, f16 or bf16");
+    std::vector<int64_t> actual(w->shape()->begin(), w->shape()->end());
+    if (actual != shape)
+      return failOp(what + " has shape " + shapeString(actual) + ", expected " +
+                    shapeString(shape));
+    return Status::success();
+  }
+
+  Status kvCache(const P::Operand &o, uint32_t layer) {
+    LLMC_RETURN_IF_ERROR(kind(o, "cache", P::OperandKind::KVCache));
+    if (o.index() != layer)
+      return failOp("cache operand is layer " + std::to_string(o.index()) +
+                    ", expected " + std::to_string(layer));
+    if (o.dtype() != plan_.kv_caches()->Get(layer)->dtype())
+      return failOp("cache operand dtype " + std::string(dtypeName(o.dtype())) +
+                    " differs from the layout's");
+    return Status::success();
+  }
+
+  Status positive(int64_t value, const char *field) {
+    if (value < 1)
+      return failOp(std::string(field) + " " + std::to_string(value) +
+                    " is not positive");
+    return Status::success();
+  }
+
+  Status finite(double value, const char *field) {
+    if (!std::isfinite(value))
+      return failOp(std::string(field) + " is not finite");
+    return Status::success();
+  }
+
+  /// out = a * b of two fields already checked positive.
+  Status product(int64_t a, int64_t b, const char *what, uint64_t &out) {
+    if (!checkedMul(uint64_t(a), uint64_t(b), out))
+      return failOp(std::string(what) + " overflows");
+    return Status::success();
+  }
+
+  Status layerIndex(uint32_t layer) {
+    const auto *caches = plan_.kv_caches();
+    if (!caches || layer >= caches->size())
+      return failOp("layer " + std::to_string(layer) +
+                    " has no KV cache layout");
+    return Status::success();
+  }
+
+  static const P::Operand &in(const P::Op &op, uint32_t i) {
+    return *op.inputs()->Get(i);
+  }
+  static const P::Operand &out(const P::Op &op, uint32_t i) {
+    return *op.outputs()->Get(i);
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Ops, one case per table of plan.fbs (the operand lists documented there)
+  //===--------------------------------------------------------------------===//
+
+  Status checkOp(const P::Op &op) {
+    if (op.params_type() != P::OpParams::NONE && !op.params())
+      return failOp("has no params");
+    switch (op.params_type()) {
+    case P::OpParams::Embedding:
+      return checkEmbedding(op, *op.params_as_Embedding());
+    case P::OpParams::RMSNorm:
+      return checkRMSNorm(op, *op.params_as_RMSNorm());
+    case P::OpParams::AddRMSNorm:
+      return checkAddRMSNorm(op, *op.params_as_AddRMSNorm());
+    case P::OpParams::Linear:
+      return checkLinear(op, *op.params_as_Linear());
+    case P::OpParams::GatedLinear:
+      return checkGatedLinear(op, *op.params_as_GatedLinear());
+    case P::OpParams::GLU:
+      return checkGLU(op, *op.params_as_GLU());
+    case P::OpParams::Add:
+      return checkAdd(op, *op.params_as_Add());
+    case P::OpParams::Softcap:
+      return checkSoftcap(op, *op.params_as_Softcap());
+    case P::OpParams::Rope:
+      return checkRope(op, *op.params_as_Rope());
+    case P::OpParams::KVCacheWrite:
+      return checkKVCacheWrite(op, *op.params_as_KVCacheWrite());
+    case P::OpParams::Attention:
+      return checkAttention(op, *op.params_as_Attention());
+    case P::OpParams::LMHead:
+      return checkLMHead(op, *op.params_as_LMHead());
+    case P::OpParams::NONE:
+      return failOp("has no params");
+    }
+    return failOp("unknown op kind " +
+                  std::to_string(unsigned(op.params_type())));
+  }
+
+  Status checkEmbedding(const P::Op &op, const P::Embedding &p) {
+    if (p.vocab() != vocab_)
+      return failOp("vocab " + std::to_string(p.vocab()) +
+                    " differs from model.vocab_size " + std::to_string(vocab_));
+    LLMC_RETURN_IF_ERROR(positive(p.hidden(), "hidden"));
+    LLMC_RETURN_IF_ERROR(finite(p.scale(), "scale"));
+    LLMC_RETURN_IF_ERROR(counts(op, 2, 1));
+    LLMC_RETURN_IF_ERROR(input(in(op, 0), "tokens", 0));
+    LLMC_RETURN_IF_ERROR(weight(in(op, 1), "table", {p.vocab(), p.hidden()}));
+    return arena(out(op, 0), "output", uint64_t(p.hidden()));
+  }
+
+  Status normParams(int64_t size, P::RMSNormVariant variant, double eps) {
+    LLMC_RETURN_IF_ERROR(positive(size, "size"));
+    if (variant > P::RMSNormVariant::NoWeight)
+      return failOp("unknown RMSNorm variant " +
+                    std::to_string(unsigned(variant)));
+    if (!std::isfinite(eps) || eps < 0)
+      return failOp("eps is not a finite non-negative number");
+    return Status::success();
+  }
+
+  Status checkRMSNorm(const P::Op &op, const P::RMSNorm &p) {
+    LLMC_RETURN_IF_ERROR(normParams(p.size(), p.variant(), p.eps()));
+    bool hasWeight = p.variant() != P::RMSNormVariant::NoWeight;
+    LLMC_RETURN_IF_ERROR(counts(op, hasWeight ? 2 : 1, 1));
+    // x is [T, rows * size]: any positive multiple of size per token.
+    uint64_t rowElems = in(op, 0).row_elems();
+    if (rowElems == 0 || rowElems % uint64_t(p.size()) != 0)
+      return failOp("x has " + std::to_string(rowElems) +
+                    " elements per token, not a positive multiple of size " +
+                    std::to_string(p.size()));
+    LLMC_RETURN_IF_ERROR(arena(in(op, 0), "x", rowElems));
+    if (hasWeight)
+      LLMC_RETURN_IF_ERROR(weight(in(op, 1), "weight", {p.size()}));
+    return arena(out(op, 0), "output", rowElems);
+  }
+
+  Status checkAddRMSNorm(const P::Op &op, const P::AddRMSNorm &p) {
+    LLMC_RETURN_IF_ERROR(normParams(p.size(), p.variant(), p.eps()));
+    bool hasWeight = p.variant() != P::RMSNormVariant::NoWeight;
+    LLMC_RETURN_IF_ERROR(counts(op, hasWeight ? 3 : 2, 2));
+    uint64_t size = uint64_t(p.size());
+    LLMC_RETURN_IF_ERROR(arena(in(op, 0), "x", size));
+    LLMC_RETURN_IF_ERROR(arena(in(op, 1), "residual", size));
+    if (hasWeight)
+      LLMC_RETURN_IF_ERROR(weight(in(op, 2), "weight", {p.size()}));
+    LLMC_RETURN_IF_ERROR(arena(out(op, 0), "normed", size));
+    return arena(out(op, 1), "sum", size);
+  }
+
+  Status checkLinear(const P::Op &op, const P::Linear &p) {
+    LLMC_RETURN_IF_ERROR(positive(p.in_features(), "in_features"));
+    LLMC_RETURN_IF_ERROR(positive(p.out_features(), "out_features"));
+    LLMC_RETURN_IF_ERROR(counts(op, p.has_bias() ? 3 : 2, 1));
+    LLMC_RETURN_IF_ERROR(arena(in(op, 0), "x", uint64_t(p.in_features())));
+    LLMC_RETURN_IF_ERROR(
+        weight(in(op, 1), "weight", {p.out_features(), p.in_features()}));
+    if (p.has_bias())
+      LLMC_RETURN_IF_ERROR(weight(in(op, 2), "bias", {p.out_features()}));
+    return arena(out(op, 0), "output", uint64_t(p.out_features()));
+  }
+
+  Status activation(P::Activation a) {
+    if (a > P::Activation::GELU)
+      return failOp("unknown activation " + std::to_string(unsigned(a)));
+    return Status::success();
+  }
+
+  Status checkGatedLinear(const P::Op &op, const P::GatedLinear &p) {
+    LLMC_RETURN_IF_ERROR(positive(p.in_features(), "in_features"));
+    LLMC_RETURN_IF_ERROR(positive(p.out_features(), "out_features"));
+    LLMC_RETURN_IF_ERROR(activation(p.activation()));
+    LLMC_RETURN_IF_ERROR(counts(op, 3, 1));
+    LLMC_RETURN_IF_ERROR(arena(in(op, 0), "x", uint64_t(p.in_features())));
+    LLMC_RETURN_IF_ERROR(
+        weight(in(op, 1), "gate weight", {p.out_features(), p.in_features()}));
+    LLMC_RETURN_IF_ERROR(
+        weight(in(op, 2), "up weight", {p.out_features(), p.in_features()}));
+    return arena(out(op, 0), "output", uint64_t(p.out_features()));
+  }
+
+  Status checkGLU(const P::Op &op, const P::GLU &p) {
+    LLMC_RETURN_IF_ERROR(positive(p.size(), "size"));
+    LLMC_RETURN_IF_ERROR(activation(p.activation()));
+    LLMC_RETURN_IF_ERROR(counts(op, 2, 1));
+    uint64_t size = uint64_t(p.size());
+    LLMC_RETURN_IF_ERROR(arena(in(op, 0), "gate", size));
+    LLMC_RETURN_IF_ERROR(arena(in(op, 1), "up", size));
+    return arena(out(op, 0), "output", size);
+  }
+
+  Status checkAdd(const P::Op &op, const P::Add &p) {
+    LLMC_RETURN_IF_ERROR(positive(p.size(), "size"));
+    LLMC_RETURN_IF_ERROR(counts(op, 2, 1));
+    uint64_t size = uint64_t(p.size());
+    LLMC_RETURN_IF_ERROR(arena(in(op, 0), "a", size));
+    LLMC_RETURN_IF_ERROR(arena(in(op, 1), "b", size));
+    return arena(out(op, 0), "output", size);
+  }
+
+  Status checkSoftcap(const P::Op &op, const P::Softcap &p) {
+    LLMC_RETURN_IF_ERROR(positive(p.size(), "size"));
+    if (!std::isfinite(p.cap()) || p.cap() <= 0)
+      return failOp("cap is not a finite positive number");
+    LLMC_RETURN_IF_ERROR(counts(op, 1, 1));
+    LLMC_RETURN_IF_ERROR(arena(in(op, 0), "x", uint64_t(p.size())));
+    return arena(out(op, 0), "output", uint64_t(p.size()));
+  }
+
+  Status checkRope(const P::Op &op, const P::Rope &p) {
+    LLMC_RETURN_IF_ERROR(positive(p.heads(), "heads"));
+    LLMC_RETURN_IF_ERROR(positive(p.head_dim(), "head_dim"));
+    if (p.rotary_dim() < 2 || p.rotary_dim() % 2 != 0 ||
+        p.rotary_dim() > p.head_dim())
+      return failOp("rotary_dim " + std::to_string(p.rotary_dim()) +
+                    " is not even and in [2, head_dim " +
+                    std::to_string(p.head_dim()) + "]");
+    if (p.layout() > P::RopeLayout::Interleaved)
+      return failOp("unknown RoPE layout " +
+                    std::to_string(unsigned(p.layout())));
+    LLMC_RETURN_IF_ERROR(finite(p.attention_scaling(), "attention_scaling"));
+    uint64_t freqs = p.inv_freq() ? p.inv_freq()->size() : 0;
+    if (freqs != uint64_t(p.rotary_dim() / 2))
+      return failOp("inv_freq has " + std::to_string(freqs) +
+                    " entries, expected rotary_dim / 2 = " +
+                    std::to_string(p.rotary_dim() / 2));
+    for (float f : *p.inv_freq())
+      if (!std::isfinite(f))
+        return failOp("inv_freq holds a non-finite value");
+    uint64_t rowElems;
+    LLMC_RETURN_IF_ERROR(
+        product(p.heads(), p.head_dim(), "heads * head_dim", rowElems));
+    LLMC_RETURN_IF_ERROR(counts(op, 2, 1));
+    LLMC_RETURN_IF_ERROR(arena(in(op, 0), "x", rowElems));
+    LLMC_RETURN_IF_ERROR(input(in(op, 1), "positions", 1));
+    return arena(out(op, 0), "output", rowElems);
+  }
+
+  Status checkKVCacheWrite(const P::Op &op, const P::KVCacheWrite &p) {
+    LLMC_RETURN_IF_ERROR(layerIndex(p.layer()));
+    const P::KVCacheLayout *layout = plan_.kv_caches()->Get(p.layer());
+    // checkKVCaches made sure the product fits.
+    uint64_t rowElems =
+        uint64_t(layout->kv_heads()) * uint64_t(layout->head_dim());
+    LLMC_RETURN_IF_ERROR(counts(op, 5, 0));
+    LLMC_RETURN_IF_ERROR(arena(in(op, 0), "key", rowElems));
+    LLMC_RETURN_IF_ERROR(arena(in(op, 1), "value", rowElems));
+    LLMC_RETURN_IF_ERROR(kvCache(in(op, 2), p.layer()));
+    LLMC_RETURN_IF_ERROR(input(in(op, 3), "slots", 2));
+    return input(in(op, 4), "positions", 1);
+  }
+
+  Status checkAttention(const P::Op &op, const P::Attention &p) {
+    LLMC_RETURN_IF_ERROR(layerIndex(p.layer()));
+    const P::KVCacheLayout *layout = plan_.kv_caches()->Get(p.layer());
+    LLMC_RETURN_IF_ERROR(positive(p.heads(), "heads"));
+    LLMC_RETURN_IF_ERROR(positive(p.kv_heads(), "kv_heads"));
+    LLMC_RETURN_IF_ERROR(positive(p.head_dim(), "head_dim"));
+    if (p.heads() % p.kv_heads() != 0)
+      return failOp("heads " + std::to_string(p.heads()) +
+                    " is not a multiple of kv_heads " +
+                    std::to_string(p.kv_heads()));
+    if (p.kv_heads() != layout->kv_heads() ||
+        p.head_dim() != layout->head_dim())
+      return failOp("kv_heads " + std::to_string(p.kv_heads()) +
+                    " and head_dim " + std::to_string(p.head_dim()) +
+                    " differ from KV cache " + std::to_string(p.layer()) +
+                    "'s " + std::to_string(layout->kv_heads()) + " and " +
+                    std::to_string(layout->head_dim()));
+    LLMC_RETURN_IF_ERROR(finite(p.scale(), "scale"));
+    if (p.window() < 0 || p.chunk() < 0)
+      return failOp("window and chunk must not be negative");
+    if (!std::isfinite(p.softcap()) || p.softcap() < 0)
+      return failOp("softcap is not a finite non-negative number");
+    // A windowed cache keeps only the last positions: the attention must not
+    // look further back than its window.
+    if (layout->window() > 0 &&
+        !(p.window() > 0 && p.window() <= layout->window()) &&
+        !(p.chunk() > 0 && p.chunk() <= layout->window()))
+      return failOp("attends further back than KV cache " +
+                    std::to_string(p.layer()) + "'s window of " +
+                    std::to_string(layout->window()));
+    uint64_t rowElems;
+    LLMC_RETURN_IF_ERROR(
+        product(p.heads(), p.head_dim(), "heads * head_dim", rowElems));
+    LLMC_RETURN_IF_ERROR(counts(op, 4, 1));
+    LLMC_RETURN_IF_ERROR(arena(in(op, 0), "query", rowElems));
+    LLMC_RETURN_IF_ERROR(kvCache(in(op, 1), p.layer()));
+    LLMC_RETURN_IF_ERROR(input(in(op, 2), "slots", 2));
+    LLMC_RETURN_IF_ERROR(input(in(op, 3), "positions", 1));
+    return arena(out(op, 0), "output", rowElems);
+  }
+
+  Status checkLMHead(const P::Op &op, const P::LMHead &p) {
+    LLMC_RETURN_IF_ERROR(positive(p.hidden(), "hidden"));
+    if (p.vocab() != vocab_)
+      return failOp("vocab " + std::to_string(p.vocab()) +
+                    " differs from model.vocab_size " + std::to_string(vocab_));
+    LLMC_RETURN_IF_ERROR(counts(op, 2, 1));
+    LLMC_RETURN_IF_ERROR(arena(in(op, 0), "x", uint64_t(p.hidden())));
+    LLMC_RETURN_IF_ERROR(weight(in(op, 1), "weight", {p.vocab(), p.hidden()}));
+    return arena(out(op, 0), "logits", uint64_t(p.vocab()));
+  }
+
+  const P::Plan &plan_;
+  const uint8_t *file_;
+  uint64_t fileSize_;
+  uint64_t headerEnd_;
+  const std::string &path_;
+  int64_t vocab_ = 0;
+  uint64_t maxTokens_ = 0;
+  uint64_t arenaBytes_ = 0;
+  /// Names the program, kernel and op being checked.
+  std::string where_;
+};
+
+} // namespace
+
+Status verifyPlanContents(const P::Plan &plan, const uint8_t *file,
+                          uint64_t fileSize, uint64_t headerEnd,
+                          const std::string &path) {
+  return ContentChecker(plan, file, fileSize, headerEnd, path).run();
+}
+
+} // namespace llmc::runtime

@@ -1,0 +1,203 @@
+//===- Session.cpp - sequences, steps and their validation ----------------===//
+
+#include "runtime/src/Session.h"
+
+#include "runtime/src/cpu/CpuBackend.h"
+
+#include <algorithm>
+#include <thread>
+
+namespace llmc::runtime {
+
+namespace P = llmc::plan;
+
+namespace {
+// Far more than any machine has cores; guards against garbage options.
+constexpr int32_t kMaxThreads = 1024;
+} // namespace
+
+Status Session::create(const PlanFile &plan,
+                       const llmc_session_options &options,
+                       std::unique_ptr<Session> &out) {
+  const char *fn = "llmc_session_create";
+  const P::Plan &p = *plan.plan();
+  std::unique_ptr<Session> session(new Session(plan));
+  if (options.max_batch < 1)
+    return invalidArgument(std::string(fn) + ": options.max_batch " +
+                           std::to_string(options.max_batch) +
+                           " must be at least 1");
+  int64_t planMaxSeqLen = p.model()->max_seq_len();
+  if (options.max_seq_len < 0 || options.max_seq_len > planMaxSeqLen)
+    return invalidArgument(std::string(fn) + ": options.max_seq_len " +
+                           std::to_string(options.max_seq_len) +
+                           " is not in [0, " + std::to_string(planMaxSeqLen) +
+                           "] (0: the plan's)");
+  if (options.num_threads < 0 || options.num_threads > kMaxThreads)
+    return invalidArgument(std::string(fn) + ": options.num_threads " +
+                           std::to_string(options.num_threads) +
+                           " is not in [0, " + std::to_string(kMaxThreads) +
+                           "] (0: one per core)");
+  session->shape_.maxBatch = options.max_batch;
+  session->shape_.maxSeqLen =
+      options.max_seq_len == 0 ? planMaxSeqLen : options.max_seq_len;
+  session->maxTokens_ = p.memory()->max_tokens();
+  session->vocab_ = p.model()->vocab_size();
+
+  switch (options.backend) {
+  case LLMC_BACKEND_CPU: {
+    LLMC_RETURN_IF_ERROR(plan.requireTarget("cpu"));
+    int threads = options.num_threads;
+    if (threads == 0)
+      threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    std::unique_ptr<cpu::CpuBackend> backend;
+    LLMC_RETURN_IF_ERROR(
+        cpu::CpuBackend::create(plan, session->shape_, threads, backend));
+    session->backend_ = std::move(backend);
+    break;
+  }
+  case LLMC_BACKEND_CUDA:
+    return Status(LLMC_ERROR_UNSUPPORTED,
+                  std::string(fn) + ": CUDA backend not built in this runtime");
+  default:
+    return invalidArgument(std::string(fn) + ": options.backend " +
+                           std::to_string(int(options.backend)) +
+                           " is not a known backend");
+  }
+
+  session->lengths_.assign(size_t(options.max_batch), 0);
+  session->seen_.assign(size_t(options.max_batch), 0);
+  session->stepTokens_.resize(size_t(session->maxTokens_));
+  session->stepPositions_.resize(size_t(session->maxTokens_));
+  session->stepSlots_.resize(size_t(session->maxTokens_));
+  out = std::move(session);
+  return Status::success();
+}
+
+Status Session::checkSeq(const char *function, int32_t seq) const {
+  if (seq < 0 || seq >= shape_.maxBatch)
+    return invalidArgument(std::string(function) + ": sequence " +
+                           std::to_string(seq) + " is not in [0, " +
+                           std::to_string(shape_.maxBatch) + ")");
+  return Status::success();
+}
+
+Status Session::checkTokens(const char *function, const int32_t *tokens,
+                            int64_t count) const {
+  for (int64_t i = 0; i < count; ++i)
+    if (tokens[i] < 0 || tokens[i] >= vocab_)
+      return invalidArgument(std::string(function) + ": tokens[" +
+                             std::to_string(i) +
+                             "] = " + std::to_string(tokens[i]) +
+                             " is not in [0, " + std::to_string(vocab_) + ")");
+  return Status::success();
+}
+
+Status Session::prefill(int32_t seq, const int32_t *tokens, int32_t numTokens,
+                        float *allLogits, float *lastLogits) {
+  const char *fn = "llmc_prefill";
+  LLMC_RETURN_IF_ERROR(checkSeq(fn, seq));
+  if (!tokens)
+    return invalidArgument(std::string(fn) + ": tokens is NULL");
+  if (numTokens < 1)
+    return invalidArgument(std::string(fn) + ": num_tokens " +
+                           std::to_string(numTokens) + " must be at least 1");
+  LLMC_RETURN_IF_ERROR(checkTokens(fn, tokens, numTokens));
+  int64_t length = lengths_[size_t(seq)];
+  if (length + numTokens > shape_.maxSeqLen)
+    return Status(LLMC_ERROR_CAPACITY,
+                  std::string(fn) + ": sequence " + std::to_string(seq) +
+                      " holds " + std::to_string(length) + " tokens; " +
+                      std::to_string(numTokens) + " more exceed max_seq_len " +
+                      std::to_string(shape_.maxSeqLen));
+
+  const P::Program &program = *plan_.plan()->prefill();
+  const P::Operand &logits = *program.logits();
+  for (int64_t start = 0; start < numTokens; start += maxTokens_) {
+    int64_t count = std::min<int64_t>(maxTokens_, numTokens - start);
+    for (int64_t i = 0; i < count; ++i) {
+      stepTokens_[size_t(i)] = tokens[start + i];
+      stepPositions_[size_t(i)] = int32_t(length + start + i);
+      stepSlots_[size_t(i)] = seq;
+    }
+    StepInputs inputs{count, stepTokens_.data(), stepPositions_.data(),
+                      stepSlots_.data()};
+    LLMC_RETURN_IF_ERROR(backend_->run(program, inputs));
+    if (allLogits)
+      LLMC_RETURN_IF_ERROR(backend_->readRows(
+          logits, 0, count, allLogits + size_t(start) * size_t(vocab_)));
+    if (lastLogits && start + count == numTokens)
+      LLMC_RETURN_IF_ERROR(
+          backend_->readRows(logits, count - 1, 1, lastLogits));
+  }
+  lengths_[size_t(seq)] = int32_t(length + numTokens);
+  return Status::success();
+}
+
+Status Session::decode(int32_t batch, const int32_t *seqs,
+                       const int32_t *tokens, float *logits) {
+  const char *fn = "llmc_decode";
+  if (batch < 1)
+    return invalidArgument(std::string(fn) + ": batch " +
+                           std::to_string(batch) + " must be at least 1");
+  if (!seqs || !tokens)
+    return invalidArgument(std::string(fn) + ": " + (seqs ? "tokens" : "seqs") +
+                           " is NULL");
+  if (batch > shape_.maxBatch || batch > maxTokens_)
+    return Status(LLMC_ERROR_CAPACITY, std::string(fn) + ": batch " +
+                                           std::to_string(batch) +
+                                           " exceeds the session's max_batch " +
+                                           std::to_string(shape_.maxBatch) +
+                                           " or the plan's max_tokens " +
+                                           std::to_string(maxTokens_));
+  for (int32_t i = 0; i < batch; ++i)
+    LLMC_RETURN_IF_ERROR(checkSeq(fn, seqs[i]));
+  LLMC_RETURN_IF_ERROR(checkTokens(fn, tokens, batch));
+  Status duplicate;
+  for (int32_t i = 0; i < batch && duplicate.ok(); ++i) {
+    uint8_t &seen = seen_[size_t(seqs[i])];
+    if (seen)
+      duplicate =
+          invalidArgument(std::string(fn) + ": sequence " +
+                          std::to_string(seqs[i]) + " appears twice in seqs");
+    seen = 1;
+  }
+  for (int32_t i = 0; i < batch; ++i)
+    seen_[size_t(seqs[i])] = 0;
+  LLMC_RETURN_IF_ERROR(duplicate);
+  for (int32_t i = 0; i < batch; ++i)
+    if (lengths_[size_t(seqs[i])] >= shape_.maxSeqLen)
+      return Status(LLMC_ERROR_CAPACITY,
+                    std::string(fn) + ": sequence " + std::to_string(seqs[i]) +
+                        " is full (max_seq_len " +
+                        std::to_string(shape_.maxSeqLen) + ")");
+
+  for (int32_t i = 0; i < batch; ++i) {
+    stepTokens_[size_t(i)] = tokens[i];
+    stepPositions_[size_t(i)] = lengths_[size_t(seqs[i])];
+    stepSlots_[size_t(i)] = seqs[i];
+  }
+  const P::Program &program = *plan_.plan()->decode();
+  StepInputs inputs{batch, stepTokens_.data(), stepPositions_.data(),
+                    stepSlots_.data()};
+  LLMC_RETURN_IF_ERROR(backend_->run(program, inputs));
+  if (logits)
+    LLMC_RETURN_IF_ERROR(
+        backend_->readRows(*program.logits(), 0, batch, logits));
+  for (int32_t i = 0; i < batch; ++i)
+    ++lengths_[size_t(seqs[i])];
+  return Status::success();
+}
+
+Status Session::sequenceLength(int32_t seq, int32_t &out) const {
+  LLMC_RETURN_IF_ERROR(checkSeq("llmc_sequence_length", seq));
+  out = lengths_[size_t(seq)];
+  return Status::success();
+}
+
+Status Session::reset(int32_t seq) {
+  LLMC_RETURN_IF_ERROR(checkSeq("llmc_reset", seq));
+  lengths_[size_t(seq)] = 0;
+  return Status::success();
+}
+
+} // namespace llmc::runtime

@@ -1,0 +1,61 @@
+//===- Session.h - sequences, steps and their validation --------*- C++ -*-===//
+//
+// What llmc_session is: the length of each sequence slot and a backend that
+// holds the arena and KV caches. Checks every argument of llmc_prefill and
+// llmc_decode, splits prompts into steps of at most max_tokens, fills the
+// step inputs (token ids, positions, slots) and copies the logits out.
+// A sequence's length changes only when its whole call succeeded.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_RUNTIME_SRC_SESSION_H
+#define LLMC_RUNTIME_SRC_SESSION_H
+
+#include "llmc/llmc.h"
+#include "runtime/src/Backend.h"
+#include "runtime/src/PlanFile.h"
+
+#include <memory>
+#include <vector>
+
+namespace llmc::runtime {
+
+class Session {
+public:
+  /// Checks `options` against the plan and creates the backend they name.
+  static Status create(const PlanFile &plan,
+                       const llmc_session_options &options,
+                       std::unique_ptr<Session> &out);
+
+  Status prefill(int32_t seq, const int32_t *tokens, int32_t numTokens,
+                 float *allLogits, float *lastLogits);
+  Status decode(int32_t batch, const int32_t *seqs, const int32_t *tokens,
+                float *logits);
+  Status sequenceLength(int32_t seq, int32_t &out) const;
+  Status reset(int32_t seq);
+
+  Backend &backend() { return *backend_; }
+  const SessionShape &shape() const { return shape_; }
+
+private:
+  Session(const PlanFile &plan) : plan_(plan) {}
+
+  Status checkSeq(const char *function, int32_t seq) const;
+  Status checkTokens(const char *function, const int32_t *tokens,
+                     int64_t count) const;
+
+  const PlanFile &plan_;
+  SessionShape shape_;
+  int64_t maxTokens_ = 0;
+  int64_t vocab_ = 0;
+  std::unique_ptr<Backend> backend_;
+  std::vector<int32_t> lengths_;
+  // The step inputs, max_tokens of each.
+  std::vector<int32_t> stepTokens_, stepPositions_, stepSlots_;
+  // Per sequence: whether the current decode batch names it already.
+  std::vector<uint8_t> seen_;
+};
+
+} // namespace llmc::runtime
+
+#endif // LLMC_RUNTIME_SRC_SESSION_H

@@ -1,0 +1,121 @@
+//===- CpuBackend.h - the reference interpreter of a plan -------*- C++ -*-===//
+//
+// Runs a program's ops one after the other, each in fp32 from inputs widened
+// to fp32, rounding every output (and the intermediates Hugging Face
+// transformers rounds) to its operand's dtype. Straightforward loops, split
+// over output features, tokens or (token, head) pairs across a ThreadPool.
+// Everything it indexes was checked by the plan verifier and the session.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_RUNTIME_SRC_CPU_CPUBACKEND_H
+#define LLMC_RUNTIME_SRC_CPU_CPUBACKEND_H
+
+#include "runtime/src/Backend.h"
+#include "runtime/src/PlanFile.h"
+#include "runtime/src/cpu/ThreadPool.h"
+
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <vector>
+
+namespace llmc::runtime::cpu {
+
+/// Uninitialized bytes at an alignment; freed on destruction.
+class AlignedBuffer {
+public:
+  AlignedBuffer() = default;
+  /// Throws std::bad_alloc.
+  AlignedBuffer(size_t size, size_t alignment);
+  ~AlignedBuffer();
+  AlignedBuffer(AlignedBuffer &&other) noexcept;
+  AlignedBuffer &operator=(AlignedBuffer &&other) noexcept;
+
+  uint8_t *data() const { return data_; }
+  size_t size() const { return size_; }
+
+private:
+  uint8_t *data_ = nullptr;
+  size_t size_ = 0;
+  size_t alignment_ = 0;
+};
+
+class CpuBackend final : public Backend {
+public:
+  /// Allocates the arena, the KV caches for `shape`, the scratch buffers and
+  /// `numThreads` (>= 1) threads.
+  static Status create(const PlanFile &plan, const SessionShape &shape,
+                       int numThreads, std::unique_ptr<CpuBackend> &out);
+
+  Status run(const llmc::plan::Program &program,
+             const StepInputs &inputs) override;
+  Status readRows(const llmc::plan::Operand &operand, int64_t firstRow,
+                  int64_t rows, float *out) override;
+
+  /// The arena (Plan.memory.arena_bytes bytes, 64-byte aligned), so that
+  /// tests can run single ops on inputs of their own.
+  uint8_t *arena() { return arena_.data(); }
+  /// Rows per sequence of layer `layer`'s KV cache.
+  int64_t cacheCapacity(uint32_t layer) const {
+    return caches_[layer].capacity;
+  }
+  int numThreads() const { return pool_->size(); }
+
+private:
+  /// One layer's keys and values: [max_batch, capacity, kv_heads, head_dim]
+  /// each, keys first.
+  struct Cache {
+    AlignedBuffer data;
+    int64_t capacity = 0;
+    size_t rowElems = 0; // kv_heads * head_dim
+    llmc::plan::DType dtype = llmc::plan::DType::F32;
+    size_t valuesOffset = 0;
+  };
+  /// Per-thread scratch, sized at creation so that ops never allocate.
+  struct Worker {
+    std::vector<float> a, b, c;
+    std::vector<float> scores;
+  };
+
+  explicit CpuBackend(const PlanFile &plan) : plan_(plan) {}
+
+  void execute(const llmc::plan::Op &op);
+  void embedding(const llmc::plan::Op &op, const llmc::plan::Embedding &p);
+  void rmsNorm(const llmc::plan::Op &op, const llmc::plan::RMSNorm &p);
+  void addRmsNorm(const llmc::plan::Op &op, const llmc::plan::AddRMSNorm &p);
+  void linear(const llmc::plan::Operand &x, const llmc::plan::Operand &weight,
+              const llmc::plan::Operand *bias, const llmc::plan::Operand &out,
+              size_t inFeatures, size_t outFeatures);
+  void gatedLinear(const llmc::plan::Op &op, const llmc::plan::GatedLinear &p);
+  void glu(const llmc::plan::Op &op, const llmc::plan::GLU &p);
+  void add(const llmc::plan::Op &op, const llmc::plan::Add &p);
+  void softcap(const llmc::plan::Op &op, const llmc::plan::Softcap &p);
+  void rope(const llmc::plan::Op &op, const llmc::plan::Rope &p);
+  void kvCacheWrite(const llmc::plan::Op &op,
+                    const llmc::plan::KVCacheWrite &p);
+  void attention(const llmc::plan::Op &op, const llmc::plan::Attention &p);
+
+  /// Widens the operand (the step's rows of an arena operand, or a whole
+  /// weight) into this op's scratch.
+  const float *load(const llmc::plan::Operand &operand);
+  uint8_t *row(const llmc::plan::Operand &operand, int64_t token) const;
+  const uint8_t *weight(const llmc::plan::Operand &operand) const {
+    return plan_.weightData(operand.index());
+  }
+  const int32_t *input(const llmc::plan::Operand &operand) const;
+
+  const PlanFile &plan_;
+  SessionShape shape_;
+  std::unique_ptr<ThreadPool> pool_;
+  AlignedBuffer arena_;
+  std::vector<Cache> caches_;
+  std::vector<float> scratch_;
+  size_t scratchUsed_ = 0;
+  std::vector<Worker> workers_;
+  StepInputs step_;
+};
+
+} // namespace llmc::runtime::cpu
+
+#endif // LLMC_RUNTIME_SRC_CPU_CPUBACKEND_H

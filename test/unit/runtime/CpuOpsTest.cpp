@@ -1,0 +1,603 @@
+//===- CpuOpsTest.cpp - each CPU op against a double-precision reference --===//
+//
+// Every test builds a plan whose prefill program is the op under test, fills
+// its input rows in the arena directly, runs one step on the CPU backend and
+// compares the output rows with Reference.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Reference.h"
+#include "TestPlan.h"
+
+#include "runtime/src/PlanFile.h"
+#include "runtime/src/cpu/CpuBackend.h"
+#include "runtime/src/cpu/Numerics.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace llmc::runtime::test {
+namespace {
+
+/// Runs the prefill program of a TestPlan on a CpuBackend.
+class OpRunner {
+public:
+  explicit OpRunner(const TestPlan &plan, int threads = 3,
+                    int64_t maxBatch = 1) {
+    std::string path = plan.write(dir_.file("op.plan"));
+    Status s = PlanFile::open(path, file_);
+    EXPECT_TRUE(s.ok()) << s.message();
+    if (!s.ok())
+      return;
+    s = cpu::CpuBackend::create(*file_, {maxBatch, plan.maxSeqLen}, threads,
+                                backend_);
+    EXPECT_TRUE(s.ok()) << s.message();
+  }
+  bool ok() const { return backend_ != nullptr; }
+  cpu::CpuBackend &backend() { return *backend_; }
+
+  /// Writes rows of `o` (values rounded to its dtype).
+  void set(const P::Operand &o, const std::vector<float> &values) {
+    cpu::narrow(values.data(), o.dtype(), backend_->arena() + o.offset(),
+                values.size());
+  }
+  std::vector<float> get(const P::Operand &o, int64_t rows) {
+    std::vector<float> out(size_t(rows) * o.row_elems());
+    EXPECT_TRUE(backend_->readRows(o, 0, rows, out.data()).ok());
+    return out;
+  }
+  /// One step of positions.size() tokens.
+  void run(std::vector<int32_t> positions, std::vector<int32_t> slots = {},
+           std::vector<int32_t> tokens = {}) {
+    slots.resize(positions.size(), 0);
+    tokens.resize(positions.size(), 0);
+    StepInputs in{int64_t(positions.size()), tokens.data(), positions.data(),
+                  slots.data()};
+    EXPECT_TRUE(backend_->run(*file_->plan()->prefill(), in).ok());
+  }
+
+private:
+  TempDir dir_;
+  std::unique_ptr<PlanFile> file_;
+  std::unique_ptr<cpu::CpuBackend> backend_;
+};
+
+std::vector<double> toDouble(const std::vector<float> &v) {
+  return std::vector<double>(v.begin(), v.end());
+}
+
+/// Values exactly representable in bf16.
+std::vector<float> bf16Values(size_t n, uint64_t seed, float scale = 1.0f) {
+  std::vector<float> v = randomValues(n, seed, scale);
+  for (float &x : v)
+    x = float(roundBf16(x));
+  return v;
+}
+
+void expectClose(const std::vector<float> &got, const std::vector<double> &want,
+                 double rel = 1e-5, double abs = 1e-6) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_NEAR(got[i], want[i], abs + rel * std::fabs(want[i]))
+        << "element " << i;
+}
+
+/// For bf16 outputs: each within one bf16 ulp of the reference (which
+/// rounds at the same points), and most exactly equal.
+void expectBf16Close(const std::vector<float> &got,
+                     const std::vector<double> &want) {
+  ASSERT_EQ(got.size(), want.size());
+  size_t exact = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(double(got[i]), roundBf16(got[i])) << "not a bf16 value";
+    double ulp = std::ldexp(1.0, std::ilogb(want[i]) - 7);
+    EXPECT_LE(std::fabs(got[i] - want[i]), ulp) << "element " << i;
+    exact += double(got[i]) == want[i];
+  }
+  EXPECT_GE(exact * 10, got.size() * 8) << exact << " of " << got.size();
+}
+
+/// A plan of the given ops; the logits region is unused.
+TestPlan planWith(std::vector<OpSpec> ops, TestPlan t) {
+  t.setOps(ops, t.arena(uint64_t(t.vocab)));
+  return t;
+}
+
+TEST(CpuOps, EmbeddingLooksUpAndScales) {
+  TestPlan t;
+  std::vector<float> table = randomValues(16 * 8, 1);
+  P::Operand w = t.weight("embed", {16, 8}, table);
+  P::Operand out = t.arena(8);
+  OpRunner r(planWith({embeddingOp(16, 8, 2.5, w, out)}, t));
+  ASSERT_TRUE(r.ok());
+  std::vector<int32_t> tokens = {3, 0, 15};
+  r.run({0, 1, 2}, {}, tokens);
+  std::vector<double> want;
+  for (int32_t tok : tokens)
+    for (int i = 0; i < 8; ++i)
+      want.push_back(double(table[size_t(tok) * 8 + i]) * 2.5);
+  expectClose(r.get(out, 3), want);
+}
+
+TEST(CpuOps, RMSNormVariants) {
+  for (auto variant :
+       {P::RMSNormVariant::CastBeforeWeight, P::RMSNormVariant::WeightInFp32,
+        P::RMSNormVariant::OnePlusWeight, P::RMSNormVariant::NoWeight}) {
+    SCOPED_TRACE(P::EnumNameRMSNormVariant(variant));
+    TestPlan t;
+    std::vector<float> w = randomValues(8, 2);
+    P::Operand weight = t.weight("norm", {8}, w);
+    // Two groups of 8 per token (rows * size, as a per-head norm).
+    P::Operand x = t.arena(16), out = t.arena(16);
+    bool noWeight = variant == P::RMSNormVariant::NoWeight;
+    OpRunner r(planWith(
+        {rmsNormOp(8, variant, 1e-6, x, noWeight ? nullptr : &weight, out)},
+        t));
+    ASSERT_TRUE(r.ok());
+    std::vector<float> xs = randomValues(3 * 16, 3, 2.0f);
+    r.set(x, xs);
+    r.run({0, 1, 2});
+    std::vector<double> scale(8);
+    for (int i = 0; i < 8; ++i)
+      scale[size_t(i)] = variant == P::RMSNormVariant::OnePlusWeight
+                             ? 1.0 + w[size_t(i)]
+                         : noWeight ? 1.0
+                                    : w[size_t(i)];
+    expectClose(r.get(out, 3), rmsNorm(toDouble(xs), scale, 8, 1e-6));
+  }
+}
+
+TEST(CpuOps, RMSNormCastBeforeWeightRoundsInBf16) {
+  TestPlan t;
+  std::vector<float> w = bf16Values(64, 4);
+  P::Operand weight = t.weight("norm", {64}, w, P::DType::BF16);
+  P::Operand x = t.arena(64, P::DType::BF16), out = t.arena(64, P::DType::BF16);
+  OpRunner r(planWith({rmsNormOp(64, P::RMSNormVariant::CastBeforeWeight, 1e-6,
+                                 x, &weight, out)},
+                      t));
+  ASSERT_TRUE(r.ok());
+  std::vector<float> xs = bf16Values(2 * 64, 5, 3.0f);
+  r.set(x, xs);
+  r.run({0, 1});
+  // round(round(x * r) * w), the rounding points of Llama's RMSNorm.
+  std::vector<double> normed = rmsNorm(toDouble(xs), {}, 64, 1e-6);
+  for (size_t i = 0; i < normed.size(); ++i)
+    normed[i] = roundBf16(roundBf16(normed[i]) * w[i % 64]);
+  expectBf16Close(r.get(out, 2), normed);
+}
+
+TEST(CpuOps, AddRMSNormWritesSumAndNorm) {
+  for (bool withWeight : {true, false}) {
+    TestPlan t;
+    std::vector<float> w = randomValues(8, 6);
+    P::Operand weight = t.weight("norm", {8}, w);
+    P::Operand x = t.arena(8), res = t.arena(8), normed = t.arena(8);
+    auto variant = withWeight ? P::RMSNormVariant::WeightInFp32
+                              : P::RMSNormVariant::NoWeight;
+    // The sum overwrites the residual, as the residual stream does.
+    OpRunner r(
+        planWith({addRmsNormOp(8, variant, 1e-5, x, res,
+                               withWeight ? &weight : nullptr, normed, res)},
+                 t));
+    ASSERT_TRUE(r.ok());
+    std::vector<float> xs = randomValues(16, 7), rs = randomValues(16, 8);
+    r.set(x, xs);
+    r.set(res, rs);
+    r.run({0, 1});
+    std::vector<double> s(16);
+    for (size_t i = 0; i < 16; ++i)
+      s[i] = double(xs[i]) + rs[i];
+    expectClose(r.get(res, 2), s);
+    expectClose(
+        r.get(normed, 2),
+        rmsNorm(s, withWeight ? toDouble(w) : std::vector<double>{}, 8, 1e-5));
+  }
+}
+
+TEST(CpuOps, LinearWithBias) {
+  // Sizes that split unevenly over 3 threads and leave a dot-product tail.
+  const int64_t in = 40, out = 37, tokens = 3;
+  TestPlan t;
+  std::vector<float> w = randomValues(out * in, 9), b = randomValues(out, 10);
+  P::Operand weight = t.weight("w", {out, in}, w);
+  P::Operand bias = t.weight("b", {out}, b);
+  P::Operand x = t.arena(in), y = t.arena(out), y2 = t.arena(out);
+  OpRunner r(planWith({linearOp(in, out, x, weight, &bias, y),
+                       linearOp(in, out, x, weight, nullptr, y2)},
+                      t));
+  ASSERT_TRUE(r.ok());
+  std::vector<float> xs = randomValues(tokens * in, 11);
+  r.set(x, xs);
+  r.run({0, 1, 2});
+  expectClose(r.get(y, tokens), matmul(xs, w, &b, tokens, in, out));
+  expectClose(r.get(y2, tokens), matmul(xs, w, nullptr, tokens, in, out));
+}
+
+TEST(CpuOps, LinearBf16WeightsAndActivations) {
+  const int64_t in = 64, out = 24;
+  TestPlan t;
+  std::vector<float> w = bf16Values(out * in, 12);
+  P::Operand weight = t.weight("w", {out, in}, w, P::DType::BF16);
+  P::Operand x = t.arena(in, P::DType::BF16), y = t.arena(out, P::DType::BF16);
+  OpRunner r(planWith({linearOp(in, out, x, weight, nullptr, y)}, t));
+  ASSERT_TRUE(r.ok());
+  std::vector<float> xs = bf16Values(2 * in, 13);
+  r.set(x, xs);
+  r.run({0, 1});
+  std::vector<double> want = matmul(xs, w, nullptr, 2, in, out);
+  for (double &v : want)
+    v = roundBf16(v); // rounded once
+  expectBf16Close(r.get(y, 2), want);
+}
+
+TEST(CpuOps, GatedLinear) {
+  const int64_t in = 8, out = 16;
+  TestPlan t;
+  std::vector<float> wg = randomValues(out * in, 14),
+                     wu = randomValues(out * in, 15);
+  P::Operand gate = t.weight("gate", {out, in}, wg);
+  P::Operand up = t.weight("up", {out, in}, wu);
+  P::Operand x = t.arena(in), y = t.arena(out);
+  OpRunner r(planWith(
+      {gatedLinearOp(in, out, P::Activation::SiLU, x, gate, up, y)}, t));
+  ASSERT_TRUE(r.ok());
+  std::vector<float> xs = randomValues(2 * in, 16, 2.0f);
+  r.set(x, xs);
+  r.run({0, 1});
+  std::vector<double> g = matmul(xs, wg, nullptr, 2, in, out),
+                      u = matmul(xs, wu, nullptr, 2, in, out), want(g.size());
+  for (size_t i = 0; i < g.size(); ++i)
+    want[i] = silu(g[i]) * u[i];
+  expectClose(r.get(y, 2), want);
+}
+
+TEST(CpuOps, GLUActivations) {
+  for (auto activation :
+       {P::Activation::SiLU, P::Activation::GELUTanh, P::Activation::GELU}) {
+    SCOPED_TRACE(P::EnumNameActivation(activation));
+    TestPlan t;
+    P::Operand gate = t.arena(12), up = t.arena(12), y = t.arena(12);
+    OpRunner r(planWith({gluOp(12, activation, gate, up, y)}, t));
+    ASSERT_TRUE(r.ok());
+    std::vector<float> gs = randomValues(24, 17, 4.0f),
+                       us = randomValues(24, 18, 2.0f);
+    r.set(gate, gs);
+    r.set(up, us);
+    r.run({0, 1});
+    std::vector<double> want;
+    for (size_t i = 0; i < gs.size(); ++i) {
+      double a = activation == P::Activation::SiLU       ? silu(gs[i])
+                 : activation == P::Activation::GELUTanh ? geluTanh(gs[i])
+                                                         : gelu(gs[i]);
+      want.push_back(a * us[i]);
+    }
+    expectClose(r.get(y, 2), want);
+  }
+}
+
+TEST(CpuOps, GeluVariantsDiffer) {
+  // The tanh approximation is not exact GELU: at x = 1 they differ by ~1e-4.
+  EXPECT_NEAR(cpu::gelu(1.0f), 0.8413447, 1e-6);
+  EXPECT_NEAR(cpu::geluTanh(1.0f), 0.8411920, 1e-6);
+  EXPECT_NEAR(cpu::silu(1.0f), 0.7310586, 1e-6);
+}
+
+TEST(CpuOps, AddAndSoftcap) {
+  TestPlan t;
+  P::Operand a = t.arena(10), b = t.arena(10), sum = t.arena(10),
+             capped = t.arena(10);
+  OpRunner r(
+      planWith({addOp(10, a, b, sum), softcapOp(10, 3.0, sum, capped)}, t));
+  ASSERT_TRUE(r.ok());
+  std::vector<float> as = randomValues(30, 19, 8.0f),
+                     bs = randomValues(30, 20, 8.0f);
+  r.set(a, as);
+  r.set(b, bs);
+  r.run({0, 1, 2});
+  std::vector<double> s, c;
+  for (size_t i = 0; i < as.size(); ++i) {
+    s.push_back(double(as[i]) + bs[i]);
+    c.push_back(3.0 * std::tanh((double(as[i]) + bs[i]) / 3.0));
+  }
+  expectClose(r.get(sum, 3), s);
+  expectClose(r.get(capped, 3), c);
+}
+
+struct RopeCase {
+  const char *name;
+  P::RopeLayout layout;
+  int64_t rotaryDim;
+  double scaling;
+};
+
+TEST(CpuOps, Rope) {
+  const int64_t heads = 2, headDim = 8;
+  for (RopeCase c :
+       {RopeCase{"half-split", P::RopeLayout::HalfSplit, 8, 1.0},
+        RopeCase{"interleaved", P::RopeLayout::Interleaved, 8, 1.0},
+        RopeCase{"partial", P::RopeLayout::HalfSplit, 4, 1.0},
+        RopeCase{"partial interleaved", P::RopeLayout::Interleaved, 4, 1.0},
+        RopeCase{"attention_scaling", P::RopeLayout::HalfSplit, 8, 1.25}}) {
+    SCOPED_TRACE(c.name);
+    TestPlan t;
+    std::vector<float> invFreq = ropeInvFreq(c.rotaryDim, 10000.0);
+    P::Operand x = t.arena(heads * headDim), y = t.arena(heads * headDim);
+    OpRunner r(planWith({ropeOp(heads, headDim, c.rotaryDim, c.layout,
+                                c.scaling, invFreq, x, y)},
+                        t));
+    ASSERT_TRUE(r.ok());
+    std::vector<int32_t> positions = {0, 1, 7, 100};
+    std::vector<float> xs =
+        randomValues(positions.size() * heads * headDim, 21);
+    r.set(x, xs);
+    r.run(positions);
+    std::vector<double> want;
+    for (size_t i = 0; i < positions.size(); ++i) {
+      std::vector<double> row(xs.begin() + ptrdiff_t(i * heads * headDim),
+                              xs.begin() +
+                                  ptrdiff_t((i + 1) * heads * headDim));
+      std::vector<double> rotated =
+          rope(row, heads, headDim, size_t(c.rotaryDim),
+               c.layout == P::RopeLayout::Interleaved, c.scaling, invFreq,
+               positions[i]);
+      want.insert(want.end(), rotated.begin(), rotated.end());
+    }
+    expectClose(r.get(y, int64_t(positions.size())), want);
+    // Position 0 is the identity (times the scaling).
+    std::vector<float> got = r.get(y, 1);
+    for (int64_t i = 0; i < c.rotaryDim; ++i)
+      EXPECT_NEAR(got[size_t(i)], xs[size_t(i)] * c.scaling, 1e-6);
+  }
+}
+
+/// KVCacheWrite then Attention in one step, the way a layer runs them.
+struct AttentionFixture {
+  AttentionParams p;
+  TestPlan t;
+  P::Operand q, k, v, out;
+
+  AttentionFixture(AttentionParams params, int64_t maxTokens,
+                   int64_t cacheWindow)
+      : p(params) {
+    t.maxTokens = maxTokens;
+    t.numLayers = 1;
+    t.kvCaches = {{p.kvHeads, p.headDim, P::DType::F32, cacheWindow}};
+    q = t.arena(uint64_t(p.heads * p.headDim));
+    k = t.arena(uint64_t(p.kvHeads * p.headDim));
+    v = t.arena(uint64_t(p.kvHeads * p.headDim));
+    out = t.arena(uint64_t(p.heads * p.headDim));
+    t = planWith({kvCacheWriteOp(0, k, v, t.cache(0)),
+                  attentionOp(p, q, t.cache(0), out)},
+                 t);
+  }
+};
+
+/// Keys and values of every position of a sequence, per KV head.
+struct History {
+  // [kv_head][position] -> headDim values
+  std::vector<std::vector<std::vector<double>>> keys, values;
+  explicit History(int64_t kvHeads)
+      : keys(size_t(kvHeads)), values(size_t(kvHeads)) {}
+  void append(const std::vector<float> &k, const std::vector<float> &v,
+              size_t row, int64_t headDim) {
+    for (size_t g = 0; g < keys.size(); ++g) {
+      size_t base = (row * keys.size() + g) * size_t(headDim);
+      keys[g].emplace_back(k.begin() + ptrdiff_t(base),
+                           k.begin() + ptrdiff_t(base + size_t(headDim)));
+      values[g].emplace_back(v.begin() + ptrdiff_t(base),
+                             v.begin() + ptrdiff_t(base + size_t(headDim)));
+    }
+  }
+};
+
+/// The expected output row of a token at `position` attending over `h`.
+std::vector<double> expectedRow(const AttentionParams &p, const History &h,
+                                const std::vector<float> &q, size_t row,
+                                int64_t position) {
+  std::vector<double> out;
+  int64_t first = 0;
+  if (p.window > 0)
+    first = std::max<int64_t>(first, position - p.window + 1);
+  if (p.chunk > 0)
+    first = std::max<int64_t>(first, position - position % p.chunk);
+  for (int64_t head = 0; head < p.heads; ++head) {
+    size_t g = size_t(head / (p.heads / p.kvHeads));
+    std::vector<double> qh(
+        q.begin() + ptrdiff_t((row * size_t(p.heads) + size_t(head)) *
+                              size_t(p.headDim)),
+        q.begin() + ptrdiff_t((row * size_t(p.heads) + size_t(head) + 1) *
+                              size_t(p.headDim)));
+    std::vector<double> o =
+        attend(qh.data(), h.keys[g], h.values[g], size_t(first),
+               size_t(position), p.scale, p.softcap);
+    out.insert(out.end(), o.begin(), o.end());
+  }
+  return out;
+}
+
+/// Runs steps of `stepSize` tokens of one sequence up to `total` positions
+/// and checks every output row.
+void runSequence(AttentionFixture &f, int64_t total, int64_t stepSize,
+                 int64_t expectedCapacity, uint64_t seed) {
+  OpRunner r(f.t);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.backend().cacheCapacity(0), expectedCapacity);
+  History history(f.p.kvHeads);
+  for (int64_t start = 0; start < total; start += stepSize) {
+    int64_t n = std::min(stepSize, total - start);
+    size_t kvElems = size_t(n * f.p.kvHeads * f.p.headDim);
+    std::vector<float> qs = randomValues(size_t(n * f.p.heads * f.p.headDim),
+                                         seed + uint64_t(start), 2.0f);
+    std::vector<float> ks =
+        randomValues(kvElems, seed + 1000 + uint64_t(start));
+    std::vector<float> vs =
+        randomValues(kvElems, seed + 2000 + uint64_t(start));
+    r.set(f.q, qs);
+    r.set(f.k, ks);
+    r.set(f.v, vs);
+    std::vector<int32_t> positions;
+    for (int64_t i = 0; i < n; ++i) {
+      positions.push_back(int32_t(start + i));
+      history.append(ks, vs, size_t(i), f.p.headDim);
+    }
+    r.run(positions);
+    std::vector<double> want;
+    for (int64_t i = 0; i < n; ++i) {
+      std::vector<double> row =
+          expectedRow(f.p, history, qs, size_t(i), start + i);
+      want.insert(want.end(), row.begin(), row.end());
+    }
+    SCOPED_TRACE("step at position " + std::to_string(start));
+    expectClose(r.get(f.out, n), want);
+  }
+}
+
+TEST(CpuOps, AttentionCausalGQA) {
+  AttentionParams p;
+  p.heads = 4;
+  p.kvHeads = 2;
+  p.headDim = 4;
+  p.scale = 0.5;
+  AttentionFixture f(p, 8, 0);
+  // One step of 5 tokens, then single tokens.
+  runSequence(f, 5, 5, 64, 30);
+  runSequence(f, 7, 1, 64, 31);
+}
+
+TEST(CpuOps, AttentionWindowWrapsTheRingBufferOverChunks) {
+  AttentionParams p;
+  p.heads = 2;
+  p.kvHeads = 1;
+  p.headDim = 4;
+  p.window = 3;
+  // capacity = min(64, window + max_tokens - 1) = 4: positions 0..10 wrap
+  // the ring almost three times.
+  AttentionFixture f(p, 2, 3);
+  runSequence(f, 11, 2, 4, 40);
+}
+
+TEST(CpuOps, AttentionChunkMask) {
+  AttentionParams p;
+  p.chunk = 3;
+  AttentionFixture f(p, 8, 0);
+  runSequence(f, 8, 8, 64, 50);
+  runSequence(f, 8, 3, 64, 51);
+}
+
+TEST(CpuOps, AttentionSoftcap) {
+  AttentionParams p;
+  p.scale = 1.0;
+  p.softcap = 2.0;
+  AttentionFixture f(p, 8, 0);
+  runSequence(f, 6, 6, 64, 60);
+}
+
+TEST(CpuOps, AttentionKeepsSequencesApart) {
+  AttentionParams p;
+  AttentionFixture f(p, 4, 0);
+  OpRunner r(f.t, 2, /*maxBatch=*/2);
+  ASSERT_TRUE(r.ok());
+  std::vector<History> history(2, History(p.kvHeads));
+  size_t qRow = size_t(p.heads * p.headDim), kvRow = size_t(p.headDim);
+  // Steps of (slot, position) pairs: seq 0 gets 3 tokens, seq 1 gets 2, then
+  // one step holds a token of each.
+  std::vector<std::vector<std::pair<int32_t, int32_t>>> steps = {
+      {{0, 0}, {0, 1}, {0, 2}}, {{1, 0}, {1, 1}}, {{0, 3}, {1, 2}}};
+  uint64_t seed = 70;
+  for (const auto &step : steps) {
+    size_t n = step.size();
+    std::vector<float> qs = randomValues(n * qRow, seed++, 2.0f),
+                       ks = randomValues(n * kvRow, seed++),
+                       vs = randomValues(n * kvRow, seed++);
+    r.set(f.q, qs);
+    r.set(f.k, ks);
+    r.set(f.v, vs);
+    std::vector<int32_t> slots, positions;
+    for (size_t i = 0; i < n; ++i) {
+      slots.push_back(step[i].first);
+      positions.push_back(step[i].second);
+      history[size_t(step[i].first)].append(ks, vs, i, p.headDim);
+    }
+    r.run(positions, slots);
+    std::vector<double> want;
+    for (size_t i = 0; i < n; ++i) {
+      std::vector<double> row =
+          expectedRow(p, history[size_t(slots[i])], qs, i, positions[i]);
+      want.insert(want.end(), row.begin(), row.end());
+    }
+    expectClose(r.get(f.out, int64_t(n)), want);
+  }
+}
+
+TEST(CpuOps, LMHead) {
+  TestPlan t;
+  std::vector<float> w = randomValues(16 * 8, 80);
+  P::Operand weight = t.weight("lm_head", {16, 8}, w);
+  P::Operand x = t.arena(8), logits = t.arena(16);
+  OpRunner r(planWith({lmHeadOp(8, 16, x, weight, logits)}, t));
+  ASSERT_TRUE(r.ok());
+  std::vector<float> xs = randomValues(16, 81);
+  r.set(x, xs);
+  r.run({0, 1});
+  expectClose(r.get(logits, 2), matmul(xs, w, nullptr, 2, 8, 16));
+}
+
+//===----------------------------------------------------------------------===//
+// Conversions
+//===----------------------------------------------------------------------===//
+
+TEST(Numerics, Bf16RoundsToNearestEven) {
+  EXPECT_EQ(cpu::floatToBf16(1.0f), 0x3f80);
+  EXPECT_EQ(cpu::floatToBf16(3.14159265f), 0x4049); // 3.140625
+  EXPECT_EQ(cpu::bf16ToFloat(0x4049), 3.140625f);
+  // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties go to the even 1.
+  EXPECT_EQ(cpu::floatToBf16(1.00390625f), 0x3f80);
+  // 1 + 3 * 2^-8 is halfway between odd 1 + 2^-7 and even 1 + 2^-6.
+  EXPECT_EQ(cpu::floatToBf16(1.01171875f), 0x3f82);
+  EXPECT_EQ(cpu::floatToBf16(-2.0f), 0xc000);
+  EXPECT_EQ(cpu::floatToBf16(INFINITY), 0x7f80);
+  EXPECT_TRUE(std::isnan(cpu::bf16ToFloat(cpu::floatToBf16(NAN))));
+  // Just below the largest float rounds to infinity.
+  EXPECT_EQ(cpu::floatToBf16(3.4028235e38f), 0x7f80);
+}
+
+TEST(Numerics, F16RoundsToNearestEven) {
+  EXPECT_EQ(cpu::floatToF16(1.0f), 0x3c00);
+  EXPECT_EQ(cpu::floatToF16(3.14159265f), 0x4248); // 3.140625
+  EXPECT_EQ(cpu::floatToF16(65504.0f), 0x7bff);
+  EXPECT_EQ(cpu::floatToF16(65519.0f), 0x7bff);
+  EXPECT_EQ(cpu::floatToF16(65520.0f), 0x7c00); // rounds to infinity
+  EXPECT_EQ(cpu::floatToF16(0x1p-24f), 0x0001); // smallest subnormal
+  EXPECT_EQ(cpu::floatToF16(0x1p-25f), 0x0000); // tie to even zero
+  EXPECT_EQ(cpu::floatToF16(0x3p-25f), 0x0002); // tie to even 2
+  EXPECT_EQ(cpu::floatToF16(-0.0f), 0x8000);
+  EXPECT_EQ(cpu::f16ToFloat(0x0001), 0x1p-24f);
+  EXPECT_EQ(cpu::f16ToFloat(0x03ff), 0x3ffp-24f);
+  EXPECT_EQ(cpu::f16ToFloat(0xfc00), -INFINITY);
+}
+
+TEST(Numerics, Every16BitValueRoundTrips) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    float b = cpu::bf16ToFloat(uint16_t(h)), f = cpu::f16ToFloat(uint16_t(h));
+    if (!std::isnan(b)) {
+      EXPECT_EQ(cpu::floatToBf16(b), h);
+    }
+    if (!std::isnan(f)) {
+      EXPECT_EQ(cpu::floatToF16(f), h);
+    }
+  }
+}
+
+TEST(Numerics, RoundingMatchesReference) {
+  std::vector<float> values = randomValues(100000, 90, 1.0f);
+  for (size_t i = 0; i < values.size(); ++i) {
+    // Spread over many binades, subnormal f16 included.
+    float x = std::ldexp(values[i], int(i % 48) - 30);
+    EXPECT_EQ(double(cpu::roundTo(P::DType::BF16, x)), roundBf16(x)) << x;
+    EXPECT_EQ(double(cpu::roundTo(P::DType::F16, x)), roundF16(x)) << x;
+  }
+}
+
+} // namespace
+} // namespace llmc::runtime::test

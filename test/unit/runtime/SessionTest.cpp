@@ -1,0 +1,444 @@
+//===- SessionTest.cpp - the whole model through the C API ----------------===//
+//
+// tinyLlama against a double-precision forward pass, and the invariants of
+// sessions: chunked prefill, prefill + decode and batched decode give the
+// same logits; capacity and argument errors leave every sequence as it was.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ApiHelpers.h"
+#include "Reference.h"
+#include "TestPlan.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+namespace llmc::runtime::test {
+namespace {
+
+using M = TinyLlama;
+
+/// The logits of every position of `tokens`, in double.
+std::vector<std::vector<double>>
+referenceLogits(const TestPlan &t, const std::vector<int32_t> &tokens) {
+  auto w = [&](const std::string &name) { return findWeight(t, name).values; };
+  auto d = [](const std::vector<float> &v) {
+    return std::vector<double>(v.begin(), v.end());
+  };
+  const std::string l = "model.layers.0.";
+  std::vector<float> embed = w("model.embed_tokens.weight"),
+                     wq = w(l + "self_attn.q_proj.weight"),
+                     bq = w(l + "self_attn.q_proj.bias"),
+                     wk = w(l + "self_attn.k_proj.weight"),
+                     wv = w(l + "self_attn.v_proj.weight"),
+                     wo = w(l + "self_attn.o_proj.weight"),
+                     wg = w(l + "mlp.gate_proj.weight"),
+                     wu = w(l + "mlp.up_proj.weight"),
+                     wd = w(l + "mlp.down_proj.weight"),
+                     lm = w("lm_head.weight");
+  std::vector<double> inNorm = d(w(l + "input_layernorm.weight")),
+                      postNorm = d(w(l + "post_attention_layernorm.weight")),
+                      finalNorm = d(w("model.norm.weight"));
+  std::vector<float> invFreq = ropeInvFreq(M::kHeadDim, M::kRopeBase);
+  const size_t h = M::kHidden, hd = M::kHeadDim, qDim = M::kHeads * hd,
+               ff = M::kIntermediate;
+  // Matrix-vector product in double.
+  auto mv = [](const std::vector<float> &m, const std::vector<double> &x,
+               size_t out) {
+    std::vector<double> y(out, 0.0);
+    for (size_t n = 0; n < out; ++n)
+      for (size_t k = 0; k < x.size(); ++k)
+        y[n] += double(m[n * x.size() + k]) * x[k];
+    return y;
+  };
+  std::vector<std::vector<double>> keys, values, logits;
+  for (size_t pos = 0; pos < tokens.size(); ++pos) {
+    std::vector<double> h0(embed.begin() + ptrdiff_t(size_t(tokens[pos]) * h),
+                           embed.begin() +
+                               ptrdiff_t(size_t(tokens[pos] + 1) * h));
+    std::vector<double> x = rmsNorm(h0, inNorm, h, M::kEps);
+    std::vector<double> q = mv(wq, x, qDim), k = mv(wk, x, hd),
+                        v = mv(wv, x, hd);
+    for (size_t i = 0; i < qDim; ++i)
+      q[i] += bq[i];
+    q = rope(q, M::kHeads, hd, hd, false, 1.0, invFreq, int32_t(pos));
+    k = rope(k, 1, hd, hd, false, 1.0, invFreq, int32_t(pos));
+    keys.push_back(k);
+    values.push_back(v);
+    std::vector<double> attn;
+    for (size_t head = 0; head < size_t(M::kHeads); ++head) {
+      std::vector<double> o = attend(q.data() + head * hd, keys, values, 0, pos,
+                                     1 / std::sqrt(double(hd)), 0);
+      attn.insert(attn.end(), o.begin(), o.end());
+    }
+    std::vector<double> s = mv(wo, attn, h);
+    for (size_t i = 0; i < h; ++i)
+      s[i] += h0[i];
+    std::vector<double> n = rmsNorm(s, postNorm, h, M::kEps);
+    std::vector<double> g = mv(wg, n, ff), u = mv(wu, n, ff), m(ff);
+    for (size_t i = 0; i < ff; ++i)
+      m[i] = silu(g[i]) * u[i];
+    std::vector<double> down = mv(wd, m, h);
+    for (size_t i = 0; i < h; ++i)
+      down[i] += s[i];
+    logits.push_back(mv(lm, rmsNorm(down, finalNorm, h, M::kEps), M::kVocab));
+  }
+  return logits;
+}
+
+const std::vector<int32_t> kPrompt = {1, 5, 9, 2, 15, 0, 7, 7, 3, 11};
+
+class SessionTest : public ::testing::Test {
+protected:
+  /// Writes tinyLlama(maxTokens) and opens it.
+  PlanPtr open(int64_t maxTokens, int64_t maxSeqLen = 64) {
+    TestPlan t = tinyLlama(maxTokens, maxSeqLen);
+    std::string path =
+        t.write(dir_.file("tiny" + std::to_string(maxTokens) + "-" +
+                          std::to_string(maxSeqLen) + ".plan"));
+    llmc_status status;
+    PlanPtr plan = openPlan(path, &status);
+    EXPECT_EQ(status, LLMC_OK) << llmc_last_error();
+    return plan;
+  }
+  SessionPtr session(const PlanPtr &plan, int32_t maxBatch = 1,
+                     int32_t threads = 2) {
+    llmc_status status;
+    SessionPtr s = createSession(plan.get(), maxBatch, threads, &status);
+    EXPECT_EQ(status, LLMC_OK) << llmc_last_error();
+    return s;
+  }
+  int32_t length(const SessionPtr &s, int32_t seq) {
+    int32_t n = -1;
+    EXPECT_EQ(llmc_sequence_length(s.get(), seq, &n), LLMC_OK);
+    return n;
+  }
+
+  TempDir dir_;
+};
+
+void expectSame(const std::vector<float> &a, const std::vector<float> &b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_NEAR(a[i], b[i], 1e-5 * std::fabs(b[i]) + 1e-7) << "element " << i;
+}
+
+TEST_F(SessionTest, PrefillMatchesDoublePrecisionReference) {
+  PlanPtr plan = open(16);
+  ASSERT_TRUE(plan);
+  SessionPtr s = session(plan);
+  ASSERT_TRUE(s);
+  std::vector<float> all(kPrompt.size() * M::kVocab), last(M::kVocab);
+  ASSERT_EQ(llmc_prefill(s.get(), 0, kPrompt.data(), int32_t(kPrompt.size()),
+                         all.data(), last.data()),
+            LLMC_OK)
+      << llmc_last_error();
+  EXPECT_EQ(length(s, 0), int32_t(kPrompt.size()));
+  std::vector<std::vector<double>> want =
+      referenceLogits(tinyLlama(16), kPrompt);
+  for (size_t t = 0; t < kPrompt.size(); ++t)
+    for (size_t i = 0; i < size_t(M::kVocab); ++i)
+      EXPECT_NEAR(all[t * M::kVocab + i], want[t][i],
+                  1e-4 * std::fabs(want[t][i]) + 1e-5)
+          << "token " << t << " logit " << i;
+  std::vector<float> tail(all.end() - M::kVocab, all.end());
+  EXPECT_EQ(last, tail);
+}
+
+TEST_F(SessionTest, ChunkedPrefillEqualsOneCall) {
+  PlanPtr whole = open(16), chunked = open(3);
+  ASSERT_TRUE(whole && chunked);
+  SessionPtr a = session(whole), b = session(chunked, 1, 1);
+  std::vector<float> la(kPrompt.size() * M::kVocab), lb(la.size());
+  ASSERT_EQ(llmc_prefill(a.get(), 0, kPrompt.data(), int32_t(kPrompt.size()),
+                         la.data(), nullptr),
+            LLMC_OK);
+  ASSERT_EQ(llmc_prefill(b.get(), 0, kPrompt.data(), int32_t(kPrompt.size()),
+                         lb.data(), nullptr),
+            LLMC_OK)
+      << llmc_last_error();
+  expectSame(lb, la);
+  // Two calls on the chunked plan continue the same sequence.
+  SessionPtr c = session(chunked);
+  std::vector<float> lc(la.size());
+  ASSERT_EQ(llmc_prefill(c.get(), 0, kPrompt.data(), 4, lc.data(), nullptr),
+            LLMC_OK);
+  ASSERT_EQ(llmc_prefill(c.get(), 0, kPrompt.data() + 4,
+                         int32_t(kPrompt.size()) - 4, lc.data() + 4 * M::kVocab,
+                         nullptr),
+            LLMC_OK);
+  expectSame(lc, la);
+}
+
+TEST_F(SessionTest, DecodeStepsEqualPrefill) {
+  PlanPtr plan = open(4);
+  ASSERT_TRUE(plan);
+  SessionPtr a = session(plan), b = session(plan);
+  std::vector<float> all(kPrompt.size() * M::kVocab);
+  ASSERT_EQ(llmc_prefill(a.get(), 0, kPrompt.data(), int32_t(kPrompt.size()),
+                         all.data(), nullptr),
+            LLMC_OK);
+  std::vector<float> steps(all.size());
+  ASSERT_EQ(llmc_prefill(b.get(), 0, kPrompt.data(), 1, nullptr, steps.data()),
+            LLMC_OK);
+  int32_t seq = 0;
+  for (size_t i = 1; i < kPrompt.size(); ++i)
+    ASSERT_EQ(llmc_decode(b.get(), 1, &seq, &kPrompt[i],
+                          steps.data() + i * M::kVocab),
+              LLMC_OK)
+        << llmc_last_error();
+  EXPECT_EQ(length(b, 0), int32_t(kPrompt.size()));
+  expectSame(steps, all);
+}
+
+TEST_F(SessionTest, BatchedDecodeEqualsSingleDecodes) {
+  PlanPtr plan = open(4);
+  ASSERT_TRUE(plan);
+  std::vector<int32_t> promptA = {3, 1, 4, 1, 5}, promptB = {9, 2, 6};
+  SessionPtr batched = session(plan, 2);
+  ASSERT_TRUE(batched);
+  ASSERT_EQ(llmc_prefill(batched.get(), 0, promptA.data(), 5, nullptr, nullptr),
+            LLMC_OK);
+  ASSERT_EQ(llmc_prefill(batched.get(), 1, promptB.data(), 3, nullptr, nullptr),
+            LLMC_OK);
+  // Sequences listed out of slot order.
+  int32_t seqs[2] = {1, 0}, tokens[2] = {8, 13};
+  std::vector<float> both(2 * M::kVocab);
+  ASSERT_EQ(llmc_decode(batched.get(), 2, seqs, tokens, both.data()), LLMC_OK)
+      << llmc_last_error();
+  EXPECT_EQ(length(batched, 0), 6);
+  EXPECT_EQ(length(batched, 1), 4);
+
+  SessionPtr a = session(plan), b = session(plan);
+  std::vector<float> la(M::kVocab), lb(M::kVocab);
+  int32_t zero = 0;
+  ASSERT_EQ(llmc_prefill(a.get(), 0, promptA.data(), 5, nullptr, nullptr),
+            LLMC_OK);
+  ASSERT_EQ(llmc_decode(a.get(), 1, &zero, &tokens[1], la.data()), LLMC_OK);
+  ASSERT_EQ(llmc_prefill(b.get(), 0, promptB.data(), 3, nullptr, nullptr),
+            LLMC_OK);
+  ASSERT_EQ(llmc_decode(b.get(), 1, &zero, &tokens[0], lb.data()), LLMC_OK);
+  expectSame(std::vector<float>(both.begin(), both.begin() + M::kVocab), lb);
+  expectSame(std::vector<float>(both.begin() + M::kVocab, both.end()), la);
+}
+
+TEST_F(SessionTest, ResetForgetsTheSequence) {
+  PlanPtr plan = open(8);
+  ASSERT_TRUE(plan);
+  SessionPtr s = session(plan);
+  std::vector<float> first(M::kVocab), again(M::kVocab);
+  ASSERT_EQ(llmc_prefill(s.get(), 0, kPrompt.data(), 6, nullptr, first.data()),
+            LLMC_OK);
+  ASSERT_EQ(llmc_reset(s.get(), 0), LLMC_OK);
+  EXPECT_EQ(length(s, 0), 0);
+  ASSERT_EQ(llmc_prefill(s.get(), 0, kPrompt.data(), 6, nullptr, again.data()),
+            LLMC_OK);
+  EXPECT_EQ(first, again);
+}
+
+TEST_F(SessionTest, PlanInfo) {
+  PlanPtr plan = open(8, 32);
+  ASSERT_TRUE(plan);
+  llmc_plan_info info;
+  ASSERT_EQ(llmc_plan_get_info(plan.get(), &info), LLMC_OK);
+  EXPECT_STREQ(info.model_type, "llama");
+  EXPECT_EQ(info.vocab_size, M::kVocab);
+  EXPECT_EQ(info.hidden_size, M::kHidden);
+  EXPECT_EQ(info.num_layers, 1);
+  EXPECT_EQ(info.max_seq_len, 32);
+  EXPECT_EQ(info.max_tokens, 8);
+  EXPECT_GT(info.arena_bytes, 0u);
+  EXPECT_GT(info.weight_bytes, 0u);
+  EXPECT_STREQ(llmc_version(), "0.3.0");
+  uint32_t major = 0, minor = 9;
+  llmc_plan_format_version(&major, &minor);
+  EXPECT_EQ(major, 1u);
+  EXPECT_EQ(minor, 0u);
+  EXPECT_STREQ(llmc_status_string(LLMC_ERROR_INVALID_PLAN), "invalid plan");
+  EXPECT_STREQ(llmc_status_string(LLMC_OK), "ok");
+}
+
+//===----------------------------------------------------------------------===//
+// Capacity
+//===----------------------------------------------------------------------===//
+
+TEST_F(SessionTest, PromptLongerThanMaxSeqLenIsRejected) {
+  PlanPtr plan = open(4, 8);
+  ASSERT_TRUE(plan);
+  SessionPtr s = session(plan);
+  std::vector<int32_t> nine(9, 1);
+  EXPECT_EQ(llmc_prefill(s.get(), 0, nine.data(), 9, nullptr, nullptr),
+            LLMC_ERROR_CAPACITY);
+  EXPECT_NE(std::strstr(llmc_last_error(), "max_seq_len"), nullptr)
+      << llmc_last_error();
+  EXPECT_EQ(length(s, 0), 0);
+  // After 5 tokens, 4 more do not fit; the sequence keeps its 5 tokens and
+  // its logits.
+  std::vector<float> before(M::kVocab), after(M::kVocab);
+  ASSERT_EQ(llmc_prefill(s.get(), 0, nine.data(), 5, nullptr, nullptr),
+            LLMC_OK);
+  EXPECT_EQ(llmc_prefill(s.get(), 0, nine.data(), 4, nullptr, nullptr),
+            LLMC_ERROR_CAPACITY);
+  EXPECT_EQ(length(s, 0), 5);
+  int32_t seq = 0, token = 2;
+  ASSERT_EQ(llmc_decode(s.get(), 1, &seq, &token, after.data()), LLMC_OK);
+  SessionPtr fresh = session(plan);
+  ASSERT_EQ(llmc_prefill(fresh.get(), 0, nine.data(), 5, nullptr, nullptr),
+            LLMC_OK);
+  ASSERT_EQ(llmc_decode(fresh.get(), 1, &seq, &token, before.data()), LLMC_OK);
+  EXPECT_EQ(before, after);
+}
+
+TEST_F(SessionTest, DecodeOnAFullSequenceIsRejected) {
+  PlanPtr plan = open(4, 8);
+  ASSERT_TRUE(plan);
+  SessionPtr s = session(plan, 2);
+  std::vector<int32_t> eight(8, 3);
+  ASSERT_EQ(llmc_prefill(s.get(), 0, eight.data(), 8, nullptr, nullptr),
+            LLMC_OK);
+  ASSERT_EQ(llmc_prefill(s.get(), 1, eight.data(), 2, nullptr, nullptr),
+            LLMC_OK);
+  int32_t seqs[2] = {1, 0}, tokens[2] = {4, 4};
+  float logits[2 * M::kVocab];
+  EXPECT_EQ(llmc_decode(s.get(), 1, &seqs[1], tokens, logits),
+            LLMC_ERROR_CAPACITY);
+  // A batch with one full sequence changes neither.
+  EXPECT_EQ(llmc_decode(s.get(), 2, seqs, tokens, logits), LLMC_ERROR_CAPACITY);
+  EXPECT_NE(std::strstr(llmc_last_error(), "sequence 0 is full"), nullptr)
+      << llmc_last_error();
+  EXPECT_EQ(length(s, 0), 8);
+  EXPECT_EQ(length(s, 1), 2);
+  EXPECT_EQ(llmc_decode(s.get(), 1, seqs, tokens, logits), LLMC_OK);
+  EXPECT_EQ(length(s, 1), 3);
+}
+
+TEST_F(SessionTest, BatchLargerThanMaxBatchIsCapacity) {
+  PlanPtr plan = open(4);
+  ASSERT_TRUE(plan);
+  SessionPtr s = session(plan, 2);
+  int32_t seqs[3] = {0, 1, 2}, tokens[3] = {1, 1, 1};
+  EXPECT_EQ(llmc_decode(s.get(), 3, seqs, tokens, nullptr),
+            LLMC_ERROR_CAPACITY);
+}
+
+//===----------------------------------------------------------------------===//
+// Invalid arguments
+//===----------------------------------------------------------------------===//
+
+TEST_F(SessionTest, InvalidArguments) {
+  PlanPtr plan = open(4, 16);
+  ASSERT_TRUE(plan);
+  SessionPtr s = session(plan, 2);
+  int32_t tokens[2] = {1, 2}, seqs[2] = {0, 0};
+  float logits[2 * M::kVocab];
+  auto expectInvalid = [](llmc_status status, const char *fragment) {
+    EXPECT_EQ(status, LLMC_ERROR_INVALID_ARGUMENT) << fragment;
+    EXPECT_NE(std::strstr(llmc_last_error(), fragment), nullptr)
+        << llmc_last_error();
+  };
+  expectInvalid(llmc_prefill(nullptr, 0, tokens, 1, nullptr, nullptr),
+                "session is NULL");
+  expectInvalid(llmc_prefill(s.get(), 0, nullptr, 1, nullptr, nullptr),
+                "tokens is NULL");
+  expectInvalid(llmc_prefill(s.get(), 2, tokens, 1, nullptr, nullptr),
+                "sequence 2 is not in [0, 2)");
+  expectInvalid(llmc_prefill(s.get(), -1, tokens, 1, nullptr, nullptr),
+                "sequence -1");
+  expectInvalid(llmc_prefill(s.get(), 0, tokens, 0, nullptr, nullptr),
+                "num_tokens 0");
+  int32_t bad[2] = {1, M::kVocab};
+  expectInvalid(llmc_prefill(s.get(), 0, bad, 2, nullptr, nullptr),
+                "tokens[1] = 16 is not in [0, 16)");
+  bad[0] = -1;
+  expectInvalid(llmc_decode(s.get(), 1, seqs, bad, logits), "tokens[0] = -1");
+  expectInvalid(llmc_decode(s.get(), 2, seqs, tokens, logits),
+                "sequence 0 appears twice");
+  expectInvalid(llmc_decode(s.get(), 0, seqs, tokens, logits), "batch 0");
+  expectInvalid(llmc_decode(s.get(), 1, nullptr, tokens, logits),
+                "seqs is NULL");
+  seqs[0] = 5;
+  expectInvalid(llmc_decode(s.get(), 1, seqs, tokens, logits), "sequence 5");
+  int32_t n;
+  expectInvalid(llmc_sequence_length(s.get(), 0, nullptr), "out_length");
+  expectInvalid(llmc_sequence_length(s.get(), 3, &n), "sequence 3");
+  expectInvalid(llmc_reset(s.get(), 9), "sequence 9");
+  // Nothing changed.
+  EXPECT_EQ(length(s, 0), 0);
+  EXPECT_EQ(length(s, 1), 0);
+
+  llmc_plan *p = reinterpret_cast<llmc_plan *>(1);
+  expectInvalid(llmc_plan_open(nullptr, &p), "path is NULL");
+  EXPECT_EQ(p, nullptr);
+  expectInvalid(llmc_plan_open("x.plan", nullptr), "out_plan is NULL");
+  expectInvalid(llmc_plan_get_info(plan.get(), nullptr), "out_info");
+
+  llmc_session_options options = llmc_session_options_default();
+  llmc_session *out = nullptr;
+  expectInvalid(llmc_session_create(plan.get(), nullptr, &out), "options");
+  options.max_batch = 0;
+  expectInvalid(llmc_session_create(plan.get(), &options, &out),
+                "options.max_batch 0");
+  options = llmc_session_options_default();
+  options.max_seq_len = 17;
+  expectInvalid(llmc_session_create(plan.get(), &options, &out),
+                "options.max_seq_len 17");
+  options = llmc_session_options_default();
+  options.num_threads = -1;
+  expectInvalid(llmc_session_create(plan.get(), &options, &out),
+                "options.num_threads -1");
+  EXPECT_EQ(out, nullptr);
+  llmc_plan_close(nullptr);
+  llmc_session_destroy(nullptr);
+}
+
+TEST_F(SessionTest, SmallerMaxSeqLenAndDefaultThreads) {
+  PlanPtr plan = open(4, 16);
+  ASSERT_TRUE(plan);
+  llmc_status status;
+  SessionPtr s = createSession(plan.get(), 1, 0, &status, 6);
+  ASSERT_EQ(status, LLMC_OK) << llmc_last_error();
+  std::vector<int32_t> seven(7, 2);
+  EXPECT_EQ(llmc_prefill(s.get(), 0, seven.data(), 7, nullptr, nullptr),
+            LLMC_ERROR_CAPACITY);
+  std::vector<float> a(6 * M::kVocab), b(6 * M::kVocab);
+  ASSERT_EQ(llmc_prefill(s.get(), 0, kPrompt.data(), 6, a.data(), nullptr),
+            LLMC_OK);
+  SessionPtr full = session(plan);
+  ASSERT_EQ(llmc_prefill(full.get(), 0, kPrompt.data(), 6, b.data(), nullptr),
+            LLMC_OK);
+  EXPECT_EQ(a, b);
+}
+
+TEST_F(SessionTest, CudaBackendIsNotBuilt) {
+  PlanPtr plan = open(4);
+  ASSERT_TRUE(plan);
+  llmc_session_options options = llmc_session_options_default();
+  options.backend = LLMC_BACKEND_CUDA;
+  llmc_session *out = nullptr;
+  EXPECT_EQ(llmc_session_create(plan.get(), &options, &out),
+            LLMC_ERROR_UNSUPPORTED);
+  EXPECT_NE(
+      std::strstr(llmc_last_error(), "CUDA backend not built in this runtime"),
+      nullptr);
+  EXPECT_EQ(out, nullptr);
+}
+
+TEST_F(SessionTest, PlanForAnotherTargetIsUnsupported) {
+  TestPlan t = tinyLlama(4);
+  t.targets = {"sm_90a"};
+  std::string path = t.write(dir_.file("gpu.plan"));
+  llmc_status status;
+  PlanPtr plan = openPlan(path, &status);
+  ASSERT_EQ(status, LLMC_OK) << llmc_last_error();
+  SessionPtr s = createSession(plan.get(), 1, 1, &status);
+  EXPECT_EQ(status, LLMC_ERROR_UNSUPPORTED);
+  EXPECT_FALSE(s);
+  EXPECT_EQ(std::string(llmc_last_error()),
+            path + ": compiled for targets sm_90a, not cpu; recompile with "
+                   "--target cpu");
+}
+
+} // namespace
+} // namespace llmc::runtime::test

@@ -1,0 +1,175 @@
+//===- TestPlan.h - build small plan files for the runtime tests -*- C++
+//-*-===//
+//
+// TestPlan describes a plan in plain C++ (weights as float values, ops as
+// operand lists) and writes it exactly as plan.fbs lays a file out: the
+// size-prefixed flatbuffer, its XXH3 checksum, padding, the weight section.
+// Op helpers build the OpSpecs of plan.fbs's op tables; tinyLlama() is a
+// complete one-layer model.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_TEST_UNIT_RUNTIME_TESTPLAN_H
+#define LLMC_TEST_UNIT_RUNTIME_TESTPLAN_H
+
+#include "runtime/schema/plan_generated.h"
+#include "runtime/src/PlanFormat.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace llmc::runtime::test {
+
+namespace P = llmc::plan;
+
+struct WeightSpec {
+  std::string name;
+  P::DType dtype = P::DType::F32;
+  std::vector<int64_t> shape;
+  std::vector<float> values; // rounded to dtype when written
+};
+
+struct OpSpec {
+  std::string name;
+  P::OpParams type = P::OpParams::NONE;
+  std::function<flatbuffers::Offset<void>(flatbuffers::FlatBufferBuilder &)>
+      params;
+  std::vector<P::Operand> inputs, outputs;
+};
+
+struct KVCacheSpec {
+  int64_t kvHeads = 1, headDim = 4;
+  P::DType dtype = P::DType::F32;
+  int64_t window = 0;
+};
+
+class TestPlan {
+public:
+  std::string modelType = "llama";
+  int64_t vocab = 16, hidden = 8, numLayers = 0, maxSeqLen = 64;
+  /// Set before any arena() call: arena regions hold maxTokens rows.
+  int64_t maxTokens = 8;
+  P::DType dtype = P::DType::F32;
+  std::vector<std::string> targets{"cpu"};
+  uint16_t major = kFormatMajor, minor = kFormatMinor;
+  uint32_t weightAlignment = 256;
+  uint32_t memoryAlignment = 64;
+  uint64_t arenaBytes = 0; // grown by arena()
+  std::vector<KVCacheSpec> kvCaches;
+  std::vector<WeightSpec> weights;
+  /// Kernels of each program; tests mostly use one op per kernel.
+  std::vector<std::vector<OpSpec>> prefill, decode;
+  P::Operand prefillLogits, decodeLogits;
+
+  /// A fresh, 64-byte aligned arena region of maxTokens rows.
+  P::Operand arena(uint64_t rowElems, P::DType type = P::DType::F32);
+  /// Adds a weight; returns its operand.
+  P::Operand weight(const std::string &name, std::vector<int64_t> shape,
+                    std::vector<float> values, P::DType type = P::DType::F32);
+  static P::Operand input(uint32_t index) {
+    return P::Operand(P::OperandKind::Input, P::DType::I32, index, 0, 1);
+  }
+  P::Operand cache(uint32_t layer) const {
+    return P::Operand(P::OperandKind::KVCache, kvCaches[layer].dtype, layer, 0,
+                      0);
+  }
+  /// Both programs run the same single-kernel op list.
+  void setOps(const std::vector<OpSpec> &ops, const P::Operand &logits) {
+    prefill = decode = {ops};
+    prefillLogits = decodeLogits = logits;
+  }
+
+  /// The file's bytes.
+  std::vector<uint8_t> serialize() const;
+  /// Writes serialize() to `path`; returns `path`.
+  std::string write(const std::string &path) const;
+
+private:
+  std::vector<uint8_t> flatbuffer(uint64_t weightsOffset,
+                                  const std::vector<uint64_t> &offsets,
+                                  const std::vector<uint64_t> &checksums,
+                                  uint64_t weightsSize) const;
+  std::vector<uint8_t> weightBytes(const WeightSpec &w) const;
+};
+
+/// Writes `bytes` to `path`.
+void writeFile(const std::string &path, const std::vector<uint8_t> &bytes);
+
+/// A directory removed with its contents on destruction.
+class TempDir {
+public:
+  TempDir();
+  ~TempDir();
+  std::string file(const std::string &name) const { return path_ + "/" + name; }
+
+private:
+  std::string path_;
+};
+
+/// Deterministic values in [-scale, scale).
+std::vector<float> randomValues(size_t n, uint64_t seed, float scale = 0.5f);
+
+//===----------------------------------------------------------------------===//
+// Op specs, one per table of plan.fbs (operands in its documented order)
+//===----------------------------------------------------------------------===//
+
+OpSpec embeddingOp(int64_t vocab, int64_t hidden, double scale,
+                   P::Operand table, P::Operand out);
+OpSpec rmsNormOp(int64_t size, P::RMSNormVariant variant, double eps,
+                 P::Operand x, const P::Operand *weight, P::Operand out);
+OpSpec addRmsNormOp(int64_t size, P::RMSNormVariant variant, double eps,
+                    P::Operand x, P::Operand residual, const P::Operand *weight,
+                    P::Operand normed, P::Operand sum);
+OpSpec linearOp(int64_t in, int64_t out, P::Operand x, P::Operand weight,
+                const P::Operand *bias, P::Operand y);
+OpSpec gatedLinearOp(int64_t in, int64_t out, P::Activation activation,
+                     P::Operand x, P::Operand gate, P::Operand up,
+                     P::Operand y);
+OpSpec gluOp(int64_t size, P::Activation activation, P::Operand gate,
+             P::Operand up, P::Operand y);
+OpSpec addOp(int64_t size, P::Operand a, P::Operand b, P::Operand y);
+OpSpec softcapOp(int64_t size, double cap, P::Operand x, P::Operand y);
+OpSpec ropeOp(int64_t heads, int64_t headDim, int64_t rotaryDim,
+              P::RopeLayout layout, double attentionScaling,
+              std::vector<float> invFreq, P::Operand x, P::Operand y);
+OpSpec kvCacheWriteOp(uint32_t layer, P::Operand key, P::Operand value,
+                      P::Operand cache);
+struct AttentionParams {
+  uint32_t layer = 0;
+  int64_t heads = 2, kvHeads = 1, headDim = 4;
+  double scale = 0.5;
+  int64_t window = 0, chunk = 0;
+  double softcap = 0;
+};
+OpSpec attentionOp(const AttentionParams &p, P::Operand query, P::Operand cache,
+                   P::Operand out);
+OpSpec lmHeadOp(int64_t hidden, int64_t vocab, P::Operand x, P::Operand weight,
+                P::Operand logits);
+
+/// The inverse frequencies of default RoPE: base^(-2i / dim).
+std::vector<float> ropeInvFreq(int64_t rotaryDim, double base);
+
+//===----------------------------------------------------------------------===//
+// A complete model
+//===----------------------------------------------------------------------===//
+
+/// The one-layer llama-like model: embedding, rms_norm, q/k/v linear, rope,
+/// kv_cache_write, attention, o linear, add_rms_norm, gated MLP (gate/up
+/// GatedLinear, down Linear), add, rms_norm, lm_head. hidden 8, 2 heads of
+/// 4, 1 KV head, intermediate 16, vocab 16. Weight values are random but
+/// fixed; the same for every maxTokens.
+struct TinyLlama {
+  static constexpr int64_t kVocab = 16, kHidden = 8, kHeads = 2, kKVHeads = 1,
+                           kHeadDim = 4, kIntermediate = 16;
+  static constexpr double kEps = 1e-5, kRopeBase = 10000.0;
+};
+TestPlan tinyLlama(int64_t maxTokens, int64_t maxSeqLen = 64);
+
+/// Weight values of tinyLlama by name, for reference implementations.
+const WeightSpec &findWeight(const TestPlan &plan, const std::string &name);
+
+} // namespace llmc::runtime::test
+
+#endif // LLMC_TEST_UNIT_RUNTIME_TESTPLAN_H
