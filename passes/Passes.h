@@ -3,6 +3,7 @@
 #ifndef LLMC_PASSES_PASSES_H
 #define LLMC_PASSES_PASSES_H
 
+#include "dialects/kernel/IR/KernelDialect.h"
 #include "dialects/llm/IR/LLMDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -20,6 +21,11 @@ namespace llmc {
 /// The llm-level pipeline `llmc compile` runs on a freshly imported model:
 /// canonicalize, deduplicate, then fuse. Registered as `llm-optimize`.
 void buildLLMOptimizePipeline(mlir::OpPassManager &pm);
+
+/// Lowering to launches and memory planning: convert-llm-to-kernel, then
+/// kernel-plan-memory for `maxTokens` tokens per step. Registered as
+/// `kernel-lower` (option max-tokens).
+void buildKernelLoweringPipeline(mlir::OpPassManager &pm, int64_t maxTokens);
 
 /// Registers every llmc pass and pipeline (for llmc-opt and llmc).
 void registerAllPassesAndPipelines();

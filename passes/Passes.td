@@ -32,4 +32,50 @@ def FuseGatedMLPPass : Pass<"llm-fuse-gated-mlp", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::llmc::llm::LLMDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Conversion
+//===----------------------------------------------------------------------===//
+
+def ConvertLLMToKernelPass : Pass<"convert-llm-to-kernel", "::mlir::func::FuncOp"> {
+  let summary = "Group llm ops into kernel.launch ops, one per future GPU launch";
+  let description = [{
+    Walks a step function in order and cuts it into launches. Each launch is
+    started by a heavy op (embedding, a norm over the hidden state, a
+    projection, attention, the LM head); light ops that read its results
+    (bias-free views, per-head QK-norm, RoPE, the KV-cache write, the GLU, a
+    residual add, soft-capping) join it as a fused epilogue. Projections
+    that read the same input join one launch (Q, K and V). A light op whose
+    inputs come from an older launch gets a launch of its own. Weights
+    (`llm.param`) stay outside and become operands, so a launch lists
+    everything it reads; the launch is named after the Hugging Face modules
+    it covers.
+  }];
+  let dependentDialects = ["::llmc::kernel::KernelDialect", "::llmc::llm::LLMDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// Memory planning
+//===----------------------------------------------------------------------===//
+
+def PlanMemoryPass : Pass<"kernel-plan-memory", "::mlir::func::FuncOp"> {
+  let summary = "Give every activation of a step a byte offset in one arena";
+  let description = [{
+    Sizes every activation for `max-tokens` tokens (its dynamic token
+    dimension), computes its live range over the step (views and a launch's
+    yielded values share their source's buffer), and places the buffers in
+    one arena with a greedy best-fit over the address space, so buffers whose
+    live ranges do not overlap share memory. Each op that defines an
+    activation gets `kernel.offsets` (one entry per result, -1 for results
+    that are not in the arena: KV caches); the function gets
+    `kernel.arena_bytes` and `kernel.max_tokens`. The step's token, position
+    and slot vectors are inputs of the step, not arena buffers.
+  }];
+  let options = [
+    Option<"maxTokens", "max-tokens", "int64_t", "512",
+           "the most tokens one step runs (prefill chunk and decode batch)">,
+    Option<"alignment", "alignment", "int64_t", "256",
+           "byte alignment of every buffer (a power of two)">,
+  ];
+}
+
 #endif // LLMC_PASSES_PASSES_TD

@@ -16,6 +16,23 @@ void buildLLMOptimizePipeline(mlir::OpPassManager &pm) {
   pm.addPass(mlir::createCanonicalizerPass());
 }
 
+void buildKernelLoweringPipeline(mlir::OpPassManager &pm, int64_t maxTokens) {
+  mlir::OpPassManager &fn = pm.nest<mlir::func::FuncOp>();
+  fn.addPass(createConvertLLMToKernelPass());
+  PlanMemoryPassOptions options;
+  options.maxTokens = maxTokens;
+  fn.addPass(createPlanMemoryPass(options));
+}
+
+namespace {
+struct KernelLoweringOptions
+    : public mlir::PassPipelineOptions<KernelLoweringOptions> {
+  Option<int64_t> maxTokens{*this, "max-tokens",
+                            llvm::cl::desc("the most tokens one step runs"),
+                            llvm::cl::init(512)};
+};
+} // namespace
+
 void registerAllPassesAndPipelines() {
   registerLLMCPasses();
   mlir::registerCanonicalizerPass();
@@ -24,6 +41,13 @@ void registerAllPassesAndPipelines() {
       "llm-optimize",
       "The llm-level pipeline of `llmc compile`: canonicalize, cse, fusion",
       buildLLMOptimizePipeline);
+  mlir::PassPipelineRegistration<KernelLoweringOptions>(
+      "kernel-lower",
+      "The launch-level pipeline of `llmc compile`: convert-llm-to-kernel, "
+      "kernel-plan-memory",
+      [](mlir::OpPassManager &pm, const KernelLoweringOptions &options) {
+        buildKernelLoweringPipeline(pm, options.maxTokens);
+      });
 }
 
 } // namespace llmc

@@ -1,5 +1,6 @@
 //===- llmc-opt.cpp - run any llmc pass or pipeline on a .mlir file -------===//
 
+#include "dialects/kernel/IR/KernelDialect.h"
 #include "dialects/llm/IR/LLMDialect.h"
 #include "passes/Passes.h"
 
@@ -9,7 +10,8 @@
 
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
-  registry.insert<llmc::llm::LLMDialect, mlir::func::FuncDialect>();
+  registry.insert<llmc::llm::LLMDialect, llmc::kernel::KernelDialect,
+                  mlir::func::FuncDialect>();
   llmc::registerAllPassesAndPipelines();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "llmc optimizer driver: runs llmc passes on .mlir files\n",

@@ -1,0 +1,198 @@
+//===- ConvertLLMToKernelPass.cpp - cut a step into kernel launches
+//--------===//
+//
+// Decides which llm ops run together as one launch and outlines each group
+// into a kernel.launch. Groups are contiguous runs of ops in program order,
+// so every value a group reads from outside is defined before it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/kernel/IR/KernelOps.h"
+#include "dialects/llm/IR/LLMOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+
+#include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/StringExtras.h"
+
+namespace llmc {
+#define GEN_PASS_DEF_CONVERTLLMTOKERNELPASS
+#include "passes/Passes.h.inc"
+} // namespace llmc
+
+using namespace mlir;
+using namespace llmc;
+
+namespace {
+
+/// Heavy ops start a launch: each is the core of a future GPU kernel.
+bool startsLaunch(Operation *op) {
+  if (isa<llm::EmbeddingOp, llm::AddRMSNormOp, llm::LayerNormOp, llm::LinearOp,
+          llm::GatedLinearOp, llm::AttentionOp, llm::LMHeadOp>(op))
+    return true;
+  // A norm over the hidden state reads whole rows: its own kernel. A norm of
+  // each head (QK-norm, rank 3) is an epilogue of the projection before it.
+  if (auto norm = dyn_cast<llm::RMSNormOp>(op))
+    return cast<RankedTensorType>(norm.getInput().getType()).getRank() == 2;
+  return false;
+}
+
+/// The module name a NameLoc carries ("model.layers.0.mlp.down_proj").
+/// The module names in an op's location: one NameLoc, or several in the
+/// FusedLoc of an op that fusion made from several.
+SmallVector<std::string> moduleNames(Operation *op) {
+  SmallVector<std::string> names;
+  op->getLoc()->walk([&](Location loc) {
+    if (auto name = dyn_cast<NameLoc>(loc))
+      names.push_back(name.getName().str());
+    return WalkResult::advance();
+  });
+  if (names.empty())
+    names.push_back(op->getName().stripDialect().str());
+  return names;
+}
+
+/// "a.b.q_proj", "a.b.k_proj" -> "a.b.q_proj+k_proj".
+std::string launchName(ArrayRef<std::string> names) {
+  if (names.size() == 1)
+    return names.front();
+  SmallVector<StringRef> first;
+  StringRef(names.front()).split(first, '.');
+  size_t common = first.size() - 1;
+  for (const std::string &n : names) {
+    SmallVector<StringRef> parts;
+    StringRef(n).split(parts, '.');
+    size_t i = 0;
+    while (i < common && i + 1 < parts.size() && parts[i] == first[i])
+      ++i;
+    common = i;
+  }
+  std::string prefix = llvm::join(ArrayRef(first).take_front(common), ".");
+  SmallVector<std::string> tails;
+  for (const std::string &n : names) {
+    StringRef tail =
+        StringRef(n).drop_front(prefix.empty() ? 0 : prefix.size() + 1);
+    if (!llvm::is_contained(tails, tail.str()))
+      tails.push_back(tail.str());
+  }
+  return (prefix.empty() ? "" : prefix + ".") + llvm::join(tails, "+");
+}
+
+struct Group {
+  SmallVector<Operation *> ops;
+  SmallVector<std::string> anchorNames;
+  bool onlyProjections = true; // so far only linears (and their views)
+};
+
+class ConvertLLMToKernelPass
+    : public llmc::impl::ConvertLLMToKernelPassBase<ConvertLLMToKernelPass> {
+public:
+  void runOnOperation() override {
+    func::FuncOp fn = getOperation();
+    if (fn.isExternal())
+      return;
+    Block &body = fn.getBody().front();
+
+    // Weights go first: they are operands of launches, never inside them.
+    SmallVector<Operation *> params;
+    for (Operation &op : body)
+      if (isa<llm::ParamOp>(op))
+        params.push_back(&op);
+    for (Operation *p : llvm::reverse(params))
+      p->moveBefore(&body, body.begin());
+
+    SmallVector<Group> groups;
+    DenseMap<Operation *, size_t> groupOf;
+    for (Operation &op : body) {
+      if (isa<llm::ParamOp>(op) || op.hasTrait<OpTrait::IsTerminator>())
+        continue;
+      if (!isa<llm::LLMDialect>(op.getDialect())) {
+        op.emitOpError("cannot be placed in a kernel launch");
+        return signalPassFailure();
+      }
+      bool joinCurrent = false;
+      if (!groups.empty()) {
+        Group &cur = groups.back();
+        if (auto lin = dyn_cast<llm::LinearOp>(op)) {
+          // Sibling projections of one input share a launch (Q, K, V).
+          joinCurrent =
+              cur.onlyProjections && llvm::any_of(cur.ops, [&](Operation *o) {
+                auto other = dyn_cast<llm::LinearOp>(o);
+                return other && other.getInput() == lin.getInput();
+              });
+        } else if (!startsLaunch(&op)) {
+          // An epilogue joins the launch that produced one of its inputs, if
+          // that launch is the current one.
+          joinCurrent = llvm::any_of(op.getOperands(), [&](Value v) {
+            Operation *def = v.getDefiningOp();
+            auto it = def ? groupOf.find(def) : groupOf.end();
+            return it != groupOf.end() && it->second == groups.size() - 1;
+          });
+        }
+      }
+      if (!joinCurrent)
+        groups.emplace_back();
+      Group &g = groups.back();
+      g.ops.push_back(&op);
+      groupOf[&op] = groups.size() - 1;
+      if (startsLaunch(&op) || !joinCurrent)
+        g.anchorNames.append(moduleNames(&op));
+      if (!isa<llm::LinearOp, llm::SplitHeadsOp>(op))
+        g.onlyProjections = false;
+    }
+
+    for (Group &g : groups)
+      outline(g);
+  }
+
+private:
+  void outline(Group &g) {
+    llvm::SmallPtrSet<Operation *, 16> inGroup(g.ops.begin(), g.ops.end());
+    llvm::SetVector<Value> inputs;
+    SmallVector<Value> outputs;
+    for (Operation *op : g.ops) {
+      for (Value v : op->getOperands()) {
+        Operation *def = v.getDefiningOp();
+        if (!def || !inGroup.contains(def))
+          inputs.insert(v);
+      }
+      for (Value r : op->getResults())
+        if (llvm::any_of(r.getUsers(), [&](Operation *user) {
+              return !inGroup.contains(user);
+            }))
+          outputs.push_back(r);
+    }
+
+    OpBuilder b(g.ops.front());
+    SmallVector<Type> resultTypes;
+    for (Value v : outputs)
+      resultTypes.push_back(v.getType());
+    auto launch = kernel::LaunchOp::create(
+        b, g.ops.front()->getLoc(), resultTypes,
+        b.getStringAttr(launchName(g.anchorNames)), inputs.getArrayRef());
+    Block *entry = new Block();
+    launch.getBody().push_back(entry);
+    IRMapping map;
+    for (Value v : inputs)
+      map.map(v, entry->addArgument(v.getType(), v.getLoc()));
+
+    OpBuilder inner = OpBuilder::atBlockEnd(entry);
+    for (Operation *op : g.ops)
+      inner.clone(*op, map);
+    SmallVector<Value> yielded;
+    for (Value v : outputs)
+      yielded.push_back(map.lookup(v));
+    kernel::YieldOp::create(inner, launch.getLoc(), yielded);
+
+    for (auto [old, res] : llvm::zip(outputs, launch.getResults()))
+      old.replaceUsesWithIf(res, [&](OpOperand &use) {
+        return !inGroup.contains(use.getOwner());
+      });
+    for (Operation *op : llvm::reverse(g.ops))
+      op->erase();
+  }
+};
+
+} // namespace

@@ -1,0 +1,60 @@
+// RUN: llmc-opt %s --split-input-file --verify-diagnostics
+
+func.func @empty_name(%x: tensor<?x4xf32>) {
+  // expected-error @+1 {{'kernel.launch' op needs a non-empty name}}
+  kernel.launch ""(%x) : (tensor<?x4xf32>) -> () {
+  ^bb0(%a: tensor<?x4xf32>):
+  }
+  return
+}
+
+// -----
+
+func.func @arg_count(%x: tensor<?x4xf32>) {
+  // expected-error @+1 {{'kernel.launch' op body has 0 arguments for 1 operands}}
+  kernel.launch "k"(%x) : (tensor<?x4xf32>) -> () {
+  ^bb0:
+  }
+  return
+}
+
+// -----
+
+func.func @arg_type(%x: tensor<?x4xf32>) {
+  // expected-error @+1 {{'kernel.launch' op body argument 0 has type 'tensor<?x8xf32>', operand has 'tensor<?x4xf32>'}}
+  kernel.launch "k"(%x) : (tensor<?x4xf32>) -> () {
+  ^bb0(%a: tensor<?x8xf32>):
+  }
+  return
+}
+
+// -----
+
+func.func @yield_types(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'kernel.launch' op yields 0 values whose types differ from its results}}
+  %r = kernel.launch "k"(%x) : (tensor<?x4xf32>) -> tensor<?x4xf32> {
+  ^bb0(%a: tensor<?x4xf32>):
+    kernel.yield
+  }
+  return %r : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @isolated(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  // expected-note @+1 {{required by region isolation constraints}}
+  %r = kernel.launch "k"() : () -> tensor<?x4xf32> {
+  ^bb0:
+    // expected-error @+1 {{'llm.softcap' op using value defined outside the region}}
+    %y = llm.softcap %x cap 1.0 : tensor<?x4xf32>
+    kernel.yield %y : tensor<?x4xf32>
+  }
+  return %r : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @yield_outside() {
+  // expected-error @+1 {{'kernel.yield' op expects parent op 'kernel.launch'}}
+  kernel.yield
+}
