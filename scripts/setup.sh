@@ -12,7 +12,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache git python3
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
   libflatbuffers-dev flatbuffers-compiler
-  nlohmann-json3-dev libgtest-dev
+  nlohmann-json3-dev libgtest-dev libxxhash-dev
 )
 
 missing=()

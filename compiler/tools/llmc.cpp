@@ -1,14 +1,19 @@
-//===- llmc.cpp - the llmc command line ------------------------------------===//
+//===- llmc.cpp - the llmc command line
+//------------------------------------===//
 //
 // `llmc compile <model dir | config.json>`: Hugging Face model -> llm IR ->
-// the llm-level pipeline. Further stages (kernels, plan) arrive with their
-// issues; until then --emit names exactly what can be produced.
+// the llm-level pipeline -> kernel launches and memory plan -> plan file.
+// `llmc inspect` and `llmc run` (RunCommands.cpp) read plans.
 //
 //===----------------------------------------------------------------------===//
 
+#include "compiler/plan/PlanWriter.h"
+#include "compiler/tools/Commands.h"
+#include "dialects/kernel/IR/KernelDialect.h"
 #include "dialects/llm/IR/LLMDialect.h"
 #include "frontends/hf/HFConfig.h"
 #include "frontends/hf/ModelBuilder.h"
+#include "frontends/hf/safetensors/Safetensors.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -29,15 +34,19 @@ using namespace llvm;
 
 namespace {
 
-constexpr const char *kVersion = "0.1.0";
+constexpr const char *kVersion = "0.3.0";
 
 void printUsage(raw_ostream &os) {
   os << "llmc " << kVersion
      << " - ahead-of-time compiler for large language models\n\n"
         "USAGE: llmc <command> [options]\n\n"
         "COMMANDS:\n"
-        "  compile <model dir | config.json>   build the model's IR and run "
-        "the compile pipeline\n\n"
+        "  compile <model dir | config.json>   compile a model to a plan "
+        "(-o model.plan), or print its IR\n"
+        "  inspect <model.plan>                what a plan holds: model, "
+        "memory plan, KV cache, weights, kernels\n"
+        "  run <model.plan> --tokens 1,2,3     run a plan and print the "
+        "generated token ids\n\n"
         "Run `llmc <command> --help` for the options of a command.\n"
         "Supported model_type values: "
      << llmc::hf::supportedModelTypes() << "\n";
@@ -76,8 +85,8 @@ Error writeFileAtomically(StringRef path, StringRef text) {
   }
   if (std::error_code ec = sys::fs::rename(tmp, path)) {
     sys::fs::remove(tmp);
-    return createStringError(ec, path + ": cannot rename into place: " +
-                                     ec.message());
+    return createStringError(
+        ec, path + ": cannot rename into place: " + ec.message());
   }
   return Error::success();
 }
@@ -90,15 +99,44 @@ int compileMain(int argc, char **argv) {
   cl::opt<std::string> output("o", cl::desc("Output file (default: stdout)"),
                               cl::value_desc("file"), cl::init("-"),
                               cl::cat(category));
-  enum class Emit { LLMImport, LLM };
+  enum class Emit { LLMImport, LLM, Kernel, Plan };
   cl::opt<Emit> emit(
-      "emit", cl::desc("What to produce (default: llm)"), cl::init(Emit::LLM),
-      cl::values(clEnumValN(Emit::LLMImport, "llm-import",
-                            "llm IR as the frontend builds it, before any pass"),
-                 clEnumValN(Emit::LLM, "llm",
-                            "llm IR after the llm-optimize pipeline "
-                            "(canonicalize, cse, fusion)")),
+      "emit",
+      cl::desc("What to produce (default: plan with -o <file>, llm to stdout)"),
+      cl::values(
+          clEnumValN(Emit::LLMImport, "llm-import",
+                     "llm IR as the frontend builds it, before any pass"),
+          clEnumValN(Emit::LLM, "llm",
+                     "llm IR after the llm-optimize pipeline "
+                     "(canonicalize, cse, fusion)"),
+          clEnumValN(Emit::Kernel, "kernel",
+                     "IR after kernel-lower: kernel.launch ops with "
+                     "arena offsets"),
+          clEnumValN(Emit::Plan, "plan",
+                     "the plan file with the weights (needs -o)")),
       cl::cat(category));
+  cl::opt<int64_t> maxSeqLen(
+      "max-seq-len",
+      cl::desc("Longest sequence a session may hold (default: "
+               "max_position_embeddings, at most 4096)"),
+      cl::value_desc("n"), cl::init(0), cl::cat(category));
+  cl::opt<int64_t> maxTokens(
+      "max-tokens",
+      cl::desc("Most tokens one step runs: the prefill chunk and the largest "
+               "decode batch; sizes the arena (default: 512, at most "
+               "--max-seq-len)"),
+      cl::value_desc("n"), cl::init(0), cl::cat(category));
+  cl::opt<std::string> randomWeights(
+      "random-weights", cl::ValueOptional,
+      cl::desc("Fill the plan with deterministic pseudo-random weights "
+               "instead of reading safetensors (for benchmarks); optional "
+               "=SEED, default 0"),
+      cl::value_desc("seed"), cl::cat(category));
+  cl::list<std::string> targets(
+      "target", cl::CommaSeparated,
+      cl::desc("Code the plan holds (default: cpu, the reference backend's "
+               "op lists; GPU targets arrive with the CUDA backend)"),
+      cl::value_desc("cpu"), cl::cat(category));
   cl::opt<std::string> dtype(
       "dtype",
       cl::desc("Activation/weight dtype: bfloat16|float16|float32 (default: "
@@ -130,10 +168,16 @@ int compileMain(int argc, char **argv) {
   }
   cl::ParseCommandLineOptions(
       argc, argv,
-      "llmc compile: Hugging Face model -> llm IR -> compile pipeline\n\n"
-      "  The IR of every stage can be inspected with --mlir-print-ir-after-all\n"
+      "llmc compile: Hugging Face model -> llm IR -> kernels -> plan file\n\n"
+      "  `llmc compile <model dir> -o model.plan` reads config.json and the\n"
+      "  safetensors weights and writes the plan. Without -o it prints the IR\n"
+      "  (--emit=llm by default).\n\n"
+      "  The IR of every stage can be inspected with "
+      "--mlir-print-ir-after-all\n"
       "  or --mlir-print-ir-before=<pass>; `llmc-opt --llm-optimize` on the\n"
-      "  output of --emit=llm-import reproduces --emit=llm.\n");
+      "  output of --emit=llm-import reproduces --emit=llm, and\n"
+      "  `llmc-opt --kernel-lower=max-tokens=N` on that reproduces "
+      "--emit=kernel.\n");
 
   std::optional<llmc::hf::DType> dtypeOverride;
   if (!dtype.empty()) {
@@ -147,8 +191,64 @@ int compileMain(int argc, char **argv) {
   if (!config)
     return fail(toString(config.takeError()));
 
+  if (emit.getNumOccurrences() == 0)
+    emit = output == "-" ? Emit::LLM : Emit::Plan;
+  if (emit == Emit::Plan && output == "-")
+    return fail("--emit=plan writes a binary file: give it with -o <file>");
+  std::vector<std::string> targetList(targets.begin(), targets.end());
+  if (targetList.empty())
+    targetList.push_back("cpu");
+  for (const std::string &t : targetList)
+    if (t != "cpu")
+      return fail("--target: unsupported target '" + t +
+                  "' (this llmc has: cpu)");
+  if (maxSeqLen.getNumOccurrences() && maxSeqLen < 1)
+    return fail("--max-seq-len must be at least 1");
+  if (maxTokens.getNumOccurrences() && maxTokens < 1)
+    return fail("--max-tokens must be at least 1");
+  int64_t seqLen = maxSeqLen
+                       ? int64_t(maxSeqLen)
+                       : std::min<int64_t>(config->maxPositionEmbeddings, 4096);
+  int64_t stepTokens = maxTokens ? std::min<int64_t>(maxTokens, seqLen)
+                                 : std::min<int64_t>(512, seqLen);
+  std::optional<uint64_t> randomSeed;
+  if (randomWeights.getNumOccurrences()) {
+    uint64_t seed = 0;
+    if (!randomWeights.empty() &&
+        StringRef(randomWeights).getAsInteger(0, seed))
+      return fail("--random-weights: '" + randomWeights +
+                  "' is not a seed (an unsigned integer)");
+    randomSeed = seed;
+  }
+
+  // Open the checkpoint before any output exists, so that a missing or bad
+  // weight file fails the compile without leaving anything behind.
+  std::unique_ptr<llmc::hf::SafetensorsArchive> archive;
+  if (emit == Emit::Plan && !randomSeed) {
+    SmallString<256> dir(config->path);
+    sys::path::remove_filename(dir);
+    if (dir.empty())
+      dir = ".";
+    auto hasFile = [&](StringRef name) {
+      SmallString<256> p(dir);
+      sys::path::append(p, name);
+      return sys::fs::exists(p);
+    };
+    if (!hasFile("model.safetensors") &&
+        !hasFile("model.safetensors.index.json"))
+      return fail(dir + ": no model.safetensors or "
+                        "model.safetensors.index.json next to config.json "
+                        "(to compile without a checkpoint, use "
+                        "--random-weights)");
+    auto opened = llmc::hf::SafetensorsArchive::open(dir);
+    if (!opened)
+      return fail(toString(opened.takeError()));
+    archive = std::move(*opened);
+  }
+
   mlir::DialectRegistry registry;
-  registry.insert<llmc::llm::LLMDialect, mlir::func::FuncDialect>();
+  registry.insert<llmc::llm::LLMDialect, llmc::kernel::KernelDialect,
+                  mlir::func::FuncDialect>();
   mlir::MLIRContext context(registry);
   mlir::OwningOpRef<mlir::ModuleOp> module =
       llmc::hf::buildModule(context, *config);
@@ -156,13 +256,29 @@ int compileMain(int argc, char **argv) {
     return fail(config->path + ": internal error: the imported IR does not "
                                "verify (please report this)");
 
-  if (emit == Emit::LLM) {
+  if (emit != Emit::LLMImport) {
     mlir::PassManager pm(&context);
     if (failed(mlir::applyPassManagerCLOptions(pm)))
       return fail("invalid pass manager options");
     llmc::buildLLMOptimizePipeline(pm);
+    if (emit == Emit::Kernel || emit == Emit::Plan)
+      llmc::buildKernelLoweringPipeline(pm, stepTokens);
     if (failed(pm.run(*module)))
       return fail(config->path + ": the compile pipeline failed");
+  }
+
+  if (emit == Emit::Plan) {
+    std::unique_ptr<llmc::plan_writer::WeightSource> weights =
+        randomSeed ? llmc::plan_writer::makeRandomSource(*randomSeed)
+                   : llmc::plan_writer::makeSafetensorsSource(
+                         *archive, config->tieWordEmbeddings);
+    llmc::plan_writer::PlanOptions options;
+    options.targets = targetList;
+    options.maxSeqLen = seqLen;
+    if (Error err =
+            llmc::plan_writer::writePlan(*module, *weights, options, output))
+      return fail(toString(std::move(err)));
+    return 0;
   }
 
   std::string text;
@@ -195,11 +311,19 @@ int main(int argc, char **argv) {
     outs() << "llmc " << kVersion << "\n";
     return 0;
   }
+  // Present the subcommand as the program name in messages.
+  std::string name = std::string(argv[0]) + " " + command.str();
   if (command == "compile") {
-    // Present the subcommand as the program name in messages.
-    std::string name = std::string(argv[0]) + " compile";
     argv[1] = name.data();
     return compileMain(argc - 1, argv + 1);
+  }
+  if (command == "inspect") {
+    argv[1] = name.data();
+    return llmc::tools::inspectMain(argc - 1, argv + 1);
+  }
+  if (command == "run") {
+    argv[1] = name.data();
+    return llmc::tools::runMain(argc - 1, argv + 1);
   }
   errs() << "llmc: error: unknown command '" << command << "'\n\n";
   printUsage(errs());

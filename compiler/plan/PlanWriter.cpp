@@ -1,0 +1,549 @@
+//===- PlanWriter.cpp - a lowered module and its weights as a plan file
+//----===//
+//
+// The header is built once with every weight's offset and size and a zero
+// checksum (stored, not defaulted); the weights are then streamed into the
+// file one at a time, their checksums patched into the header in place, and
+// the header with its own checksum written last.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/plan/PlanWriter.h"
+
+#include "dialects/kernel/IR/KernelOps.h"
+#include "dialects/llm/IR/LLMOps.h"
+#include "runtime/src/PlanFormat.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Signals.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+using namespace mlir;
+namespace fb = flatbuffers;
+namespace pl = llmc::plan;
+
+namespace llmc::plan_writer {
+
+uint64_t WeightSpec::bytes() const {
+  uint64_t n = dtype == WeightDType::F32 ? 4 : 2;
+  for (int64_t d : shape)
+    n *= uint64_t(d);
+  return n;
+}
+
+WeightSource::~WeightSource() = default;
+
+namespace {
+
+constexpr uint64_t kWeightAlignment = 256;
+
+llvm::Error err(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+std::optional<pl::DType> planDType(Type t) {
+  if (t.isF32())
+    return pl::DType::F32;
+  if (t.isF16())
+    return pl::DType::F16;
+  if (t.isBF16())
+    return pl::DType::BF16;
+  if (t.isInteger(32))
+    return pl::DType::I32;
+  return std::nullopt;
+}
+
+WeightDType weightDType(pl::DType d) {
+  switch (d) {
+  case pl::DType::F16:
+    return WeightDType::F16;
+  case pl::DType::BF16:
+    return WeightDType::BF16;
+  default:
+    return WeightDType::F32;
+  }
+}
+
+/// Elements per token of an activation [?, d1, d2, ...].
+uint64_t rowElems(Type t) {
+  uint64_t n = 1;
+  for (int64_t d : cast<RankedTensorType>(t).getShape().drop_front())
+    n *= uint64_t(d);
+  return n;
+}
+
+class ModuleSerializer {
+public:
+  ModuleSerializer(ModuleOp module, const PlanOptions &options)
+      : module(module), options(options) {}
+
+  llvm::Error collectWeights() {
+    WalkResult r = module.walk([&](llm::ParamOp p) -> WalkResult {
+      auto type = cast<RankedTensorType>(p.getType());
+      auto dtype = planDType(type.getElementType());
+      if (!dtype || *dtype == pl::DType::I32) {
+        p.emitError("unsupported weight element type ")
+            << type.getElementType();
+        return WalkResult::interrupt();
+      }
+      auto [it, inserted] = weightIndex.try_emplace(p.getName(), specs.size());
+      if (inserted) {
+        specs.push_back({p.getName().str(),
+                         std::vector<int64_t>(type.getShape().begin(),
+                                              type.getShape().end()),
+                         weightDType(*dtype)});
+        specDTypes.push_back(*dtype);
+      } else if (llvm::ArrayRef<int64_t>(specs[it->second].shape) !=
+                 type.getShape()) {
+        p.emitError("weight \"") << p.getName() << "\" used with two shapes";
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (r.wasInterrupted())
+      return err("inconsistent weights in the module");
+    return llvm::Error::success();
+  }
+
+  llvm::ArrayRef<WeightSpec> weights() const { return specs; }
+
+  /// Builds the whole header; weight checksums are stored as 0 for now.
+  llvm::Error build(uint64_t weightsOffset, uint64_t &weightsSize,
+                    std::vector<uint64_t> &weightOffsets) {
+    auto modelAttr =
+        module->getAttrOfType<llm::ModelAttr>(llm::LLMDialect::kModelAttrName);
+    if (!modelAttr)
+      return err("the module has no llm.model attribute");
+    func::FuncOp prefill, decode;
+    for (auto fn : module.getOps<func::FuncOp>()) {
+      auto step =
+          fn->getAttrOfType<llm::StepAttr>(llm::LLMDialect::kStepAttrName);
+      if (!step)
+        continue;
+      (step.getValue() == llm::Step::Prefill ? prefill : decode) = fn;
+    }
+    if (!prefill || !decode)
+      return err("the module needs a prefill and a decode function");
+    auto arena = [](func::FuncOp fn) {
+      auto a = fn->getAttrOfType<IntegerAttr>(kernel::kArenaBytesAttrName);
+      return a ? a.getInt() : -1;
+    };
+    auto maxTokensAttr =
+        prefill->getAttrOfType<IntegerAttr>(kernel::kMaxTokensAttrName);
+    if (arena(prefill) < 0 || arena(decode) < 0 || !maxTokensAttr)
+      return err("the module has not been through kernel-plan-memory");
+    maxTokens = maxTokensAttr.getInt();
+
+    fbb.ForceDefaults(true); // every checksum is stored, so it can be patched
+    auto prefillProgram = buildProgram(prefill, pl::Step::Prefill);
+    if (!prefillProgram)
+      return prefillProgram.takeError();
+    auto decodeProgram = buildProgram(decode, pl::Step::Decode);
+    if (!decodeProgram)
+      return decodeProgram.takeError();
+
+    std::vector<fb::Offset<pl::KVCacheLayout>> caches;
+    for (Type t : prefill.getArgumentTypes().drop_front(3)) {
+      auto c = cast<llm::KVCacheType>(t);
+      caches.push_back(
+          pl::CreateKVCacheLayout(fbb, c.getKvHeads(), c.getHeadDim(),
+                                  *planDType(c.getDtype()), c.getWindow()));
+    }
+
+    std::vector<fb::Offset<pl::Weight>> weightTable;
+    uint64_t offset = 0;
+    for (auto [i, spec] : llvm::enumerate(specs)) {
+      offset = runtime::alignTo(offset, kWeightAlignment);
+      weightOffsets.push_back(offset);
+      weightTable.push_back(pl::CreateWeight(
+          fbb, fbb.CreateString(spec.name), specDTypes[i],
+          fbb.CreateVector(spec.shape), pl::WeightLayout::RowMajor, offset,
+          spec.bytes(), /*checksum=*/0));
+      offset += spec.bytes();
+    }
+    weightsSize = runtime::alignTo(offset, kWeightAlignment);
+
+    std::vector<fb::Offset<fb::String>> targets;
+    for (const std::string &t : options.targets)
+      targets.push_back(fbb.CreateString(t));
+    auto model =
+        pl::CreateModel(fbb, fbb.CreateString(modelAttr.getFamily().str()),
+                        modelAttr.getVocabSize(), modelAttr.getHiddenSize(),
+                        modelAttr.getNumLayers(), options.maxSeqLen,
+                        *planDType(modelAttr.getDtype()));
+    auto memory = pl::CreateMemoryPlan(
+        fbb, uint64_t(std::max(arena(prefill), arena(decode))), maxTokens,
+        uint32_t(runtime::kMinWeightAlignment));
+    pl::FormatVersion version(
+        options.formatMajor ? options.formatMajor : runtime::kFormatMajor,
+        options.formatMajor ? options.formatMinor : runtime::kFormatMinor);
+    std::string producer = std::string("llmc ") + runtime::runtimeVersion();
+    auto plan = pl::CreatePlan(
+        fbb, &version, fbb.CreateString(producer), fbb.CreateVector(targets),
+        model, memory, fbb.CreateVector(caches), *prefillProgram,
+        *decodeProgram, fbb.CreateVector(weightTable), weightsOffset,
+        weightsSize, uint32_t(kWeightAlignment));
+    pl::FinishSizePrefixedPlanBuffer(fbb, plan);
+    return llvm::Error::success();
+  }
+
+  fb::FlatBufferBuilder &builder() { return fbb; }
+
+private:
+  /// Where `v` lives, following launch arguments, launch results, views
+  /// and cache updates back to their storage.
+  llvm::Expected<pl::Operand> resolve(Value v) {
+    while (true) {
+      if (auto arg = dyn_cast<BlockArgument>(v)) {
+        Operation *owner = arg.getOwner()->getParentOp();
+        if (auto launch = dyn_cast<kernel::LaunchOp>(owner)) {
+          v = launch.getInputs()[arg.getArgNumber()];
+          continue;
+        }
+        unsigned n = arg.getArgNumber();
+        if (n < 3)
+          return pl::Operand(pl::OperandKind::Input, pl::DType::I32, n, 0, 1);
+        auto cache = cast<llm::KVCacheType>(arg.getType());
+        return pl::Operand(pl::OperandKind::KVCache,
+                           *planDType(cache.getDtype()), n - 3, 0, 0);
+      }
+      Operation *def = v.getDefiningOp();
+      if (auto p = dyn_cast<llm::ParamOp>(def)) {
+        unsigned index = weightIndex.lookup(p.getName());
+        return pl::Operand(pl::OperandKind::Weight, specDTypes[index], index, 0,
+                           0);
+      }
+      if (auto launch = dyn_cast<kernel::LaunchOp>(def)) {
+        auto yield =
+            cast<kernel::YieldOp>(launch.getBody().front().getTerminator());
+        v = yield.getValues()[cast<OpResult>(v).getResultNumber()];
+        continue;
+      }
+      if (auto write = dyn_cast<llm::KVCacheWriteOp>(def)) {
+        v = write.getCache();
+        continue;
+      }
+      auto offsets =
+          def->getAttrOfType<DenseI64ArrayAttr>(kernel::kOffsetsAttrName);
+      unsigned resultNumber = cast<OpResult>(v).getResultNumber();
+      if (!offsets || offsets.size() <= resultNumber ||
+          offsets[resultNumber] < 0)
+        return err("value defined by " + def->getName().getStringRef() +
+                   " has no arena offset");
+      auto dtype = planDType(getElementTypeOrSelf(v.getType()));
+      if (!dtype)
+        return err("unsupported activation type");
+      return pl::Operand(pl::OperandKind::Arena, *dtype, 0,
+                         uint64_t(offsets[resultNumber]),
+                         rowElems(v.getType()));
+    }
+  }
+
+  llvm::Expected<fb::Offset<fb::Vector<const pl::Operand *>>>
+  operands(ValueRange values) {
+    std::vector<pl::Operand> out;
+    for (Value v : values) {
+      auto o = resolve(v);
+      if (!o)
+        return o.takeError();
+      out.push_back(*o);
+    }
+    return fbb.CreateVectorOfStructs(out);
+  }
+
+  /// The layer index of the cache a value refers to.
+  unsigned layerOf(Value cache) {
+    auto o = resolve(cache);
+    if (!o) {
+      llvm::consumeError(o.takeError());
+      return ~0u;
+    }
+    return o->index();
+  }
+
+  llvm::Expected<fb::Offset<pl::Op>> buildOp(Operation *op) {
+    pl::OpParams kind = pl::OpParams::NONE;
+    fb::Offset<void> params;
+    SmallVector<Value> ins(op->getOperands());
+    SmallVector<Value> outs(op->getResults());
+    auto shape = [](Value v) {
+      return cast<RankedTensorType>(v.getType()).getShape();
+    };
+
+    if (auto e = dyn_cast<llm::EmbeddingOp>(op)) {
+      kind = pl::OpParams::Embedding;
+      double scale = e.getScale() ? e.getScale()->convertToDouble() : 1.0;
+      params = pl::CreateEmbedding(fbb, shape(e.getTable())[0],
+                                   shape(e.getTable())[1], scale)
+                   .Union();
+    } else if (auto n = dyn_cast<llm::RMSNormOp>(op)) {
+      kind = pl::OpParams::RMSNorm;
+      params = pl::CreateRMSNorm(fbb, shape(n.getInput()).back(),
+                                 pl::RMSNormVariant(n.getVariant()),
+                                 n.getEps().convertToDouble())
+                   .Union();
+    } else if (auto n = dyn_cast<llm::AddRMSNormOp>(op)) {
+      kind = pl::OpParams::AddRMSNorm;
+      params = pl::CreateAddRMSNorm(fbb, shape(n.getInput()).back(),
+                                    pl::RMSNormVariant(n.getVariant()),
+                                    n.getEps().convertToDouble())
+                   .Union();
+    } else if (auto l = dyn_cast<llm::LinearOp>(op)) {
+      kind = pl::OpParams::Linear;
+      params = pl::CreateLinear(fbb, shape(l.getWeight())[1],
+                                shape(l.getWeight())[0], bool(l.getBias()))
+                   .Union();
+    } else if (auto g = dyn_cast<llm::GatedLinearOp>(op)) {
+      kind = pl::OpParams::GatedLinear;
+      params = pl::CreateGatedLinear(fbb, shape(g.getGateWeight())[1],
+                                     shape(g.getGateWeight())[0],
+                                     pl::Activation(g.getActivation()))
+                   .Union();
+    } else if (auto g = dyn_cast<llm::GLUOp>(op)) {
+      kind = pl::OpParams::GLU;
+      params = pl::CreateGLU(fbb, rowElems(g.getType()),
+                             pl::Activation(g.getActivation()))
+                   .Union();
+    } else if (auto a = dyn_cast<llm::AddOp>(op)) {
+      kind = pl::OpParams::Add;
+      params = pl::CreateAdd(fbb, rowElems(a.getType())).Union();
+    } else if (auto s = dyn_cast<llm::SoftcapOp>(op)) {
+      kind = pl::OpParams::Softcap;
+      params = pl::CreateSoftcap(fbb, rowElems(s.getType()),
+                                 s.getCap().convertToDouble())
+                   .Union();
+    } else if (auto r = dyn_cast<llm::RopeOp>(op)) {
+      kind = pl::OpParams::Rope;
+      llm::RopeAttr rope = r.getRope();
+      if (rope.getKind() == llm::RopeKind::Dynamic ||
+          rope.getKind() == llm::RopeKind::LongRope)
+        return err("unsupported in plans: rope_type \"" +
+                   llm::stringifyRopeKind(rope.getKind()) +
+                   "\" (its frequencies depend on the sequence length)");
+      std::vector<float> invFreq =
+          rope::inverseFrequencies(rope.toParams(), options.maxSeqLen);
+      params =
+          pl::CreateRope(fbb, shape(r.getInput())[1], shape(r.getInput())[2],
+                         rope.getDim(), pl::RopeLayout(rope.getLayout()),
+                         rope.getAttentionScaling(), fbb.CreateVector(invFreq))
+              .Union();
+    } else if (auto w = dyn_cast<llm::KVCacheWriteOp>(op)) {
+      kind = pl::OpParams::KVCacheWrite;
+      params = pl::CreateKVCacheWrite(fbb, layerOf(w.getCache())).Union();
+      outs.clear(); // the cache is updated in place
+    } else if (auto a = dyn_cast<llm::AttentionOp>(op)) {
+      if (a.getSinks())
+        return err("unsupported in plans: attention sinks");
+      kind = pl::OpParams::Attention;
+      auto cache = cast<llm::KVCacheType>(a.getCache().getType());
+      params = pl::CreateAttention(
+                   fbb, layerOf(a.getCache()), shape(a.getQuery())[1],
+                   cache.getKvHeads(), cache.getHeadDim(),
+                   a.getScale().convertToDouble(), a.getWindow().value_or(0),
+                   a.getChunk().value_or(0),
+                   a.getSoftcap() ? a.getSoftcap()->convertToDouble() : 0.0)
+                   .Union();
+    } else if (auto h = dyn_cast<llm::LMHeadOp>(op)) {
+      kind = pl::OpParams::LMHead;
+      params = pl::CreateLMHead(fbb, shape(h.getWeight())[1],
+                                shape(h.getWeight())[0])
+                   .Union();
+    } else {
+      return err("unsupported in plans: " + op->getName().getStringRef());
+    }
+    std::string name = op->getName().stripDialect().str();
+    op->getLoc()->walk([&](Location loc) {
+      if (auto n = dyn_cast<NameLoc>(loc)) {
+        name = n.getName().str();
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    auto inVec = operands(ins);
+    if (!inVec)
+      return inVec.takeError();
+    auto outVec = operands(outs);
+    if (!outVec)
+      return outVec.takeError();
+    return pl::CreateOp(fbb, fbb.CreateString(name), kind, params, *inVec,
+                        *outVec);
+  }
+
+  llvm::Expected<fb::Offset<pl::Program>> buildProgram(func::FuncOp fn,
+                                                       pl::Step step) {
+    std::vector<fb::Offset<pl::Kernel>> kernels;
+    for (Operation &op : fn.getBody().front()) {
+      if (isa<llm::ParamOp, func::ReturnOp>(op))
+        continue;
+      auto launch = dyn_cast<kernel::LaunchOp>(op);
+      if (!launch)
+        return err("@" + fn.getSymName() + ": " + op.getName().getStringRef() +
+                   " outside a kernel.launch (run convert-llm-to-kernel)");
+      std::vector<fb::Offset<pl::Op>> ops;
+      for (Operation &inner : launch.getBody().front()) {
+        if (isa<kernel::YieldOp, llm::SplitHeadsOp, llm::MergeHeadsOp>(inner))
+          continue; // views: same bytes as their source
+        auto built = buildOp(&inner);
+        if (!built)
+          return built.takeError();
+        ops.push_back(*built);
+      }
+      kernels.push_back(
+          pl::CreateKernel(fbb, fbb.CreateString(launch.getName().str()),
+                           fbb.CreateVector(ops)));
+    }
+    auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
+    auto logits = resolve(ret.getOperand(0));
+    if (!logits)
+      return logits.takeError();
+    return pl::CreateProgram(fbb, step, fbb.CreateVector(kernels), &*logits);
+  }
+
+  ModuleOp module;
+  const PlanOptions &options;
+  fb::FlatBufferBuilder fbb{1 << 20};
+  std::vector<WeightSpec> specs;
+  std::vector<pl::DType> specDTypes;
+  llvm::StringMap<unsigned> weightIndex;
+  int64_t maxTokens = 0;
+};
+
+/// A temporary file next to the plan, removed unless committed.
+class TempFile {
+public:
+  ~TempFile() {
+    if (fd >= 0)
+      ::close(fd);
+    if (!path.empty() && !committed) {
+      llvm::sys::fs::remove(path);
+      llvm::sys::DontRemoveFileOnSignal(path);
+    }
+  }
+  llvm::Error create(llvm::StringRef target) {
+    llvm::SmallString<256> model(target);
+    model += ".tmp-%%%%%%";
+    if (std::error_code ec = llvm::sys::fs::createUniqueFile(model, fd, path))
+      return err(target + ": cannot create a temporary file next to it: " +
+                 ec.message());
+    llvm::sys::RemoveFileOnSignal(path);
+    return llvm::Error::success();
+  }
+  llvm::Error pwriteAll(const void *data, uint64_t size, uint64_t offset,
+                        llvm::StringRef target) {
+    const char *p = static_cast<const char *>(data);
+    while (size > 0) {
+      ssize_t n = ::pwrite(fd, p, size, off_t(offset));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return err(target + ": write failed: " + std::strerror(errno));
+      p += n;
+      size -= uint64_t(n);
+      offset += uint64_t(n);
+    }
+    return llvm::Error::success();
+  }
+  llvm::Error resize(uint64_t size, llvm::StringRef target) {
+    if (::ftruncate(fd, off_t(size)) != 0)
+      return err(target + ": cannot size the file: " + std::strerror(errno));
+    return llvm::Error::success();
+  }
+  llvm::Error commit(llvm::StringRef target) {
+    if (::fsync(fd) != 0)
+      return err(target + ": fsync failed: " + std::strerror(errno));
+    if (::close(fd) != 0) {
+      fd = -1;
+      return err(target + ": close failed: " + std::strerror(errno));
+    }
+    fd = -1;
+    if (std::error_code ec = llvm::sys::fs::rename(path, target))
+      return err(target + ": cannot rename the temporary file into place: " +
+                 ec.message());
+    committed = true;
+    llvm::sys::DontRemoveFileOnSignal(path);
+    return llvm::Error::success();
+  }
+
+private:
+  int fd = -1;
+  llvm::SmallString<256> path;
+  bool committed = false;
+};
+
+} // namespace
+
+llvm::Error writePlan(ModuleOp module, WeightSource &weights,
+                      const PlanOptions &options, llvm::StringRef path) {
+  if (options.maxSeqLen < 1)
+    return err("max sequence length must be at least 1");
+  ModuleSerializer serializer(module, options);
+  if (llvm::Error e = serializer.collectWeights())
+    return e;
+  for (const WeightSpec &spec : serializer.weights())
+    if (llvm::Error e = weights.check(spec))
+      return e;
+
+  // The header's size does not depend on where the weights go (every field
+  // is stored), so build it once to learn the size, then for real.
+  uint64_t weightsSize = 0, weightsOffset = 0;
+  std::vector<uint64_t> weightOffsets;
+  {
+    ModuleSerializer sizing(module, options);
+    if (llvm::Error e = sizing.collectWeights())
+      return e;
+    if (llvm::Error e = sizing.build(0, weightsSize, weightOffsets))
+      return e;
+    uint64_t headerEnd = runtime::headerChecksumOffset(
+                             uint32_t(sizing.builder().GetSize() - 4)) +
+                         8;
+    weightsOffset =
+        runtime::alignTo(headerEnd, runtime::kWeightSectionAlignment);
+  }
+  weightOffsets.clear();
+  if (llvm::Error e =
+          serializer.build(weightsOffset, weightsSize, weightOffsets))
+    return e;
+  fb::FlatBufferBuilder &fbb = serializer.builder();
+  if (fbb.GetSize() > runtime::kMaxFlatbufferSize)
+    return err(path + ": the plan header would exceed 1 GiB");
+
+  TempFile file;
+  if (llvm::Error e = file.create(path))
+    return e;
+  uint8_t *header = fbb.GetBufferPointer();
+  auto *plan = pl::GetMutableSizePrefixedPlan(header);
+  std::vector<uint8_t> buffer;
+  for (auto [i, spec] : llvm::enumerate(serializer.weights())) {
+    buffer.assign(spec.bytes(), 0);
+    if (llvm::Error e = weights.fill(spec, buffer))
+      return e;
+    if (llvm::Error e = file.pwriteAll(buffer.data(), buffer.size(),
+                                       weightsOffset + weightOffsets[i], path))
+      return e;
+    plan->mutable_weights()->GetMutableObject(i)->mutate_checksum(
+        runtime::checksum(buffer.data(), buffer.size()));
+  }
+  // The file ends where the header says the weight section does.
+  if (llvm::Error e = file.resize(weightsOffset + weightsSize, path))
+    return e;
+
+  uint32_t sizePrefix;
+  std::memcpy(&sizePrefix, header, 4);
+  std::vector<uint8_t> head(weightsOffset, 0);
+  std::memcpy(head.data(), header, fbb.GetSize());
+  uint64_t sum = runtime::checksum(header, 4 + uint64_t(sizePrefix));
+  std::memcpy(head.data() + runtime::headerChecksumOffset(sizePrefix), &sum, 8);
+  if (llvm::Error e = file.pwriteAll(head.data(), head.size(), 0, path))
+    return e;
+  return file.commit(path);
+}
+
+} // namespace llmc::plan_writer

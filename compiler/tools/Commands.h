@@ -1,0 +1,17 @@
+//===- Commands.h - the llmc subcommands that read plans -------*- C++ -*-===//
+
+#ifndef LLMC_COMPILER_TOOLS_COMMANDS_H
+#define LLMC_COMPILER_TOOLS_COMMANDS_H
+
+namespace llmc::tools {
+
+/// `llmc inspect <plan>`: format, model, memory plan, KV cache, weights,
+/// kernels. argv[0] is the subcommand's display name.
+int inspectMain(int argc, char **argv);
+
+/// `llmc run <plan> --tokens ...`: prefill, greedy or sampled decoding.
+int runMain(int argc, char **argv);
+
+} // namespace llmc::tools
+
+#endif // LLMC_COMPILER_TOOLS_COMMANDS_H

@@ -1,0 +1,377 @@
+//===- RunCommands.cpp - `llmc inspect` and `llmc run`
+//---------------------===//
+//
+// The two subcommands that read plans. `run` goes through the public C API
+// only, exactly as an embedding application would; `inspect` reads the
+// verified flatbuffer through the runtime's PlanFile.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/tools/Commands.h"
+
+#include "llmc/llmc.h"
+#include "runtime/src/PlanFile.h"
+#include "runtime/src/PlanFormat.h"
+
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <vector>
+
+using namespace llvm;
+namespace pl = llmc::plan;
+
+namespace llmc::tools {
+namespace {
+
+int fail(const Twine &message) {
+  errs() << "llmc: error: " << message << "\n";
+  return 1;
+}
+
+std::string humanBytes(uint64_t bytes) {
+  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = double(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  std::string s;
+  raw_string_ostream os(s);
+  os << bytes << " bytes";
+  if (u > 0)
+    os << " (" << format("%.2f", v) << " " << units[u] << ")";
+  return s;
+}
+
+const char *opKindName(pl::OpParams kind) {
+  switch (kind) {
+  case pl::OpParams::Embedding:
+    return "embedding";
+  case pl::OpParams::RMSNorm:
+    return "rms_norm";
+  case pl::OpParams::AddRMSNorm:
+    return "add_rms_norm";
+  case pl::OpParams::Linear:
+    return "linear";
+  case pl::OpParams::GatedLinear:
+    return "gated_linear";
+  case pl::OpParams::GLU:
+    return "glu";
+  case pl::OpParams::Add:
+    return "add";
+  case pl::OpParams::Softcap:
+    return "softcap";
+  case pl::OpParams::Rope:
+    return "rope";
+  case pl::OpParams::KVCacheWrite:
+    return "kv_cache_write";
+  case pl::OpParams::Attention:
+    return "attention";
+  case pl::OpParams::LMHead:
+    return "lm_head";
+  default:
+    return "?";
+  }
+}
+
+void printProgram(raw_ostream &os, const char *name, const pl::Program &p) {
+  os << name << ": " << p.kernels()->size() << " kernels\n";
+  for (auto [i, k] : enumerate(*p.kernels())) {
+    os << "  " << format("%4u", unsigned(i)) << "  " << k->name()->str()
+       << ": ";
+    ListSeparator sep(", ");
+    for (const pl::Op *op : *k->ops())
+      os << sep << opKindName(op->params_type());
+    os << "\n";
+  }
+}
+
+} // namespace
+
+int inspectMain(int argc, char **argv) {
+  cl::OptionCategory category("llmc inspect options");
+  cl::opt<std::string> input(cl::Positional, cl::Required,
+                             cl::desc("<model.plan>"), cl::cat(category));
+  cl::opt<bool> listKernels("kernels",
+                            cl::desc("List every kernel of both programs "
+                                     "with its fused body (default: on)"),
+                            cl::init(true), cl::cat(category));
+  cl::opt<bool> listWeights("weights",
+                            cl::desc("List every weight: name, dtype, shape, "
+                                     "offset, size, checksum"),
+                            cl::cat(category));
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "llmc inspect: what a plan holds (verifies the whole file first)\n");
+
+  std::unique_ptr<runtime::PlanFile> file;
+  if (runtime::Status s = runtime::PlanFile::open(input, file); !s.ok())
+    return fail(s.message());
+  const pl::Plan &plan = *file->plan();
+  const pl::Model &model = *plan.model();
+  const pl::MemoryPlan &memory = *plan.memory();
+  raw_ostream &os = outs();
+
+  os << "plan: " << input << ", " << humanBytes(file->fileSize()) << "\n";
+  os << "format: " << plan.version()->major() << "." << plan.version()->minor()
+     << ", written by " << plan.producer()->str() << "\n";
+  os << "targets: ";
+  {
+    ListSeparator sep(", ");
+    for (const auto *t : *plan.targets())
+      os << sep << t->str();
+  }
+  os << "\n";
+  os << "model: " << model.model_type()->str() << ", vocab "
+     << model.vocab_size() << ", hidden " << model.hidden_size() << ", "
+     << model.num_layers() << " layers, " << runtime::dtypeName(model.dtype())
+     << ", max sequence " << model.max_seq_len() << " tokens\n";
+  os << "memory plan: arena " << humanBytes(memory.arena_bytes()) << " for "
+     << memory.max_tokens() << " tokens per step\n";
+
+  // KV cache bytes: group layers with the same layout.
+  std::map<std::tuple<int64_t, int64_t, int, int64_t>, std::vector<unsigned>>
+      groups;
+  uint64_t perTokenAll = 0, maxSeqAll = 0;
+  for (auto [i, c] : enumerate(*plan.kv_caches())) {
+    groups[{c->kv_heads(), c->head_dim(), int(c->dtype()), c->window()}]
+        .push_back(unsigned(i));
+    uint64_t perToken = 2 * uint64_t(c->kv_heads()) * uint64_t(c->head_dim()) *
+                        runtime::dtypeSize(c->dtype());
+    int64_t capacity =
+        c->window() == 0
+            ? model.max_seq_len()
+            : std::min<int64_t>(model.max_seq_len(),
+                                c->window() + memory.max_tokens() - 1);
+    perTokenAll += perToken;
+    maxSeqAll += perToken * uint64_t(capacity);
+  }
+  os << "kv cache:\n";
+  for (auto &[key, layers] : groups) {
+    auto [heads, dim, dtype, window] = key;
+    uint64_t perToken = 2 * uint64_t(heads) * uint64_t(dim) *
+                        runtime::dtypeSize(pl::DType(dtype));
+    int64_t capacity =
+        window == 0 ? model.max_seq_len()
+                    : std::min<int64_t>(model.max_seq_len(),
+                                        window + memory.max_tokens() - 1);
+    os << "  " << layers.size() << " layer(s): K+V " << heads << " heads x "
+       << dim << " x " << runtime::dtypeName(pl::DType(dtype));
+    if (window)
+      os << ", window " << window;
+    os << ": " << perToken << " bytes per token per layer, "
+       << humanBytes(perToken * uint64_t(capacity)) << " per layer for "
+       << capacity << " tokens\n";
+  }
+  os << "  all layers: " << perTokenAll << " bytes per token, "
+     << humanBytes(maxSeqAll) << " per sequence of " << model.max_seq_len()
+     << " tokens\n";
+  uint64_t weightBytes = 0;
+  for (const pl::Weight *w : *plan.weights())
+    weightBytes += w->size();
+  os << "weights: " << plan.weights()->size() << " tensors, "
+     << humanBytes(weightBytes) << "\n";
+  if (listWeights)
+    for (const pl::Weight *w : *plan.weights()) {
+      os << "  " << w->name()->str() << ": " << runtime::dtypeName(w->dtype())
+         << " [";
+      ListSeparator sep(", ");
+      for (int64_t d : *w->shape())
+        os << sep << d;
+      os << "] at " << w->offset() << ", " << w->size() << " bytes, xxh3 "
+         << format_hex(w->checksum(), 18) << "\n";
+    }
+  if (listKernels) {
+    printProgram(os, "prefill", *plan.prefill());
+    printProgram(os, "decode", *plan.decode());
+  }
+  return 0;
+}
+
+namespace {
+
+/// Writes a float32 C-order .npy (format 1.0) of shape [rows, cols].
+bool writeNpy(const std::string &path, const std::vector<float> &data,
+              uint64_t rows, uint64_t cols, std::string &error) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                       std::to_string(rows) + ", " + std::to_string(cols) +
+                       "), }";
+  // magic (6) + version (2) + length (2) + header + '\n', padded to 64.
+  size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  std::string tmp = path + ".tmp";
+  FILE *f = std::fopen(tmp.c_str(), "wb");
+  if (!f) {
+    error = path + ": cannot create: " + std::strerror(errno);
+    return false;
+  }
+  uint16_t len = uint16_t(header.size());
+  bool ok =
+      std::fwrite("\x93NUMPY\x01\x00", 1, 8, f) == 8 &&
+      std::fwrite(&len, 2, 1, f) == 1 &&
+      std::fwrite(header.data(), 1, header.size(), f) == header.size() &&
+      std::fwrite(data.data(), sizeof(float), data.size(), f) == data.size();
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    error = path + ": write failed";
+    std::remove(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+int runMain(int argc, char **argv) {
+  cl::OptionCategory category("llmc run options");
+  cl::opt<std::string> input(cl::Positional, cl::Required,
+                             cl::desc("<model.plan>"), cl::cat(category));
+  cl::opt<std::string> backendName("backend", cl::desc("cpu (default) or cuda"),
+                                   cl::init("cpu"), cl::cat(category));
+  cl::list<int32_t> tokens("tokens", cl::CommaSeparated, cl::Required,
+                           cl::desc("Prompt token ids, comma-separated"),
+                           cl::value_desc("id,id,..."), cl::cat(category));
+  cl::opt<int32_t> maxNew("max-new-tokens",
+                          cl::desc("Tokens to generate (default 16)"),
+                          cl::init(16), cl::cat(category));
+  cl::opt<std::string> logitsOut(
+      "logits-out",
+      cl::desc("Write the logits of every prompt position and every decode "
+               "step as float32 .npy [prompt_len + N, vocab]; row "
+               "prompt_len + k holds the logits after feeding generated "
+               "token k"),
+      cl::value_desc("file.npy"), cl::cat(category));
+  cl::opt<float> temperature("temperature",
+                             cl::desc("Sampling temperature; 0 = greedy "
+                                      "(default)"),
+                             cl::init(0.0f), cl::cat(category));
+  cl::opt<int32_t> topK("top-k",
+                        cl::desc("Sample among the k most likely "
+                                 "(0 = all)"),
+                        cl::init(0), cl::cat(category));
+  cl::opt<float> topP("top-p", cl::desc("Nucleus sampling mass (1 = all)"),
+                      cl::init(1.0f), cl::cat(category));
+  cl::opt<uint64_t> seed("seed", cl::desc("Sampling seed (default 0)"),
+                         cl::init(0), cl::cat(category));
+  cl::opt<int32_t> threads("num-threads",
+                           cl::desc("CPU worker threads (0 = one per core)"),
+                           cl::init(0), cl::cat(category));
+  cl::opt<int32_t> maxSeqLen("max-seq-len",
+                             cl::desc("Session sequence capacity (0 = the "
+                                      "plan's)"),
+                             cl::init(0), cl::cat(category));
+  cl::opt<bool> stats("timing",
+                      cl::desc("Print prefill and decode tokens/s to stderr"),
+                      cl::cat(category));
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "llmc run: run a plan on a prompt and print the generated token ids\n"
+      "  (comma-separated, on one line)\n");
+
+  if (maxNew < 1)
+    return fail("--max-new-tokens must be at least 1");
+  llmc_session_options options = llmc_session_options_default();
+  if (backendName == "cpu")
+    options.backend = LLMC_BACKEND_CPU;
+  else if (backendName == "cuda")
+    options.backend = LLMC_BACKEND_CUDA;
+  else
+    return fail("--backend: unknown backend '" + backendName +
+                "' (cpu or cuda)");
+  options.num_threads = threads;
+  options.max_seq_len = maxSeqLen;
+
+  llmc_plan *plan = nullptr;
+  if (llmc_plan_open(input.c_str(), &plan) != LLMC_OK)
+    return fail(llmc_last_error());
+  auto closePlan = make_scope_exit([&] { llmc_plan_close(plan); });
+  llmc_plan_info info;
+  if (llmc_plan_get_info(plan, &info) != LLMC_OK)
+    return fail(llmc_last_error());
+  llmc_session *session = nullptr;
+  if (llmc_session_create(plan, &options, &session) != LLMC_OK)
+    return fail(llmc_last_error());
+  auto destroy = make_scope_exit([&] { llmc_session_destroy(session); });
+
+  const uint64_t vocab = uint64_t(info.vocab_size);
+  const int32_t promptLen = int32_t(tokens.size());
+  const bool wantLogits = !logitsOut.empty();
+  std::vector<float> all;
+  if (wantLogits)
+    all.resize((uint64_t(promptLen) + uint64_t(maxNew)) * vocab);
+  std::vector<float> last(vocab);
+
+  using Clock = std::chrono::steady_clock;
+  std::vector<int32_t> prompt(tokens.begin(), tokens.end());
+  auto t0 = Clock::now();
+  if (llmc_prefill(session, 0, prompt.data(), promptLen,
+                   wantLogits ? all.data() : nullptr, last.data()) != LLMC_OK)
+    return fail(llmc_last_error());
+  auto t1 = Clock::now();
+
+  llmc_sampling sampling = llmc_sampling_default();
+  sampling.temperature = temperature;
+  sampling.top_k = topK;
+  sampling.top_p = topP;
+  uint64_t rng = seed;
+  std::vector<int32_t> generated;
+  int32_t decodeSteps = 0;
+  for (int32_t k = 0; k < maxNew; ++k) {
+    int32_t token;
+    if (llmc_sample(last.data(), int64_t(vocab), &sampling, &rng, &token) !=
+        LLMC_OK)
+      return fail(llmc_last_error());
+    generated.push_back(token);
+    // The last token is fed only when its logits are asked for.
+    if (k + 1 == maxNew && !wantLogits)
+      break;
+    int32_t seq = 0;
+    if (llmc_decode(session, 1, &seq, &token, last.data()) != LLMC_OK)
+      return fail(llmc_last_error());
+    ++decodeSteps;
+    if (wantLogits)
+      std::copy(last.begin(), last.end(),
+                all.begin() + (uint64_t(promptLen) + uint64_t(k)) * vocab);
+  }
+  auto t2 = Clock::now();
+
+  {
+    ListSeparator sep(",");
+    for (int32_t t : generated)
+      outs() << sep << t;
+    outs() << "\n";
+  }
+  if (stats) {
+    double prefillS = std::chrono::duration<double>(t1 - t0).count();
+    double decodeS = std::chrono::duration<double>(t2 - t1).count();
+    errs() << format("prefill: %d tokens in %.3f s (%.1f tokens/s)\n",
+                     promptLen, prefillS, promptLen / prefillS);
+    if (decodeSteps > 0)
+      errs() << format("decode: %d steps in %.3f s (%.2f tokens/s, %.1f "
+                       "ms/token)\n",
+                       decodeSteps, decodeS, decodeSteps / decodeS,
+                       1000 * decodeS / decodeSteps);
+  }
+  if (wantLogits) {
+    std::string error;
+    if (!writeNpy(logitsOut, all, uint64_t(promptLen) + uint64_t(maxNew), vocab,
+                  error))
+      return fail(error);
+  }
+  return 0;
+}
+
+} // namespace llmc::tools
