@@ -1,0 +1,397 @@
+#!/usr/bin/env python3
+# Golden conformance data for the llama, mistral, qwen2 and qwen3 frontends.
+#
+# An offline generator, not part of the build or of CI (it needs torch and transformers):
+#   /tmp/gv/bin/python tools/golden/make_golden.py --out test/models
+# It (re)writes test/models/<name>/{config.json, model.safetensors, golden.json, logits.npy}, which are committed.
+# tools/golden/README.md describes the design, the tolerances and the measurements behind them.
+#
+# Per model: a tiny randomly initialised transformers model (fixed seed, eager attention) is saved with
+# save_pretrained, then reloaded from disk with from_pretrained(dtype=<its dtype>) -- the path a user of
+# transformers takes -- and run exactly like llmc's runtime: one forward over the prompt with the KV cache,
+# then N single-token greedy steps. logits.npy holds every row ([P + N, vocab], float32).
+
+import argparse
+import copy
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import transformers
+from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config
+
+MAX_NEW_TOKENS = 8
+F32_REL_TOL = 1e-4
+# Chosen from the bf16-vs-f32 measurements in tools/golden/README.md: the reference's own bf16 rounding noise is
+# at most 8.4e-3 x max|logit| over the four bf16 models; 2e-2 leaves 2.4x or more, and any config bug tried moved
+# the logits by more.
+BF16_REL_TOL = 2e-2
+# Every greedy step's top-1/top-2 gap must exceed MARGIN_FACTOR x rel_tol x max|logit|.
+MARGIN_FACTOR = 3.0
+# A feature counts as exercised if switching it off moves the logits by more than this x rel_tol x max|logit|.
+FEATURE_FACTOR = 3.0
+MAX_SEED_TRIES = 200
+
+
+@dataclass
+class Spec:
+    name: str
+    config_class: type
+    dtype: torch.dtype
+    prompt_len: int
+    base_seed: int
+    config: dict
+    # Next-token structure (see add_bigram): standard deviation the embedding is rescaled to, and strength.
+    embed_std: float
+    bigram: float
+    # config.json keys removed after saving (transformers 5 writes head_dim for every family; real Llama 3 and
+    # Qwen2 configs leave it out, so those two exercise the hidden_size / num_attention_heads derivation).
+    drop_keys: tuple
+    # Named ablations: (description, function(model, config dict) -> (model, config dict), f32 only). Each must
+    # move the logits by more than FEATURE_FACTOR x rel_tol x max|logit|; "f32 only" ones (too fine for the
+    # bf16 tolerance) are checked against the float32 tolerance, on the f32 model only.
+    ablations: list = field(default_factory=list)
+
+
+def ablate_config(**changes):
+    """Rebuild the model with some config keys changed and the same weights."""
+
+    def apply(model, cfg):
+        cfg = dict(cfg, **changes)
+        return None, cfg
+
+    return apply
+
+
+def ablate_modules(pred, make):
+    """Replace every submodule whose name satisfies pred by make(module)."""
+
+    def apply(model, cfg):
+        model = copy.deepcopy(model)
+        for name, _ in list(model.named_modules()):
+            if name and pred(name):
+                parent_name, _, leaf = name.rpartition(".")
+                parent = model.get_submodule(parent_name) if parent_name else model
+                setattr(parent, leaf, make(getattr(parent, leaf)))
+        return model, cfg
+
+    return apply
+
+
+def zero_biases(model, cfg):
+    model = copy.deepcopy(model)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(".bias"):
+                p.zero_()
+    return model, cfg
+
+
+def llama_config():
+    return dict(
+        vocab_size=512, hidden_size=64, intermediate_size=160, num_hidden_layers=3,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+        initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=False,
+        # With head_dim 16 and theta 5e4 the wavelengths are 6.3, 25, 99, ...: O = 48 puts frequency 0 in the
+        # unchanged band (< O/4 = 12), frequency 1 in the interpolated band (s = 0.31) and frequencies 2..7 in
+        # the divided band (> O = 48).
+        rope_parameters={"rope_type": "llama3", "rope_theta": 50000.0, "factor": 8.0, "low_freq_factor": 1.0,
+                         "high_freq_factor": 4.0, "original_max_position_embeddings": 48},
+    )
+
+
+def mistral_config():
+    return dict(
+        vocab_size=384, hidden_size=96, intermediate_size=192, num_hidden_layers=2,
+        num_attention_heads=6, num_key_value_heads=2, max_position_embeddings=256,
+        initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=False,
+        # Window 6 is smaller than the 30-token prompt and not a multiple of the 4-token prefill chunk
+        # of golden.mistral-f32-chunked, so the ring buffer wraps at every offset.
+        sliding_window=6,
+        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+    )
+
+
+def qwen2_config():
+    return dict(
+        vocab_size=320, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=256,
+        initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=True,
+        use_sliding_window=False,
+        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+    )
+
+
+def qwen3_config():
+    return dict(
+        vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=3,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=32, max_position_embeddings=256,
+        initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=False, attention_bias=False,
+        use_sliding_window=False,
+        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+    )
+
+
+def is_qk_norm(name):
+    return name.endswith("self_attn.q_norm") or name.endswith("self_attn.k_norm")
+
+
+# The norms' epsilon is set well above the usual 1e-5/1e-6 so that reading it wrong is visible at the f32 tolerance.
+EPS_ABLATION = ("rms_norm_eps 1e-6 instead of the config's", ablate_config(rms_norm_eps=1e-6), True)
+
+
+def specs():
+    out = []
+    families = [
+        ("llama", LlamaConfig, llama_config, 28, 100, 0.45, 2.0, ("head_dim",),
+         [("rope_type default instead of llama3",
+           ablate_config(rope_parameters={"rope_type": "default", "rope_theta": 50000.0}), False),
+          EPS_ABLATION]),
+        ("mistral", MistralConfig, mistral_config, 30, 200, 0.45, 2.0, (),
+         [("no sliding window", ablate_config(sliding_window=None), False), EPS_ABLATION]),
+        ("qwen2", Qwen2Config, qwen2_config, 28, 300, 0.3, 0.8, ("head_dim",),
+         [("q/k/v biases zeroed", zero_biases, False), EPS_ABLATION]),
+        ("qwen3", Qwen3Config, qwen3_config, 28, 400, 0.45, 2.0, (),
+         [("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
+          EPS_ABLATION]),
+    ]
+    for family, cls, make_cfg, prompt_len, seed, embed_std, bigram, drop_keys, ablations in families:
+        for suffix, dtype, seed_offset in (("f32", torch.float32, 0), ("bf16", torch.bfloat16, 50)):
+            out.append(Spec(f"{family}-{suffix}", cls, dtype, prompt_len, seed + seed_offset, make_cfg(),
+                            embed_std, bigram, drop_keys, ablations))
+    return out
+
+
+def perturb(model, gen):
+    """transformers initialises norms to 1 and biases to 0, which would leave them untested."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.copy_(1.0 + 0.15 * torch.randn(p.shape, generator=gen))
+            elif name.endswith(".bias"):
+                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
+
+
+def add_bigram(model, gen, embed_std, strength):
+    """Give the random model a preferred next token for each token, so that greedy decoding has clear winners.
+
+    A purely random model's top-2 logits are typically a few percent of max|logit| apart, too close for
+    the bf16 tolerance, and its greedy output tends to repeat one token. The embedding is rescaled so that
+    it stays a large part of the residual stream (the layers see it only through RMSNorm, so their outputs
+    do not grow with it), and then:
+      * untied: lm_head row sigma(v) gets strength x (mean row norm) x embed[v] / |embed[v]| added, for a
+        random permutation sigma: token v votes for sigma(v), and decoding walks through distinct tokens;
+      * tied (one matrix serves both): tokens are paired, embed[b] = strength*D*embed[a] + (1-strength)*embed[b]
+        with D a random +-1 vector that is also multiplied into the final norm weight, so a votes for b and
+        b for a (decoding alternates between two tokens; a tied model without D would repeat its input).
+    """
+    with torch.no_grad():
+        emb = model.get_input_embeddings().weight
+        emb.mul_(embed_std / emb.std())
+        vocab, hidden = emb.shape
+        perm = torch.randperm(vocab, generator=gen)
+        if model.config.tie_word_embeddings:
+            sign = torch.where(torch.rand(hidden, generator=gen) < 0.5, -1.0, 1.0)
+            a, b = perm[: vocab // 2], perm[vocab // 2: 2 * (vocab // 2)]
+            emb[b] = strength * sign * emb[a] + (1 - strength) * emb[b]
+            model.model.norm.weight.mul_(sign)
+        else:
+            head = model.get_output_embeddings().weight
+            head[perm] += strength * head.norm(dim=1).mean() * emb / emb.norm(dim=1, keepdim=True)
+
+
+def build_and_save(spec, seed, out_dir):
+    cfg = spec.config_class(**spec.config, dtype=spec.dtype)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager", dtype=torch.float32)
+    gen = torch.Generator().manual_seed(seed + 1)
+    perturb(model, gen)
+    add_bigram(model, gen, spec.embed_std, spec.bigram)
+    model.to(spec.dtype)  # round the weights once; the reference model is reloaded from disk below
+    model.config.dtype = spec.dtype
+    os.makedirs(out_dir, exist_ok=True)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    gen_cfg = os.path.join(out_dir, "generation_config.json")
+    if os.path.exists(gen_cfg):
+        os.remove(gen_cfg)
+    if spec.drop_keys:
+        path = os.path.join(out_dir, "config.json")
+        with open(path) as f:
+            saved = json.load(f)
+        for key in spec.drop_keys:
+            saved.pop(key, None)
+        with open(path, "w") as f:
+            json.dump(saved, f, indent=2, sort_keys=True)
+            f.write("\n")
+
+
+def load(model_dir, dtype, config_overrides=None):
+    kwargs = dict(dtype=dtype, attn_implementation="eager")
+    if config_overrides is not None:
+        cfg = transformers.AutoConfig.from_pretrained(model_dir)
+        for k, v in config_overrides.items():
+            setattr(cfg, k, v)
+        kwargs["config"] = cfg
+    model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+    model.eval()
+    return model
+
+
+@torch.no_grad()
+def greedy_with_cache(model, prompt, n):
+    """One forward over the prompt, then n single-token steps: rows [P + n, vocab] and g_0..g_{n-1}."""
+    out = model(input_ids=torch.tensor([prompt]), use_cache=True)
+    rows = [out.logits[0]]
+    cache = out.past_key_values
+    generated = []
+    for _ in range(n):
+        token = int(torch.argmax(rows[-1][-1]))
+        generated.append(token)
+        out = model(input_ids=torch.tensor([[token]]), past_key_values=cache, use_cache=True)
+        cache = out.past_key_values
+        rows.append(out.logits[0])
+    return torch.cat(rows).float().numpy(), generated
+
+
+@torch.no_grad()
+def teacher_forced(model, tokens):
+    """All rows of one cache-free forward over tokens, as float32."""
+    return model(input_ids=torch.tensor([tokens]), use_cache=False).logits[0].float().numpy()
+
+
+def rel_diff(a, ref):
+    return float(np.max(np.abs(a.astype(np.float64) - ref.astype(np.float64))) / np.max(np.abs(ref)))
+
+
+def min_margin(logits, prompt_len, n):
+    """Smallest top-1/top-2 gap over the rows whose argmax is a generated token."""
+    gaps = []
+    for row in logits[prompt_len - 1:prompt_len - 1 + n]:
+        top2 = np.sort(row.astype(np.float64))[-2:]
+        gaps.append(top2[1] - top2[0])
+    return float(min(gaps))
+
+
+def feature_effects(spec, model_dir, model, tokens, ref):
+    effects = []
+    for what, apply, f32_only in spec.ablations:
+        if f32_only and spec.dtype != torch.float32:
+            continue
+        variant, cfg = apply(model, spec.config)
+        if variant is None:
+            variant = load(model_dir, spec.dtype, {k: v for k, v in cfg.items() if spec.config.get(k) != v})
+        effects.append((what, rel_diff(teacher_forced(variant, tokens), ref)))
+    return effects
+
+
+def check(spec, tol, generated, cache_vs_full, noise, wide_tokens, effects):
+    """Properties of a model that fail the whole run (a new seed would not help): nothing is written then."""
+    limit = F32_REL_TOL if spec.dtype == torch.float32 else 1e-2
+    if cache_vs_full > limit:
+        sys.exit(f"{spec.name}: cached and cache-free logits differ by {cache_vs_full:.2e} x max|logit|")
+    if noise * 2 > tol:
+        sys.exit(f"{spec.name}: reference noise {noise:.2e} is too close to the tolerance {tol:.0e}")
+    if wide_tokens != generated:
+        sys.exit(f"{spec.name}: the wider evaluation picks {wide_tokens}, the reference {generated}")
+    for what, effect in effects:
+        if effect < FEATURE_FACTOR * tol:
+            sys.exit(f"{spec.name}: '{what}' changes the logits by only {effect:.2e} x max|logit|")
+
+
+def make_one(spec, root):
+    out_dir = os.path.join(root, spec.name)
+    tol = F32_REL_TOL if spec.dtype == torch.float32 else BF16_REL_TOL
+    for attempt in range(MAX_SEED_TRIES):
+        seed = spec.base_seed + 1000 * attempt
+        with tempfile.TemporaryDirectory() as tmp:
+            build_and_save(spec, seed, tmp)
+            model = load(tmp, spec.dtype)
+            vocab = model.config.vocab_size
+            prompt = torch.randint(0, vocab, (spec.prompt_len,),
+                                   generator=torch.Generator().manual_seed(seed + 2)).tolist()
+            logits, generated = greedy_with_cache(model, prompt, MAX_NEW_TOKENS)
+            max_abs = float(np.max(np.abs(logits)))
+            margin = min_margin(logits, spec.prompt_len, MAX_NEW_TOKENS)
+            if margin < MARGIN_FACTOR * tol * max_abs or len(set(generated)) < 2:
+                print(f"  {spec.name}: seed {seed} rejected, min margin {margin / max_abs:.2e} x max|logit|, "
+                      f"{len(set(generated))} distinct tokens", file=sys.stderr)
+                continue
+            tokens = prompt + generated
+            full = teacher_forced(model, tokens)
+            # The cached steps must agree with one cache-free forward (checks our use of the cache API).
+            cache_vs_full = rel_diff(logits, full)
+            # Noise of the reference itself: the same weights evaluated in a wider type.
+            wide = load(tmp, torch.float64 if spec.dtype == torch.float32 else torch.float32)
+            wide_logits = teacher_forced(wide, tokens)
+            noise = rel_diff(logits, wide_logits)
+            wide_tokens = np.argmax(wide_logits[spec.prompt_len - 1:-1], axis=1).tolist()
+            effects = feature_effects(spec, tmp, model, tokens, full)
+            check(spec, tol, generated, cache_vs_full, noise, wide_tokens, effects)
+            if os.path.isdir(out_dir):
+                shutil.rmtree(out_dir)
+            shutil.copytree(tmp, out_dir)
+            os.chmod(out_dir, 0o755)
+            for f in os.listdir(out_dir):
+                os.chmod(os.path.join(out_dir, f), 0o644)
+        break
+    else:
+        sys.exit(f"{spec.name}: no seed with a large enough greedy margin in {MAX_SEED_TRIES} tries")
+
+    np.save(os.path.join(out_dir, "logits.npy"), np.ascontiguousarray(logits, dtype=np.float32))
+    golden = {
+        "prompt": prompt,
+        "generated": generated,
+        "max_new_tokens": MAX_NEW_TOKENS,
+        "rel_tolerance": tol,
+        "dtype": "float32" if spec.dtype == torch.float32 else "bfloat16",
+        "seed": seed,
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "max_abs_logit": max_abs,
+        "min_greedy_margin": margin,
+        "reference_noise": noise,
+        "reference_noise_against": "float64" if spec.dtype == torch.float32 else "float32",
+    }
+    # One key per line with compact values, so that diffs and shell tools stay readable.
+    with open(os.path.join(out_dir, "golden.json"), "w") as f:
+        f.write("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in golden.items()) + "\n}\n")
+    cfg = model.config
+    return dict(name=spec.name, layers=cfg.num_hidden_layers, hidden=cfg.hidden_size,
+                heads=f"{cfg.num_attention_heads}/{cfg.num_key_value_heads}",
+                head_dim=getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads,
+                vocab=cfg.vocab_size, P=spec.prompt_len, N=MAX_NEW_TOKENS, seed=seed, max_abs=max_abs,
+                margin=margin / max_abs, tol=tol, noise=noise, cache=cache_vs_full, effects=effects,
+                size=sum(os.path.getsize(os.path.join(out_dir, f)) for f in os.listdir(out_dir)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Write golden conformance models and reference logits.")
+    parser.add_argument("--out", required=True, help="directory that receives one folder per model")
+    parser.add_argument("--only", nargs="*", help="model names to (re)make; default: all")
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # deterministic reductions
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    rows = [make_one(s, args.out) for s in specs() if not args.only or s.name in args.only]
+
+    print(f"transformers {transformers.__version__}, torch {torch.__version__}, numpy {np.__version__}")
+    print(f"{'model':<13} {'L':>2} {'H':>3} {'nH/kv':>5} {'d':>3} {'V':>4} {'P':>3} {'N':>2} {'seed':>5} "
+          f"{'max|logit|':>10} {'margin/max':>10} {'rel_tol':>7} {'noise/max':>9} {'cache/max':>9} {'bytes':>8}")
+    for r in rows:
+        print(f"{r['name']:<13} {r['layers']:>2} {r['hidden']:>3} {r['heads']:>5} {r['head_dim']:>3} "
+              f"{r['vocab']:>4} {r['P']:>3} {r['N']:>2} {r['seed']:>5} {r['max_abs']:>10.4f} "
+              f"{r['margin']:>10.2e} {r['tol']:>7.0e} {r['noise']:>9.2e} {r['cache']:>9.2e} {r['size']:>8}")
+    print("feature effects (max|logits - logits without the feature| / max|logit|):")
+    for r in rows:
+        for what, effect in r["effects"]:
+            print(f"  {r['name']:<13} {what:<42} {effect:.2e}")
+    print("noise: f32 models against the same weights in float64, bf16 models against the same weights in float32")
+
+
+if __name__ == "__main__":
+    main()
