@@ -9,7 +9,7 @@
 #include "llvm/Support/xxhash.h"
 
 #include <cmath>
-#include <cstring>
+#include <mutex>
 #include <thread>
 
 namespace llmc::plan_writer {
@@ -66,29 +66,6 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-uint16_t toBF16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  u += 0x7fff + ((u >> 16) & 1); // round to nearest even (values are finite)
-  return uint16_t(u >> 16);
-}
-
-uint16_t toF16(float f) {
-  // Values here are in (-1, 1) and well above f16's subnormal range or zero.
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  uint32_t sign = (u >> 16) & 0x8000;
-  int32_t exp = int32_t((u >> 23) & 0xff) - 127 + 15;
-  uint32_t mant = u & 0x7fffff;
-  if (exp <= 0)
-    return uint16_t(sign); // flush the rare tiny value to zero
-  uint32_t h = (uint32_t(exp) << 10) | (mant >> 13);
-  uint32_t rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
-    ++h;
-  return uint16_t(sign | h);
-}
-
 class RandomSource : public WeightSource {
 public:
   explicit RandomSource(uint64_t seed) : seed(seed) {}
@@ -110,27 +87,30 @@ public:
         splitmix64(seed ^ llvm::xxh3_64bits(llvm::arrayRefFromStringRef(name)));
     unsigned threads =
         std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+    // Values are made in f32 blocks and converted like checkpoint tensors,
+    // so random plans round exactly as real ones do.
+    const hf::TensorDType to = toTensorDType(spec.dtype);
+    const uint64_t outSize = hf::tensorDTypeSize(to);
+    std::vector<llvm::Error> errors;
+    std::mutex errorsMutex;
     auto work = [&](uint64_t begin, uint64_t end) {
-      for (uint64_t i = begin; i < end; ++i) {
-        float v = 1.0f;
-        if (!isNorm) {
-          double u = double(splitmix64(stream + i) >> 11) * 0x1.0p-53; // [0, 1)
-          v = float((2.0 * u - 1.0) * bound);
+      constexpr uint64_t kBlock = 1 << 16;
+      std::vector<float> block(std::min<uint64_t>(kBlock, end - begin));
+      for (uint64_t b = begin; b < end; b += kBlock) {
+        uint64_t n = std::min(kBlock, end - b);
+        for (uint64_t i = 0; i < n; ++i) {
+          double u = double(splitmix64(stream + b + i) >> 11) * 0x1.0p-53;
+          block[i] = isNorm ? 1.0f : float((2.0 * u - 1.0) * bound);
         }
-        switch (spec.dtype) {
-        case WeightDType::F32:
-          std::memcpy(out.data() + 4 * i, &v, 4);
-          break;
-        case WeightDType::BF16: {
-          uint16_t h = toBF16(v);
-          std::memcpy(out.data() + 2 * i, &h, 2);
-          break;
-        }
-        case WeightDType::F16: {
-          uint16_t h = toF16(v);
-          std::memcpy(out.data() + 2 * i, &h, 2);
-          break;
-        }
+        hf::TensorView view{
+            spec.name,    hf::TensorDType::F32,
+            {int64_t(n)}, reinterpret_cast<const uint8_t *>(block.data()),
+            n * 4,        "(random weights)"};
+        if (llvm::Error e = hf::convertTensor(
+                view, to, out.slice(b * outSize, n * outSize))) {
+          std::lock_guard<std::mutex> lock(errorsMutex);
+          errors.push_back(std::move(e));
+          return;
         }
       }
     };
@@ -143,7 +123,10 @@ public:
     }
     for (std::thread &t : pool)
       t.join();
-    return llvm::Error::success();
+    llvm::Error result = llvm::Error::success();
+    for (llvm::Error &e : errors)
+      result = llvm::joinErrors(std::move(result), std::move(e));
+    return result;
   }
 
 private:

@@ -9,6 +9,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include "frontends/hf/JsonDescribe.h"
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -24,27 +25,7 @@ struct ConfigError {
   std::string message;
 };
 
-std::string describe(const json &v) {
-  switch (v.type()) {
-  case json::value_t::null:
-    return "null";
-  case json::value_t::boolean:
-    return std::string("a boolean (") + (v.get<bool>() ? "true" : "false") + ")";
-  case json::value_t::string:
-    return "a string (" + v.dump() + ")";
-  case json::value_t::number_float:
-    return "a number (" + v.dump() + ")";
-  case json::value_t::number_integer:
-  case json::value_t::number_unsigned:
-    return "an integer (" + v.dump() + ")";
-  case json::value_t::array:
-    return "an array";
-  case json::value_t::object:
-    return "an object";
-  default:
-    return "an unexpected value";
-  }
-}
+std::string describe(const json &v) { return describeJsonValue(v); }
 
 /// Typed access to one JSON object, with errors naming the key.
 class Reader {

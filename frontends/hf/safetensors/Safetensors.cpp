@@ -20,6 +20,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
+#include "frontends/hf/JsonDescribe.h"
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -66,28 +67,7 @@ std::string formatRange(uint64_t begin, uint64_t end) {
   return "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
 }
 
-std::string describe(const json &v) {
-  switch (v.type()) {
-  case json::value_t::null:
-    return "null";
-  case json::value_t::boolean:
-    return std::string("a boolean (") + (v.get<bool>() ? "true" : "false") +
-           ")";
-  case json::value_t::string:
-    return "a string (" + v.dump() + ")";
-  case json::value_t::number_float:
-    return "a number (" + v.dump() + ")";
-  case json::value_t::number_integer:
-  case json::value_t::number_unsigned:
-    return "an integer (" + v.dump() + ")";
-  case json::value_t::array:
-    return "an array";
-  case json::value_t::object:
-    return "an object";
-  default:
-    return "an unexpected value";
-  }
-}
+std::string describe(const json &v) { return describeJsonValue(v); }
 
 /// Parses `text`, rejecting duplicate keys in any object (nlohmann would
 /// silently keep the last one). A duplicate in the top-level object is
