@@ -99,3 +99,14 @@ func.func @separate(%x: tensor<?x64xf32>, %y: tensor<?x64xf32>) -> tensor<?x64xf
   %s = llm.add %c, %b : tensor<?x64xf32> loc("sum")
   return %s : tensor<?x64xf32>
 }
+
+// -----
+
+// Modules of different parents keep their full names in a launch name.
+// CHECK-LABEL: func.func @layer_boundary
+// CHECK: kernel.launch "model.layers.0.residual+model.layers.1.input_layernorm"
+func.func @layer_boundary(%x: tensor<?x64xf32>, %r: tensor<?x64xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>) {
+  %w = llm.param "norm.weight" : tensor<64xf32>
+  %n, %s = llm.add_rms_norm cast_before_weight %x, %r, %w eps 1.0e-06 : tensor<?x64xf32>, tensor<64xf32> loc(fused["model.layers.0.residual", "model.layers.1.input_layernorm"])
+  return %n, %s : tensor<?x64xf32>, tensor<?x64xf32>
+}

@@ -54,30 +54,25 @@ SmallVector<std::string> moduleNames(Operation *op) {
   return names;
 }
 
-/// "a.b.q_proj", "a.b.k_proj" -> "a.b.q_proj+k_proj".
+/// Siblings share their parent: "a.b.q_proj", "a.b.k_proj" ->
+/// "a.b.q_proj+k_proj". Modules of different parents keep their full names:
+/// "model.layers.0.residual+model.layers.1.input_layernorm".
 std::string launchName(ArrayRef<std::string> names) {
-  if (names.size() == 1)
-    return names.front();
-  SmallVector<StringRef> first;
-  StringRef(names.front()).split(first, '.');
-  size_t common = first.size() - 1;
-  for (const std::string &n : names) {
-    SmallVector<StringRef> parts;
-    StringRef(n).split(parts, '.');
-    size_t i = 0;
-    while (i < common && i + 1 < parts.size() && parts[i] == first[i])
-      ++i;
-    common = i;
-  }
-  std::string prefix = llvm::join(ArrayRef(first).take_front(common), ".");
-  SmallVector<std::string> tails;
-  for (const std::string &n : names) {
-    StringRef tail =
-        StringRef(n).drop_front(prefix.empty() ? 0 : prefix.size() + 1);
-    if (!llvm::is_contained(tails, tail.str()))
-      tails.push_back(tail.str());
-  }
-  return (prefix.empty() ? "" : prefix + ".") + llvm::join(tails, "+");
+  SmallVector<std::string> unique;
+  for (const std::string &n : names)
+    if (!llvm::is_contained(unique, n))
+      unique.push_back(n);
+  StringRef parent = StringRef(unique.front()).rsplit('.').first;
+  bool siblings = llvm::all_of(unique, [&](const std::string &n) {
+    auto [p, leaf] = StringRef(n).rsplit('.');
+    return !leaf.empty() && p == parent && p != n;
+  });
+  if (unique.size() == 1 || !siblings)
+    return llvm::join(unique, "+");
+  SmallVector<StringRef> leaves;
+  for (const std::string &n : unique)
+    leaves.push_back(StringRef(n).rsplit('.').second);
+  return (parent + "." + llvm::join(leaves, "+")).str();
 }
 
 struct Group {
