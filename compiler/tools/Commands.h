@@ -12,6 +12,9 @@ int inspectMain(int argc, char **argv);
 /// `llmc run <plan> --tokens ...`: prefill, greedy or sampled decoding.
 int runMain(int argc, char **argv);
 
+/// `llmc bench <plan>`: prefill and decode throughput, session memory.
+int benchMain(int argc, char **argv);
+
 } // namespace llmc::tools
 
 #endif // LLMC_COMPILER_TOOLS_COMMANDS_H

@@ -46,7 +46,9 @@ void printUsage(raw_ostream &os) {
         "  inspect <model.plan>                what a plan holds: model, "
         "memory plan, KV cache, weights, kernels\n"
         "  run <model.plan> --tokens 1,2,3     run a plan and print the "
-        "generated token ids\n\n"
+        "generated token ids\n"
+        "  bench <model.plan>                  prefill and decode "
+        "throughput, session memory\n\n"
         "Run `llmc <command> --help` for the options of a command.\n"
         "Supported model_type values: "
      << llmc::hf::supportedModelTypes() << "\n";
@@ -320,6 +322,10 @@ int main(int argc, char **argv) {
   if (command == "inspect") {
     argv[1] = name.data();
     return llmc::tools::inspectMain(argc - 1, argv + 1);
+  }
+  if (command == "bench") {
+    argv[1] = name.data();
+    return llmc::tools::benchMain(argc - 1, argv + 1);
   }
   if (command == "run") {
     argv[1] = name.data();

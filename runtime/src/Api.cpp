@@ -77,7 +77,16 @@ llmc_status llmc_plan_get_info(const llmc_plan *plan,
     info.max_seq_len = p.model()->max_seq_len();
     info.max_tokens = p.memory()->max_tokens();
     info.arena_bytes = p.memory()->arena_bytes();
-    info.weight_bytes = p.weights_size();
+    for (const llmc::plan::Weight *w : *p.weights())
+      info.weight_bytes += w->size();
+    // Verified plans keep these products far below 2^64.
+    for (const llmc::plan::KVCacheLayout *layout : *p.kv_caches())
+      info.kv_bytes_per_sequence +=
+          2 *
+          uint64_t(llmc::runtime::kvCacheCapacity(*layout, info.max_seq_len,
+                                                  info.max_tokens)) *
+          uint64_t(layout->kv_heads()) * uint64_t(layout->head_dim()) *
+          llmc::runtime::dtypeSize(layout->dtype());
     *out_info = info;
     return Status::success();
   });
