@@ -8,10 +8,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/tools/Commands.h"
+#include "compiler/tools/ToolSupport.h"
 
 #include "llmc/llmc.h"
 
-#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
@@ -25,11 +25,6 @@ using namespace llvm;
 
 namespace llmc::tools {
 namespace {
-
-int fail(const Twine &message) {
-  errs() << "llmc: error: " << message << "\n";
-  return 1;
-}
 
 using Clock = std::chrono::steady_clock;
 
@@ -117,21 +112,19 @@ int benchMain(int argc, char **argv) {
     return fail("--decode-steps, --repeats and --context must be at least 1");
 
   llmc_session_options options = llmc_session_options_default();
-  if (backendName == "cpu")
-    options.backend = LLMC_BACKEND_CPU;
-  else if (backendName == "cuda")
-    options.backend = LLMC_BACKEND_CUDA;
-  else
+  std::optional<llmc_backend> backend = parseBackend(backendName);
+  if (!backend)
     return fail("--backend: unknown backend '" + backendName +
                 "' (cpu or cuda)");
+  options.backend = *backend;
   options.num_threads = threads;
 
-  llmc_plan *plan = nullptr;
-  if (llmc_plan_open(input.c_str(), &plan) != LLMC_OK)
+  llmc_plan *openedPlan = nullptr;
+  if (llmc_plan_open(input.c_str(), &openedPlan) != LLMC_OK)
     return fail(llmc_last_error());
-  auto closePlan = make_scope_exit([&] { llmc_plan_close(plan); });
+  PlanHandle plan(openedPlan);
   llmc_plan_info info;
-  if (llmc_plan_get_info(plan, &info) != LLMC_OK)
+  if (llmc_plan_get_info(plan.get(), &info) != LLMC_OK)
     return fail(llmc_last_error());
 
   // Defaults that fit the plan; given values must.
@@ -164,10 +157,11 @@ int benchMain(int argc, char **argv) {
                 Twine(info.max_seq_len) + ")");
   options.max_batch = *std::max_element(batchSizes.begin(), batchSizes.end());
 
-  llmc_session *session = nullptr;
-  if (llmc_session_create(plan, &options, &session) != LLMC_OK)
+  llmc_session *createdSession = nullptr;
+  if (llmc_session_create(plan.get(), &options, &createdSession) != LLMC_OK)
     return fail(llmc_last_error());
-  auto destroy = make_scope_exit([&] { llmc_session_destroy(session); });
+  SessionHandle owner(createdSession);
+  llmc_session *session = owner.get();
 
   std::vector<PrefillResult> prefill;
   for (int32_t p : lengths) {

@@ -8,12 +8,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/tools/Commands.h"
+#include "compiler/tools/ToolSupport.h"
 
 #include "llmc/llmc.h"
+#include "runtime/src/Backend.h"
 #include "runtime/src/PlanFile.h"
 #include "runtime/src/PlanFormat.h"
 
-#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
@@ -31,11 +32,6 @@ namespace pl = llmc::plan;
 
 namespace llmc::tools {
 namespace {
-
-int fail(const Twine &message) {
-  errs() << "llmc: error: " << message << "\n";
-  return 1;
-}
 
 std::string humanBytes(uint64_t bytes) {
   const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -140,39 +136,38 @@ int inspectMain(int argc, char **argv) {
   os << "memory plan: arena " << humanBytes(memory.arena_bytes()) << " for "
      << memory.max_tokens() << " tokens per step\n";
 
-  // KV cache bytes: group layers with the same layout.
-  std::map<std::tuple<int64_t, int64_t, int, int64_t>, std::vector<unsigned>>
+  // KV cache bytes, with the runtime's own capacity rule; layers with the
+  // same layout are listed once.
+  auto perToken = [](const pl::KVCacheLayout &c) {
+    return 2 * uint64_t(c.kv_heads()) * uint64_t(c.head_dim()) *
+           runtime::dtypeSize(c.dtype());
+  };
+  auto capacity = [&](const pl::KVCacheLayout &c) {
+    return runtime::kvCacheCapacity(c, model.max_seq_len(),
+                                    memory.max_tokens());
+  };
+  std::map<std::tuple<int64_t, int64_t, int, int64_t>,
+           std::pair<const pl::KVCacheLayout *, unsigned>>
       groups;
   uint64_t perTokenAll = 0, maxSeqAll = 0;
-  for (auto [i, c] : enumerate(*plan.kv_caches())) {
-    groups[{c->kv_heads(), c->head_dim(), int(c->dtype()), c->window()}]
-        .push_back(unsigned(i));
-    uint64_t perToken = 2 * uint64_t(c->kv_heads()) * uint64_t(c->head_dim()) *
-                        runtime::dtypeSize(c->dtype());
-    int64_t capacity =
-        c->window() == 0
-            ? model.max_seq_len()
-            : std::min<int64_t>(model.max_seq_len(),
-                                c->window() + memory.max_tokens() - 1);
-    perTokenAll += perToken;
-    maxSeqAll += perToken * uint64_t(capacity);
+  for (const pl::KVCacheLayout *c : *plan.kv_caches()) {
+    auto &group =
+        groups[{c->kv_heads(), c->head_dim(), int(c->dtype()), c->window()}];
+    group.first = c;
+    ++group.second;
+    perTokenAll += perToken(*c);
+    maxSeqAll += perToken(*c) * uint64_t(capacity(*c));
   }
   os << "kv cache:\n";
-  for (auto &[key, layers] : groups) {
-    auto [heads, dim, dtype, window] = key;
-    uint64_t perToken = 2 * uint64_t(heads) * uint64_t(dim) *
-                        runtime::dtypeSize(pl::DType(dtype));
-    int64_t capacity =
-        window == 0 ? model.max_seq_len()
-                    : std::min<int64_t>(model.max_seq_len(),
-                                        window + memory.max_tokens() - 1);
-    os << "  " << layers.size() << " layer(s): K+V " << heads << " heads x "
-       << dim << " x " << runtime::dtypeName(pl::DType(dtype));
-    if (window)
-      os << ", window " << window;
-    os << ": " << perToken << " bytes per token per layer, "
-       << humanBytes(perToken * uint64_t(capacity)) << " per layer for "
-       << capacity << " tokens\n";
+  for (auto &[key, group] : groups) {
+    const pl::KVCacheLayout &c = *group.first;
+    os << "  " << group.second << " layer(s): K+V " << c.kv_heads()
+       << " heads x " << c.head_dim() << " x " << runtime::dtypeName(c.dtype());
+    if (c.window())
+      os << ", window " << c.window();
+    os << ": " << perToken(c) << " bytes per token per layer, "
+       << humanBytes(perToken(c) * uint64_t(capacity(c))) << " per layer for "
+       << capacity(c) << " tokens\n";
   }
   os << "  all layers: " << perTokenAll << " bytes per token, "
      << humanBytes(maxSeqAll) << " per sequence of " << model.max_seq_len()
@@ -284,27 +279,26 @@ int runMain(int argc, char **argv) {
   if (maxNew < 1)
     return fail("--max-new-tokens must be at least 1");
   llmc_session_options options = llmc_session_options_default();
-  if (backendName == "cpu")
-    options.backend = LLMC_BACKEND_CPU;
-  else if (backendName == "cuda")
-    options.backend = LLMC_BACKEND_CUDA;
-  else
+  std::optional<llmc_backend> backend = parseBackend(backendName);
+  if (!backend)
     return fail("--backend: unknown backend '" + backendName +
                 "' (cpu or cuda)");
+  options.backend = *backend;
   options.num_threads = threads;
   options.max_seq_len = maxSeqLen;
 
-  llmc_plan *plan = nullptr;
-  if (llmc_plan_open(input.c_str(), &plan) != LLMC_OK)
+  llmc_plan *openedPlan = nullptr;
+  if (llmc_plan_open(input.c_str(), &openedPlan) != LLMC_OK)
     return fail(llmc_last_error());
-  auto closePlan = make_scope_exit([&] { llmc_plan_close(plan); });
+  PlanHandle plan(openedPlan);
   llmc_plan_info info;
-  if (llmc_plan_get_info(plan, &info) != LLMC_OK)
+  if (llmc_plan_get_info(plan.get(), &info) != LLMC_OK)
     return fail(llmc_last_error());
-  llmc_session *session = nullptr;
-  if (llmc_session_create(plan, &options, &session) != LLMC_OK)
+  llmc_session *createdSession = nullptr;
+  if (llmc_session_create(plan.get(), &options, &createdSession) != LLMC_OK)
     return fail(llmc_last_error());
-  auto destroy = make_scope_exit([&] { llmc_session_destroy(session); });
+  SessionHandle owner(createdSession);
+  llmc_session *session = owner.get();
 
   const uint64_t vocab = uint64_t(info.vocab_size);
   const int32_t promptLen = int32_t(tokens.size());

@@ -9,6 +9,7 @@
 
 #include "compiler/plan/PlanWriter.h"
 #include "compiler/tools/Commands.h"
+#include "compiler/tools/ToolSupport.h"
 #include "dialects/kernel/IR/KernelDialect.h"
 #include "dialects/llm/IR/LLMDialect.h"
 #include "frontends/hf/HFConfig.h"
@@ -54,10 +55,7 @@ void printUsage(raw_ostream &os) {
      << llmc::hf::supportedModelTypes() << "\n";
 }
 
-int fail(const Twine &message) {
-  errs() << "llmc: error: " << message << "\n";
-  return 1;
-}
+using llmc::tools::fail;
 
 /// Writes `text` to `path` through a temporary file in the same directory and
 /// a rename, so a failed write never leaves a partial file or destroys an
