@@ -98,6 +98,7 @@ llmc_session_options llmc_session_options_default(void) {
   options.max_batch = 1;
   options.max_seq_len = 0;
   options.num_threads = 0;
+  options.cuda_device = 0;
   return options;
 }
 

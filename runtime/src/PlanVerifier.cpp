@@ -4,8 +4,9 @@
 // Plan, this checks that its values make sense: every index in range, every
 // size consistent with the shapes the ops imply, every arena operand inside
 // the arena for max_tokens rows, every weight inside the file with the bytes
-// its checksum says. The CPU interpreter relies on all of it and checks
-// nothing again.
+// its checksum says, and (format 1.1) every launch of generated code against
+// the code section. The CPU interpreter and the CUDA backend rely on all of
+// it and check nothing again.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,10 +14,12 @@
 #include "runtime/src/PlanFile.h"
 #include "runtime/src/PlanFormat.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace llmc::runtime {
@@ -54,6 +57,8 @@ const char *kindName(P::OperandKind kind) {
     return "a step input";
   case P::OperandKind::KVCache:
     return "a KV cache";
+  case P::OperandKind::Scratch:
+    return "a scratch operand";
   }
   return "an operand of unknown kind";
 }
@@ -70,6 +75,7 @@ public:
     LLMC_RETURN_IF_ERROR(checkMemory());
     LLMC_RETURN_IF_ERROR(checkKVCaches());
     LLMC_RETURN_IF_ERROR(checkWeightLayout());
+    LLMC_RETURN_IF_ERROR(checkCudaCode());
     LLMC_RETURN_IF_ERROR(
         checkProgram(plan_.prefill(), "prefill", P::Step::Prefill));
     LLMC_RETURN_IF_ERROR(
@@ -243,6 +249,55 @@ private:
     return Status::success();
   }
 
+  /// Format 1.1's code section: every entry compiled for every target.
+  Status checkCudaCode() {
+    const P::CudaCode *cuda = plan_.cuda();
+    if (!cuda)
+      return Status::success();
+    if (!cuda->targets() || cuda->targets()->size() == 0)
+      return fail("cuda.targets is empty");
+    for (const auto *target : *cuda->targets()) {
+      bool listed = false;
+      if (const auto *targets = plan_.targets())
+        for (const auto *t : *targets)
+          listed |= t->string_view() == target->string_view();
+      if (target->size() == 0)
+        return fail("cuda.targets holds an empty name");
+      if (!listed)
+        return fail("CUDA target \"" + target->str() +
+                    "\" is not one of the plan's targets");
+    }
+    const auto *entries = cuda->entries();
+    for (uint32_t i = 0; entries && i < entries->size(); ++i) {
+      const P::CodeEntry *entry = entries->Get(i);
+      std::string what = "CUDA entry " + std::to_string(i) +
+                         (entry->name() ? " \"" + entry->name()->str() + "\""
+                                        : std::string()) +
+                         ": ";
+      for (const auto *target : *cuda->targets()) {
+        const P::CodeBinary *binary = nullptr;
+        if (const auto *binaries = entry->binaries())
+          for (const P::CodeBinary *b : *binaries)
+            if (!binary && b->target() &&
+                b->target()->string_view() == target->string_view())
+              binary = b;
+        std::string code = what + target->str() + " code ";
+        if (!binary)
+          return fail(what + "no code for target " + target->str());
+        if (!binary->cubin() || binary->cubin()->size() == 0)
+          return fail(code + "has no cubin");
+        // The driver reads PTX as a C string.
+        if (!binary->ptx() || binary->ptx()->size() == 0)
+          return fail(code + "has no PTX");
+        if (binary->ptx()->Get(binary->ptx()->size() - 1) != 0)
+          return fail(code + "has PTX that is not NUL-terminated");
+        if (!binary->symbol() || binary->symbol()->size() == 0)
+          return fail(code + "has no symbol");
+      }
+    }
+    return Status::success();
+  }
+
   //===--------------------------------------------------------------------===//
   // Programs
   //===--------------------------------------------------------------------===//
@@ -262,6 +317,11 @@ private:
       return fail(std::string(name) + " program has no kernels");
     for (uint32_t k = 0; k < program->kernels()->size(); ++k) {
       const P::Kernel *kernel = program->kernels()->Get(k);
+      std::string kernelName =
+          std::string(name) + " kernel " + std::to_string(k) +
+          (kernel->name() ? " \"" + kernel->name()->str() + "\""
+                          : std::string());
+      LLMC_RETURN_IF_ERROR(checkLaunches(*kernel, kernelName));
       if (!kernel->ops())
         continue;
       for (uint32_t o = 0; o < kernel->ops()->size(); ++o) {
@@ -274,6 +334,131 @@ private:
       }
     }
     return Status::success();
+  }
+
+  /// Format 1.1: a kernel's launches, which run for every T exactly as
+  /// plan.fbs's Launch says.
+  Status checkLaunches(const P::Kernel &kernel, const std::string &name) {
+    const auto *launches = kernel.launches();
+    if (!launches || launches->size() == 0)
+      return Status::success();
+    where_ = name;
+    if (!plan_.cuda())
+      return failOp("has launches, but the plan has no CUDA code");
+    // [first, last] token ranges, for the coverage check below.
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    for (uint32_t l = 0; l < launches->size(); ++l) {
+      const P::Launch &launch = *launches->Get(l);
+      where_ = name + " launch " + std::to_string(l);
+      LLMC_RETURN_IF_ERROR(checkLaunch(launch));
+      uint64_t first = std::max<uint64_t>(1, launch.min_tokens());
+      uint64_t last = launch.max_tokens() == 0
+                          ? maxTokens_
+                          : std::min<uint64_t>(launch.max_tokens(), maxTokens_);
+      if (first <= last)
+        ranges.emplace_back(first, last);
+    }
+    where_ = name;
+    std::sort(ranges.begin(), ranges.end());
+    uint64_t covered = 0; // every T in [1, covered] runs some launch
+    for (const auto &[first, last] : ranges) {
+      if (first > covered + 1)
+        break;
+      covered = std::max(covered, last);
+    }
+    if (covered < maxTokens_)
+      return failOp("no launch runs for steps of " +
+                    std::to_string(covered + 1) + " tokens (max_tokens " +
+                    std::to_string(maxTokens_) + ")");
+    return Status::success();
+  }
+
+  Status checkLaunch(const P::Launch &launch) {
+    const P::CudaCode &cuda = *plan_.cuda();
+    uint32_t entries = cuda.entries() ? cuda.entries()->size() : 0;
+    if (launch.entry() >= entries)
+      return failOp("entry " + std::to_string(launch.entry()) +
+                    " is out of range (the plan has " +
+                    std::to_string(entries) + " CUDA entries)");
+    uint32_t dims = launch.grid() ? launch.grid()->size() : 0;
+    if (dims < 1 || dims > 3)
+      return failOp("grid has " + std::to_string(dims) +
+                    " dimensions, expected 1 to 3");
+    for (uint32_t axis = 0; axis < dims; ++axis)
+      if (launch.grid()->Get(axis) < 1)
+        return failOp("grid[" + std::to_string(axis) + "] is 0");
+    if (launch.block() < 1 || launch.block() > 1024)
+      return failOp("block " + std::to_string(launch.block()) +
+                    " is not in [1, 1024]");
+    if (launch.token_axis() >= 3)
+      return failOp("token_axis " + std::to_string(launch.token_axis()) +
+                    " is not 0, 1 or 2");
+    if (launch.max_tokens() != 0 && launch.min_tokens() > launch.max_tokens())
+      return failOp("min_tokens " + std::to_string(launch.min_tokens()) +
+                    " exceeds max_tokens " +
+                    std::to_string(launch.max_tokens()));
+    if (const auto *args = launch.args())
+      for (uint32_t i = 0; i < args->size(); ++i)
+        LLMC_RETURN_IF_ERROR(
+            launchArg(*args->Get(i), "arg " + std::to_string(i)));
+    return Status::success();
+  }
+
+  /// A kernel parameter: any operand kind, each inside what it addresses.
+  Status launchArg(const P::Operand &o, const std::string &role) {
+    switch (o.kind()) {
+    case P::OperandKind::Arena: {
+      uint64_t elemSize = dtypeSize(o.dtype());
+      if (elemSize == 0)
+        return failOp(role + " has an invalid dtype");
+      if (o.row_elems() == 0)
+        return failOp(role + " has no elements per token");
+      return arenaBounds(o, role, o.row_elems());
+    }
+    case P::OperandKind::Weight: {
+      const auto *weights = plan_.weights();
+      uint32_t count = weights ? weights->size() : 0;
+      if (o.index() >= count)
+        return failOp(role + ": weight index " + std::to_string(o.index()) +
+                      " is out of range (the plan has " +
+                      std::to_string(count) + " weights)");
+      const P::Weight *w = weights->Get(o.index());
+      if (o.dtype() != w->dtype())
+        return failOp(role + ": weight " + std::to_string(o.index()) + " \"" +
+                      w->name()->str() + "\" is " + dtypeName(w->dtype()) +
+                      " but the operand says " + dtypeName(o.dtype()));
+      return Status::success();
+    }
+    case P::OperandKind::Input:
+      if (o.index() > 2)
+        return failOp(role + " is step input " + std::to_string(o.index()) +
+                      "; there are 3 (tokens, positions, slots)");
+      if (o.dtype() != P::DType::I32 || o.row_elems() != 1)
+        return failOp(role + " must be one i32 per token");
+      return Status::success();
+    case P::OperandKind::KVCache: {
+      const auto *caches = plan_.kv_caches();
+      uint32_t count = caches ? caches->size() : 0;
+      if (o.index() >= count)
+        return failOp(role + ": KV cache " + std::to_string(o.index()) +
+                      " is out of range (the plan has " +
+                      std::to_string(count) + ")");
+      if (o.dtype() != caches->Get(o.index())->dtype())
+        return failOp(role + ": KV cache operand dtype " +
+                      dtypeName(o.dtype()) + " differs from the layout's");
+      return Status::success();
+    }
+    case P::OperandKind::Scratch: {
+      uint64_t scratchBytes = plan_.cuda()->scratch_bytes();
+      if (o.offset() >= scratchBytes)
+        return failOp(role + " (scratch offset " + std::to_string(o.offset()) +
+                      ") is outside the scratch of " +
+                      std::to_string(scratchBytes) + " bytes");
+      return Status::success();
+    }
+    }
+    return failOp(role + " has unknown operand kind " +
+                  std::to_string(unsigned(o.kind())));
   }
 
   // Operand helpers: each checks one operand of the current op.
@@ -308,6 +493,13 @@ private:
       return failOp(role + " has " + std::to_string(o.row_elems()) +
                     " elements per token, expected " +
                     std::to_string(rowElems));
+    return arenaBounds(o, role, rowElems);
+  }
+
+  /// max_tokens rows of `rowElems` elements of the operand's (valid) dtype
+  /// at its offset, inside the arena.
+  Status arenaBounds(const P::Operand &o, const std::string &role,
+                     uint64_t rowElems) {
     uint64_t elemSize = dtypeSize(o.dtype());
     // Natural alignment lets the interpreter use typed loads and stores.
     if (o.offset() % elemSize != 0)

@@ -3,6 +3,7 @@
 #include "runtime/src/Session.h"
 
 #include "runtime/src/cpu/CpuBackend.h"
+#include "runtime/src/cuda/CudaBackend.h"
 
 #include <algorithm>
 #include <thread>
@@ -55,9 +56,17 @@ Status Session::create(const PlanFile &plan,
     session->backend_ = std::move(backend);
     break;
   }
-  case LLMC_BACKEND_CUDA:
-    return Status(LLMC_ERROR_UNSUPPORTED,
-                  std::string(fn) + ": CUDA backend not built in this runtime");
+  case LLMC_BACKEND_CUDA: {
+    if (options.cuda_device < 0)
+      return invalidArgument(std::string(fn) + ": options.cuda_device " +
+                             std::to_string(options.cuda_device) +
+                             " is negative");
+    std::unique_ptr<cuda::CudaBackend> backend;
+    LLMC_RETURN_IF_ERROR(cuda::CudaBackend::create(
+        plan, session->shape_, options.cuda_device, backend));
+    session->backend_ = std::move(backend);
+    break;
+  }
   default:
     return invalidArgument(std::string(fn) + ": options.backend " +
                            std::to_string(int(options.backend)) +

@@ -107,9 +107,18 @@ typedef struct llmc_session_options {
   int32_t max_batch;   /* sequences held at once (slots 0 .. max_batch-1) */
   int32_t max_seq_len; /* 0: the plan's; otherwise at most the plan's */
   int32_t num_threads; /* CPU backend worker threads; 0: one per core */
+  int32_t cuda_device; /* CUDA backend: the device ordinal (as the driver,
+                        * after CUDA_VISIBLE_DEVICES, numbers them) */
 } llmc_session_options;
 
-/* backend CPU, max_batch 1, max_seq_len 0 (the plan's), num_threads 0. */
+/* backend CPU, max_batch 1, max_seq_len 0 (the plan's), num_threads 0,
+ * cuda_device 0.
+ *
+ * The CUDA backend loads libcuda.so.1 at session creation: without a driver
+ * or device it fails with LLMC_ERROR_NO_DEVICE, for a plan without code for
+ * the device (see `llmc compile --target`) with LLMC_ERROR_UNSUPPORTED. It
+ * holds the weights, arena and KV caches in device memory, and uses the
+ * device's primary context, made current only inside its own calls. */
 llmc_session_options llmc_session_options_default(void);
 
 typedef struct llmc_session llmc_session;

@@ -1,13 +1,14 @@
-//===- FakeCuda.cpp - what a fake CUDA driver does
-//-------------------------===//
+//===- FakeCuda.cpp - what a fake CUDA driver does ------------------------===//
 //
 // The behaviour of one fake driver, chosen at compile time:
 //   LLMC_FAKE_CUDA_OLD        CUDA 12.4; cuInit succeeds (loading fails first)
 //   LLMC_FAKE_CUDA_NO_DEVICE  CUDA 12.8; cuInit finds no device; resolved
 //                             with dlsym (no cuGetProcAddress_v2)
 //   LLMC_FAKE_CUDA_H100       CUDA 13.0; one "Fake H100"; resolved with
-//                             cuGetProcAddress_v2; cuMemAlloc always fails
-//                             with CUDA_ERROR_OUT_OF_MEMORY
+//                             cuGetProcAddress_v2; contexts, memory, modules,
+//                             launches and graphs simulated by FakeCudaGpu.cpp
+//                             (cuMemAlloc fails with CUDA_ERROR_OUT_OF_MEMORY
+//                             until a test gives the device memory)
 // Every other entry point is FakeCudaStubs.cpp's.
 //
 //===----------------------------------------------------------------------===//
@@ -47,6 +48,20 @@ constexpr ErrorText kErrors[] = {
      "invalid device ordinal"},
     {CUDA_ERROR_NOT_SUPPORTED, "CUDA_ERROR_NOT_SUPPORTED",
      "operation not supported"},
+    {CUDA_ERROR_INVALID_CONTEXT, "CUDA_ERROR_INVALID_CONTEXT",
+     "invalid device context"},
+    {CUDA_ERROR_INVALID_HANDLE, "CUDA_ERROR_INVALID_HANDLE",
+     "invalid resource handle"},
+    {CUDA_ERROR_INVALID_IMAGE, "CUDA_ERROR_INVALID_IMAGE",
+     "device kernel image is invalid"},
+    {CUDA_ERROR_INVALID_PTX, "CUDA_ERROR_INVALID_PTX",
+     "a PTX JIT compilation failed"},
+    {CUDA_ERROR_NOT_FOUND, "CUDA_ERROR_NOT_FOUND", "named symbol not found"},
+    {CUDA_ERROR_ILLEGAL_STATE, "CUDA_ERROR_ILLEGAL_STATE",
+     "the operation cannot be performed in the present state"},
+    {CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+     "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED",
+     "operation not permitted when stream is capturing"},
 };
 
 const ErrorText *findError(CUresult code) {
@@ -140,10 +155,6 @@ CUresult CUDAAPI cuDeviceTotalMem(size_t *bytes, CUdevice device) {
     return CUDA_ERROR_INVALID_DEVICE;
   *bytes = size_t(80) << 30;
   return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuMemAlloc(CUdeviceptr *, size_t) {
-  return CUDA_ERROR_OUT_OF_MEMORY;
 }
 
 /// What the runtime asked cuGetProcAddress: how often, the least and most

@@ -135,13 +135,15 @@ TEST_F(PlanFileTest, NewerMajorVersionAsksForAnUpgrade) {
   t.major = 2;
   t.minor = 3;
   expectRejected(t.serialize(), LLMC_ERROR_UNSUPPORTED,
-                 "plan format 2.3 is newer than this runtime's 1.0; upgrade "
-                 "llmc");
+                 "plan format 2.3 is newer than this runtime's 1." +
+                     std::to_string(kFormatMinor) + "; upgrade llmc");
   t.major = 0;
   expectRejected(t.serialize(), LLMC_ERROR_UNSUPPORTED, "is older");
-  // A newer minor version is fine.
+  // A newer minor version is fine, and so is an older one.
   t.major = 1;
   t.minor = 7;
+  EXPECT_EQ(openBytes(t.serialize()), LLMC_OK) << llmc_last_error();
+  t.minor = 0;
   EXPECT_EQ(openBytes(t.serialize()), LLMC_OK) << llmc_last_error();
 }
 

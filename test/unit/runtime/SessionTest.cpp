@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 namespace llmc::runtime::test {
@@ -255,7 +256,7 @@ TEST_F(SessionTest, PlanInfo) {
   uint32_t major = 0, minor = 9;
   llmc_plan_format_version(&major, &minor);
   EXPECT_EQ(major, 1u);
-  EXPECT_EQ(minor, 0u);
+  EXPECT_EQ(minor, 1u);
   EXPECT_STREQ(llmc_status_string(LLMC_ERROR_INVALID_PLAN), "invalid plan");
   EXPECT_STREQ(llmc_status_string(LLMC_OK), "ok");
 }
@@ -411,18 +412,34 @@ TEST_F(SessionTest, SmallerMaxSeqLenAndDefaultThreads) {
   EXPECT_EQ(a, b);
 }
 
-TEST_F(SessionTest, CudaBackendIsNotBuilt) {
+TEST_F(SessionTest, CudaBackendWithoutADriverIsNoDevice) {
   PlanPtr plan = open(4);
   ASSERT_TRUE(plan);
+  // Wherever the tests run: no driver at this path.
+  const char *old = std::getenv("LLMC_CUDA_DRIVER");
+  std::string saved = old ? old : "";
+  setenv("LLMC_CUDA_DRIVER", "/nonexistent/libcuda.so.1", 1);
   llmc_session_options options = llmc_session_options_default();
+  EXPECT_EQ(options.cuda_device, 0);
   options.backend = LLMC_BACKEND_CUDA;
   llmc_session *out = nullptr;
   EXPECT_EQ(llmc_session_create(plan.get(), &options, &out),
-            LLMC_ERROR_UNSUPPORTED);
-  EXPECT_NE(
-      std::strstr(llmc_last_error(), "CUDA backend not built in this runtime"),
-      nullptr);
+            LLMC_ERROR_NO_DEVICE);
+  EXPECT_EQ(
+      std::string(llmc_last_error())
+          .rfind("no CUDA driver: cannot load /nonexistent/libcuda.so.1 (", 0),
+      0u)
+      << llmc_last_error();
   EXPECT_EQ(out, nullptr);
+  options.cuda_device = -1;
+  EXPECT_EQ(llmc_session_create(plan.get(), &options, &out),
+            LLMC_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::strstr(llmc_last_error(), "options.cuda_device -1"), nullptr)
+      << llmc_last_error();
+  if (old)
+    setenv("LLMC_CUDA_DRIVER", saved.c_str(), 1);
+  else
+    unsetenv("LLMC_CUDA_DRIVER");
 }
 
 TEST_F(SessionTest, PlanForAnotherTargetIsUnsupported) {

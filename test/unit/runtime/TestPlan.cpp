@@ -54,6 +54,7 @@ std::vector<uint8_t> TestPlan::flatbuffer(
         offsets[i], w.values.size() * dtypeSize(w.dtype), checksums[i]));
   }
   auto program = [&](const std::vector<std::vector<OpSpec>> &kernels,
+                     const std::vector<std::vector<LaunchSpec>> &launchLists,
                      P::Step step, const P::Operand &logits) {
     std::vector<flatbuffers::Offset<P::Kernel>> kernelTables;
     for (size_t k = 0; k < kernels.size(); ++k) {
@@ -65,13 +66,45 @@ std::vector<uint8_t> TestPlan::flatbuffer(
         auto outputs = fbb.CreateVectorOfStructs(op.outputs);
         ops.push_back(P::CreateOp(fbb, name, op.type, params, inputs, outputs));
       }
-      kernelTables.push_back(P::CreateKernelDirect(
-          fbb, ("kernel" + std::to_string(k)).c_str(), &ops));
+      std::vector<flatbuffers::Offset<P::Launch>> launches;
+      if (k < launchLists.size())
+        for (const LaunchSpec &l : launchLists[k])
+          launches.push_back(P::CreateLaunchDirect(
+              fbb, l.entry, &l.args, &l.grid, l.block, l.dynamicSharedBytes,
+              l.tokensPerBlock, l.tokenAxis, l.minTokens, l.maxTokens));
+      kernelTables.push_back(
+          P::CreateKernelDirect(fbb, ("kernel" + std::to_string(k)).c_str(),
+                                &ops, launches.empty() ? nullptr : &launches));
     }
     return P::CreateProgramDirect(fbb, step, &kernelTables, &logits);
   };
-  auto prefillProgram = program(prefill, P::Step::Prefill, prefillLogits);
-  auto decodeProgram = program(decode, P::Step::Decode, decodeLogits);
+  auto prefillProgram =
+      program(prefill, prefillLaunches, P::Step::Prefill, prefillLogits);
+  auto decodeProgram =
+      program(decode, decodeLaunches, P::Step::Decode, decodeLogits);
+  flatbuffers::Offset<P::CudaCode> cudaCode = 0;
+  if (cuda) {
+    std::vector<flatbuffers::Offset<P::CodeEntry>> entries;
+    for (const CodeEntrySpec &e : cuda->entries) {
+      std::vector<flatbuffers::Offset<P::CodeBinary>> binaries;
+      for (const CodeBinarySpec &b : e.binaries) {
+        flatbuffers::Offset<P::KernelResources> resources = 0;
+        if (b.withResources)
+          resources =
+              P::CreateKernelResources(fbb, 32, 0, 0, b.staticSharedBytes, 0);
+        binaries.push_back(
+            P::CreateCodeBinaryDirect(fbb, b.target.c_str(), &b.cubin, &b.ptx,
+                                      b.symbol.c_str(), resources));
+      }
+      std::string source = "// " + e.name;
+      entries.push_back(P::CreateCodeEntryDirect(fbb, e.name.c_str(),
+                                                 source.c_str(), &binaries));
+    }
+    auto cudaTargets = fbb.CreateVectorOfStrings(cuda->targets);
+    auto entryVector = fbb.CreateVector(entries);
+    cudaCode = P::CreateCudaCode(fbb, cudaTargets, entryVector,
+                                 cuda->scratchBytes, fbb.CreateString("13.0"));
+  }
   std::vector<flatbuffers::Offset<P::KVCacheLayout>> layouts;
   for (const KVCacheSpec &c : kvCaches)
     layouts.push_back(
@@ -88,7 +121,7 @@ std::vector<uint8_t> TestPlan::flatbuffer(
   auto root =
       P::CreatePlan(fbb, &version, producer, targetList, model, memory,
                     layoutVector, prefillProgram, decodeProgram, weightVector,
-                    weightsOffset, weightsSize, weightAlignment);
+                    weightsOffset, weightsSize, weightAlignment, cudaCode);
   P::FinishSizePrefixedPlanBuffer(fbb, root);
   return std::vector<uint8_t>(fbb.GetBufferPointer(),
                               fbb.GetBufferPointer() + fbb.GetSize());
@@ -131,6 +164,12 @@ std::vector<uint8_t> TestPlan::serialize() const {
 std::string TestPlan::write(const std::string &path) const {
   writeFile(path, serialize());
   return path;
+}
+
+std::vector<uint8_t> nulTerminated(const std::string &text) {
+  std::vector<uint8_t> bytes(text.begin(), text.end());
+  bytes.push_back(0);
+  return bytes;
 }
 
 void writeFile(const std::string &path, const std::vector<uint8_t> &bytes) {
@@ -413,6 +452,60 @@ TestPlan tinyLlama(int64_t maxTokens, int64_t maxSeqLen) {
   t.decode = t.prefill;
   t.prefillLogits = t.decodeLogits = logits;
   return t;
+}
+
+void addFakeCudaCode(TestPlan &t, const std::vector<std::string> &targets) {
+  CudaSpec cuda;
+  cuda.targets = targets;
+  cuda.scratchBytes = 4096;
+  const std::pair<const char *, const char *> entries[] = {
+      {"embed", "ipppkppp"}, {"head", "ippp"}};
+  for (const auto &[name, signature] : entries) {
+    CodeEntrySpec entry;
+    entry.name = name;
+    for (const std::string &target : targets) {
+      std::string tail = " " + target + " " + name + " " + signature;
+      entry.binaries.push_back({target, nulTerminated("FAKECUBIN" + tail),
+                                nulTerminated("FAKEPTX" + tail), name});
+    }
+    cuda.entries.push_back(std::move(entry));
+  }
+  t.cuda = std::move(cuda);
+  for (const std::string &target : targets)
+    t.targets.push_back(target);
+
+  const OpSpec &embedding = t.prefill[0][0];
+  const OpSpec &lmHead = t.prefill[1].back();
+  P::Operand scratch(P::OperandKind::Scratch, P::DType::F32, 0, 256, 0);
+  LaunchSpec embed;
+  embed.entry = 0;
+  embed.args = {TestPlan::input(0),
+                embedding.inputs[1],
+                embedding.outputs[0],
+                t.cache(0),
+                scratch,
+                TestPlan::input(1),
+                TestPlan::input(2)};
+  embed.grid = {2, 3};
+  embed.block = 128;
+  embed.dynamicSharedBytes = 64 * 1024;
+  embed.tokensPerBlock = 16;
+  embed.tokenAxis = 1;
+  LaunchSpec small;
+  small.entry = 1;
+  small.args = {lmHead.inputs[0], lmHead.inputs[1], lmHead.outputs[0]};
+  small.grid = {16};
+  small.block = 32;
+  small.minTokens = 1;
+  small.maxTokens = 1;
+  LaunchSpec large = small;
+  large.grid = {4};
+  large.block = 64;
+  large.tokensPerBlock = 2;
+  large.minTokens = 2;
+  large.maxTokens = 0;
+  t.prefillLaunches = {{embed}, {small, large}};
+  t.decodeLaunches = t.prefillLaunches;
 }
 
 const WeightSpec &findWeight(const TestPlan &plan, const std::string &name) {

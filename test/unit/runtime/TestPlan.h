@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,42 @@ struct KVCacheSpec {
   int64_t window = 0;
 };
 
+/// One Launch of a kernel (format 1.1).
+struct LaunchSpec {
+  uint32_t entry = 0;
+  std::vector<P::Operand> args;
+  std::vector<uint32_t> grid{1};
+  uint32_t block = 32;
+  uint32_t dynamicSharedBytes = 0;
+  uint32_t tokensPerBlock = 0;
+  uint8_t tokenAxis = 0;
+  uint32_t minTokens = 0, maxTokens = 0;
+};
+
+/// One CodeBinary; `withResources` writes its KernelResources table.
+struct CodeBinarySpec {
+  std::string target;
+  std::vector<uint8_t> cubin, ptx;
+  std::string symbol;
+  bool withResources = true;
+  uint32_t staticSharedBytes = 0;
+};
+
+struct CodeEntrySpec {
+  std::string name;
+  std::vector<CodeBinarySpec> binaries;
+};
+
+/// Plan.cuda.
+struct CudaSpec {
+  std::vector<std::string> targets;
+  std::vector<CodeEntrySpec> entries;
+  uint64_t scratchBytes = 0;
+};
+
+/// `text` and its NUL, as plan.fbs stores PTX.
+std::vector<uint8_t> nulTerminated(const std::string &text);
+
 class TestPlan {
 public:
   std::string modelType = "llama";
@@ -62,6 +99,10 @@ public:
   /// Kernels of each program; tests mostly use one op per kernel.
   std::vector<std::vector<OpSpec>> prefill, decode;
   P::Operand prefillLogits, decodeLogits;
+  /// Format 1.1: the launches of each program's kernels, by kernel index
+  /// (kernels beyond the list have none), and the code section.
+  std::vector<std::vector<LaunchSpec>> prefillLaunches, decodeLaunches;
+  std::optional<CudaSpec> cuda;
 
   /// A fresh, 64-byte aligned arena region of maxTokens rows.
   P::Operand arena(uint64_t rowElems, P::DType type = P::DType::F32);
@@ -166,6 +207,19 @@ struct TinyLlama {
   static constexpr double kEps = 1e-5, kRopeBase = 10000.0;
 };
 TestPlan tinyLlama(int64_t maxTokens, int64_t maxSeqLen = 64);
+
+/// Gives a tinyLlama plan a valid code section for `targets` ("sm_90a",
+/// "sm_80", ...; added to Plan.targets) whose binaries are the fake images of
+/// test/unit/cuda/FakeCudaControl.h, and launches for both programs:
+///   kernel 0: entry 0 "embed" (ipppkppp: T, tokens, embedding table, h0,
+///             KV cache 0, scratch + 256, positions, slots), grid {2, 3},
+///             block 128, 16 tokens per block on axis 1, 64 KiB of dynamic
+///             shared memory;
+///   kernel 1: entry 1 "head" (ippp: T, final norm output, lm_head weight,
+///             logits), grid {16} block 32 for T = 1, grid {4} block 64 with
+///             2 tokens per block on axis 0 for T >= 2.
+/// Scratch is 4096 bytes.
+void addFakeCudaCode(TestPlan &plan, const std::vector<std::string> &targets);
 
 /// Weight values of tinyLlama by name, for reference implementations.
 const WeightSpec &findWeight(const TestPlan &plan, const std::string &name);

@@ -1,0 +1,166 @@
+//===- CudaBackend.h - runs a plan's generated CUDA kernels -----*- C++ -*-===//
+//
+// The CUDA backend of a session: loads the driver (Driver.h), picks the code
+// the device runs among Plan.cuda's targets (Device.h), loads one module per
+// CodeEntry, and holds the session's device state in one allocation:
+//
+//   [weights | arena | scratch | K0 | V0 | K1 | V1 | ... | tokens | positions
+//    | slots]
+//
+// each region 256-byte aligned: the plan's weight section as in the file
+// (uploaded once through pinned staging buffers), the arena
+// (memory.arena_bytes, zeroed), the scratch of Scratch operands
+// (cuda.scratch_bytes), every layer's KV cache as plan.fbs's KVCacheLayout
+// lays it out (zeroed) and the three int32 step inputs of max_tokens each.
+//
+// run() copies the step inputs, then launches each kernel's Launches whose
+// token range holds T (KernelABI.h gives the parameters). A prefill step is
+// launched directly; a decode step is captured as a CUDA graph the first time
+// its T is seen and replayed after that. Every call makes the primary context
+// current for its duration only (push/pop), and synchronizes the stream
+// before it returns.
+//
+// Every resource is released by the destructor, also that of a backend whose
+// creation failed half-way.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_RUNTIME_SRC_CUDA_CUDABACKEND_H
+#define LLMC_RUNTIME_SRC_CUDA_CUDABACKEND_H
+
+#include "runtime/src/Backend.h"
+#include "runtime/src/PlanFile.h"
+#include "runtime/src/cuda/Device.h"
+#include "runtime/src/cuda/Driver.h"
+#include "runtime/src/cuda/KernelABI.h"
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace llmc::runtime::cuda {
+
+class CudaBackend final : public Backend {
+public:
+  /// Loads the driver and creates the backend on device `deviceOrdinal` for
+  /// `shape`. Fails with LLMC_ERROR_NO_DEVICE without a driver or device,
+  /// LLMC_ERROR_UNSUPPORTED when the plan has no code the device runs,
+  /// LLMC_ERROR_OUT_OF_MEMORY when device or pinned memory runs out; nothing
+  /// allocated is then left behind.
+  static Status create(const PlanFile &plan, const SessionShape &shape,
+                       int deviceOrdinal, std::unique_ptr<CudaBackend> &out);
+
+  ~CudaBackend() override;
+  CudaBackend(const CudaBackend &) = delete;
+  CudaBackend &operator=(const CudaBackend &) = delete;
+
+  Status run(const llmc::plan::Program &program,
+             const StepInputs &inputs) override;
+  Status readRows(const llmc::plan::Operand &operand, int64_t firstRow,
+                  int64_t rows, float *out) override;
+
+  // For tests and tools.
+
+  const DeviceInfo &device() const { return device_; }
+  /// The code chosen: a cuda.targets name ("sm_90a": its cubins) or
+  /// "compute_XY[a]" (the PTX of target sm_XY[a], JIT-compiled).
+  const std::string &code() const { return code_; }
+  /// Device addresses of the regions.
+  CUdeviceptr weights() const { return base_ + layout_.weights; }
+  CUdeviceptr arena() const { return base_ + layout_.arena; }
+  CUdeviceptr scratch() const { return base_ + layout_.scratch; }
+  /// Keys, values and rows per sequence of layer `layer`'s KV cache.
+  LLMCKvArg cache(uint32_t layer) const;
+  /// The device allocation's size in bytes.
+  uint64_t deviceBytes() const { return layout_.total; }
+  /// Decode graphs instantiated so far (one per distinct T).
+  size_t decodeGraphs() const { return graphs_.size(); }
+
+private:
+  /// Byte offsets of the regions inside the one device allocation.
+  struct Layout {
+    uint64_t weights = 0, arena = 0, scratch = 0;
+    struct Cache {
+      uint64_t keys = 0, values = 0;
+      int64_t capacity = 0;
+    };
+    std::vector<Cache> caches;
+    uint64_t cachesBegin = 0, cachesEnd = 0;
+    std::array<uint64_t, 3> inputs{}; // tokens, positions, slots
+    uint64_t total = 0;
+  };
+  /// One cuLaunchKernel, its parameters resolved to device addresses at
+  /// creation; only num_tokens and the grid's token axis vary per step.
+  struct PreparedLaunch {
+    CUfunction function = nullptr;
+    std::array<uint32_t, 3> grid{1, 1, 1};
+    uint32_t block = 1;
+    uint32_t sharedBytes = 0;
+    uint32_t tokensPerBlock = 0;
+    uint8_t tokenAxis = 0;
+    uint32_t minTokens = 0, maxTokens = 0;
+    /// Parameter values after num_tokens: a CUdeviceptr or an LLMCKvArg
+    /// each, in a slot large and aligned enough for either.
+    using ArgSlot = std::array<uint64_t, 3>;
+    static_assert(sizeof(LLMCKvArg) <= sizeof(ArgSlot) &&
+                  alignof(LLMCKvArg) <= alignof(ArgSlot));
+    std::vector<ArgSlot> args;
+    /// &num_tokens, then one pointer into `args` per parameter.
+    std::vector<void *> params;
+  };
+
+  CudaBackend(const PlanFile &plan, const SessionShape &shape)
+      : plan_(plan), shape_(shape) {}
+
+  Status open(int deviceOrdinal);
+  Status loadModules();
+  Status planMemory();
+  Status allocate();
+  Status uploadWeights();
+  void releaseStaging();
+  Status prepare(const llmc::plan::Program &program,
+                 std::vector<PreparedLaunch> &out);
+  /// Launches the kernels of `launches` that run for T tokens on stream_.
+  Status launchAll(const std::vector<PreparedLaunch> &launches, int64_t T);
+  /// Replays (capturing first if needed) the decode graph of T tokens.
+  Status launchDecodeGraph(int64_t T);
+
+  const PlanFile &plan_;
+  SessionShape shape_;
+  int64_t maxTokens_ = 0;
+
+  std::unique_ptr<Driver> driver_;
+  DeviceInfo device_;
+  CUdevice cuDevice_ = 0;
+  CUcontext context_ = nullptr; // the retained primary context
+  CUstream stream_ = nullptr;
+  std::string code_;
+  std::string binaryTarget_;      // the CodeBinary.target whose code runs
+  std::vector<CUmodule> modules_; // one per CodeEntry
+  std::vector<CUfunction> functions_;
+  /// Per function: the dynamic shared memory it may use (opted in).
+  std::vector<uint32_t> sharedOptIn_;
+
+  Layout layout_;
+  CUdeviceptr base_ = 0;
+  /// Pinned copies of the step inputs (3 x max_tokens int32), the source of
+  /// the input uploads.
+  int32_t *inputsHost_ = nullptr;
+  /// Weight upload only: two pinned staging buffers and their events.
+  std::array<void *, 2> staging_{};
+  std::array<CUevent, 2> stagingDone_{};
+
+  std::vector<PreparedLaunch> prefill_, decode_;
+  /// What params[0] of every launch points at.
+  int32_t numTokens_ = 0;
+  std::map<int64_t, CUgraphExec> graphs_;
+  /// readRows' landing buffer for 16-bit operands.
+  std::vector<uint8_t> rowsHost_;
+};
+
+} // namespace llmc::runtime::cuda
+
+#endif // LLMC_RUNTIME_SRC_CUDA_CUDABACKEND_H

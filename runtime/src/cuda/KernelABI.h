@@ -1,0 +1,41 @@
+//===- KernelABI.h - how the runtime calls generated kernels ----*- C++ -*-===//
+//
+// The contract between compiler/codegen/cuda (which writes the kernels) and
+// the CUDA backend (which launches them), as plan.fbs's Launch describes:
+//
+//   extern "C" __global__ void entry(int num_tokens, ARG0, ARG1, ...)
+//
+// with one parameter per Launch.args operand: a device pointer for Arena,
+// Weight, Scratch and Input operands, an LLMCKvArg by value for KVCache.
+// The generated prelude declares the same struct as `llmc_kv`; codegen's
+// tests compare the two texts.
+//
+// KV cache layout (plan.fbs, KVCacheLayout): keys [max_batch, capacity,
+// kv_heads, head_dim], values likewise; position p of slot s at row
+// s * capacity + p % capacity.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_RUNTIME_SRC_CUDA_KERNELABI_H
+#define LLMC_RUNTIME_SRC_CUDA_KERNELABI_H
+
+#include <cstddef>
+#include <cstdint>
+
+namespace llmc::runtime::cuda {
+
+/// A KVCache operand as a kernel parameter.
+struct LLMCKvArg {
+  void *keys = nullptr;
+  void *values = nullptr;
+  int32_t capacity = 0; // rows per sequence
+};
+static_assert(sizeof(LLMCKvArg) == 24 && alignof(LLMCKvArg) == 8);
+
+/// The same struct as generated CUDA C++ declares it.
+inline constexpr const char *kKvArgDeclaration =
+    "struct llmc_kv { void *keys; void *values; int capacity; };";
+
+} // namespace llmc::runtime::cuda
+
+#endif // LLMC_RUNTIME_SRC_CUDA_KERNELABI_H
