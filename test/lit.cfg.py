@@ -8,7 +8,7 @@ config.name = "llmc"
 # External bash so tests can check exact exit codes and files left behind.
 config.test_format = lit.formats.ShTest(execute_external=True)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["unit", "models", "Inputs", "CMakeLists.txt", "lit.cfg.py"]
+config.excludes = ["unit", "models", "gpu", "emulation", "Inputs", "CMakeLists.txt", "lit.cfg.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = config.llmc_obj_root
 

@@ -10,6 +10,9 @@
 
 #include "compiler/plan/PlanWriter.h"
 
+#include "compiler/codegen/cuda/CudaEmitter.h"
+#include "compiler/codegen/cuda/NVRTC.h"
+
 #include "dialects/kernel/IR/KernelOps.h"
 #include "dialects/llm/IR/LLMOps.h"
 #include "runtime/src/PlanFormat.h"
@@ -79,6 +82,15 @@ uint64_t rowElems(Type t) {
     n *= uint64_t(d);
   return n;
 }
+
+/// Generated and compiled CUDA code, ready to be serialized.
+struct CompiledCode {
+  codegen::cuda::CudaProgram program;
+  std::vector<std::string> targets;
+  /// Entry-major: entries[i] for targets[j] at i * targets.size() + j.
+  std::vector<codegen::cuda::CompiledKernel> binaries;
+  std::string nvrtcVersion;
+};
 
 class ModuleSerializer {
 public:
@@ -171,8 +183,8 @@ public:
     }
     weightsSize = runtime::alignTo(offset, kWeightAlignment);
 
-    std::vector<fb::Offset<fb::String>> targets;
-    for (const std::string &t : options.targets)
+    std::vector<fb::Offset<fb::String>> targets{fbb.CreateString("cpu")};
+    for (const std::string &t : cudaTargets(options))
       targets.push_back(fbb.CreateString(t));
     auto model =
         pl::CreateModel(fbb, fbb.CreateString(modelAttr.getFamily().str()),
@@ -186,16 +198,20 @@ public:
         options.formatMajor ? options.formatMajor : runtime::kFormatMajor,
         options.formatMajor ? options.formatMinor : runtime::kFormatMinor);
     std::string producer = std::string("llmc ") + runtime::runtimeVersion();
+    fb::Offset<pl::CudaCode> cuda = code ? buildCode() : 0;
     auto plan = pl::CreatePlan(
         fbb, &version, fbb.CreateString(producer), fbb.CreateVector(targets),
         model, memory, fbb.CreateVector(caches), *prefillProgram,
         *decodeProgram, fbb.CreateVector(weightTable), weightsOffset,
-        weightsSize, uint32_t(kWeightAlignment));
+        weightsSize, uint32_t(kWeightAlignment), cuda);
     pl::FinishSizePrefixedPlanBuffer(fbb, plan);
     return llvm::Error::success();
   }
 
   fb::FlatBufferBuilder &builder() { return fbb; }
+
+  /// Code to store with the programs (not owned; null: none).
+  void setCode(const CompiledCode *c) { code = c; }
 
 private:
   /// Where `v` lives, following launch arguments, launch results, views
@@ -380,6 +396,10 @@ private:
   llvm::Expected<fb::Offset<pl::Program>> buildProgram(func::FuncOp fn,
                                                        pl::Step step) {
     std::vector<fb::Offset<pl::Kernel>> kernels;
+    const std::vector<codegen::cuda::KernelLaunches> *launches = nullptr;
+    if (code)
+      launches = step == pl::Step::Prefill ? &code->program.prefill
+                                           : &code->program.decode;
     for (Operation &op : fn.getBody().front()) {
       if (isa<llm::ParamOp, func::ReturnOp>(op))
         continue;
@@ -396,9 +416,15 @@ private:
           return built.takeError();
         ops.push_back(*built);
       }
+      fb::Offset<fb::Vector<fb::Offset<pl::Launch>>> launchVec = 0;
+      if (launches) {
+        if (kernels.size() >= launches->size())
+          return err("generated code does not match the program");
+        launchVec = buildLaunches((*launches)[kernels.size()]);
+      }
       kernels.push_back(
           pl::CreateKernel(fbb, fbb.CreateString(launch.getName().str()),
-                           fbb.CreateVector(ops)));
+                           fbb.CreateVector(ops), launchVec));
     }
     auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
     auto logits = resolve(ret.getOperand(0));
@@ -407,8 +433,58 @@ private:
     return pl::CreateProgram(fbb, step, fbb.CreateVector(kernels), &*logits);
   }
 
+  fb::Offset<fb::Vector<fb::Offset<pl::Launch>>>
+  buildLaunches(const codegen::cuda::KernelLaunches &k) {
+    std::vector<fb::Offset<pl::Launch>> out;
+    for (const codegen::cuda::LaunchSpec &l : k.launches) {
+      std::vector<uint32_t> grid(l.grid.begin(), l.grid.end());
+      out.push_back(pl::CreateLaunch(
+          fbb, l.entry, fbb.CreateVectorOfStructs(l.args),
+          fbb.CreateVector(grid), l.block, l.dynamicSharedBytes,
+          l.tokensPerBlock, l.tokenAxis, l.minTokens, l.maxTokens));
+    }
+    return fbb.CreateVector(out);
+  }
+
+  fb::Offset<pl::CudaCode> buildCode() {
+    std::vector<fb::Offset<pl::CodeEntry>> entries;
+    size_t nt = code->targets.size();
+    for (auto [i, source] : llvm::enumerate(code->program.entries)) {
+      std::vector<fb::Offset<pl::CodeBinary>> binaries;
+      for (size_t j = 0; j < nt; ++j) {
+        const codegen::cuda::CompiledKernel &c = code->binaries[i * nt + j];
+        codegen::cuda::ResourceUsage u;
+        std::string symbol = c.symbols.count(source.name)
+                                 ? c.symbols.at(source.name)
+                                 : source.name;
+        if (auto it = c.usage.find(source.name); it != c.usage.end())
+          u = it->second;
+        auto resources = pl::CreateKernelResources(
+            fbb, uint32_t(u.registers), uint32_t(u.spillStoreBytes),
+            uint32_t(u.spillLoadBytes), uint32_t(u.staticSharedBytes),
+            uint32_t(u.localBytes));
+        std::vector<uint8_t> ptx(c.ptx.begin(), c.ptx.end());
+        ptx.push_back(0);
+        binaries.push_back(pl::CreateCodeBinary(
+            fbb, fbb.CreateString(code->targets[j]), fbb.CreateVector(c.cubin),
+            fbb.CreateVector(ptx), fbb.CreateString(symbol), resources));
+      }
+      entries.push_back(pl::CreateCodeEntry(
+          fbb, fbb.CreateString(source.name), fbb.CreateString(source.source),
+          fbb.CreateVector(binaries)));
+    }
+    std::vector<fb::Offset<fb::String>> targets;
+    for (const std::string &t : code->targets)
+      targets.push_back(fbb.CreateString(t));
+    return pl::CreateCudaCode(fbb, fbb.CreateVector(targets),
+                              fbb.CreateVector(entries),
+                              code->program.scratchBytes,
+                              fbb.CreateString(code->nvrtcVersion));
+  }
+
   ModuleOp module;
   const PlanOptions &options;
+  const CompiledCode *code = nullptr;
   fb::FlatBufferBuilder fbb{1 << 20};
   std::vector<WeightSpec> specs;
   std::vector<pl::DType> specDTypes;
@@ -478,7 +554,77 @@ private:
   bool committed = false;
 };
 
+/// Generates the CUDA code of the program header `header` and compiles it
+/// for `targets`.
+llvm::Expected<CompiledCode> compileCode(llvm::ArrayRef<uint8_t> header,
+                                         llvm::ArrayRef<std::string> targets,
+                                         const PlanOptions &options) {
+  CompiledCode code;
+  code.targets.assign(targets.begin(), targets.end());
+  std::vector<codegen::cuda::Target> parsed;
+  for (const std::string &t : targets) {
+    auto target = codegen::cuda::parseTarget(t);
+    if (!target)
+      return target.takeError();
+    parsed.push_back(*target);
+  }
+  auto program =
+      codegen::cuda::generateCuda(*pl::GetSizePrefixedPlan(header.data()));
+  if (!program)
+    return program.takeError();
+  code.program = std::move(*program);
+  if (!options.dumpKernelsDir.empty()) {
+    if (auto e = codegen::cuda::dumpSources(code.program.entries,
+                                            options.dumpKernelsDir))
+      return std::move(e);
+  }
+  auto binaries = codegen::cuda::compileAll(code.program.entries, parsed,
+                                            options.jobs,
+                                            failedKernelDir(options),
+                                            options.nvrtcOptions);
+  if (!binaries)
+    return binaries.takeError();
+  code.binaries = std::move(*binaries);
+  code.nvrtcVersion = codegen::cuda::nvrtcVersion();
+  return code;
+}
+
 } // namespace
+
+std::string failedKernelDir(const PlanOptions &options) {
+  if (!options.dumpKernelsDir.empty())
+    return options.dumpKernelsDir;
+  llvm::SmallString<256> dir;
+  llvm::sys::path::system_temp_directory(/*ErasedOnReboot=*/true, dir);
+  llvm::sys::path::append(dir, "llmc-kernels-%%%%%%%%");
+  llvm::SmallString<256> unique;
+  llvm::sys::fs::createUniquePath(dir, unique, /*MakeAbsolute=*/false);
+  return std::string(unique);
+}
+
+std::vector<std::string> cudaTargets(const PlanOptions &options) {
+  std::vector<std::string> out;
+  for (const std::string &t : options.targets)
+    if (t != "cpu")
+      out.push_back(t);
+  return out;
+}
+
+llvm::Expected<std::vector<uint8_t>> buildPlanHeader(ModuleOp module,
+                                                     const PlanOptions &options) {
+  if (options.maxSeqLen < 1)
+    return err("max sequence length must be at least 1");
+  ModuleSerializer serializer(module, options);
+  if (llvm::Error e = serializer.collectWeights())
+    return std::move(e);
+  uint64_t weightsSize = 0;
+  std::vector<uint64_t> weightOffsets;
+  if (llvm::Error e = serializer.build(0, weightsSize, weightOffsets))
+    return std::move(e);
+  fb::FlatBufferBuilder &fbb = serializer.builder();
+  return std::vector<uint8_t>(fbb.GetBufferPointer(),
+                              fbb.GetBufferPointer() + fbb.GetSize());
+}
 
 llvm::Error writePlan(ModuleOp module, WeightSource &weights,
                       const PlanOptions &options, llvm::StringRef path) {
@@ -491,12 +637,28 @@ llvm::Error writePlan(ModuleOp module, WeightSource &weights,
     if (llvm::Error e = weights.check(spec))
       return e;
 
+  // Generated code: from the programs, before anything is written, so that
+  // a kernel NVRTC rejects leaves no file behind.
+  std::optional<CompiledCode> code;
+  if (std::vector<std::string> targets = cudaTargets(options); !targets.empty()) {
+    auto header = buildPlanHeader(module, options);
+    if (!header)
+      return header.takeError();
+    auto compiled = compileCode(*header, targets, options);
+    if (!compiled)
+      return compiled.takeError();
+    code = std::move(*compiled);
+    serializer.setCode(&*code);
+  }
+
   // The header's size does not depend on where the weights go (every field
   // is stored), so build it once to learn the size, then for real.
   uint64_t weightsSize = 0, weightsOffset = 0;
   std::vector<uint64_t> weightOffsets;
   {
     ModuleSerializer sizing(module, options);
+    if (code)
+      sizing.setCode(&*code);
     if (llvm::Error e = sizing.collectWeights())
       return e;
     if (llvm::Error e = sizing.build(0, weightsSize, weightOffsets))

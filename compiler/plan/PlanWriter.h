@@ -63,12 +63,35 @@ makeSafetensorsSource(const hf::SafetensorsArchive &archive,
 std::unique_ptr<WeightSource> makeRandomSource(uint64_t seed);
 
 struct PlanOptions {
+  /// "cpu" (the op lists, always written) and CUDA architectures ("sm_90a",
+  /// "sm_80", ...): for each of those every kernel is generated, compiled
+  /// with NVRTC and stored.
   std::vector<std::string> targets{"cpu"};
+  /// When not empty, every generated kernel source is written there as
+  /// <entry>.cu (also the place NVRTC failures point to).
+  std::string dumpKernelsDir;
+  /// NVRTC compiles at once (0: one per hardware thread).
+  unsigned jobs = 0;
+  /// Extra NVRTC options for every kernel ("-lineinfo", "-maxrregcount=64").
+  std::vector<std::string> nvrtcOptions;
   /// The longest sequence a session may hold.
   int64_t maxSeqLen = 0;
   /// Tests write plans of other versions; 0 means the current format.
   uint16_t formatMajor = 0, formatMinor = 0;
 };
+
+/// Where a kernel NVRTC rejects is written for the error message:
+/// options.dumpKernelsDir, else a new directory under the system's
+/// temporary directory (created only when a source is written).
+std::string failedKernelDir(const PlanOptions &options);
+
+/// The CUDA targets among options.targets.
+std::vector<std::string> cudaTargets(const PlanOptions &options);
+
+/// The plan header of `module` (after kernel-lower) without weights' bytes
+/// or generated code: what code generation reads.
+llvm::Expected<std::vector<uint8_t>> buildPlanHeader(mlir::ModuleOp module,
+                                                     const PlanOptions &options);
 
 /// Writes `module` (after kernel-lower) and its weights to `path`.
 llvm::Error writePlan(mlir::ModuleOp module, WeightSource &weights,

@@ -80,7 +80,9 @@ const char *opKindName(pl::OpParams kind) {
   }
 }
 
-void printProgram(raw_ostream &os, const char *name, const pl::Program &p) {
+void printProgram(raw_ostream &os, const char *name, const pl::Program &p,
+                  const flatbuffers::Vector<flatbuffers::Offset<pl::CodeEntry>>
+                      *entries) {
   os << name << ": " << p.kernels()->size() << " kernels\n";
   for (auto [i, k] : enumerate(*p.kernels())) {
     os << "  " << format("%4u", unsigned(i)) << "  " << k->name()->str()
@@ -89,7 +91,48 @@ void printProgram(raw_ostream &os, const char *name, const pl::Program &p) {
     for (const pl::Op *op : *k->ops())
       os << sep << opKindName(op->params_type());
     os << "\n";
+    if (!k->launches() || !entries)
+      continue;
+    for (const pl::Launch *l : *k->launches()) {
+      os << "          -> " << entries->Get(l->entry())->name()->str()
+         << " grid(";
+      ListSeparator comma(",");
+      for (uint32_t g : *l->grid())
+        os << comma << g;
+      os << ")";
+      if (l->tokens_per_block())
+        os << " x ceil(T/" << l->tokens_per_block() << ") on "
+           << "xyz"[l->token_axis() % 3];
+      os << " block " << l->block() << ", T in [" << l->min_tokens() << ", ";
+      if (l->max_tokens())
+        os << l->max_tokens() << "]\n";
+      else
+        os << "max]\n";
+    }
   }
+}
+
+/// The generated code: per entry and target, what ptxas reported.
+void printCuda(raw_ostream &os, const pl::CudaCode &cuda) {
+  os << "cuda: " << cuda.entries()->size() << " kernels compiled by NVRTC "
+     << cuda.nvrtc_version()->str() << " for ";
+  ListSeparator sep(", ");
+  for (const auto *t : *cuda.targets())
+    os << sep << t->str();
+  os << "; scratch " << humanBytes(cuda.scratch_bytes()) << "\n";
+  os << format("  %-70s %-7s %5s %9s %9s %6s %6s %8s\n", "entry", "target",
+               "regs", "spill st", "spill ld", "smem", "local", "cubin");
+  for (const pl::CodeEntry *e : *cuda.entries())
+    for (const pl::CodeBinary *b : *e->binaries()) {
+      const pl::KernelResources *r = b->resources();
+      os << format("  %-70s %-7s %5u %9u %9u %6u %6u %8u\n",
+                   e->name()->c_str(), b->target()->c_str(),
+                   r ? r->registers() : 0, r ? r->spill_store_bytes() : 0,
+                   r ? r->spill_load_bytes() : 0,
+                   r ? r->static_shared_bytes() : 0,
+                   r ? r->local_bytes() : 0,
+                   unsigned(b->cubin() ? b->cubin()->size() : 0));
+    }
 }
 
 } // namespace
@@ -100,7 +143,8 @@ int inspectMain(int argc, char **argv) {
                              cl::desc("<model.plan>"), cl::cat(category));
   cl::opt<bool> listKernels("kernels",
                             cl::desc("List every kernel of both programs "
-                                     "with its fused body (default: on)"),
+                                     "with its fused body and, in plans with "
+                                     "CUDA code, its launches (default: on)"),
                             cl::init(true), cl::cat(category));
   cl::opt<bool> listWeights("weights",
                             cl::desc("List every weight: name, dtype, shape, "
@@ -187,9 +231,12 @@ int inspectMain(int argc, char **argv) {
       os << "] at " << w->offset() << ", " << w->size() << " bytes, xxh3 "
          << format_hex(w->checksum(), 18) << "\n";
     }
+  const auto *entries = plan.cuda() ? plan.cuda()->entries() : nullptr;
+  if (plan.cuda())
+    printCuda(os, *plan.cuda());
   if (listKernels) {
-    printProgram(os, "prefill", *plan.prefill());
-    printProgram(os, "decode", *plan.decode());
+    printProgram(os, "prefill", *plan.prefill(), entries);
+    printProgram(os, "decode", *plan.decode(), entries);
   }
   return 0;
 }

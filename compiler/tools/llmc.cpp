@@ -7,6 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "compiler/codegen/cuda/CudaEmitter.h"
+#include "compiler/codegen/cuda/NVRTC.h"
 #include "compiler/plan/PlanWriter.h"
 #include "compiler/tools/Commands.h"
 #include "compiler/tools/ToolSupport.h"
@@ -24,6 +26,7 @@
 #include "mlir/Pass/PassManager.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
@@ -91,6 +94,82 @@ Error writeFileAtomically(StringRef path, StringRef text) {
   return Error::success();
 }
 
+/// --emit=cuda (the launch lists, then every entry's source) and
+/// --emit=cuda-report (NVRTC's resource usage per entry and target;
+/// `spills` is set when a hot entry spills).
+Error emitCuda(mlir::ModuleOp module,
+               const llmc::plan_writer::PlanOptions &options, bool report,
+               raw_ostream &os, bool &spills) {
+  namespace cg = llmc::codegen::cuda;
+  auto header = llmc::plan_writer::buildPlanHeader(module, options);
+  if (!header)
+    return header.takeError();
+  auto program = cg::generateCuda(*llmc::plan::GetSizePrefixedPlan(header->data()));
+  if (!program)
+    return program.takeError();
+  if (!options.dumpKernelsDir.empty())
+    if (Error e = cg::dumpSources(program->entries, options.dumpKernelsDir))
+      return e;
+
+  if (!report) {
+    os << "// " << program->entries.size() << " entries; scratch "
+       << program->scratchBytes << " bytes\n";
+    auto listing = [&](StringRef step,
+                       const std::vector<cg::KernelLaunches> &kernels) {
+      os << "// " << step << ": " << kernels.size() << " kernels\n";
+      for (const cg::KernelLaunches &k : kernels)
+        for (const cg::LaunchSpec &l : k.launches) {
+          os << "//   " << k.name << ": " << program->entries[l.entry].name
+             << " grid(" << l.grid[0] << "," << l.grid[1] << "," << l.grid[2]
+             << ")";
+          if (l.tokensPerBlock)
+            os << " x ceil(T/" << l.tokensPerBlock << ") on "
+               << "xyz"[l.tokenAxis];
+          os << " block " << l.block << " T in [" << l.minTokens << ", ";
+          if (l.maxTokens)
+            os << l.maxTokens << "]\n";
+          else
+            os << "max]\n";
+        }
+    };
+    listing("prefill", program->prefill);
+    listing("decode", program->decode);
+    for (const cg::KernelSource &k : program->entries)
+      os << "\n// ===== entry " << k.name << " =====\n" << k.source;
+    return Error::success();
+  }
+
+  std::vector<cg::Target> targets;
+  for (const std::string &t : llmc::plan_writer::cudaTargets(options))
+    targets.push_back(cantFail(cg::parseTarget(t)));
+  auto compiled =
+      cg::compileAll(program->entries, targets, options.jobs,
+                     llmc::plan_writer::failedKernelDir(options),
+                     options.nvrtcOptions);
+  if (!compiled)
+    return compiled.takeError();
+  os << "NVRTC " << cg::nvrtcVersion() << ", " << program->entries.size()
+     << " entries x " << targets.size() << " targets\n";
+  os << llvm::format("%-72s %-7s %4s %6s %6s %6s %5s\n", "entry", "target",
+                     "regs", "spillS", "spillL", "smem", "hot");
+  for (size_t i = 0; i < program->entries.size(); ++i)
+    for (size_t j = 0; j < targets.size(); ++j) {
+      const cg::CompiledKernel &c = (*compiled)[i * targets.size() + j];
+      const std::string &name = program->entries[i].name;
+      cg::ResourceUsage u;
+      if (auto it = c.usage.find(name); it != c.usage.end())
+        u = it->second;
+      bool hot = program->hot[i];
+      os << llvm::format("%-72s %-7s %4d %6d %6d %6d %5s\n", name.c_str(),
+                         targets[j].name.c_str(), u.registers,
+                         u.spillStoreBytes, u.spillLoadBytes,
+                         u.staticSharedBytes, hot ? "yes" : "no");
+      if (hot && (u.spillStoreBytes || u.spillLoadBytes))
+        spills = true;
+    }
+  return Error::success();
+}
+
 int compileMain(int argc, char **argv) {
   cl::OptionCategory category("llmc compile options");
   cl::opt<std::string> input(cl::Positional, cl::Required,
@@ -99,7 +178,7 @@ int compileMain(int argc, char **argv) {
   cl::opt<std::string> output("o", cl::desc("Output file (default: stdout)"),
                               cl::value_desc("file"), cl::init("-"),
                               cl::cat(category));
-  enum class Emit { LLMImport, LLM, Kernel, Plan };
+  enum class Emit { LLMImport, LLM, Kernel, Cuda, CudaReport, Plan };
   cl::opt<Emit> emit(
       "emit",
       cl::desc("What to produce (default: plan with -o <file>, llm to stdout)"),
@@ -112,6 +191,13 @@ int compileMain(int argc, char **argv) {
           clEnumValN(Emit::Kernel, "kernel",
                      "IR after kernel-lower: kernel.launch ops with "
                      "arena offsets"),
+          clEnumValN(Emit::Cuda, "cuda",
+                     "the generated CUDA C++ of every distinct kernel, "
+                     "after each program's launch list"),
+          clEnumValN(Emit::CudaReport, "cuda-report",
+                     "compile every kernel with NVRTC for the targets and "
+                     "print registers, spills and shared memory; fails if "
+                     "a hot kernel (GEMV, GEMM, attention) spills"),
           clEnumValN(Emit::Plan, "plan",
                      "the plan file with the weights (needs -o)")),
       cl::cat(category));
@@ -134,9 +220,20 @@ int compileMain(int argc, char **argv) {
       cl::value_desc("seed"), cl::cat(category));
   cl::list<std::string> targets(
       "target", cl::CommaSeparated,
-      cl::desc("Code the plan holds (default: cpu, the reference backend's "
-               "op lists; GPU targets arrive with the CUDA backend)"),
-      cl::value_desc("cpu"), cl::cat(category));
+      cl::desc("GPU architectures to generate and compile kernels for, "
+               "comma-separated: sm_80, sm_86, sm_89, sm_90, sm_90a, sm_100, "
+               "sm_120 (default: sm_90a). Every plan also holds the op "
+               "lists the CPU backend runs; `cpu` alone compiles no GPU code"),
+      cl::value_desc("sm_90a,..."), cl::cat(category));
+  cl::list<std::string> nvrtcOptions(
+      "nvrtc-options", cl::CommaSeparated,
+      cl::desc("Extra NVRTC options for every kernel, comma-separated "
+               "(e.g. -lineinfo for profilers, -maxrregcount=N)"),
+      cl::value_desc("opt,..."), cl::cat(category));
+  cl::opt<std::string> dumpKernels(
+      "dump-kernels",
+      cl::desc("Write each generated kernel's CUDA C++ to <dir>/<entry>.cu"),
+      cl::value_desc("dir"), cl::cat(category));
   cl::opt<std::string> dtype(
       "dtype",
       cl::desc("Activation/weight dtype: bfloat16|float16|float32 (default: "
@@ -168,7 +265,8 @@ int compileMain(int argc, char **argv) {
   }
   cl::ParseCommandLineOptions(
       argc, argv,
-      "llmc compile: Hugging Face model -> llm IR -> kernels -> plan file\n\n"
+      "llmc compile: Hugging Face model -> llm IR -> kernels -> CUDA C++ "
+      "(NVRTC) -> plan file\n\n"
       "  `llmc compile <model dir> -o model.plan` reads config.json and the\n"
       "  safetensors weights and writes the plan. Without -o it prints the IR\n"
       "  (--emit=llm by default).\n\n"
@@ -197,11 +295,22 @@ int compileMain(int argc, char **argv) {
     return fail("--emit=plan writes a binary file: give it with -o <file>");
   std::vector<std::string> targetList(targets.begin(), targets.end());
   if (targetList.empty())
-    targetList.push_back("cpu");
-  for (const std::string &t : targetList)
-    if (t != "cpu")
-      return fail("--target: unsupported target '" + t +
-                  "' (this llmc has: cpu)");
+    targetList.push_back("sm_90a");
+  for (const std::string &t : targetList) {
+    if (t == "cpu")
+      continue;
+    if (auto parsed = llmc::codegen::cuda::parseTarget(t); !parsed)
+      return fail("--target: " + toString(parsed.takeError()));
+    if (std::count(targetList.begin(), targetList.end(), t) > 1)
+      return fail("--target: '" + t + "' given twice");
+  }
+  llmc::plan_writer::PlanOptions planOptions;
+  planOptions.targets = targetList;
+  planOptions.dumpKernelsDir = dumpKernels;
+  planOptions.nvrtcOptions.assign(nvrtcOptions.begin(), nvrtcOptions.end());
+  if (emit == Emit::CudaReport &&
+      llmc::plan_writer::cudaTargets(planOptions).empty())
+    return fail("--emit=cuda-report needs a GPU --target");
   if (maxSeqLen.getNumOccurrences() && maxSeqLen < 1)
     return fail("--max-seq-len must be at least 1");
   if (maxTokens.getNumOccurrences() && maxTokens < 1)
@@ -261,7 +370,7 @@ int compileMain(int argc, char **argv) {
     if (failed(mlir::applyPassManagerCLOptions(pm)))
       return fail("invalid pass manager options");
     llmc::buildLLMOptimizePipeline(pm);
-    if (emit == Emit::Kernel || emit == Emit::Plan)
+    if (emit != Emit::LLM)
       llmc::buildKernelLoweringPipeline(pm, stepTokens);
     if (failed(pm.run(*module)))
       return fail(config->path + ": the compile pipeline failed");
@@ -272,18 +381,29 @@ int compileMain(int argc, char **argv) {
         randomSeed ? llmc::plan_writer::makeRandomSource(*randomSeed)
                    : llmc::plan_writer::makeSafetensorsSource(
                          *archive, config->tieWordEmbeddings);
-    llmc::plan_writer::PlanOptions options;
-    options.targets = targetList;
-    options.maxSeqLen = seqLen;
-    if (Error err =
-            llmc::plan_writer::writePlan(*module, *weights, options, output))
+    planOptions.maxSeqLen = seqLen;
+    if (Error err = llmc::plan_writer::writePlan(*module, *weights,
+                                                 planOptions, output))
       return fail(toString(std::move(err)));
     return 0;
   }
 
   std::string text;
   raw_string_ostream os(text);
-  module->print(os);
+  if (emit == Emit::Cuda || emit == Emit::CudaReport) {
+    planOptions.maxSeqLen = seqLen;
+    bool spills = false;
+    if (Error err = emitCuda(*module, planOptions, emit == Emit::CudaReport,
+                             os, spills))
+      return fail(config->path + ": " + toString(std::move(err)));
+    if (emit == Emit::CudaReport && spills) {
+      outs() << text;
+      return fail(config->path +
+                  ": a hot kernel spills registers (see the report)");
+    }
+  } else {
+    module->print(os);
+  }
   os << "\n";
   if (output == "-") {
     outs() << text;

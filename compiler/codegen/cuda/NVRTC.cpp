@@ -304,7 +304,8 @@ compileKernel(const KernelSource &source, const Target &target,
 
 llvm::Expected<std::vector<CompiledKernel>>
 compileAll(llvm::ArrayRef<KernelSource> kernels, llvm::ArrayRef<Target> targets,
-           unsigned jobs, llvm::StringRef dumpDir) {
+           unsigned jobs, llvm::StringRef dumpDir,
+           llvm::ArrayRef<std::string> extraOptions) {
   size_t count = kernels.size() * targets.size();
   std::vector<std::optional<llvm::Expected<CompiledKernel>>> slots(count);
   {
@@ -312,20 +313,33 @@ compileAll(llvm::ArrayRef<KernelSource> kernels, llvm::ArrayRef<Target> targets,
     for (size_t i = 0; i < count; ++i)
       pool.async([&, i] {
         slots[i].emplace(compileKernel(kernels[i / targets.size()],
-                                       targets[i % targets.size()], {},
-                                       dumpDir));
+                                       targets[i % targets.size()],
+                                       extraOptions, dumpDir));
       });
     pool.wait();
   }
   std::vector<CompiledKernel> results;
   results.reserve(count);
+  // The first few failures in full; an option every compile rejects would
+  // otherwise repeat one log per kernel.
+  constexpr size_t kShownFailures = 3;
   llvm::Error errors = llvm::Error::success();
+  size_t failures = 0;
   for (std::optional<llvm::Expected<CompiledKernel>> &slot : slots) {
-    if (*slot)
+    if (*slot) {
       results.push_back(std::move(**slot));
-    else
+    } else if (++failures <= kShownFailures) {
       errors = llvm::joinErrors(std::move(errors), slot->takeError());
+    } else {
+      llvm::consumeError(slot->takeError());
+    }
   }
+  if (failures > kShownFailures)
+    errors = llvm::joinErrors(
+        std::move(errors),
+        makeError("... and " + llvm::Twine(failures - kShownFailures) +
+                  " more of the " + llvm::Twine(count) +
+                  " kernel compiles failed"));
   if (errors)
     return errors;
   return results;

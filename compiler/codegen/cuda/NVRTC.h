@@ -99,11 +99,13 @@ compileKernel(const KernelSource &source, const Target &target,
 
 /// Compiles every kernel for every target, at most `jobs` at once (0: one per
 /// hardware thread). Results are kernel-major: kernels[i] for targets[j] is
-/// at i * targets.size() + j. If any fails, the error joins every failure in
-/// that same order.
+/// at i * targets.size() + j. If any fails, the error joins the first three
+/// failures (and counts the rest), in
+/// that same order. `extraOptions` go to every compile, as in compileKernel.
 llvm::Expected<std::vector<CompiledKernel>>
 compileAll(llvm::ArrayRef<KernelSource> kernels, llvm::ArrayRef<Target> targets,
-           unsigned jobs = 0, llvm::StringRef dumpDir = "");
+           unsigned jobs = 0, llvm::StringRef dumpDir = "",
+           llvm::ArrayRef<std::string> extraOptions = {});
 
 /// Parses ptxas's verbose report (the "ptxas info" lines of an NVRTC log)
 /// into per-kernel usage keyed by demangled name.

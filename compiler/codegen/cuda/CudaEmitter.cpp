@@ -1,0 +1,598 @@
+//===- CudaEmitter.cpp - a plan's programs as generated CUDA C++ ----------===//
+
+#include "compiler/codegen/cuda/CudaEmitter.h"
+
+#include "runtime/src/cuda/KernelABI.h"
+
+#include "llvm/ADT/Hashing.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <map>
+
+namespace llmc::codegen::cuda {
+namespace {
+
+#include "CudaTemplates.inc"
+
+namespace P = llmc::plan;
+
+llvm::Error err(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+const char *typeName(P::DType d) {
+  switch (d) {
+  case P::DType::F32:
+    return "float";
+  case P::DType::F16:
+    return "f16";
+  case P::DType::BF16:
+    return "bf16";
+  case P::DType::I32:
+    return "int";
+  }
+  return "float";
+}
+
+/// Short dtype tag for entry names.
+const char *typeTag(P::DType d) {
+  switch (d) {
+  case P::DType::F32:
+    return "f32";
+  case P::DType::F16:
+    return "f16";
+  case P::DType::BF16:
+    return "bf16";
+  case P::DType::I32:
+    return "i32";
+  }
+  return "x";
+}
+
+size_t typeSize(P::DType d) { return d == P::DType::F16 || d == P::DType::BF16 ? 2 : 4; }
+
+uint32_t ceilDiv(int64_t a, int64_t b) { return uint32_t((a + b - 1) / b); }
+
+/// An exact float literal (hexadecimal).
+std::string floatLiteral(double v) {
+  float f = float(v);
+  if (f == 0.0f)
+    return "0.0f";
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << llvm::format("%a", double(f)) << "f";
+  return s;
+}
+
+/// Threads of a norm block for groups of `size` elements: about four
+/// elements per thread, whole warps, at most 1024.
+int normBlock(int64_t size) {
+  int64_t b = 32;
+  while (b < 1024 && b * 4 < size)
+    b *= 2;
+  return int(b);
+}
+
+/// One parameter of an entry.
+struct Param {
+  P::Operand operand;
+  bool output = false;
+};
+
+class Emitter {
+public:
+  explicit Emitter(const P::Plan &plan) : plan(plan) {
+    maxTokens = plan.memory()->max_tokens();
+    maxSeqLen = plan.model()->max_seq_len();
+  }
+
+  llvm::Error run() {
+    if (auto e = program(*plan.prefill(), /*decode=*/false, out.prefill))
+      return e;
+    if (auto e = program(*plan.decode(), /*decode=*/true, out.decode))
+      return e;
+    return llvm::Error::success();
+  }
+
+  CudaProgram take() { return std::move(out); }
+
+private:
+  llvm::Error program(const P::Program &program, bool decode,
+                      std::vector<KernelLaunches> &kernels) {
+    isDecode = decode;
+    for (const P::Kernel *kernel : *program.kernels()) {
+      KernelLaunches &k = kernels.emplace_back();
+      k.name = kernel->name()->str();
+      current = &k;
+      if (kernel->ops())
+        for (const P::Op *op : *kernel->ops())
+          if (auto e = emitOp(*op))
+            return err("kernel '" + k.name + "', op '" + op->name()->str() +
+                       "': " + llvm::toString(std::move(e)));
+    }
+    return llvm::Error::success();
+  }
+
+  /// Adds (or finds) the entry `name` whose body calls into `templates`.
+  unsigned entry(const std::string &name, std::vector<const char *> templates,
+                 const std::vector<Param> &params, int block,
+                 const std::string &call, const std::string &extra, bool hot) {
+    std::string src;
+    llvm::raw_string_ostream os(src);
+    os << "// llmc generated kernel: " << name << "\n";
+    os << k_prelude_cuh;
+    for (const char *t : templates)
+      os << t;
+    os << "\n" << extra;
+    os << "extern \"C\" __global__ void __launch_bounds__(" << block << ", 1) "
+       << name << "(int num_tokens";
+    for (auto [i, p] : llvm::enumerate(params)) {
+      os << ", ";
+      switch (p.operand.kind()) {
+      case P::OperandKind::KVCache:
+        os << "llmc_kv";
+        break;
+      case P::OperandKind::Input:
+        os << "const int *__restrict__";
+        break;
+      default:
+        os << (p.output ? "" : "const ") << typeName(p.operand.dtype())
+           << " *__restrict__";
+        break;
+      }
+      os << " a" << i;
+    }
+    os << ") {\n  " << call << ";\n}\n";
+    os.flush();
+
+    std::string unique = name;
+    for (int n = 2;; ++n) {
+      auto it = index.find(unique);
+      if (it == index.end())
+        break;
+      if (out.entries[it->second].source == src)
+        return it->second;
+      unique = name + "_v" + std::to_string(n); // same name, other constants
+      // Rename inside the source too.
+    }
+    if (unique != name) {
+      size_t at = src.find(" " + name + "(int num_tokens");
+      src.replace(at + 1, name.size(), unique);
+    }
+    unsigned i = unsigned(out.entries.size());
+    out.entries.push_back(KernelSource{unique, src, {unique}});
+    out.hot.push_back(hot);
+    index[unique] = i;
+    return i;
+  }
+
+  void launch(unsigned entryIndex, const std::vector<Param> &params,
+              std::array<uint32_t, 3> grid, uint32_t block,
+              uint32_t tokensPerBlock, uint8_t tokenAxis,
+              uint32_t minTokens = 1, uint32_t maxTokensLimit = 0) {
+    LaunchSpec l;
+    l.entry = entryIndex;
+    for (const Param &p : params)
+      l.args.push_back(p.operand);
+    l.grid = grid;
+    l.block = block;
+    l.tokensPerBlock = tokensPerBlock;
+    l.tokenAxis = tokenAxis;
+    l.minTokens = minTokens;
+    l.maxTokens = maxTokensLimit;
+    current->launches.push_back(std::move(l));
+  }
+
+  /// "a0, a1, ..." for n parameters.
+  static std::string args(size_t n) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i)
+      s += (i ? ", a" : "a") + std::to_string(i);
+    return s;
+  }
+
+  llvm::Error emitOp(const P::Op &op) {
+    const auto &in = *op.inputs();
+    switch (op.params_type()) {
+    case P::OpParams::Embedding:
+      return embedding(op, *op.params_as_Embedding());
+    case P::OpParams::RMSNorm:
+      return rmsNorm(op, *op.params_as_RMSNorm());
+    case P::OpParams::AddRMSNorm:
+      return addRmsNorm(op, *op.params_as_AddRMSNorm());
+    case P::OpParams::Linear: {
+      const P::Linear &p = *op.params_as_Linear();
+      return matmul("linear", *in[0], *in[1], nullptr,
+                    p.has_bias() ? in[2] : nullptr, *op.outputs()->Get(0),
+                    p.in_features(), p.out_features(), -1);
+    }
+    case P::OpParams::LMHead: {
+      const P::LMHead &p = *op.params_as_LMHead();
+      return matmul("lm_head", *in[0], *in[1], nullptr, nullptr,
+                    *op.outputs()->Get(0), p.hidden(), p.vocab(), -1);
+    }
+    case P::OpParams::GatedLinear: {
+      const P::GatedLinear &p = *op.params_as_GatedLinear();
+      return matmul("gated_linear", *in[0], *in[1], in[2], nullptr,
+                    *op.outputs()->Get(0), p.in_features(), p.out_features(),
+                    int(p.activation()));
+    }
+    case P::OpParams::GLU:
+      return elementwise(op, "glu", op.params_as_GLU()->size(),
+                         "glu<" + std::to_string(op.params_as_GLU()->size()) +
+                             ", " +
+                             std::to_string(int(op.params_as_GLU()->activation())),
+                         "");
+    case P::OpParams::Add:
+      return elementwise(op, "add", op.params_as_Add()->size(),
+                         "add<" + std::to_string(op.params_as_Add()->size()),
+                         "");
+    case P::OpParams::Softcap:
+      return elementwise(
+          op, "softcap", op.params_as_Softcap()->size(),
+          "softcap<" + std::to_string(op.params_as_Softcap()->size()),
+          ", " + floatLiteral(op.params_as_Softcap()->cap()));
+    case P::OpParams::Rope:
+      return rope(op, *op.params_as_Rope());
+    case P::OpParams::KVCacheWrite:
+      return kvCacheWrite(op);
+    case P::OpParams::Attention:
+      return attention(op, *op.params_as_Attention());
+    case P::OpParams::NONE:
+      break;
+    }
+    return err("op kind not supported by the CUDA code generator");
+  }
+
+  llvm::Error embedding(const P::Op &op, const P::Embedding &p) {
+    const P::Operand &table = *op.inputs()->Get(1);
+    const P::Operand &y = *op.outputs()->Get(0);
+    std::vector<Param> params{{*op.inputs()->Get(0)}, {table}, {y, true}};
+    std::string name = llvm::formatv("embedding_v{0}_h{1}_{2}_{3}", p.vocab(),
+                                     p.hidden(), typeTag(table.dtype()),
+                                     typeTag(y.dtype()));
+    std::string call = llvm::formatv(
+        "embedding<{0}, {1}, {2}, {3}>(a0, a1, a2, {4})", p.vocab(), p.hidden(),
+        typeName(table.dtype()), typeName(y.dtype()), floatLiteral(p.scale()));
+    unsigned e = entry(name, {k_elementwise_cuh}, params, 256, call, "", false);
+    launch(e, params, {ceilDiv(p.hidden(), 256), 1, 1}, 256, 1, 1);
+    return llvm::Error::success();
+  }
+
+  llvm::Error rmsNorm(const P::Op &op, const P::RMSNorm &p) {
+    const P::Operand &x = *op.inputs()->Get(0);
+    const P::Operand &y = *op.outputs()->Get(0);
+    bool weighted = p.variant() != P::RMSNormVariant::NoWeight;
+    int64_t groups = int64_t(x.row_elems()) / p.size();
+    if (groups * p.size() != int64_t(x.row_elems()))
+      return err("row of " + llvm::Twine(x.row_elems()) +
+                 " elements is not whole groups of " + llvm::Twine(p.size()));
+    std::vector<Param> params{{x}};
+    if (weighted)
+      params.push_back({*op.inputs()->Get(1)});
+    params.push_back({y, true});
+    int block = normBlock(p.size());
+    const char *wType = weighted ? typeName(params[1].operand.dtype()) : "float";
+    std::string name = llvm::formatv(
+        "rms_norm_s{0}_g{1}_var{2}_{3}_{4}_{5}", p.size(), groups,
+        int(p.variant()), typeTag(x.dtype()),
+        weighted ? typeTag(params[1].operand.dtype()) : "none",
+        typeTag(y.dtype()));
+    std::string call = llvm::formatv(
+        "rms_norm<{0}, {1}, {2}, {3}, {4}, {5}, {6}>(a0, {7}, {8}, {9})",
+        p.size(), groups, block, int(p.variant()), typeName(x.dtype()), wType,
+        typeName(y.dtype()), weighted ? "a1" : "(const float *)nullptr",
+        weighted ? "a2" : "a1", floatLiteral(p.eps()));
+    unsigned e = entry(name, {k_norm_cuh}, params, block, call, "", false);
+    launch(e, params, {uint32_t(groups), 1, 1}, uint32_t(block), 1, 0);
+    return llvm::Error::success();
+  }
+
+  llvm::Error addRmsNorm(const P::Op &op, const P::AddRMSNorm &p) {
+    const P::Operand &x = *op.inputs()->Get(0);
+    const P::Operand &r = *op.inputs()->Get(1);
+    const P::Operand &normed = *op.outputs()->Get(0);
+    const P::Operand &sum = *op.outputs()->Get(1);
+    bool weighted = p.variant() != P::RMSNormVariant::NoWeight;
+    std::vector<Param> params{{x}, {r}};
+    if (weighted)
+      params.push_back({*op.inputs()->Get(2)});
+    params.push_back({normed, true});
+    params.push_back({sum, true});
+    int block = normBlock(p.size());
+    std::string name = llvm::formatv(
+        "add_rms_norm_s{0}_var{1}_{2}_{3}_{4}", p.size(), int(p.variant()),
+        typeTag(x.dtype()),
+        weighted ? typeTag(params[2].operand.dtype()) : "none",
+        typeTag(normed.dtype()));
+    std::string call = llvm::formatv(
+        "add_rms_norm<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}>(a0, a1, {8}, "
+        "{9}, {10}, {11})",
+        p.size(), block, int(p.variant()), typeName(x.dtype()),
+        typeName(r.dtype()),
+        weighted ? typeName(params[2].operand.dtype()) : "float",
+        typeName(normed.dtype()), typeName(sum.dtype()),
+        weighted ? "a2" : "(const float *)nullptr", weighted ? "a3" : "a2",
+        weighted ? "a4" : "a3", floatLiteral(p.eps()));
+    unsigned e = entry(name, {k_norm_cuh}, params, block, call, "", false);
+    launch(e, params, {1, 1, 1}, uint32_t(block), 1, 0);
+    return llvm::Error::success();
+  }
+
+  /// Linear, LM head and gated linear (act >= 0): a GEMV launch for steps
+  /// of at most kGemvTokens tokens and a GEMM launch above.
+  static constexpr int kGemvTokens = 16;
+  llvm::Error matmul(const char *kind, const P::Operand &x,
+                     const P::Operand &w, const P::Operand *w2,
+                     const P::Operand *bias, const P::Operand &y, int64_t k,
+                     int64_t n, int act) {
+    bool gated = act >= 0;
+    std::vector<Param> params{{x}, {w}};
+    if (gated)
+      params.push_back({*w2});
+    if (bias)
+      params.push_back({*bias});
+    params.push_back({y, true});
+    std::string w2Arg = gated ? "a2" : "(const " +
+                                           std::string(typeName(w.dtype())) +
+                                           " *)nullptr";
+    std::string biasType = bias ? typeName(bias->dtype()) : "float";
+    std::string biasArg =
+        bias ? "a" + std::to_string(gated ? 3 : 2) : "(const float *)nullptr";
+    std::string yArg = "a" + std::to_string(params.size() - 1);
+    std::string types = llvm::formatv("{0}_{1}_{2}", typeTag(x.dtype()),
+                                      typeTag(w.dtype()), typeTag(y.dtype()));
+    std::string shape = llvm::formatv("n{0}_k{1}", n, k);
+    std::string flags = std::string(bias ? "_bias" : "") +
+                        (gated ? "_act" + std::to_string(act) : "");
+
+    // GEMV: one warp per output row, 8 rows per block.
+    size_t v = 16 / typeSize(w.dtype());
+    bool vec = k % int64_t(v) == 0 && (k * int64_t(typeSize(x.dtype()))) % 16 == 0;
+    std::string gemvCall = llvm::formatv(
+        "gemv<{0}, {1}, {13}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}>(num_tokens, "
+        "a0, a1, {10}, {11}, {12})",
+        n, k, vec ? "true" : "false", bias ? "true" : "false",
+        gated ? "true" : "false", gated ? act : 0, typeName(x.dtype()),
+        typeName(w.dtype()), biasType, typeName(y.dtype()), w2Arg, biasArg,
+        yArg, gated ? 4 : 8); // tokens per pass: two rows' sums fit at 4
+    unsigned gemv = entry(std::string(kind) + "_gemv_" + shape + "_" + types +
+                              flags + (vec ? "" : "_scalar"),
+                          {k_gemv_cuh}, params, 256, gemvCall, "", true);
+    // Steps of at most max_tokens tokens: no GEMM when those are few.
+    bool gemmNeeded = maxTokens > kGemvTokens;
+    launch(gemv, params, {ceilDiv(n, 8), 1, 1}, 256, 0, 0, 1,
+           gemmNeeded ? kGemvTokens : 0);
+    if (!gemmNeeded)
+      return llvm::Error::success();
+
+    // GEMM: tensor cores when x, W and y share a 16-bit type.
+    bool mma = x.dtype() == w.dtype() && x.dtype() == y.dtype() &&
+               (x.dtype() == P::DType::BF16 || x.dtype() == P::DType::F16) &&
+               k % 32 == 0;
+    std::string gemmCall;
+    if (mma)
+      gemmCall = llvm::formatv(
+          "gemm_mma<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}>(num_tokens, a0, "
+          "a1, {8}, {9}, {10})",
+          n, k, bias ? "true" : "false", gated ? "true" : "false",
+          gated ? act : 0, typeName(x.dtype()), biasType, typeName(y.dtype()),
+          w2Arg, biasArg, yArg);
+    else
+      gemmCall = llvm::formatv(
+          "gemm_simt<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}>(num_tokens, "
+          "a0, a1, {9}, {10}, {11})",
+          n, k, bias ? "true" : "false", gated ? "true" : "false",
+          gated ? act : 0, typeName(x.dtype()), typeName(w.dtype()), biasType,
+          typeName(y.dtype()), w2Arg, biasArg, yArg);
+    int block = mma ? 128 : 256;
+    unsigned gemm = entry(std::string(kind) + (mma ? "_gemm_mma_" : "_gemm_simt_") +
+                              shape + "_" + types + flags,
+                          {mma ? k_gemm_mma_cuh : k_gemm_simt_cuh}, params,
+                          block, gemmCall, "", true);
+    launch(gemm, params, {ceilDiv(n, 64), 1, 1}, uint32_t(block), 64, 1,
+           kGemvTokens + 1, 0);
+    return llvm::Error::success();
+  }
+
+  /// GLU, Add, Softcap: `head` is the template call up to its sizes, `tail`
+  /// extra call arguments.
+  llvm::Error elementwise(const P::Op &op, const char *kind, int64_t size,
+                          const std::string &head, const std::string &tail) {
+    std::vector<Param> params;
+    std::string types;
+    for (const P::Operand *o : *op.inputs()) {
+      params.push_back({*o});
+      types += std::string(", ") + typeName(o->dtype());
+    }
+    const P::Operand &y = *op.outputs()->Get(0);
+    params.push_back({y, true});
+    types += std::string(", ") + typeName(y.dtype());
+    std::string tags;
+    for (const Param &p : params)
+      tags += std::string("_") + typeTag(p.operand.dtype());
+    std::string call =
+        head + types + ">(" + args(params.size()) + tail + ")";
+    std::string name = std::string(kind) + "_s" + std::to_string(size) + tags;
+    if (!tail.empty()) // constants in the call: keep names distinct
+      name += "_" + llvm::utohexstr(llvm::hash_value(tail));
+    unsigned e = entry(name, {k_elementwise_cuh}, params, 256, call, "", false);
+    launch(e, params, {ceilDiv(size, 256), 1, 1}, 256, 1, 1);
+    return llvm::Error::success();
+  }
+
+  llvm::Error rope(const P::Op &op, const P::Rope &p) {
+    const P::Operand &x = *op.inputs()->Get(0);
+    const P::Operand &y = *op.outputs()->Get(0);
+    int64_t half = p.rotary_dim() / 2;
+    if (!p.inv_freq() || int64_t(p.inv_freq()->size()) != half)
+      return err("rope needs rotary_dim / 2 inverse frequencies");
+    std::vector<Param> params{{x}, {*op.inputs()->Get(1)}, {y, true}};
+    // The frequencies are part of the source: hash them into the name.
+    std::string table = "__device__ const float llmc_inv_freq[" +
+                        std::to_string(half) + "] = {";
+    for (float f : *p.inv_freq())
+      table += floatLiteral(f) + ", ";
+    table += "};\n";
+    std::string name = llvm::formatv(
+        "rope_h{0}_d{1}_r{2}_{3}_{4}_{5}_{6}", p.heads(), p.head_dim(),
+        p.rotary_dim(),
+        p.layout() == P::RopeLayout::Interleaved ? "interleaved" : "half",
+        typeTag(x.dtype()), typeTag(y.dtype()),
+        llvm::utohexstr(llvm::hash_value(
+            table + floatLiteral(p.attention_scaling()))));
+    std::string call = llvm::formatv(
+        "rope<{0}, {1}, {2}, {3}, {4}, {5}>(a0, a1, a2, llmc_inv_freq, {6})",
+        p.heads(), p.head_dim(), p.rotary_dim(),
+        p.layout() == P::RopeLayout::Interleaved ? "true" : "false",
+        typeName(x.dtype()), typeName(y.dtype()),
+        floatLiteral(p.attention_scaling()));
+    unsigned e = entry(name, {k_elementwise_cuh}, params, 128, call, table,
+                       false);
+    int64_t threads = p.heads() * half + p.heads() * (p.head_dim() - p.rotary_dim());
+    launch(e, params, {ceilDiv(threads, 128), 1, 1}, 128, 1, 1);
+    return llvm::Error::success();
+  }
+
+  llvm::Error kvCacheWrite(const P::Op &op) {
+    const P::Operand &k = *op.inputs()->Get(0);
+    const P::Operand &v = *op.inputs()->Get(1);
+    const P::Operand &cache = *op.inputs()->Get(2);
+    std::vector<Param> params{{k},
+                              {v},
+                              {cache},
+                              {*op.inputs()->Get(3)},
+                              {*op.inputs()->Get(4)}};
+    int64_t row = int64_t(k.row_elems());
+    std::string name = llvm::formatv("kv_cache_write_r{0}_{1}_{2}_{3}", row,
+                                     typeTag(k.dtype()), typeTag(v.dtype()),
+                                     typeTag(cache.dtype()));
+    std::string call = llvm::formatv(
+        "kv_cache_write<{0}, {1}, {2}, {3}>(a0, a1, a2, a3, a4)", row,
+        typeName(k.dtype()), typeName(v.dtype()), typeName(cache.dtype()));
+    unsigned e = entry(name, {k_elementwise_cuh}, params, 256, call, "", false);
+    launch(e, params, {ceilDiv(row, 256), 1, 1}, 256, 1, 1);
+    return llvm::Error::success();
+  }
+
+  llvm::Error attention(const P::Op &op, const P::Attention &p) {
+    const P::Operand &q = *op.inputs()->Get(0);
+    const P::Operand &cache = *op.inputs()->Get(1);
+    const P::Operand &slots = *op.inputs()->Get(2);
+    const P::Operand &positions = *op.inputs()->Get(3);
+    const P::Operand &y = *op.outputs()->Get(0);
+    if (p.kv_heads() < 1 || p.heads() % p.kv_heads() != 0)
+      return err("heads must be a multiple of kv_heads");
+    int64_t d = p.head_dim();
+    bool softcap = p.softcap() > 0;
+    std::string common = llvm::formatv(
+        "h{0}_kv{1}_d{2}_w{3}_c{4}{5}_{6}_{7}_{8}", p.heads(), p.kv_heads(), d,
+        p.window(), p.chunk(), softcap ? "_softcap" : "", typeTag(q.dtype()),
+        typeTag(cache.dtype()), typeTag(y.dtype()));
+    std::string consts =
+        floatLiteral(p.scale()) + ", " + floatLiteral(softcap ? p.softcap() : 1.0);
+    std::string scaleTag =
+        "_" + llvm::utohexstr(llvm::hash_value(consts)); // constants in the call
+
+    if (!isDecode) {
+      // Keys and values of one tile stay under 32 KiB of shared memory.
+      int64_t kt = 32;
+      while (kt > 8 && 2 * kt * d * int64_t(typeSize(cache.dtype())) > 32768)
+        kt /= 2;
+      if (2 * kt * d * int64_t(typeSize(cache.dtype())) > 32768)
+        return err("head_dim " + llvm::Twine(d) +
+                   " too large for the attention kernel's shared tiles");
+      std::vector<Param> params{{q}, {cache}, {slots}, {positions}, {y, true}};
+      std::string call = llvm::formatv(
+          "attn_prefill<{0}, {1}, {2}, {3}, {4}, 16, {5}, {6}, {7}, {8}, "
+          "{9}>(num_tokens, a0, a1, a2, a3, a4, {10})",
+          p.heads(), p.kv_heads(), d, p.window(), p.chunk(), kt,
+          softcap ? "true" : "false", typeName(q.dtype()),
+          typeName(cache.dtype()), typeName(y.dtype()), consts);
+      unsigned e = entry("attention_prefill_" + common + scaleTag,
+                         {k_attention_cuh}, params, 128, call, "", true);
+      launch(e, params, {uint32_t(p.heads()), 1, 1}, 128, 16, 1);
+      return llvm::Error::success();
+    }
+
+    // Decode: about 256 positions per split at the longest sequence, at most
+    // 16 splits.
+    int64_t splits = std::clamp<int64_t>(maxSeqLen / 256, 1, 16);
+    uint64_t partialBytes = uint64_t(maxTokens) * uint64_t(p.heads()) *
+                            uint64_t(splits) * uint64_t(d + 2) * 4;
+    out.scratchBytes = std::max(out.scratchBytes, partialBytes);
+    P::Operand scratch(P::OperandKind::Scratch, P::DType::F32, 0, 0, 0);
+    std::vector<Param> split{{q}, {cache}, {slots}, {positions}, {scratch, true}};
+    std::string splitCall = llvm::formatv(
+        "attn_decode_split<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, "
+        "{8}>(num_tokens, a0, a1, a2, a3, a4, {9})",
+        p.heads(), p.kv_heads(), d, p.window(), p.chunk(), splits,
+        softcap ? "true" : "false", typeName(q.dtype()),
+        typeName(cache.dtype()), consts);
+    unsigned e = entry("attention_decode_split" + std::to_string(splits) + "_" +
+                           common + scaleTag,
+                       {k_attention_cuh}, split, 128, splitCall, "", true);
+    launch(e, split, {uint32_t(p.heads()), 1, uint32_t(splits)}, 128, 1, 1);
+
+    std::vector<Param> combine{{scratch}, {y, true}};
+    std::string combineCall =
+        llvm::formatv("attn_decode_combine<{0}, {1}, {2}, {3}>(a0, a1)",
+                      p.heads(), d, splits, typeName(y.dtype()));
+    unsigned c = entry(llvm::formatv("attention_decode_combine{0}_h{1}_d{2}_{3}",
+                                     splits, p.heads(), d, typeTag(y.dtype()))
+                           .str(),
+                       {k_attention_cuh}, combine, 128, combineCall, "", false);
+    launch(c, combine, {uint32_t(p.heads()), 1, 1}, 128, 1, 1);
+    return llvm::Error::success();
+  }
+
+  const P::Plan &plan;
+  CudaProgram out;
+  std::map<std::string, unsigned> index;
+  KernelLaunches *current = nullptr;
+  bool isDecode = false;
+  int64_t maxTokens = 0, maxSeqLen = 0;
+};
+
+} // namespace
+
+llvm::Expected<CudaProgram> generateCuda(const P::Plan &plan) {
+  if (!plan.prefill() || !plan.decode() || !plan.memory() || !plan.model())
+    return err("the plan has no programs to generate code for");
+  Emitter emitter(plan);
+  if (auto e = emitter.run())
+    return std::move(e);
+  return emitter.take();
+}
+
+} // namespace llmc::codegen::cuda
+
+namespace llmc::codegen::cuda {
+
+llvm::Error dumpSources(llvm::ArrayRef<KernelSource> entries,
+                        llvm::StringRef dir) {
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+    return err(dir + ": cannot create the kernel dump directory: " +
+               ec.message());
+  for (const KernelSource &k : entries) {
+    llvm::SmallString<256> path(dir);
+    llvm::sys::path::append(path, k.name + ".cu");
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec);
+    if (ec)
+      return err(path + ": cannot write: " + ec.message());
+    os << k.source;
+    os.close();
+    if (os.has_error())
+      return err(path + ": write failed: " + os.error().message());
+  }
+  return llvm::Error::success();
+}
+
+} // namespace llmc::codegen::cuda

@@ -1,0 +1,231 @@
+// attention.cuh - causal attention over the KV cache with an online softmax
+// (scores never materialized). Token t of the step attends to positions
+// [attn_first(p), p] of its sequence, p = positions[t]: the window and the
+// chunk move the first position, as in the CPU reference. Each lane of a
+// warp owns head-dimension elements lane, lane + 32, ...; a score is a
+// warp-wide sum.
+//
+//  - attn_prefill: flash attention. A block takes QT consecutive tokens of
+//    one query head (prefill steps hold one sequence at consecutive
+//    positions), stages KT keys and values at a time in shared memory and
+//    reuses them for all QT queries.
+//  - attn_decode_split + attn_decode_combine: flash decoding. The keys of
+//    each (token, head) are split in SPLITS ranges run by different blocks,
+//    whose partial maxima, sums and outputs go to scratch and are merged by
+//    the second kernel.
+
+template <int WINDOW, int CHUNK>
+__device__ __forceinline__ int attn_first(int p) {
+  int first = 0;
+  if (WINDOW > 0)
+    first = max(first, p - WINDOW + 1);
+  if (CHUNK > 0)
+    first = max(first, p - p % (CHUNK > 0 ? CHUNK : 1));
+  return first;
+}
+
+template <bool SOFTCAP>
+__device__ __forceinline__ float attn_score(float dot, float scale,
+                                            float cap) {
+  float s = dot * scale;
+  if (SOFTCAP)
+    s = cap * tanhf(s / cap);
+  return s;
+}
+
+// One step of the online softmax: folds score s with value row v (DPL
+// elements of this lane) into (m, l, acc).
+template <int DPL>
+__device__ __forceinline__ void attn_fold(float s, const float *v, float &m,
+                                          float &l, float *acc) {
+  const float m_new = fmaxf(m, s);
+  const float corr = m == -LLMC_INF ? 0.0f : expf(m - m_new);
+  const float p = expf(s - m_new);
+  l = l * corr + p;
+#pragma unroll
+  for (int i = 0; i < DPL; ++i)
+    acc[i] = acc[i] * corr + p * v[i];
+  m = m_new;
+}
+
+template <int HEADS, int KV_HEADS, int D, int WINDOW, int CHUNK, int QT,
+          int KT, bool SOFTCAP, typename TQ, typename TC, typename TO>
+__device__ __forceinline__ void attn_prefill(int T, const TQ *q, llmc_kv kv,
+                                             const int *slots,
+                                             const int *positions, TO *out,
+                                             float scale, float cap) {
+  constexpr int WARPS = 4, QPW = QT / WARPS, DPL = (D + 31) / 32;
+  constexpr int ROW = KV_HEADS * D;
+  static_assert(QT % WARPS == 0, "whole queries per warp");
+  __shared__ TC ks[KT][D];
+  __shared__ TC vs[KT][D];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int h = blockIdx.x, kvh = h / (HEADS / KV_HEADS);
+  const int t0 = blockIdx.y * QT;
+  const int tl = min(T, t0 + QT) - 1;
+  const int slot = slots[t0];
+  const TC *kbase = static_cast<const TC *>(kv.keys);
+  const TC *vbase = static_cast<const TC *>(kv.values);
+  const size_t seq_row = size_t(slot) * kv.capacity;
+
+  float qf[QPW][DPL], acc[QPW][DPL], m[QPW], l[QPW];
+  int pos[QPW], first[QPW];
+#pragma unroll
+  for (int i = 0; i < QPW; ++i) {
+    const int t = t0 + warp * QPW + i;
+    const bool live = t <= tl;
+    pos[i] = live ? positions[t] : -1;
+    first[i] = live ? attn_first<WINDOW, CHUNK>(pos[i]) : 0;
+    m[i] = -LLMC_INF;
+    l[i] = 0.0f;
+#pragma unroll
+    for (int d = 0; d < DPL; ++d) {
+      const int e = lane + 32 * d;
+      qf[i][d] = live && e < D ? to_f(q[(size_t(t) * HEADS + h) * D + e]) : 0.0f;
+      acc[i][d] = 0.0f;
+    }
+  }
+  // Keys any query of the block sees.
+  const int lo = attn_first<WINDOW, CHUNK>(positions[t0]);
+  const int hi = positions[tl];
+  for (int j0 = lo; j0 <= hi; j0 += KT) {
+    __syncthreads(); // the previous tile is no longer read
+    for (int e = threadIdx.x; e < KT * D; e += blockDim.x) {
+      const int jj = e / D, d = e % D, j = j0 + jj;
+      if (j <= hi) {
+        const size_t r = (seq_row + j % kv.capacity) * ROW + size_t(kvh) * D + d;
+        ks[jj][d] = kbase[r];
+        vs[jj][d] = vbase[r];
+      }
+    }
+    __syncthreads();
+    const int jn = min(KT, hi - j0 + 1);
+    for (int jj = 0; jj < jn; ++jj) {
+      const int j = j0 + jj;
+      float kf[DPL], vf[DPL];
+#pragma unroll
+      for (int d = 0; d < DPL; ++d) {
+        const int e = lane + 32 * d;
+        kf[d] = e < D ? to_f(ks[jj][e]) : 0.0f;
+        vf[d] = e < D ? to_f(vs[jj][e]) : 0.0f;
+      }
+#pragma unroll
+      for (int i = 0; i < QPW; ++i) {
+        if (j < first[i] || j > pos[i])
+          continue; // uniform across the warp
+        float dot = 0.0f;
+#pragma unroll
+        for (int d = 0; d < DPL; ++d)
+          dot = fmaf(qf[i][d], kf[d], dot);
+        attn_fold<DPL>(attn_score<SOFTCAP>(warp_sum(dot), scale, cap), vf,
+                       m[i], l[i], acc[i]);
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < QPW; ++i) {
+    const int t = t0 + warp * QPW + i;
+    if (t > tl)
+      continue;
+#pragma unroll
+    for (int d = 0; d < DPL; ++d) {
+      const int e = lane + 32 * d;
+      if (e < D)
+        out[(size_t(t) * HEADS + h) * D + e] = from_f<TO>(acc[i][d] / l[i]);
+    }
+  }
+}
+
+// Partials: for token t, head h, split s, D + 2 floats at
+// ((t * HEADS + h) * SPLITS + s) * (D + 2): max score, sum, D outputs.
+template <int HEADS, int KV_HEADS, int D, int WINDOW, int CHUNK, int SPLITS,
+          bool SOFTCAP, typename TQ, typename TC>
+__device__ __forceinline__ void attn_decode_split(int T, const TQ *q,
+                                                  llmc_kv kv, const int *slots,
+                                                  const int *positions,
+                                                  float *partials, float scale,
+                                                  float cap) {
+  constexpr int WARPS = 4, DPL = (D + 31) / 32, ROW = KV_HEADS * D;
+  __shared__ float wm[WARPS], wl[WARPS];
+  __shared__ float wacc[WARPS][D];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int h = blockIdx.x, t = blockIdx.y, s = blockIdx.z;
+  const int kvh = h / (HEADS / KV_HEADS);
+  const int p = positions[t];
+  const int first = attn_first<WINDOW, CHUNK>(p);
+  const int len = (p - first + 1 + SPLITS - 1) / SPLITS;
+  const int j0 = first + s * len, j1 = min(p + 1, j0 + len);
+  const TC *kbase = static_cast<const TC *>(kv.keys);
+  const TC *vbase = static_cast<const TC *>(kv.values);
+  const size_t seq_row = size_t(slots[t]) * kv.capacity;
+
+  float qf[DPL], acc[DPL], m = -LLMC_INF, l = 0.0f;
+#pragma unroll
+  for (int d = 0; d < DPL; ++d) {
+    const int e = lane + 32 * d;
+    qf[d] = e < D ? to_f(q[(size_t(t) * HEADS + h) * D + e]) : 0.0f;
+    acc[d] = 0.0f;
+  }
+  for (int j = j0 + warp; j < j1; j += WARPS) {
+    const size_t r = (seq_row + j % kv.capacity) * ROW + size_t(kvh) * D;
+    float vf[DPL], dot = 0.0f;
+#pragma unroll
+    for (int d = 0; d < DPL; ++d) {
+      const int e = lane + 32 * d;
+      dot = fmaf(qf[d], e < D ? to_f(kbase[r + e]) : 0.0f, dot);
+      vf[d] = e < D ? to_f(vbase[r + e]) : 0.0f;
+    }
+    attn_fold<DPL>(attn_score<SOFTCAP>(warp_sum(dot), scale, cap), vf, m, l,
+                   acc);
+  }
+  if (lane == 0) {
+    wm[warp] = m;
+    wl[warp] = l;
+  }
+#pragma unroll
+  for (int d = 0; d < DPL; ++d)
+    if (lane + 32 * d < D)
+      wacc[warp][lane + 32 * d] = acc[d];
+  __syncthreads();
+  float mx = -LLMC_INF;
+#pragma unroll
+  for (int w = 0; w < WARPS; ++w)
+    mx = fmaxf(mx, wm[w]);
+  float *part = partials + ((size_t(t) * HEADS + h) * SPLITS + s) * (D + 2);
+  for (int d = threadIdx.x; d < D + 2; d += blockDim.x) {
+    float v = 0.0f;
+    if (d == 0) {
+      v = mx;
+    } else {
+#pragma unroll
+      for (int w = 0; w < WARPS; ++w)
+        if (wm[w] != -LLMC_INF)
+          v += (d == 1 ? wl[w] : wacc[w][d - 2]) * expf(wm[w] - mx);
+    }
+    part[d] = v;
+  }
+}
+
+template <int HEADS, int D, int SPLITS, typename TO>
+__device__ __forceinline__ void attn_decode_combine(const float *partials,
+                                                    TO *out) {
+  const int h = blockIdx.x, t = blockIdx.y;
+  const float *part = partials + (size_t(t) * HEADS + h) * SPLITS * (D + 2);
+  float mx = -LLMC_INF;
+#pragma unroll
+  for (int s = 0; s < SPLITS; ++s)
+    mx = fmaxf(mx, part[s * (D + 2)]);
+  float l = 0.0f;
+#pragma unroll
+  for (int s = 0; s < SPLITS; ++s)
+    if (part[s * (D + 2)] != -LLMC_INF)
+      l += part[s * (D + 2) + 1] * expf(part[s * (D + 2)] - mx);
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    float v = 0.0f;
+#pragma unroll
+    for (int s = 0; s < SPLITS; ++s)
+      if (part[s * (D + 2)] != -LLMC_INF)
+        v += part[s * (D + 2) + 2 + d] * expf(part[s * (D + 2)] - mx);
+    out[(size_t(t) * HEADS + h) * D + d] = from_f<TO>(v / l);
+  }
+}

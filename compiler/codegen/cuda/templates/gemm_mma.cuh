@@ -1,0 +1,161 @@
+// gemm_mma.cuh - Y[M, N] = X[M, K] W[N, K]^T on tensor cores: mma.sync
+// m16n8k16 (bf16 or f16 in, fp32 accumulate) fed by ldmatrix from shared
+// memory. A 128-thread block computes a 64 x 64 tile of Y (tokens x
+// features); its four warps each own 32 x 32 (2 x 4 mma tiles). K moves in
+// steps of 32 through double-buffered shared tiles whose rows are padded by
+// 8 elements so that ldmatrix's eight 16-byte row reads hit distinct banks.
+// Rows beyond M or N load as zeros and are not stored. K % 32 == 0.
+//
+// GATED: a second weight W2 (the up projection) and Y = round(act(round(
+// X Wg^T))) * round(X Wu^T); BIAS adds bias[n] before the store.
+
+#define LLMC_MMA_BM 64
+#define LLMC_MMA_BN 64
+#define LLMC_MMA_BK 32
+#define LLMC_MMA_PAD 8
+
+// Under LLMC_EMULATION (test/emulation/cuda_emu.h) the inline PTX is
+// replaced by a CPU model of the same instruction.
+template <typename T> struct MmaName;
+#ifdef LLMC_EMULATION
+template <typename T> struct MmaName {
+  static void mma(float *c, const unsigned *a, const unsigned *b) {
+    llmc_emu_mma<T>(c, a, b);
+  }
+};
+#else
+template <> struct MmaName<bf16> {
+  static __device__ __forceinline__ void mma(float *c, const unsigned *a,
+                                             const unsigned *b) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]),
+                   "r"(b[1]));
+  }
+};
+template <> struct MmaName<f16> {
+  static __device__ __forceinline__ void mma(float *c, const unsigned *a,
+                                             const unsigned *b) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]),
+                   "r"(b[1]));
+  }
+};
+
+#endif
+
+__device__ __forceinline__ void ldmatrix_x4(unsigned *r, const void *p) {
+#ifdef LLMC_EMULATION
+  llmc_emu_ldmatrix_x4(r, p);
+#else
+  const unsigned addr = unsigned(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+#endif
+}
+
+// Copies rows [row0, row0 + 64) x columns [k0, k0 + 32) of the row-major
+// matrix src (`rows` rows of K) into tile, zeros past the last row.
+template <int K, typename T>
+__device__ __forceinline__ void mma_load_tile(
+    T (*tile)[LLMC_MMA_BK + LLMC_MMA_PAD], const T *src, int row0, int rows,
+    int k0) {
+  constexpr int PER_ROW = LLMC_MMA_BK * int(sizeof(T)) / 16; // 16-byte vectors
+#pragma unroll
+  for (int v = threadIdx.x; v < LLMC_MMA_BM * PER_ROW; v += 128) {
+    const int r = v / PER_ROW, c = (v % PER_ROW) * (16 / int(sizeof(T)));
+    uint4 data = make_uint4(0, 0, 0, 0);
+    if (row0 + r < rows)
+      data = *reinterpret_cast<const uint4 *>(src + size_t(row0 + r) * K +
+                                              k0 + c);
+    *reinterpret_cast<uint4 *>(&tile[r][c]) = data;
+  }
+}
+
+template <int N, int K, bool BIAS, bool GATED, int ACT, typename T,
+          typename TB, typename TY>
+__device__ __forceinline__ void gemm_mma(int M, const T *x, const T *w,
+                                         const T *w2, const TB *bias, TY *y) {
+  static_assert(K % LLMC_MMA_BK == 0, "K must be a multiple of 32");
+  constexpr int NB = GATED ? 2 : 1;
+  __shared__ __align__(16) T xs[2][LLMC_MMA_BM][LLMC_MMA_BK + LLMC_MMA_PAD];
+  __shared__ __align__(16) T
+      ws[2][NB][LLMC_MMA_BN][LLMC_MMA_BK + LLMC_MMA_PAD];
+
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int wm = (warp / 2) * 32, wn = (warp % 2) * 32;
+  const int m0 = blockIdx.y * LLMC_MMA_BM, n0 = blockIdx.x * LLMC_MMA_BN;
+
+  float acc[NB][2][4][4];
+#pragma unroll
+  for (int b = 0; b < NB; ++b)
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          acc[b][i][j][e] = 0.0f;
+
+  mma_load_tile<K>(xs[0], x, m0, M, 0);
+  mma_load_tile<K>(ws[0][0], w, n0, N, 0);
+  if constexpr (GATED)
+    mma_load_tile<K>(ws[0][NB - 1], w2, n0, N, 0);
+  __syncthreads();
+
+  for (int k0 = 0; k0 < K; k0 += LLMC_MMA_BK) {
+    const int cur = (k0 / LLMC_MMA_BK) % 2;
+    if (k0 + LLMC_MMA_BK < K) { // prefetch the next step into the other half
+      mma_load_tile<K>(xs[cur ^ 1], x, m0, M, k0 + LLMC_MMA_BK);
+      mma_load_tile<K>(ws[cur ^ 1][0], w, n0, N, k0 + LLMC_MMA_BK);
+      if constexpr (GATED)
+        mma_load_tile<K>(ws[cur ^ 1][NB - 1], w2, n0, N, k0 + LLMC_MMA_BK);
+    }
+#pragma unroll
+    for (int kk = 0; kk < LLMC_MMA_BK; kk += 16) {
+      unsigned a[2][4];
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+        ldmatrix_x4(a[i], &xs[cur][wm + i * 16 + lane % 16][kk + (lane / 16) * 8]);
+#pragma unroll
+      for (int b = 0; b < NB; ++b) {
+#pragma unroll
+        for (int j = 0; j < 2; ++j) { // two n8 tiles per ldmatrix.x4
+          unsigned r[4];
+          ldmatrix_x4(r, &ws[cur][b][wn + j * 16 + (lane & 7) + ((lane >> 4) << 3)]
+                            [kk + ((lane >> 3) & 1) * 8]);
+#pragma unroll
+          for (int i = 0; i < 2; ++i) {
+            MmaName<T>::mma(acc[b][i][2 * j], a[i], r);
+            MmaName<T>::mma(acc[b][i][2 * j + 1], a[i], r + 2);
+          }
+        }
+      }
+    }
+    __syncthreads();
+  }
+
+  // c0, c1: row lane / 4, columns 2 (lane % 4) + {0, 1}; c2, c3: row + 8.
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int m = m0 + wm + i * 16 + lane / 4 + (e / 2) * 8;
+        const int n = n0 + wn + j * 8 + (lane % 4) * 2 + e % 2;
+        if (m < M && n < N) {
+          float out;
+          if constexpr (GATED)
+            out = round_to<TY>(activate<ACT>(round_to<TY>(acc[0][i][j][e]))) *
+                  round_to<TY>(acc[NB - 1][i][j][e]);
+          else
+            out = BIAS ? acc[0][i][j][e] + to_f(bias[n]) : acc[0][i][j][e];
+          y[size_t(m) * N + n] = from_f<TY>(out);
+        }
+      }
+}

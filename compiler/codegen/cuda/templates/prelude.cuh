@@ -1,0 +1,118 @@
+// prelude.cuh - what every generated llmc kernel starts with: element types,
+// conversions with the CPU reference's rounding, and reductions.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#define LLMC_INF __int_as_float(0x7f800000)
+
+typedef __nv_bfloat16 bf16;
+typedef __half f16;
+
+// A KVCache operand (runtime/src/cuda/KernelABI.h): keys and values of one
+// layer, [max_batch, capacity, kv_heads, head_dim] each.
+struct llmc_kv { void *keys; void *values; int capacity; };
+
+__device__ __forceinline__ float to_f(float x) { return x; }
+__device__ __forceinline__ float to_f(bf16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float to_f(f16 x) { return __half2float(x); }
+
+template <typename T> __device__ __forceinline__ T from_f(float x);
+template <> __device__ __forceinline__ float from_f<float>(float x) { return x; }
+template <> __device__ __forceinline__ bf16 from_f<bf16>(float x) {
+  return __float2bfloat16_rn(x);
+}
+template <> __device__ __forceinline__ f16 from_f<f16>(float x) {
+  return __float2half_rn(x);
+}
+
+// x rounded to T (round to nearest even) and widened back.
+template <typename T> __device__ __forceinline__ float round_to(float x) {
+  return to_f(from_f<T>(x));
+}
+
+template <typename T> __device__ __forceinline__ T from_bits(unsigned short b);
+template <> __device__ __forceinline__ bf16 from_bits<bf16>(unsigned short b) {
+  return __ushort_as_bfloat16(b);
+}
+template <> __device__ __forceinline__ f16 from_bits<f16>(unsigned short b) {
+  return __ushort_as_half(b);
+}
+
+// Widens the 16 bytes at p (elements of T) into f[16 / sizeof(T)].
+template <typename T>
+__device__ __forceinline__ void unpack16(const void *p, float *f) {
+  const uint4 u = *reinterpret_cast<const uint4 *>(p);
+  const unsigned w[4] = {u.x, u.y, u.z, u.w};
+  if constexpr (sizeof(T) == 4) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+      f[i] = __uint_as_float(w[i]);
+  } else {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      f[2 * i] = to_f(from_bits<T>((unsigned short)(w[i] & 0xffffu)));
+      f[2 * i + 1] = to_f(from_bits<T>((unsigned short)(w[i] >> 16)));
+    }
+  }
+}
+
+// Widens N elements of T at p into f; p is aligned to min(16, N * sizeof(T))
+// bytes.
+template <typename T, int N>
+__device__ __forceinline__ void load_n(const T *p, float *f) {
+  if constexpr ((N * sizeof(T)) % 16 == 0) {
+#pragma unroll
+    for (int i = 0; i < N; i += 16 / int(sizeof(T)))
+      unpack16<T>(p + i, f + i);
+  } else {
+#pragma unroll
+    for (int i = 0; i < N; ++i)
+      f[i] = to_f(p[i]);
+  }
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1)
+    v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1)
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// The sum of v over the block's BLOCK threads, returned to every thread.
+template <int BLOCK> __device__ __forceinline__ float block_sum(float v) {
+  static_assert(BLOCK % 32 == 0 && BLOCK <= 1024, "whole warps");
+  __shared__ float partial[BLOCK / 32];
+  __shared__ float total;
+  v = warp_sum(v);
+  if (threadIdx.x % 32 == 0)
+    partial[threadIdx.x / 32] = v;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    float s = threadIdx.x < BLOCK / 32 ? partial[threadIdx.x] : 0.0f;
+    s = warp_sum(s);
+    if (threadIdx.x == 0)
+      total = s;
+  }
+  __syncthreads();
+  return total;
+}
+
+// Activations, in the CPU reference's formulas (runtime/src/cpu/Numerics.h).
+enum { ACT_SILU = 0, ACT_GELU_TANH = 1, ACT_GELU = 2 };
+template <int ACT> __device__ __forceinline__ float activate(float x) {
+  if constexpr (ACT == ACT_SILU) {
+    return x / (1.0f + expf(-x));
+  } else if constexpr (ACT == ACT_GELU_TANH) {
+    const float k = 0.7978845608028654f;
+    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+  } else {
+    return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
+  }
+}
