@@ -1,0 +1,376 @@
+//===- cuda_emu.h - run llmc's generated CUDA kernels on the CPU -*- C++ -*-===//
+//
+// Test-only. Force-included (-include cuda_emu.h -DLLMC_EMULATION) in front
+// of a generated kernel's source, which is then compiled by the host C++
+// compiler. It provides the subset of CUDA that the kernel templates use:
+// bf16/f16 with the device's round-to-nearest-even conversions, the thread
+// and block indices, __syncthreads, warp shuffles, and mma.sync / ldmatrix
+// with the PTX ISA's fragment layouts (the templates call llmc_emu_mma and
+// llmc_emu_ldmatrix_x4 in place of their inline PTX under LLMC_EMULATION).
+//
+// Every CUDA thread of a block is a fiber (ucontext) on the calling OS
+// thread; blocks run one after the other, so `__shared__` is `static`.
+// Barriers are cooperative: a fiber waits by yielding to the scheduler,
+// which resumes the block's fibers round-robin and aborts with a message on
+// a deadlock (a barrier some threads never reach).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_TEST_EMULATION_CUDA_EMU_H
+#define LLMC_TEST_EMULATION_CUDA_EMU_H
+
+#include <ucontext.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <type_traits>
+#include <vector>
+
+using std::max;
+using std::min;
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static
+#define __align__(n) __attribute__((aligned(n)))
+
+//===----------------------------------------------------------------------===//
+// Types
+//===----------------------------------------------------------------------===//
+
+struct dim3 {
+  unsigned x = 1, y = 1, z = 1;
+};
+struct uint4 {
+  unsigned x, y, z, w;
+};
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) {
+  return uint4{x, y, z, w};
+}
+
+struct __nv_bfloat16 {
+  unsigned short x;
+};
+struct __half {
+  unsigned short x;
+};
+
+inline float __uint_as_float(unsigned u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline float __int_as_float(int i) {
+  float f;
+  std::memcpy(&f, &i, 4);
+  return f;
+}
+inline unsigned llmc_emu_float_bits(float f) {
+  unsigned u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+inline float __bfloat162float(__nv_bfloat16 h) {
+  return __uint_as_float(unsigned(h.x) << 16);
+}
+inline __nv_bfloat16 __float2bfloat16_rn(float f) {
+  unsigned u = llmc_emu_float_bits(f);
+  if (std::isnan(f))
+    return __nv_bfloat16{0x7fc0};
+  u += 0x7fffu + ((u >> 16) & 1u); // round to nearest, ties to even
+  return __nv_bfloat16{(unsigned short)(u >> 16)};
+}
+inline float __half2float(__half h) {
+  _Float16 v;
+  std::memcpy(&v, &h.x, 2);
+  return float(v);
+}
+inline __half __float2half_rn(float f) {
+  _Float16 v = _Float16(f); // IEEE round to nearest even
+  __half h;
+  std::memcpy(&h.x, &v, 2);
+  return h;
+}
+inline __nv_bfloat16 __ushort_as_bfloat16(unsigned short b) {
+  return __nv_bfloat16{b};
+}
+inline __half __ushort_as_half(unsigned short b) { return __half{b}; }
+
+//===----------------------------------------------------------------------===//
+// Fibers
+//===----------------------------------------------------------------------===//
+
+namespace llmc_emu {
+
+struct Fiber {
+  ucontext_t context;
+  dim3 tid;
+  unsigned linear = 0;
+  bool done = false;
+  bool waiting = false;
+};
+
+struct Barrier {
+  unsigned arrived = 0;
+  unsigned generation = 0;
+};
+
+struct Warp {
+  Barrier barrier;
+  unsigned live = 0;
+  uint32_t slots[32];
+  const void *pointers[32];
+  unsigned fragA[32][4], fragB[32][2];
+  float fragC[32][4];
+};
+
+struct BlockState {
+  std::vector<Fiber> fibers;
+  Fiber *current = nullptr;
+  ucontext_t scheduler;
+  Barrier barrier;
+  unsigned live = 0;
+  std::vector<Warp> warps;
+  std::function<void()> body;
+  unsigned long events = 0; // barrier releases and exits
+};
+
+inline BlockState &block() {
+  static BlockState state;
+  return state;
+}
+inline dim3 &blockIdxRef() {
+  static dim3 v;
+  return v;
+}
+inline dim3 &blockDimRef() {
+  static dim3 v;
+  return v;
+}
+inline dim3 &gridDimRef() {
+  static dim3 v;
+  return v;
+}
+
+inline void yield() {
+  BlockState &b = block();
+  Fiber *self = b.current;
+  swapcontext(&self->context, &b.scheduler);
+}
+
+/// Waits until `live` participants have arrived at `barrier`.
+inline void wait(Barrier &barrier, const unsigned &live) {
+  BlockState &b = block();
+  unsigned generation = barrier.generation;
+  if (++barrier.arrived == live) {
+    barrier.arrived = 0;
+    ++barrier.generation;
+    ++b.events;
+    return;
+  }
+  b.current->waiting = true;
+  while (barrier.generation == generation)
+    yield();
+  b.current->waiting = false;
+}
+
+inline Warp &warp() {
+  return block().warps[block().current->linear / 32];
+}
+inline unsigned lane() { return block().current->linear % 32; }
+inline void warpSync() {
+  Warp &w = warp();
+  wait(w.barrier, w.live);
+}
+
+/// An exited thread no longer holds up barriers.
+inline void exitFiber() {
+  BlockState &b = block();
+  Fiber *self = b.current;
+  Warp &w = warp();
+  self->done = true;
+  ++b.events;
+  --b.live;
+  --w.live;
+  if (b.live > 0 && b.barrier.arrived == b.live) {
+    b.barrier.arrived = 0;
+    ++b.barrier.generation;
+  }
+  if (w.live > 0 && w.barrier.arrived == w.live) {
+    w.barrier.arrived = 0;
+    ++w.barrier.generation;
+  }
+}
+
+inline void trampoline() {
+  block().body();
+  exitFiber();
+  // uc_link returns to the scheduler.
+}
+
+/// Runs `body` as every thread of every block of the grid.
+inline void launch(dim3 grid, dim3 blockDim, std::function<void()> body) {
+  constexpr size_t kStack = 256 * 1024;
+  static std::vector<std::vector<char>> stacks;
+  unsigned threads = blockDim.x * blockDim.y * blockDim.z;
+  if (stacks.size() < threads)
+    stacks.resize(threads);
+  BlockState &b = block();
+  b.body = std::move(body);
+  gridDimRef() = grid;
+  blockDimRef() = blockDim;
+  for (unsigned bz = 0; bz < grid.z; ++bz)
+    for (unsigned by = 0; by < grid.y; ++by)
+      for (unsigned bx = 0; bx < grid.x; ++bx) {
+        blockIdxRef() = dim3{bx, by, bz};
+        b.fibers.assign(threads, Fiber{});
+        b.warps.assign((threads + 31) / 32, Warp{});
+        b.barrier = Barrier{};
+        b.live = threads;
+        for (unsigned t = 0; t < threads; ++t) {
+          Fiber &f = b.fibers[t];
+          f.linear = t;
+          f.tid = dim3{t % blockDim.x, (t / blockDim.x) % blockDim.y,
+                       t / (blockDim.x * blockDim.y)};
+          b.warps[t / 32].live++;
+          if (stacks[t].empty())
+            stacks[t].resize(kStack);
+          getcontext(&f.context);
+          f.context.uc_stack.ss_sp = stacks[t].data();
+          f.context.uc_stack.ss_size = kStack;
+          f.context.uc_link = &b.scheduler;
+          makecontext(&f.context, trampoline, 0);
+        }
+        // Round-robin until every thread is done.
+        while (b.live > 0) {
+          unsigned long before = b.events;
+          bool allWaiting = true;
+          for (Fiber &f : b.fibers) {
+            if (f.done)
+              continue;
+            b.current = &f;
+            swapcontext(&b.scheduler, &f.context);
+            if (!f.done && !f.waiting)
+              allWaiting = false;
+          }
+          if (b.live > 0 && allWaiting && b.events == before) {
+            std::fprintf(stderr,
+                         "cuda_emu: deadlock in block (%u,%u,%u): %u threads "
+                         "wait at barriers the others never reach\n",
+                         bx, by, bz, b.live);
+            std::abort();
+          }
+        }
+        b.current = nullptr;
+      }
+}
+
+} // namespace llmc_emu
+
+#define threadIdx (::llmc_emu::block().current->tid)
+#define blockIdx (::llmc_emu::blockIdxRef())
+#define blockDim (::llmc_emu::blockDimRef())
+#define gridDim (::llmc_emu::gridDimRef())
+
+inline void __syncthreads() {
+  llmc_emu::BlockState &b = llmc_emu::block();
+  llmc_emu::wait(b.barrier, b.live);
+}
+
+template <typename T> inline T __shfl_xor_sync(unsigned, T v, int offset) {
+  static_assert(sizeof(T) == 4, "32-bit shuffles");
+  llmc_emu::Warp &w = llmc_emu::warp();
+  unsigned lane = llmc_emu::lane();
+  std::memcpy(&w.slots[lane], &v, 4);
+  llmc_emu::warpSync();
+  T out;
+  std::memcpy(&out, &w.slots[(lane ^ unsigned(offset)) % 32], 4);
+  llmc_emu::warpSync();
+  return out;
+}
+
+//===----------------------------------------------------------------------===//
+// Tensor cores (PTX ISA, "Matrix fragments for mma.m16n8k16")
+//===----------------------------------------------------------------------===//
+
+template <typename T> inline float llmc_emu_b16(unsigned reg, int half) {
+  unsigned short bits = (unsigned short)(half ? reg >> 16 : reg & 0xffffu);
+  T v;
+  std::memcpy(&v, &bits, 2);
+  if constexpr (sizeof(T) == 2 && std::is_same_v<T, __half>)
+    return __half2float(v);
+  else
+    return __bfloat162float(v);
+}
+
+/// d = A (16x16, row) * B (16x8, col) + c for the warp; each lane passes
+/// its a[4], b[2] and c[4] registers.
+template <typename T>
+inline void llmc_emu_mma(float *c, const unsigned *a, const unsigned *b) {
+  llmc_emu::Warp &w = llmc_emu::warp();
+  unsigned lane = llmc_emu::lane();
+  for (int i = 0; i < 4; ++i) {
+    w.fragA[lane][i] = a[i];
+    w.fragC[lane][i] = c[i];
+  }
+  w.fragB[lane][0] = b[0];
+  w.fragB[lane][1] = b[1];
+  llmc_emu::warpSync();
+  unsigned g = lane / 4, t = lane % 4;
+  float out[4];
+  for (int e = 0; e < 4; ++e) {
+    unsigned row = g + (e / 2) * 8, col = 2 * t + e % 2;
+    float sum = 0.0f;
+    for (unsigned k = 0; k < 16; ++k) {
+      // A: a0 (row g, k < 8), a1 (row g + 8, k < 8), a2 (row g, k >= 8),
+      // a3 (row g + 8, k >= 8); lane 4 g + (k % 8) / 2, half k % 2.
+      unsigned aLane = (row % 8) * 4 + (k % 8) / 2;
+      unsigned aReg = row / 8 + 2 * (k / 8);
+      // B: b0 (k < 8), b1 (k >= 8) of column n: lane 4 n + (k % 8) / 2.
+      unsigned bLane = col * 4 + (k % 8) / 2;
+      unsigned bReg = k / 8;
+      sum += llmc_emu_b16<T>(w.fragA[aLane][aReg], k % 2) *
+             llmc_emu_b16<T>(w.fragB[bLane][bReg], k % 2);
+    }
+    out[e] = sum + w.fragC[lane][e];
+  }
+  llmc_emu::warpSync();
+  for (int e = 0; e < 4; ++e)
+    c[e] = out[e];
+}
+
+/// ldmatrix.sync.aligned.m8n8.x4.shared.b16: lane l gives the address of
+/// row l % 8 of matrix l / 8; r[j] gets row lane / 4, elements 2 (lane % 4)
+/// and 2 (lane % 4) + 1 of matrix j.
+inline void llmc_emu_ldmatrix_x4(unsigned *r, const void *p) {
+  llmc_emu::Warp &w = llmc_emu::warp();
+  unsigned lane = llmc_emu::lane();
+  w.pointers[lane] = p;
+  llmc_emu::warpSync();
+  for (unsigned j = 0; j < 4; ++j) {
+    const unsigned short *row = static_cast<const unsigned short *>(
+        w.pointers[8 * j + lane / 4]);
+    unsigned lo = row[2 * (lane % 4)], hi = row[2 * (lane % 4) + 1];
+    r[j] = lo | (hi << 16);
+  }
+  llmc_emu::warpSync();
+}
+
+/// What the fake driver calls: the entry's grid and block, and
+/// cuLaunchKernel's parameter array.
+struct LLMCEmuLaunch {
+  unsigned grid[3];
+  unsigned block[3];
+};
+
+#endif // LLMC_TEST_EMULATION_CUDA_EMU_H
