@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Golden conformance test for one model directory (see tools/golden/README.md):
-# compile it, greedily decode golden.json's prompt on the CPU backend, and
-# require the same tokens and logits within golden.json's rel_tolerance.
+# compile it, greedily decode golden.json's prompt on a backend (the CPU one
+# unless told otherwise), and require the same tokens and logits within
+# golden.json's rel_tolerance.
 #
-#   run_golden.sh <llmc> <llmc-compare-logits> [--compile-arg X]... <model dir> [llmc run args...]
+#   run_golden.sh <llmc> <llmc-compare-logits> [--backend B] [--compile-arg X]... <model dir> [llmc run args...]
 #
-# --compile-arg X appends X to `llmc compile` (repeat it for each word, e.g.
-# --compile-arg --max-tokens --compile-arg 4). Arguments after the model
-# directory are appended to `llmc run`. Set LLMC_GOLDEN_KEEP=1 to keep the
-# temporary directory (plan, logits) for inspection.
+# --backend B (cpu, the default, or cuda: test/gpu runs these models on cuda)
+# is the `llmc run --backend`. --compile-arg X appends X to `llmc compile`
+# (repeat it for each word, e.g. --compile-arg --max-tokens --compile-arg 4).
+# Arguments after the model directory are appended to `llmc run`. Set
+# LLMC_GOLDEN_KEEP=1 to keep the temporary directory (plan, logits).
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 <llmc> <llmc-compare-logits> [--compile-arg X]... <model dir> [llmc run args...]" >&2
+  echo "usage: $0 <llmc> <llmc-compare-logits> [--backend B] [--compile-arg X]... <model dir> [llmc run args...]" >&2
   exit 2
 }
 
@@ -20,10 +22,15 @@ usage() {
 llmc=$1
 compare=$2
 shift 2
+backend=cpu
 compile_args=()
-while [[ $# -gt 0 && $1 == --compile-arg ]]; do
+while [[ $# -gt 0 && ( $1 == --compile-arg || $1 == --backend ) ]]; do
   [[ $# -ge 2 ]] || usage
-  compile_args+=("$2")
+  if [[ $1 == --backend ]]; then
+    backend=$2
+  else
+    compile_args+=("$2")
+  fi
   shift 2
 done
 [[ $# -ge 1 ]] || usage
@@ -58,7 +65,7 @@ if ! "${compile_cmd[@]}"; then
   exit 1
 fi
 
-run_cmd=("$llmc" run "$tmp/x.plan" --backend cpu --tokens "$prompt"
+run_cmd=("$llmc" run "$tmp/x.plan" --backend "$backend" --tokens "$prompt"
   --max-new-tokens "$max_new" --logits-out "$tmp/logits.npy"
   ${run_args[@]+"${run_args[@]}"})
 echo "+ ${run_cmd[*]}"
