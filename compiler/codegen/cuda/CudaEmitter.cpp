@@ -2,6 +2,7 @@
 
 #include "compiler/codegen/cuda/CudaEmitter.h"
 
+#include "runtime/src/PlanFormat.h"
 #include "runtime/src/cuda/KernelABI.h"
 
 #include "llvm/ADT/Hashing.h"
@@ -55,7 +56,7 @@ const char *typeTag(P::DType d) {
   return "x";
 }
 
-size_t typeSize(P::DType d) { return d == P::DType::F16 || d == P::DType::BF16 ? 2 : 4; }
+size_t typeSize(P::DType d) { return size_t(runtime::dtypeSize(d)); }
 
 uint32_t ceilDiv(int64_t a, int64_t b) { return uint32_t((a + b - 1) / b); }
 

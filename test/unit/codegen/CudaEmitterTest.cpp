@@ -29,19 +29,17 @@ cg::CudaProgram generate(const std::vector<uint8_t> &bytes) {
   return std::move(*program);
 }
 
-bool hasEntry(const cg::CudaProgram &p, const std::string &prefix) {
-  for (const cg::KernelSource &k : p.entries)
-    if (k.name.rfind(prefix, 0) == 0)
-      return true;
-  return false;
-}
-
+/// The first entry whose name starts with `prefix`, or null.
 const cg::KernelSource *entry(const cg::CudaProgram &p,
                               const std::string &prefix) {
   for (const cg::KernelSource &k : p.entries)
     if (k.name.rfind(prefix, 0) == 0)
       return &k;
   return nullptr;
+}
+
+bool hasEntry(const cg::CudaProgram &p, const std::string &prefix) {
+  return entry(p, prefix) != nullptr;
 }
 
 class EveryOpKind : public ::testing::TestWithParam<P::DType> {};

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CudaTestSupport.h"
 #include "runtime/src/cuda/Driver.h"
 #include "runtime/src/cuda/Device.h"
 
@@ -20,32 +21,12 @@
 namespace llmc::runtime::cuda {
 namespace {
 
+using test::ScopedDriverPath;
+
 constexpr int kEntryPoints = 0
 #define LLMC_CU_PFN(name, params) +1
 #include "runtime/src/cuda/DriverSymbols.def"
     ;
-
-/// Sets (or, for nullptr, unsets) LLMC_CUDA_DRIVER for one test.
-class ScopedDriverPath {
-public:
-  explicit ScopedDriverPath(const char *path) {
-    if (const char *old = std::getenv(Driver::kPathVariable))
-      old_ = old;
-    if (path)
-      setenv(Driver::kPathVariable, path, 1);
-    else
-      unsetenv(Driver::kPathVariable);
-  }
-  ~ScopedDriverPath() {
-    if (old_)
-      setenv(Driver::kPathVariable, old_->c_str(), 1);
-    else
-      unsetenv(Driver::kPathVariable);
-  }
-
-private:
-  std::optional<std::string> old_;
-};
 
 bool startsWith(const std::string &s, const std::string &prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
