@@ -420,7 +420,7 @@ private:
       if (launches) {
         if (kernels.size() >= launches->size())
           return err("generated code does not match the program");
-        launchVec = buildLaunches((*launches)[kernels.size()]);
+        launchVec = buildLaunches((*launches)[kernels.size()].launches);
       }
       kernels.push_back(
           pl::CreateKernel(fbb, fbb.CreateString(launch.getName().str()),
@@ -430,13 +430,24 @@ private:
     auto logits = resolve(ret.getOperand(0));
     if (!logits)
       return logits.takeError();
-    return pl::CreateProgram(fbb, step, fbb.CreateVector(kernels), &*logits);
+    if (launches && kernels.size() != launches->size())
+      return err("generated code does not match the program");
+    fb::Offset<fb::Vector<fb::Offset<pl::Launch>>> greedy = 0;
+    const pl::Operand *greedyTokens = nullptr;
+    if (code) {
+      greedy = buildLaunches(step == pl::Step::Prefill
+                                 ? code->program.prefillGreedy
+                                 : code->program.decodeGreedy);
+      greedyTokens = &code->program.greedyTokens;
+    }
+    return pl::CreateProgram(fbb, step, fbb.CreateVector(kernels), &*logits,
+                             greedy, greedyTokens);
   }
 
   fb::Offset<fb::Vector<fb::Offset<pl::Launch>>>
-  buildLaunches(const codegen::cuda::KernelLaunches &k) {
+  buildLaunches(const std::vector<codegen::cuda::LaunchSpec> &launches) {
     std::vector<fb::Offset<pl::Launch>> out;
-    for (const codegen::cuda::LaunchSpec &l : k.launches) {
+    for (const codegen::cuda::LaunchSpec &l : launches) {
       std::vector<uint32_t> grid(l.grid.begin(), l.grid.end());
       out.push_back(pl::CreateLaunch(
           fbb, l.entry, fbb.CreateVectorOfStructs(l.args),

@@ -1,8 +1,9 @@
 //===- BenchCommand.cpp - `llmc bench`: prefill and decode throughput -----===//
 //
 // Times a plan through the public C API, as an application would run it:
-// prefill at given prompt lengths, decode at given batch sizes, and the
-// memory the session holds. Batch-1 decode reads every weight once per token,
+// prefill at given prompt lengths, decode at given batch sizes (a generation
+// loop: llmc_decode_greedy's tokens are the next step's), and the memory the
+// session holds. Batch-1 decode reads every weight once per token,
 // so weight bytes x tokens/s is the achieved bandwidth the roofline compares.
 //
 //===----------------------------------------------------------------------===//
@@ -105,8 +106,10 @@ int benchMain(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "llmc bench: prefill and decode throughput of a plan\n\n"
-      "  Timings are medians of --repeats runs after a warm-up. The batch-1\n"
-      "  decode roofline is weight bytes / bandwidth per token.\n");
+      "  Timings are medians of --repeats runs after a warm-up. Decode steps\n"
+      "  run as a generation loop: each step's greedy tokens, picked by the\n"
+      "  backend (llmc_decode_greedy), are the next step's inputs. The\n"
+      "  batch-1 decode roofline is weight bytes / bandwidth per token.\n");
 
   if (steps < 1 || repeats < 1 || context < 1)
     return fail("--decode-steps, --repeats and --context must be at least 1");
@@ -197,9 +200,11 @@ int benchMain(int argc, char **argv) {
       }
       std::vector<int32_t> next = tokens(b, info.vocab_size, 7);
       auto t0 = Clock::now();
+      // A generation loop: each step's greedy tokens (picked by the
+      // backend, on the device for cuda) are the next step's inputs.
       for (int32_t s = 0; s < steps; ++s)
-        if (llmc_decode(session, b, seqs.data(), next.data(), nullptr) !=
-            LLMC_OK)
+        if (llmc_decode_greedy(session, b, seqs.data(), next.data(),
+                               next.data()) != LLMC_OK)
           return fail(llmc_last_error());
       if (r > 0)
         times.push_back(seconds(t0, Clock::now()));

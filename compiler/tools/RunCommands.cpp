@@ -22,6 +22,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -80,6 +81,28 @@ const char *opKindName(pl::OpParams kind) {
   }
 }
 
+void printLaunches(
+    raw_ostream &os,
+    const flatbuffers::Vector<flatbuffers::Offset<pl::Launch>> &launches,
+    const flatbuffers::Vector<flatbuffers::Offset<pl::CodeEntry>> &entries) {
+  for (const pl::Launch *l : launches) {
+    os << "          -> " << entries.Get(l->entry())->name()->str()
+       << " grid(";
+    ListSeparator comma(",");
+    for (uint32_t g : *l->grid())
+      os << comma << g;
+    os << ")";
+    if (l->tokens_per_block())
+      os << " x ceil(T/" << l->tokens_per_block() << ") on "
+         << "xyz"[l->token_axis() % 3];
+    os << " block " << l->block() << ", T in [" << l->min_tokens() << ", ";
+    if (l->max_tokens())
+      os << l->max_tokens() << "]\n";
+    else
+      os << "max]\n";
+  }
+}
+
 void printProgram(raw_ostream &os, const char *name, const pl::Program &p,
                   const flatbuffers::Vector<flatbuffers::Offset<pl::CodeEntry>>
                       *entries) {
@@ -91,24 +114,13 @@ void printProgram(raw_ostream &os, const char *name, const pl::Program &p,
     for (const pl::Op *op : *k->ops())
       os << sep << opKindName(op->params_type());
     os << "\n";
-    if (!k->launches() || !entries)
-      continue;
-    for (const pl::Launch *l : *k->launches()) {
-      os << "          -> " << entries->Get(l->entry())->name()->str()
-         << " grid(";
-      ListSeparator comma(",");
-      for (uint32_t g : *l->grid())
-        os << comma << g;
-      os << ")";
-      if (l->tokens_per_block())
-        os << " x ceil(T/" << l->tokens_per_block() << ") on "
-           << "xyz"[l->token_axis() % 3];
-      os << " block " << l->block() << ", T in [" << l->min_tokens() << ", ";
-      if (l->max_tokens())
-        os << l->max_tokens() << "]\n";
-      else
-        os << "max]\n";
-    }
+    if (k->launches() && entries)
+      printLaunches(os, *k->launches(), *entries);
+  }
+  if (p.greedy() && entries) {
+    os << "  greedy sampling -> scratch offset " << p.greedy_tokens()->offset()
+       << ":\n";
+    printLaunches(os, *p.greedy(), *entries);
   }
 }
 
@@ -355,32 +367,47 @@ int runMain(int argc, char **argv) {
     all.resize((uint64_t(promptLen) + uint64_t(maxNew)) * vocab);
   std::vector<float> last(vocab);
 
-  using Clock = std::chrono::steady_clock;
-  std::vector<int32_t> prompt(tokens.begin(), tokens.end());
-  auto t0 = Clock::now();
-  if (llmc_prefill(session, 0, prompt.data(), promptLen,
-                   wantLogits ? all.data() : nullptr, last.data()) != LLMC_OK)
-    return fail(llmc_last_error());
-  auto t1 = Clock::now();
-
   llmc_sampling sampling = llmc_sampling_default();
   sampling.temperature = temperature;
   sampling.top_k = topK;
   sampling.top_p = topP;
   uint64_t rng = seed;
+  // Greedy without --logits-out: the backend picks the tokens where the
+  // logits are (on the GPU for cuda) and no logits cross to the host. The
+  // rest goes through llmc_sample, which also rejects bad options.
+  const bool backendGreedy =
+      temperature <= 0 && topK >= 0 && !std::isnan(topP) && !wantLogits;
+
+  using Clock = std::chrono::steady_clock;
+  std::vector<int32_t> prompt(tokens.begin(), tokens.end());
+  int32_t token = 0;
+  auto t0 = Clock::now();
+  llmc_status prefilled =
+      backendGreedy
+          ? llmc_prefill_greedy(session, 0, prompt.data(), promptLen, &token)
+          : llmc_prefill(session, 0, prompt.data(), promptLen,
+                         wantLogits ? all.data() : nullptr, last.data());
+  if (prefilled != LLMC_OK)
+    return fail(llmc_last_error());
+  auto t1 = Clock::now();
+
   std::vector<int32_t> generated;
   int32_t decodeSteps = 0;
   for (int32_t k = 0; k < maxNew; ++k) {
-    int32_t token;
-    if (llmc_sample(last.data(), int64_t(vocab), &sampling, &rng, &token) !=
-        LLMC_OK)
+    if (!backendGreedy &&
+        llmc_sample(last.data(), int64_t(vocab), &sampling, &rng, &token) !=
+            LLMC_OK)
       return fail(llmc_last_error());
     generated.push_back(token);
     // The last token is fed only when its logits are asked for.
     if (k + 1 == maxNew && !wantLogits)
       break;
     int32_t seq = 0;
-    if (llmc_decode(session, 1, &seq, &token, last.data()) != LLMC_OK)
+    llmc_status decoded =
+        backendGreedy
+            ? llmc_decode_greedy(session, 1, &seq, &token, &token)
+            : llmc_decode(session, 1, &seq, &token, last.data());
+    if (decoded != LLMC_OK)
       return fail(llmc_last_error());
     ++decodeSteps;
     if (wantLogits)

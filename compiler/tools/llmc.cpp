@@ -114,9 +114,13 @@ Error emitCuda(mlir::ModuleOp module,
   if (!report) {
     os << "// " << program->entries.size() << " entries; scratch "
        << program->scratchBytes << " bytes\n";
+    // Each program's kernels, then its greedy sampling.
     auto listing = [&](StringRef step,
-                       const std::vector<cg::KernelLaunches> &kernels) {
-      os << "// " << step << ": " << kernels.size() << " kernels\n";
+                       const std::vector<cg::KernelLaunches> &programKernels,
+                       const std::vector<cg::LaunchSpec> &greedy) {
+      os << "// " << step << ": " << programKernels.size() << " kernels\n";
+      std::vector<cg::KernelLaunches> kernels = programKernels;
+      kernels.push_back({"greedy sampling", greedy});
       for (const cg::KernelLaunches &k : kernels)
         for (const cg::LaunchSpec &l : k.launches) {
           os << "//   " << k.name << ": " << program->entries[l.entry].name
@@ -132,8 +136,8 @@ Error emitCuda(mlir::ModuleOp module,
             os << "max]\n";
         }
     };
-    listing("prefill", program->prefill);
-    listing("decode", program->decode);
+    listing("prefill", program->prefill, program->prefillGreedy);
+    listing("decode", program->decode, program->decodeGreedy);
     for (const cg::KernelSource &k : program->entries)
       os << "\n// ===== entry " << k.name << " =====\n" << k.source;
     return Error::success();

@@ -146,6 +146,34 @@ llmc_status llmc_decode(llmc_session *session, int32_t batch,
   });
 }
 
+llmc_status llmc_prefill_greedy(llmc_session *session, int32_t seq,
+                                const int32_t *tokens, int32_t num_tokens,
+                                int32_t *out_next_token) {
+  const char *fn = "llmc_prefill_greedy";
+  return guardApi(fn, [&]() -> Status {
+    if (!session)
+      return nullArgument(fn, "session");
+    if (!out_next_token)
+      return nullArgument(fn, "out_next_token");
+    return session->session->prefill(seq, tokens, num_tokens, nullptr,
+                                     nullptr, out_next_token, fn);
+  });
+}
+
+llmc_status llmc_decode_greedy(llmc_session *session, int32_t batch,
+                               const int32_t *seqs, const int32_t *tokens,
+                               int32_t *out_next_tokens) {
+  const char *fn = "llmc_decode_greedy";
+  return guardApi(fn, [&]() -> Status {
+    if (!session)
+      return nullArgument(fn, "session");
+    if (!out_next_tokens)
+      return nullArgument(fn, "out_next_tokens");
+    return session->session->decode(batch, seqs, tokens, nullptr,
+                                    out_next_tokens, fn);
+  });
+}
+
 llmc_status llmc_sequence_length(const llmc_session *session, int32_t seq,
                                  int32_t *out_length) {
   const char *fn = "llmc_sequence_length";

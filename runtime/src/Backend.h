@@ -11,10 +11,12 @@
 #define LLMC_RUNTIME_SRC_BACKEND_H
 
 #include "runtime/schema/plan_generated.h"
+#include "runtime/src/Sampler.h"
 #include "runtime/src/Status.h"
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 namespace llmc::runtime {
 
@@ -55,6 +57,21 @@ public:
   /// converted to float, to `out`.
   virtual Status readRows(const llmc::plan::Operand &operand, int64_t firstRow,
                           int64_t rows, float *out) = 0;
+
+  /// The greedy tokens (Sampler.h's greedyToken: -1 for a row with a NaN)
+  /// of logits rows [firstRow, firstRow + rows) of the step that `program`
+  /// ran last. This default reads each row back and picks on the host; a
+  /// backend that can pick where the logits are overrides it.
+  virtual Status greedyTokens(const llmc::plan::Program &program,
+                              int64_t firstRow, int64_t rows, int32_t *out) {
+    const llmc::plan::Operand &logits = *program.logits();
+    std::vector<float> row(size_t(logits.row_elems()));
+    for (int64_t r = 0; r < rows; ++r) {
+      LLMC_RETURN_IF_ERROR(readRows(logits, firstRow + r, 1, row.data()));
+      out[r] = greedyToken(row.data(), int64_t(row.size()));
+    }
+    return Status::success();
+  }
 };
 
 } // namespace llmc::runtime

@@ -13,8 +13,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "llmc/llmc.h"
+#include "runtime/src/Sampler.h"
 
+#include "llmc/llmc.h"
 #include "runtime/src/Status.h"
 
 #include <algorithm>
@@ -39,14 +40,6 @@ double uniform(uint64_t &state) {
   return double(splitmix64(state) >> 11) * 0x1.0p-53;
 }
 
-int32_t argmax(const float *logits, int64_t vocab) {
-  int64_t best = 0;
-  for (int64_t i = 1; i < vocab; ++i)
-    if (logits[i] > logits[best])
-      best = i;
-  return int32_t(best);
-}
-
 Status sample(const float *logits, int64_t vocab, const llmc_sampling *sampling,
               uint64_t *rngState, int32_t *outToken) {
   const std::string fn = "llmc_sample: ";
@@ -69,7 +62,7 @@ Status sample(const float *logits, int64_t vocab, const llmc_sampling *sampling,
       return invalidArgument(fn + "logits[" + std::to_string(i) + "] is NaN");
 
   if (sampling->temperature <= 0) {
-    *outToken = argmax(logits, vocab);
+    *outToken = greedyToken(logits, vocab); // no NaN: checked above
     return Status::success();
   }
   if (!rngState)
@@ -137,6 +130,17 @@ Status sample(const float *logits, int64_t vocab, const llmc_sampling *sampling,
 }
 
 } // namespace
+
+int32_t greedyToken(const float *logits, int64_t vocab) {
+  int64_t best = 0;
+  for (int64_t i = 0; i < vocab; ++i) {
+    if (std::isnan(logits[i]))
+      return -1;
+    if (logits[i] > logits[best])
+      best = i;
+  }
+  return int32_t(best);
+}
 
 } // namespace llmc::runtime
 

@@ -101,9 +101,28 @@ Status Session::checkTokens(const char *function, const int32_t *tokens,
   return Status::success();
 }
 
+Status Session::greedy(const char *fn, const P::Program &program,
+                       int64_t firstRow, int64_t rows, const int32_t *seqs,
+                       int32_t *out) {
+  LLMC_RETURN_IF_ERROR(backend_->greedyTokens(program, firstRow, rows, out));
+  for (int64_t i = 0; i < rows; ++i)
+    if (out[i] < 0 || out[i] >= vocab_)
+      return Status(LLMC_ERROR_INTERNAL,
+                    std::string(fn) + ": the logits of sequence " +
+                        std::to_string(seqs[i]) +
+                        (out[i] == -1 ? " hold a NaN"
+                                      : " gave token " +
+                                            std::to_string(out[i]) +
+                                            ", outside the vocabulary") +
+                        "; no token was appended");
+  return Status::success();
+}
+
 Status Session::prefill(int32_t seq, const int32_t *tokens, int32_t numTokens,
-                        float *allLogits, float *lastLogits) {
-  const char *fn = "llmc_prefill";
+                        float *allLogits, float *lastLogits,
+                        int32_t *greedyToken, const char *fn) {
+  if (!fn)
+    fn = "llmc_prefill";
   LLMC_RETURN_IF_ERROR(checkSeq(fn, seq));
   if (!tokens)
     return invalidArgument(std::string(fn) + ": tokens is NULL");
@@ -137,14 +156,19 @@ Status Session::prefill(int32_t seq, const int32_t *tokens, int32_t numTokens,
     if (lastLogits && start + count == numTokens)
       LLMC_RETURN_IF_ERROR(
           backend_->readRows(logits, count - 1, 1, lastLogits));
+    if (greedyToken && start + count == numTokens)
+      LLMC_RETURN_IF_ERROR(
+          greedy(fn, program, count - 1, 1, &seq, greedyToken));
   }
   lengths_[size_t(seq)] = int32_t(length + numTokens);
   return Status::success();
 }
 
 Status Session::decode(int32_t batch, const int32_t *seqs,
-                       const int32_t *tokens, float *logits) {
-  const char *fn = "llmc_decode";
+                       const int32_t *tokens, float *logits,
+                       int32_t *greedyTokens, const char *fn) {
+  if (!fn)
+    fn = "llmc_decode";
   if (batch < 1)
     return invalidArgument(std::string(fn) + ": batch " +
                            std::to_string(batch) + " must be at least 1");
@@ -192,6 +216,8 @@ Status Session::decode(int32_t batch, const int32_t *seqs,
   if (logits)
     LLMC_RETURN_IF_ERROR(
         backend_->readRows(*program.logits(), 0, batch, logits));
+  if (greedyTokens)
+    LLMC_RETURN_IF_ERROR(greedy(fn, program, 0, batch, seqs, greedyTokens));
   for (int32_t i = 0; i < batch; ++i)
     ++lengths_[size_t(seqs[i])];
   return Status::success();

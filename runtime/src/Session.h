@@ -27,10 +27,15 @@ public:
                        const llmc_session_options &options,
                        std::unique_ptr<Session> &out);
 
+  /// `greedyToken`, if not null, receives the greedy token of the last
+  /// logits row (llmc_prefill_greedy); likewise `greedyTokens`, one per
+  /// sequence of the batch (llmc_decode_greedy).
   Status prefill(int32_t seq, const int32_t *tokens, int32_t numTokens,
-                 float *allLogits, float *lastLogits);
+                 float *allLogits, float *lastLogits,
+                 int32_t *greedyToken = nullptr, const char *fn = nullptr);
   Status decode(int32_t batch, const int32_t *seqs, const int32_t *tokens,
-                float *logits);
+                float *logits, int32_t *greedyTokens = nullptr,
+                const char *fn = nullptr);
   Status sequenceLength(int32_t seq, int32_t &out) const;
   Status reset(int32_t seq);
 
@@ -43,6 +48,11 @@ private:
   Status checkSeq(const char *function, int32_t seq) const;
   Status checkTokens(const char *function, const int32_t *tokens,
                      int64_t count) const;
+  /// Greedy tokens of logits rows [firstRow, firstRow + rows) of the step
+  /// `program` just ran; a NaN row fails, naming `seqs[i]`.
+  Status greedy(const char *function, const llmc::plan::Program &program,
+                int64_t firstRow, int64_t rows, const int32_t *seqs,
+                int32_t *out);
 
   const PlanFile &plan_;
   SessionShape shape_;

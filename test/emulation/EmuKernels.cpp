@@ -57,7 +57,8 @@ bool signature(const std::string &symbol, std::string &out,
       pos += 2;
       if (params.compare(pos, 7, "llmc_kv") == 0)
         out += 'k';
-      else if (params.compare(pos, 4, "int ") == 0)
+      else if (params.compare(pos, 4, "int ") == 0 &&
+               params.compare(pos, 5, "int *") != 0)
         out += 'i';
       else
         out += 'p';

@@ -11,6 +11,7 @@
 
 #include "compiler/codegen/cuda/CudaEmitter.h"
 #include "runtime/src/PlanFile.h"
+#include "runtime/src/Sampler.h"
 #include "runtime/src/cpu/CpuBackend.h"
 #include "runtime/src/cuda/CudaBackend.h"
 #include "test/unit/codegen/AllOpsPlan.h"
@@ -90,6 +91,9 @@ TEST_P(EmulatedOps, EveryOpMatchesTheCpuBackend) {
     t.prefillLaunches.push_back(toTestLaunches(k.launches));
   for (const cg::KernelLaunches &k : program->decode)
     t.decodeLaunches.push_back(toTestLaunches(k.launches));
+  t.prefillGreedy = toTestLaunches(program->prefillGreedy);
+  t.decodeGreedy = toTestLaunches(program->decodeGreedy);
+  t.greedyTokens = program->greedyTokens;
   std::string path = t.write(dir.file("all.plan"));
 
   ::setenv("LLMC_CUDA_DRIVER", LLMC_FAKE_CUDA_EMU_PATH, 1);
@@ -136,6 +140,25 @@ TEST_P(EmulatedOps, EveryOpMatchesTheCpuBackend) {
           << what << ": arena offset " << o.offset() << " (" << o.row_elems()
           << " per token): cpu " << x[at] << " vs cuda " << y[at]
           << " at element " << at;
+    }
+    // Greedy sampling: the host's argmax of the CPU logits against the
+    // generated argmax kernels on the CUDA logits; where the two differ the
+    // CUDA logits must really tie within the tolerance.
+    const size_t T = tokens.size();
+    const int64_t vocab = int64_t(prog.logits()->row_elems());
+    std::vector<int32_t> cpuTokens(T), cudaTokens(T);
+    ASSERT_TRUE(cpuBackend->greedyTokens(prog, 0, int64_t(T), cpuTokens.data()).ok());
+    Status g = cudaBackend->greedyTokens(prog, 0, int64_t(T), cudaTokens.data());
+    ASSERT_TRUE(g.ok()) << what << ": " << g.message();
+    std::vector<float> logits(T * size_t(vocab));
+    ASSERT_TRUE(cudaBackend->readRows(*prog.logits(), 0, int64_t(T), logits.data()).ok());
+    for (size_t r = 0; r < T; ++r) {
+      const float *row = logits.data() + r * size_t(vocab);
+      // Exactly the host rule on the CUDA backend's own logits.
+      EXPECT_EQ(cudaTokens[r], greedyToken(row, vocab)) << what << ", row " << r;
+      if (cpuTokens[r] != cudaTokens[r])
+        EXPECT_NEAR(row[cpuTokens[r]], row[cudaTokens[r]], tolerance * 4)
+            << what << ", row " << r;
     }
   };
   const P::Program &prefill = *plan->plan()->prefill();

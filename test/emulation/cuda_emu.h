@@ -74,6 +74,11 @@ inline float __int_as_float(int i) {
   std::memcpy(&f, &i, 4);
   return f;
 }
+inline unsigned __float_as_uint(float f) {
+  unsigned u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
 inline unsigned llmc_emu_float_bits(float f) {
   unsigned u;
   std::memcpy(&u, &f, 4);
@@ -128,7 +133,7 @@ struct Barrier {
 struct Warp {
   Barrier barrier;
   unsigned live = 0;
-  uint32_t slots[32];
+  uint64_t slots[32]; // a shuffled value each, 32 or 64 bits
   const void *pointers[32];
   unsigned fragA[32][4], fragB[32][2];
   float fragC[32][4];
@@ -288,13 +293,13 @@ inline void __syncthreads() {
 }
 
 template <typename T> inline T __shfl_xor_sync(unsigned, T v, int offset) {
-  static_assert(sizeof(T) == 4, "32-bit shuffles");
+  static_assert(sizeof(T) == 4 || sizeof(T) == 8, "32- or 64-bit shuffles");
   llmc_emu::Warp &w = llmc_emu::warp();
   unsigned lane = llmc_emu::lane();
-  std::memcpy(&w.slots[lane], &v, 4);
+  std::memcpy(&w.slots[lane], &v, sizeof(T));
   llmc_emu::warpSync();
   T out;
-  std::memcpy(&out, &w.slots[(lane ^ unsigned(offset)) % 32], 4);
+  std::memcpy(&out, &w.slots[(lane ^ unsigned(offset)) % 32], sizeof(T));
   llmc_emu::warpSync();
   return out;
 }

@@ -117,6 +117,60 @@ private:
             return err("kernel '" + k.name + "', op '" + op->name()->str() +
                        "': " + llvm::toString(std::move(e)));
     }
+    KernelLaunches greedyLaunches;
+    current = &greedyLaunches;
+    if (auto e = greedy(*program.logits()))
+      return err("greedy sampling: " + llvm::toString(std::move(e)));
+    (decode ? out.decodeGreedy : out.prefillGreedy) =
+        std::move(greedyLaunches.launches);
+    current = nullptr;
+    return llvm::Error::success();
+  }
+
+  /// Greedy sampling (templates/argmax.cuh): the argmax of each logits row
+  /// into out.greedyTokens. Its launches run after the program's, so the
+  /// partial keys may reuse scratch the attention partials use.
+  llvm::Error greedy(const P::Operand &logits) {
+    const int64_t vocab = int64_t(logits.row_elems());
+    if (logits.kind() != P::OperandKind::Arena || vocab < 1 ||
+        logits.dtype() == P::DType::I32)
+      return err("the logits are not a floating-point arena operand");
+    // About 8 logits per thread of a 256-thread block per split, at most
+    // 64 splits (the final warp reduces 2 keys per lane).
+    constexpr int64_t kBlock = 256;
+    const int64_t splits =
+        std::clamp<int64_t>(ceilDiv(vocab, kBlock * 8), 1, 64);
+    const uint64_t partialBytes =
+        uint64_t(maxTokens) * uint64_t(splits) * sizeof(uint64_t);
+    const uint64_t tokensOffset = (partialBytes + 255) / 256 * 256;
+    out.scratchBytes = std::max(
+        out.scratchBytes, tokensOffset + uint64_t(maxTokens) * sizeof(int32_t));
+    out.greedyTokens =
+        P::Operand(P::OperandKind::Scratch, P::DType::I32, 0, tokensOffset, 1);
+    // The keys are 64-bit; Scratch operands are typed by the bytes' first
+    // use only, so they travel as float pointers and are cast inside.
+    P::Operand partial(P::OperandKind::Scratch, P::DType::F32, 0, 0, 0);
+
+    std::vector<Param> first{{logits}, {partial, true}};
+    std::string firstCall = llvm::formatv(
+        "argmax_partial<{0}, {1}, {2}, {3}>(num_tokens, a0, "
+        "reinterpret_cast<unsigned long long *>(a1))",
+        vocab, splits, kBlock, typeName(logits.dtype()));
+    unsigned e = entry(llvm::formatv("argmax_partial_v{0}_s{1}_{2}", vocab,
+                                     splits, typeTag(logits.dtype()))
+                           .str(),
+                       {k_argmax_cuh}, first, int(kBlock), firstCall, "",
+                       false);
+    launch(e, first, {uint32_t(splits), 1, 1}, uint32_t(kBlock), 1, 1);
+
+    std::vector<Param> second{{partial}, {out.greedyTokens, true}};
+    std::string secondCall = llvm::formatv(
+        "argmax_final<{0}>(num_tokens, "
+        "reinterpret_cast<const unsigned long long *>(a0), a1)",
+        splits);
+    unsigned f = entry("argmax_final_s" + std::to_string(splits),
+                       {k_argmax_cuh}, second, 32, secondCall, "", false);
+    launch(f, second, {1, 1, 1}, 32, 1, 0);
     return llvm::Error::success();
   }
 
@@ -568,7 +622,7 @@ llvm::Expected<CudaProgram> generateCuda(const P::Plan &plan) {
     return err("the plan has no programs to generate code for");
   Emitter emitter(plan);
   if (auto e = emitter.run())
-    return std::move(e);
+    return e;
   return emitter.take();
 }
 

@@ -21,6 +21,8 @@
 //   kv_cache_write  one thread per element of K and V
 //   attention       prefill: flash attention over 16-token query tiles;
 //                   decode: split-KV flash decoding + a combine kernel
+// and per program, greedy sampling: the argmax of each logits row over
+// vocabulary slices, then one warp per row combining the slices.
 //
 //===----------------------------------------------------------------------===//
 
@@ -64,6 +66,11 @@ struct CudaProgram {
   std::vector<KernelSource> entries;
   /// Per plan kernel, in program order.
   std::vector<KernelLaunches> prefill, decode;
+  /// Greedy sampling of each program's logits (plan.fbs Program.greedy):
+  /// the argmax of every row, -1 for a row with a NaN, into greedyTokens
+  /// (a Scratch operand, one int32 per token).
+  std::vector<LaunchSpec> prefillGreedy, decodeGreedy;
+  llmc::plan::Operand greedyTokens;
   /// Scratch the Scratch operands address, for max_tokens tokens.
   uint64_t scratchBytes = 0;
   /// Entries that run most of a step's time (GEMV, GEMM, attention): a

@@ -146,6 +146,20 @@ llmc_status llmc_decode(llmc_session *session, int32_t batch,
                         const int32_t *seqs, const int32_t *tokens,
                         float *out_logits);
 
+/* llmc_prefill and llmc_decode, then greedy sampling where the logits are
+ * (on the device for the CUDA backend, so that only token ids cross to the
+ * host): `out_next_token` receives the greedy token of the prompt's last
+ * token, `out_next_tokens` one per entry of the batch. Greedy is
+ * llmc_sample's with temperature 0: the highest logit, the lowest id among
+ * equal maxima. If a row of logits holds a NaN the call fails with
+ * LLMC_ERROR_INTERNAL naming the sequence, and no sequence is changed. */
+llmc_status llmc_prefill_greedy(llmc_session *session, int32_t seq,
+                                const int32_t *tokens, int32_t num_tokens,
+                                int32_t *out_next_token);
+llmc_status llmc_decode_greedy(llmc_session *session, int32_t batch,
+                               const int32_t *seqs, const int32_t *tokens,
+                               int32_t *out_next_tokens);
+
 /* The number of tokens sequence `seq` holds. */
 llmc_status llmc_sequence_length(const llmc_session *session, int32_t seq,
                                  int32_t *out_length);

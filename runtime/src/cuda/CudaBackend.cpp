@@ -113,10 +113,11 @@ Status CudaBackend::create(const PlanFile &plan, const SessionShape &shape,
     LLMC_RETURN_IF_ERROR(backend->planMemory());
     LLMC_RETURN_IF_ERROR(backend->allocate());
     LLMC_RETURN_IF_ERROR(backend->uploadWeights());
-    LLMC_RETURN_IF_ERROR(
-        backend->prepare(*plan.plan()->prefill(), backend->prefill_));
-    LLMC_RETURN_IF_ERROR(
-        backend->prepare(*plan.plan()->decode(), backend->decode_));
+    LLMC_RETURN_IF_ERROR(backend->prepare(*plan.plan()->prefill(),
+                                          backend->prefill_,
+                                          backend->prefillGreedy_));
+    LLMC_RETURN_IF_ERROR(backend->prepare(
+        *plan.plan()->decode(), backend->decode_, backend->decodeGreedy_));
   }
   out = std::move(backend);
   return Status::success();
@@ -380,90 +381,98 @@ LLMCKvArg CudaBackend::cache(uint32_t layer) const {
 }
 
 Status CudaBackend::prepare(const P::Program &program,
-                            std::vector<PreparedLaunch> &out) {
+                            std::vector<PreparedLaunch> &out,
+                            std::vector<PreparedLaunch> &greedy) {
+  for (const P::Kernel *kernel : *program.kernels())
+    if (kernel->launches())
+      for (const P::Launch *launch : *kernel->launches())
+        LLMC_RETURN_IF_ERROR(prepareLaunch(*launch, out));
+  if (program.greedy())
+    for (const P::Launch *launch : *program.greedy())
+      LLMC_RETURN_IF_ERROR(prepareLaunch(*launch, greedy));
+  // Now that the vectors no longer move: the parameter pointers.
+  for (auto *launches : {&out, &greedy})
+    for (PreparedLaunch &launch : *launches) {
+      launch.params.push_back(&numTokens_);
+      for (PreparedLaunch::ArgSlot &arg : launch.args)
+        launch.params.push_back(arg.data());
+    }
+  return Status::success();
+}
+
+Status CudaBackend::prepareLaunch(const P::Launch &launch,
+                                  std::vector<PreparedLaunch> &out) {
   const Driver &d = *driver_;
   const P::Plan &p = *plan_.plan();
   const auto &entries = *p.cuda()->entries();
-  for (const P::Kernel *kernel : *program.kernels()) {
-    if (!kernel->launches())
-      continue;
-    for (const P::Launch *launch : *kernel->launches()) {
-      PreparedLaunch prepared;
-      uint32_t e = launch->entry();
-      prepared.function = functions_[e];
-      for (uint32_t axis = 0; axis < launch->grid()->size(); ++axis)
-        prepared.grid[axis] = launch->grid()->Get(axis);
-      prepared.block = launch->block();
-      prepared.sharedBytes = launch->dynamic_shared_bytes();
-      prepared.tokensPerBlock = launch->tokens_per_block();
-      prepared.tokenAxis = launch->token_axis();
-      prepared.minTokens = launch->min_tokens();
-      prepared.maxTokens = launch->max_tokens();
+  PreparedLaunch prepared;
+  uint32_t e = launch.entry();
+  prepared.function = functions_[e];
+  for (uint32_t axis = 0; axis < launch.grid()->size(); ++axis)
+    prepared.grid[axis] = launch.grid()->Get(axis);
+  prepared.block = launch.block();
+  prepared.sharedBytes = launch.dynamic_shared_bytes();
+  prepared.tokensPerBlock = launch.tokens_per_block();
+  prepared.tokenAxis = launch.token_axis();
+  prepared.minTokens = launch.min_tokens();
+  prepared.maxTokens = launch.max_tokens();
 
-      // Shared memory beyond what the device offers would fail every step:
-      // say so now, with what to do about it.
-      const P::CodeEntry &entry = *entries.Get(e);
-      const P::CodeBinary &binary = *findBinary(entry, binaryTarget_);
-      uint64_t staticBytes =
-          binary.resources() ? binary.resources()->static_shared_bytes() : 0;
-      if (staticBytes + prepared.sharedBytes >
-          uint64_t(device_.maxSharedPerBlockOptin))
-        return Status(LLMC_ERROR_UNSUPPORTED,
-                      plan_.path() + ": " + entryName(entry, e) + " needs " +
-                          std::to_string(staticBytes + prepared.sharedBytes) +
-                          " bytes of shared memory per block; " + device_.name +
-                          " has " +
-                          std::to_string(device_.maxSharedPerBlockOptin) +
-                          "; recompile with --target " + targetName(device_));
-      if (prepared.sharedBytes > sharedOptIn_[e]) {
-        LLMC_CU_RETURN_IF_ERROR(
-            d,
-            cuFuncSetAttribute(prepared.function,
-                               CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                               int(prepared.sharedBytes)),
-            plan_.path() + ": " + entryName(entry, e) +
-                ": cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES, " +
-                std::to_string(prepared.sharedBytes) + ")");
-        sharedOptIn_[e] = prepared.sharedBytes;
-      }
+  // Shared memory beyond what the device offers would fail every step:
+  // say so now, with what to do about it.
+  const P::CodeEntry &entry = *entries.Get(e);
+  const P::CodeBinary &binary = *findBinary(entry, binaryTarget_);
+  uint64_t staticBytes =
+      binary.resources() ? binary.resources()->static_shared_bytes() : 0;
+  if (staticBytes + prepared.sharedBytes >
+      uint64_t(device_.maxSharedPerBlockOptin))
+    return Status(LLMC_ERROR_UNSUPPORTED,
+                  plan_.path() + ": " + entryName(entry, e) + " needs " +
+                      std::to_string(staticBytes + prepared.sharedBytes) +
+                      " bytes of shared memory per block; " + device_.name +
+                      " has " +
+                      std::to_string(device_.maxSharedPerBlockOptin) +
+                      "; recompile with --target " + targetName(device_));
+  if (prepared.sharedBytes > sharedOptIn_[e]) {
+    LLMC_CU_RETURN_IF_ERROR(
+        d,
+        cuFuncSetAttribute(prepared.function,
+                           CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                           int(prepared.sharedBytes)),
+        plan_.path() + ": " + entryName(entry, e) +
+            ": cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES, " +
+            std::to_string(prepared.sharedBytes) + ")");
+    sharedOptIn_[e] = prepared.sharedBytes;
+  }
 
-      if (const auto *args = launch->args()) {
-        for (const P::Operand *arg : *args) {
-          PreparedLaunch::ArgSlot slot{};
-          CUdeviceptr pointer = 0;
-          switch (arg->kind()) {
-          case P::OperandKind::Arena:
-            pointer = arena() + arg->offset();
-            break;
-          case P::OperandKind::Weight:
-            pointer = weights() + p.weights()->Get(arg->index())->offset();
-            break;
-          case P::OperandKind::Scratch:
-            pointer = scratch() + arg->offset();
-            break;
-          case P::OperandKind::Input:
-            pointer = base_ + layout_.inputs[arg->index()];
-            break;
-          case P::OperandKind::KVCache: {
-            LLMCKvArg kv = cache(arg->index());
-            std::memcpy(slot.data(), &kv, sizeof kv);
-            break;
-          }
-          }
-          if (arg->kind() != P::OperandKind::KVCache)
-            std::memcpy(slot.data(), &pointer, sizeof pointer);
-          prepared.args.push_back(slot);
-        }
+  if (const auto *args = launch.args()) {
+    for (const P::Operand *arg : *args) {
+      PreparedLaunch::ArgSlot slot{};
+      CUdeviceptr pointer = 0;
+      switch (arg->kind()) {
+      case P::OperandKind::Arena:
+        pointer = arena() + arg->offset();
+        break;
+      case P::OperandKind::Weight:
+        pointer = weights() + p.weights()->Get(arg->index())->offset();
+        break;
+      case P::OperandKind::Scratch:
+        pointer = scratch() + arg->offset();
+        break;
+      case P::OperandKind::Input:
+        pointer = base_ + layout_.inputs[arg->index()];
+        break;
+      case P::OperandKind::KVCache: {
+        LLMCKvArg kv = cache(arg->index());
+        std::memcpy(slot.data(), &kv, sizeof kv);
+        break;
       }
-      out.push_back(std::move(prepared));
+      }
+      if (arg->kind() != P::OperandKind::KVCache)
+        std::memcpy(slot.data(), &pointer, sizeof pointer);
+      prepared.args.push_back(slot);
     }
   }
-  // Now that `out` no longer moves: the parameter pointers.
-  for (PreparedLaunch &launch : out) {
-    launch.params.push_back(&numTokens_);
-    for (PreparedLaunch::ArgSlot &arg : launch.args)
-      launch.params.push_back(arg.data());
-  }
+  out.push_back(std::move(prepared));
   return Status::success();
 }
 
@@ -499,13 +508,50 @@ Status CudaBackend::run(const P::Program &program, const StepInputs &inputs) {
         "cuMemcpyHtoDAsync of the step inputs");
   }
   numTokens_ = int32_t(T);
+  lastTokens_ = 0;
   Status launched = prefill ? launchAll(prefill_, T) : launchDecodeGraph(T);
   // Also after a failed launch: the next step reuses the pinned inputs.
   CUresult synced = d.cuStreamSynchronize(stream_);
   LLMC_RETURN_IF_ERROR(launched);
-  return d.toStatus(synced, std::string("cuStreamSynchronize after the ") +
-                                (prefill ? "prefill" : "decode") + " step of " +
-                                std::to_string(T) + " tokens");
+  LLMC_RETURN_IF_ERROR(d.toStatus(
+      synced, std::string("cuStreamSynchronize after the ") +
+                  (prefill ? "prefill" : "decode") + " step of " +
+                  std::to_string(T) + " tokens"));
+  lastStep_ = program.step();
+  lastTokens_ = T;
+  return Status::success();
+}
+
+Status CudaBackend::greedyTokens(const P::Program &program, int64_t firstRow,
+                                 int64_t rows, int32_t *out) {
+  const bool prefill = program.step() == P::Step::Prefill;
+  const std::vector<PreparedLaunch> &launches =
+      prefill ? prefillGreedy_ : decodeGreedy_;
+  if (launches.empty())
+    return Backend::greedyTokens(program, firstRow, rows, out);
+  if (lastTokens_ == 0 || lastStep_ != program.step() || firstRow < 0 ||
+      rows < 0 || firstRow + rows > lastTokens_)
+    return Status(LLMC_ERROR_INTERNAL,
+                  "internal error: greedy tokens of rows " +
+                      std::to_string(firstRow) + " + " + std::to_string(rows) +
+                      " asked of a step that did not compute them");
+  const Driver &d = *driver_;
+  ContextScope scope(d, context_);
+  LLMC_RETURN_IF_ERROR(scope.status());
+  // numTokens_ still holds the last step's T. The argmax covers all its
+  // rows: one launch shape per T, no offset parameter.
+  LLMC_RETURN_IF_ERROR(launchAll(launches, lastTokens_));
+  const P::Operand &tokens = *program.greedy_tokens();
+  LLMC_CU_RETURN_IF_ERROR(
+      d,
+      cuMemcpyDtoHAsync(out,
+                        scratch() + tokens.offset() +
+                            uint64_t(firstRow) * sizeof(int32_t),
+                        size_t(rows) * sizeof(int32_t), stream_),
+      "cuMemcpyDtoHAsync of " + std::to_string(rows) + " greedy tokens");
+  LLMC_CU_RETURN_IF_ERROR(d, cuStreamSynchronize(stream_),
+                          "cuStreamSynchronize after greedy sampling");
+  return Status::success();
 }
 
 Status CudaBackend::launchAll(const std::vector<PreparedLaunch> &launches,

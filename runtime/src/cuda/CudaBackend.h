@@ -14,7 +14,9 @@
 // lays it out (zeroed) and the three int32 step inputs of max_tokens each.
 //
 // run() copies the step inputs, then launches each kernel's Launches whose
-// token range holds T (KernelABI.h gives the parameters). A prefill step is
+// token range holds T (KernelABI.h gives the parameters). greedyTokens()
+// launches the program's greedy-sampling launches on the last step's logits
+// and copies back only the int32 tokens. A prefill step is
 // launched directly; a decode step is captured as a CUDA graph the first time
 // its T is seen and replayed after that. Every call makes the primary context
 // current for its duration only (push/pop), and synchronizes the stream
@@ -61,6 +63,10 @@ public:
              const StepInputs &inputs) override;
   Status readRows(const llmc::plan::Operand &operand, int64_t firstRow,
                   int64_t rows, float *out) override;
+  /// With the plan's greedy launches (Program.greedy): the argmax on the
+  /// device, only the tokens copied back; else the host default.
+  Status greedyTokens(const llmc::plan::Program &program, int64_t firstRow,
+                      int64_t rows, int32_t *out) override;
 
   // For tests and tools.
 
@@ -121,8 +127,13 @@ private:
   Status allocate();
   Status uploadWeights();
   void releaseStaging();
+  /// The program's kernel launches into `out`, its greedy ones into
+  /// `greedy`.
   Status prepare(const llmc::plan::Program &program,
-                 std::vector<PreparedLaunch> &out);
+                 std::vector<PreparedLaunch> &out,
+                 std::vector<PreparedLaunch> &greedy);
+  Status prepareLaunch(const llmc::plan::Launch &launch,
+                       std::vector<PreparedLaunch> &out);
   /// Launches the kernels of `launches` that run for T tokens on stream_.
   Status launchAll(const std::vector<PreparedLaunch> &launches, int64_t T);
   /// Replays (capturing first if needed) the decode graph of T tokens.
@@ -154,6 +165,10 @@ private:
   std::array<CUevent, 2> stagingDone_{};
 
   std::vector<PreparedLaunch> prefill_, decode_;
+  std::vector<PreparedLaunch> prefillGreedy_, decodeGreedy_;
+  /// The step of the last successful run() and its T (0: none yet).
+  llmc::plan::Step lastStep_ = llmc::plan::Step::Prefill;
+  int64_t lastTokens_ = 0;
   /// What params[0] of every launch points at.
   int32_t numTokens_ = 0;
   std::map<int64_t, CUgraphExec> graphs_;

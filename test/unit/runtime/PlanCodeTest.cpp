@@ -36,9 +36,29 @@ protected:
     EXPECT_EQ(file, nullptr);
   }
 
+  /// Greedy launches for both programs (the head entry's shape; the
+  /// verifier checks launches, not what their code computes) and `tokens`.
+  static void addGreedy(TestPlan &t, const P::Operand &tokens) {
+    t.prefillGreedy = {t.prefillLaunches[1][0]};
+    t.decodeGreedy = {t.decodeLaunches[1][0]};
+    t.greedyTokens = tokens;
+  }
+
   TempDir dir_;
   std::string path_ = dir_.file("model.plan");
 };
+
+TEST_F(PlanCodeTest, GreedyLaunchesOpen) {
+  TestPlan t = validPlan();
+  addGreedy(t, P::Operand(P::OperandKind::Scratch, P::DType::I32, 0, 4080, 1));
+  t.write(path_);
+  std::unique_ptr<PlanFile> file;
+  Status s = PlanFile::open(path_, file);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_NE(file->plan()->decode()->greedy(), nullptr);
+  EXPECT_EQ(file->plan()->decode()->greedy()->size(), 1u);
+  EXPECT_EQ(file->plan()->prefill()->greedy_tokens()->offset(), 4080u);
+}
 
 TEST_F(PlanCodeTest, OpensAPlanWithCudaCode) {
   validPlan().write(path_);
@@ -212,6 +232,50 @@ TEST_F(PlanCodeTest, InconsistentCodeIsRejected) {
       {"no symbol",
        [](TestPlan &t) { t.cuda->entries[1].binaries[0].symbol.clear(); },
        "CUDA entry 1 \"head\": sm_90a code has no symbol"},
+      {"greedy without tokens",
+       [](TestPlan &t) { t.decodeGreedy = {t.decodeLaunches[1][0]}; },
+       "decode program greedy sampling: has launches but no greedy_tokens "
+       "operand"},
+      {"greedy tokens without launches",
+       [](TestPlan &t) {
+         t.greedyTokens =
+             P::Operand(P::OperandKind::Scratch, P::DType::I32, 0, 0, 1);
+       },
+       "prefill program greedy sampling: has a greedy_tokens operand but no "
+       "launches"},
+      {"greedy launch entry",
+       [](TestPlan &t) {
+         addGreedy(t, P::Operand(P::OperandKind::Scratch, P::DType::I32, 0,
+                                 0, 1));
+         t.decodeGreedy[0].entry = 5;
+       },
+       "decode program greedy launch 0: entry 5 is out of range"},
+      {"greedy tokens in the arena",
+       [](TestPlan &t) {
+         addGreedy(t,
+                   P::Operand(P::OperandKind::Arena, P::DType::I32, 0, 0, 1));
+       },
+       "prefill program greedy sampling: greedy_tokens must be a scratch "
+       "operand of one i32 per token"},
+      {"greedy tokens as floats",
+       [](TestPlan &t) {
+         addGreedy(t, P::Operand(P::OperandKind::Scratch, P::DType::F32, 0,
+                                 0, 1));
+       },
+       "greedy_tokens must be a scratch operand of one i32 per token"},
+      {"greedy tokens outside the scratch",
+       [](TestPlan &t) {
+         addGreedy(t, P::Operand(P::OperandKind::Scratch, P::DType::I32, 0,
+                                 4088, 1));
+       },
+       "greedy_tokens (scratch offset 4088, 4 tokens) is misaligned or "
+       "outside the scratch of 4096 bytes"},
+      {"greedy tokens misaligned",
+       [](TestPlan &t) {
+         addGreedy(t, P::Operand(P::OperandKind::Scratch, P::DType::I32, 0, 2,
+                                 1));
+       },
+       "greedy_tokens (scratch offset 2, 4 tokens) is misaligned"},
   };
   for (Case &c : cases) {
     SCOPED_TRACE(c.name);

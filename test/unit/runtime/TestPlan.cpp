@@ -53,8 +53,17 @@ std::vector<uint8_t> TestPlan::flatbuffer(
         fbb, w.name.c_str(), w.dtype, &w.shape, P::WeightLayout::RowMajor,
         offsets[i], w.values.size() * dtypeSize(w.dtype), checksums[i]));
   }
+  auto launchTables = [&](const std::vector<LaunchSpec> &specs) {
+    std::vector<flatbuffers::Offset<P::Launch>> launches;
+    for (const LaunchSpec &l : specs)
+      launches.push_back(P::CreateLaunchDirect(
+          fbb, l.entry, &l.args, &l.grid, l.block, l.dynamicSharedBytes,
+          l.tokensPerBlock, l.tokenAxis, l.minTokens, l.maxTokens));
+    return launches;
+  };
   auto program = [&](const std::vector<std::vector<OpSpec>> &kernels,
                      const std::vector<std::vector<LaunchSpec>> &launchLists,
+                     const std::vector<LaunchSpec> &greedyLaunches,
                      P::Step step, const P::Operand &logits) {
     std::vector<flatbuffers::Offset<P::Kernel>> kernelTables;
     for (size_t k = 0; k < kernels.size(); ++k) {
@@ -68,20 +77,21 @@ std::vector<uint8_t> TestPlan::flatbuffer(
       }
       std::vector<flatbuffers::Offset<P::Launch>> launches;
       if (k < launchLists.size())
-        for (const LaunchSpec &l : launchLists[k])
-          launches.push_back(P::CreateLaunchDirect(
-              fbb, l.entry, &l.args, &l.grid, l.block, l.dynamicSharedBytes,
-              l.tokensPerBlock, l.tokenAxis, l.minTokens, l.maxTokens));
+        launches = launchTables(launchLists[k]);
       kernelTables.push_back(
           P::CreateKernelDirect(fbb, ("kernel" + std::to_string(k)).c_str(),
                                 &ops, launches.empty() ? nullptr : &launches));
     }
-    return P::CreateProgramDirect(fbb, step, &kernelTables, &logits);
+    std::vector<flatbuffers::Offset<P::Launch>> greedy =
+        launchTables(greedyLaunches);
+    return P::CreateProgramDirect(fbb, step, &kernelTables, &logits,
+                                  greedy.empty() ? nullptr : &greedy,
+                                  greedyTokens ? &*greedyTokens : nullptr);
   };
-  auto prefillProgram =
-      program(prefill, prefillLaunches, P::Step::Prefill, prefillLogits);
-  auto decodeProgram =
-      program(decode, decodeLaunches, P::Step::Decode, decodeLogits);
+  auto prefillProgram = program(prefill, prefillLaunches, prefillGreedy,
+                                P::Step::Prefill, prefillLogits);
+  auto decodeProgram = program(decode, decodeLaunches, decodeGreedy,
+                               P::Step::Decode, decodeLogits);
   flatbuffers::Offset<P::CudaCode> cudaCode = 0;
   if (cuda) {
     std::vector<flatbuffers::Offset<P::CodeEntry>> entries;

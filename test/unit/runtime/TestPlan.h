@@ -102,6 +102,9 @@ public:
   /// Format 1.1: the launches of each program's kernels, by kernel index
   /// (kernels beyond the list have none), and the code section.
   std::vector<std::vector<LaunchSpec>> prefillLaunches, decodeLaunches;
+  /// Program.greedy of each program and the shared greedy_tokens operand.
+  std::vector<LaunchSpec> prefillGreedy, decodeGreedy;
+  std::optional<P::Operand> greedyTokens;
   std::optional<CudaSpec> cuda;
 
   /// A fresh, 64-byte aligned arena region of maxTokens rows.
