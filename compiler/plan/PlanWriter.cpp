@@ -587,7 +587,7 @@ llvm::Expected<CompiledCode> compileCode(llvm::ArrayRef<uint8_t> header,
   if (!options.dumpKernelsDir.empty()) {
     if (auto e = codegen::cuda::dumpSources(code.program.entries,
                                             options.dumpKernelsDir))
-      return std::move(e);
+      return e;
   }
   auto binaries = codegen::cuda::compileAll(code.program.entries, parsed,
                                             options.jobs,
@@ -627,11 +627,11 @@ llvm::Expected<std::vector<uint8_t>> buildPlanHeader(ModuleOp module,
     return err("max sequence length must be at least 1");
   ModuleSerializer serializer(module, options);
   if (llvm::Error e = serializer.collectWeights())
-    return std::move(e);
+    return e;
   uint64_t weightsSize = 0;
   std::vector<uint64_t> weightOffsets;
   if (llvm::Error e = serializer.build(0, weightsSize, weightOffsets))
-    return std::move(e);
+    return e;
   fb::FlatBufferBuilder &fbb = serializer.builder();
   return std::vector<uint8_t>(fbb.GetBufferPointer(),
                               fbb.GetBufferPointer() + fbb.GetSize());
