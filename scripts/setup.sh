@@ -13,6 +13,7 @@ PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
   libflatbuffers-dev flatbuffers-compiler
   nlohmann-json3-dev libgtest-dev libxxhash-dev
+  libzstd-dev  # for tools/device_bundle.sh: the static LLVMSupport links zstd
 )
 
 missing=()

@@ -10,7 +10,11 @@
 # Steps, in order:
 #  1. configure + build (cmake -G Ninja -DCMAKE_BUILD_TYPE=Release,
 #     ninja -j$(nproc)) into --build-dir (default build-gpu); --skip-build
-#     uses what is there (bin/llmc, bin/llmc-compare-logits).
+#     uses what is there (bin/llmc, bin/llmc-compare-logits), e.g. what
+#     tools/device_bundle.sh built elsewhere for a machine without LLVM/MLIR
+#     22. Such an llmc finds this machine's libnvrtc.so.13 (CUDA_HOME, nvcc's
+#     toolkit, /usr/local/cuda, the nvidia-cuda-nvrtc Python package) and
+#     CUDA headers ($LLMC_CUDA_INCLUDE, else the same places).
 #  2. the device check: nvidia-smi must list a GPU. Without one this is where
 #     it stops: "gpu_check: no CUDA device (nvidia-smi: ...)", exit 2.
 #     The llmc --target is the device's (compute capability 9.0 -> sm_90a,
@@ -154,6 +158,37 @@ for b in "$llmc" "$compare"; do
     exit 1
   fi
 done
+
+# A carried llmc (tools/device_bundle.sh) needs this machine's NVRTC and CUDA
+# headers, which may live elsewhere than on the machine that built it.
+cuda_home=${CUDA_HOME:-}
+if [[ -z $cuda_home ]] && command -v nvcc >/dev/null 2>&1; then
+  cuda_home=$(cd "$(dirname "$(command -v nvcc)")/.." && pwd)
+fi
+if ldd "$llmc" 2>/dev/null | grep -q 'libnvrtc.*not found'; then
+  pip_nvrtc=$(python3 -c 'import nvidia.cuda_nvrtc as m, os; print(os.path.join(list(m.__path__)[0], "lib"))' 2>/dev/null || true)
+  for d in ${cuda_home:+$cuda_home/lib64 $cuda_home/lib} /usr/local/cuda/lib64 \
+    /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib $pip_nvrtc; do
+    if compgen -G "$d/libnvrtc.so.13*" >/dev/null; then
+      export LD_LIBRARY_PATH=$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+      echo "gpu_check: libnvrtc from $d"
+      break
+    fi
+  done
+  if ldd "$llmc" | grep -q 'libnvrtc.*not found'; then
+    echo "gpu_check: $llmc needs libnvrtc.so.13, found nowhere (set LD_LIBRARY_PATH)" >&2
+    exit 1
+  fi
+fi
+if [[ -z ${LLMC_CUDA_INCLUDE:-} && ! -f /usr/local/cuda/include/cuda_runtime.h ]]; then
+  for d in ${cuda_home:+$cuda_home/include} /usr/local/cuda/targets/x86_64-linux/include; do
+    if [[ -f $d/cuda_runtime.h ]]; then
+      export LLMC_CUDA_INCLUDE=$d
+      echo "gpu_check: CUDA headers from $d (LLMC_CUDA_INCLUDE)"
+      break
+    fi
+  done
+fi
 
 # --- 2. the device ----------------------------------------------------------
 step "device"

@@ -18,6 +18,7 @@
 
 #include <nvrtc.h>
 
+#include <cstdlib>
 #include <memory>
 #include <optional>
 
@@ -91,6 +92,25 @@ llvm::Expected<std::string> dumpSource(const KernelSource &kernel,
   return std::string(path);
 }
 
+/// The toolkit headers NVRTC compiles against: $LLMC_CUDA_INCLUDE (the
+/// include directory of a toolkit elsewhere than at build time, e.g. on a
+/// machine a self-contained llmc was carried to), else the build's. CCCL
+/// first: since CUDA 13, <cuda/std/...> and <cub/...> live only there.
+std::vector<std::string> includeOptions() {
+  std::vector<std::string> out;
+  if (const char *dir = std::getenv("LLMC_CUDA_INCLUDE"); dir && *dir) {
+    std::string cccl = std::string(dir) + "/cccl";
+    if (llvm::sys::fs::is_directory(cccl + "/cuda/std"))
+      out.push_back("-I" + cccl);
+    out.push_back("-I" + std::string(dir));
+    return out;
+  }
+  if (llvm::StringRef(LLMC_CCCL_INCLUDE_DIR).size())
+    out.push_back("-I" LLMC_CCCL_INCLUDE_DIR);
+  out.push_back("-I" LLMC_CUDA_INCLUDE_DIR);
+  return out;
+}
+
 llvm::Expected<CompiledKernel>
 compileUndumped(const KernelSource &kernel, const Target &target,
                 llvm::ArrayRef<std::string> extraOptions) {
@@ -114,10 +134,7 @@ compileUndumped(const KernelSource &kernel, const Target &target,
 
   std::vector<std::string> options = {"-arch=" + target.name, "-std=c++17",
                                       "-default-device", "--ptxas-options=-v"};
-  // CCCL first: since CUDA 13 <cuda/std/...>, <cub/...> live only there.
-  if (llvm::StringRef(LLMC_CCCL_INCLUDE_DIR).size())
-    options.push_back("-I" LLMC_CCCL_INCLUDE_DIR);
-  options.push_back("-I" LLMC_CUDA_INCLUDE_DIR);
+  llvm::append_range(options, includeOptions());
   llvm::append_range(options, extraOptions);
   std::vector<const char *> argv;
   for (const std::string &option : options)

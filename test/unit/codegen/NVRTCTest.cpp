@@ -265,6 +265,32 @@ extern "C" __global__ void block_sum(const float *in, float *out) {
   EXPECT_GT(out.usage["block_sum"].staticSharedBytes, 0) << out.log;
 }
 
+TEST(CompileKernel, IncludeDirectoryFromTheEnvironment) {
+  // A kernel that needs the toolkit's headers and CCCL's.
+  KernelSource kernel{"half_sum",
+                      R"cu(
+#include <cuda_fp16.h>
+#include <cuda/std/cmath>
+extern "C" __global__ void half_sum(const __half *in, float *out) {
+  out[threadIdx.x] = cuda::std::fabs(__half2float(in[threadIdx.x]));
+}
+)cu",
+                      {"half_sum"}};
+  // An empty directory: the headers are not found, and the log says which.
+  TempDir empty;
+  ::setenv("LLMC_CUDA_INCLUDE", empty.path.c_str(), 1);
+  std::string message =
+      errorOf(compileKernel(kernel, target("sm_80")).takeError());
+  EXPECT_NE(message.find("cuda_fp16.h"), std::string::npos) << message;
+  // The build's toolkit named through the variable (and its cccl/ found).
+  ::setenv("LLMC_CUDA_INCLUDE", LLMC_TEST_CUDA_INCLUDE, 1);
+  llvm::Expected<CompiledKernel> compiled =
+      compileKernel(kernel, target("sm_80"));
+  ::unsetenv("LLMC_CUDA_INCLUDE");
+  ASSERT_TRUE(bool(compiled)) << errorOf(compiled.takeError());
+  EXPECT_TRUE(isCudaElf(compiled->cubin));
+}
+
 TEST(CompileKernel, SyntaxErrorGivesLogAndDumpsSource) {
   TempDir dir;
   std::string source =
