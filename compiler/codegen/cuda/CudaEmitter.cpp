@@ -111,11 +111,28 @@ private:
       KernelLaunches &k = kernels.emplace_back();
       k.name = kernel->name()->str();
       current = &k;
-      if (kernel->ops())
-        for (const P::Op *op : *kernel->ops())
-          if (auto e = emitOp(*op))
-            return err("kernel '" + k.name + "', op '" + op->name()->str() +
-                       "': " + llvm::toString(std::move(e)));
+      if (!kernel->ops())
+        continue;
+      const auto &ops = *kernel->ops();
+      for (uint32_t i = 0; i < ops.size(); ++i) {
+        const P::Op *op = ops.Get(i);
+        llvm::Expected<unsigned> linears = linearRun(ops, i);
+        if (!linears)
+          return err("kernel '" + k.name + "', op '" + op->name()->str() +
+                     "': " + llvm::toString(linears.takeError()));
+        if (*linears > 0) {
+          i += *linears - 1;
+          continue;
+        }
+        if (i + 2 < ops.size() &&
+            ropeKvCacheWrite(*op, *ops.Get(i + 1), *ops.Get(i + 2))) {
+          i += 2;
+          continue;
+        }
+        if (auto e = emitOp(*op))
+          return err("kernel '" + k.name + "', op '" + op->name()->str() +
+                     "': " + llvm::toString(std::move(e)));
+      }
     }
     KernelLaunches greedyLaunches;
     current = &greedyLaunches;
@@ -383,47 +400,76 @@ private:
   /// Linear, LM head and gated linear (act >= 0): a GEMV launch for steps
   /// of at most kGemvTokens tokens and a GEMM launch above.
   static constexpr int kGemvTokens = 16;
+  /// A matmul's entry parameters and the pieces of its template calls.
+  struct MatmulArgs {
+    std::vector<Param> params; // x, w, [w2], [bias], y
+    std::string w2Arg, biasType, biasArg, yArg;
+    std::string types, shape, flags; // for entry names
+  };
+
+  static MatmulArgs matmulArgs(const P::Operand &x, const P::Operand &w,
+                               const P::Operand *w2, const P::Operand *bias,
+                               const P::Operand &y, int64_t k, int64_t n,
+                               int act) {
+    bool gated = act >= 0;
+    MatmulArgs m;
+    m.params = {{x}, {w}};
+    if (gated)
+      m.params.push_back({*w2});
+    if (bias)
+      m.params.push_back({*bias});
+    m.params.push_back({y, true});
+    m.w2Arg = gated ? "a2"
+                    : "(const " + std::string(typeName(w.dtype())) +
+                          " *)nullptr";
+    m.biasType = bias ? typeName(bias->dtype()) : "float";
+    m.biasArg =
+        bias ? "a" + std::to_string(gated ? 3 : 2) : "(const float *)nullptr";
+    m.yArg = "a" + std::to_string(m.params.size() - 1);
+    m.types = llvm::formatv("{0}_{1}_{2}", typeTag(x.dtype()),
+                            typeTag(w.dtype()), typeTag(y.dtype()));
+    m.shape = llvm::formatv("n{0}_k{1}", n, k);
+    m.flags = std::string(bias ? "_bias" : "") +
+              (gated ? "_act" + std::to_string(act) : "");
+    return m;
+  }
+
+  /// Whether the GEMV reads 16-byte vectors of W and x.
+  static bool gemvVectorized(const P::Operand &x, const P::Operand &w,
+                             int64_t k) {
+    size_t v = 16 / typeSize(w.dtype());
+    return k % int64_t(v) == 0 &&
+           (k * int64_t(typeSize(x.dtype()))) % 16 == 0;
+  }
+
+  /// A GEMV launch for steps of up to kGemvTokens tokens (all steps when
+  /// max_tokens is no more) and a GEMM launch above. `withGemv` false: only
+  /// the GEMM (the GEMV is part of a gemv_multi launch).
   llvm::Error matmul(const char *kind, const P::Operand &x,
                      const P::Operand &w, const P::Operand *w2,
                      const P::Operand *bias, const P::Operand &y, int64_t k,
-                     int64_t n, int act) {
-    bool gated = act >= 0;
-    std::vector<Param> params{{x}, {w}};
-    if (gated)
-      params.push_back({*w2});
-    if (bias)
-      params.push_back({*bias});
-    params.push_back({y, true});
-    std::string w2Arg = gated ? "a2" : "(const " +
-                                           std::string(typeName(w.dtype())) +
-                                           " *)nullptr";
-    std::string biasType = bias ? typeName(bias->dtype()) : "float";
-    std::string biasArg =
-        bias ? "a" + std::to_string(gated ? 3 : 2) : "(const float *)nullptr";
-    std::string yArg = "a" + std::to_string(params.size() - 1);
-    std::string types = llvm::formatv("{0}_{1}_{2}", typeTag(x.dtype()),
-                                      typeTag(w.dtype()), typeTag(y.dtype()));
-    std::string shape = llvm::formatv("n{0}_k{1}", n, k);
-    std::string flags = std::string(bias ? "_bias" : "") +
-                        (gated ? "_act" + std::to_string(act) : "");
-
-    // GEMV: one warp per output row, 8 rows per block.
-    size_t v = 16 / typeSize(w.dtype());
-    bool vec = k % int64_t(v) == 0 && (k * int64_t(typeSize(x.dtype()))) % 16 == 0;
-    std::string gemvCall = llvm::formatv(
-        "gemv<{0}, {1}, {13}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}>(num_tokens, "
-        "a0, a1, {10}, {11}, {12})",
-        n, k, vec ? "true" : "false", bias ? "true" : "false",
-        gated ? "true" : "false", gated ? act : 0, typeName(x.dtype()),
-        typeName(w.dtype()), biasType, typeName(y.dtype()), w2Arg, biasArg,
-        yArg, gated ? 4 : 8); // tokens per pass: two rows' sums fit at 4
-    unsigned gemv = entry(std::string(kind) + "_gemv_" + shape + "_" + types +
-                              flags + (vec ? "" : "_scalar"),
-                          {k_gemv_cuh}, params, 256, gemvCall, "", true);
-    // Steps of at most max_tokens tokens: no GEMM when those are few.
-    bool gemmNeeded = maxTokens > kGemvTokens;
-    launch(gemv, params, {ceilDiv(n, 8), 1, 1}, 256, 0, 0, 1,
-           gemmNeeded ? kGemvTokens : 0);
+                     int64_t n, int act, bool withGemv = true) {
+    const bool gated = act >= 0;
+    const MatmulArgs m = matmulArgs(x, w, w2, bias, y, k, n, act);
+    const bool gemmNeeded = maxTokens > kGemvTokens;
+    if (withGemv) {
+      // GEMV: one warp per output row, 8 rows per block.
+      bool vec = gemvVectorized(x, w, k);
+      std::string gemvCall = llvm::formatv(
+          "gemv<{0}, {1}, {13}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}>("
+          "num_tokens, a0, a1, {10}, {11}, {12})",
+          n, k, vec ? "true" : "false", bias ? "true" : "false",
+          gated ? "true" : "false", gated ? act : 0, typeName(x.dtype()),
+          typeName(w.dtype()), m.biasType, typeName(y.dtype()), m.w2Arg,
+          m.biasArg, m.yArg,
+          gated ? 4 : 8); // tokens per pass: two rows' sums fit at 4
+      unsigned gemv = entry(std::string(kind) + "_gemv_" + m.shape + "_" +
+                                m.types + m.flags + (vec ? "" : "_scalar"),
+                            {k_gemv_cuh}, m.params, 256, gemvCall, "", true);
+      // Steps of at most max_tokens tokens: no GEMM when those are few.
+      launch(gemv, m.params, {ceilDiv(n, 8), 1, 1}, 256, 0, 0, 1,
+             gemmNeeded ? kGemvTokens : 0);
+    }
     if (!gemmNeeded)
       return llvm::Error::success();
 
@@ -437,23 +483,138 @@ private:
           "gemm_mma<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}>(num_tokens, a0, "
           "a1, {8}, {9}, {10})",
           n, k, bias ? "true" : "false", gated ? "true" : "false",
-          gated ? act : 0, typeName(x.dtype()), biasType, typeName(y.dtype()),
-          w2Arg, biasArg, yArg);
+          gated ? act : 0, typeName(x.dtype()), m.biasType,
+          typeName(y.dtype()), m.w2Arg, m.biasArg, m.yArg);
     else
       gemmCall = llvm::formatv(
           "gemm_simt<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}>(num_tokens, "
           "a0, a1, {9}, {10}, {11})",
           n, k, bias ? "true" : "false", gated ? "true" : "false",
-          gated ? act : 0, typeName(x.dtype()), typeName(w.dtype()), biasType,
-          typeName(y.dtype()), w2Arg, biasArg, yArg);
+          gated ? act : 0, typeName(x.dtype()), typeName(w.dtype()),
+          m.biasType, typeName(y.dtype()), m.w2Arg, m.biasArg, m.yArg);
     int block = mma ? 128 : 256;
-    unsigned gemm = entry(std::string(kind) + (mma ? "_gemm_mma_" : "_gemm_simt_") +
-                              shape + "_" + types + flags,
-                          {mma ? k_gemm_mma_cuh : k_gemm_simt_cuh}, params,
-                          block, gemmCall, "", true);
-    launch(gemm, params, {ceilDiv(n, 64), 1, 1}, uint32_t(block), 64, 1,
+    unsigned gemm =
+        entry(std::string(kind) + (mma ? "_gemm_mma_" : "_gemm_simt_") +
+                  m.shape + "_" + m.types + m.flags,
+              {mma ? k_gemm_mma_cuh : k_gemm_simt_cuh}, m.params, block,
+              gemmCall, "", true);
+    launch(gemm, m.params, {ceilDiv(n, 64), 1, 1}, uint32_t(block), 64, 1,
            kGemvTokens + 1, 0);
     return llvm::Error::success();
+  }
+
+  /// Two or three Linear ops in a row over the same x (a layer's Q, K and
+  /// V projections): one gemv_multi launch for small steps, each one's GEMM
+  /// launch for large ones. Returns how many ops it took (0: not this
+  /// pattern, nothing emitted).
+  llvm::Expected<unsigned> linearRun(const flatbuffers::Vector<
+                                         flatbuffers::Offset<P::Op>> &ops,
+                                     uint32_t first) {
+    std::vector<const P::Op *> run;
+    for (uint32_t i = first; i < ops.size() && run.size() < 3; ++i) {
+      const P::Op *op = ops.Get(i);
+      if (op->params_type() != P::OpParams::Linear)
+        break;
+      if (!run.empty()) {
+        const P::Op &head = *run.front();
+        const P::Linear &a = *head.params_as_Linear();
+        const P::Linear &b = *op->params_as_Linear();
+        const P::Operand &x = *head.inputs()->Get(0);
+        bool biasTypesAgree =
+            !a.has_bias() || !b.has_bias() ||
+            head.inputs()->Get(2)->dtype() == op->inputs()->Get(2)->dtype();
+        if (!sameOperand(*op->inputs()->Get(0), x) ||
+            a.in_features() != b.in_features() ||
+            head.inputs()->Get(1)->dtype() != op->inputs()->Get(1)->dtype() ||
+            head.outputs()->Get(0)->dtype() !=
+                op->outputs()->Get(0)->dtype() ||
+            !biasTypesAgree)
+          break;
+      }
+      run.push_back(op);
+    }
+    if (run.size() < 2)
+      return 0u;
+    // Run at once, no output may land on x or on another output.
+    const P::Operand &x = *run.front()->inputs()->Get(0);
+    for (size_t i = 0; i < run.size(); ++i) {
+      const P::Operand &y = *run[i]->outputs()->Get(0);
+      if (overlap(y, x))
+        return 0u;
+      for (size_t j = 0; j < i; ++j)
+        if (overlap(y, *run[j]->outputs()->Get(0)))
+          return 0u;
+    }
+
+    const P::Operand &w0 = *run.front()->inputs()->Get(1);
+    const P::Operand &y0 = *run.front()->outputs()->Get(0);
+    const int64_t k = run.front()->params_as_Linear()->in_features();
+    std::string biasType = "float";
+    for (const P::Op *op : run)
+      if (op->params_as_Linear()->has_bias())
+        biasType = typeName(op->inputs()->Get(2)->dtype());
+    std::vector<Param> params{{x}};
+    std::array<int64_t, 3> n{0, 0, 0};
+    std::array<std::string, 3> w, b, y; // each matrix's arguments
+    std::string name = "linear_gemv" + std::to_string(run.size());
+    std::string biasFlags;
+    uint32_t blocks = 0;
+    for (size_t i = 0; i < 3; ++i) {
+      b[i] = "(const " + biasType + " *)nullptr";
+      y[i] = "(" + std::string(typeName(y0.dtype())) + " *)nullptr";
+      w[i] = "(const " + std::string(typeName(w0.dtype())) + " *)nullptr";
+      if (i >= run.size())
+        continue;
+      const P::Op &op = *run[i];
+      const P::Linear &p = *op.params_as_Linear();
+      n[i] = p.out_features();
+      params.push_back({*op.inputs()->Get(1)});
+      w[i] = "a" + std::to_string(params.size() - 1);
+      if (p.has_bias()) {
+        params.push_back({*op.inputs()->Get(2)});
+        b[i] = "a" + std::to_string(params.size() - 1);
+      }
+      params.push_back({*op.outputs()->Get(0), true});
+      y[i] = "a" + std::to_string(params.size() - 1);
+      name += "_n" + std::to_string(n[i]);
+      biasFlags += p.has_bias() ? "b" : "";
+      blocks += ceilDiv(n[i], 8);
+    }
+    bool vec = gemvVectorized(x, w0, k);
+    auto hasBias = [&](size_t i) {
+      return i < run.size() && run[i]->params_as_Linear()->has_bias();
+    };
+    name += llvm::formatv("_k{0}_{1}_{2}_{3}", k, typeTag(x.dtype()),
+                          typeTag(w0.dtype()), typeTag(y0.dtype()))
+                .str();
+    if (!biasFlags.empty())
+      name += "_bias" + std::to_string(hasBias(0)) +
+              std::to_string(hasBias(1)) + std::to_string(hasBias(2));
+    if (!vec)
+      name += "_scalar";
+    std::string call = llvm::formatv(
+        "gemv_multi<{0}, {1}, {2}, {3}, 8, 8, {4}, {5}, {6}, {7}, {8}, {9}, "
+        "{10}, {11}>(num_tokens, a0, {12}, {13}, {14}, {15}, {16}, {17}, {18}, "
+        "{19}, {20})",
+        n[0], n[1], n[2], k, vec ? "true" : "false",
+        hasBias(0) ? "true" : "false", hasBias(1) ? "true" : "false",
+        hasBias(2) ? "true" : "false", typeName(x.dtype()),
+        typeName(w0.dtype()), biasType, typeName(y0.dtype()), w[0], b[0],
+        y[0], w[1], b[1], y[1], w[2], b[2], y[2]);
+    unsigned e = entry(name, {k_gemv_cuh}, params, 256, call, "", true);
+    const bool gemmNeeded = maxTokens > kGemvTokens;
+    launch(e, params, {blocks, 1, 1}, 256, 0, 0, 1,
+           gemmNeeded ? kGemvTokens : 0);
+    for (const P::Op *op : run) {
+      const P::Linear &p = *op->params_as_Linear();
+      if (auto err = matmul("linear", *op->inputs()->Get(0),
+                            *op->inputs()->Get(1), nullptr,
+                            p.has_bias() ? op->inputs()->Get(2) : nullptr,
+                            *op->outputs()->Get(0), p.in_features(),
+                            p.out_features(), -1, /*withGemv=*/false))
+        return std::move(err);
+    }
+    return unsigned(run.size());
   }
 
   /// GLU, Add, Softcap: `head` is the template call up to its sizes, `tail`
@@ -482,6 +643,112 @@ private:
     return llvm::Error::success();
   }
 
+  /// The rope's inverse frequencies as a __device__ table of the source.
+  static std::string invFreqTable(const P::Rope &p) {
+    std::string table = "__device__ const float llmc_inv_freq[" +
+                        std::to_string(p.inv_freq()->size()) + "] = {";
+    for (float f : *p.inv_freq())
+      table += floatLiteral(f) + ", ";
+    return table + "};\n";
+  }
+
+  /// The frequencies and scaling are part of the source: a hash of them
+  /// for the entry's name.
+  static std::string ropeHash(const P::Rope &p) {
+    return llvm::utohexstr(llvm::hash_value(
+        invFreqTable(p) + floatLiteral(p.attention_scaling())));
+  }
+
+  static bool sameOperand(const P::Operand &a, const P::Operand &b) {
+    return a.kind() == b.kind() && a.dtype() == b.dtype() &&
+           a.index() == b.index() && a.offset() == b.offset() &&
+           a.row_elems() == b.row_elems();
+  }
+
+  /// Whether two arena operands' max_tokens rows share bytes.
+  bool overlap(const P::Operand &a, const P::Operand &b) const {
+    if (a.kind() != P::OperandKind::Arena || b.kind() != P::OperandKind::Arena)
+      return false;
+    auto end = [&](const P::Operand &o) {
+      return o.offset() + uint64_t(maxTokens) * o.row_elems() *
+                              uint64_t(typeSize(o.dtype()));
+    };
+    return a.offset() < end(b) && b.offset() < end(a);
+  }
+
+  /// rope(q), rope(k) (either order), kv_cache_write(rotated k, v) as one
+  /// launch (templates/elementwise.cuh rope_kv_cache_write), the rotated
+  /// keys still stored to the arena: the same bytes as the three ops, one
+  /// launch instead of three. False, emitting nothing, where the ops are
+  /// not that pattern or running them at once could change a result.
+  bool ropeKvCacheWrite(const P::Op &a, const P::Op &b, const P::Op &w) {
+    if (a.params_type() != P::OpParams::Rope ||
+        b.params_type() != P::OpParams::Rope ||
+        w.params_type() != P::OpParams::KVCacheWrite)
+      return false;
+    const P::Operand &key = *w.inputs()->Get(0);
+    const P::Operand &value = *w.inputs()->Get(1);
+    const P::Operand &cache = *w.inputs()->Get(2);
+    const P::Operand &slots = *w.inputs()->Get(3);
+    const P::Operand &positions = *w.inputs()->Get(4);
+    const P::Op *qOp = &a, *kOp = &b;
+    if (sameOperand(*a.outputs()->Get(0), key))
+      std::swap(qOp, kOp);
+    if (!sameOperand(*kOp->outputs()->Get(0), key))
+      return false;
+    const P::Rope &qp = *qOp->params_as_Rope(), &kp = *kOp->params_as_Rope();
+    const P::Operand &qIn = *qOp->inputs()->Get(0);
+    const P::Operand &qOut = *qOp->outputs()->Get(0);
+    const P::Operand &kIn = *kOp->inputs()->Get(0);
+    const P::Operand &kOut = key;
+    auto freqs = [](const P::Rope &p) {
+      return p.inv_freq() ? std::vector<float>(p.inv_freq()->begin(),
+                                               p.inv_freq()->end())
+                          : std::vector<float>();
+    };
+    if (qp.head_dim() != kp.head_dim() || qp.rotary_dim() != kp.rotary_dim() ||
+        qp.layout() != kp.layout() ||
+        qp.attention_scaling() != kp.attention_scaling() ||
+        freqs(qp) != freqs(kp) ||
+        int64_t(freqs(kp).size()) != kp.rotary_dim() / 2 ||
+        !sameOperand(*qOp->inputs()->Get(1), positions) ||
+        !sameOperand(*kOp->inputs()->Get(1), positions) ||
+        int64_t(key.row_elems()) != kp.heads() * kp.head_dim() ||
+        value.row_elems() != key.row_elems())
+      return false;
+    // Run at once, no write may land on what another part reads.
+    if (overlap(qOut, kIn) || overlap(qOut, value) || overlap(qOut, kOut) ||
+        overlap(kOut, qIn) || overlap(kOut, value))
+      return false;
+
+    std::vector<Param> params{{qIn},   {qOut, true}, {kIn},   {kOut, true},
+                              {value}, {cache},      {slots}, {positions}};
+    const char *layout =
+        kp.layout() == P::RopeLayout::Interleaved ? "interleaved" : "half";
+    std::string name = llvm::formatv(
+        "rope_kv_cache_write_hq{0}_hk{1}_d{2}_r{3}_{4}_{5}_{6}_{7}_{8}_{9}_{10}_"
+        "{11}",
+        qp.heads(), kp.heads(), kp.head_dim(), kp.rotary_dim(), layout,
+        typeTag(qIn.dtype()), typeTag(qOut.dtype()), typeTag(kIn.dtype()),
+        typeTag(kOut.dtype()), typeTag(value.dtype()), typeTag(cache.dtype()),
+        ropeHash(kp));
+    std::string call = llvm::formatv(
+        "rope_kv_cache_write<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, "
+        "{10}>(a0, a1, a2, a3, a4, a5, a6, a7, llmc_inv_freq, {11})",
+        qp.heads(), kp.heads(), kp.head_dim(), kp.rotary_dim(),
+        kp.layout() == P::RopeLayout::Interleaved ? "true" : "false",
+        typeName(qIn.dtype()), typeName(qOut.dtype()), typeName(kIn.dtype()),
+        typeName(kOut.dtype()), typeName(value.dtype()),
+        typeName(cache.dtype()), floatLiteral(kp.attention_scaling()));
+    unsigned e = entry(name, {k_elementwise_cuh}, params, 128, call,
+                       invFreqTable(kp), false);
+    int64_t perHead = kp.rotary_dim() / 2 + (kp.head_dim() - kp.rotary_dim());
+    int64_t threads = (qp.heads() + kp.heads()) * perHead +
+                      kp.heads() * kp.head_dim();
+    launch(e, params, {ceilDiv(threads, 128), 1, 1}, 128, 1, 1);
+    return true;
+  }
+
   llvm::Error rope(const P::Op &op, const P::Rope &p) {
     const P::Operand &x = *op.inputs()->Get(0);
     const P::Operand &y = *op.outputs()->Get(0);
@@ -489,19 +756,12 @@ private:
     if (!p.inv_freq() || int64_t(p.inv_freq()->size()) != half)
       return err("rope needs rotary_dim / 2 inverse frequencies");
     std::vector<Param> params{{x}, {*op.inputs()->Get(1)}, {y, true}};
-    // The frequencies are part of the source: hash them into the name.
-    std::string table = "__device__ const float llmc_inv_freq[" +
-                        std::to_string(half) + "] = {";
-    for (float f : *p.inv_freq())
-      table += floatLiteral(f) + ", ";
-    table += "};\n";
+    std::string table = invFreqTable(p);
     std::string name = llvm::formatv(
         "rope_h{0}_d{1}_r{2}_{3}_{4}_{5}_{6}", p.heads(), p.head_dim(),
         p.rotary_dim(),
         p.layout() == P::RopeLayout::Interleaved ? "interleaved" : "half",
-        typeTag(x.dtype()), typeTag(y.dtype()),
-        llvm::utohexstr(llvm::hash_value(
-            table + floatLiteral(p.attention_scaling()))));
+        typeTag(x.dtype()), typeTag(y.dtype()), ropeHash(p));
     std::string call = llvm::formatv(
         "rope<{0}, {1}, {2}, {3}, {4}, {5}>(a0, a1, a2, llmc_inv_freq, {6})",
         p.heads(), p.head_dim(), p.rotary_dim(),

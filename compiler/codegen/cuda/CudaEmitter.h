@@ -15,10 +15,14 @@
 //                   mma.sync tensor cores for bf16/f16, fp32 SIMT otherwise;
 //                   bias fused in the epilogue
 //   gated_linear    the same with two weights and the GLU in the epilogue
+//   2-3 linears of one input in a row (Q, K, V): one GEMV launch for all
+//                   (gemv_multi), each its own GEMM
 //   glu, add, softcap
 //                   elementwise
 //   rope            one thread per rotated pair, cos/sin in fp32
 //   kv_cache_write  one thread per element of K and V
+//   rope(q), rope(k), kv_cache_write of the rotated k, in a row: one launch
+//                   doing all three, where no write races another's read
 //   attention       prefill: flash attention over 16-token query tiles;
 //                   decode: split-KV flash decoding + a combine kernel
 // and per program, greedy sampling: the argmax of each logits row over

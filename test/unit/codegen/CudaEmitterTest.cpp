@@ -56,8 +56,11 @@ TEST_P(EveryOpKind, GeneratesEachKernelKind) {
   EXPECT_TRUE(hasEntry(p, "rms_norm_s16_g4_var3_" + std::string(t) + "_none_"));
   EXPECT_TRUE(hasEntry(p, "rms_norm_s64_g1_var0_"));
   EXPECT_TRUE(hasEntry(p, "add_rms_norm_s64_var1_"));
-  EXPECT_TRUE(hasEntry(p, "linear_gemv_n64_k64_" + tt + "_bias"));
-  EXPECT_TRUE(hasEntry(p, "rope_h4_d16_r8_interleaved_"));
+  // Q (biased), K and V projections of the same x: one GEMV launch.
+  EXPECT_TRUE(hasEntry(p, "linear_gemv3_n64_n32_n32_k64_" + tt + "_bias100"));
+  // RoPE of Q and K fused with layer 0's cache write; layer 1's stays.
+  EXPECT_TRUE(hasEntry(p, "rope_kv_cache_write_hq4_hk2_d16_r8_interleaved_"));
+  EXPECT_FALSE(hasEntry(p, "rope_h"));
   EXPECT_TRUE(hasEntry(p, "kv_cache_write_r32_"));
   EXPECT_TRUE(hasEntry(p, "attention_prefill_h4_kv2_d16_w0_c8_softcap_"));
   EXPECT_TRUE(hasEntry(p, "attention_prefill_h4_kv2_d16_w6_c0_"));
@@ -153,6 +156,92 @@ TEST(CudaEmitter, SmallStepsGetNoGemm) {
   cg::CudaProgram p = generate(allOpsPlan(P::DType::BF16, 16, 64).serialize());
   EXPECT_FALSE(hasEntry(p, "linear_gemm_"));
   EXPECT_TRUE(hasEntry(p, "linear_gemv_"));
+}
+
+TEST(CudaEmitter, RopeAndCacheWriteFuseUnlessTheyWouldRace) {
+  using namespace llmc::runtime::test;
+  auto build = [](bool qOverV) {
+    TestPlan t;
+    t.maxTokens = 4;
+    t.kvCaches = {{1, 8, P::DType::F32, 0}};
+    P::Operand q = t.arena(16), k = t.arena(8), v = t.arena(8);
+    P::Operand kr = t.arena(8);
+    // Rotated queries over the values: run at once, the write would race
+    // the cache write's read of them.
+    P::Operand qr = qOverV ? P::Operand(P::OperandKind::Arena, P::DType::F32,
+                                        0, v.offset(), 16)
+                           : t.arena(16);
+    std::vector<float> freq = ropeInvFreq(8, 10000.0);
+    t.prefill = t.decode = {
+        {ropeOp(2, 8, 8, P::RopeLayout::HalfSplit, 1.0, freq, q, qr),
+         ropeOp(1, 8, 8, P::RopeLayout::HalfSplit, 1.0, freq, k, kr),
+         kvCacheWriteOp(0, kr, v, t.cache(0))}};
+    t.prefillLogits = t.decodeLogits = qr;
+    t.vocab = 16;
+    return t.serialize();
+  };
+  cg::CudaProgram fused = generate(build(false));
+  ASSERT_EQ(fused.decode.size(), 1u);
+  ASSERT_EQ(fused.decode[0].launches.size(), 1u);
+  EXPECT_EQ(fused.entries[fused.decode[0].launches[0].entry].name.rfind(
+                "rope_kv_cache_write_hq2_hk1_d8_r8_half_f32_f32_f32_f32_f32_f32_",
+                0),
+            0u);
+  // 2 query heads and 1 key head of 4 pairs, then 8 values: 20 threads.
+  EXPECT_EQ(fused.decode[0].launches[0].grid[0], 1u);
+
+  cg::CudaProgram apart = generate(build(true));
+  ASSERT_EQ(apart.decode.size(), 1u);
+  ASSERT_EQ(apart.decode[0].launches.size(), 3u);
+  EXPECT_TRUE(hasEntry(apart, "rope_h2_d8_r8_half_f32_f32_"));
+  EXPECT_TRUE(hasEntry(apart, "rope_h1_d8_r8_half_f32_f32_"));
+  EXPECT_TRUE(hasEntry(apart, "kv_cache_write_r8_f32_f32_f32"));
+  EXPECT_FALSE(hasEntry(apart, "rope_kv_cache_write"));
+  // Both forms compile.
+  std::vector<cg::KernelSource> sources = fused.entries;
+  llvm::append_range(sources, apart.entries);
+  auto compiled = cg::compileAll(sources, {*cg::parseTarget("sm_80")});
+  ASSERT_TRUE(bool(compiled)) << llvm::toString(compiled.takeError());
+}
+
+TEST(CudaEmitter, LinearsOfOneInputShareAGemvUnlessTheyWouldRace) {
+  using namespace llmc::runtime::test;
+  auto build = [](bool overlapping, bool otherInput) {
+    TestPlan t;
+    t.maxTokens = 32; // GEMV up to 16 tokens, GEMMs above
+    P::Operand x = t.arena(64), x2 = t.arena(64), y1 = t.arena(32);
+    P::Operand w1 = t.weight("w1", {32, 64}, randomValues(32 * 64, 1));
+    P::Operand w2 = t.weight("w2", {48, 64}, randomValues(48 * 64, 2));
+    P::Operand b2 = t.weight("b2", {48}, randomValues(48, 3));
+    // The second output over the first: run at once they would race.
+    P::Operand y2 = overlapping ? P::Operand(P::OperandKind::Arena,
+                                             P::DType::F32, 0, y1.offset(), 48)
+                                : t.arena(48);
+    t.setOps({linearOp(64, 32, x, w1, nullptr, y1),
+              linearOp(64, 48, otherInput ? x2 : x, w2, &b2, y2)},
+             y2);
+    t.vocab = 48;
+    return t.serialize();
+  };
+  cg::CudaProgram fused = generate(build(false, false));
+  ASSERT_EQ(fused.prefill.size(), 1u);
+  // One GEMV for T <= 16, then each GEMM for T > 16.
+  const auto &launches = fused.prefill[0].launches;
+  ASSERT_EQ(launches.size(), 3u);
+  EXPECT_EQ(fused.entries[launches[0].entry].name,
+            "linear_gemv2_n32_n48_k64_f32_f32_f32_bias010");
+  EXPECT_EQ(launches[0].grid[0], 4u + 6u); // 8 rows per block
+  EXPECT_EQ(launches[0].maxTokens, 16u);
+  EXPECT_EQ(launches[1].minTokens, 17u);
+  EXPECT_EQ(launches[2].minTokens, 17u);
+  for (bool overlapping : {true, false}) {
+    cg::CudaProgram apart = generate(build(overlapping, !overlapping));
+    ASSERT_EQ(apart.prefill.size(), 1u);
+    EXPECT_EQ(apart.prefill[0].launches.size(), 4u);
+    EXPECT_FALSE(hasEntry(apart, "linear_gemv2"));
+  }
+  auto compiled = cg::compileAll(fused.entries, {*cg::parseTarget("sm_80")});
+  ASSERT_TRUE(bool(compiled)) << llvm::toString(compiled.takeError());
 }
 
 TEST(CudaEmitter, RejectsAHeadTooLargeForTheAttentionTiles) {

@@ -561,10 +561,15 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned gridX,
   Stream *s = stream(handle);
   if (!m || !s)
     return CUDA_ERROR_INVALID_HANDLE;
+  // The decoded parameters must fit the launch record (an llmc_kv takes
+  // three); real CUDA allows 32 KB of them.
+  size_t slots = 0;
+  for (char kind : m->signature)
+    slots += kind == 'k' ? 3 : 1;
   if (!gridX || !gridY || !gridZ || !blockX || !blockY || !blockZ ||
       uint64_t(blockX) * blockY * blockZ > 1024 || !params || extra ||
       int(sharedBytes) > m->maxDynamicShared ||
-      m->signature.size() > LLMC_FAKE_CUDA_MAX_PARAMS / 3)
+      slots > LLMC_FAKE_CUDA_MAX_PARAMS)
     return CUDA_ERROR_INVALID_VALUE;
   LLMCFakeCudaLaunch launch{};
   std::strncpy(launch.symbol, m->symbol.c_str(), sizeof launch.symbol - 1);

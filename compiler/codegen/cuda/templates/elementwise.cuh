@@ -51,17 +51,18 @@ __device__ __forceinline__ void softcap(const TX *x, TO *out, float cap) {
 // Rotates the first ROT_DIM elements of every head of token t by
 // positions[t] * inv_freq[k]; cos and sin in fp32, times scaling, rounded to
 // TX, every product rounded to TX (transformers' apply_rotary_pos_emb in the
-// activation dtype). Thread i < HEADS * ROT_DIM / 2 rotates one pair; the
-// next HEADS * (HEAD_DIM - ROT_DIM) threads copy the rest.
+// activation dtype). Index i < HEADS * ROT_DIM / 2 rotates one pair; the
+// next HEADS * (HEAD_DIM - ROT_DIM) copy the rest. Each result also goes to
+// `cache_row` (as kv_cache_write would store it) when that is not null.
 template <int HEADS, int HEAD_DIM, int ROT_DIM, bool INTERLEAVED, typename TX,
-          typename TO>
-__device__ __forceinline__ void rope(const TX *x, const int *positions,
-                                     TO *out, const float *inv_freq,
-                                     float scaling) {
+          typename TO, typename TC>
+__device__ __forceinline__ void rope_index(int i, int t, const TX *x,
+                                           const int *positions, TO *out,
+                                           TC *cache_row,
+                                           const float *inv_freq,
+                                           float scaling) {
   constexpr int HALF = ROT_DIM / 2;
   constexpr int PASS = HEAD_DIM - ROT_DIM;
-  const int t = blockIdx.y;
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
   const TX *xt = x + size_t(t) * HEADS * HEAD_DIM;
   TO *yt = out + size_t(t) * HEADS * HEAD_DIM;
   if (i < HEADS * HALF) {
@@ -69,19 +70,74 @@ __device__ __forceinline__ void rope(const TX *x, const int *positions,
     const float angle = float(positions[t]) * inv_freq[k];
     const float c = round_to<TX>(cosf(angle) * scaling);
     const float s = round_to<TX>(sinf(angle) * scaling);
-    const int i1 = INTERLEAVED ? 2 * k : k;
-    const int i2 = INTERLEAVED ? 2 * k + 1 : k + HALF;
-    const float x1 = to_f(xt[h * HEAD_DIM + i1]);
-    const float x2 = to_f(xt[h * HEAD_DIM + i2]);
-    yt[h * HEAD_DIM + i1] =
-        from_f<TO>(round_to<TX>(x1 * c) + round_to<TX>(-x2 * s));
-    yt[h * HEAD_DIM + i2] =
-        from_f<TO>(round_to<TX>(x2 * c) + round_to<TX>(x1 * s));
+    const int i1 = h * HEAD_DIM + (INTERLEAVED ? 2 * k : k);
+    const int i2 = h * HEAD_DIM + (INTERLEAVED ? 2 * k + 1 : k + HALF);
+    const float x1 = to_f(xt[i1]);
+    const float x2 = to_f(xt[i2]);
+    const TO y1 = from_f<TO>(round_to<TX>(x1 * c) + round_to<TX>(-x2 * s));
+    const TO y2 = from_f<TO>(round_to<TX>(x2 * c) + round_to<TX>(x1 * s));
+    yt[i1] = y1;
+    yt[i2] = y2;
+    if (cache_row) {
+      cache_row[i1] = from_f<TC>(to_f(y1));
+      cache_row[i2] = from_f<TC>(to_f(y2));
+    }
   } else if (PASS > 0 && i < HEADS * HALF + HEADS * PASS) {
     const int j = i - HEADS * HALF;
     const int h = j / (PASS > 0 ? PASS : 1), k = ROT_DIM + j % (PASS > 0 ? PASS : 1);
-    yt[h * HEAD_DIM + k] = from_f<TO>(to_f(xt[h * HEAD_DIM + k]));
+    const TO y = from_f<TO>(to_f(xt[h * HEAD_DIM + k]));
+    yt[h * HEAD_DIM + k] = y;
+    if (cache_row)
+      cache_row[h * HEAD_DIM + k] = from_f<TC>(to_f(y));
   }
+}
+
+// One token per blockIdx.y, one rotated pair or copied element per thread.
+template <int HEADS, int HEAD_DIM, int ROT_DIM, bool INTERLEAVED, typename TX,
+          typename TO>
+__device__ __forceinline__ void rope(const TX *x, const int *positions,
+                                     TO *out, const float *inv_freq,
+                                     float scaling) {
+  rope_index<HEADS, HEAD_DIM, ROT_DIM, INTERLEAVED, TX, TO, TO>(
+      int(blockIdx.x * blockDim.x + threadIdx.x), int(blockIdx.y), x,
+      positions, out, (TO *)nullptr, inv_freq, scaling);
+}
+
+// RoPE of the queries and keys and the KV-cache write in one launch: the
+// first HQ * PER_HEAD threads rotate the queries, the next HK * PER_HEAD the
+// keys (into k_out and the cache), the next HK * HEAD_DIM copy the values
+// into the cache; token t at row slots[t] * capacity + positions[t] %
+// capacity, as kv_cache_write.
+template <int HQ, int HK, int HEAD_DIM, int ROT_DIM, bool INTERLEAVED,
+          typename TQ, typename TQO, typename TK, typename TKO, typename TV,
+          typename TC>
+__device__ __forceinline__ void
+rope_kv_cache_write(const TQ *q, TQO *q_out, const TK *k, TKO *k_out,
+                    const TV *v, llmc_kv cache, const int *slots,
+                    const int *positions, const float *inv_freq,
+                    float scaling) {
+  constexpr int PER_HEAD = ROT_DIM / 2 + (HEAD_DIM - ROT_DIM);
+  constexpr int ROW = HK * HEAD_DIM;
+  const int t = blockIdx.y;
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < HQ * PER_HEAD) {
+    rope_index<HQ, HEAD_DIM, ROT_DIM, INTERLEAVED, TQ, TQO, TC>(
+        i, t, q, positions, q_out, (TC *)nullptr, inv_freq, scaling);
+    return;
+  }
+  i -= HQ * PER_HEAD;
+  const size_t row =
+      size_t(slots[t]) * cache.capacity + positions[t] % cache.capacity;
+  if (i < HK * PER_HEAD) {
+    rope_index<HK, HEAD_DIM, ROT_DIM, INTERLEAVED, TK, TKO, TC>(
+        i, t, k, positions, k_out, static_cast<TC *>(cache.keys) + row * ROW,
+        inv_freq, scaling);
+    return;
+  }
+  i -= HK * PER_HEAD;
+  if (i < ROW)
+    static_cast<TC *>(cache.values)[row * ROW + i] =
+        from_f<TC>(to_f(v[size_t(t) * ROW + i]));
 }
 
 // Stores token t's keys and values at row slots[t] * capacity +
