@@ -4,8 +4,11 @@
 // Buffers are classes of values that share storage (a value, the views of
 // it, the launch result it is yielded as and the block arguments it is passed
 // as). Each class lives from its first definition to its last use in program
-// order; classes are placed largest first at the lowest aligned offset that
-// does not collide with a placed class whose live range overlaps.
+// order, where a definition or use inside a kernel.launch counts for the
+// whole launch: the code generator may run a launch's ops at once (Q/K/V in
+// one GEMV, the Q and K norms in one launch), so no two values of one launch
+// share bytes. Classes are placed largest first at the lowest aligned offset
+// that does not collide with a placed class whose live range overlaps.
 //
 //===----------------------------------------------------------------------===//
 
@@ -109,6 +112,14 @@ public:
       return &buffers[it->second];
     };
 
+    // The op indices an op's definitions and uses count for: its own, or
+    // its whole launch's (the launch op through its terminator).
+    auto span = [&](Operation *op) -> std::pair<int64_t, int64_t> {
+      if (auto launch = dyn_cast_or_null<kernel::LaunchOp>(op->getParentOp()))
+        return {index.lookup(launch),
+                index.lookup(launch.getBody().front().getTerminator())};
+      return {index.lookup(op), index.lookup(op)};
+    };
     for (Value v : values) {
       Buffer *buf = bufferFor(v);
       if (!buf)
@@ -118,18 +129,18 @@ public:
       for (int64_t d : type.getShape())
         bytes *= ShapedType::isDynamic(d) ? int64_t(maxTokens) : d;
       buf->bytes = std::max(buf->bytes, bytes);
-      int64_t def = index.lookup(v.getDefiningOp());
-      buf->start = std::min(buf->start, def);
-      buf->end = std::max(buf->end, def);
+      auto [defStart, defEnd] = span(v.getDefiningOp());
+      buf->start = std::min(buf->start, defStart);
+      buf->end = std::max(buf->end, defEnd);
       for (Operation *user : v.getUsers())
-        buf->end = std::max(buf->end, index.lookup(user));
+        buf->end = std::max(buf->end, span(user).second);
     }
     // A launch reads its operands through its block arguments: their uses
-    // inside the body keep the operand's buffer alive.
+    // inside the body keep the operand's buffer alive, for the whole launch.
     for (Value arg : aliases)
       if (Buffer *buf = bufferFor(arg))
         for (Operation *user : arg.getUsers())
-          buf->end = std::max(buf->end, index.lookup(user));
+          buf->end = std::max(buf->end, span(user).second);
 
     // Largest first, each at the lowest offset free for its whole lifetime.
     SmallVector<Buffer *> order;

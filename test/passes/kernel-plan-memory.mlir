@@ -77,3 +77,29 @@ func.func @siblings(%x: tensor<?x64xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>
   %k = llm.linear %n, %w : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32> loc("k_proj")
   return %q, %k : tensor<?x64xf32>, tensor<?x64xf32>
 }
+
+// -----
+
+// Inside one launch no two values share bytes, even where program order
+// would allow it: the code generator may run a launch's ops at once (here
+// the two norms, as Qwen3's Q and K norms). %kn is defined after %q's last
+// use and is not yielded, yet stays off %q's bytes.
+// CHECK-LABEL: func.func @one_launch
+// CHECK: kernel.launch "q_proj+k_proj"
+// CHECK: llm.linear {{.*}}kernel.offsets = array<i64: [[Q:[0-9]+]]>
+// CHECK: llm.linear {{.*}}kernel.offsets = array<i64: [[K:[0-9]+]]>
+// CHECK: llm.rms_norm {{.*}}kernel.offsets = array<i64: [[QN:[0-9]+]]>
+// CHECK-NOT: kernel.offsets = array<i64: [[Q]]>
+// CHECK: kernel.yield
+func.func @one_launch(%x: tensor<?x64xf32>) -> tensor<?x4x16xf32> {
+  %w = llm.param "w" : tensor<64x64xf32>
+  %nw = llm.param "nw" : tensor<16xf32>
+  %q = llm.linear %x, %w : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32> loc("q_proj")
+  %k = llm.linear %x, %w : tensor<?x64xf32>, tensor<64x64xf32> -> tensor<?x64xf32> loc("k_proj")
+  %qh = llm.split_heads %q : tensor<?x64xf32> -> tensor<?x4x16xf32>
+  %kh = llm.split_heads %k : tensor<?x64xf32> -> tensor<?x4x16xf32>
+  %qn = llm.rms_norm cast_before_weight %qh, %nw eps 1.0e-06 : tensor<?x4x16xf32>, tensor<16xf32> loc("q_proj")
+  %kn = llm.rms_norm cast_before_weight %kh, %nw eps 1.0e-06 : tensor<?x4x16xf32>, tensor<16xf32> loc("k_proj")
+  %s = llm.add %qn, %kn : tensor<?x4x16xf32> loc("k_proj")
+  return %s : tensor<?x4x16xf32>
+}

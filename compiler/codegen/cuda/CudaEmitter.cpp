@@ -124,6 +124,10 @@ private:
           i += *linears - 1;
           continue;
         }
+        if (i + 1 < ops.size() && rmsNormPair(*op, *ops.Get(i + 1))) {
+          i += 1;
+          continue;
+        }
         if (i + 2 < ops.size() &&
             ropeKvCacheWrite(*op, *ops.Get(i + 1), *ops.Get(i + 2))) {
           i += 2;
@@ -364,6 +368,63 @@ private:
     unsigned e = entry(name, {k_norm_cuh}, params, block, call, "", false);
     launch(e, params, {uint32_t(groups), 1, 1}, uint32_t(block), 1, 0);
     return llvm::Error::success();
+  }
+
+  /// Two RMSNorms of one size, variant, eps and types in a row (Qwen3's
+  /// per-head Q and K norms): one rms_norm_pair launch. False, emitting
+  /// nothing, for anything else or where one's output overlaps the other's
+  /// operands.
+  bool rmsNormPair(const P::Op &a, const P::Op &b) {
+    if (a.params_type() != P::OpParams::RMSNorm ||
+        b.params_type() != P::OpParams::RMSNorm)
+      return false;
+    const P::RMSNorm &pa = *a.params_as_RMSNorm(), &pb = *b.params_as_RMSNorm();
+    const P::Operand &x0 = *a.inputs()->Get(0), &x1 = *b.inputs()->Get(0);
+    const P::Operand &y0 = *a.outputs()->Get(0), &y1 = *b.outputs()->Get(0);
+    const bool weighted = pa.variant() != P::RMSNormVariant::NoWeight;
+    const int64_t size = pa.size();
+    if (pb.size() != size || pb.variant() != pa.variant() ||
+        pb.eps() != pa.eps() || size < 1 || x0.dtype() != x1.dtype() ||
+        y0.dtype() != y1.dtype() ||
+        (weighted &&
+         a.inputs()->Get(1)->dtype() != b.inputs()->Get(1)->dtype()) ||
+        int64_t(x0.row_elems()) % size != 0 ||
+        int64_t(x1.row_elems()) % size != 0 ||
+        int64_t(y0.row_elems()) != int64_t(x0.row_elems()) ||
+        int64_t(y1.row_elems()) != int64_t(x1.row_elems()))
+      return false;
+    if (overlap(y0, x1) || overlap(y1, x0) || overlap(y0, y1))
+      return false;
+    const int64_t g0 = int64_t(x0.row_elems()) / size;
+    const int64_t g1 = int64_t(x1.row_elems()) / size;
+    std::vector<Param> params{{x0}};
+    if (weighted)
+      params.push_back({*a.inputs()->Get(1)});
+    params.push_back({y0, true});
+    params.push_back({x1});
+    if (weighted)
+      params.push_back({*b.inputs()->Get(1)});
+    params.push_back({y1, true});
+    const int block = normBlock(size);
+    const std::string noWeight = "(const float *)nullptr";
+    const char *wType =
+        weighted ? typeName(a.inputs()->Get(1)->dtype()) : "float";
+    std::string name = llvm::formatv(
+        "rms_norm2_s{0}_g{1}_g{2}_var{3}_{4}_{5}_{6}", size, g0, g1,
+        int(pa.variant()), typeTag(x0.dtype()),
+        weighted ? typeTag(a.inputs()->Get(1)->dtype()) : "none",
+        typeTag(y0.dtype()));
+    std::string call = llvm::formatv(
+        "rms_norm_pair<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}>(a0, {8}, {9}, "
+        "{10}, {11}, {12}, {13})",
+        size, g0, g1, block, int(pa.variant()), typeName(x0.dtype()), wType,
+        typeName(y0.dtype()), weighted ? "a1" : noWeight,
+        weighted ? "a2" : "a1", weighted ? "a3" : "a2",
+        weighted ? "a4" : noWeight, weighted ? "a5" : "a3",
+        floatLiteral(pa.eps()));
+    unsigned e = entry(name, {k_norm_cuh}, params, block, call, "", false);
+    launch(e, params, {uint32_t(g0 + g1), 1, 1}, uint32_t(block), 1, 0);
+    return true;
   }
 
   llvm::Error addRmsNorm(const P::Op &op, const P::AddRMSNorm &p) {

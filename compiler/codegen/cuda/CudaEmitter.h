@@ -11,6 +11,7 @@
 //   embedding       gather, one thread per element
 //   rms_norm        block per (token, group), registers + block reduction
 //   add_rms_norm    the same with the residual sum fused in front
+//   2 rms_norms of one size in a row (Q and K norms): one launch
 //   linear, lm_head GEMV (one warp per row) for T <= 16, GEMM above:
 //                   mma.sync tensor cores for bf16/f16, fp32 SIMT otherwise;
 //                   bias fused in the epilogue

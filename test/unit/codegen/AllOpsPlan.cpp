@@ -52,7 +52,8 @@ TestPlan allOpsPlan(P::DType dtype, int64_t maxTokens, int64_t maxSeqLen) {
              qn = a(qDim), qr = a(qDim), kr = a(kvDim), attn = a(qDim),
              attnW = a(qDim), o = a(h), normed = a(h), sum = a(h),
              g = a(kFF), u = a(kFF), m = a(kFF), m2 = a(kFF), m3 = a(kFF),
-             d = a(h), dc = a(h), r = a(h), f = a(h), logits = a(kVocab);
+             d = a(h), dc = a(h), r = a(h), f = a(h), logits = a(kVocab),
+             kn = a(kvDim);
 
   std::vector<float> invFreq = ropeInvFreq(kRotary, 10000.0);
   AttentionParams chunked;
@@ -75,10 +76,11 @@ TestPlan allOpsPlan(P::DType dtype, int64_t maxTokens, int64_t maxSeqLen) {
       {linearOp(h, qDim, x, wq, &bq, q), linearOp(h, kvDim, x, wk, nullptr, k),
        linearOp(h, kvDim, x, wv, nullptr, v),
        rmsNormOp(kHeadDim, P::RMSNormVariant::NoWeight, 1e-6, q, nullptr, qn),
+       rmsNormOp(kHeadDim, P::RMSNormVariant::NoWeight, 1e-6, k, nullptr, kn),
        ropeOp(kHeads, kHeadDim, kRotary, P::RopeLayout::Interleaved, 0.9,
               invFreq, qn, qr),
        ropeOp(kKVHeads, kHeadDim, kRotary, P::RopeLayout::Interleaved, 0.9,
-              invFreq, k, kr),
+              invFreq, kn, kr),
        kvCacheWriteOp(0, kr, v, t.cache(0)),
        kvCacheWriteOp(1, kr, v, t.cache(1))},
       {attentionOp(chunked, qr, t.cache(0), attn)},

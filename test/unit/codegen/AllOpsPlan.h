@@ -2,12 +2,12 @@
 //
 // A two-layer-attention toy model whose programs use every op of plan.fbs
 // in the variants the families in scope need: every RMSNorm variant (per
-// token and per head), biased and plain linears, both gated-linear forms
-// (GatedLinear and Linear + GLU), each activation, add (also in place),
-// softcap, interleaved partial RoPE with attention scaling, causal attention
-// with a chunk and a score softcap, and sliding-window attention. The code
-// generator's tests compile its kernels (and run them under emulation
-// against the CPU backend).
+// token and per head, Q and K norms in a row), biased and plain linears,
+// both gated-linear forms (GatedLinear and Linear + GLU), each activation,
+// add (also in place), softcap, interleaved partial RoPE with attention
+// scaling, causal attention with a chunk and a score softcap, and
+// sliding-window attention. The code generator's tests compile its kernels
+// (and run them under emulation against the CPU backend).
 //
 //===----------------------------------------------------------------------===//
 

@@ -53,7 +53,9 @@ TEST_P(EveryOpKind, GeneratesEachKernelKind) {
   std::string tt = std::string(t) + "_" + t + "_" + t;
   EXPECT_TRUE(hasEntry(p, "embedding_v80_h64_"));
   EXPECT_TRUE(hasEntry(p, "rms_norm_s64_g1_var2_")); // 1 + w
-  EXPECT_TRUE(hasEntry(p, "rms_norm_s16_g4_var3_" + std::string(t) + "_none_"));
+  // The per-head Q and K norms in one launch.
+  EXPECT_TRUE(hasEntry(p, "rms_norm2_s16_g4_g2_var3_" + std::string(t) + "_none_"));
+  EXPECT_FALSE(hasEntry(p, "rms_norm_s16_"));
   EXPECT_TRUE(hasEntry(p, "rms_norm_s64_g1_var0_"));
   EXPECT_TRUE(hasEntry(p, "add_rms_norm_s64_var1_"));
   // Q (biased), K and V projections of the same x: one GEMV launch.
@@ -241,6 +243,40 @@ TEST(CudaEmitter, LinearsOfOneInputShareAGemvUnlessTheyWouldRace) {
     EXPECT_FALSE(hasEntry(apart, "linear_gemv2"));
   }
   auto compiled = cg::compileAll(fused.entries, {*cg::parseTarget("sm_80")});
+  ASSERT_TRUE(bool(compiled)) << llvm::toString(compiled.takeError());
+}
+
+TEST(CudaEmitter, QAndKNormsShareALaunchUnlessTheyWouldRace) {
+  using namespace llmc::runtime::test;
+  auto build = [](bool overlapping) {
+    TestPlan t;
+    t.maxTokens = 4;
+    P::Operand q = t.arena(32), k = t.arena(16), qn = t.arena(32);
+    P::Operand wq = t.weight("wq", {8}, randomValues(8, 1));
+    P::Operand wk = t.weight("wk", {8}, randomValues(8, 2));
+    // K's output over Q's input: run at once they would race.
+    P::Operand kn = overlapping ? P::Operand(P::OperandKind::Arena,
+                                             P::DType::F32, 0, q.offset(), 16)
+                                : t.arena(16);
+    auto variant = P::RMSNormVariant::CastBeforeWeight;
+    t.setOps({rmsNormOp(8, variant, 1e-6, q, &wq, qn),
+              rmsNormOp(8, variant, 1e-6, k, &wk, kn)},
+             qn);
+    t.vocab = 32;
+    return t.serialize();
+  };
+  cg::CudaProgram paired = generate(build(false));
+  ASSERT_EQ(paired.prefill.size(), 1u);
+  const auto &launches = paired.prefill[0].launches;
+  ASSERT_EQ(launches.size(), 1u);
+  EXPECT_EQ(paired.entries[launches[0].entry].name,
+            "rms_norm2_s8_g4_g2_var0_f32_f32_f32");
+  EXPECT_EQ(launches[0].grid[0], 6u); // 4 + 2 groups per token
+  EXPECT_EQ(launches[0].tokensPerBlock, 1u);
+  cg::CudaProgram apart = generate(build(true));
+  EXPECT_EQ(apart.prefill[0].launches.size(), 2u);
+  EXPECT_FALSE(hasEntry(apart, "rms_norm2"));
+  auto compiled = cg::compileAll(paired.entries, {*cg::parseTarget("sm_80")});
   ASSERT_TRUE(bool(compiled)) << llvm::toString(compiled.takeError());
 }
 

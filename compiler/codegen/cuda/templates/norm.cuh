@@ -23,13 +23,14 @@ __device__ __forceinline__ float norm_apply(float x, float r, const TW *w,
     return x * r;
 }
 
-// out = RMSNorm(x); TC is the type CastBeforeWeight rounds to (x's).
-template <int SIZE, int GROUPS, int BLOCK, int VARIANT, typename TX,
-          typename TW, typename TO>
-__device__ __forceinline__ void rms_norm(const TX *x, const TW *w, TO *out,
-                                         float eps) {
+// out[base ..] = RMSNorm(x[base ..]) over SIZE elements, by the block; TC
+// is the type CastBeforeWeight rounds to (x's).
+template <int SIZE, int BLOCK, int VARIANT, typename TX, typename TW,
+          typename TO>
+__device__ __forceinline__ void rms_norm_row(const TX *x, const TW *w,
+                                             TO *out, size_t base,
+                                             float eps) {
   constexpr int VPT = (SIZE + BLOCK - 1) / BLOCK;
-  const size_t base = size_t(blockIdx.x) * SIZE; // (t * GROUPS + g) * SIZE
   float v[VPT];
   float ss = 0.0f;
 #pragma unroll
@@ -45,6 +46,33 @@ __device__ __forceinline__ void rms_norm(const TX *x, const TW *w, TO *out,
     if (k < SIZE)
       out[base + k] = from_f<TO>(norm_apply<VARIANT, TX>(v[j], r, w, k));
   }
+}
+
+// out = RMSNorm(x) per group: block b = t * GROUPS + g.
+template <int SIZE, int GROUPS, int BLOCK, int VARIANT, typename TX,
+          typename TW, typename TO>
+__device__ __forceinline__ void rms_norm(const TX *x, const TW *w, TO *out,
+                                         float eps) {
+  rms_norm_row<SIZE, BLOCK, VARIANT, TX, TW, TO>(
+      x, w, out, size_t(blockIdx.x) * SIZE, eps);
+}
+
+// Two per-group RMSNorms of one size in one launch (a layer's Q and K
+// norms): token t's blocks t * (G0 + G1) + g normalize group g of x0 for
+// g < G0, else group g - G0 of x1, each exactly as rms_norm.
+template <int SIZE, int G0, int G1, int BLOCK, int VARIANT, typename TX,
+          typename TW, typename TO>
+__device__ __forceinline__ void rms_norm_pair(const TX *x0, const TW *w0,
+                                              TO *out0, const TX *x1,
+                                              const TW *w1, TO *out1,
+                                              float eps) {
+  const int t = blockIdx.x / (G0 + G1), g = blockIdx.x % (G0 + G1);
+  if (g < G0)
+    rms_norm_row<SIZE, BLOCK, VARIANT, TX, TW, TO>(
+        x0, w0, out0, (size_t(t) * G0 + g) * SIZE, eps);
+  else
+    rms_norm_row<SIZE, BLOCK, VARIANT, TX, TW, TO>(
+        x1, w1, out1, (size_t(t) * G1 + (g - G0)) * SIZE, eps);
 }
 
 // sum = round(x + residual); normed = RMSNorm(sum), CastBeforeWeight
