@@ -72,6 +72,16 @@ public:
     }
     return Status::success();
   }
+
+  /// run(), then greedyTokens() of rows [firstRow, firstRow + rows). A
+  /// backend may do both at once (CUDA: the greedy launches in the same
+  /// graph or stream work, one synchronization).
+  virtual Status runGreedy(const llmc::plan::Program &program,
+                           const StepInputs &inputs, int64_t firstRow,
+                           int64_t rows, int32_t *out) {
+    LLMC_RETURN_IF_ERROR(run(program, inputs));
+    return greedyTokens(program, firstRow, rows, out);
+  }
 };
 
 } // namespace llmc::runtime

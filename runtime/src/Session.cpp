@@ -101,10 +101,8 @@ Status Session::checkTokens(const char *function, const int32_t *tokens,
   return Status::success();
 }
 
-Status Session::greedy(const char *fn, const P::Program &program,
-                       int64_t firstRow, int64_t rows, const int32_t *seqs,
-                       int32_t *out) {
-  LLMC_RETURN_IF_ERROR(backend_->greedyTokens(program, firstRow, rows, out));
+Status Session::checkGreedy(const char *fn, int64_t rows, const int32_t *seqs,
+                            const int32_t *out) const {
   for (int64_t i = 0; i < rows; ++i)
     if (out[i] < 0 || out[i] >= vocab_)
       return Status(LLMC_ERROR_INTERNAL,
@@ -149,16 +147,26 @@ Status Session::prefill(int32_t seq, const int32_t *tokens, int32_t numTokens,
     }
     StepInputs inputs{count, stepTokens_.data(), stepPositions_.data(),
                       stepSlots_.data()};
+    const bool last = start + count == numTokens;
+    if (last && greedyToken && !allLogits && !lastLogits) {
+      // Only the token is wanted: the backend picks it with the step.
+      LLMC_RETURN_IF_ERROR(
+          backend_->runGreedy(program, inputs, count - 1, 1, greedyToken));
+      LLMC_RETURN_IF_ERROR(checkGreedy(fn, 1, &seq, greedyToken));
+      continue;
+    }
     LLMC_RETURN_IF_ERROR(backend_->run(program, inputs));
     if (allLogits)
       LLMC_RETURN_IF_ERROR(backend_->readRows(
           logits, 0, count, allLogits + size_t(start) * size_t(vocab_)));
-    if (lastLogits && start + count == numTokens)
+    if (lastLogits && last)
       LLMC_RETURN_IF_ERROR(
           backend_->readRows(logits, count - 1, 1, lastLogits));
-    if (greedyToken && start + count == numTokens)
+    if (greedyToken && last) {
       LLMC_RETURN_IF_ERROR(
-          greedy(fn, program, count - 1, 1, &seq, greedyToken));
+          backend_->greedyTokens(program, count - 1, 1, greedyToken));
+      LLMC_RETURN_IF_ERROR(checkGreedy(fn, 1, &seq, greedyToken));
+    }
   }
   lengths_[size_t(seq)] = int32_t(length + numTokens);
   return Status::success();
@@ -212,12 +220,21 @@ Status Session::decode(int32_t batch, const int32_t *seqs,
   const P::Program &program = *plan_.plan()->decode();
   StepInputs inputs{batch, stepTokens_.data(), stepPositions_.data(),
                     stepSlots_.data()};
-  LLMC_RETURN_IF_ERROR(backend_->run(program, inputs));
-  if (logits)
+  if (greedyTokens && !logits) {
+    // Only the tokens are wanted: the backend picks them with the step.
     LLMC_RETURN_IF_ERROR(
-        backend_->readRows(*program.logits(), 0, batch, logits));
+        backend_->runGreedy(program, inputs, 0, batch, greedyTokens));
+  } else {
+    LLMC_RETURN_IF_ERROR(backend_->run(program, inputs));
+    if (logits)
+      LLMC_RETURN_IF_ERROR(
+          backend_->readRows(*program.logits(), 0, batch, logits));
+    if (greedyTokens)
+      LLMC_RETURN_IF_ERROR(
+          backend_->greedyTokens(program, 0, batch, greedyTokens));
+  }
   if (greedyTokens)
-    LLMC_RETURN_IF_ERROR(greedy(fn, program, 0, batch, seqs, greedyTokens));
+    LLMC_RETURN_IF_ERROR(checkGreedy(fn, batch, seqs, greedyTokens));
   for (int32_t i = 0; i < batch; ++i)
     ++lengths_[size_t(seqs[i])];
   return Status::success();

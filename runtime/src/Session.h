@@ -48,11 +48,10 @@ private:
   Status checkSeq(const char *function, int32_t seq) const;
   Status checkTokens(const char *function, const int32_t *tokens,
                      int64_t count) const;
-  /// Greedy tokens of logits rows [firstRow, firstRow + rows) of the step
-  /// `program` just ran; a NaN row fails, naming `seqs[i]`.
-  Status greedy(const char *function, const llmc::plan::Program &program,
-                int64_t firstRow, int64_t rows, const int32_t *seqs,
-                int32_t *out);
+  /// Fails, naming `seqs[i]`, where greedy token out[i] is -1 (its logits
+  /// hold a NaN) or outside the vocabulary.
+  Status checkGreedy(const char *function, int64_t rows, const int32_t *seqs,
+                     const int32_t *out) const;
 
   const PlanFile &plan_;
   SessionShape shape_;

@@ -293,8 +293,8 @@ Status CudaBackend::allocate() {
   uint64_t inputBytes = uint64_t(maxTokens_) * sizeof(int32_t);
   LLMC_CU_RETURN_IF_ERROR(
       d,
-      cuMemAllocHost(reinterpret_cast<void **>(&inputsHost_), 3 * inputBytes),
-      path + ": cuMemAllocHost of " + std::to_string(3 * inputBytes) +
+      cuMemAllocHost(reinterpret_cast<void **>(&inputsHost_), 4 * inputBytes),
+      path + ": cuMemAllocHost of " + std::to_string(4 * inputBytes) +
           " bytes for the step inputs");
   const Layout &l = layout_;
   LLMC_CU_RETURN_IF_ERROR(
@@ -481,6 +481,27 @@ Status CudaBackend::prepareLaunch(const P::Launch &launch,
 //===----------------------------------------------------------------------===//
 
 Status CudaBackend::run(const P::Program &program, const StepInputs &inputs) {
+  return step(program, inputs, nullptr);
+}
+
+Status CudaBackend::runGreedy(const P::Program &program,
+                              const StepInputs &inputs, int64_t firstRow,
+                              int64_t rows, int32_t *out) {
+  const bool prefill = program.step() == P::Step::Prefill;
+  if ((prefill ? prefillGreedy_ : decodeGreedy_).empty())
+    return Backend::runGreedy(program, inputs, firstRow, rows, out);
+  if (firstRow < 0 || rows < 0 || firstRow + rows > inputs.numTokens)
+    return Status(LLMC_ERROR_INTERNAL,
+                  "internal error: greedy tokens of rows " +
+                      std::to_string(firstRow) + " + " + std::to_string(rows) +
+                      " of a step of " + std::to_string(inputs.numTokens) +
+                      " tokens");
+  GreedyRequest request{firstRow, rows, out};
+  return step(program, inputs, &request);
+}
+
+Status CudaBackend::step(const P::Program &program, const StepInputs &inputs,
+                         const GreedyRequest *greedy) {
   const Driver &d = *driver_;
   const int64_t T = inputs.numTokens;
   const bool prefill = program.step() == P::Step::Prefill;
@@ -509,7 +530,27 @@ Status CudaBackend::run(const P::Program &program, const StepInputs &inputs) {
   }
   numTokens_ = int32_t(T);
   lastTokens_ = 0;
-  Status launched = prefill ? launchAll(prefill_, T) : launchDecodeGraph(T);
+  Status launched;
+  if (prefill) {
+    launched = launchAll(prefill_, T);
+    if (launched.ok() && greedy)
+      launched = launchAll(prefillGreedy_, T);
+  } else {
+    launched = launchDecodeGraph(T, greedy != nullptr);
+  }
+  // The tokens land in the pinned buffer after the inputs, copied before
+  // the one synchronization.
+  int32_t *tokensHost = inputsHost_ + 3 * size_t(maxTokens_);
+  if (launched.ok() && greedy) {
+    const P::Operand &tokens = *program.greedy_tokens();
+    launched = d.toStatus(
+        d.cuMemcpyDtoHAsync(tokensHost,
+                            scratch() + tokens.offset() +
+                                uint64_t(greedy->firstRow) * sizeof(int32_t),
+                            size_t(greedy->rows) * sizeof(int32_t), stream_),
+        "cuMemcpyDtoHAsync of " + std::to_string(greedy->rows) +
+            " greedy tokens");
+  }
   // Also after a failed launch: the next step reuses the pinned inputs.
   CUresult synced = d.cuStreamSynchronize(stream_);
   LLMC_RETURN_IF_ERROR(launched);
@@ -517,6 +558,9 @@ Status CudaBackend::run(const P::Program &program, const StepInputs &inputs) {
       synced, std::string("cuStreamSynchronize after the ") +
                   (prefill ? "prefill" : "decode") + " step of " +
                   std::to_string(T) + " tokens"));
+  if (greedy)
+    std::memcpy(greedy->out, tokensHost,
+                size_t(greedy->rows) * sizeof(int32_t));
   lastStep_ = program.step();
   lastTokens_ = T;
   return Status::success();
@@ -585,9 +629,9 @@ Status CudaBackend::launchAll(const std::vector<PreparedLaunch> &launches,
   return Status::success();
 }
 
-Status CudaBackend::launchDecodeGraph(int64_t T) {
+Status CudaBackend::launchDecodeGraph(int64_t T, bool greedy) {
   const Driver &d = *driver_;
-  auto found = graphs_.find(T);
+  auto found = graphs_.find({T, greedy});
   if (found == graphs_.end()) {
     // The launches read the step inputs from fixed device arrays, and T is
     // baked into the parameters: one graph per T stays valid for the
@@ -596,6 +640,8 @@ Status CudaBackend::launchDecodeGraph(int64_t T) {
         d, cuStreamBeginCapture(stream_, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
         "cuStreamBeginCapture");
     Status launched = launchAll(decode_, T);
+    if (launched.ok() && greedy)
+      launched = launchAll(decodeGreedy_, T);
     CUgraph graph = nullptr;
     CUresult ended = d.cuStreamEndCapture(stream_, &graph);
     if (!launched.ok() || ended != CUDA_SUCCESS) {
@@ -612,7 +658,7 @@ Status CudaBackend::launchDecodeGraph(int64_t T) {
       return d.toStatus(instantiated,
                         "cuGraphInstantiateWithFlags of the decode step of " +
                             std::to_string(T) + " tokens");
-    found = graphs_.emplace(T, exec).first;
+    found = graphs_.emplace(std::make_pair(T, greedy), exec).first;
   }
   LLMC_CU_RETURN_IF_ERROR(d, cuGraphLaunch(found->second, stream_),
                           "cuGraphLaunch of the decode step");

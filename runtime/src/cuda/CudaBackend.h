@@ -14,13 +14,14 @@
 // lays it out (zeroed) and the three int32 step inputs of max_tokens each.
 //
 // run() copies the step inputs, then launches each kernel's Launches whose
-// token range holds T (KernelABI.h gives the parameters). greedyTokens()
-// launches the program's greedy-sampling launches on the last step's logits
-// and copies back only the int32 tokens. A prefill step is
-// launched directly; a decode step is captured as a CUDA graph the first time
-// its T is seen and replayed after that. Every call makes the primary context
-// current for its duration only (push/pop), and synchronizes the stream
-// before it returns.
+// token range holds T (KernelABI.h gives the parameters). A prefill step is
+// launched directly; a decode step is captured as a CUDA graph the first
+// time its T is seen and replayed after that. runGreedy() does the same with
+// the program's greedy-sampling launches at the end (in the graph, for
+// decode: one graph per T with them) and copies back only the int32 tokens;
+// greedyTokens() runs those launches on the last step's logits. Every call
+// makes the primary context current for its duration only (push/pop), and
+// synchronizes the stream before it returns.
 //
 // Every resource is released by the destructor, also that of a backend whose
 // creation failed half-way.
@@ -67,6 +68,11 @@ public:
   /// device, only the tokens copied back; else the host default.
   Status greedyTokens(const llmc::plan::Program &program, int64_t firstRow,
                       int64_t rows, int32_t *out) override;
+  /// The step and its greedy launches in one go (decode: one graph per T
+  /// with them), the tokens copied back before the one synchronization.
+  Status runGreedy(const llmc::plan::Program &program,
+                   const StepInputs &inputs, int64_t firstRow, int64_t rows,
+                   int32_t *out) override;
 
   // For tests and tools.
 
@@ -82,7 +88,8 @@ public:
   LLMCKvArg cache(uint32_t layer) const;
   /// The device allocation's size in bytes.
   uint64_t deviceBytes() const { return layout_.total; }
-  /// Decode graphs instantiated so far (one per distinct T).
+  /// Decode graphs instantiated so far (one per distinct T, and per T
+  /// with the greedy launches when runGreedy was used).
   size_t decodeGraphs() const { return graphs_.size(); }
 
 private:
@@ -134,10 +141,21 @@ private:
                  std::vector<PreparedLaunch> &greedy);
   Status prepareLaunch(const llmc::plan::Launch &launch,
                        std::vector<PreparedLaunch> &out);
+  /// Rows [firstRow, firstRow + rows) of a step's greedy tokens, and where
+  /// they go.
+  struct GreedyRequest {
+    int64_t firstRow = 0, rows = 0;
+    int32_t *out = nullptr;
+  };
+  /// run() and runGreedy(): the step, with its greedy launches and the
+  /// tokens' copy when `greedy` is not null.
+  Status step(const llmc::plan::Program &program, const StepInputs &inputs,
+              const GreedyRequest *greedy);
   /// Launches the kernels of `launches` that run for T tokens on stream_.
   Status launchAll(const std::vector<PreparedLaunch> &launches, int64_t T);
-  /// Replays (capturing first if needed) the decode graph of T tokens.
-  Status launchDecodeGraph(int64_t T);
+  /// Replays (capturing first if needed) the decode graph of T tokens, with
+  /// the greedy launches at its end when `greedy`.
+  Status launchDecodeGraph(int64_t T, bool greedy);
 
   const PlanFile &plan_;
   SessionShape shape_;
@@ -158,7 +176,7 @@ private:
   Layout layout_;
   CUdeviceptr base_ = 0;
   /// Pinned copies of the step inputs (3 x max_tokens int32), the source of
-  /// the input uploads.
+  /// the input uploads, then max_tokens int32 where runGreedy's tokens land.
   int32_t *inputsHost_ = nullptr;
   /// Weight upload only: two pinned staging buffers and their events.
   std::array<void *, 2> staging_{};
@@ -171,7 +189,8 @@ private:
   int64_t lastTokens_ = 0;
   /// What params[0] of every launch points at.
   int32_t numTokens_ = 0;
-  std::map<int64_t, CUgraphExec> graphs_;
+  /// Decode graphs by (T, with the greedy launches).
+  std::map<std::pair<int64_t, bool>, CUgraphExec> graphs_;
   /// readRows' landing buffer for 16-bit operands.
   std::vector<uint8_t> rowsHost_;
 };

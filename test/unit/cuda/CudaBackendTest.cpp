@@ -262,11 +262,12 @@ TEST_F(CudaBackendTest, CreatesTheDeviceState) {
   EXPECT_EQ(c.ptxLoads, 0);
   // One opt-in for embed's 64 KiB, used by both programs.
   EXPECT_EQ(c.sharedOptIns, 1);
-  // One device allocation; only the step inputs stay pinned.
+  // One device allocation; only the step inputs and the greedy tokens'
+  // landing stay pinned, max_tokens (4) int32 each.
   EXPECT_EQ(c.deviceAllocations, 1);
   EXPECT_EQ(c.deviceBytes, backend->deviceBytes());
   EXPECT_EQ(c.hostAllocations, 1);
-  EXPECT_EQ(c.hostBytes, 3u * 4 * sizeof(int32_t));
+  EXPECT_EQ(c.hostBytes, 4u * 4 * sizeof(int32_t));
   EXPECT_EQ(c.events, 0);
 
   const P::Plan &p = *file_->plan();
@@ -446,6 +447,58 @@ TEST_F(CudaBackendTest, DecodeIsCapturedOncePerBatchSize) {
   EXPECT_EQ(fake_.counts().graphExecs, 2);
   EXPECT_EQ(fake_.counts().graphs, 0); // destroyed once instantiated
 
+  backend.reset();
+  fake_.expectAllReleased();
+}
+
+TEST_F(CudaBackendTest, GreedyStepsCaptureTheGreedyLaunchesAndCopyOnlyTokens) {
+  // Greedy launches on the "head" entry's shape (the fake runs no code) and
+  // tokens at scratch offset 1024.
+  TestPlan t = plan();
+  llmc::runtime::test::LaunchSpec greedy = t.decodeLaunches[1][0];
+  greedy.minTokens = 1;
+  greedy.maxTokens = 0; // every T
+  t.prefillGreedy = t.decodeGreedy = {greedy};
+  t.greedyTokens =
+      P::Operand(P::OperandKind::Scratch, P::DType::I32, 0, 1024, 1);
+  std::unique_ptr<CudaBackend> backend;
+  Status s = create(t, backend);
+  ASSERT_TRUE(s.ok()) << s.message();
+  // What "the kernels" left in the scratch: the fake's memory is the host's.
+  int32_t *scratchTokens =
+      reinterpret_cast<int32_t *>(uintptr_t(backend->scratch() + 1024));
+  scratchTokens[0] = 7;
+  scratchTokens[1] = 5;
+  const P::Program &decode = *file_->plan()->decode();
+  int32_t tokens[] = {3, 9}, positions[] = {7, 2}, slots[] = {0, 1};
+  int32_t out[2] = {-9, -9};
+  s = backend->runGreedy(decode, {2, tokens, positions, slots}, 0, 2, out);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(out[0], 7);
+  EXPECT_EQ(out[1], 5);
+  // One graph: the program's 2 launches, then the greedy one.
+  EXPECT_EQ(fake_.counts().captures, 1);
+  EXPECT_EQ(backend->decodeGraphs(), 1u);
+  std::vector<LLMCFakeCudaLaunch> launches = launchesFrom(0);
+  ASSERT_EQ(launches.size(), 3u);
+  EXPECT_EQ(launches[2].fromGraph, 1);
+  // The same T without greedy tokens is another graph, without the launch.
+  ASSERT_TRUE(backend->run(decode, {2, tokens, positions, slots}).ok());
+  EXPECT_EQ(backend->decodeGraphs(), 2u);
+  EXPECT_EQ(launchesFrom(3).size(), 2u);
+  // A prefill step's last row only, launched directly.
+  int32_t prompt[] = {1, 2, 3}, at[] = {0, 1, 2}, seq[] = {0, 0, 0};
+  scratchTokens[2] = 11;
+  int32_t last = -9;
+  s = backend->runGreedy(*file_->plan()->prefill(), {3, prompt, at, seq}, 2,
+                         1, &last);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(last, 11);
+  EXPECT_EQ(launchesFrom(5).size(), 3u);
+  EXPECT_EQ(launchesFrom(5)[2].fromGraph, 0);
+  // Rows outside the step are our bug, reported as such.
+  s = backend->runGreedy(decode, {1, tokens, positions, slots}, 0, 2, out);
+  EXPECT_EQ(s.code(), LLMC_ERROR_INTERNAL) << s.message();
   backend.reset();
   fake_.expectAllReleased();
 }
