@@ -156,9 +156,10 @@ TEST_P(EmulatedOps, EveryOpMatchesTheCpuBackend) {
       const float *row = logits.data() + r * size_t(vocab);
       // Exactly the host rule on the CUDA backend's own logits.
       EXPECT_EQ(cudaTokens[r], greedyToken(row, vocab)) << what << ", row " << r;
-      if (cpuTokens[r] != cudaTokens[r])
+      if (cpuTokens[r] != cudaTokens[r]) {
         EXPECT_NEAR(row[cpuTokens[r]], row[cudaTokens[r]], tolerance * 4)
             << what << ", row " << r;
+      }
     }
   };
   const P::Program &prefill = *plan->plan()->prefill();
