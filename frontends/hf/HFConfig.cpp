@@ -418,9 +418,9 @@ llvm::StringRef supportedModelTypes() { return "llama, mistral, qwen2, qwen3"; }
 
 std::optional<DType> parseDType(llvm::StringRef name) {
   return llvm::StringSwitch<std::optional<DType>>(name)
-      .Cases("bfloat16", "bf16", DType::BF16)
-      .Cases("float16", "f16", "half", DType::F16)
-      .Cases("float32", "f32", "float", DType::F32)
+      .Cases({"bfloat16", "bf16"}, DType::BF16)
+      .Cases({"float16", "f16", "half"}, DType::F16)
+      .Cases({"float32", "f32", "float"}, DType::F32)
       .Default(std::nullopt);
 }
 

@@ -673,7 +673,7 @@ private:
                             p.has_bias() ? op->inputs()->Get(2) : nullptr,
                             *op->outputs()->Get(0), p.in_features(),
                             p.out_features(), -1, /*withGemv=*/false))
-        return std::move(err);
+        return err;
     }
     return unsigned(run.size());
   }

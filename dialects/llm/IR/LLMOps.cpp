@@ -333,7 +333,7 @@ LogicalResult AttentionOp::verify() {
       return emitOpError() << "sinks must be [" << heads << "], got " << s;
   }
   if (cache.getWindow() > 0 &&
-      (!getWindow() || *getWindow() > cache.getWindow()))
+      (!getWindow() || int64_t(*getWindow()) > cache.getWindow()))
     return emitOpError() << "a cache holding a window of "
                          << cache.getWindow()
                          << " tokens cannot serve attention over "
