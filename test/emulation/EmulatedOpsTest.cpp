@@ -14,6 +14,7 @@
 #include "runtime/src/Sampler.h"
 #include "runtime/src/cpu/CpuBackend.h"
 #include "runtime/src/cuda/CudaBackend.h"
+#include "test/emulation/EmulatedPlan.h"
 #include "test/unit/codegen/AllOpsPlan.h"
 
 #include <gtest/gtest.h>
@@ -25,28 +26,8 @@
 namespace {
 
 namespace P = llmc::plan;
-namespace cg = llmc::codegen::cuda;
 using namespace llmc::runtime;
 using namespace llmc::runtime::test;
-
-std::vector<test::LaunchSpec>
-toTestLaunches(const std::vector<cg::LaunchSpec> &launches) {
-  std::vector<test::LaunchSpec> out;
-  for (const cg::LaunchSpec &l : launches) {
-    test::LaunchSpec t;
-    t.entry = l.entry;
-    t.args = l.args;
-    t.grid.assign(l.grid.begin(), l.grid.end());
-    t.block = l.block;
-    t.dynamicSharedBytes = l.dynamicSharedBytes;
-    t.tokensPerBlock = l.tokensPerBlock;
-    t.tokenAxis = l.tokenAxis;
-    t.minTokens = l.minTokens;
-    t.maxTokens = l.maxTokens;
-    out.push_back(std::move(t));
-  }
-  return out;
-}
 
 /// Each arena output of `program`, once.
 std::vector<P::Operand> outputs(const P::Program &program) {
@@ -70,35 +51,9 @@ TEST_P(EmulatedOps, EveryOpMatchesTheCpuBackend) {
   const P::DType dtype = GetParam();
   TempDir dir;
   TestPlan t = allOpsPlan(dtype, 32, 64);
-  std::vector<uint8_t> header = t.serialize();
-  auto program = cg::generateCuda(*P::GetSizePrefixedPlan(header.data()));
+  auto program = addEmulatedCode(t, dir.file("kernels"));
   ASSERT_TRUE(bool(program)) << llvm::toString(program.takeError());
-  std::string kernels = dir.file("kernels");
-  ASSERT_FALSE(bool(cg::dumpSources(program->entries, kernels)));
-
-  // The code section: the fake driver runs the sources, not these bytes.
-  CudaSpec cuda;
-  cuda.targets = {"sm_90a"};
-  cuda.scratchBytes = program->scratchBytes;
-  for (const cg::KernelSource &k : program->entries)
-    cuda.entries.push_back(
-        {k.name,
-         {{"sm_90a", nulTerminated("emulated cubin"),
-           nulTerminated("emulated ptx"), k.name}}});
-  t.cuda = cuda;
-  t.targets = {"cpu", "sm_90a"};
-  for (const cg::KernelLaunches &k : program->prefill)
-    t.prefillLaunches.push_back(toTestLaunches(k.launches));
-  for (const cg::KernelLaunches &k : program->decode)
-    t.decodeLaunches.push_back(toTestLaunches(k.launches));
-  t.prefillGreedy = toTestLaunches(program->prefillGreedy);
-  t.decodeGreedy = toTestLaunches(program->decodeGreedy);
-  t.greedyTokens = program->greedyTokens;
   std::string path = t.write(dir.file("all.plan"));
-
-  ::setenv("LLMC_CUDA_DRIVER", LLMC_FAKE_CUDA_EMU_PATH, 1);
-  ::setenv("LLMC_EMU_SOURCES", kernels.c_str(), 1);
-  ::setenv("LLMC_EMU_COMPILE", LLMC_EMU_COMPILE_PATH, 1);
 
   std::unique_ptr<PlanFile> plan;
   Status s = PlanFile::open(path, plan);

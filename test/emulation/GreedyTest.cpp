@@ -10,8 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/codegen/cuda/CudaEmitter.h"
 #include "llmc/llmc.h"
+#include "test/emulation/EmulatedPlan.h"
 #include "test/unit/runtime/ApiHelpers.h"
 #include "test/unit/runtime/TestPlan.h"
 
@@ -24,7 +24,6 @@
 namespace {
 
 namespace P = llmc::plan;
-namespace cg = llmc::codegen::cuda;
 using namespace llmc::runtime::test;
 
 constexpr int64_t kVocab = 2100;
@@ -76,51 +75,13 @@ class Greedy : public ::testing::TestWithParam<llmc_backend> {};
 TEST_P(Greedy, PicksTheDocumentedTokenOrFailsOnNaN) {
   TempDir dir;
   TestPlan t = greedyPlan();
-  std::vector<uint8_t> header = t.serialize();
-  auto program = cg::generateCuda(*P::GetSizePrefixedPlan(header.data()));
+  auto program = addEmulatedCode(t, dir.file("kernels"));
   ASSERT_TRUE(bool(program)) << llvm::toString(program.takeError());
   // Two slices of the vocabulary per row, then the final warp.
   ASSERT_EQ(program->decodeGreedy.size(), 2u);
   EXPECT_EQ(program->decodeGreedy[0].grid[0], 2u);
-  std::string kernels = dir.file("kernels");
-  ASSERT_FALSE(bool(cg::dumpSources(program->entries, kernels)));
-  CudaSpec cuda;
-  cuda.targets = {"sm_90a"};
-  cuda.scratchBytes = program->scratchBytes;
-  for (const cg::KernelSource &k : program->entries)
-    cuda.entries.push_back(
-        {k.name,
-         {{"sm_90a", nulTerminated("emulated cubin"),
-           nulTerminated("emulated ptx"), k.name}}});
-  t.cuda = cuda;
-  t.targets = {"cpu", "sm_90a"};
-  auto launches = [](const std::vector<cg::LaunchSpec> &in) {
-    std::vector<LaunchSpec> out;
-    for (const cg::LaunchSpec &l : in) {
-      LaunchSpec s;
-      s.entry = l.entry;
-      s.args = l.args;
-      s.grid.assign(l.grid.begin(), l.grid.end());
-      s.block = l.block;
-      s.dynamicSharedBytes = l.dynamicSharedBytes;
-      s.tokensPerBlock = l.tokensPerBlock;
-      s.tokenAxis = l.tokenAxis;
-      s.minTokens = l.minTokens;
-      s.maxTokens = l.maxTokens;
-      out.push_back(s);
-    }
-    return out;
-  };
-  t.prefillLaunches = {launches(program->prefill[0].launches)};
-  t.decodeLaunches = {launches(program->decode[0].launches)};
-  t.prefillGreedy = launches(program->prefillGreedy);
-  t.decodeGreedy = launches(program->decodeGreedy);
-  t.greedyTokens = program->greedyTokens;
   std::string path = t.write(dir.file("greedy.plan"));
 
-  ::setenv("LLMC_CUDA_DRIVER", LLMC_FAKE_CUDA_EMU_PATH, 1);
-  ::setenv("LLMC_EMU_SOURCES", kernels.c_str(), 1);
-  ::setenv("LLMC_EMU_COMPILE", LLMC_EMU_COMPILE_PATH, 1);
   llmc_status status;
   PlanPtr plan = openPlan(path, &status);
   ASSERT_EQ(status, LLMC_OK) << llmc_last_error();
