@@ -60,10 +60,9 @@ public:
 
   /// The greedy tokens (Sampler.h's greedyToken: -1 for a row with a NaN)
   /// of logits rows [firstRow, firstRow + rows) of the step that `program`
-  /// ran last. This default reads each row back and picks on the host; a
-  /// backend that can pick where the logits are overrides it.
-  virtual Status greedyTokens(const llmc::plan::Program &program,
-                              int64_t firstRow, int64_t rows, int32_t *out) {
+  /// ran last, read back and picked on the host.
+  Status greedyTokens(const llmc::plan::Program &program, int64_t firstRow,
+                      int64_t rows, int32_t *out) {
     const llmc::plan::Operand &logits = *program.logits();
     std::vector<float> row(size_t(logits.row_elems()));
     for (int64_t r = 0; r < rows; ++r) {
@@ -74,8 +73,8 @@ public:
   }
 
   /// run(), then greedyTokens() of rows [firstRow, firstRow + rows). A
-  /// backend may do both at once (CUDA: the greedy launches in the same
-  /// graph or stream work, one synchronization).
+  /// backend that can pick where the logits are overrides it (CUDA: the
+  /// plan's greedy launches with the step, one synchronization).
   virtual Status runGreedy(const llmc::plan::Program &program,
                            const StepInputs &inputs, int64_t firstRow,
                            int64_t rows, int32_t *out) {

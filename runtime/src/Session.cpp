@@ -148,8 +148,8 @@ Status Session::prefill(int32_t seq, const int32_t *tokens, int32_t numTokens,
     StepInputs inputs{count, stepTokens_.data(), stepPositions_.data(),
                       stepSlots_.data()};
     const bool last = start + count == numTokens;
-    if (last && greedyToken && !allLogits && !lastLogits) {
-      // Only the token is wanted: the backend picks it with the step.
+    if (last && greedyToken) {
+      // The backend picks the token with the step (no logits are asked).
       LLMC_RETURN_IF_ERROR(
           backend_->runGreedy(program, inputs, count - 1, 1, greedyToken));
       LLMC_RETURN_IF_ERROR(checkGreedy(fn, 1, &seq, greedyToken));
@@ -162,11 +162,6 @@ Status Session::prefill(int32_t seq, const int32_t *tokens, int32_t numTokens,
     if (lastLogits && last)
       LLMC_RETURN_IF_ERROR(
           backend_->readRows(logits, count - 1, 1, lastLogits));
-    if (greedyToken && last) {
-      LLMC_RETURN_IF_ERROR(
-          backend_->greedyTokens(program, count - 1, 1, greedyToken));
-      LLMC_RETURN_IF_ERROR(checkGreedy(fn, 1, &seq, greedyToken));
-    }
   }
   lengths_[size_t(seq)] = int32_t(length + numTokens);
   return Status::success();
@@ -220,21 +215,17 @@ Status Session::decode(int32_t batch, const int32_t *seqs,
   const P::Program &program = *plan_.plan()->decode();
   StepInputs inputs{batch, stepTokens_.data(), stepPositions_.data(),
                     stepSlots_.data()};
-  if (greedyTokens && !logits) {
-    // Only the tokens are wanted: the backend picks them with the step.
+  if (greedyTokens) {
+    // The backend picks the tokens with the step (no logits are asked).
     LLMC_RETURN_IF_ERROR(
         backend_->runGreedy(program, inputs, 0, batch, greedyTokens));
+    LLMC_RETURN_IF_ERROR(checkGreedy(fn, batch, seqs, greedyTokens));
   } else {
     LLMC_RETURN_IF_ERROR(backend_->run(program, inputs));
     if (logits)
       LLMC_RETURN_IF_ERROR(
           backend_->readRows(*program.logits(), 0, batch, logits));
-    if (greedyTokens)
-      LLMC_RETURN_IF_ERROR(
-          backend_->greedyTokens(program, 0, batch, greedyTokens));
   }
-  if (greedyTokens)
-    LLMC_RETURN_IF_ERROR(checkGreedy(fn, batch, seqs, greedyTokens));
   for (int32_t i = 0; i < batch; ++i)
     ++lengths_[size_t(seqs[i])];
   return Status::success();

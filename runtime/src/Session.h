@@ -29,7 +29,8 @@ public:
 
   /// `greedyToken`, if not null, receives the greedy token of the last
   /// logits row (llmc_prefill_greedy); likewise `greedyTokens`, one per
-  /// sequence of the batch (llmc_decode_greedy).
+  /// sequence of the batch (llmc_decode_greedy). The greedy calls ask for
+  /// no logits, and the logits pointers are then ignored.
   Status prefill(int32_t seq, const int32_t *tokens, int32_t numTokens,
                  float *allLogits, float *lastLogits,
                  int32_t *greedyToken = nullptr, const char *fn = nullptr);

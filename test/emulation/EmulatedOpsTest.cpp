@@ -70,10 +70,14 @@ TEST_P(EmulatedOps, EveryOpMatchesTheCpuBackend) {
   auto step = [&](const P::Program &prog, std::vector<int32_t> tokens,
                   std::vector<int32_t> positions, std::vector<int32_t> slots,
                   const std::string &what) {
-    StepInputs in{int64_t(tokens.size()), tokens.data(), positions.data(),
-                  slots.data()};
-    Status a = cpuBackend->run(prog, in);
-    Status b = cudaBackend->run(prog, in);
+    // Each step with greedy sampling of every row, as llmc_*_greedy run it:
+    // on the CUDA side the generated argmax kernels, in the decode graph.
+    const size_t T = tokens.size();
+    StepInputs in{int64_t(T), tokens.data(), positions.data(), slots.data()};
+    std::vector<int32_t> cpuTokens(T), cudaTokens(T);
+    Status a = cpuBackend->runGreedy(prog, in, 0, int64_t(T), cpuTokens.data());
+    Status b =
+        cudaBackend->runGreedy(prog, in, 0, int64_t(T), cudaTokens.data());
     ASSERT_TRUE(a.ok()) << a.message();
     ASSERT_TRUE(b.ok()) << what << ": " << b.message();
     for (const P::Operand &o : outputs(prog)) {
@@ -99,12 +103,7 @@ TEST_P(EmulatedOps, EveryOpMatchesTheCpuBackend) {
     // Greedy sampling: the host's argmax of the CPU logits against the
     // generated argmax kernels on the CUDA logits; where the two differ the
     // CUDA logits must really tie within the tolerance.
-    const size_t T = tokens.size();
     const int64_t vocab = int64_t(prog.logits()->row_elems());
-    std::vector<int32_t> cpuTokens(T), cudaTokens(T);
-    ASSERT_TRUE(cpuBackend->greedyTokens(prog, 0, int64_t(T), cpuTokens.data()).ok());
-    Status g = cudaBackend->greedyTokens(prog, 0, int64_t(T), cudaTokens.data());
-    ASSERT_TRUE(g.ok()) << what << ": " << g.message();
     std::vector<float> logits(T * size_t(vocab));
     ASSERT_TRUE(cudaBackend->readRows(*prog.logits(), 0, int64_t(T), logits.data()).ok());
     for (size_t r = 0; r < T; ++r) {

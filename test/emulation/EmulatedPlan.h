@@ -2,9 +2,9 @@
 //
 // For the tests that run generated kernels on the emulating fake driver
 // (README.md): generates the CUDA code of a TestPlan, dumps the sources
-// where the driver builds them from, gives the plan a code section of
-// placeholder binaries with the generated launches (greedy ones too), and
-// points the driver's environment at them.
+// the driver compiles and runs, gives the plan a code section whose binary
+// bytes that driver never reads (it runs the sources) with the generated
+// launches (greedy ones too), and points the driver's environment at them.
 //
 //===----------------------------------------------------------------------===//
 

@@ -529,7 +529,6 @@ Status CudaBackend::step(const P::Program &program, const StepInputs &inputs,
         "cuMemcpyHtoDAsync of the step inputs");
   }
   numTokens_ = int32_t(T);
-  lastTokens_ = 0;
   Status launched;
   if (prefill) {
     launched = launchAll(prefill_, T);
@@ -561,40 +560,6 @@ Status CudaBackend::step(const P::Program &program, const StepInputs &inputs,
   if (greedy)
     std::memcpy(greedy->out, tokensHost,
                 size_t(greedy->rows) * sizeof(int32_t));
-  lastStep_ = program.step();
-  lastTokens_ = T;
-  return Status::success();
-}
-
-Status CudaBackend::greedyTokens(const P::Program &program, int64_t firstRow,
-                                 int64_t rows, int32_t *out) {
-  const bool prefill = program.step() == P::Step::Prefill;
-  const std::vector<PreparedLaunch> &launches =
-      prefill ? prefillGreedy_ : decodeGreedy_;
-  if (launches.empty())
-    return Backend::greedyTokens(program, firstRow, rows, out);
-  if (lastTokens_ == 0 || lastStep_ != program.step() || firstRow < 0 ||
-      rows < 0 || firstRow + rows > lastTokens_)
-    return Status(LLMC_ERROR_INTERNAL,
-                  "internal error: greedy tokens of rows " +
-                      std::to_string(firstRow) + " + " + std::to_string(rows) +
-                      " asked of a step that did not compute them");
-  const Driver &d = *driver_;
-  ContextScope scope(d, context_);
-  LLMC_RETURN_IF_ERROR(scope.status());
-  // numTokens_ still holds the last step's T. The argmax covers all its
-  // rows: one launch shape per T, no offset parameter.
-  LLMC_RETURN_IF_ERROR(launchAll(launches, lastTokens_));
-  const P::Operand &tokens = *program.greedy_tokens();
-  LLMC_CU_RETURN_IF_ERROR(
-      d,
-      cuMemcpyDtoHAsync(out,
-                        scratch() + tokens.offset() +
-                            uint64_t(firstRow) * sizeof(int32_t),
-                        size_t(rows) * sizeof(int32_t), stream_),
-      "cuMemcpyDtoHAsync of " + std::to_string(rows) + " greedy tokens");
-  LLMC_CU_RETURN_IF_ERROR(d, cuStreamSynchronize(stream_),
-                          "cuStreamSynchronize after greedy sampling");
   return Status::success();
 }
 

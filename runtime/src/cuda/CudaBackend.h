@@ -18,8 +18,8 @@
 // launched directly; a decode step is captured as a CUDA graph the first
 // time its T is seen and replayed after that. runGreedy() does the same with
 // the program's greedy-sampling launches at the end (in the graph, for
-// decode: one graph per T with them) and copies back only the int32 tokens;
-// greedyTokens() runs those launches on the last step's logits. Every call
+// decode: one graph per T with them) and copies back only the int32 tokens
+// (a plan without them: the host's pick, Backend.h). Every call
 // makes the primary context current for its duration only (push/pop), and
 // synchronizes the stream before it returns.
 //
@@ -64,10 +64,6 @@ public:
              const StepInputs &inputs) override;
   Status readRows(const llmc::plan::Operand &operand, int64_t firstRow,
                   int64_t rows, float *out) override;
-  /// With the plan's greedy launches (Program.greedy): the argmax on the
-  /// device, only the tokens copied back; else the host default.
-  Status greedyTokens(const llmc::plan::Program &program, int64_t firstRow,
-                      int64_t rows, int32_t *out) override;
   /// The step and its greedy launches in one go (decode: one graph per T
   /// with them), the tokens copied back before the one synchronization.
   Status runGreedy(const llmc::plan::Program &program,
@@ -184,9 +180,7 @@ private:
 
   std::vector<PreparedLaunch> prefill_, decode_;
   std::vector<PreparedLaunch> prefillGreedy_, decodeGreedy_;
-  /// The step of the last successful run() and its T (0: none yet).
-  llmc::plan::Step lastStep_ = llmc::plan::Step::Prefill;
-  int64_t lastTokens_ = 0;
+
   /// What params[0] of every launch points at.
   int32_t numTokens_ = 0;
   /// Decode graphs by (T, with the greedy launches).
