@@ -15,7 +15,7 @@
 
 #include "dialects/kernel/IR/KernelOps.h"
 #include "dialects/llm/IR/LLMOps.h"
-#include "runtime/src/PlanFormat.h"
+#include "runtime/schema/PlanFormat.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
@@ -81,6 +81,20 @@ uint64_t rowElems(Type t) {
   for (int64_t d : cast<RankedTensorType>(t).getShape().drop_front())
     n *= uint64_t(d);
   return n;
+}
+
+/// The Hugging Face module an op came from (the first NameLoc of its
+/// location, "model.layers.0.self_attn"), else the op's name.
+std::string moduleName(Operation *op) {
+  std::string name = op->getName().stripDialect().str();
+  op->getLoc()->walk([&](Location loc) {
+    if (auto n = dyn_cast<NameLoc>(loc)) {
+      name = n.getName().str();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return name;
 }
 
 /// Generated and compiled CUDA code, ready to be serialized.
@@ -275,13 +289,13 @@ private:
     return fbb.CreateVectorOfStructs(out);
   }
 
-  /// The layer index of the cache a value refers to.
-  unsigned layerOf(Value cache) {
+  /// The layer index of the KV cache a value refers to.
+  llvm::Expected<unsigned> layerOf(Value cache) {
     auto o = resolve(cache);
-    if (!o) {
-      llvm::consumeError(o.takeError());
-      return ~0u;
-    }
+    if (!o)
+      return o.takeError();
+    if (o->kind() != pl::OperandKind::KVCache)
+      return err("the cache operand does not refer to a KV cache argument");
     return o->index();
   }
 
@@ -353,15 +367,21 @@ private:
               .Union();
     } else if (auto w = dyn_cast<llm::KVCacheWriteOp>(op)) {
       kind = pl::OpParams::KVCacheWrite;
-      params = pl::CreateKVCacheWrite(fbb, layerOf(w.getCache())).Union();
+      auto layer = layerOf(w.getCache());
+      if (!layer)
+        return layer.takeError();
+      params = pl::CreateKVCacheWrite(fbb, *layer).Union();
       outs.clear(); // the cache is updated in place
     } else if (auto a = dyn_cast<llm::AttentionOp>(op)) {
       if (a.getSinks())
         return err("unsupported in plans: attention sinks");
       kind = pl::OpParams::Attention;
       auto cache = cast<llm::KVCacheType>(a.getCache().getType());
+      auto layer = layerOf(a.getCache());
+      if (!layer)
+        return layer.takeError();
       params = pl::CreateAttention(
-                   fbb, layerOf(a.getCache()), shape(a.getQuery())[1],
+                   fbb, *layer, shape(a.getQuery())[1],
                    cache.getKvHeads(), cache.getHeadDim(),
                    a.getScale().convertToDouble(), a.getWindow().value_or(0),
                    a.getChunk().value_or(0),
@@ -375,14 +395,7 @@ private:
     } else {
       return err("unsupported in plans: " + op->getName().getStringRef());
     }
-    std::string name = op->getName().stripDialect().str();
-    op->getLoc()->walk([&](Location loc) {
-      if (auto n = dyn_cast<NameLoc>(loc)) {
-        name = n.getName().str();
-        return WalkResult::interrupt();
-      }
-      return WalkResult::advance();
-    });
+    std::string name = moduleName(op);
     auto inVec = operands(ins);
     if (!inVec)
       return inVec.takeError();
@@ -412,8 +425,9 @@ private:
         if (isa<kernel::YieldOp, llm::SplitHeadsOp, llm::MergeHeadsOp>(inner))
           continue; // views: same bytes as their source
         auto built = buildOp(&inner);
-        if (!built)
-          return built.takeError();
+        if (!built) // name the Hugging Face module the op came from
+          return err(moduleName(&inner) + ": " +
+                     llvm::toString(built.takeError()));
         ops.push_back(*built);
       }
       fb::Offset<fb::Vector<fb::Offset<pl::Launch>>> launchVec = 0;

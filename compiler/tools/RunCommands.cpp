@@ -2,8 +2,8 @@
 //---------------------===//
 //
 // The two subcommands that read plans. `run` goes through the public C API
-// only, exactly as an embedding application would; `inspect` reads the
-// verified flatbuffer through the runtime's PlanFile.
+// only, exactly as an embedding application would; `inspect` opens the plan
+// through it too and reads the verified header with the schema's accessors.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,9 +11,7 @@
 #include "compiler/tools/ToolSupport.h"
 
 #include "llmc/llmc.h"
-#include "runtime/src/Backend.h"
-#include "runtime/src/PlanFile.h"
-#include "runtime/src/PlanFormat.h"
+#include "runtime/schema/PlanFormat.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
@@ -167,15 +165,25 @@ int inspectMain(int argc, char **argv) {
       argc, argv,
       "llmc inspect: what a plan holds (verifies the whole file first)\n");
 
-  std::unique_ptr<runtime::PlanFile> file;
-  if (runtime::Status s = runtime::PlanFile::open(input, file); !s.ok())
-    return fail(s.message());
-  const pl::Plan &plan = *file->plan();
+  // The runtime's C API maps and verifies the whole file; its header is then
+  // read with the schema's generated accessors.
+  llmc_plan *opened = nullptr;
+  if (llmc_plan_open(input.c_str(), &opened) != LLMC_OK)
+    return fail(llmc_last_error());
+  std::unique_ptr<llmc_plan, void (*)(llmc_plan *)> owner(opened,
+                                                          llmc_plan_close);
+  const void *headerData = nullptr;
+  size_t headerSize = 0;
+  uint64_t fileSize = 0;
+  if (llmc_plan_get_header(opened, &headerData, &headerSize, &fileSize) !=
+      LLMC_OK)
+    return fail(llmc_last_error());
+  const pl::Plan &plan = *pl::GetSizePrefixedPlan(headerData);
   const pl::Model &model = *plan.model();
   const pl::MemoryPlan &memory = *plan.memory();
   raw_ostream &os = outs();
 
-  os << "plan: " << input << ", " << humanBytes(file->fileSize()) << "\n";
+  os << "plan: " << input << ", " << humanBytes(fileSize) << "\n";
   os << "format: " << plan.version()->major() << "." << plan.version()->minor()
      << ", written by " << plan.producer()->str() << "\n";
   os << "targets: ";

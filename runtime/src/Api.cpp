@@ -7,10 +7,12 @@
 
 #include "llmc/llmc.h"
 
+#include "runtime/schema/PlanFormat.h"
 #include "runtime/src/PlanFile.h"
-#include "runtime/src/PlanFormat.h"
 #include "runtime/src/Session.h"
 #include "runtime/src/Status.h"
+
+#include <cstring>
 
 using llmc::runtime::guardApi;
 using llmc::runtime::invalidArgument;
@@ -88,6 +90,28 @@ llmc_status llmc_plan_get_info(const llmc_plan *plan,
           uint64_t(layout->kv_heads()) * uint64_t(layout->head_dim()) *
           llmc::runtime::dtypeSize(layout->dtype());
     *out_info = info;
+    return Status::success();
+  });
+}
+
+llmc_status llmc_plan_get_header(const llmc_plan *plan, const void **out_data,
+                                 size_t *out_size, uint64_t *out_file_size) {
+  const char *fn = "llmc_plan_get_header";
+  return guardApi(fn, [&]() -> Status {
+    if (!plan)
+      return nullArgument(fn, "plan");
+    if (!out_data)
+      return nullArgument(fn, "out_data");
+    if (!out_size)
+      return nullArgument(fn, "out_size");
+    if (!out_file_size)
+      return nullArgument(fn, "out_file_size");
+    const uint8_t *data = plan->file->data();
+    uint32_t sizePrefix;
+    std::memcpy(&sizePrefix, data, sizeof sizePrefix);
+    *out_data = data;
+    *out_size = size_t(4) + sizePrefix; // verified to lie inside the file
+    *out_file_size = plan->file->fileSize();
     return Status::success();
   });
 }

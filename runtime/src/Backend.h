@@ -34,16 +34,6 @@ struct SessionShape {
   int64_t maxSeqLen = 1;
 };
 
-/// Rows a layer's KV cache holds per sequence (plan.fbs, KVCacheLayout):
-/// every position when window == 0, else the window plus one step's tokens.
-inline int64_t kvCacheCapacity(const llmc::plan::KVCacheLayout &layout,
-                               int64_t maxSeqLen, int64_t maxTokens) {
-  if (layout.window() == 0 || layout.window() >= maxSeqLen)
-    return maxSeqLen;
-  // Both terms are below 2^31 here: no overflow.
-  return std::min<int64_t>(maxSeqLen, layout.window() + maxTokens - 1);
-}
-
 class Backend {
 public:
   virtual ~Backend() = default;

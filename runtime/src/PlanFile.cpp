@@ -8,7 +8,7 @@
 
 #include "runtime/src/PlanFile.h"
 
-#include "runtime/src/PlanFormat.h"
+#include "runtime/schema/PlanFormat.h"
 
 #include <cerrno>
 #include <cinttypes>

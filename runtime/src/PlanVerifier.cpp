@@ -12,7 +12,7 @@
 
 #include "runtime/src/Checked.h"
 #include "runtime/src/PlanFile.h"
-#include "runtime/src/PlanFormat.h"
+#include "runtime/schema/PlanFormat.h"
 
 #include <algorithm>
 #include <cinttypes>
@@ -130,9 +130,12 @@ private:
       return fail("memory.max_tokens " + std::to_string(memory->max_tokens()) +
                   " is not in [1, 2^31)");
     uint32_t alignment = memory->alignment();
-    if (alignment > 4096 || (alignment & (alignment - 1)) != 0)
+    // Kernels issue 16-byte vector loads and stores on arena operands.
+    if (alignment < kMinArenaAlignment || alignment > 4096 ||
+        (alignment & (alignment - 1)) != 0)
       return fail("memory.alignment " + std::to_string(alignment) +
-                  " is not a power of two <= 4096");
+                  " is not a power of two in [" +
+                  std::to_string(kMinArenaAlignment) + ", 4096]");
     maxTokens_ = uint64_t(memory->max_tokens());
     arenaBytes_ = memory->arena_bytes();
     return Status::success();
@@ -843,16 +846,21 @@ private:
     LLMC_RETURN_IF_ERROR(finite(p.scale(), "scale"));
     if (p.window() < 0 || p.chunk() < 0)
       return failOp("window and chunk must not be negative");
+    // The rules of llm.attention's verifier (dialects/llm/IR/LLMOps.cpp).
+    if (p.window() > 0 && p.chunk() > 0)
+      return failOp("takes a window or a chunk, not both");
     if (!std::isfinite(p.softcap()) || p.softcap() < 0)
       return failOp("softcap is not a finite non-negative number");
-    // A windowed cache keeps only the last positions: the attention must not
-    // look further back than its window.
+    // A windowed cache keeps only the last positions: only a sliding window
+    // no wider than the cache's may read it (a chunk's first position can
+    // lie further back than any window).
     if (layout->window() > 0 &&
-        !(p.window() > 0 && p.window() <= layout->window()) &&
-        !(p.chunk() > 0 && p.chunk() <= layout->window()))
+        !(p.window() > 0 && p.window() <= layout->window()))
       return failOp("attends further back than KV cache " +
                     std::to_string(p.layer()) + "'s window of " +
-                    std::to_string(layout->window()));
+                    std::to_string(layout->window()) +
+                    (p.chunk() > 0 ? " (chunked attention needs a full cache)"
+                                   : ""));
     uint64_t rowElems;
     LLMC_RETURN_IF_ERROR(
         product(p.heads(), p.head_dim(), "heads * head_dim", rowElems));

@@ -2,8 +2,8 @@
 
 #include "compiler/codegen/cuda/CudaEmitter.h"
 
-#include "runtime/src/PlanFormat.h"
-#include "runtime/src/cuda/KernelABI.h"
+#include "runtime/schema/PlanFormat.h"
+#include "runtime/schema/KernelABI.h"
 
 #include "llvm/ADT/Hashing.h"
 #include "llvm/ADT/StringExtras.h"

@@ -5,7 +5,7 @@
 // dtypes and tile shapes are compile-time constants of small templates
 // (templates/*.cuh); operand addresses are parameters, so the layers of a
 // model share entries and each distinct entry is compiled once. The calling
-// convention is runtime/src/cuda/KernelABI.h's.
+// convention is runtime/schema/KernelABI.h's.
 //
 // Per op kind:
 //   embedding       gather, one thread per element

@@ -337,8 +337,11 @@ LogicalResult AttentionOp::verify() {
     return emitOpError() << "a cache holding a window of "
                          << cache.getWindow()
                          << " tokens cannot serve attention over "
-                         << (getWindow() ? std::to_string(*getWindow()) + " tokens"
-                                         : std::string("the whole sequence"));
+                         << (getWindow()  ? std::to_string(*getWindow()) + " tokens"
+                             : getChunk() ? "chunks of " +
+                                                std::to_string(*getChunk()) +
+                                                " tokens"
+                                          : std::string("the whole sequence"));
   if (failed(verifyTokenCount(*this, getQuery(), "query", getSlots(), "slots")) ||
       failed(verifyTokenCount(*this, getQuery(), "query", getPositions(),
                               "positions")))

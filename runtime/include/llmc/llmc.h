@@ -93,6 +93,14 @@ typedef struct llmc_plan_info {
 
 llmc_status llmc_plan_get_info(const llmc_plan *plan, llmc_plan_info *out_info);
 
+/* The plan's verified header: the size-prefixed flatbuffer that
+ * runtime/schema/plan.fbs describes (read it with the code flatc generates
+ * from that schema), and the size of the whole file. The bytes are owned by
+ * the plan and valid until llmc_plan_close. For tools that show every field
+ * of a plan (`llmc inspect`); running a plan needs none of it. */
+llmc_status llmc_plan_get_header(const llmc_plan *plan, const void **out_data,
+                                 size_t *out_size, uint64_t *out_file_size);
+
 /*===------------------------------------------------------------------===*
  * Sessions
  *===------------------------------------------------------------------===*/

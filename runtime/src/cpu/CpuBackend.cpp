@@ -9,7 +9,7 @@
 #include "runtime/src/cpu/CpuBackend.h"
 
 #include "runtime/src/Checked.h"
-#include "runtime/src/PlanFormat.h"
+#include "runtime/schema/PlanFormat.h"
 #include "runtime/src/cpu/Numerics.h"
 
 #include <algorithm>

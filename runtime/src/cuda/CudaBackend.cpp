@@ -11,7 +11,7 @@
 #include "runtime/src/cuda/CudaBackend.h"
 
 #include "runtime/src/Checked.h"
-#include "runtime/src/PlanFormat.h"
+#include "runtime/schema/PlanFormat.h"
 #include "runtime/src/cpu/Numerics.h"
 
 #include <algorithm>

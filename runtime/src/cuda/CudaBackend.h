@@ -35,7 +35,7 @@
 #include "runtime/src/PlanFile.h"
 #include "runtime/src/cuda/Device.h"
 #include "runtime/src/cuda/Driver.h"
-#include "runtime/src/cuda/KernelABI.h"
+#include "runtime/schema/KernelABI.h"
 
 #include <array>
 #include <cstdint>

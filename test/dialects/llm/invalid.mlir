@@ -258,6 +258,16 @@ func.func @f(%q: tensor<?x16x64xbf16>, %c: !llm.kv_cache<kv_heads = 8, head_dim 
 
 // -----
 
+// A chunk's first position can lie further back than any window: chunked
+// attention needs a full cache (the plan verifier has the same rule).
+func.func @f(%q: tensor<?x16x64xbf16>, %c: !llm.kv_cache<kv_heads = 8, head_dim = 64, dtype = bf16, window = 128>, %s: tensor<?xi32>, %p: tensor<?xi32>) -> tensor<?x16x64xbf16> {
+  // expected-error @+1 {{a cache holding a window of 128 tokens cannot serve attention over chunks of 64 tokens}}
+  %a = llm.attention %q, %c at %s, %p scale 0.125 {chunk = 64 : i64} : tensor<?x16x64xbf16>, !llm.kv_cache<kv_heads = 8, head_dim = 64, dtype = bf16, window = 128> -> tensor<?x16x64xbf16>
+  return %a : tensor<?x16x64xbf16>
+}
+
+// -----
+
 func.func @f(%q: tensor<?x16x64xbf16>, %c: !llm.kv_cache<kv_heads = 8, head_dim = 64, dtype = bf16>, %s: tensor<?xi32>, %p: tensor<?xi32>, %k: tensor<8xbf16>) -> tensor<?x16x64xbf16> {
   // expected-error @+1 {{sinks must be [16]}}
   %a = llm.attention %q, %c at %s, %p sinks %k scale 0.125 : tensor<?x16x64xbf16>, !llm.kv_cache<kv_heads = 8, head_dim = 64, dtype = bf16>, tensor<8xbf16> -> tensor<?x16x64xbf16>

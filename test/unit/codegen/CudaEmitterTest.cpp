@@ -7,7 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/codegen/cuda/CudaEmitter.h"
-#include "runtime/src/cuda/KernelABI.h"
+#include "runtime/schema/KernelABI.h"
 #include "test/unit/codegen/AllOpsPlan.h"
 
 #include <gtest/gtest.h>

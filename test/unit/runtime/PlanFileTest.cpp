@@ -173,6 +173,19 @@ TEST_F(PlanFileTest, WeightShapeMismatch) {
                  "shape [4, 16], expected [8, 8]");
 }
 
+/// Replaces tinyLlama's attention (prefill kernel 1, op 0) by one with
+/// `window` and `chunk`, on the same operands.
+void setAttention(TestPlan &t, int64_t window, int64_t chunk) {
+  OpSpec &op = t.prefill[1][0];
+  AttentionParams p;
+  p.heads = TinyLlama::kHeads;
+  p.kvHeads = TinyLlama::kKVHeads;
+  p.headDim = TinyLlama::kHeadDim;
+  p.window = window;
+  p.chunk = chunk;
+  op = attentionOp(p, op.inputs[0], op.inputs[1], op.outputs[0]);
+}
+
 TEST_F(PlanFileTest, InconsistentPlansAreRejected) {
   struct Case {
     const char *name;
@@ -224,6 +237,28 @@ TEST_F(PlanFileTest, InconsistentPlansAreRejected) {
              P::Operand(P::OperandKind::Weight, P::DType::BF16, 2, 0, 0);
        },
        "is f32 but the operand says bf16"},
+      // Kernels issue 16-byte loads and stores on arena operands.
+      {"memory alignment", [](TestPlan &t) { t.memoryAlignment = 8; },
+       "memory.alignment 8 is not a power of two in [16, 4096]"},
+      // The same rules as llm.attention's verifier (test/dialects/llm/
+      // invalid.mlir): a window or a chunk, and a windowed cache serves only
+      // a window no wider than its own.
+      {"window and chunk",
+       [](TestPlan &t) { setAttention(t, /*window=*/4, /*chunk=*/4); },
+       "takes a window or a chunk, not both"},
+      {"chunk on a windowed cache",
+       [](TestPlan &t) {
+         t.kvCaches[0].window = 8;
+         setAttention(t, /*window=*/0, /*chunk=*/8);
+       },
+       "attends further back than KV cache 0's window of 8 (chunked "
+       "attention needs a full cache)"},
+      {"window wider than the cache's",
+       [](TestPlan &t) {
+         t.kvCaches[0].window = 8;
+         setAttention(t, /*window=*/9, /*chunk=*/0);
+       },
+       "attends further back than KV cache 0's window of 8"},
   };
   for (Case &c : cases) {
     SCOPED_TRACE(c.name);

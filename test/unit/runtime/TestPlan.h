@@ -13,7 +13,7 @@
 #define LLMC_TEST_UNIT_RUNTIME_TESTPLAN_H
 
 #include "runtime/schema/plan_generated.h"
-#include "runtime/src/PlanFormat.h"
+#include "runtime/schema/PlanFormat.h"
 
 #include <cstdint>
 #include <functional>

@@ -2,18 +2,22 @@
 //
 // The numbers and helpers that the plan writer (compiler/plan/) and the plan
 // reader (runtime/src/PlanFile.cpp) must agree on; plan.fbs describes the
-// layout they implement. Header-only, so that the compiler does not need the
-// rest of the runtime to write a plan.
+// layout they implement. Part of the one contract between the compiler and
+// the runtime (runtime/schema/: plan.fbs, this file, KernelABI.h), which
+// both sides include; nothing outside runtime/ includes runtime/src/.
+// Header-only, so that the compiler does not need the rest of the runtime to
+// write a plan.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef LLMC_RUNTIME_SRC_PLANFORMAT_H
-#define LLMC_RUNTIME_SRC_PLANFORMAT_H
+#ifndef LLMC_RUNTIME_SCHEMA_PLANFORMAT_H
+#define LLMC_RUNTIME_SCHEMA_PLANFORMAT_H
 
 #include "runtime/schema/plan_generated.h"
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -32,6 +36,9 @@ inline constexpr char kFileIdentifier[] = "LLMP";
 inline constexpr uint64_t kWeightSectionAlignment = 4096;
 /// The smallest Plan.weight_alignment a reader accepts.
 inline constexpr uint64_t kMinWeightAlignment = 256;
+/// The smallest MemoryPlan.alignment a reader accepts: kernels issue 16-byte
+/// vector loads and stores on arena operands.
+inline constexpr uint32_t kMinArenaAlignment = 16;
 
 /// The smallest file that can hold the size prefix, root offset and
 /// identifier.
@@ -93,6 +100,18 @@ inline const char *dtypeName(llmc::plan::DType dtype) {
   return "invalid dtype";
 }
 
+/// Rows of a KV cache per sequence (KVCacheLayout): a windowed layer keeps
+/// a ring of window + max_tokens - 1 positions (a step's tokens may attend
+/// up to `window` back from each of them), every other layer the whole
+/// sequence.
+inline int64_t kvCacheCapacity(const llmc::plan::KVCacheLayout &layout,
+                               int64_t maxSeqLen, int64_t maxTokens) {
+  if (layout.window() == 0 || layout.window() >= maxSeqLen)
+    return maxSeqLen;
+  // Both terms are below 2^31 here: no overflow.
+  return std::min<int64_t>(maxSeqLen, layout.window() + maxTokens - 1);
+}
+
 } // namespace llmc::runtime
 
-#endif // LLMC_RUNTIME_SRC_PLANFORMAT_H
+#endif // LLMC_RUNTIME_SCHEMA_PLANFORMAT_H

@@ -16,8 +16,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef LLMC_RUNTIME_SRC_CUDA_KERNELABI_H
-#define LLMC_RUNTIME_SRC_CUDA_KERNELABI_H
+#ifndef LLMC_RUNTIME_SCHEMA_KERNELABI_H
+#define LLMC_RUNTIME_SCHEMA_KERNELABI_H
 
 #include <cstddef>
 #include <cstdint>
@@ -38,4 +38,4 @@ inline constexpr const char *kKvArgDeclaration =
 
 } // namespace llmc::runtime::cuda
 
-#endif // LLMC_RUNTIME_SRC_CUDA_KERNELABI_H
+#endif // LLMC_RUNTIME_SCHEMA_KERNELABI_H
