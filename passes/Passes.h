@@ -25,7 +25,10 @@ void buildLLMOptimizePipeline(mlir::OpPassManager &pm);
 /// Lowering to launches and memory planning: convert-llm-to-kernel, then
 /// kernel-plan-memory for `maxTokens` tokens per step. Registered as
 /// `kernel-lower` (option max-tokens).
-void buildKernelLoweringPipeline(mlir::OpPassManager &pm, int64_t maxTokens);
+/// convert-llm-to-kernel and kernel-plan-memory on each step function, then
+/// kernel-select on the module.
+void buildKernelLoweringPipeline(mlir::OpPassManager &pm, int64_t maxTokens,
+                                 int64_t maxSeqLen);
 
 /// Registers every llmc pass and pipeline (for llmc-opt and llmc).
 void registerAllPassesAndPipelines();

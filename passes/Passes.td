@@ -78,4 +78,38 @@ def PlanMemoryPass : Pass<"kernel-plan-memory", "::mlir::func::FuncOp"> {
   ];
 }
 
+//===----------------------------------------------------------------------===//
+// Kernel selection
+//===----------------------------------------------------------------------===//
+
+def KernelSelectPass : Pass<"kernel-select", "::mlir::ModuleOp"> {
+  let summary = "Choose the generated kernel that runs each launch: kernel.call ops";
+  let description = [{
+    After `kernel-plan-memory`, decides for every `kernel.launch` of the step
+    functions which generated kernels run it, and records each as a
+    `kernel.call` at the end of the launch's body: the template, its
+    compile-time constants (shapes, dtypes, tile sizes, split counts), its
+    operands, its launch geometry and the step sizes it serves. The recipes
+    live one file per op family (passes/Conversion/KernelSelect/); fusions
+    are recipes that cover several ops with one call, taken only where
+    running them at once cannot change a result (no write lands on bytes
+    another part reads):
+
+    * 2-3 linears of one input (Q, K, V): one `gemv_multi` for small steps;
+    * two RMSNorms of one size in a row (Q and K norms): `rms_norm_pair`;
+    * rope(q), rope(k), kv_cache_write(rotated k, v): `rope_kv_cache_write`.
+
+    Each step function also gets a `kernel.greedy` op with the calls of
+    greedy sampling over its logits, and `kernel.scratch_bytes`. Entries with
+    the same name and another template call are renamed NAME_v2, ...: after
+    this pass an entry name means one kernel. The emitter only prints these
+    calls; the plan writer only serializes them.
+  }];
+  let options = [
+    Option<"maxSeqLen", "max-seq-len", "int64_t", "4096",
+           "the longest sequence a session may hold (decode split counts)">,
+  ];
+  let dependentDialects = ["::llmc::kernel::KernelDialect", "::llmc::llm::LLMDialect"];
+}
+
 #endif // LLMC_PASSES_PASSES_TD

@@ -16,12 +16,16 @@ void buildLLMOptimizePipeline(mlir::OpPassManager &pm) {
   pm.addPass(mlir::createCanonicalizerPass());
 }
 
-void buildKernelLoweringPipeline(mlir::OpPassManager &pm, int64_t maxTokens) {
+void buildKernelLoweringPipeline(mlir::OpPassManager &pm, int64_t maxTokens,
+                                 int64_t maxSeqLen) {
   mlir::OpPassManager &fn = pm.nest<mlir::func::FuncOp>();
   fn.addPass(createConvertLLMToKernelPass());
   PlanMemoryPassOptions options;
   options.maxTokens = maxTokens;
   fn.addPass(createPlanMemoryPass(options));
+  KernelSelectPassOptions select;
+  select.maxSeqLen = maxSeqLen;
+  pm.addPass(createKernelSelectPass(select));
 }
 
 namespace {
@@ -30,6 +34,10 @@ struct KernelLoweringOptions
   Option<int64_t> maxTokens{*this, "max-tokens",
                             llvm::cl::desc("the most tokens one step runs"),
                             llvm::cl::init(512)};
+  Option<int64_t> maxSeqLen{
+      *this, "max-seq-len",
+      llvm::cl::desc("the longest sequence a session may hold"),
+      llvm::cl::init(4096)};
 };
 } // namespace
 
@@ -44,9 +52,9 @@ void registerAllPassesAndPipelines() {
   mlir::PassPipelineRegistration<KernelLoweringOptions>(
       "kernel-lower",
       "The launch-level pipeline of `llmc compile`: convert-llm-to-kernel, "
-      "kernel-plan-memory",
+      "kernel-plan-memory, kernel-select",
       [](mlir::OpPassManager &pm, const KernelLoweringOptions &options) {
-        buildKernelLoweringPipeline(pm, options.maxTokens);
+        buildKernelLoweringPipeline(pm, options.maxTokens, options.maxSeqLen);
       });
 }
 

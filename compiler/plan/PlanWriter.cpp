@@ -10,10 +10,8 @@
 
 #include "compiler/plan/PlanWriter.h"
 
-#include "compiler/codegen/cuda/CudaEmitter.h"
-#include "compiler/codegen/cuda/NVRTC.h"
-
 #include "dialects/kernel/IR/KernelOps.h"
+#include "dialects/kernel/IR/Storage.h"
 #include "dialects/llm/IR/LLMOps.h"
 #include "runtime/schema/PlanFormat.h"
 
@@ -97,19 +95,15 @@ std::string moduleName(Operation *op) {
   return name;
 }
 
-/// Generated and compiled CUDA code, ready to be serialized.
-struct CompiledCode {
-  codegen::cuda::CudaProgram program;
-  std::vector<std::string> targets;
-  /// Entry-major: entries[i] for targets[j] at i * targets.size() + j.
-  std::vector<codegen::cuda::CompiledKernel> binaries;
-  std::string nvrtcVersion;
-};
-
 class ModuleSerializer {
 public:
-  ModuleSerializer(ModuleOp module, const PlanOptions &options)
-      : module(module), options(options) {}
+  ModuleSerializer(ModuleOp module, const PlanOptions &options,
+                   const CodeSection *code)
+      : module(module), options(options), code(code) {
+    if (code)
+      for (auto [i, e] : llvm::enumerate(code->entries))
+        entryIndex[e.name] = unsigned(i);
+  }
 
   llvm::Error collectWeights() {
     WalkResult r = module.walk([&](llm::ParamOp p) -> WalkResult {
@@ -167,6 +161,9 @@ public:
     if (arena(prefill) < 0 || arena(decode) < 0 || !maxTokensAttr)
       return err("the module has not been through kernel-plan-memory");
     maxTokens = maxTokensAttr.getInt();
+    for (func::FuncOp fn : {prefill, decode})
+      if (auto a = fn->getAttrOfType<IntegerAttr>(kernel::kScratchBytesAttrName))
+        scratchBytes = std::max(scratchBytes, uint64_t(a.getInt()));
 
     fbb.ForceDefaults(true); // every checksum is stored, so it can be patched
     auto prefillProgram = buildProgram(prefill, pl::Step::Prefill);
@@ -224,57 +221,33 @@ public:
 
   fb::FlatBufferBuilder &builder() { return fbb; }
 
-  /// Code to store with the programs (not owned; null: none).
-  void setCode(const CompiledCode *c) { code = c; }
-
 private:
-  /// Where `v` lives, following launch arguments, launch results, views
-  /// and cache updates back to their storage.
+  /// Where `v` lives (kernel/IR/Storage.h), as a plan operand.
   llvm::Expected<pl::Operand> resolve(Value v) {
-    while (true) {
-      if (auto arg = dyn_cast<BlockArgument>(v)) {
-        Operation *owner = arg.getOwner()->getParentOp();
-        if (auto launch = dyn_cast<kernel::LaunchOp>(owner)) {
-          v = launch.getInputs()[arg.getArgNumber()];
-          continue;
-        }
-        unsigned n = arg.getArgNumber();
-        if (n < 3)
-          return pl::Operand(pl::OperandKind::Input, pl::DType::I32, n, 0, 1);
-        auto cache = cast<llm::KVCacheType>(arg.getType());
-        return pl::Operand(pl::OperandKind::KVCache,
-                           *planDType(cache.getDtype()), n - 3, 0, 0);
-      }
-      Operation *def = v.getDefiningOp();
-      if (auto p = dyn_cast<llm::ParamOp>(def)) {
-        unsigned index = weightIndex.lookup(p.getName());
-        return pl::Operand(pl::OperandKind::Weight, specDTypes[index], index, 0,
-                           0);
-      }
-      if (auto launch = dyn_cast<kernel::LaunchOp>(def)) {
-        auto yield =
-            cast<kernel::YieldOp>(launch.getBody().front().getTerminator());
-        v = yield.getValues()[cast<OpResult>(v).getResultNumber()];
-        continue;
-      }
-      if (auto write = dyn_cast<llm::KVCacheWriteOp>(def)) {
-        v = write.getCache();
-        continue;
-      }
-      auto offsets =
-          def->getAttrOfType<DenseI64ArrayAttr>(kernel::kOffsetsAttrName);
-      unsigned resultNumber = cast<OpResult>(v).getResultNumber();
-      if (!offsets || offsets.size() <= resultNumber ||
-          offsets[resultNumber] < 0)
-        return err("value defined by " + def->getName().getStringRef() +
-                   " has no arena offset");
-      auto dtype = planDType(getElementTypeOrSelf(v.getType()));
-      if (!dtype)
-        return err("unsupported activation type");
-      return pl::Operand(pl::OperandKind::Arena, *dtype, 0,
-                         uint64_t(offsets[resultNumber]),
-                         rowElems(v.getType()));
+    auto s = kernel::resolveStorage(v);
+    if (!s)
+      return s.takeError();
+    auto dtype = planDType(s->elementType);
+    if (!dtype)
+      return err("unsupported element type");
+    switch (s->kind) {
+    case kernel::StorageKind::Input:
+      return pl::Operand(pl::OperandKind::Input, pl::DType::I32, s->index, 0, 1);
+    case kernel::StorageKind::KVCache:
+      return pl::Operand(pl::OperandKind::KVCache, *dtype, s->index, 0, 0);
+    case kernel::StorageKind::Weight: {
+      unsigned index = weightIndex.lookup(s->weight);
+      return pl::Operand(pl::OperandKind::Weight, specDTypes[index], index, 0,
+                         0);
     }
+    case kernel::StorageKind::Arena:
+      return pl::Operand(pl::OperandKind::Arena, *dtype, 0, s->offset,
+                         s->rowElems);
+    case kernel::StorageKind::Scratch:
+      return pl::Operand(pl::OperandKind::Scratch, *dtype, 0, s->offset,
+                         s->rowElems);
+    }
+    return err("unknown storage");
   }
 
   llvm::Expected<fb::Offset<fb::Vector<const pl::Operand *>>>
@@ -409,20 +382,27 @@ private:
   llvm::Expected<fb::Offset<pl::Program>> buildProgram(func::FuncOp fn,
                                                        pl::Step step) {
     std::vector<fb::Offset<pl::Kernel>> kernels;
-    const std::vector<codegen::cuda::KernelLaunches> *launches = nullptr;
-    if (code)
-      launches = step == pl::Step::Prefill ? &code->program.prefill
-                                           : &code->program.decode;
+    kernel::GreedyOp greedyOp;
     for (Operation &op : fn.getBody().front()) {
       if (isa<llm::ParamOp, func::ReturnOp>(op))
         continue;
+      if (auto g = dyn_cast<kernel::GreedyOp>(op)) {
+        greedyOp = g;
+        continue;
+      }
       auto launch = dyn_cast<kernel::LaunchOp>(op);
       if (!launch)
         return err("@" + fn.getSymName() + ": " + op.getName().getStringRef() +
                    " outside a kernel.launch (run convert-llm-to-kernel)");
       std::vector<fb::Offset<pl::Op>> ops;
+      std::vector<kernel::CallOp> calls;
       for (Operation &inner : launch.getBody().front()) {
-        if (isa<kernel::YieldOp, llm::SplitHeadsOp, llm::MergeHeadsOp>(inner))
+        if (auto call = dyn_cast<kernel::CallOp>(inner)) {
+          calls.push_back(call);
+          continue;
+        }
+        if (isa<kernel::YieldOp, kernel::ScratchOp, llm::SplitHeadsOp,
+                llm::MergeHeadsOp>(inner))
           continue; // views: same bytes as their source
         auto built = buildOp(&inner);
         if (!built) // name the Hugging Face module the op came from
@@ -431,10 +411,14 @@ private:
         ops.push_back(*built);
       }
       fb::Offset<fb::Vector<fb::Offset<pl::Launch>>> launchVec = 0;
-      if (launches) {
-        if (kernels.size() >= launches->size())
-          return err("generated code does not match the program");
-        launchVec = buildLaunches((*launches)[kernels.size()].launches);
+      if (code) {
+        if (calls.empty())
+          return err(launch.getName() +
+                     ": no kernel.call runs this launch (run kernel-select)");
+        auto built = buildLaunches(calls);
+        if (!built)
+          return built.takeError();
+        launchVec = *built;
       }
       kernels.push_back(
           pl::CreateKernel(fbb, fbb.CreateString(launch.getName().str()),
@@ -444,72 +428,86 @@ private:
     auto logits = resolve(ret.getOperand(0));
     if (!logits)
       return logits.takeError();
-    if (launches && kernels.size() != launches->size())
-      return err("generated code does not match the program");
     fb::Offset<fb::Vector<fb::Offset<pl::Launch>>> greedy = 0;
-    const pl::Operand *greedyTokens = nullptr;
+    std::optional<pl::Operand> greedyTokens;
     if (code) {
-      greedy = buildLaunches(step == pl::Step::Prefill
-                                 ? code->program.prefillGreedy
-                                 : code->program.decodeGreedy);
-      greedyTokens = &code->program.greedyTokens;
+      if (!greedyOp)
+        return err("@" + fn.getSymName() +
+                   " has no kernel.greedy (run kernel-select)");
+      std::vector<kernel::CallOp> calls(
+          greedyOp.getBody().front().getOps<kernel::CallOp>().begin(),
+          greedyOp.getBody().front().getOps<kernel::CallOp>().end());
+      auto built = buildLaunches(calls);
+      if (!built)
+        return built.takeError();
+      greedy = *built;
+      auto tokens = resolve(greedyOp.getResult(0));
+      if (!tokens)
+        return tokens.takeError();
+      greedyTokens = *tokens;
     }
     return pl::CreateProgram(fbb, step, fbb.CreateVector(kernels), &*logits,
-                             greedy, greedyTokens);
+                             greedy, greedyTokens ? &*greedyTokens : nullptr);
   }
 
-  fb::Offset<fb::Vector<fb::Offset<pl::Launch>>>
-  buildLaunches(const std::vector<codegen::cuda::LaunchSpec> &launches) {
+  llvm::Expected<fb::Offset<fb::Vector<fb::Offset<pl::Launch>>>>
+  buildLaunches(llvm::ArrayRef<kernel::CallOp> calls) {
     std::vector<fb::Offset<pl::Launch>> out;
-    for (const codegen::cuda::LaunchSpec &l : launches) {
-      std::vector<uint32_t> grid(l.grid.begin(), l.grid.end());
+    for (kernel::CallOp call : calls) {
+      auto entry = entryIndex.find(call.getEntry());
+      if (entry == entryIndex.end())
+        return err("kernel.call " + call.getEntry() +
+                   ": no such entry in the compiled code");
+      std::vector<pl::Operand> args;
+      for (Value v : call.getBuffers()) {
+        auto o = resolve(v);
+        if (!o)
+          return err("kernel.call " + call.getEntry() + ": " +
+                     llvm::toString(o.takeError()));
+        args.push_back(*o);
+      }
+      std::vector<uint32_t> grid(call.getGrid().begin(), call.getGrid().end());
       out.push_back(pl::CreateLaunch(
-          fbb, l.entry, fbb.CreateVectorOfStructs(l.args),
-          fbb.CreateVector(grid), l.block, l.dynamicSharedBytes,
-          l.tokensPerBlock, l.tokenAxis, l.minTokens, l.maxTokens));
+          fbb, entry->second, fbb.CreateVectorOfStructs(args),
+          fbb.CreateVector(grid), uint32_t(call.getBlock()),
+          /*dynamic_shared_bytes=*/0, uint32_t(call.getTokensPerBlock()),
+          uint8_t(call.getTokenAxis()), uint32_t(call.getMinTokens()),
+          uint32_t(call.getMaxTokens())));
     }
     return fbb.CreateVector(out);
   }
 
   fb::Offset<pl::CudaCode> buildCode() {
     std::vector<fb::Offset<pl::CodeEntry>> entries;
-    size_t nt = code->targets.size();
-    for (auto [i, source] : llvm::enumerate(code->program.entries)) {
+    for (const CodeEntry &e : code->entries) {
       std::vector<fb::Offset<pl::CodeBinary>> binaries;
-      for (size_t j = 0; j < nt; ++j) {
-        const codegen::cuda::CompiledKernel &c = code->binaries[i * nt + j];
-        codegen::cuda::ResourceUsage u;
-        std::string symbol = c.symbols.count(source.name)
-                                 ? c.symbols.at(source.name)
-                                 : source.name;
-        if (auto it = c.usage.find(source.name); it != c.usage.end())
-          u = it->second;
+      for (const CodeBinary &c : e.binaries) {
         auto resources = pl::CreateKernelResources(
-            fbb, uint32_t(u.registers), uint32_t(u.spillStoreBytes),
-            uint32_t(u.spillLoadBytes), uint32_t(u.staticSharedBytes),
-            uint32_t(u.localBytes));
+            fbb, c.registers, c.spillStoreBytes, c.spillLoadBytes,
+            c.staticSharedBytes, c.localBytes);
         std::vector<uint8_t> ptx(c.ptx.begin(), c.ptx.end());
         ptx.push_back(0);
         binaries.push_back(pl::CreateCodeBinary(
-            fbb, fbb.CreateString(code->targets[j]), fbb.CreateVector(c.cubin),
-            fbb.CreateVector(ptx), fbb.CreateString(symbol), resources));
+            fbb, fbb.CreateString(c.target), fbb.CreateVector(c.cubin),
+            fbb.CreateVector(ptx), fbb.CreateString(c.symbol), resources));
       }
       entries.push_back(pl::CreateCodeEntry(
-          fbb, fbb.CreateString(source.name), fbb.CreateString(source.source),
+          fbb, fbb.CreateString(e.name), fbb.CreateString(e.source),
           fbb.CreateVector(binaries)));
     }
     std::vector<fb::Offset<fb::String>> targets;
     for (const std::string &t : code->targets)
       targets.push_back(fbb.CreateString(t));
     return pl::CreateCudaCode(fbb, fbb.CreateVector(targets),
-                              fbb.CreateVector(entries),
-                              code->program.scratchBytes,
+                              fbb.CreateVector(entries), scratchBytes,
                               fbb.CreateString(code->nvrtcVersion));
   }
 
   ModuleOp module;
   const PlanOptions &options;
-  const CompiledCode *code = nullptr;
+  const CodeSection *code;
+  llvm::StringMap<unsigned> entryIndex;
+  uint64_t scratchBytes = 0;
   fb::FlatBufferBuilder fbb{1 << 20};
   std::vector<WeightSpec> specs;
   std::vector<pl::DType> specDTypes;
@@ -579,41 +577,6 @@ private:
   bool committed = false;
 };
 
-/// Generates the CUDA code of the program header `header` and compiles it
-/// for `targets`.
-llvm::Expected<CompiledCode> compileCode(llvm::ArrayRef<uint8_t> header,
-                                         llvm::ArrayRef<std::string> targets,
-                                         const PlanOptions &options) {
-  CompiledCode code;
-  code.targets.assign(targets.begin(), targets.end());
-  std::vector<codegen::cuda::Target> parsed;
-  for (const std::string &t : targets) {
-    auto target = codegen::cuda::parseTarget(t);
-    if (!target)
-      return target.takeError();
-    parsed.push_back(*target);
-  }
-  auto program =
-      codegen::cuda::generateCuda(*pl::GetSizePrefixedPlan(header.data()));
-  if (!program)
-    return program.takeError();
-  code.program = std::move(*program);
-  if (!options.dumpKernelsDir.empty()) {
-    if (auto e = codegen::cuda::dumpSources(code.program.entries,
-                                            options.dumpKernelsDir))
-      return e;
-  }
-  auto binaries = codegen::cuda::compileAll(code.program.entries, parsed,
-                                            options.jobs,
-                                            failedKernelDir(options),
-                                            options.nvrtcOptions);
-  if (!binaries)
-    return binaries.takeError();
-  code.binaries = std::move(*binaries);
-  code.nvrtcVersion = codegen::cuda::nvrtcVersion();
-  return code;
-}
-
 } // namespace
 
 std::string failedKernelDir(const PlanOptions &options) {
@@ -635,78 +598,41 @@ std::vector<std::string> cudaTargets(const PlanOptions &options) {
   return out;
 }
 
-llvm::Expected<std::vector<uint8_t>> buildPlanHeader(ModuleOp module,
-                                                     const PlanOptions &options) {
-  if (options.maxSeqLen < 1)
-    return err("max sequence length must be at least 1");
-  ModuleSerializer serializer(module, options);
-  if (llvm::Error e = serializer.collectWeights())
-    return e;
-  uint64_t weightsSize = 0;
-  std::vector<uint64_t> weightOffsets;
-  if (llvm::Error e = serializer.build(0, weightsSize, weightOffsets))
-    return e;
-  fb::FlatBufferBuilder &fbb = serializer.builder();
-  return std::vector<uint8_t>(fbb.GetBufferPointer(),
-                              fbb.GetBufferPointer() + fbb.GetSize());
-}
-
 llvm::Error writePlan(ModuleOp module, WeightSource &weights,
-                      const PlanOptions &options, llvm::StringRef path) {
+                      const PlanOptions &options, llvm::StringRef path,
+                      const CodeSection *code) {
   if (options.maxSeqLen < 1)
     return err("max sequence length must be at least 1");
-  ModuleSerializer serializer(module, options);
+  ModuleSerializer serializer(module, options, code);
   if (llvm::Error e = serializer.collectWeights())
     return e;
   for (const WeightSpec &spec : serializer.weights())
     if (llvm::Error e = weights.check(spec))
       return e;
 
-  // Generated code: from the programs, before anything is written, so that
-  // a kernel NVRTC rejects leaves no file behind.
-  std::optional<CompiledCode> code;
-  if (std::vector<std::string> targets = cudaTargets(options); !targets.empty()) {
-    auto header = buildPlanHeader(module, options);
-    if (!header)
-      return header.takeError();
-    auto compiled = compileCode(*header, targets, options);
-    if (!compiled)
-      return compiled.takeError();
-    code = std::move(*compiled);
-    serializer.setCode(&*code);
-  }
-
-  // The header's size does not depend on where the weights go (every field
-  // is stored), so build it once to learn the size, then for real.
-  uint64_t weightsSize = 0, weightsOffset = 0;
+  // Serialized once: every field is stored (ForceDefaults), so the header's
+  // size does not depend on where the weight section starts, and
+  // Plan.weights_offset is patched in place once that size is known.
+  uint64_t weightsSize = 0;
   std::vector<uint64_t> weightOffsets;
-  {
-    ModuleSerializer sizing(module, options);
-    if (code)
-      sizing.setCode(&*code);
-    if (llvm::Error e = sizing.collectWeights())
-      return e;
-    if (llvm::Error e = sizing.build(0, weightsSize, weightOffsets))
-      return e;
-    uint64_t headerEnd = runtime::headerChecksumOffset(
-                             uint32_t(sizing.builder().GetSize() - 4)) +
-                         8;
-    weightsOffset =
-        runtime::alignTo(headerEnd, runtime::kWeightSectionAlignment);
-  }
-  weightOffsets.clear();
-  if (llvm::Error e =
-          serializer.build(weightsOffset, weightsSize, weightOffsets))
+  if (llvm::Error e = serializer.build(0, weightsSize, weightOffsets))
     return e;
   fb::FlatBufferBuilder &fbb = serializer.builder();
   if (fbb.GetSize() > runtime::kMaxFlatbufferSize)
     return err(path + ": the plan header would exceed 1 GiB");
+  uint8_t *header = fbb.GetBufferPointer();
+  uint32_t sizePrefix;
+  std::memcpy(&sizePrefix, header, 4);
+  const uint64_t weightsOffset = runtime::alignTo(
+      runtime::headerChecksumOffset(sizePrefix) + 8,
+      runtime::kWeightSectionAlignment);
+  auto *plan = pl::GetMutableSizePrefixedPlan(header);
+  if (!plan->mutate_weights_offset(weightsOffset))
+    return err("internal error: Plan.weights_offset is not stored");
 
   TempFile file;
   if (llvm::Error e = file.create(path))
     return e;
-  uint8_t *header = fbb.GetBufferPointer();
-  auto *plan = pl::GetMutableSizePrefixedPlan(header);
   std::vector<uint8_t> buffer;
   for (auto [i, spec] : llvm::enumerate(serializer.weights())) {
     buffer.assign(spec.bytes(), 0);
@@ -722,8 +648,6 @@ llvm::Error writePlan(ModuleOp module, WeightSource &weights,
   if (llvm::Error e = file.resize(weightsOffset + weightsSize, path))
     return e;
 
-  uint32_t sizePrefix;
-  std::memcpy(&sizePrefix, header, 4);
   std::vector<uint8_t> head(weightsOffset, 0);
   std::memcpy(head.data(), header, fbb.GetSize());
   uint64_t sum = runtime::checksum(header, 4 + uint64_t(sizePrefix));

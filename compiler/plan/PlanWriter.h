@@ -1,9 +1,10 @@
 //===- PlanWriter.h - a lowered module and its weights as a plan file
 //------===//
 //
-// Turns a module after kernel-lower (kernel.launch ops with arena offsets)
-// into the flatbuffer of runtime/schema/plan.fbs, and writes it with the
-// weights to a plan file: through a temporary file in the same directory,
+// Turns a module after kernel-lower and kernel-select (kernel.launch ops
+// with arena offsets and their kernel.calls) and its compiled code into the
+// flatbuffer of runtime/schema/plan.fbs, serialized once, and writes it with
+// the weights to a plan file: through a temporary file in the same directory,
 // fsynced and renamed, so a failed or interrupted compile never leaves a
 // partial plan nor destroys an existing one.
 //
@@ -88,14 +89,36 @@ std::string failedKernelDir(const PlanOptions &options);
 /// The CUDA targets among options.targets.
 std::vector<std::string> cudaTargets(const PlanOptions &options);
 
-/// The plan header of `module` (after kernel-lower) without weights' bytes
-/// or generated code: what code generation reads.
-llvm::Expected<std::vector<uint8_t>> buildPlanHeader(mlir::ModuleOp module,
-                                                     const PlanOptions &options);
+/// One compiled entry for one target (plan.fbs CodeBinary).
+struct CodeBinary {
+  std::string target;
+  std::vector<uint8_t> cubin;
+  std::string ptx;
+  std::string symbol; // the entry's name in the cubin
+  uint32_t registers = 0, spillStoreBytes = 0, spillLoadBytes = 0,
+           staticSharedBytes = 0, localBytes = 0;
+};
 
-/// Writes `module` (after kernel-lower) and its weights to `path`.
+/// One generated entry: what kernel.call ops name as `entry`.
+struct CodeEntry {
+  std::string name;
+  std::string source;
+  std::vector<CodeBinary> binaries; // one per CodeSection::targets
+};
+
+/// The compiled code of a module's kernel.call ops (plan.fbs CudaCode).
+struct CodeSection {
+  std::vector<std::string> targets;
+  std::vector<CodeEntry> entries;
+  std::string nvrtcVersion;
+};
+
+/// Writes `module` (after kernel-lower and kernel-select) and its weights to
+/// `path`; with `code`, also every kernel.call as a launch of the entry of
+/// that name, each program's kernel.greedy launches, and the code.
 llvm::Error writePlan(mlir::ModuleOp module, WeightSource &weights,
-                      const PlanOptions &options, llvm::StringRef path);
+                      const PlanOptions &options, llvm::StringRef path,
+                      const CodeSection *code = nullptr);
 
 } // namespace llmc::plan_writer
 

@@ -12,7 +12,7 @@
 #include "compiler/plan/PlanWriter.h"
 #include "compiler/tools/Commands.h"
 #include "compiler/tools/ToolSupport.h"
-#include "dialects/kernel/IR/KernelDialect.h"
+#include "dialects/kernel/IR/KernelOps.h"
 #include "dialects/llm/IR/LLMDialect.h"
 #include "frontends/hf/HFConfig.h"
 #include "frontends/hf/ModelBuilder.h"
@@ -94,6 +94,102 @@ Error writeFileAtomically(StringRef path, StringRef text) {
   return Error::success();
 }
 
+/// The CUDA code of `module`'s kernel.calls (after kernel-select), written
+/// to options.dumpKernelsDir when set.
+Expected<llmc::codegen::cuda::CudaProgram>
+generateCode(mlir::ModuleOp module,
+             const llmc::plan_writer::PlanOptions &options) {
+  namespace cg = llmc::codegen::cuda;
+  auto program = cg::generateCuda(module);
+  if (!program)
+    return program.takeError();
+  if (!options.dumpKernelsDir.empty())
+    if (Error e = cg::dumpSources(program->entries, options.dumpKernelsDir))
+      return std::move(e);
+  return program;
+}
+
+/// Every entry of `program` compiled with NVRTC for the CUDA targets.
+Expected<std::vector<llmc::codegen::cuda::CompiledKernel>>
+compileEntries(const llmc::codegen::cuda::CudaProgram &program,
+               const llmc::plan_writer::PlanOptions &options,
+               std::vector<llmc::codegen::cuda::Target> &targets) {
+  namespace cg = llmc::codegen::cuda;
+  for (const std::string &t : llmc::plan_writer::cudaTargets(options)) {
+    auto target = cg::parseTarget(t);
+    if (!target)
+      return target.takeError();
+    targets.push_back(*target);
+  }
+  return cg::compileAll(program.entries, targets, options.jobs,
+                        llmc::plan_writer::failedKernelDir(options),
+                        options.nvrtcOptions);
+}
+
+/// The plan's code section: generated, compiled for every CUDA target.
+Expected<llmc::plan_writer::CodeSection>
+compileCode(mlir::ModuleOp module,
+            const llmc::plan_writer::PlanOptions &options) {
+  namespace cg = llmc::codegen::cuda;
+  namespace pw = llmc::plan_writer;
+  auto program = generateCode(module, options);
+  if (!program)
+    return program.takeError();
+  std::vector<cg::Target> targets;
+  auto compiled = compileEntries(*program, options, targets);
+  if (!compiled)
+    return compiled.takeError();
+  pw::CodeSection code;
+  code.targets = pw::cudaTargets(options);
+  code.nvrtcVersion = cg::nvrtcVersion();
+  for (auto [i, source] : llvm::enumerate(program->entries)) {
+    pw::CodeEntry &entry = code.entries.emplace_back();
+    entry.name = source.name;
+    entry.source = source.source;
+    for (size_t j = 0; j < targets.size(); ++j) {
+      cg::CompiledKernel &c = (*compiled)[i * targets.size() + j];
+      pw::CodeBinary &bin = entry.binaries.emplace_back();
+      bin.target = code.targets[j];
+      bin.cubin = std::move(c.cubin);
+      bin.ptx = std::move(c.ptx);
+      bin.symbol =
+          c.symbols.count(source.name) ? c.symbols.at(source.name) : source.name;
+      if (auto it = c.usage.find(source.name); it != c.usage.end()) {
+        bin.registers = uint32_t(it->second.registers);
+        bin.spillStoreBytes = uint32_t(it->second.spillStoreBytes);
+        bin.spillLoadBytes = uint32_t(it->second.spillLoadBytes);
+        bin.staticSharedBytes = uint32_t(it->second.staticSharedBytes);
+        bin.localBytes = uint32_t(it->second.localBytes);
+      }
+    }
+  }
+  return code;
+}
+
+/// One line per kernel.call of `fn`: its launch, entry and geometry.
+void listLaunches(mlir::func::FuncOp fn, StringRef step, raw_ostream &os) {
+  auto launches = fn.getBody().front().getOps<llmc::kernel::LaunchOp>();
+  size_t kernels = std::distance(launches.begin(), launches.end());
+  os << "// " << step << ": " << kernels << " kernels\n";
+  fn.walk([&](llmc::kernel::CallOp call) {
+    StringRef owner = "greedy sampling";
+    if (auto launch = call->getParentOfType<llmc::kernel::LaunchOp>())
+      owner = launch.getName();
+    ArrayRef<int32_t> grid = call.getGrid();
+    os << "//   " << owner << ": " << call.getEntry() << " grid(" << grid[0]
+       << "," << grid[1] << "," << grid[2] << ")";
+    if (call.getTokensPerBlock())
+      os << " x ceil(T/" << call.getTokensPerBlock() << ") on "
+         << "xyz"[call.getTokenAxis()];
+    os << " block " << call.getBlock() << " T in [" << call.getMinTokens()
+       << ", ";
+    if (call.getMaxTokens())
+      os << call.getMaxTokens() << "]\n";
+    else
+      os << "max]\n";
+  });
+}
+
 /// --emit=cuda (the launch lists, then every entry's source) and
 /// --emit=cuda-report (NVRTC's resource usage per entry and target;
 /// `spills` is set when a hot entry spills).
@@ -101,55 +197,27 @@ Error emitCuda(mlir::ModuleOp module,
                const llmc::plan_writer::PlanOptions &options, bool report,
                raw_ostream &os, bool &spills) {
   namespace cg = llmc::codegen::cuda;
-  auto header = llmc::plan_writer::buildPlanHeader(module, options);
-  if (!header)
-    return header.takeError();
-  auto program = cg::generateCuda(*llmc::plan::GetSizePrefixedPlan(header->data()));
+  auto program = generateCode(module, options);
   if (!program)
     return program.takeError();
-  if (!options.dumpKernelsDir.empty())
-    if (Error e = cg::dumpSources(program->entries, options.dumpKernelsDir))
-      return e;
 
   if (!report) {
-    os << "// " << program->entries.size() << " entries; scratch "
-       << program->scratchBytes << " bytes\n";
-    // Each program's kernels, then its greedy sampling.
-    auto listing = [&](StringRef step,
-                       const std::vector<cg::KernelLaunches> &programKernels,
-                       const std::vector<cg::LaunchSpec> &greedy) {
-      os << "// " << step << ": " << programKernels.size() << " kernels\n";
-      std::vector<cg::KernelLaunches> kernels = programKernels;
-      kernels.push_back({"greedy sampling", greedy});
-      for (const cg::KernelLaunches &k : kernels)
-        for (const cg::LaunchSpec &l : k.launches) {
-          os << "//   " << k.name << ": " << program->entries[l.entry].name
-             << " grid(" << l.grid[0] << "," << l.grid[1] << "," << l.grid[2]
-             << ")";
-          if (l.tokensPerBlock)
-            os << " x ceil(T/" << l.tokensPerBlock << ") on "
-               << "xyz"[l.tokenAxis];
-          os << " block " << l.block << " T in [" << l.minTokens << ", ";
-          if (l.maxTokens)
-            os << l.maxTokens << "]\n";
-          else
-            os << "max]\n";
-        }
-    };
-    listing("prefill", program->prefill, program->prefillGreedy);
-    listing("decode", program->decode, program->decodeGreedy);
+    uint64_t scratch = 0;
+    for (auto fn : module.getOps<mlir::func::FuncOp>())
+      if (auto a = fn->getAttrOfType<mlir::IntegerAttr>(
+              llmc::kernel::kScratchBytesAttrName))
+        scratch = std::max(scratch, uint64_t(a.getInt()));
+    os << "// " << program->entries.size() << " entries; scratch " << scratch
+       << " bytes\n";
+    for (auto fn : module.getOps<mlir::func::FuncOp>())
+      listLaunches(fn, fn.getSymName(), os);
     for (const cg::KernelSource &k : program->entries)
       os << "\n// ===== entry " << k.name << " =====\n" << k.source;
     return Error::success();
   }
 
   std::vector<cg::Target> targets;
-  for (const std::string &t : llmc::plan_writer::cudaTargets(options))
-    targets.push_back(cantFail(cg::parseTarget(t)));
-  auto compiled =
-      cg::compileAll(program->entries, targets, options.jobs,
-                     llmc::plan_writer::failedKernelDir(options),
-                     options.nvrtcOptions);
+  auto compiled = compileEntries(*program, options, targets);
   if (!compiled)
     return compiled.takeError();
   os << "NVRTC " << cg::nvrtcVersion() << ", " << program->entries.size()
@@ -193,8 +261,9 @@ int compileMain(int argc, char **argv) {
                      "llm IR after the llm-optimize pipeline "
                      "(canonicalize, cse, fusion)"),
           clEnumValN(Emit::Kernel, "kernel",
-                     "IR after kernel-lower: kernel.launch ops with "
-                     "arena offsets"),
+                     "IR after kernel-lower: kernel.launch ops with arena "
+                     "offsets and the kernel.call ops that run them "
+                     "(template, constants, geometry)"),
           clEnumValN(Emit::Cuda, "cuda",
                      "the generated CUDA C++ of every distinct kernel, "
                      "after each program's launch list"),
@@ -278,8 +347,8 @@ int compileMain(int argc, char **argv) {
       "--mlir-print-ir-after-all\n"
       "  or --mlir-print-ir-before=<pass>; `llmc-opt --llm-optimize` on the\n"
       "  output of --emit=llm-import reproduces --emit=llm, and\n"
-      "  `llmc-opt --kernel-lower=max-tokens=N` on that reproduces "
-      "--emit=kernel.\n");
+      "  `llmc-opt --kernel-lower=\"max-tokens=N max-seq-len=S\"` on that "
+      "reproduces --emit=kernel.\n");
 
   std::optional<llmc::hf::DType> dtypeOverride;
   if (!dtype.empty()) {
@@ -375,7 +444,7 @@ int compileMain(int argc, char **argv) {
       return fail("invalid pass manager options");
     llmc::buildLLMOptimizePipeline(pm);
     if (emit != Emit::LLM)
-      llmc::buildKernelLoweringPipeline(pm, stepTokens);
+      llmc::buildKernelLoweringPipeline(pm, stepTokens, seqLen);
     if (failed(pm.run(*module)))
       return fail(config->path + ": the compile pipeline failed");
   }
@@ -386,8 +455,16 @@ int compileMain(int argc, char **argv) {
                    : llmc::plan_writer::makeSafetensorsSource(
                          *archive, config->tieWordEmbeddings);
     planOptions.maxSeqLen = seqLen;
-    if (Error err = llmc::plan_writer::writePlan(*module, *weights,
-                                                 planOptions, output))
+    // The code first: a kernel NVRTC rejects leaves no file behind.
+    std::optional<llmc::plan_writer::CodeSection> code;
+    if (!llmc::plan_writer::cudaTargets(planOptions).empty()) {
+      auto compiled = compileCode(*module, planOptions);
+      if (!compiled)
+        return fail(toString(compiled.takeError()));
+      code = std::move(*compiled);
+    }
+    if (Error err = llmc::plan_writer::writePlan(
+            *module, *weights, planOptions, output, code ? &*code : nullptr))
       return fail(toString(std::move(err)));
     return 0;
   }

@@ -9,7 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/codegen/cuda/CudaEmitter.h"
+#include "test/unit/codegen/PlanCodegen.h"
 #include "runtime/src/PlanFile.h"
 #include "runtime/src/Sampler.h"
 #include "runtime/src/cpu/CpuBackend.h"

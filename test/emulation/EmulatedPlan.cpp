@@ -6,7 +6,7 @@
 
 namespace llmc::runtime::test {
 
-namespace cg = llmc::codegen::cuda;
+namespace cg = llmc::test::plan_codegen;
 
 namespace {
 
@@ -36,7 +36,8 @@ llvm::Expected<cg::CudaProgram> addEmulatedCode(TestPlan &t,
   auto program = cg::generateCuda(*P::GetSizePrefixedPlan(header.data()));
   if (!program)
     return program.takeError();
-  if (llvm::Error e = cg::dumpSources(program->entries, kernelsDir))
+  if (llvm::Error e =
+          llmc::codegen::cuda::dumpSources(program->entries, kernelsDir))
     return e;
 
   // The code section: the fake driver runs the sources, not these bytes.

@@ -12,6 +12,7 @@
 #define LLMC_TEST_EMULATION_EMULATEDPLAN_H
 
 #include "compiler/codegen/cuda/CudaEmitter.h"
+#include "test/unit/codegen/PlanCodegen.h"
 #include "test/unit/runtime/TestPlan.h"
 
 #include <string>
@@ -22,7 +23,7 @@ namespace llmc::runtime::test {
 /// t.targets and every launch, and sets LLMC_CUDA_DRIVER, LLMC_EMU_SOURCES
 /// and LLMC_EMU_COMPILE. Returns the generated program; on failure an
 /// error naming the step.
-llvm::Expected<codegen::cuda::CudaProgram>
+llvm::Expected<llmc::test::plan_codegen::CudaProgram>
 addEmulatedCode(TestPlan &t, const std::string &kernelsDir);
 
 } // namespace llmc::runtime::test

@@ -64,11 +64,101 @@ def Kernel_LaunchOp : Kernel_Op<"launch", [IsolatedFromAbove,
   let hasVerifier = 1;
 }
 
+def Kernel_GreedyOp : Kernel_Op<"greedy", [IsolatedFromAbove,
+    SingleBlockImplicitTerminator<"YieldOp">]> {
+  let summary = "greedy sampling of a step's logits: the calls that run it";
+  let description = [{
+    The argmax of every logits row, as the generated kernels compute it on a
+    GPU: `kernel-select` puts one at the end of each step function, holding
+    the `kernel.call`s of the sampling kernels. Its one result is the int32
+    token of every row (-1 for a row with a NaN), in scratch memory; nothing
+    in the step reads it (the runtime copies it out).
+
+    ```mlir
+    %t = kernel.greedy (%logits) : (tensor<?x80xf32>) -> tensor<?xi32> {
+    ^bb0(%l: tensor<?x80xf32>):
+      ...
+      kernel.yield %tokens : tensor<?xi32>
+    }
+    ```
+  }];
+  let arguments = (ins Variadic<AnyType>:$inputs);
+  let results = (outs Variadic<AnyType>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    `(` $inputs `)` `:` functional-type($inputs, $results) attr-dict-with-keyword $body
+  }];
+}
+
+def Kernel_ScratchOp : Kernel_Op<"scratch", [Pure]> {
+  let summary = "a view of the step's scratch memory";
+  let description = [{
+    Bytes from `offset` of the scratch buffer the runtime allocates next to
+    the arena (for `kernel.scratch_bytes` on the function): partial results
+    that live only between two launches of one op (split-KV attention, the
+    argmax slices) and the greedy tokens. `row_elems` elements per token
+    (0: not laid out per token).
+
+    ```mlir
+    %s = kernel.scratch offset 0 row_elems 0 : tensor<?xf32>
+    ```
+  }];
+  let arguments = (ins I64Attr:$offset, I64Attr:$row_elems);
+  let results = (outs RankedTensorOf<[AnyType]>:$result);
+  let assemblyFormat = "`offset` $offset `row_elems` $row_elems attr-dict `:` type($result)";
+}
+
+def Kernel_CallOp : Kernel_Op<"call"> {
+  let summary = "one launch of one generated kernel entry: a typed template call";
+  let description = [{
+    The kernel that runs (part of) a launch, as `kernel-select` chose it:
+    the generated entry `entry` calls the template `callee` (a function of
+    compiler/codegen/cuda/templates/) with `template_args`, compile-time
+    constants printed in order (integers, booleans, element types, f32
+    values), and with `args`, its run-time arguments in order:
+
+    * an integer `i`: the entry's parameter `i`, the call's operand `i`
+      (a device pointer; a KV cache as `llmc_kv`);
+    * a type `T`: a null `const T *` (an absent bias or second weight),
+      `[T]`: a null `T *` (an absent output);
+    * an f32 value: a constant (eps, a scale);
+    * `"num_tokens"`: the step's token count, `"llmc_inv_freq"`: the table
+      of `inv_freq` the entry's source declares.
+
+    `writes[i]` says whether the kernel writes operand `i`. The launch
+    geometry: `grid` blocks of `block` threads, the grid's axis
+    `token_axis` multiplied by ceil(T / `tokens_per_block`) when that is
+    not 0; the call runs for steps of T in [`min_tokens`, `max_tokens`]
+    tokens (`max_tokens` 0: no bound). `hot` marks the entries that run most
+    of a step's time (GEMV, GEMM, attention): a spill there is a
+    performance bug. Calls with the same `entry` are the same kernel: the
+    emitter generates and compiles it once.
+
+    ```mlir
+    kernel.call @gemv(%x, %w, %y) {entry = "linear_gemv_n64_k64_f32_f32_f32",
+        template_args = [64, 64, 8, true, false, false, 0, f32, f32, f32, f32],
+        args = ["num_tokens", 0, 1, f32, f32, 2], writes = array<i1: false, false, true>,
+        grid = array<i32: 8, 1, 1>, block = 256 : i32, tokens_per_block = 0 : i32,
+        token_axis = 0 : i32, min_tokens = 1 : i32, max_tokens = 16 : i32, hot}
+        : tensor<?x64xf32>, tensor<64x64xf32>, tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$callee, StrAttr:$entry,
+      ArrayAttr:$template_args, ArrayAttr:$args, DenseBoolArrayAttr:$writes,
+      DenseI32ArrayAttr:$grid, I32Attr:$block, I32Attr:$tokens_per_block,
+      I32Attr:$token_axis, I32Attr:$min_tokens, I32Attr:$max_tokens,
+      UnitAttr:$hot, OptionalAttr<DenseF32ArrayAttr>:$inv_freq,
+      Variadic<AnyType>:$buffers);
+  let assemblyFormat = "$callee `(` $buffers `)` attr-dict `:` type($buffers)";
+  let hasVerifier = 1;
+}
+
 def Kernel_YieldOp : Kernel_Op<"yield", [Pure, Terminator,
-    HasParent<"LaunchOp">, ReturnLike]> {
+    ParentOneOf<["LaunchOp", "GreedyOp"]>, ReturnLike]> {
   let summary = "the results of a launch";
   let description = [{
-    Ends a `kernel.launch` body; its operands become the launch's results.
+    Ends a `kernel.launch` or `kernel.greedy` body; its operands become the
+    op's results.
 
     ```mlir
     kernel.yield %0, %1 : tensor<?x64xf32>, tensor<?x64xf32>

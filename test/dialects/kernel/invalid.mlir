@@ -55,6 +55,6 @@ func.func @isolated(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
 // -----
 
 func.func @yield_outside() {
-  // expected-error @+1 {{'kernel.yield' op expects parent op 'kernel.launch'}}
+  // expected-error @+1 {{'kernel.yield' op expects parent op to be one of 'kernel.launch, kernel.greedy'}}
   kernel.yield
 }

@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/codegen/cuda/CudaEmitter.h"
+#include "test/unit/codegen/PlanCodegen.h"
 #include "runtime/schema/KernelABI.h"
 #include "test/unit/codegen/AllOpsPlan.h"
 
@@ -16,7 +16,7 @@
 
 namespace {
 
-namespace cg = llmc::codegen::cuda;
+namespace cg = llmc::test::plan_codegen;
 namespace P = llmc::plan;
 using llmc::runtime::test::allOpsPlan;
 

@@ -79,3 +79,23 @@ argmax_final(int num_tokens, const unsigned long long *__restrict__ partial,
                     ? -1
                     : int(0xffffffffu - unsigned(best & 0xffffffffull));
 }
+
+// A kernel.call passes operands only, never casts: the partial keys live in
+// scratch that calls address as float pointers, so these forward them with
+// the key type.
+template <int VOCAB, int SPLITS, int BLOCK, typename LT>
+__device__ __forceinline__ void
+argmax_partial(int num_tokens, const LT *__restrict__ logits,
+               float *__restrict__ partial) {
+  argmax_partial<VOCAB, SPLITS, BLOCK, LT>(
+      num_tokens, logits, reinterpret_cast<unsigned long long *>(partial));
+}
+
+template <int SPLITS>
+__device__ __forceinline__ void
+argmax_final(int num_tokens, const float *__restrict__ partial,
+             int *__restrict__ tokens) {
+  argmax_final<SPLITS>(
+      num_tokens, reinterpret_cast<const unsigned long long *>(partial),
+      tokens);
+}

@@ -1,0 +1,126 @@
+//===- AttentionRecipes.cpp - attention kernels (templates/attention.cuh) --===//
+//
+// Prefill: flash attention over 16-token query tiles, keys and values in
+// shared tiles of at most 32 KiB. Decode: split-KV flash decoding (about
+// 256 positions per split at the longest sequence, at most 16 splits) into
+// scratch, then a combine kernel.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Conversion/KernelSelect/KernelBuilder.h"
+
+#include "dialects/llm/IR/LLMOps.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <algorithm>
+
+using namespace mlir;
+
+namespace llmc::kernel_select {
+namespace {
+
+FailureOr<unsigned> attention(ArrayRef<Operation *> ops, unsigned first,
+                              KernelBuilder &b) {
+  auto a = dyn_cast<llm::AttentionOp>(ops[first]);
+  if (!a)
+    return 0u;
+  if (a.getSinks())
+    return a.emitOpError("unsupported by the CUDA code generator: attention "
+                         "sinks");
+  Value q = a.getQuery(), cache = a.getCache(), y = a.getResult();
+  auto cacheType = cast<llm::KVCacheType>(cache.getType());
+  const int64_t heads = cast<RankedTensorType>(q.getType()).getDimSize(1);
+  const int64_t kvHeads = cacheType.getKvHeads(), d = cacheType.getHeadDim();
+  const int64_t window = a.getWindow().value_or(0);
+  const int64_t chunk = a.getChunk().value_or(0);
+  const bool softcap = bool(a.getSoftcap());
+  const double scale = a.getScale().convertToDouble();
+  const double cap = softcap ? a.getSoftcap()->convertToDouble() : 1.0;
+  Type qt = elementOf(q), ct = elementOf(cache), yt = elementOf(y);
+  std::string common = llvm::formatv(
+      "h{0}_kv{1}_d{2}_w{3}_c{4}{5}_{6}_{7}_{8}", heads, kvHeads, d, window,
+      chunk, softcap ? "_softcap" : "", typeTag(qt), typeTag(ct), typeTag(yt));
+  // The scale and cap are constants of the call: a hash keeps names apart.
+  std::string scaleTag =
+      "_" + hashTag(kernel::cudaFloatLiteral(float(scale)) + ", " +
+                    kernel::cudaFloatLiteral(float(cap)));
+
+  if (!b.info().decode) {
+    // Keys and values of one tile stay under 32 KiB of shared memory.
+    int64_t kt = 32;
+    while (kt > 8 && 2 * kt * d * bytesOf(ct) > 32768)
+      kt /= 2;
+    if (2 * kt * d * bytesOf(ct) > 32768)
+      return a.emitOpError("head_dim ")
+             << d << " too large for the attention kernel's shared tiles";
+    Call c;
+    c.callee = "attn_prefill";
+    c.entry = "attention_prefill_" + common + scaleTag;
+    c.templateArgs = {b.i(heads),     b.i(kvHeads),  b.i(d),
+                      b.i(window),    b.i(chunk),    b.i(16),
+                      b.i(kt),        b.flag(softcap), b.type(qt),
+                      b.type(ct),     b.type(yt)};
+    c.args = {b.numTokens()};
+    for (Value v : SmallVector<Value>{q, cache, a.getSlots(), a.getPositions()})
+      c.args.push_back(b.operand(c, v));
+    c.args.push_back(b.operand(c, y, true));
+    c.args.push_back(b.f(scale));
+    c.args.push_back(b.f(cap));
+    c.grid = {int32_t(heads), 1, 1};
+    c.block = 128;
+    c.tokensPerBlock = 16;
+    c.tokenAxis = 1;
+    c.hot = true;
+    b.create(a.getLoc(), std::move(c));
+    return 1u;
+  }
+
+  const int64_t splits = std::clamp<int64_t>(b.info().maxSeqLen / 256, 1, 16);
+  const uint64_t partialBytes = uint64_t(b.info().maxTokens) * uint64_t(heads) *
+                                uint64_t(splits) * uint64_t(d + 2) * 4;
+  Value partial = b.scratch(a.getLoc(), 0, partialBytes, 0,
+                            Float32Type::get(b.context()));
+  Call split;
+  split.callee = "attn_decode_split";
+  split.entry = "attention_decode_split" + std::to_string(splits) + "_" +
+                common + scaleTag;
+  split.templateArgs = {b.i(heads),  b.i(kvHeads), b.i(d),
+                        b.i(window), b.i(chunk),   b.i(splits),
+                        b.flag(softcap), b.type(qt), b.type(ct)};
+  split.args = {b.numTokens()};
+  for (Value v : SmallVector<Value>{q, cache, a.getSlots(), a.getPositions()})
+    split.args.push_back(b.operand(split, v));
+  split.args.push_back(b.operand(split, partial, true));
+  split.args.push_back(b.f(scale));
+  split.args.push_back(b.f(cap));
+  split.grid = {int32_t(heads), 1, int32_t(splits)};
+  split.block = 128;
+  split.tokensPerBlock = 1;
+  split.tokenAxis = 1;
+  split.hot = true;
+  b.create(a.getLoc(), std::move(split));
+
+  Call combine;
+  combine.callee = "attn_decode_combine";
+  combine.entry = llvm::formatv("attention_decode_combine{0}_h{1}_d{2}_{3}",
+                                splits, heads, d, typeTag(yt));
+  combine.templateArgs = {b.i(heads), b.i(d), b.i(splits), b.type(yt)};
+  combine.args.push_back(b.operand(combine, partial));
+  combine.args.push_back(b.operand(combine, y, true));
+  combine.grid = {int32_t(heads), 1, 1};
+  combine.block = 128;
+  combine.tokensPerBlock = 1;
+  combine.tokenAxis = 1;
+  b.create(a.getLoc(), std::move(combine));
+  return 1u;
+}
+
+} // namespace
+
+void addAttentionRecipes(SmallVectorImpl<Recipe> &fusions,
+                         SmallVectorImpl<Recipe> &single) {
+  single.push_back(attention);
+}
+
+} // namespace llmc::kernel_select

@@ -1,0 +1,257 @@
+//===- MatmulRecipes.cpp - linear, gated linear and LM head kernels -------===//
+//
+// Every matmul gets a GEMV launch (templates/gemv.cuh: one warp per output
+// row, 8 rows per block) for steps of at most kGemvTokens tokens, and a
+// GEMM launch above (when max_tokens allows such steps): mma.sync tensor
+// cores (templates/gemm_mma.cuh) when x, W and y share a 16-bit type, fp32
+// SIMT (templates/gemm_simt.cuh) otherwise; bias and GLU in the epilogue.
+// Fusion: 2-3 linears in a row over the same x (a layer's Q, K and V), with
+// the same input size and types, share one gemv_multi launch where no
+// output lands on x or on another output; each keeps its own GEMM.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Conversion/KernelSelect/KernelBuilder.h"
+
+#include "dialects/llm/IR/LLMOps.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+
+namespace llmc::kernel_select {
+namespace {
+
+constexpr int kGemvTokens = 16;
+
+/// One matmul: y = act(x W^T [, x W2^T]) + bias.
+struct Matmul {
+  Value x, w, w2, bias, y; // w2 and bias may be null
+  int64_t k = 0, n = 0;
+  int act = -1; // gated: the llm.Activation; -1: plain
+};
+
+std::string shapeTag(const Matmul &m) {
+  return llvm::formatv("n{0}_k{1}", m.n, m.k);
+}
+std::string typesTag(const Matmul &m) {
+  return typeTag(elementOf(m.x)) + "_" + typeTag(elementOf(m.w)) + "_" +
+         typeTag(elementOf(m.y));
+}
+std::string flagsTag(const Matmul &m) {
+  return std::string(m.bias ? "_bias" : "") +
+         (m.act >= 0 ? "_act" + std::to_string(m.act) : "");
+}
+
+/// Whether the GEMV reads 16-byte vectors of W and x.
+bool gemvVectorized(Value x, Value w, int64_t k) {
+  int64_t v = 16 / bytesOf(elementOf(w));
+  return k % v == 0 && (k * bytesOf(elementOf(x))) % 16 == 0;
+}
+
+/// The call arguments after x and W: [W2 | null], [bias | null], y.
+void tailArgs(Call &c, const Matmul &m, KernelBuilder &b) {
+  const bool gated = m.act >= 0;
+  c.args.push_back(gated ? b.operand(c, m.w2) : b.null(elementOf(m.w)));
+  Type biasType = m.bias ? elementOf(m.bias) : Float32Type::get(b.context());
+  c.args.push_back(m.bias ? b.operand(c, m.bias) : b.null(biasType));
+  c.args.push_back(b.operand(c, m.y, true));
+}
+
+void gemv(const char *kind, const Matmul &m, Location loc, KernelBuilder &b) {
+  const bool gated = m.act >= 0, vec = gemvVectorized(m.x, m.w, m.k);
+  const bool gemmNeeded = b.info().maxTokens > kGemvTokens;
+  Type biasType = m.bias ? elementOf(m.bias) : Float32Type::get(b.context());
+  Call c;
+  c.callee = "gemv";
+  c.entry = std::string(kind) + "_gemv_" + shapeTag(m) + "_" + typesTag(m) +
+            flagsTag(m) + (vec ? "" : "_scalar");
+  // Tokens per pass: two rows' sums fit at 4.
+  c.templateArgs = {b.i(m.n),          b.i(m.k),
+                    b.i(gated ? 4 : 8), b.flag(vec),
+                    b.flag(bool(m.bias)), b.flag(gated),
+                    b.i(gated ? m.act : 0), b.type(elementOf(m.x)),
+                    b.type(elementOf(m.w)), b.type(biasType),
+                    b.type(elementOf(m.y))};
+  c.args = {b.numTokens()};
+  c.args.push_back(b.operand(c, m.x));
+  c.args.push_back(b.operand(c, m.w));
+  tailArgs(c, m, b);
+  c.grid = {ceilDiv(m.n, 8), 1, 1};
+  c.block = 256;
+  c.minTokens = 1;
+  c.maxTokens = gemmNeeded ? kGemvTokens : 0;
+  c.hot = true;
+  b.create(loc, std::move(c));
+}
+
+void gemm(const char *kind, const Matmul &m, Location loc, KernelBuilder &b) {
+  if (b.info().maxTokens <= kGemvTokens)
+    return;
+  const bool gated = m.act >= 0;
+  Type xt = elementOf(m.x), wt = elementOf(m.w), yt = elementOf(m.y);
+  Type biasType = m.bias ? elementOf(m.bias) : Float32Type::get(b.context());
+  // Tensor cores when x, W and y share a 16-bit type.
+  const bool mma = xt == wt && xt == yt && (xt.isBF16() || xt.isF16()) &&
+                   m.k % 32 == 0;
+  Call c;
+  c.callee = mma ? "gemm_mma" : "gemm_simt";
+  c.entry = std::string(kind) + (mma ? "_gemm_mma_" : "_gemm_simt_") +
+            shapeTag(m) + "_" + typesTag(m) + flagsTag(m);
+  c.templateArgs = {b.i(m.n), b.i(m.k), b.flag(bool(m.bias)), b.flag(gated),
+                    b.i(gated ? m.act : 0), b.type(xt)};
+  if (!mma)
+    c.templateArgs.push_back(b.type(wt));
+  c.templateArgs.push_back(b.type(biasType));
+  c.templateArgs.push_back(b.type(yt));
+  c.args = {b.numTokens()};
+  c.args.push_back(b.operand(c, m.x));
+  c.args.push_back(b.operand(c, m.w));
+  tailArgs(c, m, b);
+  c.grid = {ceilDiv(m.n, 64), 1, 1};
+  c.block = mma ? 128 : 256;
+  c.tokensPerBlock = 64;
+  c.tokenAxis = 1;
+  c.minTokens = kGemvTokens + 1;
+  c.maxTokens = 0;
+  c.hot = true;
+  b.create(loc, std::move(c));
+}
+
+Matmul ofLinear(llm::LinearOp l) {
+  auto w = cast<RankedTensorType>(l.getWeight().getType());
+  return {l.getInput(), l.getWeight(), Value(), l.getBias(), l.getResult(),
+          w.getDimSize(1), w.getDimSize(0), -1};
+}
+
+FailureOr<unsigned> linear(ArrayRef<Operation *> ops, unsigned first,
+                           KernelBuilder &b) {
+  if (auto l = dyn_cast<llm::LinearOp>(ops[first])) {
+    Matmul m = ofLinear(l);
+    gemv("linear", m, l.getLoc(), b);
+    gemm("linear", m, l.getLoc(), b);
+    return 1u;
+  }
+  if (auto h = dyn_cast<llm::LMHeadOp>(ops[first])) {
+    auto w = cast<RankedTensorType>(h.getWeight().getType());
+    Matmul m{h.getInput(),   h.getWeight(),   Value(), Value(), h.getResult(),
+             w.getDimSize(1), w.getDimSize(0), -1};
+    gemv("lm_head", m, h.getLoc(), b);
+    gemm("lm_head", m, h.getLoc(), b);
+    return 1u;
+  }
+  if (auto g = dyn_cast<llm::GatedLinearOp>(ops[first])) {
+    auto w = cast<RankedTensorType>(g.getGateWeight().getType());
+    Matmul m{g.getInput(),    g.getGateWeight(), g.getUpWeight(),
+             Value(),         g.getResult(),     w.getDimSize(1),
+             w.getDimSize(0), int(g.getActivation())};
+    gemv("gated_linear", m, g.getLoc(), b);
+    gemm("gated_linear", m, g.getLoc(), b);
+    return 1u;
+  }
+  return 0u;
+}
+
+/// Two or three linears in a row over the same x: one gemv_multi launch.
+FailureOr<unsigned> linearRun(ArrayRef<Operation *> ops, unsigned first,
+                              KernelBuilder &b) {
+  SmallVector<llm::LinearOp> run;
+  for (unsigned i = first; i < ops.size() && run.size() < 3; ++i) {
+    auto l = dyn_cast<llm::LinearOp>(ops[i]);
+    if (!l)
+      break;
+    if (!run.empty()) {
+      Matmul head = ofLinear(run.front()), m = ofLinear(l);
+      bool biasTypesAgree = !head.bias || !m.bias ||
+                            elementOf(head.bias) == elementOf(m.bias);
+      if (!b.same(m.x, head.x) || m.k != head.k ||
+          elementOf(m.w) != elementOf(head.w) ||
+          elementOf(m.y) != elementOf(head.y) || !biasTypesAgree)
+        break;
+    }
+    run.push_back(l);
+  }
+  if (run.size() < 2)
+    return 0u;
+  // Run at once, no output may land on x or on another output.
+  Value x = run.front().getInput();
+  for (size_t i = 0; i < run.size(); ++i) {
+    Value y = run[i].getResult();
+    if (b.overlap(y, x))
+      return 0u;
+    for (size_t j = 0; j < i; ++j)
+      if (b.overlap(y, run[j].getResult()))
+        return 0u;
+  }
+
+  Matmul head = ofLinear(run.front());
+  Type xt = elementOf(x), wt = elementOf(head.w), yt = elementOf(head.y);
+  Type biasType = Float32Type::get(b.context());
+  for (llm::LinearOp l : run)
+    if (l.getBias())
+      biasType = elementOf(l.getBias());
+  const bool vec = gemvVectorized(x, head.w, head.k);
+  auto hasBias = [&](size_t i) { return i < run.size() && run[i].getBias(); };
+
+  Call c;
+  c.callee = "gemv_multi";
+  c.args = {b.numTokens()};
+  c.args.push_back(b.operand(c, x));
+  std::string name = "linear_gemv" + std::to_string(run.size());
+  std::string biasFlags;
+  std::array<int64_t, 3> n{0, 0, 0};
+  int32_t blocks = 0;
+  SmallVector<Location> locs;
+  for (size_t i = 0; i < 3; ++i) {
+    if (i >= run.size()) {
+      c.args.push_back(b.null(wt));
+      c.args.push_back(b.null(biasType));
+      c.args.push_back(b.nullOutput(yt));
+      continue;
+    }
+    Matmul m = ofLinear(run[i]);
+    n[i] = m.n;
+    c.args.push_back(b.operand(c, m.w));
+    c.args.push_back(m.bias ? b.operand(c, m.bias) : b.null(biasType));
+    c.args.push_back(b.operand(c, m.y, true));
+    name += "_n" + std::to_string(m.n);
+    biasFlags += m.bias ? "b" : "";
+    blocks += ceilDiv(m.n, 8);
+    locs.push_back(run[i].getLoc());
+  }
+  name += llvm::formatv("_k{0}_{1}_{2}_{3}", head.k, typeTag(xt), typeTag(wt),
+                        typeTag(yt))
+              .str();
+  if (!biasFlags.empty())
+    name += "_bias" + std::to_string(bool(hasBias(0))) +
+            std::to_string(bool(hasBias(1))) + std::to_string(bool(hasBias(2)));
+  if (!vec)
+    name += "_scalar";
+  c.entry = name;
+  c.templateArgs = {b.i(n[0]),         b.i(n[1]),         b.i(n[2]),
+                    b.i(head.k),       b.i(8),            b.i(8),
+                    b.flag(vec),       b.flag(bool(hasBias(0))),
+                    b.flag(bool(hasBias(1))), b.flag(bool(hasBias(2))),
+                    b.type(xt),        b.type(wt),        b.type(biasType),
+                    b.type(yt)};
+  c.grid = {blocks, 1, 1};
+  c.block = 256;
+  c.minTokens = 1;
+  c.maxTokens = b.info().maxTokens > kGemvTokens ? kGemvTokens : 0;
+  c.hot = true;
+  Location loc = FusedLoc::get(b.context(), locs);
+  b.create(loc, std::move(c));
+  for (llm::LinearOp l : run)
+    gemm("linear", ofLinear(l), l.getLoc(), b);
+  return unsigned(run.size());
+}
+
+} // namespace
+
+void addMatmulRecipes(SmallVectorImpl<Recipe> &fusions,
+                      SmallVectorImpl<Recipe> &single) {
+  fusions.push_back(linearRun);
+  single.push_back(linear);
+}
+
+} // namespace llmc::kernel_select
