@@ -1,7 +1,8 @@
 //===- EmulatedOpsTest.cpp - every generated kernel against the CPU -------===//
 //
-// allOpsPlan (every op kind and variant) with the code the generator makes
-// for it, run step by step by the CPU backend and by the CUDA backend on
+// test/codegen/all-ops.mlir (every op kind and variant) compiled by the
+// real pipeline (kernel-lower, kernel-select, the CUDA emitter, the plan
+// writer), run step by step by the CPU backend and by the CUDA backend on
 // the emulating fake driver (README.md); after every step each op's output
 // must agree. Prefill steps of 20 tokens (GEMM, flash attention with a
 // chunk, a window and a softcap) and 5 tokens (GEMV) into two sequences,
@@ -9,13 +10,13 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "test/unit/codegen/PlanCodegen.h"
 #include "runtime/src/PlanFile.h"
 #include "runtime/src/Sampler.h"
 #include "runtime/src/cpu/CpuBackend.h"
 #include "runtime/src/cuda/CudaBackend.h"
 #include "test/emulation/EmulatedPlan.h"
-#include "test/unit/codegen/AllOpsPlan.h"
+#include "test/support/TestModule.h"
+#include "test/unit/runtime/TestPlan.h"
 
 #include <gtest/gtest.h>
 
@@ -50,10 +51,15 @@ class EmulatedOps : public ::testing::TestWithParam<P::DType> {};
 TEST_P(EmulatedOps, EveryOpMatchesTheCpuBackend) {
   const P::DType dtype = GetParam();
   TempDir dir;
-  TestPlan t = allOpsPlan(dtype, 32, 64);
-  auto program = addEmulatedCode(t, dir.file("kernels"));
+  const char *type = dtype == P::DType::F32 ? "f32" : "f16";
+  auto lowered = llmc::test::lowerTestModule(llmc::test::allOpsSource(type),
+                                             32, 64);
+  ASSERT_TRUE(bool(lowered)) << llvm::toString(lowered.takeError());
+  llmc::test::TestWeights weights(llmc::test::testValues);
+  std::string path = dir.file("all.plan");
+  auto program = writeEmulatedPlan(*lowered->module, weights, 64, path,
+                                   dir.file("kernels"));
   ASSERT_TRUE(bool(program)) << llvm::toString(program.takeError());
-  std::string path = t.write(dir.file("all.plan"));
 
   std::unique_ptr<PlanFile> plan;
   Status s = PlanFile::open(path, plan);

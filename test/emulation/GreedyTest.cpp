@@ -1,6 +1,7 @@
 //===- GreedyTest.cpp - llmc_*_greedy on the CPU and emulated CUDA --------===//
 //
-// A plan whose logits are rows of its embedding table (vocab 2100 = hidden:
+// A model (llm IR, through the real pipeline) whose logits are rows of its
+// embedding table (vocab 2100 = hidden:
 // the argmax kernel's two vocabulary slices, the second partial), so that
 // each token id selects logits written here: ties inside one slice and
 // across slices, -0 against +0, all -inf, +inf twice, the maximum in the
@@ -14,6 +15,10 @@
 #include "test/emulation/EmulatedPlan.h"
 #include "test/unit/runtime/ApiHelpers.h"
 #include "test/unit/runtime/TestPlan.h"
+#include "test/support/TestModule.h"
+#include "dialects/kernel/IR/KernelOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include <gtest/gtest.h>
 
@@ -52,11 +57,24 @@ const std::vector<Row> &rows() {
 }
 
 /// Token t's embedding row is rows()[t]; the logits are that row.
-TestPlan greedyPlan() {
-  TestPlan t;
-  t.vocab = kVocab;
-  t.hidden = kVocab;
-  t.maxTokens = 8;
+/// (The one layer only fills its KV cache: plans hold one per layer.)
+const char *const kGreedyModel = R"mlir(
+module attributes {llm.model = #llm.model<family = "llmc_greedy", vocab_size = 2100, hidden_size = 2100, num_layers = 1, max_position_embeddings = 64, dtype = f32>} {
+func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>, %c: !llm.kv_cache<kv_heads = 1, head_dim = 8, dtype = f32>) -> (tensor<?x2100xf32>, !llm.kv_cache<kv_heads = 1, head_dim = 8, dtype = f32>) attributes {llm.step = #llm.step<prefill>} {
+  %e = llm.param "embed.weight" : tensor<2100x2100xf32>
+  %x = llm.embedding %tokens, %e : tensor<2100x2100xf32> -> tensor<?x2100xf32> loc("embed")
+  %ek = llm.param "kv.weight" : tensor<2100x8xf32>
+  %k = llm.embedding %tokens, %ek : tensor<2100x8xf32> -> tensor<?x8xf32> loc("kv")
+  %kh = llm.split_heads %k : tensor<?x8xf32> -> tensor<?x1x8xf32>
+  %c1 = llm.kv_cache_write %kh, %kh into %c at %slots, %pos : tensor<?x1x8xf32>, tensor<?x1x8xf32>, !llm.kv_cache<kv_heads = 1, head_dim = 8, dtype = f32> loc("cache")
+  return %x, %c1 : tensor<?x2100xf32>, !llm.kv_cache<kv_heads = 1, head_dim = 8, dtype = f32>
+}
+}
+)mlir";
+
+std::vector<float> greedyTable(const llmc::plan_writer::WeightSpec &spec) {
+  if (spec.name != "embed.weight")
+    return std::vector<float>(size_t(kVocab * 8), 0.5f);
   std::vector<float> table(size_t(kVocab * kVocab), 0.0f);
   for (size_t id = 0; id < rows().size(); ++id) {
     float *row = table.data() + id * size_t(kVocab);
@@ -64,23 +82,29 @@ TestPlan greedyPlan() {
     for (auto [i, v] : rows()[id].values)
       row[i] = v;
   }
-  P::Operand embed = t.weight("embed", {kVocab, kVocab}, std::move(table));
-  P::Operand logits = t.arena(uint64_t(kVocab));
-  t.setOps({embeddingOp(kVocab, kVocab, 1.0, embed, logits)}, logits);
-  return t;
+  return table;
 }
 
 class Greedy : public ::testing::TestWithParam<llmc_backend> {};
 
 TEST_P(Greedy, PicksTheDocumentedTokenOrFailsOnNaN) {
   TempDir dir;
-  TestPlan t = greedyPlan();
-  auto program = addEmulatedCode(t, dir.file("kernels"));
-  ASSERT_TRUE(bool(program)) << llvm::toString(program.takeError());
+  auto lowered = llmc::test::lowerTestModule(kGreedyModel, 8, 64);
+  ASSERT_TRUE(bool(lowered)) << llvm::toString(lowered.takeError());
   // Two slices of the vocabulary per row, then the final warp.
-  ASSERT_EQ(program->decodeGreedy.size(), 2u);
-  EXPECT_EQ(program->decodeGreedy[0].grid[0], 2u);
-  std::string path = t.write(dir.file("greedy.plan"));
+  auto decode = lowered->module->lookupSymbol<mlir::func::FuncOp>("decode");
+  ASSERT_TRUE(decode);
+  std::vector<llmc::kernel::CallOp> greedy;
+  decode.walk([&](llmc::kernel::GreedyOp g) {
+    g.walk([&](llmc::kernel::CallOp c) { greedy.push_back(c); });
+  });
+  ASSERT_EQ(greedy.size(), 2u);
+  EXPECT_EQ(greedy[0].getGrid()[0], 2);
+  llmc::test::TestWeights weights(greedyTable);
+  std::string path = dir.file("greedy.plan");
+  auto program = writeEmulatedPlan(*lowered->module, weights, 64, path,
+                                   dir.file("kernels"));
+  ASSERT_TRUE(bool(program)) << llvm::toString(program.takeError());
 
   llmc_status status;
   PlanPtr plan = openPlan(path, &status);

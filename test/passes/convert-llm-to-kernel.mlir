@@ -110,3 +110,26 @@ func.func @layer_boundary(%x: tensor<?x64xf32>, %r: tensor<?x64xf32>) -> (tensor
   %n, %s = llm.add_rms_norm cast_before_weight %x, %r, %w eps 1.0e-06 : tensor<?x64xf32>, tensor<64xf32> loc(fused["model.layers.0.residual", "model.layers.1.input_layernorm"])
   return %n, %s : tensor<?x64xf32>, tensor<?x64xf32>
 }
+
+// -----
+
+// A view never makes a launch of its own: the merge of the first attention's
+// heads, met after the second attention, moves into the first attention's
+// launch; the add joins the second's.
+// CHECK-LABEL: func.func @views_join_their_producer
+// CHECK: kernel.launch "attn_a"
+// CHECK: llm.attention
+// CHECK-NEXT: llm.merge_heads
+// CHECK: kernel.launch "attn_b"
+// CHECK: llm.attention
+// CHECK-NEXT: llm.merge_heads
+// CHECK-NEXT: llm.add
+// CHECK-NOT: kernel.launch
+func.func @views_join_their_producer(%q: tensor<?x4x16xf32>, %c: !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = f32>, %slots: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x64xf32> {
+  %a = llm.attention %q, %c at %slots, %pos scale 0.25 : tensor<?x4x16xf32>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = f32> -> tensor<?x4x16xf32> loc("attn_a")
+  %b = llm.attention %q, %c at %slots, %pos scale 0.5 : tensor<?x4x16xf32>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = f32> -> tensor<?x4x16xf32> loc("attn_b")
+  %am = llm.merge_heads %a : tensor<?x4x16xf32> -> tensor<?x64xf32>
+  %bm = llm.merge_heads %b : tensor<?x4x16xf32> -> tensor<?x64xf32>
+  %s = llm.add %am, %bm : tensor<?x64xf32>
+  return %s : tensor<?x64xf32>
+}

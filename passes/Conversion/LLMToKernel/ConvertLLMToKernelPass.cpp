@@ -100,12 +100,26 @@ public:
 
     SmallVector<Group> groups;
     DenseMap<Operation *, size_t> groupOf;
-    for (Operation &op : body) {
+    for (Operation &op : llvm::make_early_inc_range(body)) {
       if (isa<llm::ParamOp>(op) || op.hasTrait<OpTrait::IsTerminator>())
         continue;
       if (!isa<llm::LLMDialect>(op.getDialect())) {
         op.emitOpError("cannot be placed in a kernel launch");
         return signalPassFailure();
+      }
+      // A view (split or merge of heads) is no kernel: it never starts a
+      // launch of its own, but joins the launch of the value it views, moved
+      // to that launch's end (its users all come later).
+      if (isa<llm::SplitHeadsOp, llm::MergeHeadsOp>(op)) {
+        Operation *def = op.getOperand(0).getDefiningOp();
+        auto it = def ? groupOf.find(def) : groupOf.end();
+        if (it != groupOf.end() && it->second + 1 < groups.size()) {
+          Group &owner = groups[it->second];
+          op.moveAfter(owner.ops.back());
+          owner.ops.push_back(&op);
+          groupOf[&op] = it->second;
+          continue;
+        }
       }
       bool joinCurrent = false;
       if (!groups.empty()) {

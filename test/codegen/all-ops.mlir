@@ -1,0 +1,96 @@
+// RUN: llmc-opt %s --kernel-lower="max-tokens=32 max-seq-len=64" | FileCheck %s
+//
+// Every llm op in the variants the families in scope need, in one toy model
+// of two attention layers: every RMSNorm variant (per token and per head,
+// Q and K norms in a row), biased and plain linears, both gated-linear
+// forms (gated_linear, and linear + glu), each activation, add, softcap, an
+// embedding scale, interleaved partial yarn RoPE (attention scaling 0.9),
+// causal attention with a chunk and a score softcap, and sliding-window
+// attention on a windowed cache.
+//
+// The tests of test/unit/codegen and test/emulation read it through
+// test/support/TestModule.h: they set the element type `!dt` (f32, f16 or
+// bf16), give it a @decode step (a copy of @prefill), run kernel-lower (not
+// llm-optimize, whose fusions would take the glu and the last add apart),
+// and compile, write and run the plan. Here, the selection of a 32-token
+// step in f32.
+// CHECK-LABEL: func.func @prefill
+// CHECK: kernel.call @embedding({{.*}}entry = "embedding_v80_h64_f32_f32"
+// CHECK: kernel.call @rms_norm({{.*}}entry = "rms_norm_s64_g1_var2_f32_f32_f32"
+// CHECK: kernel.call @gemv_multi({{.*}}entry = "linear_gemv3_n64_n32_n32_k64_f32_f32_f32_bias100"{{.*}}max_tokens = 16
+// CHECK: kernel.call @gemm_simt({{.*}}entry = "linear_gemm_simt_n64_k64_f32_f32_f32_bias"{{.*}}min_tokens = 17
+// CHECK: kernel.call @rms_norm_pair({{.*}}entry = "rms_norm2_s16_g4_g2_var3_f32_none_f32"
+// CHECK: kernel.call @rope_kv_cache_write({{.*}}entry = "rope_kv_cache_write_hq4_hk2_d16_r8_interleaved_f32_f32_f32_f32_f32_f32_{{[0-9A-F]+}}"
+// CHECK: kernel.call @kv_cache_write({{.*}}entry = "kv_cache_write_r32_f32_f32_f32"
+// CHECK: kernel.call @attn_prefill({{.*}}entry = "attention_prefill_h4_kv2_d16_w0_c8_softcap_f32_f32_f32_{{[0-9A-F]+}}"
+// CHECK: kernel.call @attn_prefill({{.*}}entry = "attention_prefill_h4_kv2_d16_w6_c0_f32_f32_f32_{{[0-9A-F]+}}"
+// CHECK: kernel.call @add({{.*}}entry = "add_s64_f32_f32_f32"
+// CHECK: kernel.call @add_rms_norm({{.*}}entry = "add_rms_norm_s64_var1_f32_f32_f32"
+// CHECK: kernel.call @gemv_multi({{.*}}entry = "linear_gemv2_n96_n96_k64_f32_f32_f32"
+// CHECK: kernel.call @glu({{.*}}entry = "glu_s96_f32_f32_f32"
+// CHECK: kernel.call @gemv({{.*}}entry = "gated_linear_gemv_n96_k64_f32_f32_f32_act2"
+// CHECK: kernel.call @add({{.*}}entry = "add_s96_f32_f32_f32"
+// CHECK: kernel.call @softcap({{.*}}entry = "softcap_s64_f32_f32_{{[0-9A-F]+}}"
+// CHECK: kernel.call @rms_norm({{.*}}entry = "rms_norm_s64_g1_var0_f32_f32_f32"
+// CHECK: kernel.call @gemv({{.*}}entry = "lm_head_gemv_n80_k64_f32_f32_f32"
+// CHECK: kernel.greedy
+// CHECK: kernel.call @argmax_partial({{.*}}entry = "argmax_partial_v80_s1_f32"
+!dt = f32
+module attributes {llm.model = #llm.model<family = "llmc_all_ops", vocab_size = 80, hidden_size = 64, num_layers = 2, max_position_embeddings = 64, dtype = !dt>} {
+func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>,
+                   %c0: !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt>,
+                   %c1: !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt, window = 6>)
+    -> (tensor<?x80x!dt>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt>,
+        !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt, window = 6>)
+    attributes {llm.step = #llm.step<prefill>} {
+  %embed = llm.param "embed.weight" : tensor<80x64x!dt>
+  %h0 = llm.embedding %tokens, %embed scale 2.0 : tensor<80x64x!dt> -> tensor<?x64x!dt> loc("embed")
+  %in_norm = llm.param "in_norm.weight" : tensor<64x!dt>
+  %x = llm.rms_norm one_plus_weight %h0, %in_norm eps 1.0e-06 : tensor<?x64x!dt>, tensor<64x!dt> loc("in_norm")
+
+  %wq = llm.param "q_proj.weight" : tensor<64x64x!dt>
+  %bq = llm.param "q_proj.bias" : tensor<64x!dt>
+  %wk = llm.param "k_proj.weight" : tensor<32x64x!dt>
+  %wv = llm.param "v_proj.weight" : tensor<32x64x!dt>
+  %q = llm.linear %x, %wq, %bq : tensor<?x64x!dt>, tensor<64x64x!dt>, tensor<64x!dt> -> tensor<?x64x!dt> loc("q_proj")
+  %k = llm.linear %x, %wk : tensor<?x64x!dt>, tensor<32x64x!dt> -> tensor<?x32x!dt> loc("k_proj")
+  %v = llm.linear %x, %wv : tensor<?x64x!dt>, tensor<32x64x!dt> -> tensor<?x32x!dt> loc("v_proj")
+  %qh = llm.split_heads %q : tensor<?x64x!dt> -> tensor<?x4x16x!dt>
+  %kh = llm.split_heads %k : tensor<?x32x!dt> -> tensor<?x2x16x!dt>
+  %vh = llm.split_heads %v : tensor<?x32x!dt> -> tensor<?x2x16x!dt>
+  %qn = llm.rms_norm no_weight %qh eps 1.0e-06 : tensor<?x4x16x!dt> loc("q_norm")
+  %kn = llm.rms_norm no_weight %kh eps 1.0e-06 : tensor<?x2x16x!dt> loc("k_norm")
+  %qr = llm.rope #llm.rope<yarn, theta = 10000.0, dim = 8, layout = interleaved, factor = 4.0, original_max_position = 16, beta_fast = 32.0, beta_slow = 1.0, attention_factor = 0.9, truncate = true> %qn, %pos : tensor<?x4x16x!dt> loc("q_rope")
+  %kr = llm.rope #llm.rope<yarn, theta = 10000.0, dim = 8, layout = interleaved, factor = 4.0, original_max_position = 16, beta_fast = 32.0, beta_slow = 1.0, attention_factor = 0.9, truncate = true> %kn, %pos : tensor<?x2x16x!dt> loc("k_rope")
+  %c0w = llm.kv_cache_write %kr, %vh into %c0 at %slots, %pos : tensor<?x2x16x!dt>, tensor<?x2x16x!dt>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt> loc("cache0")
+  %c1w = llm.kv_cache_write %kr, %vh into %c1 at %slots, %pos : tensor<?x2x16x!dt>, tensor<?x2x16x!dt>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt, window = 6> loc("cache1")
+  %ac = llm.attention %qr, %c0w at %slots, %pos scale 0.25 {chunk = 8 : i64, softcap = 20.0 : f64} : tensor<?x4x16x!dt>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt> -> tensor<?x4x16x!dt> loc("attn_chunked")
+  %aw = llm.attention %qr, %c1w at %slots, %pos scale 0.25 {window = 6 : i64} : tensor<?x4x16x!dt>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt, window = 6> -> tensor<?x4x16x!dt> loc("attn_window")
+  %acm = llm.merge_heads %ac : tensor<?x4x16x!dt> -> tensor<?x64x!dt>
+  %awm = llm.merge_heads %aw : tensor<?x4x16x!dt> -> tensor<?x64x!dt>
+  %a = llm.add %acm, %awm : tensor<?x64x!dt> loc("attn_sum")
+  %wo = llm.param "o_proj.weight" : tensor<64x64x!dt>
+  %o = llm.linear %a, %wo : tensor<?x64x!dt>, tensor<64x64x!dt> -> tensor<?x64x!dt> loc("o_proj")
+
+  %post_norm = llm.param "post_norm.weight" : tensor<64x!dt>
+  %normed, %sum = llm.add_rms_norm weight_in_fp32 %o, %h0, %post_norm eps 1.0e-05 : tensor<?x64x!dt>, tensor<64x!dt> loc("post_norm")
+  %wg = llm.param "gate_proj.weight" : tensor<96x64x!dt>
+  %wu = llm.param "up_proj.weight" : tensor<96x64x!dt>
+  %g = llm.linear %normed, %wg : tensor<?x64x!dt>, tensor<96x64x!dt> -> tensor<?x96x!dt> loc("gate_proj")
+  %u = llm.linear %normed, %wu : tensor<?x64x!dt>, tensor<96x64x!dt> -> tensor<?x96x!dt> loc("up_proj")
+  %m = llm.glu gelu_tanh %g, %u : tensor<?x96x!dt> loc("glu")
+  %wg2 = llm.param "gate2_proj.weight" : tensor<96x64x!dt>
+  %wu2 = llm.param "up2_proj.weight" : tensor<96x64x!dt>
+  %m2 = llm.gated_linear gelu %normed, %wg2, %wu2 : tensor<?x64x!dt>, tensor<96x64x!dt>, tensor<96x64x!dt> -> tensor<?x96x!dt> loc("gated_linear")
+  %m3 = llm.add %m, %m2 : tensor<?x96x!dt> loc("mlp_sum")
+  %wd = llm.param "down_proj.weight" : tensor<64x96x!dt>
+  %d = llm.linear %m3, %wd : tensor<?x96x!dt>, tensor<64x96x!dt> -> tensor<?x64x!dt> loc("down_proj")
+  %dc = llm.softcap %d cap 5.0 : tensor<?x64x!dt> loc("softcap")
+  %r = llm.add %dc, %sum : tensor<?x64x!dt> loc("residual")
+  %final_norm = llm.param "final_norm.weight" : tensor<64x!dt>
+  %f = llm.rms_norm cast_before_weight %r, %final_norm eps 1.0e-05 : tensor<?x64x!dt>, tensor<64x!dt> loc("final_norm")
+  %lm = llm.param "lm_head.weight" : tensor<80x64x!dt>
+  %logits = llm.lm_head %f, %lm : tensor<?x64x!dt>, tensor<80x64x!dt> -> tensor<?x80x!dt> loc("lm_head")
+  return %logits, %c0w, %c1w : tensor<?x80x!dt>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt, window = 6>
+}
+}
