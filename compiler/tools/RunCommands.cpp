@@ -48,35 +48,27 @@ std::string humanBytes(uint64_t bytes) {
   return s;
 }
 
-const char *opKindName(pl::OpParams kind) {
-  switch (kind) {
-  case pl::OpParams::Embedding:
-    return "embedding";
-  case pl::OpParams::RMSNorm:
-    return "rms_norm";
-  case pl::OpParams::AddRMSNorm:
-    return "add_rms_norm";
-  case pl::OpParams::Linear:
-    return "linear";
-  case pl::OpParams::GatedLinear:
-    return "gated_linear";
-  case pl::OpParams::GLU:
-    return "glu";
-  case pl::OpParams::Add:
-    return "add";
-  case pl::OpParams::Softcap:
-    return "softcap";
-  case pl::OpParams::Rope:
-    return "rope";
-  case pl::OpParams::KVCacheWrite:
-    return "kv_cache_write";
-  case pl::OpParams::Attention:
-    return "attention";
-  case pl::OpParams::LMHead:
-    return "lm_head";
-  default:
+/// The op kind as the llm dialect spells it: plan.fbs's table name in
+/// snake case ("AddRMSNorm" -> "add_rms_norm", "KVCacheWrite" ->
+/// "kv_cache_write"), so a new table needs no entry here.
+std::string opKindName(pl::OpParams kind) {
+  const char *table = pl::EnumNameOpParams(kind);
+  if (!table || !*table)
     return "?";
+  std::string name;
+  for (size_t i = 0; table[i]; ++i) {
+    char c = table[i];
+    bool upper = c >= 'A' && c <= 'Z';
+    if (upper && i > 0) {
+      char prev = table[i - 1], next = table[i + 1];
+      bool prevLower = prev >= 'a' && prev <= 'z';
+      bool nextLower = next >= 'a' && next <= 'z';
+      if (prevLower || nextLower)
+        name += '_';
+    }
+    name += upper ? char(c - 'A' + 'a') : c;
   }
+  return name;
 }
 
 void printLaunches(

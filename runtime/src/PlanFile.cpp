@@ -2,7 +2,7 @@
 //
 // The container checks, in the order a reader can trust the bytes: size,
 // identifier, size prefix, header checksum, format version, flatbuffer
-// verifier. The contents are checked by verifyPlanContents (PlanVerifier.cpp).
+// verifier. The contents are checked by verifyPlanContents (verify/PlanVerifier.cpp).
 //
 //===----------------------------------------------------------------------===//
 

@@ -102,6 +102,16 @@ inline void storeOne(void *base, llmc::plan::DType dtype, size_t index,
   }
 }
 
+/// A view of `n` elements of `dtype` at `src` as floats: the bytes themselves
+/// for f32, else widened into `buffer`.
+inline const float *asFloats(const uint8_t *src, llmc::plan::DType dtype,
+                             size_t n, float *buffer) {
+  if (dtype == llmc::plan::DType::F32)
+    return reinterpret_cast<const float *>(src);
+  widen(src, dtype, buffer, n);
+  return buffer;
+}
+
 /// sum a[i] * b[i], in fp32 with 16 interleaved accumulators.
 float dot(const float *a, const float *b, size_t n);
 

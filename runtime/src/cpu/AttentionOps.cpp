@@ -1,0 +1,143 @@
+//===- AttentionOps.cpp - CPU RoPE, KV cache write and attention ----------===//
+//
+// Causal attention over the cache, with sliding windows, chunks and a score
+// softcap; softmax in fp32.
+// Rounding points follow Hugging Face transformers (CpuBackend.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/src/cpu/CpuBackend.h"
+
+#include "runtime/schema/PlanFormat.h"
+#include "runtime/src/cpu/Numerics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace llmc::runtime::cpu {
+
+namespace P = llmc::plan;
+
+void CpuBackend::rope(const P::Op &op, const P::Rope &p) {
+  const P::Operand &xOp = *op.inputs()->Get(0);
+  const P::Operand &out = *op.outputs()->Get(0);
+  const float *x = load(xOp);
+  const int32_t *positions = input(*op.inputs()->Get(1));
+  size_t heads = size_t(p.heads()), headDim = size_t(p.head_dim());
+  size_t half = size_t(p.rotary_dim()) / 2, rowElems = heads * headDim;
+  const float *invFreq = p.inv_freq()->data();
+  float scaling = float(p.attention_scaling());
+  bool interleaved = p.layout() == P::RopeLayout::Interleaved;
+  // Products and cos/sin are rounded to the activation dtype, as in
+  // `(q * cos) + (rotate_half(q) * sin)` with cos, sin of q's dtype.
+  P::DType type = xOp.dtype();
+  pool_->parallelFor(step_.numTokens, [&](int64_t begin, int64_t end, int t) {
+    float *y = workers_[t].a.data();
+    float *cosines = workers_[t].b.data();
+    float *sines = workers_[t].c.data();
+    for (int64_t i = begin; i < end; ++i) {
+      for (size_t k = 0; k < half; ++k) {
+        float angle = float(positions[i]) * invFreq[k];
+        cosines[k] = roundTo(type, std::cos(angle) * scaling);
+        sines[k] = roundTo(type, std::sin(angle) * scaling);
+      }
+      for (size_t h = 0; h < heads; ++h) {
+        const float *xh = x + size_t(i) * rowElems + h * headDim;
+        float *yh = y + h * headDim;
+        for (size_t k = 0; k < half; ++k) {
+          // HalfSplit pairs k with k + half (rotate_half); Interleaved pairs
+          // 2k with 2k + 1. rotated = (-x2, x1).
+          size_t i1 = interleaved ? 2 * k : k;
+          size_t i2 = interleaved ? 2 * k + 1 : k + half;
+          float x1 = xh[i1], x2 = xh[i2];
+          yh[i1] =
+              roundTo(type, x1 * cosines[k]) + roundTo(type, -x2 * sines[k]);
+          yh[i2] =
+              roundTo(type, x2 * cosines[k]) + roundTo(type, x1 * sines[k]);
+        }
+        for (size_t k = 2 * half; k < headDim; ++k)
+          yh[k] = xh[k];
+      }
+      narrow(y, out.dtype(), row(out, i), rowElems);
+    }
+  });
+}
+
+void CpuBackend::kvCacheWrite(const P::Op &op, const P::KVCacheWrite &p) {
+  const float *keys = load(*op.inputs()->Get(0));
+  const float *values = load(*op.inputs()->Get(1));
+  Cache &cache = caches_[p.layer()];
+  size_t rowBytes = cache.rowElems * dtypeSize(cache.dtype);
+  for (int64_t i = 0; i < step_.numTokens; ++i) {
+    // Position p of sequence s lives at row (s, p % capacity).
+    size_t row = size_t(step_.slots[i]) * size_t(cache.capacity) +
+                 size_t(step_.positions[i] % cache.capacity);
+    uint8_t *dst = cache.data.data() + row * rowBytes;
+    narrow(keys + size_t(i) * cache.rowElems, cache.dtype, dst, cache.rowElems);
+    narrow(values + size_t(i) * cache.rowElems, cache.dtype,
+           dst + cache.valuesOffset, cache.rowElems);
+  }
+}
+
+void CpuBackend::attention(const P::Op &op, const P::Attention &p) {
+  const P::Operand &out = *op.outputs()->Get(0);
+  const float *query = load(*op.inputs()->Get(0));
+  const Cache &cache = caches_[p.layer()];
+  int64_t heads = p.heads(), window = p.window(), chunk = p.chunk();
+  size_t headDim = size_t(p.head_dim());
+  int64_t group = heads / p.kv_heads();
+  size_t elemSize = dtypeSize(cache.dtype);
+  size_t outElemSize = dtypeSize(out.dtype());
+  float scale = float(p.scale()), cap = float(p.softcap());
+  pool_->parallelFor(step_.numTokens * heads, [&](int64_t begin, int64_t end,
+                                                  int t) {
+    Worker &w = workers_[t];
+    for (int64_t item = begin; item < end; ++item) {
+      int64_t i = item / heads, h = item % heads;
+      // Query head h reads KV head h / (heads / kv_heads).
+      size_t kvHead = size_t(h / group);
+      int64_t position = step_.positions[i];
+      // The first position this token sees: causal, then window, chunk.
+      int64_t first = 0;
+      if (window > 0)
+        first = std::max<int64_t>(first, position - window + 1);
+      if (chunk > 0)
+        first = std::max<int64_t>(first, position - position % chunk);
+      size_t base = size_t(step_.slots[i]) * size_t(cache.capacity);
+      auto rowAt = [&](int64_t j) {
+        size_t r = base + size_t(j % cache.capacity);
+        return cache.data.data() +
+               (r * cache.rowElems + kvHead * headDim) * elemSize;
+      };
+      const float *q = query + size_t(item) * headDim;
+      float *scores = w.scores.data();
+      float maxScore = -std::numeric_limits<float>::infinity();
+      for (int64_t j = first; j <= position; ++j) {
+        const float *k = asFloats(rowAt(j), cache.dtype, headDim, w.a.data());
+        float s = dot(q, k, headDim) * scale;
+        if (cap > 0)
+          s = cap * std::tanh(s / cap);
+        scores[j - first] = s;
+        maxScore = std::max(maxScore, s);
+      }
+      float sum = 0.0f;
+      for (int64_t j = first; j <= position; ++j) {
+        float e = std::exp(scores[j - first] - maxScore);
+        scores[j - first] = e;
+        sum += e;
+      }
+      float *acc = w.b.data();
+      std::fill(acc, acc + headDim, 0.0f);
+      for (int64_t j = first; j <= position; ++j) {
+        const float *v = asFloats(rowAt(j) + cache.valuesOffset, cache.dtype,
+                                  headDim, w.a.data());
+        axpy(scores[j - first] / sum, v, acc, headDim);
+      }
+      narrow(acc, out.dtype(), row(out, i) + size_t(h) * headDim * outElemSize,
+             headDim);
+    }
+  });
+}
+
+} // namespace llmc::runtime::cpu
