@@ -34,7 +34,7 @@ namespace pl = llmc::plan;
 namespace llmc::plan_writer {
 
 uint64_t WeightSpec::bytes() const {
-  uint64_t n = dtype == WeightDType::F32 ? 4 : 2;
+  uint64_t n = runtime::dtypeSize(dtype);
   for (int64_t d : shape)
     n *= uint64_t(d);
   return n;
@@ -45,6 +45,16 @@ WeightSource::~WeightSource() = default;
 namespace {
 
 constexpr uint64_t kWeightAlignment = 256;
+
+// The llm dialect's RMSNormVariant, Activation and RopeLayout are generated
+// from plan.fbs (dialects/llm/IR/PlanEnums.cmake): the op tables below take
+// their values as they are.
+static_assert(llm::getMaxEnumValForRMSNormVariant() ==
+              unsigned(pl::RMSNormVariant::MAX));
+static_assert(llm::getMaxEnumValForActivation() ==
+              unsigned(pl::Activation::MAX));
+static_assert(llm::getMaxEnumValForRopeLayout() ==
+              unsigned(pl::RopeLayout::MAX));
 
 llvm::Error err(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
@@ -60,17 +70,6 @@ std::optional<pl::DType> planDType(Type t) {
   if (t.isInteger(32))
     return pl::DType::I32;
   return std::nullopt;
-}
-
-WeightDType weightDType(pl::DType d) {
-  switch (d) {
-  case pl::DType::F16:
-    return WeightDType::F16;
-  case pl::DType::BF16:
-    return WeightDType::BF16;
-  default:
-    return WeightDType::F32;
-  }
 }
 
 /// Elements per token of an activation [?, d1, d2, ...].
@@ -119,7 +118,7 @@ public:
         specs.push_back({p.getName().str(),
                          std::vector<int64_t>(type.getShape().begin(),
                                               type.getShape().end()),
-                         weightDType(*dtype)});
+                         *dtype});
         specDTypes.push_back(*dtype);
       } else if (llvm::ArrayRef<int64_t>(specs[it->second].shape) !=
                  type.getShape()) {
@@ -326,10 +325,10 @@ private:
     } else if (auto r = dyn_cast<llm::RopeOp>(op)) {
       kind = pl::OpParams::Rope;
       llm::RopeAttr rope = r.getRope();
-      if (rope.getKind() == llm::RopeKind::Dynamic ||
-          rope.getKind() == llm::RopeKind::LongRope)
+      if (rope.getKind() == rope::Kind::Dynamic ||
+          rope.getKind() == rope::Kind::LongRope)
         return err("unsupported in plans: rope_type \"" +
-                   llm::stringifyRopeKind(rope.getKind()) +
+                   std::string(rope::kindName(rope.getKind())) +
                    "\" (its frequencies depend on the sequence length)");
       std::vector<float> invFreq =
           rope::inverseFrequencies(rope.toParams(), options.maxSeqLen);

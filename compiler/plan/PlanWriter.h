@@ -13,6 +13,8 @@
 #ifndef LLMC_COMPILER_PLAN_PLANWRITER_H
 #define LLMC_COMPILER_PLAN_PLANWRITER_H
 
+#include "runtime/schema/plan_generated.h"
+
 #include "mlir/IR/BuiltinOps.h"
 
 #include "llvm/ADT/ArrayRef.h"
@@ -30,14 +32,12 @@ class SafetensorsArchive;
 
 namespace llmc::plan_writer {
 
-/// Element types a weight can be stored as.
-enum class WeightDType { F32, F16, BF16 };
-
-/// A weight the plan needs: the checkpoint tensor `name`, stored as `dtype`.
+/// A weight the plan needs: the checkpoint tensor `name`, stored as `dtype`
+/// (F32, F16 or BF16).
 struct WeightSpec {
   std::string name;
   std::vector<int64_t> shape;
-  WeightDType dtype;
+  llmc::plan::DType dtype;
   uint64_t bytes() const;
 };
 

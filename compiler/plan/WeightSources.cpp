@@ -15,14 +15,15 @@
 namespace llmc::plan_writer {
 namespace {
 
-hf::TensorDType toTensorDType(WeightDType d) {
+hf::TensorDType toTensorDType(llmc::plan::DType d) {
   switch (d) {
-  case WeightDType::F32:
-    return hf::TensorDType::F32;
-  case WeightDType::F16:
+  case llmc::plan::DType::F16:
     return hf::TensorDType::F16;
-  case WeightDType::BF16:
+  case llmc::plan::DType::BF16:
     return hf::TensorDType::BF16;
+  case llmc::plan::DType::F32:
+  case llmc::plan::DType::I32: // never a weight's (PlanWriter checks)
+    break;
   }
   return hf::TensorDType::F32;
 }

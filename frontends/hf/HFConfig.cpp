@@ -203,25 +203,31 @@ void readRope(const Reader &top, ModelConfig &cfg) {
                         cfg.maxPositionEmbeddings);
   };
   const char *typeKey = rope.has("rope_type") ? "rope_type" : "type";
-  if (type == "default") {
-    cfg.rope.kind = rope::Kind::Default;
-  } else if (type == "linear") {
-    cfg.rope.kind = rope::Kind::Linear;
+  std::optional<rope::Kind> kind = rope::parseKind(type);
+  if (!kind)
+    rope.fail(typeKey, "unsupported rope type \"" + type +
+                           "\" (supported: default, linear, dynamic, llama3, "
+                           "yarn, longrope)");
+  cfg.rope.kind = *kind;
+  switch (*kind) {
+  case rope::Kind::Default:
+    break;
+  case rope::Kind::Linear:
     cfg.rope.factor = rope.number("factor", 1e-9, 1e9);
-  } else if (type == "dynamic") {
-    cfg.rope.kind = rope::Kind::Dynamic;
+    break;
+  case rope::Kind::Dynamic:
     cfg.rope.factor = rope.number("factor", 1e-9, 1e9);
     cfg.rope.maxPosition = cfg.maxPositionEmbeddings;
-  } else if (type == "llama3") {
-    cfg.rope.kind = rope::Kind::Llama3;
+    break;
+  case rope::Kind::Llama3:
     cfg.rope.factor = rope.number("factor", 1e-9, 1e9);
     cfg.rope.lowFreqFactor = rope.number("low_freq_factor", 1e-9, 1e9);
     cfg.rope.highFreqFactor = rope.number("high_freq_factor", 1e-9, 1e9);
     if (!(cfg.rope.highFreqFactor > cfg.rope.lowFreqFactor))
       rope.fail("high_freq_factor", "must be greater than low_freq_factor");
     cfg.rope.originalMaxPosition = originalMax();
-  } else if (type == "yarn") {
-    cfg.rope.kind = rope::Kind::Yarn;
+    break;
+  case rope::Kind::Yarn: {
     cfg.rope.originalMaxPosition = originalMax();
     cfg.rope.factor = rope.number(
         "factor", 1e-9, 1e9, maxPos / cfg.rope.originalMaxPosition);
@@ -234,8 +240,9 @@ void readRope(const Reader &top, ModelConfig &cfg) {
               : rope::yarnAttentionFactor(
                     cfg.rope.factor, rope.optionalNumber("mscale", 0, 1e9),
                     rope.optionalNumber("mscale_all_dim", 0, 1e9));
-  } else if (type == "longrope") {
-    cfg.rope.kind = rope::Kind::LongRope;
+    break;
+  }
+  case rope::Kind::LongRope: {
     cfg.rope.originalMaxPosition = originalMax();
     cfg.rope.shortFactor = rope.numbers("short_factor", cfg.headDim / 2);
     cfg.rope.longFactor = rope.numbers("long_factor", cfg.headDim / 2);
@@ -246,10 +253,8 @@ void readRope(const Reader &top, ModelConfig &cfg) {
         given ? *given
               : rope::longRopeAttentionFactor(factor,
                                               cfg.rope.originalMaxPosition);
-  } else {
-    rope.fail(typeKey, "unsupported rope type \"" + type +
-                           "\" (supported: default, linear, dynamic, llama3, "
-                           "yarn, longrope)");
+    break;
+  }
   }
 }
 
@@ -367,7 +372,7 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
 
   std::string act = top.has("hidden_act") ? top.string("hidden_act") : "silu";
   if (act == "silu" || act == "swish")
-    cfg.hiddenAct = Activation::SiLU;
+    cfg.hiddenAct = Activation::Silu;
   else if (act == "gelu_pytorch_tanh")
     cfg.hiddenAct = Activation::GELUTanh;
   else if (act == "gelu")
@@ -432,6 +437,8 @@ llvm::StringRef dtypeName(DType dtype) {
     return "float16";
   case DType::F32:
     return "float32";
+  case DType::I32:
+    break;
   }
   return "?";
 }

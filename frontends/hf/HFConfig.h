@@ -12,6 +12,8 @@
 
 #include "dialects/llm/IR/RopeFrequencies.h"
 
+#include "runtime/schema/plan_generated.h"
+
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -23,8 +25,11 @@
 namespace llmc::hf {
 
 enum class Family { Llama, Mistral, Qwen2, Qwen3 };
-enum class DType { F32, F16, BF16 };
-enum class Activation { SiLU, GELUTanh, GELU };
+/// Element types and MLP activations have one definition, the plan schema's
+/// (runtime/schema/plan.fbs; the llm dialect's enums are generated from it).
+/// A config's dtype is F32, F16 or BF16.
+using DType = llmc::plan::DType;
+using Activation = llmc::plan::Activation;
 
 /// The model_type values we accept, for messages.
 llvm::StringRef supportedModelTypes();
@@ -47,7 +52,7 @@ struct ModelConfig {
   int64_t headDim = 0;
   int64_t maxPositionEmbeddings = 0;
   double rmsNormEps = 1e-6;
-  Activation hiddenAct = Activation::SiLU;
+  Activation hiddenAct = Activation::Silu;
 
   bool qkvBias = false;   // q/k/v projections carry a bias
   bool oBias = false;     // o_proj carries a bias

@@ -18,16 +18,12 @@ using namespace mlir;
 namespace llmc::hf {
 namespace {
 
+/// llm::Activation is generated from the schema's enum (PlanEnums.cmake):
+/// same names, same values.
 llm::Activation toLLM(Activation act) {
-  switch (act) {
-  case Activation::SiLU:
-    return llm::Activation::SiLU;
-  case Activation::GELUTanh:
-    return llm::Activation::GELUTanh;
-  case Activation::GELU:
-    return llm::Activation::GELU;
-  }
-  return llm::Activation::SiLU;
+  static_assert(llm::getMaxEnumValForActivation() ==
+                unsigned(Activation::MAX));
+  return llm::Activation(unsigned(act));
 }
 
 class Builder {
@@ -43,6 +39,7 @@ public:
       act = b.getF16Type();
       break;
     case DType::F32:
+    case DType::I32: // never a config's dtype
       act = b.getF32Type();
       break;
     }
@@ -126,7 +123,7 @@ private:
       longFactor = b.getDenseF64ArrayAttr(p.longFactor);
       break;
     }
-    return llm::RopeAttr::get(&ctx, static_cast<llm::RopeKind>(p.kind),
+    return llm::RopeAttr::get(&ctx, p.kind,
                               f64(p.theta), p.dim, llm::RopeLayout::HalfSplit,
                               factor, low, high, originalMax, maxPos, betaFast,
                               betaSlow, attnFactor, truncate, shortFactor,

@@ -114,11 +114,9 @@ llvm::Error TestWeights::fill(const plan_writer::WeightSpec &spec,
                       reinterpret_cast<const uint8_t *>(v.data()),
                       v.size() * 4,
                       "(test weights)"};
-  hf::TensorDType to = spec.dtype == plan_writer::WeightDType::F32
-                           ? hf::TensorDType::F32
-                       : spec.dtype == plan_writer::WeightDType::F16
-                           ? hf::TensorDType::F16
-                           : hf::TensorDType::BF16;
+  hf::TensorDType to = spec.dtype == plan::DType::F16    ? hf::TensorDType::F16
+                       : spec.dtype == plan::DType::BF16 ? hf::TensorDType::BF16
+                                                         : hf::TensorDType::F32;
   return hf::convertTensor(view, to, out);
 }
 

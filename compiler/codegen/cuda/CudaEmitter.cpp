@@ -86,7 +86,7 @@ llvm::Expected<std::string> entrySource(kernel::CallOp call) {
   std::string src;
   llvm::raw_string_ostream os(src);
   os << "// llmc generated kernel: " << call.getEntry() << "\n";
-  os << k_prelude_cuh << templates << "\n";
+  os << k_plan_enums_cuh << k_prelude_cuh << templates << "\n";
   if (auto table = call.getInvFreq()) {
     os << "__device__ const float llmc_inv_freq[" << table->size() << "] = {";
     for (float f : *table)

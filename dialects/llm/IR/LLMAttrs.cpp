@@ -68,7 +68,7 @@ void printArrayField(AsmPrinter &printer, StringRef name,
 } // namespace
 
 void RopeAttr::print(AsmPrinter &printer) const {
-  printer << "<" << stringifyRopeKind(getKind());
+  printer << "<" << llmc::rope::kindName(getKind());
   printFloatField(printer, "theta", getTheta());
   printer << ", dim = " << getDim();
   if (getLayout() != RopeLayout::HalfSplit)
@@ -96,7 +96,7 @@ Attribute RopeAttr::parse(AsmParser &parser, Type) {
   StringRef kindName;
   if (parser.parseLess() || parser.parseKeyword(&kindName))
     return {};
-  std::optional<RopeKind> kind = symbolizeRopeKind(kindName);
+  std::optional<llmc::rope::Kind> kind = llmc::rope::parseKind(kindName);
   if (!kind) {
     parser.emitError(loc) << "unknown rope kind '" << kindName << "'";
     return {};
@@ -207,7 +207,8 @@ Attribute RopeAttr::parse(AsmParser &parser, Type) {
 }
 
 LogicalResult
-RopeAttr::verify(function_ref<InFlightDiagnostic()> emitError, RopeKind kind,
+RopeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                 llmc::rope::Kind kind,
                  FloatAttr theta, int64_t dim, RopeLayout layout,
                  FloatAttr factor, FloatAttr lowFreqFactor,
                  FloatAttr highFreqFactor,
@@ -216,7 +217,7 @@ RopeAttr::verify(function_ref<InFlightDiagnostic()> emitError, RopeKind kind,
                  FloatAttr betaSlow, FloatAttr attentionFactor,
                  std::optional<bool> truncate, DenseF64ArrayAttr shortFactor,
                  DenseF64ArrayAttr longFactor) {
-  StringRef kindName = stringifyRopeKind(kind);
+  StringRef kindName(llmc::rope::kindName(kind));
   if (!theta || !(theta.getValueAsDouble() > 0.0))
     return emitError() << "rope theta must be positive";
   if (dim <= 0 || dim % 2 != 0)
@@ -241,23 +242,23 @@ RopeAttr::verify(function_ref<InFlightDiagnostic()> emitError, RopeKind kind,
                     {"long_factor", bool(longFactor)}};
   llvm::SmallVector<StringRef> wanted;
   switch (kind) {
-  case RopeKind::Default:
+  case llmc::rope::Kind::Default:
     break;
-  case RopeKind::Linear:
+  case llmc::rope::Kind::Linear:
     wanted = {"factor"};
     break;
-  case RopeKind::Dynamic:
+  case llmc::rope::Kind::Dynamic:
     wanted = {"factor", "max_position"};
     break;
-  case RopeKind::Llama3:
+  case llmc::rope::Kind::Llama3:
     wanted = {"factor", "low_freq_factor", "high_freq_factor",
               "original_max_position"};
     break;
-  case RopeKind::Yarn:
+  case llmc::rope::Kind::Yarn:
     wanted = {"factor",    "original_max_position", "beta_fast",
               "beta_slow", "attention_factor",      "truncate"};
     break;
-  case RopeKind::LongRope:
+  case llmc::rope::Kind::LongRope:
     wanted = {"original_max_position", "attention_factor", "short_factor",
               "long_factor"};
     break;
@@ -293,7 +294,7 @@ double RopeAttr::getAttentionScaling() const {
 
 llmc::rope::Params RopeAttr::toParams() const {
   llmc::rope::Params p;
-  p.kind = static_cast<llmc::rope::Kind>(getKind());
+  p.kind = getKind();
   p.theta = getTheta().getValueAsDouble();
   p.dim = getDim();
   auto value = [](FloatAttr a, double fallback) {

@@ -37,7 +37,7 @@ def LLM_RopeAttr : LLM_Attr<"Rope", "rope"> {
     `(2m, 2m+1)`; the default `half_split` rotates `(m, m + r/2)`.
   }];
   let parameters = (ins
-    "RopeKind":$kind,
+    "::llmc::rope::Kind":$kind,
     "::mlir::FloatAttr":$theta,
     "int64_t":$dim,
     DefaultValuedParameter<"RopeLayout", "RopeLayout::HalfSplit">:$layout,

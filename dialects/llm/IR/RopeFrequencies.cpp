@@ -32,6 +32,27 @@ double yarnMscale(double scale, double mscale) {
 
 } // namespace
 
+namespace {
+constexpr std::pair<Kind, std::string_view> kKindNames[] = {
+    {Kind::Default, "default"}, {Kind::Linear, "linear"},
+    {Kind::Dynamic, "dynamic"}, {Kind::Llama3, "llama3"},
+    {Kind::Yarn, "yarn"},       {Kind::LongRope, "longrope"}};
+} // namespace
+
+std::string_view kindName(Kind kind) {
+  for (const auto &[k, name] : kKindNames)
+    if (k == kind)
+      return name;
+  return "unknown";
+}
+
+std::optional<Kind> parseKind(std::string_view name) {
+  for (const auto &[k, n] : kKindNames)
+    if (n == name)
+      return k;
+  return std::nullopt;
+}
+
 std::vector<float> inverseFrequencies(const Params &p, int64_t seqLen) {
   switch (p.kind) {
   case Kind::Default:

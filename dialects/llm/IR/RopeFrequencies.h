@@ -1,7 +1,7 @@
 //===- RopeFrequencies.h - rotary inverse frequencies, as HF computes them -===//
 //
-// Plain C++ (no MLIR) so that the compiler, the CPU backend and the tests all
-// share one implementation. Formulas follow transformers'
+// Plain C++ (no MLIR) so that the frontend, the llm dialect's #llm.rope and
+// the tests share one implementation, and one definition of the RoPE kinds. Formulas follow transformers'
 // modeling_rope_utils.py (see shared/MODELS.md §1.6), including its fp32
 // rounding points, so results match the reference to the last bit or two.
 //
@@ -12,11 +12,21 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 namespace llmc::rope {
 
+/// How the inverse frequencies are derived: Hugging Face's rope_type. The
+/// one definition of the kinds (#llm.rope spells them with kindName).
 enum class Kind { Default, Linear, Dynamic, Llama3, Yarn, LongRope };
+
+/// rope_type's spelling: "default", "linear", "dynamic", "llama3", "yarn",
+/// "longrope".
+std::string_view kindName(Kind kind);
+
+/// The kind `name` spells, if any.
+std::optional<Kind> parseKind(std::string_view name);
 
 struct Params {
   Kind kind = Kind::Default;

@@ -96,10 +96,10 @@ FailureOr<unsigned> elementwise(ArrayRef<Operation *> ops, unsigned first,
 /// sequence length.
 FailureOr<std::vector<float>> invFreq(llm::RopeOp r, KernelBuilder &b) {
   llm::RopeAttr rope = r.getRope();
-  if (rope.getKind() == llm::RopeKind::Dynamic ||
-      rope.getKind() == llm::RopeKind::LongRope)
+  if (rope.getKind() == rope::Kind::Dynamic ||
+      rope.getKind() == rope::Kind::LongRope)
     return r.emitOpError("unsupported in plans: rope_type \"")
-           << llm::stringifyRopeKind(rope.getKind())
+           << StringRef(rope::kindName(rope.getKind()))
            << "\" (its frequencies depend on the sequence length)";
   return rope::inverseFrequencies(rope.toParams(), b.info().maxSeqLen);
 }

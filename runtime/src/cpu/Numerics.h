@@ -133,7 +133,7 @@ inline float gelu(float x) {
 }
 inline float activate(llmc::plan::Activation activation, float x) {
   switch (activation) {
-  case llmc::plan::Activation::SiLU:
+  case llmc::plan::Activation::Silu:
     return silu(x);
   case llmc::plan::Activation::GELUTanh:
     return geluTanh(x);

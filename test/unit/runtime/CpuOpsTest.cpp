@@ -240,7 +240,7 @@ TEST(CpuOps, GatedLinear) {
   P::Operand up = t.weight("up", {out, in}, wu);
   P::Operand x = t.arena(in), y = t.arena(out);
   OpRunner r(planWith(
-      {gatedLinearOp(in, out, P::Activation::SiLU, x, gate, up, y)}, t));
+      {gatedLinearOp(in, out, P::Activation::Silu, x, gate, up, y)}, t));
   ASSERT_TRUE(r.ok());
   std::vector<float> xs = randomValues(2 * in, 16, 2.0f);
   r.set(x, xs);
@@ -254,7 +254,7 @@ TEST(CpuOps, GatedLinear) {
 
 TEST(CpuOps, GLUActivations) {
   for (auto activation :
-       {P::Activation::SiLU, P::Activation::GELUTanh, P::Activation::GELU}) {
+       {P::Activation::Silu, P::Activation::GELUTanh, P::Activation::GELU}) {
     SCOPED_TRACE(P::EnumNameActivation(activation));
     TestPlan t;
     P::Operand gate = t.arena(12), up = t.arena(12), y = t.arena(12);
@@ -267,7 +267,7 @@ TEST(CpuOps, GLUActivations) {
     r.run({0, 1});
     std::vector<double> want;
     for (size_t i = 0; i < gs.size(); ++i) {
-      double a = activation == P::Activation::SiLU       ? silu(gs[i])
+      double a = activation == P::Activation::Silu       ? silu(gs[i])
                  : activation == P::Activation::GELUTanh ? geluTanh(gs[i])
                                                          : gelu(gs[i]);
       want.push_back(a * us[i]);

@@ -449,7 +449,7 @@ TestPlan tinyLlama(int64_t maxTokens, int64_t maxSeqLen) {
       attentionOp(ap, q, t.cache(0), attn),
       linearOp(qDim, h, attn, wo, nullptr, o),
       addRmsNormOp(h, cast, M::kEps, o, h0, &postNorm, normed, sum),
-      gatedLinearOp(h, ff, P::Activation::SiLU, normed, wg, wu, mlp),
+      gatedLinearOp(h, ff, P::Activation::Silu, normed, wg, wu, mlp),
       linearOp(ff, h, mlp, wd, nullptr, down),
       // In place again: the residual stream.
       addOp(h, down, sum, sum),

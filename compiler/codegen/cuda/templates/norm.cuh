@@ -3,12 +3,8 @@
 // b / GROUPS, g = b % GROUPS; each thread keeps its VPT elements in
 // registers between the reduction and the store.
 
-enum {
-  NORM_CAST_BEFORE_WEIGHT = 0, // round(x * r) to TC, then * w (Llama, Qwen)
-  NORM_WEIGHT_IN_FP32 = 1,     // x * r * w
-  NORM_ONE_PLUS_WEIGHT = 2,    // x * r * (1 + w) (Gemma)
-  NORM_NO_WEIGHT = 3           // x * r
-};
+// NORM_*, the variants (plan_enums.cuh): where the weight is applied and
+// when the result is rounded.
 
 template <int VARIANT, typename TC, typename TW>
 __device__ __forceinline__ float norm_apply(float x, float r, const TW *w,

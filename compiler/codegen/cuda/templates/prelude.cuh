@@ -104,8 +104,8 @@ template <int BLOCK> __device__ __forceinline__ float block_sum(float v) {
   return total;
 }
 
-// Activations, in the CPU reference's formulas (runtime/src/cpu/Numerics.h).
-enum { ACT_SILU = 0, ACT_GELU_TANH = 1, ACT_GELU = 2 };
+// Activations (ACT_*: plan_enums.cuh), in the CPU reference's formulas
+// (runtime/src/cpu/Numerics.h).
 template <int ACT> __device__ __forceinline__ float activate(float x) {
   if constexpr (ACT == ACT_SILU) {
     return x / (1.0f + expf(-x));
