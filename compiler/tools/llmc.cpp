@@ -104,8 +104,8 @@ generateCode(mlir::ModuleOp module,
   if (!program)
     return program.takeError();
   if (!options.dumpKernelsDir.empty())
-    if (Error e = cg::dumpSources(program->entries, options.dumpKernelsDir))
-      return std::move(e);
+    if (Error e = cg::dumpSources(*program, options.dumpKernelsDir))
+      return e;
   return program;
 }
 

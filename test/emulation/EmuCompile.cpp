@@ -2,7 +2,8 @@
 //
 // Test-only. `llmc-emu-compile <outdir> <entry.cu>...` turns each kernel
 // source that `llmc compile --dump-kernels` wrote into <outdir>/<entry>.so:
-// the source, force-included with cuda_emu.h, plus
+// the source, force-included with cuda_emu.h, plus a launcher whose
+// parameter types come from <entry>.params (written with the source):
 //
 //   extern "C" void llmc_emu_launch(const LLMCEmuLaunch *, void **params)
 //
@@ -30,36 +31,32 @@ struct Entry {
   std::vector<std::string> paramTypes;
 };
 
-/// Reads `extern "C" __global__ void __launch_bounds__(B, 1) NAME(T a, ...)`.
-bool parseEntry(const std::string &source, Entry &entry, std::string &error) {
-  const std::string marker = "extern \"C\" __global__ void __launch_bounds__(";
-  size_t at = source.rfind(marker);
-  if (at == std::string::npos) {
-    error = "no extern \"C\" __global__ entry";
+/// The entry of `<dir>/<name>.cu`: its name, and its parameter types from
+/// `<dir>/<name>.params`, which the emitter writes next to it from the
+/// kernel.call (CudaEmitter.h, entryParamTypes): nothing is parsed from the
+/// source.
+bool readEntry(const std::string &cuPath, Entry &entry, std::string &error) {
+  const std::string suffix = ".cu";
+  if (cuPath.size() <= suffix.size() ||
+      cuPath.compare(cuPath.size() - suffix.size(), suffix.size(), suffix)) {
+    error = "not a .cu file";
     return false;
   }
-  size_t close = source.find(')', at + marker.size());
-  size_t open = source.find('(', close + 1);
-  size_t end = source.find(") {", open);
-  if (close == std::string::npos || open == std::string::npos ||
-      end == std::string::npos) {
-    error = "malformed entry declaration";
+  std::string base = cuPath.substr(0, cuPath.size() - suffix.size());
+  size_t slash = base.rfind('/');
+  entry.name = slash == std::string::npos ? base : base.substr(slash + 1);
+  std::ifstream params(base + ".params");
+  if (!params) {
+    error = "no " + base + ".params next to it (llmc compile --dump-kernels "
+            "writes one per entry)";
     return false;
   }
-  std::string name = source.substr(close + 1, open - close - 1);
-  name.erase(0, name.find_first_not_of(' '));
-  entry.name = name;
-  std::string params = source.substr(open + 1, end - open - 1);
-  std::stringstream ss(params);
-  std::string param;
-  while (std::getline(ss, param, ',')) {
-    param.erase(0, param.find_first_not_of(' '));
-    size_t space = param.rfind(' ');
-    if (space == std::string::npos) {
-      error = "parameter without a name: " + param;
-      return false;
-    }
-    entry.paramTypes.push_back(param.substr(0, space));
+  for (std::string type; std::getline(params, type);)
+    if (!type.empty())
+      entry.paramTypes.push_back(type);
+  if (entry.paramTypes.empty() || entry.paramTypes[0] != "int") {
+    error = base + ".params: the first parameter must be int (num_tokens)";
+    return false;
   }
   return true;
 }
@@ -95,7 +92,7 @@ int main(int argc, char **argv) {
       buffer << in.rdbuf();
       std::string source = buffer.str(), error;
       Entry entry;
-      if (!in || !parseEntry(source, entry, error)) {
+      if (!in || !readEntry(inputs[i], entry, error)) {
         std::cerr << inputs[i] << ": " << (error.empty() ? "unreadable" : error)
                   << "\n";
         ++failures;

@@ -15,8 +15,8 @@ writeEmulatedPlan(mlir::ModuleOp module, plan_writer::WeightSource &weights,
   auto program = cg::generateCuda(module);
   if (!program)
     return program.takeError();
-  if (llvm::Error e = cg::dumpSources(program->entries, kernelsDir))
-    return std::move(e);
+  if (llvm::Error e = cg::dumpSources(*program, kernelsDir))
+    return e;
 
   // The code section: the fake driver runs the sources, not these bytes.
   pw::CodeSection code;
@@ -37,7 +37,7 @@ writeEmulatedPlan(mlir::ModuleOp module, plan_writer::WeightSource &weights,
   options.targets = {"cpu", "sm_90a"};
   options.maxSeqLen = maxSeqLen;
   if (llvm::Error e = pw::writePlan(module, weights, options, path, &code))
-    return std::move(e);
+    return e;
 
   ::setenv("LLMC_CUDA_DRIVER", LLMC_FAKE_CUDA_EMU_PATH, 1);
   ::setenv("LLMC_EMU_SOURCES", kernelsDir.c_str(), 1);

@@ -78,6 +78,28 @@ llvm::Error printValue(Attribute a, raw_ostream &os) {
   return llvm::Error::success();
 }
 
+} // namespace
+
+llvm::Expected<std::vector<std::string>>
+entryParamTypes(kernel::CallOp call) {
+  std::vector<std::string> types{"int"}; // num_tokens
+  for (auto [i, v] : llvm::enumerate(call.getBuffers())) {
+    Type t = v.getType();
+    if (isa<llm::KVCacheType>(t)) {
+      types.push_back("llmc_kv");
+      continue;
+    }
+    auto name = typeName(getElementTypeOrSelf(t));
+    if (!name)
+      return name.takeError();
+    types.push_back(std::string(call.getWrites()[i] ? "" : "const ") + *name +
+                    " *__restrict__");
+  }
+  return types;
+}
+
+namespace {
+
 /// The translation unit of `call`'s entry.
 llvm::Expected<std::string> entrySource(kernel::CallOp call) {
   const char *templates = templateOf(call.getCallee());
@@ -93,20 +115,16 @@ llvm::Expected<std::string> entrySource(kernel::CallOp call) {
       os << kernel::cudaFloatLiteral(f) << ", ";
     os << "};\n";
   }
+  auto params = entryParamTypes(call);
+  if (!params)
+    return params.takeError();
   os << "extern \"C\" __global__ void __launch_bounds__(" << call.getBlock()
-     << ", 1) " << call.getEntry() << "(int num_tokens";
-  for (auto [i, v] : llvm::enumerate(call.getBuffers())) {
-    os << ", ";
-    Type t = v.getType();
-    if (isa<llm::KVCacheType>(t)) {
-      os << "llmc_kv";
-    } else {
-      auto name = typeName(getElementTypeOrSelf(t));
-      if (!name)
-        return name.takeError();
-      os << (call.getWrites()[i] ? "" : "const ") << *name << " *__restrict__";
-    }
-    os << " a" << i;
+     << ", 1) " << call.getEntry() << "(";
+  for (auto [i, type] : llvm::enumerate(*params)) {
+    if (i == 0)
+      os << type << " num_tokens";
+    else
+      os << ", " << type << " a" << i - 1;
   }
   os << ") {\n  " << call.getCallee() << "<";
   for (auto [i, a] : llvm::enumerate(call.getTemplateArgs())) {
@@ -163,7 +181,13 @@ llvm::Expected<CudaProgram> generateCuda(ModuleOp module) {
       return WalkResult::advance();
     }
     std::string name = call.getEntry().str();
+    auto params = entryParamTypes(call);
+    if (!params) {
+      error = params.takeError();
+      return WalkResult::interrupt();
+    }
     out.entries.push_back(KernelSource{name, std::move(*source), {name}});
+    out.paramTypes.push_back(std::move(*params));
     out.hot.push_back(call.getHot());
     return WalkResult::advance();
   });
@@ -176,12 +200,12 @@ llvm::Expected<CudaProgram> generateCuda(ModuleOp module) {
 
 namespace llmc::codegen::cuda {
 
-llvm::Error dumpSources(llvm::ArrayRef<KernelSource> entries,
-                        llvm::StringRef dir) {
+llvm::Error dumpSources(const CudaProgram &program, llvm::StringRef dir) {
   if (std::error_code ec = llvm::sys::fs::create_directories(dir))
     return err(dir + ": cannot create the kernel dump directory: " +
                ec.message());
-  for (const KernelSource &k : entries) {
+  for (auto [k, params] :
+       llvm::zip_equal(program.entries, program.paramTypes)) {
     llvm::SmallString<256> path(dir);
     llvm::sys::path::append(path, k.name + ".cu");
     std::error_code ec;
@@ -192,6 +216,16 @@ llvm::Error dumpSources(llvm::ArrayRef<KernelSource> entries,
     os.close();
     if (os.has_error())
       return err(path + ": write failed: " + os.error().message());
+    llvm::SmallString<256> paramsPath(dir);
+    llvm::sys::path::append(paramsPath, k.name + ".params");
+    llvm::raw_fd_ostream ps(paramsPath, ec);
+    if (ec)
+      return err(paramsPath + ": cannot write: " + ec.message());
+    for (const std::string &type : params)
+      ps << type << "\n";
+    ps.close();
+    if (ps.has_error())
+      return err(paramsPath + ": write failed: " + ps.error().message());
   }
   return llvm::Error::success();
 }

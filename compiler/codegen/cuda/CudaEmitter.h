@@ -15,6 +15,7 @@
 #define LLMC_COMPILER_CODEGEN_CUDA_CUDAEMITTER_H
 
 #include "compiler/codegen/cuda/NVRTC.h"
+#include "dialects/kernel/IR/KernelOps.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -32,6 +33,8 @@ struct CudaProgram {
   std::vector<KernelSource> entries;
   /// Entries that run most of a step's time (kernel.call's `hot`).
   std::vector<bool> hot;
+  /// Each entry's parameter types (entryParamTypes).
+  std::vector<std::vector<std::string>> paramTypes;
 };
 
 /// The CUDA C++ of every kernel.call in `module`. Fails on a call it cannot
@@ -39,9 +42,15 @@ struct CudaProgram {
 /// different code.
 llvm::Expected<CudaProgram> generateCuda(mlir::ModuleOp module);
 
-/// Writes each entry's source to `dir`/<name>.cu, creating `dir`.
-llvm::Error dumpSources(llvm::ArrayRef<KernelSource> entries,
-                        llvm::StringRef dir);
+/// The C types of the parameters of `call`'s extern "C" entry, in order:
+/// `int` (num_tokens), then for each buffer a pointer to its element type
+/// (const unless the call writes it) or `llmc_kv`. The emitter prints the
+/// signature from it, and the CPU emulator reads it (<name>.params).
+llvm::Expected<std::vector<std::string>> entryParamTypes(kernel::CallOp call);
+
+/// Writes each entry's source to `dir`/<name>.cu and its parameter types,
+/// one per line, to `dir`/<name>.params, creating `dir`.
+llvm::Error dumpSources(const CudaProgram &program, llvm::StringRef dir);
 
 } // namespace llmc::codegen::cuda
 
