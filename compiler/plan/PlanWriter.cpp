@@ -10,6 +10,8 @@
 
 #include "compiler/plan/PlanWriter.h"
 
+#include "compiler/support/OutputFile.h"
+
 #include "dialects/kernel/IR/KernelOps.h"
 #include "dialects/kernel/IR/Storage.h"
 #include "dialects/llm/IR/LLMOps.h"
@@ -20,12 +22,8 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/Signals.h"
 
-#include <cerrno>
 #include <cstring>
-#include <fcntl.h>
-#include <unistd.h>
 
 using namespace mlir;
 namespace fb = flatbuffers;
@@ -514,68 +512,6 @@ private:
   int64_t maxTokens = 0;
 };
 
-/// A temporary file next to the plan, removed unless committed.
-class TempFile {
-public:
-  ~TempFile() {
-    if (fd >= 0)
-      ::close(fd);
-    if (!path.empty() && !committed) {
-      llvm::sys::fs::remove(path);
-      llvm::sys::DontRemoveFileOnSignal(path);
-    }
-  }
-  llvm::Error create(llvm::StringRef target) {
-    llvm::SmallString<256> model(target);
-    model += ".tmp-%%%%%%";
-    if (std::error_code ec = llvm::sys::fs::createUniqueFile(model, fd, path))
-      return err(target + ": cannot create a temporary file next to it: " +
-                 ec.message());
-    llvm::sys::RemoveFileOnSignal(path);
-    return llvm::Error::success();
-  }
-  llvm::Error pwriteAll(const void *data, uint64_t size, uint64_t offset,
-                        llvm::StringRef target) {
-    const char *p = static_cast<const char *>(data);
-    while (size > 0) {
-      ssize_t n = ::pwrite(fd, p, size, off_t(offset));
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return err(target + ": write failed: " + std::strerror(errno));
-      p += n;
-      size -= uint64_t(n);
-      offset += uint64_t(n);
-    }
-    return llvm::Error::success();
-  }
-  llvm::Error resize(uint64_t size, llvm::StringRef target) {
-    if (::ftruncate(fd, off_t(size)) != 0)
-      return err(target + ": cannot size the file: " + std::strerror(errno));
-    return llvm::Error::success();
-  }
-  llvm::Error commit(llvm::StringRef target) {
-    if (::fsync(fd) != 0)
-      return err(target + ": fsync failed: " + std::strerror(errno));
-    if (::close(fd) != 0) {
-      fd = -1;
-      return err(target + ": close failed: " + std::strerror(errno));
-    }
-    fd = -1;
-    if (std::error_code ec = llvm::sys::fs::rename(path, target))
-      return err(target + ": cannot rename the temporary file into place: " +
-                 ec.message());
-    committed = true;
-    llvm::sys::DontRemoveFileOnSignal(path);
-    return llvm::Error::success();
-  }
-
-private:
-  int fd = -1;
-  llvm::SmallString<256> path;
-  bool committed = false;
-};
-
 } // namespace
 
 std::string failedKernelDir(const PlanOptions &options) {
@@ -629,31 +565,32 @@ llvm::Error writePlan(ModuleOp module, WeightSource &weights,
   if (!plan->mutate_weights_offset(weightsOffset))
     return err("internal error: Plan.weights_offset is not stored");
 
-  TempFile file;
-  if (llvm::Error e = file.create(path))
-    return e;
+  auto opened = support::OutputFile::open(path);
+  if (!opened)
+    return opened.takeError();
+  support::OutputFile &file = **opened;
   std::vector<uint8_t> buffer;
   for (auto [i, spec] : llvm::enumerate(serializer.weights())) {
     buffer.assign(spec.bytes(), 0);
     if (llvm::Error e = weights.fill(spec, buffer))
       return e;
-    if (llvm::Error e = file.pwriteAll(buffer.data(), buffer.size(),
-                                       weightsOffset + weightOffsets[i], path))
+    if (llvm::Error e = file.write(buffer.data(), buffer.size(),
+                                   weightsOffset + weightOffsets[i]))
       return e;
     plan->mutable_weights()->GetMutableObject(i)->mutate_checksum(
         runtime::checksum(buffer.data(), buffer.size()));
   }
   // The file ends where the header says the weight section does.
-  if (llvm::Error e = file.resize(weightsOffset + weightsSize, path))
+  if (llvm::Error e = file.resize(weightsOffset + weightsSize))
     return e;
 
   std::vector<uint8_t> head(weightsOffset, 0);
   std::memcpy(head.data(), header, fbb.GetSize());
   uint64_t sum = runtime::checksum(header, 4 + uint64_t(sizePrefix));
   std::memcpy(head.data() + runtime::headerChecksumOffset(sizePrefix), &sum, 8);
-  if (llvm::Error e = file.pwriteAll(head.data(), head.size(), 0, path))
+  if (llvm::Error e = file.write(head.data(), head.size(), 0))
     return e;
-  return file.commit(path);
+  return file.commit();
 }
 
 } // namespace llmc::plan_writer

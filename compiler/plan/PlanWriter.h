@@ -4,9 +4,10 @@
 // Turns a module after kernel-lower and kernel-select (kernel.launch ops
 // with arena offsets and their kernel.calls) and its compiled code into the
 // flatbuffer of runtime/schema/plan.fbs, serialized once, and writes it with
-// the weights to a plan file: through a temporary file in the same directory,
-// fsynced and renamed, so a failed or interrupted compile never leaves a
-// partial plan nor destroys an existing one.
+// the weights to a plan file through compiler/support/OutputFile.h: a regular
+// file is replaced atomically (a failed or killed compile leaves neither a
+// partial plan nor a temporary file, and destroys no existing one); a device
+// or FIFO is written, never replaced.
 //
 //===----------------------------------------------------------------------===//
 

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "compiler/support/OutputFile.h"
 #include "compiler/tools/Commands.h"
 #include "compiler/tools/ToolSupport.h"
 
@@ -265,22 +266,23 @@ bool writeNpy(const std::string &path, const std::vector<float> &data,
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  std::string tmp = path + ".tmp";
-  FILE *f = std::fopen(tmp.c_str(), "wb");
-  if (!f) {
-    error = path + ": cannot create: " + std::strerror(errno);
+  auto file = llmc::support::OutputFile::open(path);
+  if (!file) {
+    error = toString(file.takeError());
     return false;
   }
   uint16_t len = uint16_t(header.size());
-  bool ok =
-      std::fwrite("\x93NUMPY\x01\x00", 1, 8, f) == 8 &&
-      std::fwrite(&len, 2, 1, f) == 1 &&
-      std::fwrite(header.data(), 1, header.size(), f) == header.size() &&
-      std::fwrite(data.data(), sizeof(float), data.size(), f) == data.size();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = path + ": write failed";
-    std::remove(tmp.c_str());
+  llvm::Error e = (*file)->append("\x93NUMPY\x01\x00", 8);
+  if (!e)
+    e = (*file)->append(&len, 2);
+  if (!e)
+    e = (*file)->append(header.data(), header.size());
+  if (!e)
+    e = (*file)->append(data.data(), data.size() * sizeof(float));
+  if (!e)
+    e = (*file)->commit();
+  if (e) {
+    error = toString(std::move(e));
     return false;
   }
   return true;

@@ -10,6 +10,7 @@
 #include "compiler/codegen/cuda/CudaEmitter.h"
 #include "compiler/codegen/cuda/NVRTC.h"
 #include "compiler/plan/PlanWriter.h"
+#include "compiler/support/OutputFile.h"
 #include "compiler/tools/Commands.h"
 #include "compiler/tools/ToolSupport.h"
 #include "dialects/kernel/IR/KernelOps.h"
@@ -59,40 +60,6 @@ void printUsage(raw_ostream &os) {
 }
 
 using llmc::tools::fail;
-
-/// Writes `text` to `path` through a temporary file in the same directory and
-/// a rename, so a failed write never leaves a partial file or destroys an
-/// existing one.
-Error writeFileAtomically(StringRef path, StringRef text) {
-  SmallString<256> dir(path);
-  sys::path::remove_filename(dir);
-  if (dir.empty())
-    dir = ".";
-  SmallString<256> model(dir);
-  sys::path::append(model, sys::path::filename(path) + ".tmp-%%%%%%");
-  int fd;
-  SmallString<256> tmp;
-  if (std::error_code ec = sys::fs::createUniqueFile(model, fd, tmp))
-    return createStringError(ec, path + ": cannot create a file in '" + dir +
-                                     "': " + ec.message());
-  {
-    raw_fd_ostream os(fd, /*shouldClose=*/true);
-    os << text;
-    os.flush();
-    if (os.has_error()) {
-      std::error_code ec = os.error();
-      os.clear_error();
-      sys::fs::remove(tmp);
-      return createStringError(ec, path + ": write failed: " + ec.message());
-    }
-  }
-  if (std::error_code ec = sys::fs::rename(tmp, path)) {
-    sys::fs::remove(tmp);
-    return createStringError(
-        ec, path + ": cannot rename into place: " + ec.message());
-  }
-  return Error::success();
-}
 
 /// The CUDA code of `module`'s kernel.calls (after kernel-select), written
 /// to options.dumpKernelsDir when set.
@@ -490,7 +457,7 @@ int compileMain(int argc, char **argv) {
     outs() << text;
     return 0;
   }
-  if (Error err = writeFileAtomically(output, text))
+  if (Error err = llmc::support::writeOutputFile(output, text))
     return fail(toString(std::move(err)));
   return 0;
 }

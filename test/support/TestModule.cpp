@@ -64,7 +64,7 @@ llvm::Expected<TestModule> parseTestModule(const std::string &source) {
   if (!m.module)
     return llvm::createStringError("the test module does not parse:\n" +
                                    diagnostics.text);
-  return std::move(m);
+  return m;
 }
 
 llvm::Expected<TestModule> lowerTestModule(const std::string &source,
@@ -90,7 +90,7 @@ llvm::Expected<TestModule> lowerTestModule(const std::string &source,
   if (mlir::failed(pm.run(*m.module)))
     return llvm::createStringError("kernel-lower failed:\n" +
                                    diagnostics.text);
-  return std::move(m);
+  return m;
 }
 
 llvm::Error TestWeights::check(const plan_writer::WeightSpec &spec) {
