@@ -4,6 +4,8 @@
 
 #include "frontends/hf/HFConfig.h"
 
+#include "compiler/support/InputFile.h"
+
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -482,11 +484,10 @@ llvm::Expected<ModelConfig> loadConfig(llvm::StringRef path,
     llvm::sys::path::append(joined, "config.json");
     file = std::string(joined);
   }
-  auto buffer = llvm::MemoryBuffer::getFile(file, /*IsText=*/true);
+  auto buffer = support::readInputFile(file, support::kMaxJsonFileBytes,
+                                       /*isText=*/true);
   if (!buffer)
-    return llvm::createStringError(buffer.getError(),
-                                   file + ": cannot read: " +
-                                       buffer.getError().message());
+    return buffer.takeError();
   return parseConfig((*buffer)->getBuffer(), file, dtypeOverride);
 }
 

@@ -102,7 +102,8 @@ Status PlanFile::open(const std::string &path, std::unique_ptr<PlanFile> &out) {
   out.reset();
   std::unique_ptr<PlanFile> file(new PlanFile(path));
 
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking: a FIFO must not wait for a writer (it is refused below).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0)
     return Status(LLMC_ERROR_IO,
                   path + ": cannot open: " + std::strerror(errno));

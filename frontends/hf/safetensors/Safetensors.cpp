@@ -11,6 +11,8 @@
 
 #include "frontends/hf/safetensors/Safetensors.h"
 
+#include "compiler/support/InputFile.h"
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
@@ -336,12 +338,8 @@ llvm::Expected<ParsedFile> parseBuffer(const llvm::MemoryBuffer &buffer,
 /// Maps `file` (large files are mmapped, not read).
 llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
 mapFile(const std::string &file) {
-  auto buffer = llvm::MemoryBuffer::getFile(file, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false,
-                                            /*IsVolatile=*/false);
-  if (!buffer)
-    return makeError(file, "cannot read: " + buffer.getError().message());
-  return std::move(*buffer);
+  // Any size: the tensors are mapped, and the header has its own limit.
+  return support::readInputFile(file, UINT64_MAX, /*isText=*/false);
 }
 
 /// A shard name from the index must name a file inside the model directory.
@@ -363,9 +361,10 @@ void checkShardName(const std::string &tensor, const std::string &shard) {
 /// shard name checked to stay inside the model directory.
 llvm::Expected<std::vector<std::pair<std::string, std::string>>>
 readWeightMap(const std::string &file) {
-  auto buffer = llvm::MemoryBuffer::getFile(file, /*IsText=*/true);
+  auto buffer = support::readInputFile(file, support::kMaxJsonFileBytes,
+                                       /*isText=*/true);
   if (!buffer)
-    return makeError(file, "cannot read: " + buffer.getError().message());
+    return buffer.takeError();
   std::vector<std::pair<std::string, std::string>> weightMap;
   try {
     json root = parseStrictJson((*buffer)->getBuffer(), "key");
