@@ -296,9 +296,10 @@ int runMain(int argc, char **argv) {
                              cl::desc("<model.plan>"), cl::cat(category));
   cl::opt<std::string> backendName("backend", cl::desc("cpu (default) or cuda"),
                                    cl::init("cpu"), cl::cat(category));
-  cl::list<int32_t> tokens("tokens", cl::CommaSeparated, cl::Required,
-                           cl::desc("Prompt token ids, comma-separated"),
-                           cl::value_desc("id,id,..."), cl::cat(category));
+  cl::list<std::string> tokenList(
+      "tokens", cl::CommaSeparated, cl::Required,
+      cl::desc("Prompt token ids (decimal), comma-separated"),
+      cl::value_desc("id,id,..."), cl::cat(category));
   cl::opt<int32_t> maxNew("max-new-tokens",
                           cl::desc("Tokens to generate (default 16)"),
                           cl::init(16), cl::cat(category));
@@ -339,6 +340,24 @@ int runMain(int argc, char **argv) {
 
   if (maxNew < 1)
     return fail("--max-new-tokens must be at least 1");
+  // Decimal ids only: "0x10" or "010" is a mistake, not 16 or 8.
+  std::vector<int32_t> tokens;
+  for (const std::string &t : tokenList) {
+    int64_t id = -1;
+    bool decimal = !t.empty() && t.find_first_not_of("0123456789") ==
+                                     std::string::npos;
+    if (!decimal || (t.size() > 1 && t[0] == '0') ||
+        StringRef(t).getAsInteger(10, id) || id > INT32_MAX)
+      return fail("--tokens: '" + t +
+                  "' is not a token id (a decimal integer in [0, 2^31))");
+    tokens.push_back(int32_t(id));
+  }
+  if (!std::isfinite(temperature))
+    return fail("--temperature must be a finite number (0 or less: greedy)");
+  if (!(topP > 0.0f && topP <= 1.0f))
+    return fail("--top-p " + std::to_string(topP) + " is not in (0, 1]");
+  if (topK < 0)
+    return fail("--top-k must not be negative");
   llmc_session_options options = llmc_session_options_default();
   std::optional<llmc_backend> backend = parseBackend(backendName);
   if (!backend)
@@ -364,9 +383,11 @@ int runMain(int argc, char **argv) {
   const uint64_t vocab = uint64_t(info.vocab_size);
   const int32_t promptLen = int32_t(tokens.size());
   const bool wantLogits = !logitsOut.empty();
+  // The prompt's rows now; each decode step's row as it comes (a sequence
+  // ends where the session's capacity does, whatever --max-new-tokens says).
   std::vector<float> all;
   if (wantLogits)
-    all.resize((uint64_t(promptLen) + uint64_t(maxNew)) * vocab);
+    all.resize(uint64_t(promptLen) * vocab);
   std::vector<float> last(vocab);
 
   llmc_sampling sampling = llmc_sampling_default();
@@ -395,6 +416,13 @@ int runMain(int argc, char **argv) {
 
   std::vector<int32_t> generated;
   int32_t decodeSteps = 0;
+  auto printGenerated = [&] {
+    ListSeparator sep(",");
+    for (int32_t t : generated)
+      outs() << sep << t;
+    outs() << "\n";
+    outs().flush();
+  };
   for (int32_t k = 0; k < maxNew; ++k) {
     if (!backendGreedy &&
         llmc_sample(last.data(), int64_t(vocab), &sampling, &rng, &token) !=
@@ -409,21 +437,21 @@ int runMain(int argc, char **argv) {
         backendGreedy
             ? llmc_decode_greedy(session, 1, &seq, &token, &token)
             : llmc_decode(session, 1, &seq, &token, last.data());
-    if (decoded != LLMC_OK)
-      return fail(llmc_last_error());
+    if (decoded != LLMC_OK) {
+      // Keep what was generated (a full KV cache ends a long generation).
+      std::string why = llmc_last_error();
+      printGenerated();
+      return fail(why + " (after " + std::to_string(generated.size()) +
+                  " generated tokens, printed above" +
+                  (wantLogits ? "; no logits were written)" : ")"));
+    }
     ++decodeSteps;
     if (wantLogits)
-      std::copy(last.begin(), last.end(),
-                all.begin() + (uint64_t(promptLen) + uint64_t(k)) * vocab);
+      all.insert(all.end(), last.begin(), last.end());
   }
   auto t2 = Clock::now();
 
-  {
-    ListSeparator sep(",");
-    for (int32_t t : generated)
-      outs() << sep << t;
-    outs() << "\n";
-  }
+  printGenerated();
   if (stats) {
     double prefillS = std::chrono::duration<double>(t1 - t0).count();
     double decodeS = std::chrono::duration<double>(t2 - t1).count();
@@ -437,8 +465,7 @@ int runMain(int argc, char **argv) {
   }
   if (wantLogits) {
     std::string error;
-    if (!writeNpy(logitsOut, all, uint64_t(promptLen) + uint64_t(maxNew), vocab,
-                  error))
+    if (!writeNpy(logitsOut, all, all.size() / vocab, vocab, error))
       return fail(error);
   }
   return 0;

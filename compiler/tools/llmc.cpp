@@ -33,6 +33,8 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstdint>
+#include <new>
 #include <string>
 
 using namespace llvm;
@@ -353,6 +355,10 @@ int compileMain(int argc, char **argv) {
     return fail("--emit=cuda-report needs a GPU --target");
   if (maxSeqLen.getNumOccurrences() && maxSeqLen < 1)
     return fail("--max-seq-len must be at least 1");
+  if (maxSeqLen > INT32_MAX)
+    return fail("--max-seq-len " + std::to_string(maxSeqLen) +
+                " exceeds the runtime's limit of 2147483647 (2^31 - 1) "
+                "tokens");
   if (maxTokens.getNumOccurrences() && maxTokens < 1)
     return fail("--max-tokens must be at least 1");
   int64_t seqLen = maxSeqLen
@@ -464,8 +470,9 @@ int compileMain(int argc, char **argv) {
 
 } // namespace
 
-int main(int argc, char **argv) {
-  InitLLVM init(argc, argv);
+namespace {
+
+int dispatch(int argc, char **argv) {
   if (argc < 2) {
     printUsage(errs());
     return 1;
@@ -500,4 +507,20 @@ int main(int argc, char **argv) {
   errs() << "llmc: error: unknown command '" << command << "'\n\n";
   printUsage(errs());
   return 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  // InitLLVM makes a failed allocation abort ("LLVM ERROR: out of memory").
+  // The runtime turns std::bad_alloc into LLMC_ERROR_OUT_OF_MEMORY, and the
+  // rest ends here with a message: let operator new throw again.
+  std::set_new_handler(nullptr);
+  try {
+    return dispatch(argc, argv);
+  } catch (const std::bad_alloc &) {
+    errs() << "llmc: error: out of memory\n";
+    return 1;
+  }
 }

@@ -176,9 +176,11 @@ void readRope(const Reader &top, ModelConfig &cfg) {
   json empty = json::object();
   Reader rope(dict ? *dict : empty, dictKey + ".");
 
-  cfg.rope.theta = top.has("rope_theta")
-                       ? top.number("rope_theta", 1e-9, 1e30)
-                       : rope.number("rope_theta", 1e-9, 1e30, 10000.0);
+  // The dict's own rope_theta wins; the top-level key fills it in only when
+  // the dict has none (shared/MODELS.md, RoPE parameters, step 2).
+  cfg.rope.theta = rope.has("rope_theta")
+                       ? rope.number("rope_theta", 1e-9, 1e30)
+                       : top.number("rope_theta", 1e-9, 1e30, 10000.0);
   cfg.rope.dim = cfg.headDim;
 
   // The Llama-family default path ignores partial_rotary_factor while
@@ -344,8 +346,13 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
   cfg.intermediateSize = top.integer("intermediate_size", 1, kMaxHidden * 16);
   cfg.numLayers = top.integer("num_hidden_layers", 1, kMaxLayers);
   cfg.numHeads = top.integer("num_attention_heads", 1, kMaxHeads);
-  cfg.numKVHeads = top.integer("num_key_value_heads", 1, kMaxHeads,
-                               defaults->numKVHeads.value_or(cfg.numHeads));
+  // Missing: the class default; null: every family's __init__ replaces None
+  // with num_attention_heads (plain multi-head attention).
+  cfg.numKVHeads =
+      top.containsKey("num_key_value_heads") && !top.has("num_key_value_heads")
+          ? cfg.numHeads
+          : top.integer("num_key_value_heads", 1, kMaxHeads,
+                        defaults->numKVHeads.value_or(cfg.numHeads));
   if (cfg.numHeads % cfg.numKVHeads != 0)
     top.fail("num_key_value_heads",
              "value " + std::to_string(cfg.numKVHeads) +
@@ -464,6 +471,12 @@ llvm::Expected<ModelConfig> parseConfig(llvm::StringRef text,
                  (at == std::string::npos
                       ? "at byte " + std::to_string(e.byte) + ": " + what
                       : what.substr(at + 12)));
+  } catch (const json::exception &e) {
+    // A number beyond double range ("1e400") and the like.
+    std::string what = e.what();
+    size_t at = what.find("] ");
+    return error("malformed JSON: " +
+                 (at == std::string::npos ? what : what.substr(at + 2)));
   }
   try {
     ModelConfig cfg = resolve(root, dtypeOverride);

@@ -52,8 +52,13 @@ Status sample(const float *logits, int64_t vocab, const llmc_sampling *sampling,
   if (vocab < 1 || vocab > std::numeric_limits<int32_t>::max())
     return invalidArgument(fn + "vocab_size " + std::to_string(vocab) +
                            " is not in [1, 2^31)");
-  if (std::isnan(sampling->temperature) || std::isnan(sampling->top_p))
-    return invalidArgument(fn + "temperature and top_p must not be NaN");
+  if (!std::isfinite(sampling->temperature))
+    return invalidArgument(fn + "temperature " +
+                           std::to_string(sampling->temperature) +
+                           " is not a finite number");
+  if (!(sampling->top_p > 0.0f && sampling->top_p <= 1.0f))
+    return invalidArgument(fn + "top_p " + std::to_string(sampling->top_p) +
+                           " is not in (0, 1]");
   if (sampling->top_k < 0)
     return invalidArgument(fn + "top_k " + std::to_string(sampling->top_k) +
                            " is negative");

@@ -141,6 +141,33 @@ TEST(HFConfig, RopeScalingTypeAliasAndTheta) {
   EXPECT_DOUBLE_EQ(c.rope.theta, 500000.0);
 }
 
+// transformers inserts the top-level rope_theta only when the dict has none
+// (shared/MODELS.md, RoPE parameters, step 2): the dict's value wins.
+TEST(HFConfig, RopeParametersThetaWinsOverTheTopLevelKey) {
+  json j = tiny("llama");
+  j["rope_theta"] = 10000.0;
+  j["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 500000.0}};
+  EXPECT_DOUBLE_EQ(parse(j).rope.theta, 500000.0);
+  j["rope_parameters"] = {{"rope_type", "default"}};
+  EXPECT_DOUBLE_EQ(parse(j).rope.theta, 10000.0);
+}
+
+// Every family's __init__ replaces num_key_value_heads=None by
+// num_attention_heads; a missing key takes the class default instead.
+TEST(HFConfig, NullKVHeadsMeansOnePerQueryHead) {
+  for (const char *family : {"llama", "mistral", "qwen2", "qwen3"}) {
+    SCOPED_TRACE(family);
+    json j = tiny(family);
+    j["num_key_value_heads"] = nullptr;
+    EXPECT_EQ(parse(j).numKVHeads, 4);
+  }
+  // Mistral's class default is 8, which does not divide 4 heads.
+  json j = tiny("mistral");
+  EXPECT_NE(errorOf(j.dump()).find("\"num_key_value_heads\": value 8 does not "
+                                   "divide num_attention_heads (4)"),
+            std::string::npos);
+}
+
 TEST(HFConfig, YarnAttentionFactor) {
   json j = tiny("llama");
   j["max_position_embeddings"] = 16384;

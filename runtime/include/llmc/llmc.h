@@ -180,9 +180,9 @@ llmc_status llmc_reset(llmc_session *session, int32_t seq);
  *===------------------------------------------------------------------===*/
 
 typedef struct llmc_sampling {
-  float temperature; /* <= 0: greedy (argmax, lowest id on ties) */
-  int32_t top_k;     /* 0: no limit */
-  float top_p;       /* 1: no limit */
+  float temperature; /* <= 0: greedy (argmax, lowest id on ties); finite */
+  int32_t top_k;     /* 0: no limit; not negative */
+  float top_p;       /* in (0, 1]; 1: no limit */
 } llmc_sampling;
 
 /* temperature 0 (greedy), top_k 0, top_p 1. */

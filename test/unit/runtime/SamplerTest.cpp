@@ -154,6 +154,25 @@ TEST(Sampler, InvalidArguments) {
   llmc_sampling negative = sampling(1, -1);
   EXPECT_EQ(llmc_sample(ok, 2, &negative, &rng, &token),
             LLMC_ERROR_INVALID_ARGUMENT);
+  // top_p outside (0, 1] and a temperature that is not finite, also where
+  // greedy decoding would not have looked at them.
+  for (float topP : {2.0f, -1.0f, 0.0f, NAN})
+    for (float t : {0.0f, 1.0f}) {
+      llmc_sampling bad = sampling(t, 0, topP);
+      EXPECT_EQ(llmc_sample(ok, 2, &bad, &rng, &token),
+                LLMC_ERROR_INVALID_ARGUMENT)
+          << topP;
+      EXPECT_NE(std::string(llmc_last_error()).find("top_p"),
+                std::string::npos);
+    }
+  for (float t : {INFINITY, -INFINITY, NAN}) {
+    llmc_sampling bad = sampling(t);
+    EXPECT_EQ(llmc_sample(ok, 2, &bad, &rng, &token),
+              LLMC_ERROR_INVALID_ARGUMENT)
+        << t;
+    EXPECT_NE(std::string(llmc_last_error()).find("is not a finite number"),
+              std::string::npos);
+  }
   float masked[2] = {-INFINITY, -INFINITY};
   EXPECT_EQ(llmc_sample(masked, 2, &s, &rng, &token),
             LLMC_ERROR_INVALID_ARGUMENT);
