@@ -80,6 +80,16 @@ Status PlanChecker::run() {
 }
 
 Status PlanChecker::checkModel() {
+  // Strings and vectors every reader (the runtime, llmc inspect) uses
+  // without looking: required, although flatbuffers makes them optional.
+  if (!plan_.producer())
+    return fail("no producer");
+  if (!plan_.targets())
+    return fail("no targets");
+  if (!plan_.weights())
+    return fail("no weights table");
+  if (!plan_.kv_caches())
+    return fail("no kv_caches table");
   const P::Model *model = plan_.model();
   if (!model)
     return fail("no model table");
@@ -248,9 +258,13 @@ Status PlanChecker::checkCudaCode() {
       return fail("CUDA target \"" + target->str() +
                   "\" is not one of the plan's targets");
   }
+  if (!cuda->nvrtc_version())
+    return fail("cuda.nvrtc_version is missing");
   const auto *entries = cuda->entries();
   for (uint32_t i = 0; entries && i < entries->size(); ++i) {
     const P::CodeEntry *entry = entries->Get(i);
+    if (!entry->name() || entry->name()->size() == 0)
+      return fail("CUDA entry " + std::to_string(i) + " has no name");
     std::string what =
         "CUDA entry " + std::to_string(i) +
         (entry->name() ? " \"" + entry->name()->str() + "\"" : std::string()) +
@@ -297,9 +311,11 @@ Status PlanChecker::checkProgram(const P::Program *program, const char *name,
     std::string kernelName =
         std::string(name) + " kernel " + std::to_string(k) +
         (kernel->name() ? " \"" + kernel->name()->str() + "\"" : std::string());
-    LLMC_RETURN_IF_ERROR(checkLaunches(*kernel, kernelName));
+    if (!kernel->name())
+      return fail(kernelName + " has no name");
     if (!kernel->ops())
-      continue;
+      return fail(kernelName + " has no ops vector");
+    LLMC_RETURN_IF_ERROR(checkLaunches(*kernel, kernelName));
     for (uint32_t o = 0; o < kernel->ops()->size(); ++o) {
       const P::Op *op = kernel->ops()->Get(o);
       where_ = std::string(name) + " kernel " + std::to_string(k) + " op " +

@@ -42,23 +42,40 @@ std::vector<uint8_t> TestPlan::weightBytes(const WeightSpec &w) const {
   return bytes;
 }
 
+const std::vector<std::string> &TestPlan::omittableFields() {
+  static const std::vector<std::string> fields = {
+      "producer",       "targets",        "kv_caches",      "weights",
+      "kernel.name",    "kernel.ops",     "op.name",        "op.inputs",
+      "op.outputs",     "weight.name",    "weight.shape",   "cuda.targets",
+      "cuda.entries",   "cuda.nvrtc_version", "entry.name", "entry.source",
+      "entry.binaries", "binary.target",  "binary.cubin",   "binary.ptx",
+      "binary.symbol",  "launch.args",    "launch.grid",    "program.kernels",
+      "program.logits", "model.model_type", "version",      "model",
+      "memory",         "prefill",        "decode"};
+  return fields;
+}
+
 std::vector<uint8_t> TestPlan::flatbuffer(
     uint64_t weightsOffset, const std::vector<uint64_t> &offsets,
     const std::vector<uint64_t> &checksums, uint64_t weightsSize) const {
   flatbuffers::FlatBufferBuilder fbb;
+  auto has = [&](const char *field) { return !omit.count(field); };
   std::vector<flatbuffers::Offset<P::Weight>> weightTables;
   for (size_t i = 0; i < weights.size(); ++i) {
     const WeightSpec &w = weights[i];
     weightTables.push_back(P::CreateWeightDirect(
-        fbb, w.name.c_str(), w.dtype, &w.shape, P::WeightLayout::RowMajor,
+        fbb, has("weight.name") ? w.name.c_str() : nullptr, w.dtype,
+        has("weight.shape") ? &w.shape : nullptr, P::WeightLayout::RowMajor,
         offsets[i], w.values.size() * dtypeSize(w.dtype), checksums[i]));
   }
   auto launchTables = [&](const std::vector<LaunchSpec> &specs) {
     std::vector<flatbuffers::Offset<P::Launch>> launches;
     for (const LaunchSpec &l : specs)
       launches.push_back(P::CreateLaunchDirect(
-          fbb, l.entry, &l.args, &l.grid, l.block, l.dynamicSharedBytes,
-          l.tokensPerBlock, l.tokenAxis, l.minTokens, l.maxTokens));
+          fbb, l.entry, has("launch.args") ? &l.args : nullptr,
+          has("launch.grid") ? &l.grid : nullptr, l.block,
+          l.dynamicSharedBytes, l.tokensPerBlock, l.tokenAxis, l.minTokens,
+          l.maxTokens));
     return launches;
   };
   auto program = [&](const std::vector<std::vector<OpSpec>> &kernels,
@@ -69,24 +86,30 @@ std::vector<uint8_t> TestPlan::flatbuffer(
     for (size_t k = 0; k < kernels.size(); ++k) {
       std::vector<flatbuffers::Offset<P::Op>> ops;
       for (const OpSpec &op : kernels[k]) {
-        auto name = fbb.CreateString(op.name);
+        auto name = has("op.name") ? fbb.CreateString(op.name) : 0;
         flatbuffers::Offset<void> params = op.params ? op.params(fbb) : 0;
-        auto inputs = fbb.CreateVectorOfStructs(op.inputs);
-        auto outputs = fbb.CreateVectorOfStructs(op.outputs);
+        auto inputs =
+            has("op.inputs") ? fbb.CreateVectorOfStructs(op.inputs) : 0;
+        auto outputs =
+            has("op.outputs") ? fbb.CreateVectorOfStructs(op.outputs) : 0;
         ops.push_back(P::CreateOp(fbb, name, op.type, params, inputs, outputs));
       }
       std::vector<flatbuffers::Offset<P::Launch>> launches;
       if (k < launchLists.size())
         launches = launchTables(launchLists[k]);
-      kernelTables.push_back(
-          P::CreateKernelDirect(fbb, ("kernel" + std::to_string(k)).c_str(),
-                                &ops, launches.empty() ? nullptr : &launches));
+      std::string kernelName = "kernel" + std::to_string(k);
+      kernelTables.push_back(P::CreateKernelDirect(
+          fbb, has("kernel.name") ? kernelName.c_str() : nullptr,
+          has("kernel.ops") ? &ops : nullptr,
+          launches.empty() ? nullptr : &launches));
     }
     std::vector<flatbuffers::Offset<P::Launch>> greedy =
         launchTables(greedyLaunches);
-    return P::CreateProgramDirect(fbb, step, &kernelTables, &logits,
-                                  greedy.empty() ? nullptr : &greedy,
-                                  greedyTokens ? &*greedyTokens : nullptr);
+    return P::CreateProgramDirect(
+        fbb, step, has("program.kernels") ? &kernelTables : nullptr,
+        has("program.logits") ? &logits : nullptr,
+        greedy.empty() ? nullptr : &greedy,
+        greedyTokens ? &*greedyTokens : nullptr);
   };
   auto prefillProgram = program(prefill, prefillLaunches, prefillGreedy,
                                 P::Step::Prefill, prefillLogits);
@@ -102,36 +125,49 @@ std::vector<uint8_t> TestPlan::flatbuffer(
         if (b.withResources)
           resources =
               P::CreateKernelResources(fbb, 32, 0, 0, b.staticSharedBytes, 0);
-        binaries.push_back(
-            P::CreateCodeBinaryDirect(fbb, b.target.c_str(), &b.cubin, &b.ptx,
-                                      b.symbol.c_str(), resources));
+        binaries.push_back(P::CreateCodeBinaryDirect(
+            fbb, has("binary.target") ? b.target.c_str() : nullptr,
+            has("binary.cubin") ? &b.cubin : nullptr,
+            has("binary.ptx") ? &b.ptx : nullptr,
+            has("binary.symbol") ? b.symbol.c_str() : nullptr, resources));
       }
       std::string source = "// " + e.name;
-      entries.push_back(P::CreateCodeEntryDirect(fbb, e.name.c_str(),
-                                                 source.c_str(), &binaries));
+      entries.push_back(P::CreateCodeEntryDirect(
+          fbb, has("entry.name") ? e.name.c_str() : nullptr,
+          has("entry.source") ? source.c_str() : nullptr,
+          has("entry.binaries") ? &binaries : nullptr));
     }
-    auto cudaTargets = fbb.CreateVectorOfStrings(cuda->targets);
-    auto entryVector = fbb.CreateVector(entries);
-    cudaCode = P::CreateCudaCode(fbb, cudaTargets, entryVector,
-                                 cuda->scratchBytes, fbb.CreateString("13.0"));
+    auto cudaTargets =
+        has("cuda.targets") ? fbb.CreateVectorOfStrings(cuda->targets) : 0;
+    auto entryVector = has("cuda.entries") ? fbb.CreateVector(entries) : 0;
+    cudaCode = P::CreateCudaCode(
+        fbb, cudaTargets, entryVector, cuda->scratchBytes,
+        has("cuda.nvrtc_version") ? fbb.CreateString("13.0") : 0);
   }
   std::vector<flatbuffers::Offset<P::KVCacheLayout>> layouts;
   for (const KVCacheSpec &c : kvCaches)
     layouts.push_back(
         P::CreateKVCacheLayout(fbb, c.kvHeads, c.headDim, c.dtype, c.window));
-  auto model = P::CreateModelDirect(fbb, modelType.c_str(), vocab, hidden,
-                                    numLayers, maxSeqLen, dtype);
+  auto model = has("model")
+                   ? P::CreateModelDirect(
+                         fbb, has("model.model_type") ? modelType.c_str()
+                                                      : nullptr,
+                         vocab, hidden, numLayers, maxSeqLen, dtype)
+                   : 0;
   auto memory =
-      P::CreateMemoryPlan(fbb, arenaBytes, maxTokens, memoryAlignment);
-  auto targetList = fbb.CreateVectorOfStrings(targets);
-  auto weightVector = fbb.CreateVector(weightTables);
-  auto layoutVector = fbb.CreateVector(layouts);
-  auto producer = fbb.CreateString("llmc test");
+      has("memory")
+          ? P::CreateMemoryPlan(fbb, arenaBytes, maxTokens, memoryAlignment)
+          : 0;
+  auto targetList = has("targets") ? fbb.CreateVectorOfStrings(targets) : 0;
+  auto weightVector = has("weights") ? fbb.CreateVector(weightTables) : 0;
+  auto layoutVector = has("kv_caches") ? fbb.CreateVector(layouts) : 0;
+  auto producer = has("producer") ? fbb.CreateString("llmc test") : 0;
   P::FormatVersion version(major, minor);
-  auto root =
-      P::CreatePlan(fbb, &version, producer, targetList, model, memory,
-                    layoutVector, prefillProgram, decodeProgram, weightVector,
-                    weightsOffset, weightsSize, weightAlignment, cudaCode);
+  auto root = P::CreatePlan(
+      fbb, has("version") ? &version : nullptr, producer, targetList, model,
+      memory, layoutVector, has("prefill") ? prefillProgram : 0,
+      has("decode") ? decodeProgram : 0, weightVector, weightsOffset,
+      weightsSize, weightAlignment, cudaCode);
   P::FinishSizePrefixedPlanBuffer(fbb, root);
   return std::vector<uint8_t>(fbb.GetBufferPointer(),
                               fbb.GetBufferPointer() + fbb.GetSize());

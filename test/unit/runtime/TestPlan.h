@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,17 @@ public:
   std::vector<LaunchSpec> prefillGreedy, decodeGreedy;
   std::optional<P::Operand> greedyTokens;
   std::optional<CudaSpec> cuda;
+  /// Optional flatbuffer fields left out of the file (the verifier must
+  /// refuse or the readers cope): "producer", "targets", "kv_caches",
+  /// "weights", "kernel.name", "kernel.ops", "op.name", "op.inputs",
+  /// "op.outputs", "weight.name", "weight.shape", "cuda.targets",
+  /// "cuda.entries", "cuda.nvrtc_version", "entry.name", "entry.source",
+  /// "entry.binaries", "binary.target", "binary.cubin", "binary.ptx",
+  /// "binary.symbol", "launch.args", "launch.grid", "program.kernels",
+  /// "program.logits", "model.model_type", "version", "model", "memory",
+  /// "prefill", "decode".
+  std::set<std::string> omit;
+  static const std::vector<std::string> &omittableFields();
 
   /// A fresh, 64-byte aligned arena region of maxTokens rows.
   P::Operand arena(uint64_t rowElems, P::DType type = P::DType::F32);
