@@ -3,6 +3,14 @@
 // Argument checks that need no plan, and the exception barrier: every entry
 // point runs inside guardApi, so nothing escapes into C callers.
 //
+// Cheap defenses against contract breaks (llmc.h, "Handles and threads"):
+// every live handle is in a registry, so a destroyed, closed or foreign
+// pointer is an LLMC_ERROR_INVALID_ARGUMENT rather than a use after free
+// (and a second destroy or close does nothing); a session is marked busy for
+// the length of a call, so a second thread calling into it at the same time
+// gets an error instead of corrupting it; and sessions share ownership of
+// their plan's file, so closing the plan first cannot pull it from under them.
+//
 //===----------------------------------------------------------------------===//
 
 #include "llmc/llmc.h"
@@ -12,7 +20,11 @@
 #include "runtime/src/Session.h"
 #include "runtime/src/Status.h"
 
+#include <atomic>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <unordered_set>
 
 using llmc::runtime::guardApi;
 using llmc::runtime::invalidArgument;
@@ -21,17 +33,86 @@ using llmc::runtime::Session;
 using llmc::runtime::Status;
 
 struct llmc_plan {
-  std::unique_ptr<PlanFile> file;
+  std::shared_ptr<PlanFile> file;
 };
 
 struct llmc_session {
+  std::shared_ptr<PlanFile> file; // declared first: outlives the session
   std::unique_ptr<Session> session;
+  std::atomic<bool> busy{false};
 };
 
 namespace {
+
 Status nullArgument(const char *function, const char *argument) {
   return invalidArgument(std::string(function) + ": " + argument + " is NULL");
 }
+
+/// The handles llmc_plan_open and llmc_session_create returned and nobody
+/// closed or destroyed yet.
+class Registry {
+public:
+  static Registry &get() {
+    static Registry *registry = new Registry(); // outlives static handles
+    return *registry;
+  }
+  std::mutex mutex;
+  std::unordered_set<const void *> live;
+};
+
+Status notLive(const char *function, const char *what) {
+  return invalidArgument(std::string(function) + ": " + what +
+                         " is not a live handle (already closed or "
+                         "destroyed, or not returned by llmc)");
+}
+
+Status checkPlan(const char *function, const llmc_plan *plan) {
+  if (!plan)
+    return nullArgument(function, "plan");
+  Registry &r = Registry::get();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (!r.live.count(plan))
+    return notLive(function, "plan");
+  return Status::success();
+}
+
+/// Marks a live session busy for the lifetime of the guard.
+class SessionCall {
+public:
+  SessionCall(const char *function, const llmc_session *session) {
+    if (!session) {
+      status_ = nullArgument(function, "session");
+      return;
+    }
+    Registry &r = Registry::get();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    if (!r.live.count(session)) {
+      status_ = notLive(function, "session");
+      return;
+    }
+    auto *s = const_cast<llmc_session *>(session);
+    if (s->busy.exchange(true)) {
+      status_ = invalidArgument(
+          std::string(function) +
+          ": the session is in use by another call (a session is not "
+          "thread-safe: use one per thread, or one call at a time)");
+      return;
+    }
+    session_ = s;
+  }
+  ~SessionCall() {
+    if (session_)
+      session_->busy.store(false);
+  }
+  SessionCall(const SessionCall &) = delete;
+  SessionCall &operator=(const SessionCall &) = delete;
+  const Status &status() const { return status_; }
+
+private:
+  llmc_session *session_ = nullptr;
+  Status status_ = Status::success();
+};
+
 } // namespace
 
 extern "C" {
@@ -55,19 +136,33 @@ llmc_status llmc_plan_open(const char *path, llmc_plan **out_plan) {
       return nullArgument(fn, "path");
     std::unique_ptr<PlanFile> file;
     LLMC_RETURN_IF_ERROR(PlanFile::open(path, file));
-    *out_plan = new llmc_plan{std::move(file)};
+    auto plan = std::make_unique<llmc_plan>();
+    plan->file = std::move(file);
+    Registry &r = Registry::get();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    r.live.insert(plan.get());
+    *out_plan = plan.release();
     return Status::success();
   });
 }
 
-void llmc_plan_close(llmc_plan *plan) { delete plan; }
+void llmc_plan_close(llmc_plan *plan) {
+  if (!plan)
+    return;
+  {
+    Registry &r = Registry::get();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    if (!r.live.erase(plan))
+      return; // closed before, or not a plan: nothing to free
+  }
+  delete plan;
+}
 
 llmc_status llmc_plan_get_info(const llmc_plan *plan,
                                llmc_plan_info *out_info) {
   const char *fn = "llmc_plan_get_info";
   return guardApi(fn, [&]() -> Status {
-    if (!plan)
-      return nullArgument(fn, "plan");
+    LLMC_RETURN_IF_ERROR(checkPlan(fn, plan));
     if (!out_info)
       return nullArgument(fn, "out_info");
     const llmc::plan::Plan &p = *plan->file->plan();
@@ -98,8 +193,7 @@ llmc_status llmc_plan_get_header(const llmc_plan *plan, const void **out_data,
                                  size_t *out_size, uint64_t *out_file_size) {
   const char *fn = "llmc_plan_get_header";
   return guardApi(fn, [&]() -> Status {
-    if (!plan)
-      return nullArgument(fn, "plan");
+    LLMC_RETURN_IF_ERROR(checkPlan(fn, plan));
     if (!out_data)
       return nullArgument(fn, "out_data");
     if (!out_size)
@@ -134,26 +228,43 @@ llmc_status llmc_session_create(const llmc_plan *plan,
     if (!out_session)
       return nullArgument(fn, "out_session");
     *out_session = nullptr;
-    if (!plan)
-      return nullArgument(fn, "plan");
+    LLMC_RETURN_IF_ERROR(checkPlan(fn, plan));
     if (!options)
       return nullArgument(fn, "options");
-    std::unique_ptr<Session> session;
-    LLMC_RETURN_IF_ERROR(Session::create(*plan->file, *options, session));
-    *out_session = new llmc_session{std::move(session)};
+    auto handle = std::make_unique<llmc_session>();
+    handle->file = plan->file;
+    LLMC_RETURN_IF_ERROR(Session::create(*handle->file, *options,
+                                         handle->session));
+    Registry &r = Registry::get();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    r.live.insert(handle.get());
+    *out_session = handle.release();
     return Status::success();
   });
 }
 
-void llmc_session_destroy(llmc_session *session) { delete session; }
+void llmc_session_destroy(llmc_session *session) {
+  if (!session)
+    return;
+  {
+    Registry &r = Registry::get();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    // Not live (destroyed before, or foreign), or in a call on another
+    // thread: freeing it would pull it from under that call.
+    if (!r.live.count(session) || session->busy.load())
+      return;
+    r.live.erase(session);
+  }
+  delete session;
+}
 
 llmc_status llmc_prefill(llmc_session *session, int32_t seq,
                          const int32_t *tokens, int32_t num_tokens,
                          float *out_all_logits, float *out_last_logits) {
   const char *fn = "llmc_prefill";
   return guardApi(fn, [&]() -> Status {
-    if (!session)
-      return nullArgument(fn, "session");
+    SessionCall call(fn, session);
+    LLMC_RETURN_IF_ERROR(call.status());
     return session->session->prefill(seq, tokens, num_tokens, out_all_logits,
                                      out_last_logits);
   });
@@ -164,8 +275,8 @@ llmc_status llmc_decode(llmc_session *session, int32_t batch,
                         float *out_logits) {
   const char *fn = "llmc_decode";
   return guardApi(fn, [&]() -> Status {
-    if (!session)
-      return nullArgument(fn, "session");
+    SessionCall call(fn, session);
+    LLMC_RETURN_IF_ERROR(call.status());
     return session->session->decode(batch, seqs, tokens, out_logits);
   });
 }
@@ -175,8 +286,8 @@ llmc_status llmc_prefill_greedy(llmc_session *session, int32_t seq,
                                 int32_t *out_next_token) {
   const char *fn = "llmc_prefill_greedy";
   return guardApi(fn, [&]() -> Status {
-    if (!session)
-      return nullArgument(fn, "session");
+    SessionCall call(fn, session);
+    LLMC_RETURN_IF_ERROR(call.status());
     if (!out_next_token)
       return nullArgument(fn, "out_next_token");
     return session->session->prefill(seq, tokens, num_tokens, nullptr,
@@ -189,8 +300,8 @@ llmc_status llmc_decode_greedy(llmc_session *session, int32_t batch,
                                int32_t *out_next_tokens) {
   const char *fn = "llmc_decode_greedy";
   return guardApi(fn, [&]() -> Status {
-    if (!session)
-      return nullArgument(fn, "session");
+    SessionCall call(fn, session);
+    LLMC_RETURN_IF_ERROR(call.status());
     if (!out_next_tokens)
       return nullArgument(fn, "out_next_tokens");
     return session->session->decode(batch, seqs, tokens, nullptr,
@@ -202,8 +313,8 @@ llmc_status llmc_sequence_length(const llmc_session *session, int32_t seq,
                                  int32_t *out_length) {
   const char *fn = "llmc_sequence_length";
   return guardApi(fn, [&]() -> Status {
-    if (!session)
-      return nullArgument(fn, "session");
+    SessionCall call(fn, session);
+    LLMC_RETURN_IF_ERROR(call.status());
     if (!out_length)
       return nullArgument(fn, "out_length");
     return session->session->sequenceLength(seq, *out_length);
@@ -213,8 +324,8 @@ llmc_status llmc_sequence_length(const llmc_session *session, int32_t seq,
 llmc_status llmc_reset(llmc_session *session, int32_t seq) {
   const char *fn = "llmc_reset";
   return guardApi(fn, [&]() -> Status {
-    if (!session)
-      return nullArgument(fn, "session");
+    SessionCall call(fn, session);
+    LLMC_RETURN_IF_ERROR(call.status());
     return session->session->reset(seq);
   });
 }

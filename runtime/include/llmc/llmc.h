@@ -20,8 +20,9 @@
  * library never aborts or exits the process.
  *
  * Ownership: objects created by llmc_*_open/_create are released by the
- * matching _close/_destroy, which accept NULL. A plan must outlive every
- * session created from it.
+ * matching _close/_destroy, which accept NULL. A session keeps what it needs
+ * of its plan: llmc_plan_close may come first, and the file stays mapped
+ * until the last of its sessions is destroyed.
  *
  * Thread-safety: a plan is immutable once opened and may be shared by any
  * number of sessions on any threads. A session is not thread-safe: call it
@@ -29,6 +30,15 @@
  * are thread-safe. A session may use worker threads of its own
  * (llmc_session_options.num_threads) inside a call; they are idle between
  * calls.
+ *
+ * Misuse is caught where it is cheap to: a call on a session that another
+ * thread is inside fails with LLMC_ERROR_INVALID_ARGUMENT ("in use by
+ * another call") and changes nothing; a handle already closed or destroyed
+ * (or never returned by this library) fails with LLMC_ERROR_INVALID_ARGUMENT
+ * ("not a live handle"); a second _close/_destroy does nothing, and so does
+ * destroying a session while another thread is inside it. These are
+ * defenses, not a license: the memory of a freed handle can be reused by a
+ * new one.
  *
  *===----------------------------------------------------------------------===*/
 

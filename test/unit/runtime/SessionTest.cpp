@@ -12,9 +12,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 namespace llmc::runtime::test {
 namespace {
@@ -392,6 +394,90 @@ TEST_F(SessionTest, InvalidArguments) {
   EXPECT_EQ(out, nullptr);
   llmc_plan_close(nullptr);
   llmc_session_destroy(nullptr);
+}
+
+// Closed, destroyed and foreign handles are refused by value (no freed
+// memory is read: ASan would say), and a second close or destroy is a no-op.
+TEST_F(SessionTest, DeadHandlesAreInvalidArguments) {
+  PlanPtr plan = open(4);
+  llmc_plan *raw = plan.release();
+  llmc_status status;
+  SessionPtr s = createSession(raw, 1, 1, &status);
+  ASSERT_EQ(status, LLMC_OK) << llmc_last_error();
+  llmc_session *rawSession = s.release();
+  llmc_session_destroy(rawSession);
+  llmc_session_destroy(rawSession); // twice: nothing happens
+  int32_t token = 1, n = 0;
+  float logits[TinyLlama::kVocab];
+  EXPECT_EQ(llmc_prefill(rawSession, 0, &token, 1, nullptr, logits),
+            LLMC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(std::string(llmc_last_error()),
+            "llmc_prefill: session is not a live handle (already closed or "
+            "destroyed, or not returned by llmc)");
+  EXPECT_EQ(llmc_sequence_length(rawSession, 0, &n),
+            LLMC_ERROR_INVALID_ARGUMENT);
+  llmc_plan_close(raw);
+  llmc_plan_close(raw);
+  llmc_plan_info info;
+  EXPECT_EQ(llmc_plan_get_info(raw, &info), LLMC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(std::string(llmc_last_error()),
+            "llmc_plan_get_info: plan is not a live handle (already closed "
+            "or destroyed, or not returned by llmc)");
+  llmc_session_options options = llmc_session_options_default();
+  llmc_session *none = nullptr;
+  EXPECT_EQ(llmc_session_create(raw, &options, &none),
+            LLMC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(none, nullptr);
+  int foreign = 0;
+  EXPECT_EQ(llmc_reset(reinterpret_cast<llmc_session *>(&foreign), 0),
+            LLMC_ERROR_INVALID_ARGUMENT);
+}
+
+// A session keeps its plan's file: closing the plan first is fine.
+TEST_F(SessionTest, ASessionOutlivesItsClosedPlan) {
+  PlanPtr plan = open(4);
+  SessionPtr s = session(plan);
+  plan.reset(); // llmc_plan_close
+  std::vector<float> last(TinyLlama::kVocab);
+  ASSERT_EQ(llmc_prefill(s.get(), 0, kPrompt.data(), 4, nullptr, last.data()),
+            LLMC_OK)
+      << llmc_last_error();
+  int32_t seq = 0, token = 3;
+  EXPECT_EQ(llmc_decode(s.get(), 1, &seq, &token, last.data()), LLMC_OK);
+  EXPECT_EQ(length(s, 0), 5);
+}
+
+// Two threads calling one session: every call either runs or fails with
+// "in use by another call" and changes nothing, so the sequence holds one
+// token per successful call (it used to corrupt the CPU backend's stack).
+TEST_F(SessionTest, ConcurrentCallsOnOneSessionAreRefusedNotRun) {
+  PlanPtr plan = open(4, 64);
+  SessionPtr s = session(plan, 1, 1);
+  int32_t first = 1;
+  ASSERT_EQ(llmc_prefill(s.get(), 0, &first, 1, nullptr, nullptr), LLMC_OK)
+      << llmc_last_error();
+  std::atomic<int> ok{0}, busy{0}, other{0};
+  auto work = [&] {
+    std::vector<float> logits(TinyLlama::kVocab);
+    for (int i = 0; i < 2000 && ok.load() < 60; ++i) {
+      int32_t seq = 0, token = 2;
+      llmc_status st = llmc_decode(s.get(), 1, &seq, &token, logits.data());
+      if (st == LLMC_OK)
+        ++ok;
+      else if (st == LLMC_ERROR_INVALID_ARGUMENT &&
+               std::string(llmc_last_error()).find("in use by another call") !=
+                   std::string::npos)
+        ++busy;
+      else
+        ++other;
+    }
+  };
+  std::thread a(work), b(work);
+  a.join();
+  b.join();
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GE(ok.load(), 60);
+  EXPECT_EQ(length(s, 0), 1 + ok.load());
 }
 
 TEST_F(SessionTest, SmallerMaxSeqLenAndDefaultThreads) {
