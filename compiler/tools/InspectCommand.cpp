@@ -1,0 +1,60 @@
+//===- InspectCommand.cpp - llmc inspect ----------------------------------===//
+//
+// Opens a plan through the public C API (which maps and verifies the whole
+// file) and prints what it holds (PlanSummary.h).
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/tools/Commands.h"
+#include "compiler/tools/PlanSummary.h"
+#include "compiler/tools/ToolSupport.h"
+
+#include "llmc/llmc.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <memory>
+
+using namespace llvm;
+namespace pl = llmc::plan;
+
+namespace llmc::tools {
+
+int inspectMain(int argc, char **argv) {
+  cl::OptionCategory category("llmc inspect options");
+  cl::opt<std::string> input(cl::Positional, cl::Required,
+                             cl::desc("<model.plan>"), cl::cat(category));
+  cl::opt<bool> listKernels("kernels",
+                            cl::desc("List every kernel of both programs "
+                                     "with its fused body and, in plans with "
+                                     "CUDA code, its launches (default: on)"),
+                            cl::init(true), cl::cat(category));
+  cl::opt<bool> listWeights("weights",
+                            cl::desc("List every weight: name, dtype, shape, "
+                                     "offset, size, checksum"),
+                            cl::cat(category));
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "llmc inspect: what a plan holds (verifies the whole file first)\n");
+
+  // The runtime's C API maps and verifies the whole file; its header is then
+  // read with the schema's generated accessors.
+  llmc_plan *opened = nullptr;
+  if (llmc_plan_open(input.c_str(), &opened) != LLMC_OK)
+    return fail(llmc_last_error());
+  std::unique_ptr<llmc_plan, void (*)(llmc_plan *)> owner(opened,
+                                                          llmc_plan_close);
+  const void *headerData = nullptr;
+  size_t headerSize = 0;
+  uint64_t fileSize = 0;
+  if (llmc_plan_get_header(opened, &headerData, &headerSize, &fileSize) !=
+      LLMC_OK)
+    return fail(llmc_last_error());
+  const pl::Plan &plan = *pl::GetSizePrefixedPlan(headerData);
+  printPlanSummary(outs(), plan, input, fileSize, listKernels, listWeights);
+  return 0;
+}
+
+} // namespace llmc::tools
