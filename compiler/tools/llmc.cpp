@@ -3,7 +3,8 @@
 //
 // `llmc compile <model dir | config.json>`: Hugging Face model -> llm IR ->
 // the llm-level pipeline -> kernel launches and memory plan -> plan file.
-// `llmc inspect` and `llmc run` (RunCommands.cpp) read plans.
+// `llmc inspect` (InspectCommand.cpp) and `llmc run` (RunCommand.cpp) read
+// plans.
 //
 //===----------------------------------------------------------------------===//
 
