@@ -14,6 +14,7 @@ PACKAGES=(
   libflatbuffers-dev flatbuffers-compiler
   nlohmann-json3-dev libgtest-dev libxxhash-dev
   libzstd-dev  # for tools/device_bundle.sh: the static LLVMSupport links zstd
+  clang-22 libclang-rt-22-dev  # the libFuzzer targets (scripts/fuzz.sh)
 )
 
 missing=()

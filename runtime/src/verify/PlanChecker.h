@@ -47,6 +47,8 @@ private:
   // Plan-level tables (PlanVerifier.cpp)
   //===--------------------------------------------------------------------===//
 
+  /// Vectors of 8-byte elements (shapes, operands) at aligned addresses.
+  Status checkAlignment();
   Status checkModel();
   Status checkMemory();
   Status checkKVCaches();

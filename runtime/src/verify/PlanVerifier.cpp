@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -67,6 +68,7 @@ const char *kindName(P::OperandKind kind) {
 } // namespace
 
 Status PlanChecker::run() {
+  LLMC_RETURN_IF_ERROR(checkAlignment());
   LLMC_RETURN_IF_ERROR(checkModel());
   LLMC_RETURN_IF_ERROR(checkMemory());
   LLMC_RETURN_IF_ERROR(checkKVCaches());
@@ -77,6 +79,57 @@ Status PlanChecker::run() {
   LLMC_RETURN_IF_ERROR(checkProgram(plan_.decode(), "decode", P::Step::Decode));
   // Last: the only check that reads every byte of the file.
   return checkWeightChecksums();
+}
+
+namespace {
+
+/// Whether the elements of `v` (if any) lie at a multiple of their alignment.
+/// flatbuffers' verifier checks a vector's length field, not that 8-byte
+/// elements after it are aligned; reading misaligned ones is undefined. (An
+/// empty vector's data may be anywhere: flatbuffers does not align it.)
+template <typename T> bool aligned(const flatbuffers::Vector<T> *v) {
+  using Element =
+      std::remove_pointer_t<typename flatbuffers::Vector<T>::return_type>;
+  return !v || v->size() == 0 ||
+         reinterpret_cast<uintptr_t>(v->Data()) % alignof(Element) == 0;
+}
+
+} // namespace
+
+Status PlanChecker::checkAlignment() {
+  if (const auto *weights = plan_.weights())
+    for (uint32_t i = 0; i < weights->size(); ++i)
+      if (!aligned(weights->Get(i)->shape()))
+        return fail("weight " + std::to_string(i) +
+                    ": shape is not 8-byte aligned");
+  auto launches = [&](const auto *list, const std::string &what) -> Status {
+    if (list)
+      for (uint32_t l = 0; l < list->size(); ++l)
+        if (!aligned(list->Get(l)->args()))
+          return fail(what + " launch " + std::to_string(l) +
+                      ": args are not 8-byte aligned");
+    return Status::success();
+  };
+  for (const P::Program *program : {plan_.prefill(), plan_.decode()}) {
+    if (!program)
+      continue;
+    std::string name = program == plan_.prefill() ? "prefill" : "decode";
+    LLMC_RETURN_IF_ERROR(launches(program->greedy(), name + " greedy"));
+    if (!program->kernels())
+      continue;
+    for (uint32_t k = 0; k < program->kernels()->size(); ++k) {
+      const P::Kernel *kernel = program->kernels()->Get(k);
+      std::string what = name + " kernel " + std::to_string(k);
+      LLMC_RETURN_IF_ERROR(launches(kernel->launches(), what));
+      if (const auto *ops = kernel->ops())
+        for (uint32_t o = 0; o < ops->size(); ++o)
+          if (!aligned(ops->Get(o)->inputs()) ||
+              !aligned(ops->Get(o)->outputs()))
+            return fail(what + " op " + std::to_string(o) +
+                        ": operands are not 8-byte aligned");
+    }
+  }
+  return Status::success();
 }
 
 Status PlanChecker::checkModel() {
