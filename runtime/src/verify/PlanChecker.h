@@ -53,6 +53,8 @@ private:
   Status checkMemory();
   Status checkKVCaches();
   Status checkWeightLayout();
+  /// No trailing data; every byte no checksum covers is zero.
+  Status checkPadding();
   Status checkWeightChecksums();
   /// Format 1.1's code section: every entry compiled for every target.
   Status checkCudaCode();

@@ -20,6 +20,7 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <utility>
@@ -77,7 +78,8 @@ Status PlanChecker::run() {
   LLMC_RETURN_IF_ERROR(
       checkProgram(plan_.prefill(), "prefill", P::Step::Prefill));
   LLMC_RETURN_IF_ERROR(checkProgram(plan_.decode(), "decode", P::Step::Decode));
-  // Last: the only check that reads every byte of the file.
+  // Last: the checks that read every byte of the file.
+  LLMC_RETURN_IF_ERROR(checkPadding());
   return checkWeightChecksums();
 }
 
@@ -275,6 +277,47 @@ Status PlanChecker::checkWeightLayout() {
           ") exceed the weight section of " + std::to_string(size) + " bytes");
   }
   return Status::success();
+}
+
+Status PlanChecker::checkPadding() {
+  // The file ends where the weight section does (checkWeightLayout made
+  // sure it does not end before).
+  uint64_t end = plan_.weights_offset() + plan_.weights_size();
+  if (fileSize_ > end)
+    return fail(std::to_string(fileSize_ - end) +
+                " bytes of trailing data after the weight section, which "
+                "ends at " +
+                std::to_string(end));
+  // Every byte no checksum covers must be zero: between the flatbuffer and
+  // its checksum, between the header and the weight section, and between
+  // weights.
+  auto zero = [&](uint64_t from, uint64_t to, const char *where) -> Status {
+    for (uint64_t i = from; i < to; ++i)
+      if (file_[i] != 0)
+        return fail("byte " + std::to_string(i) + " (" + where +
+                    ") is not zero: the file is corrupted");
+    return Status::success();
+  };
+  uint32_t sizePrefix;
+  std::memcpy(&sizePrefix, file_, 4);
+  LLMC_RETURN_IF_ERROR(zero(4 + uint64_t(sizePrefix), headerEnd_ - 8,
+                            "padding before the header checksum"));
+  LLMC_RETURN_IF_ERROR(zero(headerEnd_, plan_.weights_offset(),
+                            "padding before the weight section"));
+  std::vector<std::pair<uint64_t, uint64_t>> used;
+  if (const auto *weights = plan_.weights())
+    for (const P::Weight *w : *weights)
+      used.emplace_back(w->offset(), w->offset() + w->size());
+  std::sort(used.begin(), used.end());
+  uint64_t at = 0; // within the weight section
+  const uint64_t base = plan_.weights_offset();
+  for (const auto &[from, to] : used) {
+    if (from > at)
+      LLMC_RETURN_IF_ERROR(
+          zero(base + at, base + from, "padding between weights"));
+    at = std::max(at, to);
+  }
+  return zero(base + at, end, "padding after the last weight");
 }
 
 Status PlanChecker::checkWeightChecksums() {

@@ -120,6 +120,47 @@ TEST_F(PlanFileTest, FlippedWeightByteNamesTheWeight) {
                  "mismatch");
 }
 
+// Every byte is covered: a checksum, or the rule that padding is zero; and
+// the file ends with its weight section.
+TEST_F(PlanFileTest, EveryByteOutsideTheChecksumsMustBeZeroPadding) {
+  std::vector<uint8_t> good = tinyLlama(4).serialize();
+  const P::Plan *plan = P::GetSizePrefixedPlan(good.data());
+  uint32_t prefix;
+  std::memcpy(&prefix, good.data(), 4);
+  const uint64_t end = headerEnd(good), base = plan->weights_offset();
+  // A gap between two weights (weights are 256-byte aligned).
+  uint64_t gap = 0;
+  for (const P::Weight *w : *plan->weights())
+    if (w->size() % 256 != 0) {
+      gap = base + w->offset() + w->size();
+      break;
+    }
+  ASSERT_NE(gap, 0u);
+  struct Case {
+    uint64_t at;
+    const char *where;
+  } cases[] = {
+      {4 + uint64_t(prefix), "padding before the header checksum"},
+      {end, "padding before the weight section"},
+      {base - 1, "padding before the weight section"},
+      {gap, "padding between weights"},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.where);
+    if (c.at == 4 + uint64_t(prefix) && c.at >= end - 8)
+      continue; // this flatbuffer needs no padding before its checksum
+    std::vector<uint8_t> bytes = good;
+    bytes[c.at] = 0x5a;
+    expectRejected(bytes, LLMC_ERROR_INVALID_PLAN,
+                   "byte " + std::to_string(c.at) + " (" + c.where +
+                       ") is not zero");
+  }
+  std::vector<uint8_t> trailing = good;
+  trailing.push_back(0);
+  expectRejected(trailing, LLMC_ERROR_INVALID_PLAN,
+                 "1 bytes of trailing data after the weight section");
+}
+
 TEST_F(PlanFileTest, WrongIdentifier) {
   std::vector<uint8_t> bytes = tinyLlama(4).serialize();
   std::memcpy(&bytes[8], "GGUF", 4);
