@@ -590,6 +590,21 @@ llvm::Error writePlan(ModuleOp module, WeightSource &weights,
   std::memcpy(head.data() + runtime::headerChecksumOffset(sizePrefix), &sum, 8);
   if (llvm::Error e = file.write(head.data(), head.size(), 0))
     return e;
+  if (options.signingKey) {
+    // Every byte as it will be read, then the block after them.
+    support::PlanSigner signer;
+    const uint64_t total = file.size();
+    std::vector<uint8_t> chunk(size_t(1) << 20);
+    for (uint64_t at = 0; at < total; at += chunk.size()) {
+      uint64_t n = std::min<uint64_t>(chunk.size(), total - at);
+      if (llvm::Error e = file.read(chunk.data(), n, at))
+        return e;
+      signer.update(chunk.data(), n);
+    }
+    std::array<uint8_t, 128> block = signer.finish(*options.signingKey);
+    if (llvm::Error e = file.write(block.data(), block.size(), total))
+      return e;
+  }
   return file.commit();
 }
 

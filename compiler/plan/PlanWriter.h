@@ -14,6 +14,7 @@
 #ifndef LLMC_COMPILER_PLAN_PLANWRITER_H
 #define LLMC_COMPILER_PLAN_PLANWRITER_H
 
+#include "compiler/support/Signing.h"
 #include "runtime/schema/plan_generated.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -78,6 +79,9 @@ struct PlanOptions {
   std::vector<std::string> nvrtcOptions;
   /// The longest sequence a session may hold.
   int64_t maxSeqLen = 0;
+  /// When set, the plan ends with a signature block by this key
+  /// (compiler/support/Signing.h); the output must then be a file.
+  const support::SigningKey *signingKey = nullptr;
   /// Tests write plans of other versions; 0 means the current format.
   uint16_t formatMajor = 0, formatMinor = 0;
 };

@@ -169,6 +169,25 @@ llvm::Error OutputFile::write(const void *data, uint64_t size,
   return llvm::Error::success();
 }
 
+llvm::Error OutputFile::read(void *data, uint64_t size,
+                             uint64_t offset) const {
+  if (kind_ == Kind::Direct)
+    return error(path_ + ": a device written directly cannot be read back");
+  char *p = static_cast<char *>(data);
+  while (size > 0) {
+    ssize_t n = ::pread(fd_, p, size_t(std::min<uint64_t>(size, 1u << 30)),
+                        off_t(offset));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return fail("cannot read the staged bytes back", n < 0 ? errno : EIO);
+    p += n;
+    size -= uint64_t(n);
+    offset += uint64_t(n);
+  }
+  return llvm::Error::success();
+}
+
 llvm::Error OutputFile::append(const void *data, uint64_t size) {
   return write(data, size, end_);
 }

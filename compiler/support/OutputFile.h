@@ -50,6 +50,11 @@ public:
   llvm::Error write(const void *data, uint64_t size, uint64_t offset);
   /// Appends after the last byte written so far.
   llvm::Error append(const void *data, uint64_t size);
+  /// Reads back `size` staged bytes at `offset` (not for a device written
+  /// directly).
+  llvm::Error read(void *data, uint64_t size, uint64_t offset) const;
+  /// One past the last byte written so far.
+  uint64_t size() const { return end_; }
   /// Sets the staged file's size (zero-filling).
   llvm::Error resize(uint64_t size);
   /// Puts the bytes in place (see the file comment). At most once.

@@ -102,6 +102,11 @@ int benchMain(int argc, char **argv) {
       cl::init(0.0), cl::cat(category));
   cl::opt<bool> json("json", cl::desc("Print JSON instead of a table"),
                      cl::cat(category));
+  cl::opt<std::string> verifyKey(
+      "verify-key",
+      cl::desc("Refuse the plan unless it is signed by the secret key of "
+               "this public key (llmc keygen's .pub; llmc sign)"),
+      cl::value_desc("file.pub"), cl::cat(category));
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -122,10 +127,10 @@ int benchMain(int argc, char **argv) {
   options.backend = *backend;
   options.num_threads = threads;
 
-  llmc_plan *openedPlan = nullptr;
-  if (llmc_plan_open(input.c_str(), &openedPlan) != LLMC_OK)
-    return fail(llmc_last_error());
-  PlanHandle plan(openedPlan);
+  std::string openError;
+  PlanHandle plan = openPlan(input, verifyKey, openError);
+  if (!plan)
+    return fail(openError);
   llmc_plan_info info;
   if (llmc_plan_get_info(plan.get(), &info) != LLMC_OK)
     return fail(llmc_last_error());

@@ -1,4 +1,4 @@
-//===- Commands.h - the llmc subcommands that read plans -------*- C++ -*-===//
+//===- Commands.h - the llmc subcommands besides compile --------*- C++ -*-===//
 
 #ifndef LLMC_COMPILER_TOOLS_COMMANDS_H
 #define LLMC_COMPILER_TOOLS_COMMANDS_H
@@ -14,6 +14,12 @@ int runMain(int argc, char **argv);
 
 /// `llmc bench <plan>`: prefill and decode throughput, session memory.
 int benchMain(int argc, char **argv);
+
+/// `llmc keygen <name>`: an Ed25519 key pair, <name>.key and <name>.pub.
+int keygenMain(int argc, char **argv);
+
+/// `llmc sign <plan> --key <name>.key`: append a signature block.
+int signMain(int argc, char **argv);
 
 } // namespace llmc::tools
 

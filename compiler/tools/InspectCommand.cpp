@@ -34,6 +34,11 @@ int inspectMain(int argc, char **argv) {
                             cl::desc("List every weight: name, dtype, shape, "
                                      "offset, size, checksum"),
                             cl::cat(category));
+  cl::opt<std::string> verifyKey(
+      "verify-key",
+      cl::desc("Refuse the plan unless it is signed by the secret key of "
+               "this public key (llmc keygen's .pub; llmc sign)"),
+      cl::value_desc("file.pub"), cl::cat(category));
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -41,11 +46,11 @@ int inspectMain(int argc, char **argv) {
 
   // The runtime's C API maps and verifies the whole file; its header is then
   // read with the schema's generated accessors.
-  llmc_plan *opened = nullptr;
-  if (llmc_plan_open(input.c_str(), &opened) != LLMC_OK)
-    return fail(llmc_last_error());
-  std::unique_ptr<llmc_plan, void (*)(llmc_plan *)> owner(opened,
-                                                          llmc_plan_close);
+  std::string error;
+  PlanHandle owner = openPlan(input, verifyKey, error);
+  if (!owner)
+    return fail(error);
+  llmc_plan *opened = owner.get();
   const void *headerData = nullptr;
   size_t headerSize = 0;
   uint64_t fileSize = 0;
@@ -54,6 +59,18 @@ int inspectMain(int argc, char **argv) {
     return fail(llmc_last_error());
   const pl::Plan &plan = *pl::GetSizePrefixedPlan(headerData);
   printPlanSummary(outs(), plan, input, fileSize, listKernels, listWeights);
+  int32_t isSigned = 0;
+  uint8_t signer[32];
+  if (llmc_plan_get_signer(opened, &isSigned, signer) != LLMC_OK)
+    return fail(llmc_last_error());
+  outs() << "signature: ";
+  if (!isSigned)
+    outs() << "none\n";
+  else
+    outs() << "ed25519 by " << support::hexKey(signer, sizeof signer)
+           << (verifyKey.empty() ? " (not checked: give --verify-key)"
+                                 : " (verified)")
+           << "\n";
   return 0;
 }
 

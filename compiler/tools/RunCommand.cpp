@@ -108,6 +108,11 @@ int runMain(int argc, char **argv) {
   cl::opt<bool> stats("timing",
                       cl::desc("Print prefill and decode tokens/s to stderr"),
                       cl::cat(category));
+  cl::opt<std::string> verifyKey(
+      "verify-key",
+      cl::desc("Refuse the plan unless it is signed by the secret key of "
+               "this public key (llmc keygen's .pub; llmc sign)"),
+      cl::value_desc("file.pub"), cl::cat(category));
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -143,10 +148,10 @@ int runMain(int argc, char **argv) {
   options.num_threads = threads;
   options.max_seq_len = maxSeqLen;
 
-  llmc_plan *openedPlan = nullptr;
-  if (llmc_plan_open(input.c_str(), &openedPlan) != LLMC_OK)
-    return fail(llmc_last_error());
-  PlanHandle plan(openedPlan);
+  std::string openError;
+  PlanHandle plan = openPlan(input, verifyKey, openError);
+  if (!plan)
+    return fail(openError);
   llmc_plan_info info;
   if (llmc_plan_get_info(plan.get(), &info) != LLMC_OK)
     return fail(llmc_last_error());

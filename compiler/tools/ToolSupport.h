@@ -1,13 +1,14 @@
 //===- ToolSupport.h - what the llmc subcommands share ----------*- C++ -*-===//
 //
-// Error reporting, --backend parsing, and owning handles for plans and
-// sessions opened through the public C API (run, bench).
+// Error reporting, --backend parsing, and owning handles for plans (opened
+// with an optional --verify-key) and sessions through the public C API.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef LLMC_COMPILER_TOOLS_TOOLSUPPORT_H
 #define LLMC_COMPILER_TOOLS_TOOLSUPPORT_H
 
+#include "compiler/support/Signing.h"
 #include "llmc/llmc.h"
 
 #include "llvm/ADT/StringRef.h"
@@ -16,6 +17,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 
 namespace llmc::tools {
 
@@ -42,6 +44,31 @@ struct SessionDestroyer {
 };
 using PlanHandle = std::unique_ptr<llmc_plan, PlanCloser>;
 using SessionHandle = std::unique_ptr<llmc_session, SessionDestroyer>;
+
+/// Opens `path` through the C API; with `verifyKeyPath` (a `llmc keygen`
+/// .pub file) the plan must carry a signature by that key. On failure sets
+/// `error` (the message to print) and returns null.
+inline PlanHandle openPlan(const std::string &path,
+                           const std::string &verifyKeyPath,
+                           std::string &error) {
+  llmc_plan_open_options options = llmc_plan_open_options_default();
+  support::PublicKey key;
+  if (!verifyKeyPath.empty()) {
+    auto read = support::readPublicKey(verifyKeyPath);
+    if (!read) {
+      error = "--verify-key: " + llvm::toString(read.takeError());
+      return nullptr;
+    }
+    key = *read;
+    options.verify_key = key.data();
+  }
+  llmc_plan *plan = nullptr;
+  if (llmc_plan_open_ex(path.c_str(), &options, &plan) != LLMC_OK) {
+    error = llmc_last_error();
+    return nullptr;
+  }
+  return PlanHandle(plan);
+}
 
 } // namespace llmc::tools
 

@@ -56,7 +56,11 @@ void printUsage(raw_ostream &os) {
         "  run <model.plan> --tokens 1,2,3     run a plan and print the "
         "generated token ids\n"
         "  bench <model.plan>                  prefill and decode "
-        "throughput, session memory\n\n"
+        "throughput, session memory\n"
+        "  keygen <name>                       an Ed25519 key pair for "
+        "signing plans (<name>.key, <name>.pub)\n"
+        "  sign <model.plan> --key <name>.key  sign a plan (checked with "
+        "--verify-key <name>.pub)\n\n"
         "Run `llmc <command> --help` for the options of a command.\n"
         "Supported model_type values: "
      << llmc::hf::supportedModelTypes() << "\n";
@@ -277,6 +281,11 @@ int compileMain(int argc, char **argv) {
       "dump-kernels",
       cl::desc("Write each generated kernel's CUDA C++ to <dir>/<entry>.cu"),
       cl::value_desc("dir"), cl::cat(category));
+  cl::opt<std::string> signKey(
+      "sign-key",
+      cl::desc("Sign the plan with this secret key (llmc keygen's .key); "
+               "readers check it with --verify-key"),
+      cl::value_desc("file.key"), cl::cat(category));
   cl::opt<std::string> dtype(
       "dtype",
       cl::desc("Activation/weight dtype: bfloat16|float16|float32 (default: "
@@ -351,6 +360,16 @@ int compileMain(int argc, char **argv) {
   planOptions.targets = targetList;
   planOptions.dumpKernelsDir = dumpKernels;
   planOptions.nvrtcOptions.assign(nvrtcOptions.begin(), nvrtcOptions.end());
+  std::optional<llmc::support::SigningKey> signingKey;
+  if (!signKey.empty()) {
+    if (emit != Emit::Plan)
+      return fail("--sign-key signs a plan: it needs --emit=plan (-o file)");
+    auto key = llmc::support::readSigningKey(signKey);
+    if (!key)
+      return fail("--sign-key: " + toString(key.takeError()));
+    signingKey = *key;
+    planOptions.signingKey = &*signingKey;
+  }
   if (emit == Emit::CudaReport &&
       llmc::plan_writer::cudaTargets(planOptions).empty())
     return fail("--emit=cuda-report needs a GPU --target");
@@ -504,6 +523,14 @@ int dispatch(int argc, char **argv) {
   if (command == "run") {
     argv[1] = name.data();
     return llmc::tools::runMain(argc - 1, argv + 1);
+  }
+  if (command == "keygen") {
+    argv[1] = name.data();
+    return llmc::tools::keygenMain(argc - 1, argv + 1);
+  }
+  if (command == "sign") {
+    argv[1] = name.data();
+    return llmc::tools::signMain(argc - 1, argv + 1);
   }
   errs() << "llmc: error: unknown command '" << command << "'\n\n";
   printUsage(errs());

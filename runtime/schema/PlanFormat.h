@@ -51,6 +51,22 @@ inline constexpr uint32_t kVerifierMaxTables = 10'000'000;
 /// The largest flatbuffer (the S of the size prefix) a reader accepts.
 inline constexpr uint64_t kMaxFlatbufferSize = uint64_t(1) << 30;
 
+/// A signed plan ends with a signature block, after its weight section:
+///   [0, 8) "LLMCSIG1"; [8, 16) "ed25519" and a NUL; [16, 48) the signer's
+///   Ed25519 public key (for display: a reader verifies with its own key);
+///   [48, 112) the Ed25519ph signature (libsodium crypto_sign_final_create)
+///   of every byte of the file before the block; [112, 128) zero.
+/// Readers that predate it ignore it; `llmc sign` and `llmc compile
+/// --sign-key` write it.
+inline constexpr uint64_t kSignatureBlockSize = 128;
+inline constexpr char kSignatureMagic[8] = {'L', 'L', 'M', 'C',
+                                            'S', 'I', 'G', '1'};
+inline constexpr char kSignatureAlgorithm[8] = {'e', 'd', '2', '5',
+                                                '5', '1', '9', '\0'};
+inline constexpr uint64_t kSignatureKeyOffset = 16, kSignatureOffset = 48,
+                          kSignatureReservedOffset = 112;
+inline constexpr uint64_t kSignatureKeyBytes = 32, kSignatureBytes = 64;
+
 /// The version of this runtime and of the compiler that writes
 /// Plan.producer ("llmc " + runtimeVersion()).
 inline constexpr const char *runtimeVersion() { return "0.3.0"; }

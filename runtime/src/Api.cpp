@@ -126,7 +126,15 @@ void llmc_plan_format_version(uint32_t *out_major, uint32_t *out_minor) {
     *out_minor = llmc::runtime::kFormatMinor;
 }
 
-llmc_status llmc_plan_open(const char *path, llmc_plan **out_plan) {
+llmc_plan_open_options llmc_plan_open_options_default(void) {
+  llmc_plan_open_options options;
+  options.verify_key = nullptr;
+  return options;
+}
+
+llmc_status llmc_plan_open_ex(const char *path,
+                              const llmc_plan_open_options *options,
+                              llmc_plan **out_plan) {
   const char *fn = "llmc_plan_open";
   return guardApi(fn, [&]() -> Status {
     if (!out_plan)
@@ -134,14 +142,36 @@ llmc_status llmc_plan_open(const char *path, llmc_plan **out_plan) {
     *out_plan = nullptr;
     if (!path)
       return nullArgument(fn, "path");
+    if (!options)
+      return nullArgument(fn, "options");
     std::unique_ptr<PlanFile> file;
-    LLMC_RETURN_IF_ERROR(PlanFile::open(path, file));
+    LLMC_RETURN_IF_ERROR(PlanFile::open(path, file, options->verify_key));
     auto plan = std::make_unique<llmc_plan>();
     plan->file = std::move(file);
     Registry &r = Registry::get();
     std::lock_guard<std::mutex> lock(r.mutex);
     r.live.insert(plan.get());
     *out_plan = plan.release();
+    return Status::success();
+  });
+}
+
+llmc_status llmc_plan_open(const char *path, llmc_plan **out_plan) {
+  llmc_plan_open_options options = llmc_plan_open_options_default();
+  return llmc_plan_open_ex(path, &options, out_plan);
+}
+
+llmc_status llmc_plan_get_signer(const llmc_plan *plan, int32_t *out_signed,
+                                 uint8_t *out_public_key) {
+  const char *fn = "llmc_plan_get_signer";
+  return guardApi(fn, [&]() -> Status {
+    LLMC_RETURN_IF_ERROR(checkPlan(fn, plan));
+    if (!out_signed)
+      return nullArgument(fn, "out_signed");
+    *out_signed = plan->file->isSigned() ? 1 : 0;
+    if (out_public_key && plan->file->isSigned())
+      std::memcpy(out_public_key, plan->file->signerKey(),
+                  llmc::runtime::kSignatureKeyBytes);
     return Status::success();
   });
 }

@@ -10,6 +10,9 @@
 
 #include "runtime/schema/PlanFormat.h"
 
+#include <sodium.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -96,9 +99,26 @@ Status checkVersion(const uint8_t *data, size_t size, const std::string &path) {
   return Status::success();
 }
 
+
+/// Whether `signature` is the Ed25519ph signature by `key` of the `size`
+/// bytes at `data` (libsodium's multi-part API: any plan size).
+bool verifySignature(const uint8_t *data, uint64_t size,
+                     const uint8_t *signature, const uint8_t *key) {
+  static const bool ready = sodium_init() >= 0;
+  if (!ready)
+    return false;
+  crypto_sign_state state;
+  crypto_sign_init(&state);
+  constexpr uint64_t kChunk = uint64_t(1) << 30;
+  for (uint64_t at = 0; at < size; at += kChunk)
+    crypto_sign_update(&state, data + at,
+                       (unsigned long long)std::min(kChunk, size - at));
+  return crypto_sign_final_verify(&state, signature, key) == 0;
+}
 } // namespace
 
-Status PlanFile::open(const std::string &path, std::unique_ptr<PlanFile> &out) {
+Status PlanFile::open(const std::string &path, std::unique_ptr<PlanFile> &out,
+                      const uint8_t *verifyKey) {
   out.reset();
   std::unique_ptr<PlanFile> file(new PlanFile(path));
 
@@ -150,6 +170,30 @@ Status PlanFile::open(const std::string &path, std::unique_ptr<PlanFile> &out) {
   if (headerEnd > size)
     return invalidPlan(path + ": truncated: file is " + std::to_string(size) +
                        " bytes, header says " + std::to_string(headerEnd));
+  // A signature block at the end: the plan proper is what precedes it.
+  if (size >= headerEnd + kSignatureBlockSize &&
+      std::memcmp(data + size - kSignatureBlockSize, kSignatureMagic, 8) == 0) {
+    const uint8_t *block = data + size - kSignatureBlockSize;
+    if (std::memcmp(block + 8, kSignatureAlgorithm, 8) != 0)
+      return invalidPlan(path + ": signature block of an unknown algorithm \"" +
+                         quoteBytes(block + 8, 7) + "\"");
+    for (uint64_t i = kSignatureReservedOffset; i < kSignatureBlockSize; ++i)
+      if (block[i] != 0)
+        return invalidPlan(path + ": corrupted signature block");
+    size -= kSignatureBlockSize;
+    file->signer_ = block + kSignatureKeyOffset;
+  }
+  if (verifyKey) {
+    if (!file->signer_)
+      return invalidPlan(path + ": not signed, and a verify key was given "
+                                "(sign it with llmc sign)");
+    if (!verifySignature(data, size, file->signer_ + kSignatureKeyBytes,
+                         verifyKey))
+      return invalidPlan(path + ": the signature does not verify with the "
+                                "given key: the plan was changed after "
+                                "signing, or signed with another key");
+  }
+
   uint64_t stored = readU64(data + checksumOffset);
   uint64_t computed = checksum(data, 4 + uint64_t(sizePrefix));
   if (stored != computed)

@@ -25,7 +25,12 @@ public:
   /// Maps and verifies `path`. On failure `out` is left empty and the status
   /// (LLMC_ERROR_IO, LLMC_ERROR_INVALID_PLAN or LLMC_ERROR_UNSUPPORTED) has
   /// one message that starts with `path` and names the problem.
-  static Status open(const std::string &path, std::unique_ptr<PlanFile> &out);
+  ///
+  /// With `verifyKey` (an Ed25519 public key of kSignatureKeyBytes), the plan
+  /// must end with a signature block whose signature verifies with that key;
+  /// it is checked before anything else is read from the file.
+  static Status open(const std::string &path, std::unique_ptr<PlanFile> &out,
+                     const uint8_t *verifyKey = nullptr);
 
   ~PlanFile();
   PlanFile(const PlanFile &) = delete;
@@ -44,6 +49,10 @@ public:
   /// The path as given to open(), used as the prefix of every message.
   const std::string &path() const { return path_; }
   uint64_t fileSize() const { return size_; }
+  /// Whether the file ends with a signature block, and the public key it
+  /// names (verified only when open() was given a key).
+  bool isSigned() const { return signer_ != nullptr; }
+  const uint8_t *signerKey() const { return signer_; }
   /// The whole file.
   const uint8_t *data() const { return data_; }
 
@@ -54,6 +63,7 @@ private:
   const uint8_t *data_ = nullptr;
   uint64_t size_ = 0;
   const llmc::plan::Plan *plan_ = nullptr;
+  const uint8_t *signer_ = nullptr;
 };
 
 /// Checks every field of a flatbuffer-verified `plan` that the interpreter

@@ -87,6 +87,26 @@ typedef struct llmc_plan llmc_plan;
 llmc_status llmc_plan_open(const char *path, llmc_plan **out_plan);
 void llmc_plan_close(llmc_plan *plan);
 
+/* For products that load plans they did not build: with verify_key, the plan
+ * must be signed (llmc sign, llmc compile --sign-key) by the matching secret
+ * key, and its Ed25519 signature over every byte is checked before anything
+ * else; an unsigned or changed plan fails with LLMC_ERROR_INVALID_PLAN. */
+typedef struct llmc_plan_open_options {
+  const uint8_t *verify_key; /* 32-byte Ed25519 public key, or NULL */
+} llmc_plan_open_options;
+
+/* verify_key NULL: signatures are not checked (llmc_plan_open). */
+llmc_plan_open_options llmc_plan_open_options_default(void);
+llmc_status llmc_plan_open_ex(const char *path,
+                              const llmc_plan_open_options *options,
+                              llmc_plan **out_plan);
+
+/* Whether the plan ends with a signature block; if so, the 32-byte public key
+ * it names is copied to out_public_key (may be NULL). The signature itself
+ * was checked only if the plan was opened with a verify_key. */
+llmc_status llmc_plan_get_signer(const llmc_plan *plan, int32_t *out_signed,
+                                 uint8_t *out_public_key);
+
 typedef struct llmc_plan_info {
   const char *model_type; /* "llama", "qwen3", ... (owned by the plan) */
   int64_t vocab_size;
