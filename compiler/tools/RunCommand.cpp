@@ -113,6 +113,11 @@ int runMain(int argc, char **argv) {
       cl::desc("Refuse the plan unless it is signed by the secret key of "
                "this public key (llmc keygen's .pub; llmc sign)"),
       cl::value_desc("file.pub"), cl::cat(category));
+  cl::opt<bool> noMmap(
+      "no-mmap",
+      cl::desc("Read the plan into memory instead of mapping it (the file "
+               "may then change on disk while this runs)"),
+      cl::cat(category));
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -149,7 +154,7 @@ int runMain(int argc, char **argv) {
   options.max_seq_len = maxSeqLen;
 
   std::string openError;
-  PlanHandle plan = openPlan(input, verifyKey, openError);
+  PlanHandle plan = openPlan(input, verifyKey, openError, noMmap);
   if (!plan)
     return fail(openError);
   llmc_plan_info info;

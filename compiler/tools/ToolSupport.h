@@ -50,8 +50,9 @@ using SessionHandle = std::unique_ptr<llmc_session, SessionDestroyer>;
 /// `error` (the message to print) and returns null.
 inline PlanHandle openPlan(const std::string &path,
                            const std::string &verifyKeyPath,
-                           std::string &error) {
+                           std::string &error, bool noMmap = false) {
   llmc_plan_open_options options = llmc_plan_open_options_default();
+  options.read_into_memory = noMmap ? 1 : 0;
   support::PublicKey key;
   if (!verifyKeyPath.empty()) {
     auto read = support::readPublicKey(verifyKeyPath);

@@ -129,6 +129,7 @@ void llmc_plan_format_version(uint32_t *out_major, uint32_t *out_minor) {
 llmc_plan_open_options llmc_plan_open_options_default(void) {
   llmc_plan_open_options options;
   options.verify_key = nullptr;
+  options.read_into_memory = 0;
   return options;
 }
 
@@ -145,7 +146,8 @@ llmc_status llmc_plan_open_ex(const char *path,
     if (!options)
       return nullArgument(fn, "options");
     std::unique_ptr<PlanFile> file;
-    LLMC_RETURN_IF_ERROR(PlanFile::open(path, file, options->verify_key));
+    LLMC_RETURN_IF_ERROR(PlanFile::open(path, file, options->verify_key,
+                                        options->read_into_memory != 0));
     auto plan = std::make_unique<llmc_plan>();
     plan->file = std::move(file);
     Registry &r = Registry::get();

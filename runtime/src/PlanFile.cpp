@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include <fcntl.h>
+#include <new>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -118,7 +119,7 @@ bool verifySignature(const uint8_t *data, uint64_t size,
 } // namespace
 
 Status PlanFile::open(const std::string &path, std::unique_ptr<PlanFile> &out,
-                      const uint8_t *verifyKey) {
+                      const uint8_t *verifyKey, bool readIntoMemory) {
   out.reset();
   std::unique_ptr<PlanFile> file(new PlanFile(path));
 
@@ -144,13 +145,46 @@ Status PlanFile::open(const std::string &path, std::unique_ptr<PlanFile> &out,
                        " bytes, smaller than the " +
                        std::to_string(kMinFileSize) + "-byte plan header");
   }
-  void *mapping = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  int mapErr = errno;
-  ::close(fd);
-  if (mapping == MAP_FAILED)
-    return Status(LLMC_ERROR_IO,
-                  path + ": cannot map: " + std::strerror(mapErr));
-  file->data_ = static_cast<const uint8_t *>(mapping);
+  if (readIntoMemory) {
+    // A private copy: later changes to the file (or its truncation) cannot
+    // reach this process. Page-aligned, like a mapping.
+    uint8_t *copy = nullptr;
+    try {
+      copy = static_cast<uint8_t *>(
+          ::operator new(size_t(size), std::align_val_t(4096)));
+    } catch (const std::bad_alloc &) {
+      ::close(fd);
+      return Status(LLMC_ERROR_OUT_OF_MEMORY,
+                    path + ": cannot read the plan into memory (" +
+                        std::to_string(size) + " bytes)");
+    }
+    file->copy_ = copy;
+    for (uint64_t at = 0; at < size;) {
+      ssize_t n = ::pread(fd, copy + at,
+                          size_t(std::min<uint64_t>(size - at, 1u << 30)),
+                          off_t(at));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0) {
+        int err = n < 0 ? errno : EIO;
+        ::close(fd);
+        return Status(LLMC_ERROR_IO, path + ": cannot read: " +
+                                         (n < 0 ? std::strerror(err)
+                                                : "the file shrank"));
+      }
+      at += uint64_t(n);
+    }
+    ::close(fd);
+    file->data_ = copy;
+  } else {
+    void *mapping = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int mapErr = errno;
+    ::close(fd);
+    if (mapping == MAP_FAILED)
+      return Status(LLMC_ERROR_IO,
+                    path + ": cannot map: " + std::strerror(mapErr));
+    file->data_ = static_cast<const uint8_t *>(mapping);
+  }
   file->size_ = size;
   const uint8_t *data = file->data_;
 
@@ -221,7 +255,9 @@ Status PlanFile::open(const std::string &path, std::unique_ptr<PlanFile> &out,
 }
 
 PlanFile::~PlanFile() {
-  if (data_)
+  if (copy_)
+    ::operator delete(copy_, std::align_val_t(4096));
+  else if (data_)
     ::munmap(const_cast<uint8_t *>(data_), size_);
 }
 

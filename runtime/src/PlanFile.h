@@ -29,8 +29,12 @@ public:
   /// With `verifyKey` (an Ed25519 public key of kSignatureKeyBytes), the plan
   /// must end with a signature block whose signature verifies with that key;
   /// it is checked before anything else is read from the file.
+  ///
+  /// `readIntoMemory`: a private copy instead of a mapping, so that the file
+  /// changing or shrinking under the process cannot reach it.
   static Status open(const std::string &path, std::unique_ptr<PlanFile> &out,
-                     const uint8_t *verifyKey = nullptr);
+                     const uint8_t *verifyKey = nullptr,
+                     bool readIntoMemory = false);
 
   ~PlanFile();
   PlanFile(const PlanFile &) = delete;
@@ -64,6 +68,7 @@ private:
   uint64_t size_ = 0;
   const llmc::plan::Plan *plan_ = nullptr;
   const uint8_t *signer_ = nullptr;
+  uint8_t *copy_ = nullptr; // readIntoMemory: owns data_
 };
 
 /// Checks every field of a flatbuffer-verified `plan` that the interpreter

@@ -93,9 +93,13 @@ void llmc_plan_close(llmc_plan *plan);
  * else; an unsigned or changed plan fails with LLMC_ERROR_INVALID_PLAN. */
 typedef struct llmc_plan_open_options {
   const uint8_t *verify_key; /* 32-byte Ed25519 public key, or NULL */
+  /* 1: read the whole file into memory instead of mapping it, so that the
+   * file changing or being truncated on disk while the plan is open cannot
+   * change results or end the process with SIGBUS (costs its size in RAM). */
+  int32_t read_into_memory;
 } llmc_plan_open_options;
 
-/* verify_key NULL: signatures are not checked (llmc_plan_open). */
+/* verify_key NULL, read_into_memory 0 (llmc_plan_open's behaviour). */
 llmc_plan_open_options llmc_plan_open_options_default(void);
 llmc_status llmc_plan_open_ex(const char *path,
                               const llmc_plan_open_options *options,

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <unistd.h>
 
 namespace llmc::runtime::test {
 namespace {
@@ -431,6 +432,35 @@ TEST_F(SessionTest, DeadHandlesAreInvalidArguments) {
   int foreign = 0;
   EXPECT_EQ(llmc_reset(reinterpret_cast<llmc_session *>(&foreign), 0),
             LLMC_ERROR_INVALID_ARGUMENT);
+}
+
+// read_into_memory: the plan is a private copy, so truncating and rewriting
+// the file afterwards (SIGBUS, or changed weights, with a mapping) changes
+// nothing for the open plan.
+TEST_F(SessionTest, APlanReadIntoMemoryIgnoresTheFileChanging) {
+  std::string path = tinyLlama(4).write(dir_.file("copied.plan"));
+  llmc_plan_open_options options = llmc_plan_open_options_default();
+  options.read_into_memory = 1;
+  llmc_plan *raw = nullptr;
+  ASSERT_EQ(llmc_plan_open_ex(path.c_str(), &options, &raw), LLMC_OK)
+      << llmc_last_error();
+  PlanPtr plan(raw);
+  SessionPtr s = session(plan);
+  std::vector<float> before(TinyLlama::kVocab), after(TinyLlama::kVocab);
+  ASSERT_EQ(llmc_prefill(s.get(), 0, kPrompt.data(), 4, nullptr,
+                         before.data()),
+            LLMC_OK);
+  ASSERT_EQ(::truncate(path.c_str(), 64), 0);
+  writeFile(path, std::vector<uint8_t>(64, 0xff));
+  ASSERT_EQ(llmc_reset(s.get(), 0), LLMC_OK);
+  SessionPtr fresh = session(plan); // reads weights again, from the copy
+  ASSERT_EQ(llmc_prefill(fresh.get(), 0, kPrompt.data(), 4, nullptr,
+                         after.data()),
+            LLMC_OK)
+      << llmc_last_error();
+  EXPECT_EQ(before, after);
+  llmc_plan_info info;
+  EXPECT_EQ(llmc_plan_get_info(plan.get(), &info), LLMC_OK);
 }
 
 // A session keeps its plan's file: closing the plan first is fine.
