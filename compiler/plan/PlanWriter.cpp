@@ -24,6 +24,8 @@
 #include "llvm/Support/Path.h"
 
 #include <cstring>
+#include <new>
+#include <unistd.h>
 
 using namespace mlir;
 namespace fb = flatbuffers;
@@ -569,9 +571,24 @@ llvm::Error writePlan(ModuleOp module, WeightSource &weights,
   if (!opened)
     return opened.takeError();
   support::OutputFile &file = **opened;
+  // One weight is in memory at a time: each must fit in this machine's.
+  const uint64_t physical =
+      uint64_t(::sysconf(_SC_PHYS_PAGES)) * uint64_t(::sysconf(_SC_PAGESIZE));
+  for (const WeightSpec &spec : serializer.weights())
+    if (spec.bytes() > physical)
+      return err(path + ": weight \"" + spec.name + "\" is " +
+                 std::to_string(spec.bytes()) +
+                 " bytes, more than this machine's memory (" +
+                 std::to_string(physical) +
+                 " bytes): the plan writer holds one weight at a time");
   std::vector<uint8_t> buffer;
   for (auto [i, spec] : llvm::enumerate(serializer.weights())) {
-    buffer.assign(spec.bytes(), 0);
+    try {
+      buffer.assign(spec.bytes(), 0);
+    } catch (const std::bad_alloc &) {
+      return err(path + ": cannot allocate " + std::to_string(spec.bytes()) +
+                 " bytes for weight \"" + spec.name + "\"");
+    }
     if (llvm::Error e = weights.fill(spec, buffer))
       return e;
     if (llvm::Error e = file.write(buffer.data(), buffer.size(),

@@ -434,6 +434,23 @@ TEST_F(SessionTest, DeadHandlesAreInvalidArguments) {
             LLMC_ERROR_INVALID_ARGUMENT);
 }
 
+// An arena no machine has: an error with the bytes asked for, not an abort.
+TEST_F(SessionTest, AnArenaLargerThanMemoryIsOutOfMemory) {
+  TestPlan t = tinyLlama(4);
+  t.arenaBytes = uint64_t(1) << 62;
+  std::string path = t.write(dir_.file("huge-arena.plan"));
+  llmc_status status;
+  PlanPtr plan = openPlan(path, &status);
+  ASSERT_EQ(status, LLMC_OK) << llmc_last_error();
+  SessionPtr s = createSession(plan.get(), 1, 1, &status);
+  EXPECT_EQ(status, LLMC_ERROR_OUT_OF_MEMORY);
+  EXPECT_EQ(s, nullptr);
+  EXPECT_NE(std::string(llmc_last_error())
+                .find("cannot allocate the arena of 4611686018427387904 bytes"),
+            std::string::npos)
+      << llmc_last_error();
+}
+
 // read_into_memory: the plan is a private copy, so truncating and rewriting
 // the file afterwards (SIGBUS, or changed weights, with a mapping) changes
 // nothing for the open plan.
