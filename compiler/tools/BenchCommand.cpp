@@ -102,16 +102,7 @@ int benchMain(int argc, char **argv) {
       cl::init(0.0), cl::cat(category));
   cl::opt<bool> json("json", cl::desc("Print JSON instead of a table"),
                      cl::cat(category));
-  cl::opt<std::string> verifyKey(
-      "verify-key",
-      cl::desc("Refuse the plan unless it is signed by the secret key of "
-               "this public key (llmc keygen's .pub; llmc sign)"),
-      cl::value_desc("file.pub"), cl::cat(category));
-  cl::opt<bool> noMmap(
-      "no-mmap",
-      cl::desc("Read the plan into memory instead of mapping it (the file "
-               "may then change on disk while this runs)"),
-      cl::cat(category));
+  PlanOpenFlags openFlags(category);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -133,7 +124,7 @@ int benchMain(int argc, char **argv) {
   options.num_threads = threads;
 
   std::string openError;
-  PlanHandle plan = openPlan(input, verifyKey, openError, noMmap);
+  PlanHandle plan = openFlags.open(input, openError);
   if (!plan)
     return fail(openError);
   llmc_plan_info info;

@@ -34,11 +34,7 @@ int inspectMain(int argc, char **argv) {
                             cl::desc("List every weight: name, dtype, shape, "
                                      "offset, size, checksum"),
                             cl::cat(category));
-  cl::opt<std::string> verifyKey(
-      "verify-key",
-      cl::desc("Refuse the plan unless it is signed by the secret key of "
-               "this public key (llmc keygen's .pub; llmc sign)"),
-      cl::value_desc("file.pub"), cl::cat(category));
+  PlanOpenFlags openFlags(category);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -47,7 +43,7 @@ int inspectMain(int argc, char **argv) {
   // The runtime's C API maps and verifies the whole file; its header is then
   // read with the schema's generated accessors.
   std::string error;
-  PlanHandle owner = openPlan(input, verifyKey, error);
+  PlanHandle owner = openFlags.open(input, error);
   if (!owner)
     return fail(error);
   llmc_plan *opened = owner.get();
@@ -68,7 +64,8 @@ int inspectMain(int argc, char **argv) {
     outs() << "none\n";
   else
     outs() << "ed25519 by " << support::hexKey(signer, sizeof signer)
-           << (verifyKey.empty() ? " (not checked: give --verify-key)"
+           << (openFlags.verifyKey.empty()
+                   ? " (not checked: give --verify-key)"
                                  : " (verified)")
            << "\n";
   return 0;

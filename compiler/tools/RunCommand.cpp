@@ -108,16 +108,7 @@ int runMain(int argc, char **argv) {
   cl::opt<bool> stats("timing",
                       cl::desc("Print prefill and decode tokens/s to stderr"),
                       cl::cat(category));
-  cl::opt<std::string> verifyKey(
-      "verify-key",
-      cl::desc("Refuse the plan unless it is signed by the secret key of "
-               "this public key (llmc keygen's .pub; llmc sign)"),
-      cl::value_desc("file.pub"), cl::cat(category));
-  cl::opt<bool> noMmap(
-      "no-mmap",
-      cl::desc("Read the plan into memory instead of mapping it (the file "
-               "may then change on disk while this runs)"),
-      cl::cat(category));
+  PlanOpenFlags openFlags(category);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -154,7 +145,7 @@ int runMain(int argc, char **argv) {
   options.max_seq_len = maxSeqLen;
 
   std::string openError;
-  PlanHandle plan = openPlan(input, verifyKey, openError, noMmap);
+  PlanHandle plan = openFlags.open(input, openError);
   if (!plan)
     return fail(openError);
   llmc_plan_info info;

@@ -61,10 +61,10 @@ int signMain(int argc, char **argv) {
   if (!key)
     return fail(toString(key.takeError()));
   // Only a plan that opens is signed: a signature vouches for it.
-  std::string error;
-  PlanHandle plan = openPlan(input, "", error);
-  if (!plan)
-    return fail(error);
+  llmc_plan *opened = nullptr;
+  if (llmc_plan_open(input.c_str(), &opened) != LLMC_OK)
+    return fail(llmc_last_error());
+  PlanHandle plan(opened);
   int32_t wasSigned = 0;
   if (llmc_plan_get_signer(plan.get(), &wasSigned, nullptr) != LLMC_OK)
     return fail(llmc_last_error());

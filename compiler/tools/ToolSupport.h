@@ -1,7 +1,8 @@
 //===- ToolSupport.h - what the llmc subcommands share ----------*- C++ -*-===//
 //
-// Error reporting, --backend parsing, and owning handles for plans (opened
-// with an optional --verify-key) and sessions through the public C API.
+// Error reporting, --backend parsing, the options of commands that open a
+// plan (--verify-key, --no-mmap), and owning handles for plans and sessions
+// through the public C API.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +14,7 @@
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/ADT/Twine.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <memory>
@@ -45,31 +47,47 @@ struct SessionDestroyer {
 using PlanHandle = std::unique_ptr<llmc_plan, PlanCloser>;
 using SessionHandle = std::unique_ptr<llmc_session, SessionDestroyer>;
 
-/// Opens `path` through the C API; with `verifyKeyPath` (a `llmc keygen`
-/// .pub file) the plan must carry a signature by that key. On failure sets
-/// `error` (the message to print) and returns null.
-inline PlanHandle openPlan(const std::string &path,
-                           const std::string &verifyKeyPath,
-                           std::string &error, bool noMmap = false) {
-  llmc_plan_open_options options = llmc_plan_open_options_default();
-  options.read_into_memory = noMmap ? 1 : 0;
-  support::PublicKey key;
-  if (!verifyKeyPath.empty()) {
-    auto read = support::readPublicKey(verifyKeyPath);
-    if (!read) {
-      error = "--verify-key: " + llvm::toString(read.takeError());
+/// The options of every command that opens a plan (inspect, run, bench,
+/// sign): --verify-key and --no-mmap, and opening through the C API with them.
+struct PlanOpenFlags {
+  explicit PlanOpenFlags(llvm::cl::OptionCategory &category)
+      : verifyKey("verify-key",
+                  llvm::cl::desc("Refuse the plan unless it is signed by the "
+                                 "secret key of this public key (llmc "
+                                 "keygen's .pub; llmc sign)"),
+                  llvm::cl::value_desc("file.pub"), llvm::cl::cat(category)),
+        noMmap("no-mmap",
+               llvm::cl::desc("Read the plan into memory instead of mapping "
+                              "it (the file may then change on disk while "
+                              "this runs)"),
+               llvm::cl::cat(category)) {}
+
+  /// Opens `path`; on failure sets `error` (the message to print) and
+  /// returns null.
+  PlanHandle open(const std::string &path, std::string &error) const {
+    llmc_plan_open_options options = llmc_plan_open_options_default();
+    options.read_into_memory = noMmap ? 1 : 0;
+    support::PublicKey key;
+    if (!verifyKey.empty()) {
+      auto read = support::readPublicKey(verifyKey);
+      if (!read) {
+        error = "--verify-key: " + llvm::toString(read.takeError());
+        return nullptr;
+      }
+      key = *read;
+      options.verify_key = key.data();
+    }
+    llmc_plan *plan = nullptr;
+    if (llmc_plan_open_ex(path.c_str(), &options, &plan) != LLMC_OK) {
+      error = llmc_last_error();
       return nullptr;
     }
-    key = *read;
-    options.verify_key = key.data();
+    return PlanHandle(plan);
   }
-  llmc_plan *plan = nullptr;
-  if (llmc_plan_open_ex(path.c_str(), &options, &plan) != LLMC_OK) {
-    error = llmc_last_error();
-    return nullptr;
-  }
-  return PlanHandle(plan);
-}
+
+  llvm::cl::opt<std::string> verifyKey;
+  llvm::cl::opt<bool> noMmap;
+};
 
 } // namespace llmc::tools
 
