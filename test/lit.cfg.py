@@ -1,6 +1,7 @@
 # lit configuration for llmc: IR round-trips, verifier diagnostics, passes,
 # the HF frontend and the command-line tools.
 import os
+import sys
 
 import lit.formats
 
@@ -16,3 +17,5 @@ config.environment["PATH"] = os.pathsep.join(
     [config.llmc_bin_dir, config.llvm_tools_dir, config.environment.get("PATH", "")]
 )
 config.substitutions.append(("%examples", os.path.join(config.llmc_src_root, "examples")))
+config.substitutions.append(("%tools", os.path.join(config.llmc_src_root, "tools")))
+config.substitutions.append(("%python", sys.executable))

@@ -1,16 +1,20 @@
-//===- PlanWriter.cpp - a lowered module and its weights as a plan file
-//----===//
+//===- PlanWriter.cpp - a lowered module and its weights as a plan file ---===//
 //
-// The header is built once with every weight's offset and size and a zero
-// checksum (stored, not defaulted); the weights are then streamed into the
-// file one at a time, their checksums patched into the header in place, and
-// the header with its own checksum written last.
+// The header is built with every weight's offset and size and zero
+// checksums (stored, not defaulted), which fixes its size but for code still
+// compiling; room for that is left before the weight section. The weights
+// then stream into the file (WeightStream.h) while NVRTC compiles, the
+// header is built again with the code, its weight checksums and
+// weights_offset patched in place, and written last with its own checksum.
+// Code that outgrew its room moves the weights after it.
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/plan/PlanWriter.h"
 
+#include "compiler/plan/WeightStream.h"
 #include "compiler/support/OutputFile.h"
+#include "compiler/support/Progress.h"
 
 #include "dialects/kernel/IR/KernelOps.h"
 #include "dialects/kernel/IR/Storage.h"
@@ -18,14 +22,17 @@
 #include "runtime/schema/PlanFormat.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Support/Timing.h"
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
-#include <new>
-#include <unistd.h>
+#include <optional>
+#include <thread>
 
 using namespace mlir;
 namespace fb = flatbuffers;
@@ -44,7 +51,7 @@ WeightSource::~WeightSource() = default;
 
 namespace {
 
-constexpr uint64_t kWeightAlignment = 256;
+constexpr uint64_t kWeightAlignment = 256; // WeightStream.cpp lays them out
 
 // The llm dialect's RMSNormVariant, Activation and RopeLayout are generated
 // from plan.fbs (dialects/llm/IR/PlanEnums.cmake): the op tables below take
@@ -134,9 +141,9 @@ public:
 
   llvm::ArrayRef<WeightSpec> weights() const { return specs; }
 
-  /// Builds the whole header; weight checksums are stored as 0 for now.
-  llvm::Error build(uint64_t weightsOffset, uint64_t &weightsSize,
-                    std::vector<uint64_t> &weightOffsets) {
+  /// Builds the whole header with the weights at `layout`; weight
+  /// checksums and Plan.weights_offset are stored as 0, to be patched.
+  llvm::Error build(const WeightLayout &layout) {
     auto modelAttr =
         module->getAttrOfType<llm::ModelAttr>(llm::LLMDialect::kModelAttrName);
     if (!modelAttr)
@@ -181,17 +188,11 @@ public:
     }
 
     std::vector<fb::Offset<pl::Weight>> weightTable;
-    uint64_t offset = 0;
-    for (auto [i, spec] : llvm::enumerate(specs)) {
-      offset = runtime::alignTo(offset, kWeightAlignment);
-      weightOffsets.push_back(offset);
+    for (auto [i, spec] : llvm::enumerate(specs))
       weightTable.push_back(pl::CreateWeight(
           fbb, fbb.CreateString(spec.name), specDTypes[i],
-          fbb.CreateVector(spec.shape), pl::WeightLayout::RowMajor, offset,
-          spec.bytes(), /*checksum=*/0));
-      offset += spec.bytes();
-    }
-    weightsSize = runtime::alignTo(offset, kWeightAlignment);
+          fbb.CreateVector(spec.shape), pl::WeightLayout::RowMajor,
+          layout.offsets[i], spec.bytes(), /*checksum=*/0));
 
     std::vector<fb::Offset<fb::String>> targets{fbb.CreateString("cpu")};
     for (const std::string &t : cudaTargets(options))
@@ -212,8 +213,8 @@ public:
     auto plan = pl::CreatePlan(
         fbb, &version, fbb.CreateString(producer), fbb.CreateVector(targets),
         model, memory, fbb.CreateVector(caches), *prefillProgram,
-        *decodeProgram, fbb.CreateVector(weightTable), weightsOffset,
-        weightsSize, uint32_t(kWeightAlignment), cuda);
+        *decodeProgram, fbb.CreateVector(weightTable), /*weights_offset=*/0,
+        layout.size, uint32_t(kWeightAlignment), cuda);
     pl::FinishSizePrefixedPlanBuffer(fbb, plan);
     return llvm::Error::success();
   }
@@ -535,72 +536,213 @@ std::vector<std::string> cudaTargets(const PlanOptions &options) {
   return out;
 }
 
-llvm::Error writePlan(ModuleOp module, WeightSource &weights,
-                      const PlanOptions &options, llvm::StringRef path,
-                      const CodeSection *code) {
+namespace {
+
+/// Room left before the weight section for code that is still compiling:
+/// measured plans hold about 3 bytes of PTX and cubin per byte of CUDA
+/// source per target; 8 are reserved, plus 1 MiB. Unused room is zeros,
+/// which file systems with holes do not store.
+uint64_t codeReserve(const PendingCode &pending, const PlanOptions &options) {
+  if (options.codeReserveBytes)
+    return *options.codeReserveBytes;
+  uint64_t sources = 0;
+  for (const CodeEntry &e : pending.code.entries)
+    sources += e.source.size();
+  return runtime::alignTo(sources * 8 * pending.code.targets.size() +
+                              (uint64_t(1) << 20),
+                          uint64_t(1) << 20);
+}
+
+/// Weight sections smaller than this are written after the code compiles:
+/// there is too little to overlap, and no room is reserved.
+constexpr uint64_t kOverlapMinBytes = uint64_t(64) << 20;
+
+/// Moves compiled binaries (one list per entry) into `code`.
+llvm::Error takeBinaries(CodeSection &code,
+                         std::vector<std::vector<CodeBinary>> binaries) {
+  if (binaries.size() != code.entries.size())
+    return err("internal error: compiled " + std::to_string(binaries.size()) +
+               " entries of " + std::to_string(code.entries.size()));
+  for (auto [entry, list] : llvm::zip_equal(code.entries, binaries))
+    entry.binaries = std::move(list);
+  return llvm::Error::success();
+}
+
+mlir::TimingScope nestTimer(mlir::TimingScope *parent, llvm::StringRef name) {
+  return parent ? parent->nest(name) : mlir::TimingScope();
+}
+
+/// Streams the weight section to `file` at `base`, reporting progress.
+llvm::Expected<std::vector<uint64_t>>
+streamSection(WeightSource &weights, llvm::ArrayRef<WeightSpec> specs,
+              const WeightLayout &layout, support::OutputFile &file,
+              uint64_t base, const PlanOptions &options,
+              const std::atomic<bool> *cancel, llvm::StringRef phase) {
+  mlir::TimingScope timer = nestTimer(options.timing, phase);
+  auto start = std::chrono::steady_clock::now();
+  StreamHooks hooks;
+  hooks.cancel = cancel;
+  if (options.progress)
+    hooks.progress = [&](uint64_t done) {
+      options.progress->bytes(phase, done, layout.size,
+                              support::secondsSince(start));
+    };
+  auto sums = streamWeights(weights, specs, layout, file, base, hooks);
+  if (sums && options.progress) {
+    double seconds = support::secondsSince(start);
+    options.progress->clear();
+    options.progress->done(
+        phase,
+        support::Progress::formatBytes(layout.size) + " in " +
+            std::to_string(specs.size()) + " tensors, " +
+            std::to_string(int64_t(double(layout.size) / 1e6 /
+                                   std::max(seconds, 1e-3))) +
+            " MB/s",
+        seconds);
+  }
+  return sums;
+}
+
+llvm::Error writePlanImpl(ModuleOp module, WeightSource &weights,
+                          const PlanOptions &options, llvm::StringRef path,
+                          const CodeSection *known, PendingCode *pending) {
   if (options.maxSeqLen < 1)
     return err("max sequence length must be at least 1");
-  ModuleSerializer serializer(module, options, code);
-  if (llvm::Error e = serializer.collectWeights())
+  // The header as far as it is known: with every entry's name and source,
+  // the binaries of pending code still missing.
+  std::optional<ModuleSerializer> first;
+  first.emplace(module, options, pending ? &pending->code : known);
+  if (llvm::Error e = first->collectWeights())
     return e;
-  for (const WeightSpec &spec : serializer.weights())
+  std::vector<WeightSpec> specs(first->weights().begin(),
+                                first->weights().end());
+  for (const WeightSpec &spec : specs)
     if (llvm::Error e = weights.check(spec))
       return e;
-
-  // Serialized once: every field is stored (ForceDefaults), so the header's
-  // size does not depend on where the weight section starts, and
-  // Plan.weights_offset is patched in place once that size is known.
-  uint64_t weightsSize = 0;
-  std::vector<uint64_t> weightOffsets;
-  if (llvm::Error e = serializer.build(0, weightsSize, weightOffsets))
+  const WeightLayout layout = layoutWeights(specs);
+  if (pending && layout.size < kOverlapMinBytes &&
+      !options.codeReserveBytes) {
+    // Too few weights to hide anything behind: the code first, and no room
+    // to reserve.
+    mlir::TimingScope timer = nestTimer(options.timing, "code generation");
+    auto binaries = pending->compile();
+    if (!binaries)
+      return binaries.takeError();
+    if (llvm::Error e = takeBinaries(pending->code, std::move(*binaries)))
+      return e;
+    known = &pending->code;
+    pending = nullptr;
+    first.emplace(module, options, known);
+    if (llvm::Error e = first->collectWeights())
+      return e;
+  }
+  if (llvm::Error e = first->build(layout))
     return e;
-  fb::FlatBufferBuilder &fbb = serializer.builder();
-  if (fbb.GetSize() > runtime::kMaxFlatbufferSize)
+  if (first->builder().GetSize() > runtime::kMaxFlatbufferSize)
     return err(path + ": the plan header would exceed 1 GiB");
-  uint8_t *header = fbb.GetBufferPointer();
-  uint32_t sizePrefix;
-  std::memcpy(&sizePrefix, header, 4);
-  const uint64_t weightsOffset = runtime::alignTo(
-      runtime::headerChecksumOffset(sizePrefix) + 8,
-      runtime::kWeightSectionAlignment);
-  auto *plan = pl::GetMutableSizePrefixedPlan(header);
-  if (!plan->mutate_weights_offset(weightsOffset))
-    return err("internal error: Plan.weights_offset is not stored");
+  auto weightsOffsetFor = [](uint64_t headerBytes) {
+    uint32_t sizePrefix = uint32_t(headerBytes - 4);
+    return runtime::alignTo(runtime::headerChecksumOffset(sizePrefix) + 8,
+                            runtime::kWeightSectionAlignment);
+  };
+  uint64_t weightsOffset =
+      weightsOffsetFor(first->builder().GetSize()) +
+      (pending ? runtime::alignTo(codeReserve(*pending, options),
+                                  runtime::kWeightSectionAlignment)
+               : 0);
 
   auto opened = support::OutputFile::open(path);
   if (!opened)
     return opened.takeError();
   support::OutputFile &file = **opened;
-  // One weight is in memory at a time: each must fit in this machine's.
-  const uint64_t physical =
-      uint64_t(::sysconf(_SC_PHYS_PAGES)) * uint64_t(::sysconf(_SC_PAGESIZE));
-  for (const WeightSpec &spec : serializer.weights())
-    if (spec.bytes() > physical)
-      return err(path + ": weight \"" + spec.name + "\" is " +
-                 std::to_string(spec.bytes()) +
-                 " bytes, more than this machine's memory (" +
-                 std::to_string(physical) +
-                 " bytes): the plan writer holds one weight at a time");
-  std::vector<uint8_t> buffer;
-  for (auto [i, spec] : llvm::enumerate(serializer.weights())) {
-    try {
-      buffer.assign(spec.bytes(), 0);
-    } catch (const std::bad_alloc &) {
-      return err(path + ": cannot allocate " + std::to_string(spec.bytes()) +
-                 " bytes for weight \"" + spec.name + "\"");
-    }
-    if (llvm::Error e = weights.fill(spec, buffer))
-      return e;
-    if (llvm::Error e = file.write(buffer.data(), buffer.size(),
-                                   weightsOffset + weightOffsets[i]))
-      return e;
-    plan->mutable_weights()->GetMutableObject(i)->mutate_checksum(
-        runtime::checksum(buffer.data(), buffer.size()));
-  }
-  // The file ends where the header says the weight section does.
-  if (llvm::Error e = file.resize(weightsOffset + weightsSize))
-    return e;
+  const uint64_t needed = weightsOffset + layout.size +
+                          (options.signingKey ? runtime::kSignatureBlockSize
+                                              : 0);
+  if (uint64_t available = file.availableBytes(); needed > available)
+    return err(path + ": the plan needs " + std::to_string(needed) +
+               " bytes (" + support::Progress::formatBytes(needed) +
+               "), and its file system has " + std::to_string(available) +
+               " free");
 
+  // NVRTC compiles while the weights stream; if it fails, the weights stop.
+  std::atomic<bool> codeFailed{false};
+  std::optional<llvm::Expected<std::vector<std::vector<CodeBinary>>>> compiled;
+  std::thread codeThread;
+  // In the --time-phases table the two run side by side under one parent,
+  // whose wall time is what they took together.
+  mlir::TimingScope together =
+      pending ? nestTimer(options.timing, "weights and code generation, "
+                                          "in parallel")
+              : mlir::TimingScope();
+  PlanOptions streamOptions = options;
+  if (pending) {
+    streamOptions.timing = options.timing ? &together : nullptr;
+    codeThread = std::thread([&] {
+      mlir::TimingScope timer =
+          nestTimer(streamOptions.timing, "code generation");
+      compiled.emplace(pending->compile());
+      if (!*compiled)
+        codeFailed = true;
+    });
+  }
+  auto sums = streamSection(weights, specs, layout, file, weightsOffset,
+                            streamOptions, &codeFailed, "weights");
+  if (pending) {
+    codeThread.join();
+    together.stop();
+    if (!*compiled) {
+      if (!sums)
+        llvm::consumeError(sums.takeError());
+      return compiled->takeError();
+    }
+    if (llvm::Error e = takeBinaries(pending->code, std::move(**compiled))) {
+      if (!sums)
+        llvm::consumeError(sums.takeError());
+      return e;
+    }
+  }
+  if (!sums)
+    return sums.takeError();
+
+  mlir::TimingScope writeTimer = nestTimer(options.timing, "write");
+  auto writeStart = std::chrono::steady_clock::now();
+  // The whole header, now with the code.
+  ModuleSerializer last(module, options, pending ? &pending->code : known);
+  if (llvm::Error e = last.collectWeights())
+    return e;
+  if (llvm::Error e = last.build(layout))
+    return e;
+  fb::FlatBufferBuilder &fbb = last.builder();
+  if (fbb.GetSize() > runtime::kMaxFlatbufferSize)
+    return err(path + ": the plan header would exceed 1 GiB");
+  if (uint64_t fits = weightsOffsetFor(fbb.GetSize()); fits > weightsOffset) {
+    // The code outgrew the room left for it: the weights move after it
+    // (slower, never wrong).
+    if (options.progress)
+      options.progress->done("write",
+                             "the code is larger than the room reserved for "
+                             "it; writing the weights again after it",
+                             0);
+    weightsOffset = fits;
+    auto again = streamSection(weights, specs, layout, file, weightsOffset,
+                               options, nullptr, "weights (again)");
+    if (!again)
+      return again.takeError();
+    sums = std::move(again);
+  }
+  uint8_t *header = fbb.GetBufferPointer();
+  uint32_t sizePrefix;
+  std::memcpy(&sizePrefix, header, 4);
+  auto *plan = pl::GetMutableSizePrefixedPlan(header);
+  if (!plan->mutate_weights_offset(weightsOffset))
+    return err("internal error: Plan.weights_offset is not stored");
+  for (auto [i, sum] : llvm::enumerate(*sums))
+    plan->mutable_weights()->GetMutableObject(i)->mutate_checksum(sum);
+  // The file ends where the header says the weight section does.
+  if (llvm::Error e = file.resize(weightsOffset + layout.size))
+    return e;
+  // The header, then zeros up to the weights (over anything a first,
+  // moved weight section left there).
   std::vector<uint8_t> head(weightsOffset, 0);
   std::memcpy(head.data(), header, fbb.GetSize());
   uint64_t sum = runtime::checksum(header, 4 + uint64_t(sizePrefix));
@@ -622,7 +764,30 @@ llvm::Error writePlan(ModuleOp module, WeightSource &weights,
     if (llvm::Error e = file.write(block.data(), block.size(), total))
       return e;
   }
-  return file.commit();
+  if (llvm::Error e = file.commit())
+    return e;
+  if (options.progress)
+    options.progress->done(
+        "write",
+        path.str() + ", " + support::Progress::formatBytes(file.size()) +
+            " (header " + support::Progress::formatBytes(fbb.GetSize()) +
+            (options.signingKey ? ", signed" : "") + "), synced",
+        support::secondsSince(writeStart));
+  return llvm::Error::success();
+}
+
+} // namespace
+
+llvm::Error writePlan(ModuleOp module, WeightSource &weights,
+                      const PlanOptions &options, llvm::StringRef path,
+                      const CodeSection *code) {
+  return writePlanImpl(module, weights, options, path, code, nullptr);
+}
+
+llvm::Error writePlan(ModuleOp module, WeightSource &weights,
+                      const PlanOptions &options, llvm::StringRef path,
+                      PendingCode pending) {
+  return writePlanImpl(module, weights, options, path, nullptr, &pending);
 }
 
 } // namespace llmc::plan_writer

@@ -24,12 +24,20 @@
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace llmc::hf {
 class SafetensorsArchive;
+}
+namespace llmc::support {
+class Progress;
+}
+namespace mlir {
+class TimingScope;
 }
 
 namespace llmc::plan_writer {
@@ -50,8 +58,11 @@ public:
   /// Checks that `spec` can be filled (exists, right shape and dtype kind);
   /// called for every weight before the file is created.
   virtual llvm::Error check(const WeightSpec &spec) = 0;
-  /// Writes the tensor's values, converted to spec.dtype, into `out`.
-  virtual llvm::Error fill(const WeightSpec &spec,
+  /// Writes bytes [offset, offset + out.size()) of the tensor's values,
+  /// converted to spec.dtype, into `out` (both multiples of the element
+  /// size). The plan writer streams each weight front to back in bounded
+  /// chunks, one weight after the other, from one thread.
+  virtual llvm::Error fill(const WeightSpec &spec, uint64_t offset,
                            llvm::MutableArrayRef<uint8_t> out) = 0;
 };
 
@@ -84,6 +95,16 @@ struct PlanOptions {
   const support::SigningKey *signingKey = nullptr;
   /// Tests write plans of other versions; 0 means the current format.
   uint16_t formatMajor = 0, formatMinor = 0;
+  /// Phases reported as they finish (weights: bytes and MB/s); may be null.
+  support::Progress *progress = nullptr;
+  /// The weights, code generation and write phases nest here (--time-phases);
+  /// may be null.
+  mlir::TimingScope *timing = nullptr;
+  /// Room left for pending code before the weights; unset: estimated from
+  /// the sources. Weight sections under 64 MiB are written after the code
+  /// unless this is set (tests force a move of the weight section with a
+  /// small one).
+  std::optional<uint64_t> codeReserveBytes;
 };
 
 /// Where a kernel NVRTC rejects is written for the error message:
@@ -118,12 +139,30 @@ struct CodeSection {
   std::string nvrtcVersion;
 };
 
+/// Code whose entries are known (the header's launches name them) while
+/// NVRTC still compiles them.
+struct PendingCode {
+  /// Every entry's name and source, the targets and the NVRTC version; no
+  /// binaries yet.
+  CodeSection code;
+  /// Compiles everything: result[i] is entry i's binaries, one per target.
+  /// Runs on a thread of its own while the weights stream.
+  std::function<llvm::Expected<std::vector<std::vector<CodeBinary>>>()>
+      compile;
+};
+
 /// Writes `module` (after kernel-lower and kernel-select) and its weights to
 /// `path`; with `code`, also every kernel.call as a launch of the entry of
 /// that name, each program's kernel.greedy launches, and the code.
 llvm::Error writePlan(mlir::ModuleOp module, WeightSource &weights,
                       const PlanOptions &options, llvm::StringRef path,
                       const CodeSection *code = nullptr);
+
+/// The same, with code compiled while the weights are written; an error of
+/// `pending.compile` stops the weights and leaves no file.
+llvm::Error writePlan(mlir::ModuleOp module, WeightSource &weights,
+                      const PlanOptions &options, llvm::StringRef path,
+                      PendingCode pending);
 
 } // namespace llmc::plan_writer
 

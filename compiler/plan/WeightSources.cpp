@@ -49,15 +49,28 @@ public:
     return llvm::Error::success();
   }
 
-  llvm::Error fill(const WeightSpec &spec,
+  llvm::Error fill(const WeightSpec &spec, uint64_t offset,
                    llvm::MutableArrayRef<uint8_t> out) override {
-    const hf::TensorView *tensor = archive.find(spec.name);
-    return hf::convertTensor(*tensor, toTensorDType(spec.dtype), out);
+    const hf::TensorView &tensor = *archive.find(spec.name);
+    const hf::TensorDType to = toTensorDType(spec.dtype);
+    const uint64_t toSize = hf::tensorDTypeSize(to);
+    const uint64_t fromSize = hf::tensorDTypeSize(tensor.dtype);
+    const uint64_t first = offset / toSize, count = out.size() / toSize;
+    if (tensor.dtype == to) // read straight into the section
+      return archive.read(tensor, first * fromSize, out);
+    staging.resize(count * fromSize);
+    if (llvm::Error e = archive.read(tensor, first * fromSize, staging))
+      return e;
+    hf::TensorView piece{tensor.name,          tensor.dtype,
+                         {int64_t(count)},     staging.data(),
+                         staging.size(),       tensor.file};
+    return hf::convertTensor(piece, to, out);
   }
 
 private:
   const hf::SafetensorsArchive &archive;
   bool tied;
+  std::vector<uint8_t> staging; // the checkpoint's bytes of one chunk
 };
 
 uint64_t splitmix64(uint64_t x) {
@@ -75,11 +88,8 @@ public:
     return llvm::Error::success();
   }
 
-  llvm::Error fill(const WeightSpec &spec,
+  llvm::Error fill(const WeightSpec &spec, uint64_t offset,
                    llvm::MutableArrayRef<uint8_t> out) override {
-    uint64_t n = 1;
-    for (int64_t d : spec.shape)
-      n *= uint64_t(d);
     llvm::StringRef name(spec.name);
     bool isNorm = spec.shape.size() == 1 && name.contains("norm");
     float bound =
@@ -92,6 +102,9 @@ public:
     // so random plans round exactly as real ones do.
     const hf::TensorDType to = toTensorDType(spec.dtype);
     const uint64_t outSize = hf::tensorDTypeSize(to);
+    // Value i of the tensor depends on i alone, so any chunking gives the
+    // same bytes.
+    const uint64_t first = offset / outSize, n = out.size() / outSize;
     std::vector<llvm::Error> errors;
     std::mutex errorsMutex;
     auto work = [&](uint64_t begin, uint64_t end) {
@@ -100,7 +113,8 @@ public:
       for (uint64_t b = begin; b < end; b += kBlock) {
         uint64_t n = std::min(kBlock, end - b);
         for (uint64_t i = 0; i < n; ++i) {
-          double u = double(splitmix64(stream + b + i) >> 11) * 0x1.0p-53;
+          double u =
+              double(splitmix64(stream + first + b + i) >> 11) * 0x1.0p-53;
           block[i] = isNorm ? 1.0f : float((2.0 * u - 1.0) * bound);
         }
         hf::TensorView view{

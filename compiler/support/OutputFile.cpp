@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <vector>
 
@@ -197,6 +198,28 @@ llvm::Error OutputFile::resize(uint64_t size) {
     return fail("cannot size the file", errno);
   end_ = size;
   return llvm::Error::success();
+}
+
+void OutputFile::startWriteback(uint64_t offset, uint64_t size) {
+  if (kind_ == Kind::Direct || size == 0)
+    return;
+  ::sync_file_range(fd_, off_t(offset), off_t(size), SYNC_FILE_RANGE_WRITE);
+}
+
+void OutputFile::finishWriteback(uint64_t offset, uint64_t size) {
+  if (kind_ == Kind::Direct || size == 0)
+    return;
+  if (::sync_file_range(fd_, off_t(offset), off_t(size),
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                            SYNC_FILE_RANGE_WAIT_AFTER) == 0)
+    ::posix_fadvise(fd_, off_t(offset), off_t(size), POSIX_FADV_DONTNEED);
+}
+
+uint64_t OutputFile::availableBytes() const {
+  struct statvfs vfs;
+  if (kind_ == Kind::Direct || ::fstatvfs(fd_, &vfs) != 0)
+    return UINT64_MAX;
+  return uint64_t(vfs.f_bavail) * uint64_t(vfs.f_frsize);
 }
 
 llvm::Error OutputFile::commit() {

@@ -57,6 +57,17 @@ public:
   uint64_t size() const { return end_; }
   /// Sets the staged file's size (zero-filling).
   llvm::Error resize(uint64_t size);
+  /// Starts writing bytes [offset, offset + size) to the disk now, so that
+  /// a large output reaches it while later bytes are produced and commit()'s
+  /// fsync has little left to do. A hint: ignored where it does not apply.
+  void startWriteback(uint64_t offset, uint64_t size);
+  /// Waits until bytes [offset, offset + size) are on the disk, then lets
+  /// the page cache drop them: a plan larger than memory then does not push
+  /// its own input out of the cache. A hint, as startWriteback.
+  void finishWriteback(uint64_t offset, uint64_t size);
+  /// Bytes free on the file system the staged bytes go to (UINT64_MAX for
+  /// a device written directly, or when the system cannot tell).
+  uint64_t availableBytes() const;
   /// Puts the bytes in place (see the file comment). At most once.
   llvm::Error commit();
 

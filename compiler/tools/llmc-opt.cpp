@@ -2,6 +2,7 @@
 
 #include "dialects/kernel/IR/KernelDialect.h"
 #include "dialects/llm/IR/LLMDialect.h"
+#include "compiler/tools/Version.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -13,6 +14,7 @@ int main(int argc, char **argv) {
   registry.insert<llmc::llm::LLMDialect, llmc::kernel::KernelDialect,
                   mlir::func::FuncDialect>();
   llmc::registerAllPassesAndPipelines();
+  llmc::tools::installVersionPrinter();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "llmc optimizer driver: runs llmc passes on .mlir files\n",
       registry));

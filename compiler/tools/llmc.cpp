@@ -12,20 +12,24 @@
 #include "compiler/codegen/cuda/NVRTC.h"
 #include "compiler/plan/PlanWriter.h"
 #include "compiler/support/OutputFile.h"
+#include "compiler/support/Progress.h"
 #include "compiler/tools/Commands.h"
 #include "compiler/tools/ToolSupport.h"
+#include "compiler/tools/Version.h"
 #include "dialects/kernel/IR/KernelOps.h"
 #include "dialects/llm/IR/LLMDialect.h"
 #include "frontends/hf/HFConfig.h"
 #include "frontends/hf/ModelBuilder.h"
 #include "frontends/hf/safetensors/Safetensors.h"
 #include "passes/Passes.h"
+#include "runtime/schema/PlanFormat.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
@@ -34,7 +38,9 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <string>
 
@@ -42,10 +48,8 @@ using namespace llvm;
 
 namespace {
 
-constexpr const char *kVersion = "0.3.0";
-
 void printUsage(raw_ostream &os) {
-  os << "llmc " << kVersion
+  os << "llmc " << llmc::runtime::runtimeVersion()
      << " - ahead-of-time compiler for large language models\n\n"
         "USAGE: llmc <command> [options]\n\n"
         "COMMANDS:\n"
@@ -61,7 +65,8 @@ void printUsage(raw_ostream &os) {
         "signing plans (<name>.key, <name>.pub)\n"
         "  sign <model.plan> --key <name>.key  sign a plan (checked with "
         "--verify-key <name>.pub)\n\n"
-        "Run `llmc <command> --help` for the options of a command.\n"
+        "Run `llmc <command> --help` for the options of a command, "
+        "`llmc --version` for the versions it was built with.\n"
         "Supported model_type values: "
      << llmc::hf::supportedModelTypes() << "\n";
 }
@@ -100,44 +105,73 @@ compileEntries(const llmc::codegen::cuda::CudaProgram &program,
                         options.nvrtcOptions);
 }
 
-/// The plan's code section: generated, compiled for every CUDA target.
-Expected<llmc::plan_writer::CodeSection>
-compileCode(mlir::ModuleOp module,
-            const llmc::plan_writer::PlanOptions &options) {
+/// The plan's code section: generated now, compiled for every CUDA target
+/// by `compile` while the plan writer streams the weights.
+Expected<llmc::plan_writer::PendingCode>
+pendingCode(mlir::ModuleOp module,
+            const llmc::plan_writer::PlanOptions &options,
+            llmc::support::Progress &progress) {
   namespace cg = llmc::codegen::cuda;
   namespace pw = llmc::plan_writer;
-  auto program = generateCode(module, options);
-  if (!program)
-    return program.takeError();
-  std::vector<cg::Target> targets;
-  auto compiled = compileEntries(*program, options, targets);
-  if (!compiled)
-    return compiled.takeError();
-  pw::CodeSection code;
-  code.targets = pw::cudaTargets(options);
-  code.nvrtcVersion = cg::nvrtcVersion();
-  for (auto [i, source] : llvm::enumerate(program->entries)) {
-    pw::CodeEntry &entry = code.entries.emplace_back();
+  auto start = std::chrono::steady_clock::now();
+  auto generated = generateCode(module, options);
+  if (!generated)
+    return generated.takeError();
+  auto program = std::make_shared<cg::CudaProgram>(std::move(*generated));
+  pw::PendingCode pending;
+  pending.code.targets = pw::cudaTargets(options);
+  pending.code.nvrtcVersion = cg::nvrtcVersion();
+  for (const cg::KernelSource &source : program->entries) {
+    pw::CodeEntry &entry = pending.code.entries.emplace_back();
     entry.name = source.name;
     entry.source = source.source;
-    for (size_t j = 0; j < targets.size(); ++j) {
-      cg::CompiledKernel &c = (*compiled)[i * targets.size() + j];
-      pw::CodeBinary &bin = entry.binaries.emplace_back();
-      bin.target = code.targets[j];
-      bin.cubin = std::move(c.cubin);
-      bin.ptx = std::move(c.ptx);
-      bin.symbol =
-          c.symbols.count(source.name) ? c.symbols.at(source.name) : source.name;
-      if (auto it = c.usage.find(source.name); it != c.usage.end()) {
-        bin.registers = uint32_t(it->second.registers);
-        bin.spillStoreBytes = uint32_t(it->second.spillStoreBytes);
-        bin.spillLoadBytes = uint32_t(it->second.spillLoadBytes);
-        bin.staticSharedBytes = uint32_t(it->second.staticSharedBytes);
-        bin.localBytes = uint32_t(it->second.localBytes);
+  }
+  std::vector<cg::Target> targets;
+  for (const std::string &t : pending.code.targets) {
+    auto target = cg::parseTarget(t);
+    if (!target)
+      return target.takeError();
+    targets.push_back(*target);
+  }
+  // Runs on the plan writer's code thread: it owns copies of what it reads.
+  pending.compile = [program, targets, options, start, &progress]()
+      -> Expected<std::vector<std::vector<pw::CodeBinary>>> {
+    auto compiled =
+        cg::compileAll(program->entries, targets, options.jobs,
+                       pw::failedKernelDir(options), options.nvrtcOptions);
+    if (!compiled)
+      return compiled.takeError();
+    std::vector<std::vector<pw::CodeBinary>> out;
+    for (auto [i, source] : llvm::enumerate(program->entries)) {
+      std::vector<pw::CodeBinary> &binaries = out.emplace_back();
+      for (size_t j = 0; j < targets.size(); ++j) {
+        cg::CompiledKernel &c = (*compiled)[i * targets.size() + j];
+        pw::CodeBinary &bin = binaries.emplace_back();
+        bin.target = targets[j].name;
+        bin.cubin = std::move(c.cubin);
+        bin.ptx = std::move(c.ptx);
+        bin.symbol = c.symbols.count(source.name) ? c.symbols.at(source.name)
+                                                  : source.name;
+        if (auto it = c.usage.find(source.name); it != c.usage.end()) {
+          bin.registers = uint32_t(it->second.registers);
+          bin.spillStoreBytes = uint32_t(it->second.spillStoreBytes);
+          bin.spillLoadBytes = uint32_t(it->second.spillLoadBytes);
+          bin.staticSharedBytes = uint32_t(it->second.staticSharedBytes);
+          bin.localBytes = uint32_t(it->second.localBytes);
+        }
       }
     }
-  }
-  return code;
+    std::string names;
+    for (const cg::Target &t : targets)
+      names += (names.empty() ? "" : ", ") + t.name;
+    progress.done("code",
+                  std::to_string(program->entries.size()) + " kernels for " +
+                      (targets.size() > 1 ? "each of " : "") + names +
+                      ", compiled with NVRTC " + cg::nvrtcVersion(),
+                  llmc::support::secondsSince(start));
+    return out;
+  };
+  return pending;
 }
 
 /// One line per kernel.call of `fn`: its launch, entry and geometry.
@@ -291,6 +325,24 @@ int compileMain(int argc, char **argv) {
       cl::desc("Activation/weight dtype: bfloat16|float16|float32 (default: "
                "the config's torch_dtype, else float32)"),
       cl::value_desc("dtype"), cl::cat(category));
+  cl::opt<bool> quiet(
+      "quiet",
+      cl::desc("Print no progress (errors are still printed). Progress goes "
+               "to stderr only when it is a terminal"),
+      cl::cat(category));
+  cl::alias quietShort("q", cl::desc("Alias for --quiet"),
+                       cl::aliasopt(quiet), cl::cat(category));
+  cl::opt<bool> progressLines(
+      "progress",
+      cl::desc("Print progress even when stderr is not a terminal, one line "
+               "per phase and every 10% of the weights (for logs)"),
+      cl::cat(category));
+  cl::opt<bool> timePhases(
+      "time-phases",
+      cl::desc("Print one table of where the time went: parse, every MLIR "
+               "pass, code generation (NVRTC), weights, write (the same "
+               "table as --mlir-timing)"),
+      cl::cat(category));
 
   // Passes first: --mlir-print-ir-before=<pass> resolves names from the
   // registry when the pass manager options are created.
@@ -298,6 +350,7 @@ int compileMain(int argc, char **argv) {
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
+  mlir::registerDefaultTimingManagerCLOptions();
 
   // --help shows our options and the IR inspection ones, not all of LLVM's.
   cl::OptionCategory inspect("IR inspection options");
@@ -308,7 +361,8 @@ int compileMain(int argc, char **argv) {
         "mlir-print-ir-after", "mlir-print-ir-before",
         "mlir-print-ir-after-change", "mlir-print-ir-after-failure",
         "mlir-print-ir-module-scope", "mlir-print-debuginfo",
-        "mlir-print-local-scope", "mlir-pass-statistics", "mlir-timing"}) {
+        "mlir-print-local-scope", "mlir-pass-statistics", "mlir-timing",
+        "mlir-timing-display"}) {
     auto it = options.find(name);
     if (it == options.end())
       continue;
@@ -328,6 +382,17 @@ int compileMain(int argc, char **argv) {
       "  output of --emit=llm-import reproduces --emit=llm, and\n"
       "  `llmc-opt --kernel-lower=\"max-tokens=N max-seq-len=S\"` on that "
       "reproduces --emit=kernel.\n");
+
+  // --time-phases and --mlir-timing: one table, printed when this returns.
+  mlir::DefaultTimingManager timing;
+  mlir::applyDefaultTimingManagerCLOptions(timing);
+  if (timePhases)
+    timing.setEnabled(true);
+  mlir::TimingScope rootTimer = timing.getRootScope();
+  llmc::support::Progress progress(
+      llmc::support::Progress::modeFor(quiet, progressLines));
+  auto start = std::chrono::steady_clock::now();
+  mlir::TimingScope parseTimer = rootTimer.nest("parse");
 
   std::optional<llmc::hf::DType> dtypeOverride;
   if (!dtype.empty()) {
@@ -430,16 +495,49 @@ int compileMain(int argc, char **argv) {
   if (failed(mlir::verify(*module)))
     return fail(config->path + ": internal error: the imported IR does not "
                                "verify (please report this)");
+  parseTimer.stop();
+  if (progress.enabled()) {
+    std::string detail = config->path + ": " + config->modelType + ", " +
+                         std::to_string(config->numLayers) + " layers";
+    if (archive) {
+      uint64_t bytes = 0;
+      for (const llmc::hf::TensorView &t : archive->tensors())
+        bytes += t.size;
+      detail += ", " + std::to_string(archive->tensors().size()) +
+                " tensors (" + llmc::support::Progress::formatBytes(bytes) +
+                ")";
+    } else if (randomSeed) {
+      detail += ", random weights";
+    }
+    progress.done("parse", detail, llmc::support::secondsSince(start));
+  }
 
   if (emit != Emit::LLMImport) {
+    auto passesStart = std::chrono::steady_clock::now();
+    mlir::TimingScope passesTimer = rootTimer.nest("passes");
     mlir::PassManager pm(&context);
     if (failed(mlir::applyPassManagerCLOptions(pm)))
       return fail("invalid pass manager options");
+    pm.enableTiming(passesTimer);
     llmc::buildLLMOptimizePipeline(pm);
     if (emit != Emit::LLM)
       llmc::buildKernelLoweringPipeline(pm, stepTokens, seqLen);
     if (failed(pm.run(*module)))
       return fail(config->path + ": the compile pipeline failed");
+    if (progress.enabled()) {
+      std::string detail = emit == Emit::LLM ? "llm-optimize"
+                                             : "llm-optimize, kernel-lower";
+      for (auto fn : module->getOps<mlir::func::FuncOp>()) {
+        auto launches = fn.getBody().front().getOps<llmc::kernel::LaunchOp>();
+        if (fn.getSymName() == "decode" && !launches.empty())
+          detail += ": " +
+                    std::to_string(
+                        std::distance(launches.begin(), launches.end())) +
+                    " kernels per decode step";
+      }
+      progress.done("passes", detail,
+                    llmc::support::secondsSince(passesStart));
+    }
   }
 
   if (emit == Emit::Plan) {
@@ -448,17 +546,25 @@ int compileMain(int argc, char **argv) {
                    : llmc::plan_writer::makeSafetensorsSource(
                          *archive, config->tieWordEmbeddings);
     planOptions.maxSeqLen = seqLen;
-    // The code first: a kernel NVRTC rejects leaves no file behind.
-    std::optional<llmc::plan_writer::CodeSection> code;
-    if (!llmc::plan_writer::cudaTargets(planOptions).empty()) {
-      auto compiled = compileCode(*module, planOptions);
-      if (!compiled)
-        return fail(toString(compiled.takeError()));
-      code = std::move(*compiled);
+    planOptions.progress = &progress;
+    planOptions.timing = &rootTimer;
+    Error err = Error::success();
+    if (llmc::plan_writer::cudaTargets(planOptions).empty()) {
+      err = llmc::plan_writer::writePlan(*module, *weights, planOptions,
+                                         output);
+    } else {
+      // NVRTC compiles while the weights stream; a kernel it rejects stops
+      // them and leaves no file behind.
+      auto pending = pendingCode(*module, planOptions, progress);
+      if (!pending)
+        return fail(toString(pending.takeError()));
+      err = llmc::plan_writer::writePlan(*module, *weights, planOptions,
+                                         output, std::move(*pending));
     }
-    if (Error err = llmc::plan_writer::writePlan(
-            *module, *weights, planOptions, output, code ? &*code : nullptr))
+    if (err) {
+      progress.clear();
       return fail(toString(std::move(err)));
+    }
     return 0;
   }
 
@@ -502,8 +608,8 @@ int dispatch(int argc, char **argv) {
     printUsage(outs());
     return 0;
   }
-  if (command == "--version") {
-    outs() << "llmc " << kVersion << "\n";
+  if (command == "--version" || command == "version") {
+    llmc::tools::printVersion(outs());
     return 0;
   }
   // Present the subcommand as the program name in messages.
@@ -541,6 +647,7 @@ int dispatch(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  llmc::tools::installVersionPrinter();
   // InitLLVM makes a failed allocation abort ("LLVM ERROR: out of memory").
   // The runtime turns std::bad_alloc into LLMC_ERROR_OUT_OF_MEMORY, and the
   // rest ends here with a message: let operator new throw again.

@@ -7,6 +7,7 @@
 #include "dialects/llm/IR/LLMOps.h"
 #include "frontends/hf/safetensors/Safetensors.h"
 #include "passes/Passes.h"
+#include "runtime/schema/PlanFormat.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -106,13 +107,16 @@ llvm::Error TestWeights::check(const plan_writer::WeightSpec &spec) {
 }
 
 llvm::Error TestWeights::fill(const plan_writer::WeightSpec &spec,
+                              uint64_t offset,
                               llvm::MutableArrayRef<uint8_t> out) {
   std::vector<float> v = values(spec);
+  const uint64_t size = runtime::dtypeSize(spec.dtype);
+  const uint64_t first = offset / size, count = out.size() / size;
   hf::TensorView view{spec.name,
                       hf::TensorDType::F32,
-                      {int64_t(v.size())},
-                      reinterpret_cast<const uint8_t *>(v.data()),
-                      v.size() * 4,
+                      {int64_t(count)},
+                      reinterpret_cast<const uint8_t *>(v.data() + first),
+                      count * 4,
                       "(test weights)"};
   hf::TensorDType to = spec.dtype == plan::DType::F16    ? hf::TensorDType::F16
                        : spec.dtype == plan::DType::BF16 ? hf::TensorDType::BF16

@@ -54,7 +54,7 @@ public:
   using Values = std::function<std::vector<float>(const plan_writer::WeightSpec &)>;
   explicit TestWeights(Values values) : values(std::move(values)) {}
   llvm::Error check(const plan_writer::WeightSpec &spec) override;
-  llvm::Error fill(const plan_writer::WeightSpec &spec,
+  llvm::Error fill(const plan_writer::WeightSpec &spec, uint64_t offset,
                    llvm::MutableArrayRef<uint8_t> out) override;
 
 private:

@@ -335,11 +335,18 @@ llvm::Expected<ParsedFile> parseBuffer(const llvm::MemoryBuffer &buffer,
   }
 }
 
-/// Maps `file` (large files are mmapped, not read).
-llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
+/// Opens `file` and maps it (large files are mmapped, not read); any size:
+/// the header has its own limit.
+llvm::Expected<std::pair<std::unique_ptr<support::InputFile>,
+                         std::unique_ptr<llvm::MemoryBuffer>>>
 mapFile(const std::string &file) {
-  // Any size: the tensors are mapped, and the header has its own limit.
-  return support::readInputFile(file, UINT64_MAX, /*isText=*/false);
+  auto opened = support::InputFile::open(file);
+  if (!opened)
+    return opened.takeError();
+  auto buffer = (*opened)->map();
+  if (!buffer)
+    return buffer.takeError();
+  return std::make_pair(std::move(*opened), std::move(*buffer));
 }
 
 /// A shard name from the index must name a file inside the model directory.
@@ -528,12 +535,14 @@ SafetensorsArchive::open(llvm::StringRef path) {
   }
 
   if (!sharded) {
-    auto buffer = mapFile(file);
-    if (!buffer)
-      return buffer.takeError();
-    auto archive = openBuffer(std::move(*buffer), file);
-    if (archive)
+    auto mapped = mapFile(file);
+    if (!mapped)
+      return mapped.takeError();
+    auto archive = openBuffer(std::move(mapped->second), file);
+    if (archive) {
       (*archive)->sourcePath = path.str();
+      (*archive)->files.push_back(std::move(mapped->first));
+    }
     return archive;
   }
 
@@ -579,14 +588,17 @@ SafetensorsArchive::open(llvm::StringRef path) {
     if (!shardByRealPath.emplace(std::string(real), shard).second)
       continue;
 
-    auto buffer = mapFile(std::string(joined));
-    if (!buffer)
-      return buffer.takeError();
-    auto parsed = parseBuffer(**buffer, std::string(joined));
+    auto mapped = mapFile(std::string(joined));
+    if (!mapped)
+      return mapped.takeError();
+    auto parsed = parseBuffer(*mapped->second, std::string(joined));
     if (!parsed)
       return parsed.takeError();
-    archive->buffers.push_back(std::move(*buffer));
+    const uint32_t index = uint32_t(archive->buffers.size());
+    archive->buffers.push_back(std::move(mapped->second));
+    archive->files.push_back(std::move(mapped->first));
     for (TensorView &view : parsed->views) {
+      view.shard = index;
       auto [it, inserted] = shardOf.emplace(view.name, shard);
       if (!inserted)
         return makeError(file, "tensor " + quote(view.name) +
@@ -612,6 +624,25 @@ SafetensorsArchive::open(llvm::StringRef path) {
     return a.name < b.name;
   });
   return archive;
+}
+
+SafetensorsArchive::~SafetensorsArchive() = default;
+
+llvm::Error SafetensorsArchive::read(const TensorView &tensor, uint64_t offset,
+                                     llvm::MutableArrayRef<uint8_t> out) const {
+  if (offset > tensor.size || out.size() > tensor.size - offset)
+    return makeError(tensor.file, "internal error: bytes [" +
+                                      std::to_string(offset) + ", +" +
+                                      std::to_string(out.size()) +
+                                      ") are outside tensor " +
+                                      quote(tensor.name));
+  const llvm::MemoryBuffer &buffer = *buffers[tensor.shard];
+  const uint64_t start =
+      uint64_t(tensor.data - reinterpret_cast<const uint8_t *>(buffer.getBufferStart())) + offset;
+  if (tensor.shard < files.size())
+    return files[tensor.shard]->read(start, out);
+  std::memcpy(out.data(), buffer.getBufferStart() + start, out.size());
+  return llvm::Error::success();
 }
 
 const TensorView *SafetensorsArchive::find(llvm::StringRef name) const {

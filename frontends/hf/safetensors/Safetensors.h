@@ -28,6 +28,10 @@
 #include <string>
 #include <vector>
 
+namespace llmc::support {
+class InputFile;
+}
+
 namespace llmc::hf {
 
 /// The element types a safetensors header may name (its spelling: "BF16").
@@ -64,6 +68,7 @@ struct TensorView {
   const uint8_t *data; // into the memory-mapped file; not aligned
   uint64_t size;       // bytes; == numElements() * tensorDTypeSize(dtype)
   std::string file;    // the .safetensors file it lives in (for messages)
+  uint32_t shard = 0;  // which of its archive's files (SafetensorsArchive::read)
 
   /// Product of `shape` (1 for a scalar); checked against overflow on load.
   uint64_t numElements() const;
@@ -83,6 +88,14 @@ public:
   static llvm::Expected<std::unique_ptr<SafetensorsArchive>>
   openBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, llvm::StringRef name);
 
+  /// Copies bytes [offset, offset + out.size()) of `tensor`'s data (a view
+  /// of this archive) into `out`: read from the file in one pread, so that
+  /// streaming a checkpoint keeps only what the caller holds resident
+  /// (touching `data` instead faults the mapped pages in). Errors name the
+  /// file (one that shrank since it was opened, an I/O error).
+  llvm::Error read(const TensorView &tensor, uint64_t offset,
+                   llvm::MutableArrayRef<uint8_t> out) const;
+
   /// The tensor called `name`, or nullptr if there is none.
   const TensorView *find(llvm::StringRef name) const;
   /// Every tensor, sorted by name.
@@ -93,11 +106,15 @@ public:
   /// the first shard (by file name) winning when two disagree.
   const std::map<std::string, std::string> &metadata() const { return meta; }
 
+  ~SafetensorsArchive();
+
 private:
   SafetensorsArchive() = default;
 
   std::string sourcePath;
   std::vector<std::unique_ptr<llvm::MemoryBuffer>> buffers;
+  /// The open files behind `buffers` (none for openBuffer's).
+  std::vector<std::unique_ptr<support::InputFile>> files;
   std::vector<TensorView> views;
   std::map<std::string, std::string> meta;
 };

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <initializer_list>
+#include <unistd.h>
 
 using llmc::hf::convertTensor;
 using llmc::hf::requireTensor;
@@ -361,6 +362,46 @@ TEST_F(ShardedTest, OpensDirectoryAndIndex) {
     EXPECT_EQ(archive->metadata().at("format"), "pt");
     EXPECT_EQ(archive->metadata().at("shard"), "2");
   }
+}
+
+TEST_F(ShardedTest, ReadCopiesRangesFromEachShard) {
+  writeShards();
+  writeIndex(goodMap());
+  auto archive = open(dir);
+  ASSERT_TRUE(archive);
+  for (const TensorView &t : archive->tensors()) {
+    // The whole tensor, then every one-byte-shorter range from each end:
+    // the bytes the mapping holds.
+    for (uint64_t from = 0; from < t.size; ++from)
+      for (uint64_t to = from; to <= t.size; ++to) {
+        std::vector<uint8_t> out(to - from, 0xee);
+        ASSERT_FALSE(archive->read(t, from, out)) << t.name;
+        EXPECT_EQ(std::memcmp(out.data(), t.data + from, out.size()), 0)
+            << t.name << " [" << from << ", " << to << ")";
+      }
+  }
+  const TensorView &a = *archive->find("a");
+  std::vector<uint8_t> tooMany(a.size + 1);
+  llvm::Error e = archive->read(a, 0, tooMany);
+  ASSERT_TRUE(bool(e));
+  EXPECT_NE(llvm::toString(std::move(e)).find("outside tensor \"a\""),
+            std::string::npos);
+}
+
+TEST_F(SafetensorsTest, ReadOfAFileThatShrankIsAnError) {
+  std::vector<float> w(1024, 1.0f);
+  std::string path = write("model.safetensors",
+                           buildFile({{"w", "F32", {1024}, bytesOf(w)}}));
+  auto archive = open(path);
+  ASSERT_TRUE(archive);
+  const TensorView &t = *archive->find("w");
+  ASSERT_EQ(::truncate(path.c_str(), 64), 0);
+  std::vector<uint8_t> out(t.size);
+  llvm::Error e = archive->read(t, 0, out);
+  ASSERT_TRUE(bool(e));
+  EXPECT_EQ(llvm::toString(std::move(e)),
+            path + ": ends before byte 72: the file shrank while it was being "
+                   "read");
 }
 
 TEST_F(ShardedTest, ShardInSubdirectoryAndSymlinkInside) {
