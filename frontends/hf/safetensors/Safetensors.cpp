@@ -641,7 +641,8 @@ llvm::Error SafetensorsArchive::read(const TensorView &tensor, uint64_t offset,
       uint64_t(tensor.data - reinterpret_cast<const uint8_t *>(buffer.getBufferStart())) + offset;
   if (tensor.shard < files.size())
     return files[tensor.shard]->read(start, out);
-  std::memcpy(out.data(), buffer.getBufferStart() + start, out.size());
+  if (!out.empty())
+    std::memcpy(out.data(), buffer.getBufferStart() + start, out.size());
   return llvm::Error::success();
 }
 

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -376,7 +377,7 @@ TEST_F(ShardedTest, ReadCopiesRangesFromEachShard) {
       for (uint64_t to = from; to <= t.size; ++to) {
         std::vector<uint8_t> out(to - from, 0xee);
         ASSERT_FALSE(archive->read(t, from, out)) << t.name;
-        EXPECT_EQ(std::memcmp(out.data(), t.data + from, out.size()), 0)
+        EXPECT_TRUE(std::equal(out.begin(), out.end(), t.data + from))
             << t.name << " [" << from << ", " << to << ")";
       }
   }
