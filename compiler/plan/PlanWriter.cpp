@@ -47,6 +47,16 @@ uint64_t WeightSpec::bytes() const {
   return n;
 }
 
+std::vector<int64_t> WeightSpec::partShape() const {
+  int64_t elements = 1;
+  for (int64_t d : shape)
+    elements *= d;
+  const int64_t perPart = elements / int64_t(parts.size());
+  if (shape.size() < 2)
+    return {perPart};
+  return {perPart / shape.back(), shape.back()};
+}
+
 WeightSource::~WeightSource() = default;
 
 namespace {
@@ -122,10 +132,14 @@ public:
       }
       auto [it, inserted] = weightIndex.try_emplace(p.getName(), specs.size());
       if (inserted) {
+        std::vector<std::string> parts;
+        if (std::optional<ArrayAttr> stacked = p.getParts())
+          for (Attribute a : *stacked)
+            parts.push_back(cast<StringAttr>(a).str());
         specs.push_back({p.getName().str(),
                          std::vector<int64_t>(type.getShape().begin(),
                                               type.getShape().end()),
-                         *dtype});
+                         *dtype, std::move(parts)});
         specDTypes.push_back(*dtype);
       } else if (llvm::ArrayRef<int64_t>(specs[it->second].shape) !=
                  type.getShape()) {
@@ -359,6 +373,24 @@ private:
                    a.getScale().convertToDouble(), a.getWindow().value_or(0),
                    a.getChunk().value_or(0),
                    a.getSoftcap() ? a.getSoftcap()->convertToDouble() : 0.0)
+                   .Union();
+    } else if (auto r = dyn_cast<llm::MoERouterOp>(op)) {
+      kind = pl::OpParams::MoERouter;
+      params = pl::CreateMoERouter(
+                   fbb, shape(r.getWeight())[1], shape(r.getWeight())[0],
+                   r.getTopK(), pl::RouterScoring(r.getScoring()),
+                   r.getLogitsInFp32(), bool(r.getCorrectionBias()),
+                   r.getGroups(), r.getTopGroups(),
+                   pl::RouterGroupScore(r.getGroupScore()), r.getNormalize(),
+                   r.getEpsilon().convertToDouble(),
+                   r.getScaling().convertToDouble())
+                   .Union();
+    } else if (auto x = dyn_cast<llm::MoEExpertsOp>(op)) {
+      kind = pl::OpParams::MoEExperts;
+      auto down = shape(x.getDown());
+      params = pl::CreateMoEExperts(fbb, down[1], down[2], down[0],
+                                    shape(x.getWeights())[1],
+                                    pl::Activation(x.getActivation()))
                    .Union();
     } else if (auto h = dyn_cast<llm::LMHeadOp>(op)) {
       kind = pl::OpParams::LMHead;

@@ -48,7 +48,14 @@ struct WeightSpec {
   std::string name;
   std::vector<int64_t> shape;
   llmc::plan::DType dtype;
+  /// Non-empty: the weight is these checkpoint tensors concatenated, in
+  /// order, each of an equal share of `shape` (llm.param ... stacked).
+  std::vector<std::string> parts = {};
   uint64_t bytes() const;
+  /// The shape of one part: rows of the last dimension's width, as many as
+  /// one part's share of the elements makes ([E, 2I, H] from 2E parts:
+  /// [I, H]; [E, H, I] from E parts: [H, I]). Needs parts.
+  std::vector<int64_t> partShape() const;
 };
 
 /// Where weight values come from.

@@ -34,25 +34,56 @@ public:
       : archive(archive), tied(tied) {}
 
   llvm::Error check(const WeightSpec &spec) override {
+    if (spec.parts.empty())
+      return checkTensor(spec.name, spec.shape);
+    std::vector<int64_t> shape = spec.partShape();
+    for (const std::string &part : spec.parts)
+      if (llvm::Error e = checkTensor(part, shape))
+        return e;
+    return llvm::Error::success();
+  }
+
+  llvm::Error fill(const WeightSpec &spec, uint64_t offset,
+                   llvm::MutableArrayRef<uint8_t> out) override {
+    if (spec.parts.empty())
+      return fillTensor(spec.name, spec.dtype, offset, out);
+    // Part p holds bytes [p * partBytes, (p + 1) * partBytes).
+    const uint64_t partBytes = spec.bytes() / spec.parts.size();
+    while (!out.empty()) {
+      const size_t p = size_t(offset / partBytes);
+      const uint64_t within = offset % partBytes;
+      const uint64_t n = std::min<uint64_t>(partBytes - within, out.size());
+      if (llvm::Error e =
+              fillTensor(spec.parts[p], spec.dtype, within, out.take_front(n)))
+        return e;
+      offset += n;
+      out = out.drop_front(n);
+    }
+    return llvm::Error::success();
+  }
+
+private:
+  llvm::Error checkTensor(const std::string &name,
+                          const std::vector<int64_t> &shape) {
     std::string why;
-    if (spec.name == "lm_head.weight" && !tied)
+    if (name == "lm_head.weight" && !tied)
       why = "config.json has tie_word_embeddings = false";
-    auto tensor = hf::requireTensor(archive, spec.name, spec.shape, why);
+    auto tensor = hf::requireTensor(archive, name, shape, why);
     if (!tensor)
       return tensor.takeError();
     if (!hf::isFloatingTensorDType((*tensor)->dtype))
       return llvm::createStringError(
           llvm::inconvertibleErrorCode(),
           "%s: tensor \"%s\" has dtype %s, expected a floating-point type",
-          (*tensor)->file.c_str(), spec.name.c_str(),
+          (*tensor)->file.c_str(), name.c_str(),
           hf::tensorDTypeName((*tensor)->dtype).str().c_str());
     return llvm::Error::success();
   }
 
-  llvm::Error fill(const WeightSpec &spec, uint64_t offset,
-                   llvm::MutableArrayRef<uint8_t> out) override {
-    const hf::TensorView &tensor = *archive.find(spec.name);
-    const hf::TensorDType to = toTensorDType(spec.dtype);
+  llvm::Error fillTensor(const std::string &name, llmc::plan::DType dtype,
+                         uint64_t offset, llvm::MutableArrayRef<uint8_t> out) {
+    const hf::TensorView &tensor = *archive.find(name);
+    const hf::TensorDType to = toTensorDType(dtype);
     const uint64_t toSize = hf::tensorDTypeSize(to);
     const uint64_t fromSize = hf::tensorDTypeSize(tensor.dtype);
     const uint64_t first = offset / toSize, count = out.size() / toSize;
@@ -67,7 +98,6 @@ public:
     return hf::convertTensor(piece, to, out);
   }
 
-private:
   const hf::SafetensorsArchive &archive;
   bool tied;
   std::vector<uint8_t> staging; // the checkpoint's bytes of one chunk

@@ -144,6 +144,7 @@ struct FamilyDefaults {
   int64_t maxPositionEmbeddings;
   std::optional<int64_t> numKVHeads;  // nullopt: num_attention_heads
   std::optional<int64_t> headDim;     // nullopt: hidden_size / heads
+  double ropeTheta = 10000.0;
 };
 
 std::optional<FamilyDefaults> familyOf(llvm::StringRef modelType) {
@@ -153,10 +154,16 @@ std::optional<FamilyDefaults> familyOf(llvm::StringRef modelType) {
       .Case("mistral", FamilyDefaults{Family::Mistral, 131072, 8, std::nullopt})
       .Case("qwen2", FamilyDefaults{Family::Qwen2, 32768, 32, std::nullopt})
       .Case("qwen3", FamilyDefaults{Family::Qwen3, 32768, 32, 128})
+      .Case("mixtral", FamilyDefaults{Family::Mixtral, 131072, 8,
+                                      std::nullopt, 1e6})
+      .Case("qwen3_moe",
+            FamilyDefaults{Family::Qwen3Moe, 32768, 4, std::nullopt})
+      .Case("glm4_moe",
+            FamilyDefaults{Family::Glm4Moe, 131072, 8, std::nullopt})
       .Default(std::nullopt);
 }
 
-void readRope(const Reader &top, ModelConfig &cfg) {
+void readRope(const Reader &top, ModelConfig &cfg, double defaultTheta) {
   // v4 writes `rope_scaling`, v5 `rope_parameters`; a non-empty rope_scaling
   // replaces rope_parameters wholesale.
   const json *dict = nullptr;
@@ -180,18 +187,31 @@ void readRope(const Reader &top, ModelConfig &cfg) {
   // the dict has none (shared/MODELS.md, RoPE parameters, step 2).
   cfg.rope.theta = rope.has("rope_theta")
                        ? rope.number("rope_theta", 1e-9, 1e30)
-                       : top.number("rope_theta", 1e-9, 1e30, 10000.0);
+                       : top.number("rope_theta", 1e-9, 1e30, defaultTheta);
   cfg.rope.dim = cfg.headDim;
 
-  // The Llama-family default path ignores partial_rotary_factor while
-  // attention still rotates whole heads, so a factor other than 1 cannot mean
-  // what its author intended: refuse it.
-  for (const Reader *r : {&top, static_cast<const Reader *>(&rope)})
-    if (r->has("partial_rotary_factor") &&
-        r->number("partial_rotary_factor", 0.0, 1.0) != 1.0)
-      r->fail("partial_rotary_factor",
-              "unsupported for model_type \"" + cfg.modelType +
-                  "\" (rotary embedding covers the whole head)");
+  if (cfg.family == Family::Glm4Moe) {
+    // GLM rotates the first int(head_dim * factor) dimensions (default 0.5,
+    // inserted by the config class); the dict's value wins.
+    const Reader &r = rope.has("partial_rotary_factor") ? rope : top;
+    double factor = r.number("partial_rotary_factor", 0.0, 1.0, 0.5);
+    cfg.rope.dim = int64_t(double(cfg.headDim) * factor);
+    if (cfg.rope.dim < 2 || cfg.rope.dim % 2 != 0)
+      r.fail("partial_rotary_factor",
+             "rotates " + std::to_string(cfg.rope.dim) + " of " +
+                 std::to_string(cfg.headDim) +
+                 " head dimensions; rotary width must be even and >= 2");
+  } else {
+    // The Llama-family default path ignores partial_rotary_factor while
+    // attention still rotates whole heads, so a factor other than 1 cannot
+    // mean what its author intended: refuse it.
+    for (const Reader *r : {&top, static_cast<const Reader *>(&rope)})
+      if (r->has("partial_rotary_factor") &&
+          r->number("partial_rotary_factor", 0.0, 1.0) != 1.0)
+        r->fail("partial_rotary_factor",
+                "unsupported for model_type \"" + cfg.modelType +
+                    "\" (rotary embedding covers the whole head)");
+  }
 
   std::string type = "default";
   if (dict) {
@@ -248,8 +268,8 @@ void readRope(const Reader &top, ModelConfig &cfg) {
   }
   case rope::Kind::LongRope: {
     cfg.rope.originalMaxPosition = originalMax();
-    cfg.rope.shortFactor = rope.numbers("short_factor", cfg.headDim / 2);
-    cfg.rope.longFactor = rope.numbers("long_factor", cfg.headDim / 2);
+    cfg.rope.shortFactor = rope.numbers("short_factor", cfg.rope.dim / 2);
+    cfg.rope.longFactor = rope.numbers("long_factor", cfg.rope.dim / 2);
     double factor = rope.number("factor", 1e-9, 1e9,
                                 maxPos / cfg.rope.originalMaxPosition);
     std::optional<double> given = rope.optionalNumber("attention_factor", 1e-9, 1e9);
@@ -266,7 +286,25 @@ void readSlidingWindow(const Reader &top, ModelConfig &cfg) {
   cfg.slidingLayers.assign(cfg.numLayers, false);
   switch (cfg.family) {
   case Family::Llama:
-    return;  // LlamaAttention has no sliding window.
+  case Family::Glm4Moe:
+    return;  // their attention has no sliding window.
+  case Family::Mixtral: {
+    // Default None (unlike mistral); when set, every layer slides.
+    if (top.has("sliding_window")) {
+      cfg.slidingWindow = top.integer("sliding_window", 1, kMaxPositions);
+      cfg.slidingLayers.assign(cfg.numLayers, true);
+    }
+    return;
+  }
+  case Family::Qwen3Moe: {
+    // The config drops the window unless use_sliding_window; the class has
+    // no layer_types, so an active window applies to every layer.
+    if (!top.boolean("use_sliding_window", false))
+      return;
+    cfg.slidingWindow = top.integer("sliding_window", 1, kMaxPositions, 4096);
+    cfg.slidingLayers.assign(cfg.numLayers, true);
+    return;
+  }
   case Family::Mistral: {
     // A missing key means 4096; null disables the window.
     if (!top.containsKey("sliding_window"))
@@ -315,6 +353,123 @@ void readSlidingWindow(const Reader &top, ModelConfig &cfg) {
     return;
   }
   }
+}
+
+/// The MoE of the Mixture-of-Experts families and which layers use it
+/// (shared/MODELS.md §6, §9, §18).
+void readMoE(const Reader &top, ModelConfig &cfg) {
+  constexpr int64_t kMaxExperts = 1 << 16;
+  MoEConfig moe;
+  cfg.moeLayers.assign(cfg.numLayers, false);
+  // The first of `keys` present, else `fallback`.
+  auto integerOf = [&](std::initializer_list<const char *> keys, int64_t lo,
+                       int64_t hi, int64_t fallback) {
+    for (const char *key : keys)
+      if (top.has(key))
+        return std::pair<int64_t, const char *>{top.integer(key, lo, hi), key};
+    return std::pair<int64_t, const char *>{fallback, *keys.begin()};
+  };
+  const char *expertsKey = nullptr;
+  switch (cfg.family) {
+  case Family::Mixtral: {
+    std::tie(moe.numExperts, expertsKey) = integerOf(
+        {"num_local_experts", "num_experts"}, 1, kMaxExperts, 8);
+    moe.topK = top.integer("num_experts_per_tok", 1, kMaxExperts, 2);
+    moe.intermediateSize = cfg.intermediateSize;
+    moe.normalize = true; // always; a norm_topk_prob key is ignored
+    moe.mixtralNames = true;
+    cfg.moeLayers.assign(cfg.numLayers, true);
+    break;
+  }
+  case Family::Qwen3Moe: {
+    std::tie(moe.numExperts, expertsKey) =
+        integerOf({"num_experts", "num_local_experts"}, 0, kMaxExperts, 128);
+    moe.topK = top.integer("num_experts_per_tok", 1, kMaxExperts, 8);
+    moe.intermediateSize =
+        top.integer("moe_intermediate_size", 1, kMaxHidden * 16, 768);
+    moe.normalize = top.boolean("norm_topk_prob", false);
+    moe.weightsInActDtype = true; // transformers 5.24 casts them
+    int64_t step = top.integer("decoder_sparse_step", 1, kMaxLayers, 1);
+    std::vector<bool> dense(cfg.numLayers, false);
+    if (top.has("mlp_only_layers")) {
+      const json &v = top.object.at("mlp_only_layers");
+      if (!v.is_array())
+        top.fail("mlp_only_layers",
+                 "expected a list of layer indices, got " + describe(v));
+      for (const json &e : v) {
+        if (!e.is_number_integer() || e.get<int64_t>() < 0 ||
+            e.get<int64_t>() >= cfg.numLayers)
+          top.fail("mlp_only_layers",
+                   "entry " + describe(e) + " is not a layer index in [0, " +
+                       std::to_string(cfg.numLayers - 1) + "]");
+        dense[size_t(e.get<int64_t>())] = true;
+      }
+    }
+    for (int64_t i = 0; i < cfg.numLayers; ++i)
+      cfg.moeLayers[i] =
+          !dense[i] && moe.numExperts > 0 && (i + 1) % step == 0;
+    break;
+  }
+  case Family::Glm4Moe: {
+    std::tie(moe.numExperts, expertsKey) = integerOf(
+        {"n_routed_experts", "num_local_experts"}, 1, kMaxExperts, 128);
+    moe.topK = top.integer("num_experts_per_tok", 1, kMaxExperts, 8);
+    moe.intermediateSize =
+        top.integer("moe_intermediate_size", 1, kMaxHidden * 16, 1408);
+    moe.scoring = RouterScoring::Sigmoid;
+    moe.logitsInF32 = true;
+    moe.correctionBias = true;
+    moe.groups = top.integer("n_group", 1, kMaxExperts, 1);
+    moe.topGroups = top.integer("topk_group", 1, kMaxExperts, 1);
+    moe.groupScore = RouterGroupScore::SumOfTop2;
+    moe.normalize = top.boolean("norm_topk_prob", true);
+    moe.normalizeEpsilon = 1e-20;
+    moe.scaling = top.number("routed_scaling_factor", 1e-6, 1e6, 1.0);
+    moe.sharedIntermediateSize =
+        moe.intermediateSize *
+        top.integer("n_shared_experts", 0, kMaxExperts, 1);
+    // GLM's router is DeepSeek V3's noaux_tc with sigmoid scores; configs
+    // that say otherwise mean something else.
+    if (top.has("scoring_func") && top.string("scoring_func") != "sigmoid")
+      top.fail("scoring_func", "unsupported scoring function \"" +
+                                   top.string("scoring_func") +
+                                   "\" for glm4_moe (supported: sigmoid)");
+    if (top.has("topk_method") && top.string("topk_method") != "noaux_tc")
+      top.fail("topk_method", "unsupported top-k method \"" +
+                                  top.string("topk_method") +
+                                  "\" for glm4_moe (supported: noaux_tc)");
+    if (moe.numExperts % moe.groups != 0)
+      top.fail("n_group", "value " + std::to_string(moe.groups) +
+                              " does not divide n_routed_experts (" +
+                              std::to_string(moe.numExperts) + ")");
+    if (moe.topGroups > moe.groups)
+      top.fail("topk_group", "value " + std::to_string(moe.topGroups) +
+                                 " exceeds n_group (" +
+                                 std::to_string(moe.groups) + ")");
+    if (moe.groups > 1 && moe.numExperts / moe.groups < 2)
+      top.fail("n_group", "groups of " +
+                              std::to_string(moe.numExperts / moe.groups) +
+                              " expert(s): a group's score is the sum of its "
+                              "best two, so groups need at least 2");
+    if (moe.topK > moe.topGroups * (moe.numExperts / moe.groups))
+      top.fail("num_experts_per_tok",
+               "value " + std::to_string(moe.topK) + " exceeds the " +
+                   std::to_string(moe.topGroups *
+                                  (moe.numExperts / moe.groups)) +
+                   " experts of the topk_group best groups");
+    int64_t firstMoE = top.integer("first_k_dense_replace", 0, kMaxLayers, 1);
+    for (int64_t i = 0; i < cfg.numLayers; ++i)
+      cfg.moeLayers[i] = i >= firstMoE;
+    break;
+  }
+  default:
+    return;
+  }
+  if (moe.numExperts > 0 && moe.topK > moe.numExperts)
+    top.fail("num_experts_per_tok",
+             "value " + std::to_string(moe.topK) + " exceeds " + expertsKey +
+                 " (" + std::to_string(moe.numExperts) + ")");
+  cfg.moe = moe;
 }
 
 ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
@@ -401,8 +556,15 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
     cfg.qkvBias = true;  // q/k/v always biased, o_proj never
     break;
   case Family::Qwen3:
+  case Family::Qwen3Moe:
     cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", false);
     cfg.qkNorm = true;
+    break;
+  case Family::Mixtral:
+    break;  // bias-free everywhere
+  case Family::Glm4Moe:
+    cfg.qkvBias = top.boolean("attention_bias", false);  // o_proj never
+    cfg.qkNorm = top.boolean("use_qk_norm", false);
     break;
   }
   cfg.tieWordEmbeddings = top.boolean("tie_word_embeddings", false);
@@ -421,14 +583,17 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
     cfg.dtype = DType::F32;  // transformers' default without torch_dtype
   }
 
-  readRope(top, cfg);
+  readRope(top, cfg, defaults->ropeTheta);
   readSlidingWindow(top, cfg);
+  readMoE(top, cfg);
   return cfg;
 }
 
 } // namespace
 
-llvm::StringRef supportedModelTypes() { return "llama, mistral, qwen2, qwen3"; }
+llvm::StringRef supportedModelTypes() {
+  return "llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, glm4_moe";
+}
 
 std::optional<DType> parseDType(llvm::StringRef name) {
   return llvm::StringSwitch<std::optional<DType>>(name)

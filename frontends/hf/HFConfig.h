@@ -24,12 +24,44 @@
 
 namespace llmc::hf {
 
-enum class Family { Llama, Mistral, Qwen2, Qwen3 };
+enum class Family {
+  Llama,
+  Mistral,
+  Qwen2,
+  Qwen3,
+  Mixtral,  // llama layers, every MLP a softmax-routed MoE
+  Qwen3Moe, // qwen3 layers, softmax-routed MoE where decoder_sparse_step says
+  Glm4Moe,  // llama layers with partial RoPE, DeepSeek-V3-style MoE
+};
 /// Element types and MLP activations have one definition, the plan schema's
 /// (runtime/schema/plan.fbs; the llm dialect's enums are generated from it).
 /// A config's dtype is F32, F16 or BF16.
 using DType = llmc::plan::DType;
 using Activation = llmc::plan::Activation;
+using RouterScoring = llmc::plan::RouterScoring;
+using RouterGroupScore = llmc::plan::RouterGroupScore;
+
+/// A Mixture-of-Experts MLP as the family's reference computes it
+/// (shared/MODELS.md §1.7 and the family sections).
+struct MoEConfig {
+  int64_t numExperts = 0;        // routed experts E
+  int64_t topK = 0;              // experts per token k
+  int64_t intermediateSize = 0;  // width of one routed expert
+  RouterScoring scoring = RouterScoring::Softmax;
+  bool logitsInF32 = false;      // router matmul on fp32 x and W (DeepSeek, GLM)
+  bool normalize = false;        // top-k weights divided by their sum (+ eps)
+  double normalizeEpsilon = 0.0;
+  double scaling = 1.0;          // routed_scaling_factor
+  bool correctionBias = false;   // e_score_correction_bias picks, s weighs
+  int64_t groups = 1;            // n_group; > 1: group-limited selection
+  int64_t topGroups = 1;         // topk_group
+  RouterGroupScore groupScore = RouterGroupScore::SumOfTop2;
+  bool weightsInActDtype = false; // routing weights rounded to the act dtype
+  int64_t sharedIntermediateSize = 0; // shared experts' width (0: none)
+  /// Checkpoint names: "block_sparse_moe" + w1/w3/w2 (Mixtral) or "mlp" +
+  /// gate_proj/up_proj/down_proj.
+  bool mixtralNames = false;
+};
 
 /// The model_type values we accept, for messages.
 llvm::StringRef supportedModelTypes();
@@ -64,6 +96,11 @@ struct ModelConfig {
   /// use one; `slidingLayers[i]` says whether layer i does.
   std::optional<int64_t> slidingWindow;
   std::vector<bool> slidingLayers;
+
+  /// Mixture-of-Experts families: the MoE, and which layers use it (the
+  /// others have a dense gated MLP of width intermediateSize).
+  std::optional<MoEConfig> moe;
+  std::vector<bool> moeLayers;
 
   std::string ropeType;   // "default", "llama3", ...
   rope::Params rope;

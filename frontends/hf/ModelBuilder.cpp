@@ -1,8 +1,9 @@
 //===- ModelBuilder.cpp - a resolved HF config as llm dialect IR ----------===//
 //
-// One decoder layer as the reference computes it for llama, mistral, qwen2
-// and qwen3 (pre-norm residual blocks, GQA attention over a KV cache, gated
-// MLP). Which variant a layer takes comes from the ModelConfig only.
+// One decoder layer as the reference computes it for llama, mistral, qwen2,
+// qwen3 and their Mixture-of-Experts siblings (pre-norm residual blocks, GQA
+// attention over a KV cache, a gated MLP or routed experts). Which variant a
+// layer takes comes from the ModelConfig only.
 
 #include "frontends/hf/ModelBuilder.h"
 
@@ -66,9 +67,19 @@ private:
     shape.append(dims.begin(), dims.end());
     return RankedTensorType::get(shape, act);
   }
-  Value param(const std::string &name, ArrayRef<int64_t> shape) {
+  Value param(const std::string &name, ArrayRef<int64_t> shape,
+              Type element = {}) {
+    return llm::ParamOp::create(
+        b, loc(name), RankedTensorType::get(shape, element ? element : act),
+        b.getStringAttr(name), /*parts=*/nullptr);
+  }
+  /// The checkpoint tensors `parts`, concatenated, as one weight `name`.
+  Value stacked(const std::string &name, ArrayRef<int64_t> shape,
+                ArrayRef<std::string> parts) {
+    SmallVector<StringRef> refs(parts.begin(), parts.end());
     return llm::ParamOp::create(b, loc(name), RankedTensorType::get(shape, act),
-                                b.getStringAttr(name));
+                                b.getStringAttr(name),
+                                b.getStrArrayAttr(refs));
   }
   /// `module.weight`, and `module.bias` when `bias`.
   Value linear(Value x, const std::string &module, int64_t out, int64_t in,
@@ -216,16 +227,73 @@ private:
     Value o = linear(a, attn + ".o_proj", H, nH * d, cfg.oBias);
     h = llm::AddOp::create(b, loc(p + ".residual"), h.getType(), h, o);
 
-    const std::string mlp = p + ".mlp";
-    const int64_t I = cfg.intermediateSize;
     Value y = rmsNorm(h, p + ".post_attention_layernorm", H);
+    Value out = cfg.moeLayers.empty() || !cfg.moeLayers[i]
+                    ? gatedMLP(y, p + ".mlp", cfg.intermediateSize)
+                    : moe(y, p);
+    return llm::AddOp::create(b, loc(p + ".residual"), h.getType(), h, out);
+  }
+
+  /// down(act(gate(y)) * up(y)), the MLP of dense layers and shared experts.
+  Value gatedMLP(Value y, const std::string &mlp, int64_t I) {
+    const int64_t H = cfg.hiddenSize;
     Value gate = linear(y, mlp + ".gate_proj", I, H, cfg.mlpBias);
     Value up = linear(y, mlp + ".up_proj", I, H, cfg.mlpBias);
     Value m = llm::GLUOp::create(
         b, loc(mlp + ".act_fn"), gate.getType(), gate, up,
         llm::ActivationAttr::get(&ctx, toLLM(cfg.hiddenAct)));
-    Value down = linear(m, mlp + ".down_proj", H, I, cfg.mlpBias);
-    return llm::AddOp::create(b, loc(p + ".residual"), h.getType(), h, down);
+    return linear(m, mlp + ".down_proj", H, I, cfg.mlpBias);
+  }
+
+  /// The routed experts (and shared ones) of layer `p`, reading per-expert
+  /// checkpoint tensors stacked into transformers' fused layout.
+  Value moe(Value y, const std::string &p) {
+    const MoEConfig &m = *cfg.moe;
+    const int64_t H = cfg.hiddenSize, E = m.numExperts, I = m.intermediateSize,
+                  k = m.topK;
+    const std::string block = p + (m.mixtralNames ? ".block_sparse_moe" : ".mlp");
+    const std::string gateName = m.mixtralNames ? "w1" : "gate_proj";
+    const std::string upName = m.mixtralNames ? "w3" : "up_proj";
+    const std::string downName = m.mixtralNames ? "w2" : "down_proj";
+
+    Value router = param(block + ".gate.weight", {E, H});
+    Value bias = m.correctionBias
+                     ? param(block + ".gate.e_score_correction_bias", {E},
+                             b.getF32Type())
+                     : Value();
+    auto weightsType = RankedTensorType::get(
+        {ShapedType::kDynamic, k}, m.weightsInActDtype ? act : b.getF32Type());
+    auto idsType =
+        RankedTensorType::get({ShapedType::kDynamic, k}, b.getI32Type());
+    auto route = llm::MoERouterOp::create(
+        b, loc(block + ".gate"), weightsType, idsType, y, router, bias,
+        static_cast<llm::RouterScoring>(unsigned(m.scoring)),
+        uint64_t(m.topK), uint64_t(m.groups), uint64_t(m.topGroups),
+        static_cast<llm::RouterGroupScore>(unsigned(m.groupScore)),
+        m.logitsInF32, m.normalize, llvm::APFloat(m.normalizeEpsilon),
+        llvm::APFloat(m.scaling));
+
+    std::vector<std::string> gateUpParts, downParts;
+    for (int64_t e = 0; e < E; ++e) {
+      const std::string expert = block + ".experts." + std::to_string(e) + ".";
+      gateUpParts.push_back(expert + gateName + ".weight");
+      gateUpParts.push_back(expert + upName + ".weight");
+      downParts.push_back(expert + downName + ".weight");
+    }
+    Value gateUp =
+        stacked(block + ".experts.gate_up_proj", {E, 2 * I, H}, gateUpParts);
+    Value down = stacked(block + ".experts.down_proj", {E, H, I}, downParts);
+    Value out = llm::MoEExpertsOp::create(
+        b, loc(block + ".experts"), y.getType(), y, route.getWeights(),
+        route.getExpertIds(), gateUp, down,
+        llm::ActivationAttr::get(&ctx, toLLM(cfg.hiddenAct)));
+    if (m.sharedIntermediateSize > 0) {
+      Value shared =
+          gatedMLP(y, block + ".shared_experts", m.sharedIntermediateSize);
+      out = llm::AddOp::create(b, loc(block + ".shared_experts"), y.getType(),
+                               out, shared);
+    }
+    return out;
   }
 
   MLIRContext &ctx;

@@ -86,6 +86,17 @@ void printDouble(OpAsmPrinter &printer, Operation *, FloatAttr attr) {
 LogicalResult ParamOp::verify() {
   if (getName().empty())
     return emitOpError() << "needs a non-empty checkpoint tensor name";
+  if (std::optional<ArrayAttr> parts = getParts()) {
+    if (parts->empty())
+      return emitOpError() << "stacked weight '" << getName()
+                           << "' needs at least one part";
+    if (getType().hasStaticShape() &&
+        getType().getNumElements() % int64_t(parts->size()) != 0)
+      return emitOpError() << "stacked weight '" << getName() << "' of "
+                           << getType().getNumElements()
+                           << " elements cannot be " << parts->size()
+                           << " equal parts";
+  }
   if (!getType().hasStaticShape())
     return emitOpError() << "weight '" << getName()
                          << "' must have a static shape, got " << getType();
@@ -212,6 +223,94 @@ LogicalResult GatedLinearOp::verify() {
                          << "] and result [..., " << g.getDimSize(0)
                          << "], got " << in << " and " << out;
   return verifyTokenCount(*this, getInput(), "input", getResult(), "result");
+}
+
+//===----------------------------------------------------------------------===//
+// Mixture of Experts
+//===----------------------------------------------------------------------===//
+
+LogicalResult MoERouterOp::verify() {
+  RankedTensorType in = getInput().getType(), w = getWeight().getType(),
+                   weights = getWeights().getType(),
+                   ids = getExpertIds().getType();
+  if (in.getRank() != 2 || w.getRank() != 2 ||
+      in.getDimSize(1) != w.getDimSize(1))
+    return emitOpError() << "expects input [T, H] and router weight [experts, "
+                            "H], got "
+                         << in << " and " << w;
+  const int64_t experts = w.getDimSize(0), k = getTopK();
+  if (k < 1 || k > experts)
+    return emitOpError() << "top_k " << k << " must be in [1, " << experts
+                         << "] (the number of experts)";
+  if (weights.getRank() != 2 || weights.getDimSize(1) != k ||
+      ids.getRank() != 2 || ids.getDimSize(1) != k)
+    return emitOpError() << "results must be [T, " << k << "], got "
+                         << weights << " and " << ids;
+  Type we = weights.getElementType();
+  if (!we.isF32() && we != in.getElementType())
+    return emitOpError() << "routing weights must be f32 or the input's "
+                            "element type, got "
+                         << we;
+  if (getCorrectionBias()) {
+    RankedTensorType b = cast<RankedTensorType>(getCorrectionBias().getType());
+    if (b.getRank() != 1 || b.getDimSize(0) != experts ||
+        !b.getElementType().isF32())
+      return emitOpError() << "correction bias must be tensor<" << experts
+                           << "xf32>, got " << b;
+  }
+  const int64_t groups = getGroups(), top = getTopGroups();
+  if (groups < 1 || experts % groups != 0)
+    return emitOpError() << groups << " groups do not divide " << experts
+                         << " experts";
+  if (top < 1 || top > groups)
+    return emitOpError() << "top_groups " << top << " must be in [1, "
+                         << groups << "]";
+  if (groups > 1 && getGroupScore() == RouterGroupScore::SumOfTop2 &&
+      experts / groups < 2)
+    return emitOpError() << "sum_of_top2 needs groups of at least 2 experts";
+  if (k > top * (experts / groups))
+    return emitOpError() << "top_k " << k << " exceeds the "
+                         << top * (experts / groups)
+                         << " experts of the top_groups best groups";
+  if (!(getScaling().convertToDouble() > 0.0) ||
+      !(getEpsilon().convertToDouble() >= 0.0))
+    return emitOpError() << "scaling must be positive and epsilon >= 0";
+  if (failed(verifyTokenCount(*this, getInput(), "input", getWeights(),
+                              "weights")))
+    return failure();
+  return verifyTokenCount(*this, getInput(), "input", getExpertIds(),
+                          "expert ids");
+}
+
+LogicalResult MoEExpertsOp::verify() {
+  RankedTensorType in = getInput().getType(), w = getWeights().getType(),
+                   ids = getExpertIds().getType(),
+                   gu = getGateUp().getType(), down = getDown().getType(),
+                   out = getType();
+  if (in.getRank() != 2 || gu.getRank() != 3 || down.getRank() != 3)
+    return emitOpError() << "expects input [T, H], gate_up [E, 2I, H] and "
+                            "down [E, H, I]";
+  const int64_t experts = gu.getDimSize(0), hidden = in.getDimSize(1);
+  const int64_t inter = gu.getDimSize(1) / 2;
+  if (gu.getDimSize(1) % 2 != 0 || gu.getDimSize(2) != hidden ||
+      down.getDimSize(0) != experts || down.getDimSize(1) != hidden ||
+      down.getDimSize(2) != inter)
+    return emitOpError() << "expects gate_up [E, 2I, " << hidden
+                         << "] and down [E, " << hidden << ", I], got " << gu
+                         << " and " << down;
+  if (gu.getElementType() != down.getElementType())
+    return emitOpError() << "gate_up and down must share an element type";
+  if (w.getRank() != 2 || ids.getRank() != 2 ||
+      w.getDimSize(1) != ids.getDimSize(1))
+    return emitOpError() << "weights and expert ids must be [T, top_k], got "
+                         << w << " and " << ids;
+  if (out != in)
+    return emitOpError() << "result type must be the input's, got " << out;
+  if (failed(verifyTokenCount(*this, getInput(), "input", getWeights(),
+                              "weights")))
+    return failure();
+  return verifyTokenCount(*this, getInput(), "input", getExpertIds(),
+                          "expert ids");
 }
 
 LogicalResult SoftcapOp::verify() {

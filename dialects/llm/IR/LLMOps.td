@@ -44,13 +44,21 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
     of the declared type. Two `llm.param` ops with the same name are the same
     weight (tied embeddings use the embedding table as the LM head).
 
+    With `stacked`, the weight is the concatenation of the listed checkpoint
+    tensors, in order, all of one shape (the per-expert matrices of a
+    Mixture-of-Experts layer as one `[E, ...]` tensor); `name` then names
+    the whole, as transformers names the fused module parameter.
+
     ```mlir
     %w = llm.param "model.layers.0.self_attn.q_proj.weight" : tensor<2048x2048xbf16>
+    %d = llm.param "model.layers.0.mlp.experts.down_proj" stacked
+        ["model.layers.0.mlp.experts.0.down_proj.weight",
+         "model.layers.0.mlp.experts.1.down_proj.weight"] : tensor<2x64x32xbf16>
     ```
   }];
-  let arguments = (ins StrAttr:$name);
+  let arguments = (ins StrAttr:$name, OptionalAttr<StrArrayAttr>:$parts);
   let results = (outs LLM_Weight:$result);
-  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let assemblyFormat = "$name (`stacked` $parts^)? attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
 
@@ -193,6 +201,81 @@ def LLM_GatedLinearOp : LLM_Op<"gated_linear", [Pure]> {
   let assemblyFormat = [{
     $activation $input `,` $gate_weight `,` $up_weight attr-dict `:`
     type($input) `,` type($gate_weight) `,` type($up_weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_MoERouterOp : LLM_Op<"moe_router", [Pure]> {
+  let summary = "Mixture-of-Experts routing: scores, (group-limited) top-k, weights";
+  let description = [{
+    Chooses `top_k` of the `[E, H]` router's experts for every token and
+    their routing weights, as the families' reference routers do:
+
+    1. `logits = x W^T`: with `logits_in_fp32` from x and W widened to fp32
+       (DeepSeek, GLM), otherwise in x's dtype (Mixtral, Qwen);
+    2. `s = softmax(logits)` over all experts or `sigmoid(logits)`, in fp32;
+    3. choice scores `c = s + correction_bias` (the optional `[E]` f32
+       operand, DeepSeek V3's `e_score_correction_bias`), else `c = s`;
+    4. with `groups > 1`: experts form `groups` consecutive groups, scored by
+       `group_score` of `c`; the experts of all but the `top_groups` best
+       groups are out of the choice;
+    5. the `top_k` best remaining `c`, best first (equal scores: the lower
+       expert index first, as `torch.topk` orders them);
+    6. weights `w = s` at the chosen experts (unbiased), divided by
+       `sum(w) + normalize_epsilon` when `normalize`, times `scaling`,
+       rounded to the weights result's element type (f32, or x's type where
+       the reference casts them).
+
+    ```mlir
+    %w, %ids = llm.moe_router softmax %x, %gate top_k 2 normalize : tensor<?x64xf32>, tensor<8x64xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+    %w, %ids = llm.moe_router sigmoid %x, %gate, %bias top_k 8 groups 8 top_groups 4 group_score sum_of_top2 logits_in_fp32 normalize epsilon 1.0e-20 scaling 2.5 : tensor<?x7168xbf16>, tensor<256x7168xbf16>, tensor<256xf32> -> tensor<?x8xf32>, tensor<?x8xi32>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$input, LLM_Weight:$weight,
+      Optional<LLM_Weight>:$correction_bias, LLM_RouterScoring:$scoring,
+      I64Attr:$top_k, DefaultValuedAttr<I64Attr, "1">:$groups,
+      DefaultValuedAttr<I64Attr, "1">:$top_groups,
+      DefaultValuedAttr<LLM_RouterGroupScore, "RouterGroupScore::SumOfTop2">:$group_score,
+      UnitAttr:$logits_in_fp32, UnitAttr:$normalize,
+      DefaultValuedAttr<F64Attr, "0.0">:$epsilon,
+      DefaultValuedAttr<F64Attr, "1.0">:$scaling);
+  let results = (outs LLM_Activation:$weights,
+                      RankedTensorOf<[I32]>:$expert_ids);
+  let assemblyFormat = [{
+    $scoring $input `,` $weight (`,` $correction_bias^)? `top_k` $top_k
+    (`groups` $groups^)? (`top_groups` $top_groups^)?
+    (`group_score` $group_score^)? (`logits_in_fp32` $logits_in_fp32^)?
+    (`normalize` $normalize^)? (`epsilon` $epsilon^)?
+    (`scaling` $scaling^)? attr-dict `:` type($input) `,` type($weight)
+    (`,` type($correction_bias)^)? `->` type($weights) `,` type($expert_ids)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_MoEExpertsOp : LLM_Op<"moe_experts", [Pure]> {
+  let summary = "the routed experts: each token's chosen gated MLPs, weighted and summed";
+  let description = [{
+    For token t and its j-th chosen expert `e = expert_ids[t, j]`:
+    `m = act(gate_e x) * (up_e x)` (each rounded to x's type, as a gated
+    MLP computes it), `y_j = down_e m` in x's type; the result is
+    `sum_j weights[t, j] * y_j`, each product in the weights' type, summed
+    in fp32 and rounded once to x's type (transformers' grouped experts).
+    `gate_up` is `[E, 2I, H]` (rows `[0, I)` the gate, `[I, 2I)` up), `down`
+    `[E, H, I]`: transformers' fused layout, stacked from per-expert
+    checkpoint tensors by `llm.param ... stacked`.
+
+    ```mlir
+    %y = llm.moe_experts silu %x, %w, %ids, %gate_up, %down : tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<8x192x64xf32>, tensor<8x64x96xf32> -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$input, LLM_Activation:$weights,
+      RankedTensorOf<[I32]>:$expert_ids, LLM_Weight:$gate_up,
+      LLM_Weight:$down, LLM_ActivationFn:$activation);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = [{
+    $activation $input `,` $weights `,` $expert_ids `,` $gate_up `,` $down
+    attr-dict `:` type($input) `,` type($weights) `,` type($expert_ids) `,`
+    type($gate_up) `,` type($down) `->` type($result)
   }];
   let hasVerifier = 1;
 }

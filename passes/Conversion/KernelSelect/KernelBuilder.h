@@ -4,7 +4,7 @@
 // the recipes in order (fusions first): a recipe that matches the ops from
 // that point covers them with kernel.call ops, built here from typed
 // pieces, and says how many ops it took. One recipe file per op family
-// (Matmul, Norm, Attention, Elementwise, Sampling).
+// (Matmul, Norm, Attention, Elementwise, MoE, Sampling).
 //
 //===----------------------------------------------------------------------===//
 
@@ -122,6 +122,8 @@ void addElementwiseRecipes(llvm::SmallVectorImpl<Recipe> &fusions,
                            llvm::SmallVectorImpl<Recipe> &single);
 void addAttentionRecipes(llvm::SmallVectorImpl<Recipe> &fusions,
                          llvm::SmallVectorImpl<Recipe> &single);
+void addMoERecipes(llvm::SmallVectorImpl<Recipe> &fusions,
+                   llvm::SmallVectorImpl<Recipe> &single);
 /// Greedy sampling of `logits`: the calls of a kernel.greedy body; returns
 /// the tokens' scratch value.
 mlir::FailureOr<mlir::Value> selectGreedy(mlir::Value logits,

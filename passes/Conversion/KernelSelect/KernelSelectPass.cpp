@@ -135,6 +135,7 @@ public:
     addNormRecipes(fusions, single);
     addElementwiseRecipes(fusions, single);
     addAttentionRecipes(fusions, single);
+    addMoERecipes(fusions, single);
     recipes.append(fusions);
     recipes.append(single);
 

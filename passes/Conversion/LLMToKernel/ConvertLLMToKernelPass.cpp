@@ -30,7 +30,8 @@ namespace {
 /// Heavy ops start a launch: each is the core of a future GPU kernel.
 bool startsLaunch(Operation *op) {
   if (isa<llm::EmbeddingOp, llm::AddRMSNormOp, llm::LayerNormOp, llm::LinearOp,
-          llm::GatedLinearOp, llm::AttentionOp, llm::LMHeadOp>(op))
+          llm::GatedLinearOp, llm::AttentionOp, llm::LMHeadOp,
+          llm::MoERouterOp, llm::MoEExpertsOp>(op))
     return true;
   // A norm over the hidden state reads whole rows: its own kernel. A norm of
   // each head (QK-norm, rank 3) is an epilogue of the projection before it.

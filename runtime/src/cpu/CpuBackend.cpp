@@ -149,6 +149,17 @@ Status CpuBackend::create(const PlanFile &plan, const SessionShape &shape,
     if (op.outputs())
       for (const P::Operand *o : *op.outputs())
         width = std::max<size_t>(width, size_t(o->row_elems()));
+    // The router's per-token scores; the experts' intermediate rows.
+    if (const P::MoERouter *r = op.params_as_MoERouter()) {
+      width = std::max<size_t>(width, size_t(r->experts()));
+      maxSpan = std::max<size_t>(maxSpan, size_t(r->top_k()));
+    }
+    if (const P::MoEExperts *x = op.params_as_MoEExperts()) {
+      uint64_t rows, elems;
+      overflow |= !checkedMul(maxTokens, uint64_t(x->top_k()), rows) ||
+                  !checkedMul(rows, uint64_t(x->intermediate()), elems) ||
+                  !checkedAdd(need, elems, need);
+    }
     scratchFloats = std::max(scratchFloats, need);
   });
   if (overflow)
@@ -233,6 +244,10 @@ void CpuBackend::execute(const P::Op &op) {
     return kvCacheWrite(op, *op.params_as_KVCacheWrite());
   case P::OpParams::Attention:
     return attention(op, *op.params_as_Attention());
+  case P::OpParams::MoERouter:
+    return moeRouter(op, *op.params_as_MoERouter());
+  case P::OpParams::MoEExperts:
+    return moeExperts(op, *op.params_as_MoEExperts());
   case P::OpParams::LMHead: {
     const P::LMHead &p = *op.params_as_LMHead();
     return linear(*in[0], *in[1], nullptr, *op.outputs()->Get(0),

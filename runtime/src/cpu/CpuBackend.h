@@ -95,6 +95,8 @@ private:
   void kvCacheWrite(const llmc::plan::Op &op,
                     const llmc::plan::KVCacheWrite &p);
   void attention(const llmc::plan::Op &op, const llmc::plan::Attention &p);
+  void moeRouter(const llmc::plan::Op &op, const llmc::plan::MoERouter &p);
+  void moeExperts(const llmc::plan::Op &op, const llmc::plan::MoEExperts &p);
 
   /// Widens the operand (the step's rows of an arena operand, or a whole
   /// weight) into this op's scratch.

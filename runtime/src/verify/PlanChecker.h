@@ -126,6 +126,10 @@ private:
   Status checkRope(const P::Op &op, const P::Rope &p);
   Status checkKVCacheWrite(const P::Op &op, const P::KVCacheWrite &p);
   Status checkAttention(const P::Op &op, const P::Attention &p);
+  // MoEChecks.cpp
+  Status expertIds(const P::Operand &o, uint64_t rowElems);
+  Status checkMoERouter(const P::Op &op, const P::MoERouter &p);
+  Status checkMoEExperts(const P::Op &op, const P::MoEExperts &p);
   // ElementwiseChecks.cpp
   Status checkEmbedding(const P::Op &op, const P::Embedding &p);
   Status checkGLU(const P::Op &op, const P::GLU &p);

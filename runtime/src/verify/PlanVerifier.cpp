@@ -696,6 +696,10 @@ Status PlanChecker::checkOp(const P::Op &op) {
     return checkLinear(op, *op.params_as_Linear());
   case P::OpParams::GatedLinear:
     return checkGatedLinear(op, *op.params_as_GatedLinear());
+  case P::OpParams::MoERouter:
+    return checkMoERouter(op, *op.params_as_MoERouter());
+  case P::OpParams::MoEExperts:
+    return checkMoEExperts(op, *op.params_as_MoEExperts());
   case P::OpParams::GLU:
     return checkGLU(op, *op.params_as_GLU());
   case P::OpParams::Add:

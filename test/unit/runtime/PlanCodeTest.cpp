@@ -66,7 +66,7 @@ TEST_F(PlanCodeTest, OpensAPlanWithCudaCode) {
   Status s = PlanFile::open(path_, file);
   ASSERT_TRUE(s.ok()) << s.message();
   const P::Plan &plan = *file->plan();
-  EXPECT_EQ(plan.version()->minor(), 1);
+  EXPECT_EQ(plan.version()->minor(), kFormatMinor);
   ASSERT_NE(plan.cuda(), nullptr);
   EXPECT_EQ(plan.cuda()->targets()->size(), 2u);
   EXPECT_EQ(plan.cuda()->entries()->size(), 2u);

@@ -1,0 +1,177 @@
+// moe.cuh - Mixture-of-Experts: the router and the routed experts, as
+// plan.fbs's MoERouter and MoEExperts define them (the CPU reference is
+// runtime/src/cpu/MoEOps.cpp). Only the chosen experts' weights are read:
+// each (token, choice) pair streams its expert's rows, so a decode step
+// reads k experts per token, never all E.
+
+// Router: block t scores token t. Each warp computes logits of experts
+// warp, warp + WARPS, ... (lanes stride the hidden dimension); then thread
+// 0 scores, limits groups, takes the top K (lower index first among equal
+// scores) and weighs them. SCORING: SCORE_* and GSCORE: GROUP_SCORE_*
+// (plan_enums.cuh).
+template <int E, int H, int K, int SCORING, bool F32_LOGITS, bool BIAS,
+          int GROUPS, int TOPG, int GSCORE, bool NORM, typename TX,
+          typename TW, typename TR>
+__device__ __forceinline__ void moe_router(int T, const TX *x, const TW *w,
+                                           const float *bias, float eps,
+                                           float scaling, TR *weights,
+                                           int *ids) {
+  __shared__ float s[E]; // scores
+  __shared__ float c[E]; // choice scores
+  __shared__ unsigned char taken[E > GROUPS ? E : GROUPS];
+  const int t = blockIdx.x;
+  if (t >= T)
+    return;
+  const int lane = threadIdx.x % 32, warps = blockDim.x / 32;
+  const TX *xr = x + size_t(t) * H;
+  for (int e = threadIdx.x / 32; e < E; e += warps) {
+    const TW *wr = w + size_t(e) * H;
+    float acc = 0.0f;
+    for (int k = lane; k < H; k += 32)
+      acc = fmaf(to_f(xr[k]), to_f(wr[k]), acc);
+    acc = warp_sum(acc);
+    if (lane == 0)
+      s[e] = F32_LOGITS ? acc : round_to<TX>(acc);
+  }
+  __syncthreads();
+  if (threadIdx.x != 0)
+    return;
+  if constexpr (SCORING == SCORE_SOFTMAX) {
+    float m = s[0];
+    for (int e = 1; e < E; ++e)
+      m = fmaxf(m, s[e]);
+    float sum = 0.0f;
+    for (int e = 0; e < E; ++e) {
+      s[e] = expf(s[e] - m);
+      sum += s[e];
+    }
+    for (int e = 0; e < E; ++e)
+      s[e] /= sum;
+  } else {
+    for (int e = 0; e < E; ++e)
+      s[e] = 1.0f / (1.0f + expf(-s[e]));
+  }
+  for (int e = 0; e < E; ++e)
+    c[e] = BIAS ? s[e] + bias[e] : s[e];
+  if constexpr (GROUPS > 1) {
+    constexpr int PER = E / GROUPS;
+    float g[GROUPS];
+    for (int q = 0; q < GROUPS; ++q) {
+      float first = -LLMC_INF, second = -LLMC_INF;
+      for (int e = 0; e < PER; ++e) {
+        const float v = c[q * PER + e];
+        if (v > first) {
+          second = first;
+          first = v;
+        } else if (v > second) {
+          second = v;
+        }
+      }
+      g[q] = GSCORE == GROUP_SCORE_MAX ? first : first + second;
+      taken[q] = 0;
+    }
+    for (int j = 0; j < TOPG; ++j) {
+      int b = -1;
+      for (int q = 0; q < GROUPS; ++q)
+        if (!taken[q] && (b < 0 || g[q] > g[b] || g[b] != g[b]))
+          b = q;
+      taken[b] = 1;
+    }
+    for (int q = 0; q < GROUPS; ++q)
+      if (!taken[q])
+        for (int e = 0; e < PER; ++e)
+          c[q * PER + e] = -LLMC_INF;
+  }
+  for (int e = 0; e < E; ++e)
+    taken[e] = 0;
+  int chosen[K];
+  float sum = 0.0f;
+  for (int j = 0; j < K; ++j) {
+    int b = -1;
+    for (int e = 0; e < E; ++e)
+      if (!taken[e] && (b < 0 || c[e] > c[b] || c[b] != c[b]))
+        b = e;
+    taken[b] = 1;
+    chosen[j] = b;
+    sum += s[b];
+  }
+  const float denominator = sum + eps;
+  for (int j = 0; j < K; ++j) {
+    float v = s[chosen[j]];
+    if (NORM)
+      v /= denominator;
+    v *= scaling;
+    ids[size_t(t) * K + j] = chosen[j];
+    weights[size_t(t) * K + j] = from_f<TR>(v);
+  }
+}
+
+// The dot product of a warp: x[0, N) . w[0, N), VEC: 16-byte loads of w
+// (and of x), lanes striding by 32 vectors; the sum reaches every lane.
+template <int N, bool VEC, typename TX, typename TW>
+__device__ __forceinline__ float warp_dot(const TX *x, const TW *w) {
+  constexpr int V = VEC ? 16 / int(sizeof(TW)) : 1;
+  static_assert(!VEC || N % V == 0, "vector path needs whole vectors");
+  const int lane = threadIdx.x % 32;
+  float acc = 0.0f;
+  for (int k = lane * V; k < N; k += 32 * V) {
+    float wf[V], xf[V];
+    load_n<TW, V>(w + k, wf);
+    load_n<TX, V>(x + k, xf);
+#pragma unroll
+    for (int i = 0; i < V; ++i)
+      acc = fmaf(xf[i], wf[i], acc);
+  }
+  return warp_sum(acc);
+}
+
+// Gate and up of the chosen experts: block (p, r) with p = t * K + j runs
+// choice j of token t, e = ids[p]; warp w of the block computes row
+// n = r * WARPS + w of m[p] = round(act(round(gate_e . x))) * round(up_e . x),
+// gate_up[e] being [2I, H] (gate rows first).
+template <int E, int H, int I, int K, int ACT, bool VEC, typename TX,
+          typename TW, typename TY>
+__device__ __forceinline__ void moe_gate_up(int T, const TX *x,
+                                            const int *ids, const TW *gate_up,
+                                            TY *m) {
+  const int p = blockIdx.x;
+  const int n = blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32;
+  if (p >= T * K || n >= I)
+    return;
+  const int e = ids[p];
+  if (e < 0 || e >= E)
+    return; // the router never writes one; the plan verifier bounds E
+  const TX *xr = x + size_t(p / K) * H;
+  const TW *g = gate_up + (size_t(e) * 2 * I + n) * H;
+  const float gv = warp_dot<H, VEC, TX, TW>(xr, g);
+  const float uv = warp_dot<H, VEC, TX, TW>(xr, g + size_t(I) * H);
+  if (threadIdx.x % 32 == 0)
+    m[size_t(p) * I + n] = from_f<TY>(
+        round_to<TY>(activate<ACT>(round_to<TY>(gv))) * round_to<TY>(uv));
+}
+
+// Down and the weighted sum: block (t, r), warp w computes row
+// n = r * WARPS + w of y[t] = round(sum_j round_w(w[t, j] * round(down_e . m[t, j])))
+// with down[e] [H, I], the sum in fp32 in choice order.
+template <int E, int H, int I, int K, bool VEC, typename TM, typename TW,
+          typename TR, typename TY>
+__device__ __forceinline__ void moe_down(int T, const TM *m,
+                                         const TR *weights, const int *ids,
+                                         const TW *down, TY *y) {
+  const int t = blockIdx.x;
+  const int n = blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32;
+  if (t >= T || n >= H)
+    return;
+  float acc = 0.0f;
+  for (int j = 0; j < K; ++j) {
+    const int p = t * K + j;
+    const int e = ids[p];
+    if (e < 0 || e >= E)
+      continue;
+    const float d = warp_dot<I, VEC, TM, TW>(
+        m + size_t(p) * I, down + (size_t(e) * H + n) * I);
+    acc += round_to<TR>(to_f(weights[p]) * round_to<TY>(d));
+  }
+  if (threadIdx.x % 32 == 0)
+    y[size_t(t) * H + n] = from_f<TY>(acc);
+}

@@ -1,0 +1,194 @@
+//===- MoEOps.cpp - CPU Mixture-of-Experts router and experts -------------===//
+//
+// The reference for the generated MoE kernels (templates/moe.cuh): plan.fbs
+// (MoERouter, MoEExperts) states what they compute; rounding points follow
+// transformers 5.24 (the routers of shared/MODELS.md §6, §9, §18 and the
+// grouped experts of integrations/moe.py).
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/src/cpu/CpuBackend.h"
+
+#include "runtime/schema/PlanFormat.h"
+#include "runtime/src/cpu/Numerics.h"
+
+#include <cmath>
+#include <limits>
+
+namespace llmc::runtime::cpu {
+
+namespace P = llmc::plan;
+
+namespace {
+
+/// The index of the best `c[e]` not yet taken: the lower index among equal
+/// values (torch.topk's order on the CPU); NaN never wins, and when nothing
+/// else is left the lowest untaken index is.
+int64_t best(const float *c, const std::vector<bool> &taken, int64_t n) {
+  int64_t b = -1;
+  for (int64_t e = 0; e < n; ++e)
+    if (!taken[size_t(e)] && (b < 0 || c[e] > c[b] || std::isnan(c[b])))
+      b = e;
+  return b;
+}
+
+} // namespace
+
+void CpuBackend::moeRouter(const P::Op &op, const P::MoERouter &p) {
+  const P::Operand &xOp = *op.inputs()->Get(0);
+  const P::Operand &wOp = *op.inputs()->Get(1);
+  const float *bias = p.has_correction_bias() ? load(*op.inputs()->Get(2))
+                                              : nullptr;
+  const P::Operand &weightsOut = *op.outputs()->Get(0);
+  const P::Operand &idsOut = *op.outputs()->Get(1);
+  const float *x = load(xOp);
+  const uint8_t *w = weight(wOp);
+  const size_t H = size_t(p.hidden());
+  const int64_t E = p.experts(), K = p.top_k(), G = p.groups();
+  const int64_t perGroup = E / G;
+  const size_t rowBytes = H * dtypeSize(wOp.dtype());
+  constexpr float kOut = -std::numeric_limits<float>::infinity();
+
+  pool_->parallelFor(step_.numTokens, [&](int64_t begin, int64_t end, int t) {
+    Worker &wk = workers_[t];
+    float *s = wk.b.data(), *c = wk.c.data();
+    std::vector<bool> taken(static_cast<size_t>(std::max(E, G)));
+    for (int64_t i = begin; i < end; ++i) {
+      const float *xi = x + size_t(i) * H;
+      // 1. logits, in fp32 or rounded to x's dtype.
+      for (int64_t e = 0; e < E; ++e) {
+        const float *we = asFloats(w + size_t(e) * rowBytes, wOp.dtype(), H,
+                                   wk.a.data());
+        float l = dot(xi, we, H);
+        s[e] = p.logits_in_fp32() ? l : roundTo(xOp.dtype(), l);
+      }
+      // 2. scores in fp32.
+      if (p.scoring() == P::RouterScoring::Softmax) {
+        float m = s[0];
+        for (int64_t e = 1; e < E; ++e)
+          m = std::max(m, s[e]);
+        float sum = 0.0f;
+        for (int64_t e = 0; e < E; ++e)
+          sum += s[e] = std::exp(s[e] - m);
+        for (int64_t e = 0; e < E; ++e)
+          s[e] /= sum;
+      } else {
+        for (int64_t e = 0; e < E; ++e)
+          s[e] = 1.0f / (1.0f + std::exp(-s[e]));
+      }
+      // 3. choice scores.
+      for (int64_t e = 0; e < E; ++e)
+        c[e] = bias ? s[e] + bias[e] : s[e];
+      // 4. group-limited choice: all but the best top_groups groups are out.
+      if (G > 1) {
+        std::vector<float> groupScore(static_cast<size_t>(G));
+        for (int64_t q = 0; q < G; ++q) {
+          const float *cq = c + q * perGroup;
+          float first = kOut, second = kOut;
+          for (int64_t e = 0; e < perGroup; ++e) {
+            if (cq[e] > first) {
+              second = first;
+              first = cq[e];
+            } else if (cq[e] > second) {
+              second = cq[e];
+            }
+          }
+          groupScore[size_t(q)] =
+              p.group_score() == P::RouterGroupScore::Max ? first
+                                                          : first + second;
+        }
+        std::fill(taken.begin(), taken.end(), false);
+        for (int64_t j = 0; j < p.top_groups(); ++j)
+          taken[size_t(best(groupScore.data(), taken, G))] = true;
+        for (int64_t q = 0; q < G; ++q)
+          if (!taken[size_t(q)])
+            for (int64_t e = 0; e < perGroup; ++e)
+              c[q * perGroup + e] = kOut;
+      }
+      // 5. top-k, best first.
+      std::fill(taken.begin(), taken.end(), false);
+      int32_t *ids = reinterpret_cast<int32_t *>(row(idsOut, i));
+      float weights[64];
+      float *wsel = K <= 64 ? weights : wk.scores.data();
+      float sum = 0.0f;
+      for (int64_t j = 0; j < K; ++j) {
+        int64_t e = best(c, taken, E);
+        taken[size_t(e)] = true;
+        ids[j] = int32_t(e);
+        wsel[j] = s[e];
+        sum += s[e];
+      }
+      // 6. weights: unbiased scores, normalized, scaled, rounded.
+      const float denominator = sum + float(p.normalize_epsilon());
+      for (int64_t j = 0; j < K; ++j) {
+        float v = wsel[j];
+        if (p.normalize())
+          v /= denominator;
+        v *= float(p.scaling());
+        storeOne(row(weightsOut, i), weightsOut.dtype(), size_t(j), v);
+      }
+    }
+  });
+}
+
+void CpuBackend::moeExperts(const P::Op &op, const P::MoEExperts &p) {
+  const P::Operand &xOp = *op.inputs()->Get(0);
+  const P::Operand &wOp = *op.inputs()->Get(1);
+  const P::Operand &idsOp = *op.inputs()->Get(2);
+  const P::Operand &guOp = *op.inputs()->Get(3);
+  const P::Operand &downOp = *op.inputs()->Get(4);
+  const P::Operand &out = *op.outputs()->Get(0);
+  const float *x = load(xOp);
+  const float *routing = load(wOp);
+  const size_t H = size_t(p.hidden()), I = size_t(p.intermediate());
+  const int64_t K = p.top_k(), T = step_.numTokens;
+  const P::DType type = out.dtype(), wtype = wOp.dtype();
+  const uint8_t *gateUp = weight(guOp);
+  const uint8_t *down = weight(downOp);
+  const size_t guRow = H * dtypeSize(guOp.dtype());
+  const size_t downRow = I * dtypeSize(downOp.dtype());
+  auto expertOf = [&](int64_t t, int64_t j) {
+    return size_t(reinterpret_cast<const int32_t *>(row(idsOp, t))[j]);
+  };
+  // m[t, j] = round(act(round(gate_e x))) * round(up_e x), in x's dtype.
+  float *m = scratch_.data() + scratchUsed_;
+  assert(scratchUsed_ + size_t(T * K) * I <= scratch_.size());
+  scratchUsed_ += size_t(T * K) * I;
+  pool_->parallelFor(T * K, [&](int64_t begin, int64_t end, int t) {
+    Worker &wk = workers_[t];
+    for (int64_t pair = begin; pair < end; ++pair) {
+      const int64_t i = pair / K, j = pair % K;
+      const size_t e = expertOf(i, j);
+      const float *xi = x + size_t(i) * H;
+      float *mi = m + size_t(pair) * I;
+      for (size_t n = 0; n < I; ++n) {
+        const uint8_t *g = gateUp + (e * 2 * I + n) * guRow;
+        const uint8_t *u = gateUp + (e * 2 * I + I + n) * guRow;
+        float gv = roundTo(type, dot(xi, asFloats(g, guOp.dtype(), H,
+                                                  wk.a.data()), H));
+        float uv = roundTo(type, dot(xi, asFloats(u, guOp.dtype(), H,
+                                                  wk.b.data()), H));
+        mi[n] = roundTo(type, roundTo(type, activate(p.activation(), gv)) * uv);
+      }
+    }
+  });
+  // y[t] = round(sum_j round_w(w[t, j] * round(down_e m[t, j]))).
+  pool_->parallelFor(T, [&](int64_t begin, int64_t end, int t) {
+    Worker &wk = workers_[t];
+    for (int64_t i = begin; i < end; ++i) {
+      for (size_t n = 0; n < H; ++n) {
+        float acc = 0.0f;
+        for (int64_t j = 0; j < K; ++j) {
+          const size_t e = expertOf(i, j);
+          const float *d = asFloats(down + (e * H + n) * downRow,
+                                    downOp.dtype(), I, wk.a.data());
+          float y = roundTo(type, dot(m + size_t(i * K + j) * I, d, I));
+          acc += roundTo(wtype, routing[i * K + j] * y);
+        }
+        storeOne(row(out, i), type, n, acc);
+      }
+    }
+  });
+}
+
+} // namespace llmc::runtime::cpu
