@@ -3,13 +3,16 @@
 // Times a plan through the public C API, as an application would run it:
 // prefill at given prompt lengths, decode at given batch sizes (a generation
 // loop: llmc_decode_greedy's tokens are the next step's), and the memory the
-// session holds. Batch-1 decode reads every weight once per token,
-// so weight bytes x tokens/s is the achieved bandwidth the roofline compares.
+// session holds. A batch-1 decode step reads the weights it uses once
+// (WeightTraffic.h: all of a dense model's but the embedding table's other
+// rows, only the chosen experts of a MoE layer), so those bytes x tokens/s
+// is the achieved bandwidth the roofline compares.
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/tools/Commands.h"
 #include "compiler/tools/ToolSupport.h"
+#include "compiler/tools/WeightTraffic.h"
 
 #include "llmc/llmc.h"
 
@@ -110,7 +113,9 @@ int benchMain(int argc, char **argv) {
       "  Timings are medians of --repeats runs after a warm-up. Decode steps\n"
       "  run as a generation loop: each step's greedy tokens, picked by the\n"
       "  backend (llmc_decode_greedy), are the next step's inputs. The\n"
-      "  batch-1 decode roofline is weight bytes / bandwidth per token.\n");
+      "  batch-1 decode roofline is the weight bytes one decode step reads\n"
+      "  (for Mixture-of-Experts, the chosen experts only; llmc inspect\n"
+      "  prints them) / bandwidth per token.\n");
 
   if (steps < 1 || repeats < 1 || context < 1)
     return fail("--decode-steps, --repeats and --context must be at least 1");
@@ -130,6 +135,14 @@ int benchMain(int argc, char **argv) {
   llmc_plan_info info;
   if (llmc_plan_get_info(plan.get(), &info) != LLMC_OK)
     return fail(llmc_last_error());
+  const void *header = nullptr;
+  size_t headerSize = 0;
+  uint64_t fileSize = 0;
+  if (llmc_plan_get_header(plan.get(), &header, &headerSize, &fileSize) !=
+      LLMC_OK)
+    return fail(llmc_last_error());
+  const WeightTraffic traffic =
+      weightTraffic(*llmc::plan::GetSizePrefixedPlan(header));
 
   // Defaults that fit the plan; given values must.
   auto clampedDefaults = [](std::initializer_list<int64_t> values,
@@ -223,6 +236,9 @@ int benchMain(int argc, char **argv) {
     root["backend"] = backendName;
     root["model_type"] = info.model_type;
     root["weight_bytes"] = int64_t(info.weight_bytes);
+    root["decode_weight_bytes"] = int64_t(traffic.decodeBytes);
+    root["parameters"] = int64_t(traffic.totalParams);
+    root["active_parameters"] = int64_t(traffic.activeParams);
     root["session_bytes"] = int64_t(memory);
     json::Array pre, dec;
     for (const PrefillResult &p : prefill)
@@ -236,10 +252,10 @@ int benchMain(int argc, char **argv) {
                      {"ms_per_step", 1000 * perStep},
                      {"tokens_per_s", d.batch / perStep}};
       if (d.batch == 1) {
-        o["weight_gbs"] = double(info.weight_bytes) / perStep / 1e9;
+        o["weight_gbs"] = double(traffic.decodeBytes) / perStep / 1e9;
         if (bandwidth > 0)
           o["roofline_fraction"] =
-              double(info.weight_bytes) / perStep / 1e9 / bandwidth;
+              double(traffic.decodeBytes) / perStep / 1e9 / bandwidth;
       }
       dec.push_back(std::move(o));
     }
@@ -252,9 +268,11 @@ int benchMain(int argc, char **argv) {
   raw_ostream &os = outs();
   os << "plan: " << input << " (" << info.model_type << "), backend "
      << backendName << "\n";
-  os << format("weights %.2f MiB; session memory %.2f MiB (weights, arena, "
+  os << format("weights %.2f MiB, %.2f MiB read per batch-1 decode step; "
+               "session memory %.2f MiB (weights, arena, "
                "KV cache for %d sequences of %lld tokens)\n",
-               info.weight_bytes / double(1 << 20), memory / double(1 << 20),
+               info.weight_bytes / double(1 << 20),
+               traffic.decodeBytes / double(1 << 20), memory / double(1 << 20),
                options.max_batch, (long long)info.max_seq_len);
   os << "prefill      tokens   seconds   tokens/s\n";
   for (const PrefillResult &p : prefill)
@@ -269,7 +287,7 @@ int benchMain(int argc, char **argv) {
     os << format("             %6d  %7.2f  %9.2f", d.batch, 1000 * perStep,
                  d.batch / perStep);
     if (d.batch == 1) {
-      double gbs = double(info.weight_bytes) / perStep / 1e9;
+      double gbs = double(traffic.decodeBytes) / perStep / 1e9;
       os << format("  %11.1f", gbs);
       if (bandwidth > 0)
         os << format("  %10.1f%%", 100 * gbs / bandwidth);

@@ -1,11 +1,13 @@
 //===- PlanSummary.cpp - what a plan holds, as llmc inspect prints it -----===//
 
 #include "compiler/tools/PlanSummary.h"
+#include "compiler/tools/WeightTraffic.h"
 
 #include "runtime/schema/PlanFormat.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include <map>
 #include <tuple>
@@ -32,6 +34,16 @@ std::string humanBytes(uint64_t bytes) {
   return s;
 }
 
+/// 30532122624 -> "30532122624 (30.53 B)".
+std::string humanCount(uint64_t n) {
+  std::string s = std::to_string(n);
+  if (n >= 1000000000)
+    s += " (" + std::string(formatv("{0:F2} B", double(n) / 1e9)) + ")";
+  else if (n >= 1000000)
+    s += " (" + std::string(formatv("{0:F2} M", double(n) / 1e6)) + ")";
+  return s;
+}
+
 /// The op kind as the llm dialect spells it: plan.fbs's table name in
 /// snake case ("AddRMSNorm" -> "add_rms_norm", "KVCacheWrite" ->
 /// "kv_cache_write"), so a new table needs no entry here.
@@ -39,6 +51,11 @@ std::string opKindName(pl::OpParams kind) {
   const char *table = pl::EnumNameOpParams(kind);
   if (!table || !*table)
     return "?";
+  // "MoE" is one word ("MoERouter" -> "moe_router").
+  std::string spelled = table;
+  for (size_t at; (at = spelled.find("MoE")) != std::string::npos;)
+    spelled.replace(at, 3, "Moe");
+  table = spelled.c_str();
   std::string name;
   for (size_t i = 0; table[i]; ++i) {
     char c = table[i];
@@ -179,11 +196,27 @@ void printPlanSummary(raw_ostream &os, const pl::Plan &plan, StringRef path,
   os << "  all layers: " << perTokenAll << " bytes per token, "
      << humanBytes(maxSeqAll) << " per sequence of " << model.max_seq_len()
      << " tokens\n";
-  uint64_t weightBytes = 0;
-  for (const pl::Weight *w : *plan.weights())
-    weightBytes += w->size();
+  WeightTraffic traffic = weightTraffic(plan);
   os << "weights: " << plan.weights()->size() << " tensors, "
-     << humanBytes(weightBytes) << "\n";
+     << humanBytes(traffic.totalBytes) << "\n";
+  os << "parameters: " << humanCount(traffic.totalParams);
+  if (traffic.experts)
+    os << ", " << humanCount(traffic.activeParams) << " active per token ("
+       << traffic.topK << " of " << traffic.experts << " routed experts)";
+  os << "\n";
+  os << "batch-1 decode step reads " << humanBytes(traffic.decodeBytes)
+     << " of weights";
+  if (traffic.experts || traffic.embeddingRowOnly) {
+    ListSeparator sep(", ");
+    os << " (";
+    if (traffic.experts)
+      os << sep << "routed experts: the chosen " << traffic.topK << " of "
+         << traffic.experts;
+    if (traffic.embeddingRowOnly)
+      os << sep << "embedding table: one row";
+    os << ")";
+  }
+  os << "\n";
   if (listWeights)
     for (const pl::Weight *w : *plan.weights()) {
       os << "  " << w->name()->str() << ": " << runtime::dtypeName(w->dtype())

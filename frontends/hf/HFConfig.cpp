@@ -400,7 +400,7 @@ void readMoE(const Reader &top, ModelConfig &cfg) {
         if (!e.is_number_integer() || e.get<int64_t>() < 0 ||
             e.get<int64_t>() >= cfg.numLayers)
           top.fail("mlp_only_layers",
-                   "entry " + describe(e) + " is not a layer index in [0, " +
+                   "entry " + e.dump() + " is not a layer index in [0, " +
                        std::to_string(cfg.numLayers - 1) + "]");
         dense[size_t(e.get<int64_t>())] = true;
       }

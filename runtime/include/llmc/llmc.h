@@ -119,7 +119,7 @@ typedef struct llmc_plan_info {
   int64_t max_seq_len; /* longest sequence a session may hold */
   int64_t max_tokens;  /* most tokens one step runs; prompts are chunked */
   uint64_t arena_bytes;
-  uint64_t weight_bytes; /* bytes of all weight tensors (what a decode step reads) */
+  uint64_t weight_bytes; /* bytes of all weight tensors */
   /* KV cache bytes of one sequence of max_seq_len tokens, all layers
    * (windowed layers hold only their ring). */
   uint64_t kv_bytes_per_sequence;
