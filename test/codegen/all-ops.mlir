@@ -6,7 +6,11 @@
 // forms (gated_linear, and linear + glu), each activation, add, softcap, an
 // embedding scale, interleaved partial yarn RoPE (attention scaling 0.9),
 // causal attention with a chunk and a score softcap, and sliding-window
-// attention on a windowed cache.
+// attention on a windowed cache; two Mixture-of-Experts blocks: a
+// DeepSeek-V3-style router (sigmoid, correction bias, 2 of 4 groups, top 3,
+// renormalized, scaled) with SiLU experts, and a softmax top-2 router whose
+// weights stay in the activation type with GELU-tanh experts (whose
+// intermediate size 42 takes the scalar path).
 //
 // The tests of test/unit/codegen and test/emulation read it through
 // test/support/TestModule.h: they set the element type `!dt` (f32, f16 or
@@ -30,6 +34,12 @@
 // CHECK: kernel.call @glu({{.*}}entry = "glu_s96_f32_f32_f32"
 // CHECK: kernel.call @gemv({{.*}}entry = "gated_linear_gemv_n96_k64_f32_f32_f32_act2"
 // CHECK: kernel.call @add({{.*}}entry = "add_s96_f32_f32_f32"
+// CHECK: kernel.call @moe_router({{.*}}entry = "moe_router_e8_h64_k3_sigmoid_f32_f32_f32logits_bias_g2of4_norm_wf32"
+// CHECK: kernel.call @moe_gate_up({{.*}}entry = "moe_gate_up_e8_h64_i32_k3_f32_f32_act0"
+// CHECK: kernel.call @moe_down({{.*}}entry = "moe_down_e8_h64_i32_k3_f32_f32_wf32"
+// CHECK: kernel.call @moe_router({{.*}}entry = "moe_router_e6_h64_k2_softmax_f32_f32_wf32"
+// CHECK: kernel.call @moe_gate_up({{.*}}entry = "moe_gate_up_e6_h64_i42_k2_f32_f32_act1"
+// CHECK: kernel.call @moe_down({{.*}}entry = "moe_down_e6_h64_i42_k2_f32_f32_wf32_scalar"
 // CHECK: kernel.call @softcap({{.*}}entry = "softcap_s64_f32_f32_{{[0-9A-F]+}}"
 // CHECK: kernel.call @rms_norm({{.*}}entry = "rms_norm_s64_g1_var0_f32_f32_f32"
 // CHECK: kernel.call @gemv({{.*}}entry = "lm_head_gemv_n80_k64_f32_f32_f32"
@@ -85,7 +95,20 @@ func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?
   %m3 = llm.add %m, %m2 : tensor<?x96x!dt> loc("mlp_sum")
   %wd = llm.param "down_proj.weight" : tensor<64x96x!dt>
   %d = llm.linear %m3, %wd : tensor<?x96x!dt>, tensor<64x96x!dt> -> tensor<?x64x!dt> loc("down_proj")
-  %dc = llm.softcap %d cap 5.0 : tensor<?x64x!dt> loc("softcap")
+  %wr = llm.param "router.weight" : tensor<8x64x!dt>
+  %br = llm.param "router.e_score_correction_bias" : tensor<8xf32>
+  %rw, %ri = llm.moe_router sigmoid %normed, %wr, %br top_k 3 groups 4 top_groups 2 logits_in_fp32 normalize epsilon 1.0e-20 scaling 2.0 : tensor<?x64x!dt>, tensor<8x64x!dt>, tensor<8xf32> -> tensor<?x3xf32>, tensor<?x3xi32> loc("moe_router")
+  %egu = llm.param "experts.gate_up_proj" : tensor<8x64x64x!dt>
+  %edn = llm.param "experts.down_proj" : tensor<8x64x32x!dt>
+  %e = llm.moe_experts silu %normed, %rw, %ri, %egu, %edn : tensor<?x64x!dt>, tensor<?x3xf32>, tensor<?x3xi32>, tensor<8x64x64x!dt>, tensor<8x64x32x!dt> -> tensor<?x64x!dt> loc("moe_experts")
+  %wr2 = llm.param "router2.weight" : tensor<6x64x!dt>
+  %rw2, %ri2 = llm.moe_router softmax %normed, %wr2 top_k 2 : tensor<?x64x!dt>, tensor<6x64x!dt> -> tensor<?x2x!dt>, tensor<?x2xi32> loc("moe_router2")
+  %egu2 = llm.param "experts2.gate_up_proj" : tensor<6x84x64x!dt>
+  %edn2 = llm.param "experts2.down_proj" : tensor<6x64x42x!dt>
+  %e2 = llm.moe_experts gelu_tanh %normed, %rw2, %ri2, %egu2, %edn2 : tensor<?x64x!dt>, tensor<?x2x!dt>, tensor<?x2xi32>, tensor<6x84x64x!dt>, tensor<6x64x42x!dt> -> tensor<?x64x!dt> loc("moe_experts2")
+  %de = llm.add %d, %e : tensor<?x64x!dt> loc("moe_sum")
+  %de2 = llm.add %de, %e2 : tensor<?x64x!dt> loc("moe_sum2")
+  %dc = llm.softcap %de2 cap 5.0 : tensor<?x64x!dt> loc("softcap")
   %r = llm.add %dc, %sum : tensor<?x64x!dt> loc("residual")
   %final_norm = llm.param "final_norm.weight" : tensor<64x!dt>
   %f = llm.rms_norm cast_before_weight %r, %final_norm eps 1.0e-05 : tensor<?x64x!dt>, tensor<64x!dt> loc("final_norm")

@@ -22,7 +22,8 @@ namespace P = llmc::plan;
 namespace {
 
 /// The index of the best `c[e]` not yet taken: the lower index among equal
-/// values (torch.topk's order on the CPU); NaN never wins, and when nothing
+/// values (torch.topk leaves their order unspecified: CpuOpsTest,
+/// MoERouterTieRuleIsLowerIndexFirst); NaN never wins, and when nothing
 /// else is left the lowest untaken index is.
 int64_t best(const float *c, const std::vector<bool> &taken, int64_t n) {
   int64_t b = -1;

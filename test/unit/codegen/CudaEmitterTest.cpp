@@ -116,13 +116,20 @@ TEST_P(EveryOpKind, GeneratesEachKernelKind) {
   const cg::KernelSource *cap = entry(p, "softcap_s64_");
   ASSERT_NE(cap, nullptr);
   EXPECT_NE(cap->source.find(", 0x1.4p+2f)"), std::string::npos); // 5.0
-  // Decode attention needs scratch: T x heads x splits x (head_dim + 2).
+  // Scratch is the largest any op needs: decode attention T x heads x
+  // splits x (head_dim + 2) floats, or the first MoE block's T x k x
+  // moe_intermediate activations between its gate/up and down launches.
   auto decode = g.lowered.module->lookupSymbol<mlir::func::FuncOp>("decode");
   ASSERT_TRUE(decode);
   auto scratch = decode->getAttrOfType<mlir::IntegerAttr>(
       llmc::kernel::kScratchBytesAttrName);
   ASSERT_TRUE(scratch);
-  EXPECT_EQ(scratch.getInt(), 32 * 4 * 1 * (16 + 2) * 4);
+  const int64_t elem = t == "f32" ? 4 : 2;
+  EXPECT_EQ(scratch.getInt(),
+            std::max<int64_t>(32 * 4 * 1 * (16 + 2) * 4, 32 * 3 * 32 * elem));
+  EXPECT_TRUE(hasEntry(p, "moe_router_e8_h64_k3_sigmoid_" + t + "_" + t));
+  EXPECT_TRUE(hasEntry(p, "moe_gate_up_e6_h64_i42_k2_" + t + "_" + t));
+  EXPECT_TRUE(hasEntry(p, "moe_down_e6_h64_i42_k2_" + t + "_" + t));
 }
 
 TEST_P(EveryOpKind, CompilesForSm80AndSm90aWithoutHotSpills) {

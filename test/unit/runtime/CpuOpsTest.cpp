@@ -15,7 +15,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <set>
 
 namespace llmc::runtime::test {
 namespace {
@@ -41,6 +43,11 @@ public:
   void set(const P::Operand &o, const std::vector<float> &values) {
     cpu::narrow(values.data(), o.dtype(), backend_->arena() + o.offset(),
                 values.size());
+  }
+  std::vector<int32_t> getInts(const P::Operand &o, int64_t rows) {
+    const int32_t *p =
+        reinterpret_cast<const int32_t *>(backend_->arena() + o.offset());
+    return std::vector<int32_t>(p, p + rows * int64_t(o.row_elems()));
   }
   std::vector<float> get(const P::Operand &o, int64_t rows) {
     std::vector<float> out(size_t(rows) * o.row_elems());
@@ -597,6 +604,217 @@ TEST(Numerics, RoundingMatchesReference) {
     EXPECT_EQ(double(cpu::roundTo(P::DType::BF16, x)), roundBf16(x)) << x;
     EXPECT_EQ(double(cpu::roundTo(P::DType::F16, x)), roundF16(x)) << x;
   }
+}
+
+//===----------------------------------------------------------------------===//
+// Mixture-of-Experts
+//===----------------------------------------------------------------------===//
+
+/// The router in double precision, as plan.fbs's MoERouter states it
+/// (selection on score + bias, group-limited; lower index first on ties).
+void routerReference(const std::vector<float> &x, const std::vector<float> &w,
+                     const std::vector<float> *bias, const MoERouterParams &p,
+                     int64_t tokens, std::vector<double> &weights,
+                     std::vector<int32_t> &ids) {
+  const int64_t E = p.experts, H = p.hidden, per = E / p.groups;
+  for (int64_t t = 0; t < tokens; ++t) {
+    std::vector<double> s(static_cast<size_t>(E), 0.0), c(s.size());
+    for (int64_t e = 0; e < E; ++e)
+      for (int64_t k = 0; k < H; ++k)
+        s[size_t(e)] += double(x[size_t(t * H + k)]) * w[size_t(e * H + k)];
+    if (p.scoring == P::RouterScoring::Softmax) {
+      double m = *std::max_element(s.begin(), s.end()), sum = 0;
+      for (double &v : s)
+        sum += v = std::exp(v - m);
+      for (double &v : s)
+        v /= sum;
+    } else {
+      for (double &v : s)
+        v = 1 / (1 + std::exp(-v));
+    }
+    for (int64_t e = 0; e < E; ++e)
+      c[size_t(e)] = s[size_t(e)] + (bias ? (*bias)[size_t(e)] : 0.0);
+    if (p.groups > 1) {
+      std::vector<std::pair<double, int64_t>> g;
+      for (int64_t q = 0; q < p.groups; ++q) {
+        std::vector<double> v(c.begin() + q * per, c.begin() + (q + 1) * per);
+        std::sort(v.rbegin(), v.rend());
+        g.push_back({-(v[0] + v[1]), q});
+      }
+      std::sort(g.begin(), g.end()); // best first, lower index on ties
+      for (size_t j = size_t(p.topGroups); j < g.size(); ++j)
+        for (int64_t e = 0; e < per; ++e)
+          c[size_t(g[j].second * per + e)] = -INFINITY;
+    }
+    std::vector<std::pair<double, int32_t>> order;
+    for (int64_t e = 0; e < E; ++e)
+      order.push_back({-c[size_t(e)], int32_t(e)});
+    std::sort(order.begin(), order.end());
+    double sum = 0;
+    for (int64_t j = 0; j < p.topK; ++j)
+      sum += s[size_t(order[size_t(j)].second)];
+    for (int64_t j = 0; j < p.topK; ++j) {
+      int32_t e = order[size_t(j)].second;
+      ids.push_back(e);
+      double v = s[size_t(e)];
+      if (p.normalize)
+        v /= sum + p.epsilon;
+      weights.push_back(v * p.scaling);
+    }
+  }
+}
+
+TEST(CpuOps, MoERouterSoftmaxTopKRenormalized) {
+  MoERouterParams p;
+  p.hidden = 16;
+  p.experts = 6;
+  p.topK = 2;
+  p.normalize = true;
+  const int64_t tokens = 5;
+  TestPlan t;
+  std::vector<float> w = randomValues(size_t(p.experts * p.hidden), 40, 1.0f);
+  P::Operand gate = t.weight("gate", {p.experts, p.hidden}, w);
+  P::Operand x = t.arena(uint64_t(p.hidden)), weights = t.arena(2),
+             ids = t.arena(2, P::DType::I32);
+  OpRunner r(planWith({moeRouterOp(p, x, gate, nullptr, weights, ids)}, t));
+  ASSERT_TRUE(r.ok());
+  std::vector<float> xs = randomValues(size_t(tokens * p.hidden), 41, 1.0f);
+  r.set(x, xs);
+  r.run({0, 1, 2, 3, 4});
+  std::vector<double> want;
+  std::vector<int32_t> wantIds;
+  routerReference(xs, w, nullptr, p, tokens, want, wantIds);
+  EXPECT_EQ(r.getInts(ids, tokens), wantIds);
+  expectClose(r.get(weights, tokens), want);
+  // The tokens do not all pick the same experts.
+  std::set<int32_t> used(wantIds.begin(), wantIds.end());
+  EXPECT_GE(used.size(), 4u);
+}
+
+TEST(CpuOps, MoERouterSigmoidBiasGroupsScaling) {
+  // DeepSeek V3's noaux_tc: sigmoid scores, selection on score + bias, the
+  // best 2 of 4 groups (by the sum of their two best), weights from the
+  // unbiased scores, renormalized and scaled.
+  MoERouterParams p;
+  p.hidden = 16;
+  p.experts = 8;
+  p.topK = 3;
+  p.scoring = P::RouterScoring::Sigmoid;
+  p.logitsInFp32 = true;
+  p.groups = 4;
+  p.topGroups = 2;
+  p.normalize = true;
+  p.epsilon = 1e-20;
+  p.scaling = 2.5;
+  const int64_t tokens = 6;
+  TestPlan t;
+  std::vector<float> w = randomValues(size_t(p.experts * p.hidden), 42, 1.0f);
+  std::vector<float> b = randomValues(size_t(p.experts), 43, 0.3f);
+  P::Operand gate = t.weight("gate", {p.experts, p.hidden}, w);
+  P::Operand bias = t.weight("bias", {p.experts}, b);
+  P::Operand x = t.arena(uint64_t(p.hidden)), weights = t.arena(3),
+             ids = t.arena(3, P::DType::I32);
+  OpRunner r(planWith({moeRouterOp(p, x, gate, &bias, weights, ids)}, t));
+  ASSERT_TRUE(r.ok());
+  std::vector<float> xs = randomValues(size_t(tokens * p.hidden), 44, 1.0f);
+  r.set(x, xs);
+  r.run({0, 1, 2, 3, 4, 5});
+  std::vector<double> want, wantNoBias;
+  std::vector<int32_t> wantIds, idsNoBias;
+  routerReference(xs, w, &b, p, tokens, want, wantIds);
+  EXPECT_EQ(r.getInts(ids, tokens), wantIds);
+  expectClose(r.get(weights, tokens), want);
+  // The bias and the group limit both change choices on these inputs.
+  routerReference(xs, w, nullptr, p, tokens, wantNoBias, idsNoBias);
+  EXPECT_NE(idsNoBias, wantIds);
+  MoERouterParams ungrouped = p;
+  ungrouped.groups = ungrouped.topGroups = 1;
+  std::vector<double> w1;
+  std::vector<int32_t> ids1;
+  routerReference(xs, w, &b, ungrouped, tokens, w1, ids1);
+  EXPECT_NE(ids1, wantIds);
+}
+
+TEST(CpuOps, MoERouterTieRuleIsLowerIndexFirst) {
+  // Experts 1, 2 and 4 have identical gate rows, so equal scores for every
+  // token: llmc takes the lower index first (1, then 2). torch.topk, which
+  // transformers uses, leaves the order of equal values unspecified; on the
+  // CPU (torch 2.15) topk([.5, .7, .7, .1, .7], 2) returns indices [2, 4]
+  // and the order changes with E and k, so no rule can match it everywhere.
+  // Exact ties need identical gate rows; trained routers do not have them.
+  MoERouterParams p;
+  p.hidden = 8;
+  p.experts = 5;
+  p.topK = 2;
+  TestPlan t;
+  std::vector<float> rows = randomValues(8 * 3, 45, 1.0f);
+  std::vector<float> w(5 * 8);
+  auto setRow = [&](int e, int from) {
+    std::copy(rows.begin() + from * 8, rows.begin() + from * 8 + 8,
+              w.begin() + e * 8);
+  };
+  setRow(0, 0);
+  setRow(1, 1);
+  setRow(2, 1);
+  setRow(3, 2);
+  setRow(4, 1);
+  P::Operand gate = t.weight("gate", {5, 8}, w);
+  P::Operand x = t.arena(8), weights = t.arena(2),
+             ids = t.arena(2, P::DType::I32);
+  OpRunner r(planWith({moeRouterOp(p, x, gate, nullptr, weights, ids)}, t));
+  ASSERT_TRUE(r.ok());
+  // x along row 1: the tied experts score highest.
+  std::vector<float> xs(rows.begin() + 8, rows.begin() + 16);
+  r.set(x, xs);
+  r.run({0});
+  EXPECT_EQ(r.getInts(ids, 1), (std::vector<int32_t>{1, 2}));
+  std::vector<float> got = r.get(weights, 1);
+  EXPECT_EQ(got[0], got[1]);
+}
+
+TEST(CpuOps, MoEExpertsReadTheChosenExperts) {
+  const int64_t H = 16, I = 12, E = 4, K = 2, tokens = 3;
+  TestPlan t;
+  std::vector<float> gu = randomValues(size_t(E * 2 * I * H), 46);
+  std::vector<float> dn = randomValues(size_t(E * H * I), 47);
+  P::Operand gateUp = t.weight("gate_up", {E, 2 * I, H}, gu);
+  P::Operand down = t.weight("down", {E, H, I}, dn);
+  P::Operand x = t.arena(uint64_t(H)), weights = t.arena(uint64_t(K)),
+             ids = t.arena(uint64_t(K), P::DType::I32), y = t.arena(uint64_t(H));
+  OpRunner r(planWith({moeExpertsOp(H, I, E, K, P::Activation::Silu, x,
+                                    weights, ids, gateUp, down, y)},
+                      t));
+  ASSERT_TRUE(r.ok());
+  std::vector<float> xs = randomValues(size_t(tokens * H), 48, 1.0f);
+  std::vector<float> ws = {0.7f, 0.3f, 0.5f, 0.5f, 1.25f, -0.25f};
+  std::vector<int32_t> chosen = {3, 0, 1, 2, 2, 3};
+  r.set(x, xs);
+  r.set(weights, ws);
+  std::copy(chosen.begin(), chosen.end(),
+            reinterpret_cast<int32_t *>(r.backend().arena() + ids.offset()));
+  r.run({0, 1, 2});
+  std::vector<double> want(size_t(tokens * H), 0.0);
+  for (int64_t i = 0; i < tokens; ++i)
+    for (int64_t j = 0; j < K; ++j) {
+      const int64_t e = chosen[size_t(i * K + j)];
+      std::vector<double> m(static_cast<size_t>(I));
+      for (int64_t n = 0; n < I; ++n) {
+        double g = 0, u = 0;
+        for (int64_t k = 0; k < H; ++k) {
+          g += double(xs[size_t(i * H + k)]) * gu[size_t((e * 2 * I + n) * H + k)];
+          u += double(xs[size_t(i * H + k)]) *
+               gu[size_t((e * 2 * I + I + n) * H + k)];
+        }
+        m[size_t(n)] = silu(g) * u;
+      }
+      for (int64_t n = 0; n < H; ++n) {
+        double d = 0;
+        for (int64_t k = 0; k < I; ++k)
+          d += m[size_t(k)] * dn[size_t((e * H + n) * I + k)];
+        want[size_t(i * H + n)] += ws[size_t(i * K + j)] * d;
+      }
+    }
+  expectClose(r.get(y, tokens), want, 1e-5, 1e-5);
 }
 
 } // namespace

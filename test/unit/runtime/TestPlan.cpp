@@ -404,6 +404,40 @@ OpSpec lmHeadOp(int64_t hidden, int64_t vocab, P::Operand x, P::Operand weight,
           {logits}};
 }
 
+OpSpec moeRouterOp(const MoERouterParams &p, P::Operand x, P::Operand gate,
+                   const P::Operand *bias, P::Operand weights, P::Operand ids) {
+  const bool hasBias = bias != nullptr;
+  OpSpec op{"mlp.gate",
+            P::OpParams::MoERouter,
+            [=](flatbuffers::FlatBufferBuilder &fbb) {
+              return P::CreateMoERouter(fbb, p.hidden, p.experts, p.topK,
+                                        p.scoring, p.logitsInFp32, hasBias,
+                                        p.groups, p.topGroups, p.groupScore,
+                                        p.normalize, p.epsilon, p.scaling)
+                  .Union();
+            },
+            {x, gate},
+            {weights, ids}};
+  if (bias)
+    op.inputs.push_back(*bias);
+  return op;
+}
+
+OpSpec moeExpertsOp(int64_t hidden, int64_t intermediate, int64_t experts,
+                    int64_t topK, P::Activation activation, P::Operand x,
+                    P::Operand weights, P::Operand ids, P::Operand gateUp,
+                    P::Operand down, P::Operand y) {
+  return {"mlp.experts",
+          P::OpParams::MoEExperts,
+          [=](flatbuffers::FlatBufferBuilder &fbb) {
+            return P::CreateMoEExperts(fbb, hidden, intermediate, experts, topK,
+                                       activation)
+                .Union();
+          },
+          {x, weights, ids, gateUp, down},
+          {y}};
+}
+
 std::vector<float> ropeInvFreq(int64_t rotaryDim, double base) {
   std::vector<float> invFreq;
   for (int64_t i = 0; i < rotaryDim / 2; ++i)

@@ -203,6 +203,22 @@ OpSpec attentionOp(const AttentionParams &p, P::Operand query, P::Operand cache,
                    P::Operand out);
 OpSpec lmHeadOp(int64_t hidden, int64_t vocab, P::Operand x, P::Operand weight,
                 P::Operand logits);
+struct MoERouterParams {
+  int64_t hidden = 8, experts = 6, topK = 2;
+  P::RouterScoring scoring = P::RouterScoring::Softmax;
+  bool logitsInFp32 = false;
+  int64_t groups = 1, topGroups = 1;
+  P::RouterGroupScore groupScore = P::RouterGroupScore::SumOfTop2;
+  bool normalize = false;
+  double epsilon = 0.0, scaling = 1.0;
+};
+/// in: x, gate [, correction bias]; out: weights, expert ids (I32).
+OpSpec moeRouterOp(const MoERouterParams &p, P::Operand x, P::Operand gate,
+                   const P::Operand *bias, P::Operand weights, P::Operand ids);
+OpSpec moeExpertsOp(int64_t hidden, int64_t intermediate, int64_t experts,
+                    int64_t topK, P::Activation activation, P::Operand x,
+                    P::Operand weights, P::Operand ids, P::Operand gateUp,
+                    P::Operand down, P::Operand y);
 
 /// The inverse frequencies of default RoPE: base^(-2i / dim).
 std::vector<float> ropeInvFreq(int64_t rotaryDim, double base);
