@@ -38,6 +38,9 @@ const char *templateOf(llvm::StringRef callee) {
              k_attention_cuh)
       .Cases({"argmax_partial", "argmax_final"}, k_argmax_cuh)
       .Cases({"moe_router", "moe_gate_up", "moe_down"}, k_moe_cuh)
+      .Cases({"moe_sort", "moe_gate_up_grouped", "moe_down_grouped",
+              "moe_combine"},
+             k_moe_grouped_cuh)
       .Default(nullptr);
 }
 
@@ -109,7 +112,11 @@ llvm::Expected<std::string> entrySource(kernel::CallOp call) {
   std::string src;
   llvm::raw_string_ostream os(src);
   os << "// llmc generated kernel: " << call.getEntry() << "\n";
-  os << k_plan_enums_cuh << k_prelude_cuh << templates << "\n";
+  os << k_plan_enums_cuh << k_prelude_cuh;
+  // The grouped MoE GEMMs build on the tensor-core tiles of gemm_mma.cuh.
+  if (templates == k_moe_grouped_cuh)
+    os << k_gemm_mma_cuh;
+  os << templates << "\n";
   if (auto table = call.getInvFreq()) {
     os << "__device__ const float llmc_inv_freq[" << table->size() << "] = {";
     for (float f : *table)

@@ -1,13 +1,22 @@
-//===- MoERecipes.cpp - Mixture-of-Experts kernels (templates/moe.cuh) ----===//
+//===- MoERecipes.cpp - Mixture-of-Experts kernels ------------------------===//
 //
 // llm.moe_router: one block per token computes the E logits (a warp per
 // expert row) and thread 0 scores, limits groups and takes the top k, so
-// the choice never leaves the device. llm.moe_experts: a gate/up launch
-// over (token, choice) pairs that reads only the chosen experts' rows into
+// the choice never leaves the device (templates/moe.cuh).
+//
+// llm.moe_experts, up to 16 tokens (decode): a gate/up launch over
+// (token, choice) pairs that reads only the chosen experts' rows into
 // scratch, then a down launch per token that weighs and sums the k outputs
-// in registers. Both stream each chosen expert once per (token, choice):
-// right for decode; prefill of many tokens would share an expert's weights
-// across its tokens with a grouped GEMM, which is not generated yet.
+// in registers (templates/moe.cuh). Each chosen expert is streamed once per
+// pair, which is what decode needs.
+//
+// More tokens (prefill), 16-bit types, hidden and moe_intermediate
+// multiples of 32: the pairs are counting-sorted by expert on the device,
+// each projection is one grouped GEMM on tensor cores over the experts'
+// variable-sized segments (each expert's weights read once per 64 of its
+// pairs), and a last launch weighs and sums each token's k outputs in
+// choice order (templates/moe_grouped.cuh). Otherwise the per-pair
+// kernels serve every T.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,6 +33,13 @@ namespace {
 
 /// Shared memory of the router is 2 floats + 1 byte per expert.
 constexpr int64_t kMaxRouterExperts = 4096;
+/// The per-pair kernels run up to this many tokens when the grouped ones
+/// exist (as the GEMVs of the dense layers).
+constexpr int64_t kPairTokens = 16;
+/// Blocks along the tile axis of a grouped GEMM (each loops over tiles).
+constexpr int64_t kMaxTileBlocks = 1024;
+
+uint64_t alignScratch(uint64_t bytes) { return (bytes + 255) / 256 * 256; }
 
 /// Whether a warp's dot product of length `n` reads 16-byte vectors of x
 /// and w (every row starts 16-byte aligned).
@@ -103,9 +119,15 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   const int act = int(x.getActivation());
   const std::string shape = llvm::formatv("e{0}_h{1}_i{2}_k{3}", E, H, I, K);
 
-  // m: [T, K * I] in x's type, in scratch between the two launches.
-  const uint64_t mBytes =
-      uint64_t(b.info().maxTokens) * uint64_t(K * I) * uint64_t(bytesOf(xt));
+  const int64_t maxT = b.info().maxTokens;
+  const bool grouped = maxT > kPairTokens && xt == wt &&
+                       (xt.isBF16() || xt.isF16()) && H % 32 == 0 &&
+                       I % 32 == 0;
+  const int32_t pairMax = grouped ? int32_t(kPairTokens) : 0;
+
+  // m: [T, K * I] in x's type, in scratch between the launches.
+  const uint64_t es = uint64_t(bytesOf(xt));
+  const uint64_t mBytes = uint64_t(maxT) * uint64_t(K * I) * es;
   Value m = b.scratch(x.getLoc(), 0, mBytes, uint64_t(K * I), xt);
 
   const bool vecUp = vectorized(xt, wt, H);
@@ -125,6 +147,7 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   up.block = 256;
   up.tokensPerBlock = 1;
   up.tokenAxis = 0;
+  up.maxTokens = pairMax;
   up.hot = true;
   b.create(x.getLoc(), std::move(up));
 
@@ -146,8 +169,96 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   dn.block = 256;
   dn.tokensPerBlock = 1;
   dn.tokenAxis = 0;
+  dn.maxTokens = pairMax;
   dn.hot = true;
   b.create(x.getLoc(), std::move(dn));
+  if (!grouped)
+    return 1u;
+
+  // Prefill: yp [T * K, H] (each pair's down output), then the sort's
+  // segment starts, tile starts and permutation.
+  Type i32 = IntegerType::get(b.context(), 32);
+  const uint64_t pairs = uint64_t(maxT) * uint64_t(K);
+  const uint64_t ypAt = alignScratch(mBytes);
+  const uint64_t segAt = alignScratch(ypAt + pairs * uint64_t(H) * es);
+  const uint64_t tilesAt = alignScratch(segAt + uint64_t(E + 1) * 4);
+  const uint64_t permAt = alignScratch(tilesAt + uint64_t(E + 1) * 4);
+  Value yp = b.scratch(x.getLoc(), ypAt, pairs * uint64_t(H) * es,
+                       uint64_t(K * H), xt);
+  Value seg = b.scratch(x.getLoc(), segAt, uint64_t(E + 1) * 4, 0, i32);
+  Value tiles = b.scratch(x.getLoc(), tilesAt, uint64_t(E + 1) * 4, 0, i32);
+  Value perm = b.scratch(x.getLoc(), permAt, pairs * 4, uint64_t(K), i32);
+  const int32_t tileBlocks = int32_t(std::min<int64_t>(
+      kMaxTileBlocks, (int64_t(pairs) + 63) / 64 + E));
+  auto prefillOnly = [](Call &c) {
+    c.minTokens = int32_t(kPairTokens + 1);
+    c.maxTokens = 0;
+    c.hot = true;
+  };
+
+  Call sort;
+  sort.callee = "moe_sort";
+  sort.entry = llvm::formatv("moe_sort_e{0}_k{1}", E, K).str();
+  sort.templateArgs = {b.i(E), b.i(K)};
+  sort.args = {b.numTokens()};
+  sort.args.push_back(b.operand(sort, x.getExpertIds()));
+  sort.args.push_back(b.operand(sort, seg, true));
+  sort.args.push_back(b.operand(sort, tiles, true));
+  sort.args.push_back(b.operand(sort, perm, true));
+  sort.grid = {1, 1, 1};
+  sort.block = 256;
+  prefillOnly(sort);
+  b.create(x.getLoc(), std::move(sort));
+
+  Call gup;
+  gup.callee = "moe_gate_up_grouped";
+  gup.entry = "moe_gate_up_grouped_" + shape + "_" + typeTag(xt) + "_act" +
+              std::to_string(act);
+  gup.templateArgs = {b.i(E), b.i(H), b.i(I), b.i(K), b.i(act), b.type(xt)};
+  gup.args = {b.numTokens()};
+  gup.args.push_back(b.operand(gup, x.getInput()));
+  gup.args.push_back(b.operand(gup, seg));
+  gup.args.push_back(b.operand(gup, tiles));
+  gup.args.push_back(b.operand(gup, perm));
+  gup.args.push_back(b.operand(gup, x.getGateUp()));
+  gup.args.push_back(b.operand(gup, m, true));
+  gup.grid = {ceilDiv(I, 64), tileBlocks, 1};
+  gup.block = 128;
+  prefillOnly(gup);
+  b.create(x.getLoc(), std::move(gup));
+
+  Call gdn;
+  gdn.callee = "moe_down_grouped";
+  gdn.entry = "moe_down_grouped_" + shape + "_" + typeTag(xt);
+  gdn.templateArgs = {b.i(E), b.i(H), b.i(I), b.i(K), b.type(xt)};
+  gdn.args = {b.numTokens()};
+  gdn.args.push_back(b.operand(gdn, m));
+  gdn.args.push_back(b.operand(gdn, seg));
+  gdn.args.push_back(b.operand(gdn, tiles));
+  gdn.args.push_back(b.operand(gdn, perm));
+  gdn.args.push_back(b.operand(gdn, x.getDown()));
+  gdn.args.push_back(b.operand(gdn, yp, true));
+  gdn.grid = {ceilDiv(H, 64), tileBlocks, 1};
+  gdn.block = 128;
+  prefillOnly(gdn);
+  b.create(x.getLoc(), std::move(gdn));
+
+  Call comb;
+  comb.callee = "moe_combine";
+  comb.entry = llvm::formatv("moe_combine_h{0}_k{1}_{2}_w{3}", H, K,
+                             typeTag(xt), typeTag(rt))
+                   .str();
+  comb.templateArgs = {b.i(H), b.i(K), b.type(rt), b.type(xt)};
+  comb.args = {b.numTokens()};
+  comb.args.push_back(b.operand(comb, yp));
+  comb.args.push_back(b.operand(comb, x.getWeights()));
+  comb.args.push_back(b.operand(comb, x.getResult(), true));
+  comb.grid = {ceilDiv(H, 256), 1, 1};
+  comb.block = 256;
+  comb.tokensPerBlock = 1;
+  comb.tokenAxis = 1;
+  prefillOnly(comb);
+  b.create(x.getLoc(), std::move(comb));
   return 1u;
 }
 

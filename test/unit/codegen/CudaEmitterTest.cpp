@@ -118,18 +118,32 @@ TEST_P(EveryOpKind, GeneratesEachKernelKind) {
   EXPECT_NE(cap->source.find(", 0x1.4p+2f)"), std::string::npos); // 5.0
   // Scratch is the largest any op needs: decode attention T x heads x
   // splits x (head_dim + 2) floats, or the first MoE block's T x k x
-  // moe_intermediate activations between its gate/up and down launches.
+  // moe_intermediate activations between its gate/up and down launches,
+  // for 16-bit types followed (256-byte aligned) by the grouped path's
+  // T x k x hidden down outputs, 9 segment and 9 tile starts and the T x k
+  // permutation.
   auto decode = g.lowered.module->lookupSymbol<mlir::func::FuncOp>("decode");
   ASSERT_TRUE(decode);
   auto scratch = decode->getAttrOfType<mlir::IntegerAttr>(
       llmc::kernel::kScratchBytesAttrName);
   ASSERT_TRUE(scratch);
   const int64_t elem = t == "f32" ? 4 : 2;
+  const int64_t moeScratch =
+      mma ? 32 * 3 * 32 * elem + 32 * 3 * 64 * elem + 256 + 256 + 32 * 3 * 4
+          : 32 * 3 * 32 * elem;
   EXPECT_EQ(scratch.getInt(),
-            std::max<int64_t>(32 * 4 * 1 * (16 + 2) * 4, 32 * 3 * 32 * elem));
+            std::max<int64_t>(32 * 4 * 1 * (16 + 2) * 4, moeScratch));
   EXPECT_TRUE(hasEntry(p, "moe_router_e8_h64_k3_sigmoid_" + t + "_" + t));
   EXPECT_TRUE(hasEntry(p, "moe_gate_up_e6_h64_i42_k2_" + t + "_" + t));
   EXPECT_TRUE(hasEntry(p, "moe_down_e6_h64_i42_k2_" + t + "_" + t));
+  // Prefill of 16-bit types: the grouped tensor-core path where hidden and
+  // moe_intermediate are multiples of 32 (the first block), the per-pair
+  // kernels for every T otherwise (the second, I = 42).
+  EXPECT_EQ(hasEntry(p, "moe_sort_e8_k3"), mma);
+  EXPECT_EQ(hasEntry(p, "moe_gate_up_grouped_e8_h64_i32_k3_" + t), mma);
+  EXPECT_EQ(hasEntry(p, "moe_down_grouped_e8_h64_i32_k3_" + t), mma);
+  EXPECT_EQ(hasEntry(p, "moe_combine_h64_k3_" + t), mma);
+  EXPECT_FALSE(hasEntry(p, "moe_gate_up_grouped_e6_"));
 }
 
 TEST_P(EveryOpKind, CompilesForSm80AndSm90aWithoutHotSpills) {

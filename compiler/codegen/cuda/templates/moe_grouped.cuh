@@ -1,0 +1,213 @@
+// moe_grouped.cuh - Mixture-of-Experts prefill: the (token, choice) pairs
+// sorted by expert on the device, then one grouped GEMM per projection over
+// the variable-sized expert segments on tensor cores (after gemm_mma.cuh,
+// whose mma/ldmatrix wrappers and tile sizes it uses), then the weighted
+// sum in choice order. Computes exactly what moe.cuh's per-pair kernels do
+// (plan.fbs MoEExperts), with each expert's weights read once per 64 of its
+// pairs instead of once per pair.
+
+// Counting sort of the pairs p = t * K + j by ids[p], one block: seg[e] is
+// where expert e's pairs start in perm (seg[E] = T * K), tiles[e] the first
+// 64-row tile of expert e (tiles[E] tiles in all), perm the pair indices,
+// ascending within each expert. Deterministic: no atomics.
+template <int E, int K>
+__device__ __forceinline__ void moe_sort(int T, const int *ids, int *seg,
+                                         int *tiles, int *perm) {
+  __shared__ int count[E];
+  const int P = T * K;
+  for (int e = threadIdx.x; e < E; e += blockDim.x) {
+    int c = 0;
+    for (int p = 0; p < P; ++p)
+      c += ids[p] == e;
+    count[e] = c;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int s = 0, t = 0;
+    for (int e = 0; e < E; ++e) {
+      seg[e] = s;
+      tiles[e] = t;
+      s += count[e];
+      t += (count[e] + LLMC_MMA_BM - 1) / LLMC_MMA_BM;
+    }
+    seg[E] = s;
+    tiles[E] = t;
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < E; e += blockDim.x) {
+    int at = seg[e];
+    for (int p = 0; p < P; ++p)
+      if (ids[p] == e)
+        perm[at++] = p;
+  }
+}
+
+// Rows rows[r] / DIV (r < 64; -1: zeros) x columns [k0, k0 + 32) of the
+// row-major src (rows of KD) into tile.
+template <int KD, int DIV, typename T>
+__device__ __forceinline__ void moe_load_rows(
+    T (*tile)[LLMC_MMA_BK + LLMC_MMA_PAD], const T *src, const int *rows,
+    int k0) {
+  constexpr int PER_ROW = LLMC_MMA_BK * int(sizeof(T)) / 16;
+#pragma unroll
+  for (int v = threadIdx.x; v < LLMC_MMA_BM * PER_ROW; v += 128) {
+    const int r = v / PER_ROW, c = (v % PER_ROW) * (16 / int(sizeof(T)));
+    uint4 data = make_uint4(0, 0, 0, 0);
+    if (rows[r] >= 0)
+      data = *reinterpret_cast<const uint4 *>(src + size_t(rows[r] / DIV) * KD +
+                                              k0 + c);
+    *reinterpret_cast<uint4 *>(&tile[r][c]) = data;
+  }
+}
+
+// The grouped GEMM: block (nt, b) computes columns [64 nt, 64 nt + 64) of
+// the tiles b, b + gridDim.y, ... of all experts. A tile is 64 pairs of one
+// expert e: rows x[perm[i] / DIV] (i in the expert's segment) times
+// w_e = w + e * W_STRIDE ([N, KD], GATED: the up rows follow at + N * KD);
+// row perm[i] of y ([T * K, N]) gets round(act(round(g))) * round(u)
+// (GATED) or round(acc).
+template <int E, int N, int KD, int DIV, bool GATED, int ACT, typename T>
+__device__ __forceinline__ void moe_grouped_mma(const T *x, const int *seg,
+                                                const int *tiles,
+                                                const int *perm, const T *w,
+                                                T *y) {
+  static_assert(KD % LLMC_MMA_BK == 0, "KD must be a multiple of 32");
+  constexpr int NB = GATED ? 2 : 1;
+  constexpr size_t W_STRIDE = size_t(NB) * N * KD;
+  __shared__ __align__(16) T xs[2][LLMC_MMA_BM][LLMC_MMA_BK + LLMC_MMA_PAD];
+  __shared__ __align__(16) T
+      ws[2][NB][LLMC_MMA_BN][LLMC_MMA_BK + LLMC_MMA_PAD];
+  __shared__ int rows[LLMC_MMA_BM];
+
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int wm = (warp / 2) * 32, wn = (warp % 2) * 32;
+  const int n0 = blockIdx.x * LLMC_MMA_BN;
+  const int total = tiles[E];
+
+  for (int tile = blockIdx.y; tile < total; tile += gridDim.y) {
+    // The expert of this tile: the last e with tiles[e] <= tile (experts
+    // without pairs have tiles[e] == tiles[e + 1]).
+    int lo = 0, hi = E - 1;
+    while (lo < hi) {
+      const int mid = (lo + hi + 1) / 2;
+      if (tiles[mid] <= tile)
+        lo = mid;
+      else
+        hi = mid - 1;
+    }
+    const int e = lo;
+    const int r0 = seg[e] + (tile - tiles[e]) * LLMC_MMA_BM, r1 = seg[e + 1];
+    if (threadIdx.x < LLMC_MMA_BM)
+      rows[threadIdx.x] =
+          r0 + int(threadIdx.x) < r1 ? perm[r0 + threadIdx.x] : -1;
+    __syncthreads();
+    const T *we = w + size_t(e) * W_STRIDE;
+
+    float acc[NB][2][4][4];
+#pragma unroll
+    for (int b = 0; b < NB; ++b)
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+          for (int q = 0; q < 4; ++q)
+            acc[b][i][j][q] = 0.0f;
+
+    moe_load_rows<KD, DIV>(xs[0], x, rows, 0);
+    mma_load_tile<KD>(ws[0][0], we, n0, N, 0);
+    if constexpr (GATED)
+      mma_load_tile<KD>(ws[0][NB - 1], we + size_t(N) * KD, n0, N, 0);
+    __syncthreads();
+
+    for (int k0 = 0; k0 < KD; k0 += LLMC_MMA_BK) {
+      const int cur = (k0 / LLMC_MMA_BK) % 2;
+      if (k0 + LLMC_MMA_BK < KD) {
+        moe_load_rows<KD, DIV>(xs[cur ^ 1], x, rows, k0 + LLMC_MMA_BK);
+        mma_load_tile<KD>(ws[cur ^ 1][0], we, n0, N, k0 + LLMC_MMA_BK);
+        if constexpr (GATED)
+          mma_load_tile<KD>(ws[cur ^ 1][NB - 1], we + size_t(N) * KD, n0, N,
+                            k0 + LLMC_MMA_BK);
+      }
+#pragma unroll
+      for (int kk = 0; kk < LLMC_MMA_BK; kk += 16) {
+        unsigned a[2][4];
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+          ldmatrix_x4(a[i],
+                      &xs[cur][wm + i * 16 + lane % 16][kk + (lane / 16) * 8]);
+#pragma unroll
+        for (int b = 0; b < NB; ++b) {
+#pragma unroll
+          for (int j = 0; j < 2; ++j) {
+            unsigned r[4];
+            ldmatrix_x4(r, &ws[cur][b][wn + j * 16 + (lane & 7) +
+                                       ((lane >> 4) << 3)]
+                              [kk + ((lane >> 3) & 1) * 8]);
+#pragma unroll
+            for (int i = 0; i < 2; ++i) {
+              MmaName<T>::mma(acc[b][i][2 * j], a[i], r);
+              MmaName<T>::mma(acc[b][i][2 * j + 1], a[i], r + 2);
+            }
+          }
+        }
+      }
+      __syncthreads();
+    }
+
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const int r = wm + i * 16 + lane / 4 + (q / 2) * 8;
+          const int n = n0 + wn + j * 8 + (lane % 4) * 2 + q % 2;
+          if (rows[r] >= 0 && n < N) {
+            float out;
+            if constexpr (GATED)
+              out = round_to<T>(activate<ACT>(round_to<T>(acc[0][i][j][q]))) *
+                    round_to<T>(acc[NB - 1][i][j][q]);
+            else
+              out = acc[0][i][j][q];
+            y[size_t(rows[r]) * N + n] = from_f<T>(out);
+          }
+        }
+    __syncthreads(); // rows and the tiles are reused by the next tile
+  }
+}
+
+template <int E, int H, int I, int K, int ACT, typename T>
+__device__ __forceinline__ void moe_gate_up_grouped(int, const T *x,
+                                                    const int *seg,
+                                                    const int *tiles,
+                                                    const int *perm,
+                                                    const T *gate_up, T *m) {
+  moe_grouped_mma<E, I, H, K, true, ACT, T>(x, seg, tiles, perm, gate_up, m);
+}
+
+template <int E, int H, int I, int K, typename T>
+__device__ __forceinline__ void moe_down_grouped(int, const T *m,
+                                                 const int *seg,
+                                                 const int *tiles,
+                                                 const int *perm,
+                                                 const T *down, T *yp) {
+  moe_grouped_mma<E, H, I, 1, false, 0, T>(m, seg, tiles, perm, down, yp);
+}
+
+// y[t, n] = round(sum_j round_w(w[t, j] * yp[t * K + j, n])), in choice
+// order: block (c, t) covers columns [c * blockDim.x, ...) of token t.
+template <int H, int K, typename TR, typename TY>
+__device__ __forceinline__ void moe_combine(int T, const TY *yp,
+                                            const TR *weights, TY *y) {
+  const int t = blockIdx.y;
+  const int n = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= T || n >= H)
+    return;
+  float acc = 0.0f;
+#pragma unroll
+  for (int j = 0; j < K; ++j)
+    acc += round_to<TR>(to_f(weights[t * K + j]) *
+                        to_f(yp[(size_t(t) * K + j) * H + n]));
+  y[size_t(t) * H + n] = from_f<TY>(acc);
+}
