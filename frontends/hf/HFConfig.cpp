@@ -160,6 +160,8 @@ std::optional<FamilyDefaults> familyOf(llvm::StringRef modelType) {
             FamilyDefaults{Family::Qwen3Moe, 32768, 4, std::nullopt})
       .Case("glm4_moe",
             FamilyDefaults{Family::Glm4Moe, 131072, 8, std::nullopt})
+      .Case("olmoe", FamilyDefaults{Family::Olmoe, 4096, std::nullopt,
+                                    std::nullopt})
       .Default(std::nullopt);
 }
 
@@ -287,6 +289,7 @@ void readSlidingWindow(const Reader &top, ModelConfig &cfg) {
   switch (cfg.family) {
   case Family::Llama:
   case Family::Glm4Moe:
+  case Family::Olmoe:
     return;  // their attention has no sliding window.
   case Family::Mixtral: {
     // Default None (unlike mistral); when set, every layer slides.
@@ -462,6 +465,16 @@ void readMoE(const Reader &top, ModelConfig &cfg) {
       cfg.moeLayers[i] = i >= firstMoE;
     break;
   }
+  case Family::Olmoe: {
+    std::tie(moe.numExperts, expertsKey) = integerOf(
+        {"num_experts", "num_local_experts"}, 1, kMaxExperts, 64);
+    moe.topK = top.integer("num_experts_per_tok", 1, kMaxExperts, 8);
+    moe.intermediateSize = cfg.intermediateSize; // per expert
+    moe.normalize = top.boolean("norm_topk_prob", false);
+    moe.weightsInActDtype = true; // cast to the logits' dtype
+    cfg.moeLayers.assign(cfg.numLayers, true);
+    break;
+  }
   default:
     return;
   }
@@ -566,6 +579,13 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
     cfg.qkvBias = top.boolean("attention_bias", false);  // o_proj never
     cfg.qkNorm = top.boolean("use_qk_norm", false);
     break;
+  case Family::Olmoe:
+    cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", false);
+    cfg.qkNormFull = true;
+    if (top.has("clip_qkv"))
+      top.fail("clip_qkv", "unsupported: clamping q, k and v (clip_qkv " +
+                               top.object.at("clip_qkv").dump() + ")");
+    break;
   }
   cfg.tieWordEmbeddings = top.boolean("tie_word_embeddings", false);
 
@@ -592,7 +612,7 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
 } // namespace
 
 llvm::StringRef supportedModelTypes() {
-  return "llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, glm4_moe";
+  return "llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, glm4_moe, olmoe";
 }
 
 std::optional<DType> parseDType(llvm::StringRef name) {

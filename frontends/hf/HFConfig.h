@@ -32,6 +32,7 @@ enum class Family {
   Mixtral,  // llama layers, every MLP a softmax-routed MoE
   Qwen3Moe, // qwen3 layers, softmax-routed MoE where decoder_sparse_step says
   Glm4Moe,  // llama layers with partial RoPE, DeepSeek-V3-style MoE
+  Olmoe,    // llama layers with full-projection QK norms, softmax-routed MoE
 };
 /// Element types and MLP activations have one definition, the plan schema's
 /// (runtime/schema/plan.fbs; the llm dialect's enums are generated from it).
@@ -90,6 +91,8 @@ struct ModelConfig {
   bool oBias = false;     // o_proj carries a bias
   bool mlpBias = false;   // gate/up/down carry a bias
   bool qkNorm = false;    // per-head RMSNorm of q and k before RoPE
+  bool qkNormFull = false; // RMSNorm of the whole q and k projections
+                           // (before the head split; olmoe)
   bool tieWordEmbeddings = false;
 
   /// Sliding window (tokens, including the current one) of the layers that

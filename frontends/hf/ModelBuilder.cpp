@@ -199,6 +199,10 @@ private:
     Value q = linear(x, attn + ".q_proj", nH * d, H, cfg.qkvBias);
     Value k = linear(x, attn + ".k_proj", nKV * d, H, cfg.qkvBias);
     Value v = linear(x, attn + ".v_proj", nKV * d, H, cfg.qkvBias);
+    if (cfg.qkNormFull) {
+      q = rmsNorm(q, attn + ".q_norm", nH * d);
+      k = rmsNorm(k, attn + ".k_norm", nKV * d);
+    }
     q = llm::SplitHeadsOp::create(b, loc(attn + ".q_proj"), tokens({nH, d}), q);
     k = llm::SplitHeadsOp::create(b, loc(attn + ".k_proj"), tokens({nKV, d}), k);
     v = llm::SplitHeadsOp::create(b, loc(attn + ".v_proj"), tokens({nKV, d}), v);

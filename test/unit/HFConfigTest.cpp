@@ -252,7 +252,7 @@ TEST(HFConfigErrors, NameFileAndKey) {
   family["model_type"] = "gpt2";
   EXPECT_EQ(errorOf(family.dump()),
             "dir/config.json: key \"model_type\": unsupported model_type "
-            "\"gpt2\" (supported: llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, glm4_moe)");
+            "\"gpt2\" (supported: llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, glm4_moe, olmoe)");
   json rope = j;
   rope["rope_scaling"] = {{"rope_type", "su"}, {"factor", 2.0}};
   EXPECT_EQ(errorOf(rope.dump()),
@@ -266,6 +266,101 @@ TEST(HFConfigErrors, NameFileAndKey) {
             std::string::npos);
   EXPECT_EQ(errorOf("[1, 2]"), "dir/config.json: expected a JSON object at the "
                                "top level, got an array");
+}
+
+// Mixture-of-Experts: transformers' defaults and per-layer choices.
+TEST(HFConfig, MixtralRoutesEveryLayerAndAlwaysRenormalizes) {
+  json j = tiny("mixtral");
+  j["num_key_value_heads"] = 2; // the class default 8 exceeds the 4 heads
+  j["norm_topk_prob"] = false; // ignored: MixtralSparseMoeBlock always divides
+  ModelConfig c = parse(j);
+  ASSERT_TRUE(c.moe.has_value());
+  EXPECT_EQ(c.moe->numExperts, 8);
+  EXPECT_EQ(c.moe->topK, 2);
+  EXPECT_EQ(c.moe->intermediateSize, 128); // intermediate_size, per expert
+  EXPECT_TRUE(c.moe->normalize);
+  EXPECT_FALSE(c.moe->weightsInActDtype);
+  EXPECT_TRUE(c.moe->mixtralNames);
+  EXPECT_EQ(c.moeLayers, std::vector<bool>(3, true));
+  EXPECT_DOUBLE_EQ(c.rope.theta, 1e6);
+}
+
+TEST(HFConfig, Qwen3MoeDenseLayers) {
+  json j = tiny("qwen3_moe");
+  j["num_hidden_layers"] = 6;
+  j["num_experts"] = 16;
+  j["decoder_sparse_step"] = 2; // layers 1, 3, 5
+  j["mlp_only_layers"] = {3};
+  ModelConfig c = parse(j);
+  ASSERT_TRUE(c.moe.has_value());
+  EXPECT_EQ(c.moe->numExperts, 16);
+  EXPECT_EQ(c.moe->topK, 8);
+  EXPECT_EQ(c.moe->intermediateSize, 768);
+  EXPECT_FALSE(c.moe->normalize);
+  EXPECT_TRUE(c.moe->weightsInActDtype);
+  EXPECT_EQ(c.moeLayers,
+            (std::vector<bool>{false, true, false, false, false, true}));
+  // transformers 5 writes the count as num_local_experts.
+  json v5 = tiny("qwen3_moe");
+  v5["num_local_experts"] = 12;
+  EXPECT_EQ(parse(v5).moe->numExperts, 12);
+}
+
+TEST(HFConfig, Glm4MoeIsDeepSeekV3Routing) {
+  json j = tiny("glm4_moe");
+  j["num_key_value_heads"] = 2; // the class default 8 exceeds the 4 heads
+  j["num_hidden_layers"] = 4;
+  j["n_routed_experts"] = 16;
+  j["n_group"] = 4;
+  j["topk_group"] = 2;
+  j["num_experts_per_tok"] = 4;
+  j["first_k_dense_replace"] = 2;
+  j["n_shared_experts"] = 2;
+  j["moe_intermediate_size"] = 32;
+  j["routed_scaling_factor"] = 2.5;
+  ModelConfig c = parse(j);
+  ASSERT_TRUE(c.moe.has_value());
+  EXPECT_EQ(c.moe->scoring, llmc::hf::RouterScoring::Sigmoid);
+  EXPECT_TRUE(c.moe->logitsInF32);
+  EXPECT_TRUE(c.moe->correctionBias);
+  EXPECT_EQ(c.moe->groups, 4);
+  EXPECT_EQ(c.moe->topGroups, 2);
+  EXPECT_EQ(c.moe->groupScore, llmc::hf::RouterGroupScore::SumOfTop2);
+  EXPECT_TRUE(c.moe->normalize);
+  EXPECT_DOUBLE_EQ(c.moe->normalizeEpsilon, 1e-20);
+  EXPECT_DOUBLE_EQ(c.moe->scaling, 2.5);
+  EXPECT_EQ(c.moe->sharedIntermediateSize, 64); // 2 shared experts of 32
+  EXPECT_EQ(c.moeLayers, (std::vector<bool>{false, false, true, true}));
+  EXPECT_EQ(c.rope.dim, 8); // partial_rotary_factor 0.5 of head_dim 16
+}
+
+TEST(HFConfig, OlmoeNormsWholeProjections) {
+  ModelConfig c = parse(tiny("olmoe"));
+  EXPECT_EQ(c.family, Family::Olmoe);
+  EXPECT_TRUE(c.qkNormFull);
+  EXPECT_FALSE(c.qkNorm);
+  ASSERT_TRUE(c.moe.has_value());
+  EXPECT_EQ(c.moe->numExperts, 64);
+  EXPECT_EQ(c.moe->topK, 8);
+  EXPECT_EQ(c.moe->intermediateSize, 128);
+  EXPECT_FALSE(c.moe->normalize);
+  EXPECT_EQ(c.maxPositionEmbeddings, 4096);
+}
+
+TEST(HFConfigErrors, MoEKeysByName) {
+  json j = tiny("glm4_moe");
+  j["num_key_value_heads"] = 2; // the class default 8 exceeds the 4 heads
+  j["n_routed_experts"] = 8;
+  j["n_group"] = 3;
+  EXPECT_EQ(errorOf(j.dump()),
+            "dir/config.json: key \"n_group\": value 3 does not divide "
+            "n_routed_experts (8)");
+  json k = tiny("mixtral");
+  k["num_key_value_heads"] = 2; // the class default 8 exceeds the 4 heads
+  k["num_experts_per_tok"] = 9;
+  EXPECT_EQ(errorOf(k.dump()),
+            "dir/config.json: key \"num_experts_per_tok\": value 9 exceeds "
+            "num_local_experts (8)");
 }
 
 } // namespace

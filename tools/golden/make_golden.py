@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# Golden conformance data for the llama, mistral, qwen2, qwen3, mixtral, qwen3_moe and glm4_moe frontends.
+# Golden conformance data for the llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, olmoe and glm4_moe frontends.
 #
 # An offline generator, not part of the build or of CI (it needs torch and transformers):
 #   /tmp/gv/bin/python tools/golden/make_golden.py --out test/models
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import transformers
-from transformers import (AutoModelForCausalLM, Glm4MoeConfig, LlamaConfig, MistralConfig, MixtralConfig, Qwen2Config,
-                          Qwen3Config, Qwen3MoeConfig)
+from transformers import (AutoModelForCausalLM, Glm4MoeConfig, LlamaConfig, MistralConfig, MixtralConfig, OlmoeConfig,
+                          Qwen2Config, Qwen3Config, Qwen3MoeConfig)
 
 MAX_NEW_TOKENS = 8
 F32_REL_TOL = 1e-4
@@ -177,6 +177,23 @@ def glm4_moe_config():
     )
 
 
+def olmoe_config():
+    # q_norm / k_norm over the whole projections (before the head split), 8 experts, top-3 without
+    # renormalisation (norm_topk_prob false, as OLMoE ships).
+    return dict(
+        vocab_size=512, hidden_size=64, intermediate_size=48, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+        initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=False, attention_bias=False,
+        num_experts=8, num_experts_per_tok=3, norm_topk_prob=False, clip_qkv=None,
+        eos_token_id=None,  # OLMoE's 50279 is outside the tiny vocabulary
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+    )
+
+
+def is_full_qk_norm(name):
+    return name.endswith("self_attn.q_norm") or name.endswith("self_attn.k_norm")
+
+
 def zero_correction_bias(model, cfg):
     model = copy.deepcopy(model)
     with torch.no_grad():
@@ -224,6 +241,9 @@ def specs():
         ("qwen3-moe", Qwen3MoeConfig, qwen3_moe_config, 30, 600, 0.45, 2.0, (),
          [("norm_topk_prob off", ablate_config(norm_topk_prob=False), False),
           ("layer 1 routed too (mlp_only_layers empty)", ablate_config(mlp_only_layers=[]), False)]),
+        ("olmoe", OlmoeConfig, olmoe_config, 29, 800, 0.45, 2.0, (),
+         [("q_norm/k_norm removed", ablate_modules(is_full_qk_norm, lambda m: torch.nn.Identity()), False),
+          ("norm_topk_prob on", ablate_config(norm_topk_prob=True), False)]),
         ("glm4-moe", Glm4MoeConfig, glm4_moe_config, 31, 700, 0.45, 2.0, (),
          [("one group (n_group 1, topk_group 1)", ablate_config(n_group=1, topk_group=1), False),
           ("e_score_correction_bias zeroed", zero_correction_bias, False),
@@ -277,7 +297,8 @@ def add_bigram(model, gen, embed_std, strength):
             model.model.norm.weight.mul_(sign)
         else:
             head = model.get_output_embeddings().weight
-            head[perm] += strength * head.norm(dim=1).mean() * emb / emb.norm(dim=1, keepdim=True)
+            # (clamped: a padding_idx row, as olmoe's, is zero and votes for nothing)
+            head[perm] += strength * head.norm(dim=1).mean() * emb / emb.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
 # The experts' per-expert loop (transformers' "eager" experts): the plainest reference, and the only one that
