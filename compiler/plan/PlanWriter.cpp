@@ -392,6 +392,11 @@ private:
                                     shape(x.getWeights())[1],
                                     pl::Activation(x.getActivation()))
                    .Union();
+    } else if (auto g = dyn_cast<llm::SigmoidGateOp>(op)) {
+      kind = pl::OpParams::SigmoidGate;
+      params = pl::CreateSigmoidGate(fbb, shape(g.getWeight())[1],
+                                     rowElems(g.getType()))
+                   .Union();
     } else if (auto h = dyn_cast<llm::LMHeadOp>(op)) {
       kind = pl::OpParams::LMHead;
       params = pl::CreateLMHead(fbb, shape(h.getWeight())[1],

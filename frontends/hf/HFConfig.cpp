@@ -162,6 +162,8 @@ std::optional<FamilyDefaults> familyOf(llvm::StringRef modelType) {
             FamilyDefaults{Family::Glm4Moe, 131072, 8, std::nullopt})
       .Case("olmoe", FamilyDefaults{Family::Olmoe, 4096, std::nullopt,
                                     std::nullopt})
+      .Case("qwen2_moe",
+            FamilyDefaults{Family::Qwen2Moe, 32768, 16, std::nullopt})
       .Default(std::nullopt);
 }
 
@@ -319,17 +321,19 @@ void readSlidingWindow(const Reader &top, ModelConfig &cfg) {
     return;
   }
   case Family::Qwen2:
-  case Family::Qwen3: {
-    bool use = top.boolean("use_sliding_window", false);
+  case Family::Qwen3:
+  case Family::Qwen2Moe: {
+    // Without use_sliding_window transformers drops the window (qwen2_moe
+    // even saves it as 0) and layer_types change nothing.
+    if (!top.boolean("use_sliding_window", false))
+      return;
     std::optional<int64_t> window;
     if (top.has("sliding_window"))
       window = top.integer("sliding_window", 1, kMaxPositions);
     else if (!top.containsKey("sliding_window"))
       window = 4096;
-    if (!use || !window) {
-      // transformers drops the window; layer_types then change nothing.
+    if (!window)
       return;
-    }
     cfg.slidingWindow = window;
     if (top.has("layer_types")) {
       const json &types = top.object.at("layer_types");
@@ -349,10 +353,13 @@ void readSlidingWindow(const Reader &top, ModelConfig &cfg) {
       }
       return;
     }
-    int64_t firstSliding =
+    int64_t maxWindowLayers =
         top.integer("max_window_layers", 0, kMaxLayers, 28);
     for (int64_t i = 0; i < cfg.numLayers; ++i)
-      cfg.slidingLayers[i] = i >= firstSliding;
+      cfg.slidingLayers[i] =
+          cfg.family == Family::Qwen2Moe
+              ? i % 2 == 0 && i < maxWindowLayers // even layers below it
+              : i >= maxWindowLayers;
     return;
   }
   }
@@ -360,6 +367,31 @@ void readSlidingWindow(const Reader &top, ModelConfig &cfg) {
 
 /// The MoE of the Mixture-of-Experts families and which layers use it
 /// (shared/MODELS.md §6, §9, §18).
+/// Qwen's per-layer choice: layer i routes iff it is not in mlp_only_layers,
+/// the model has experts and (i + 1) % decoder_sparse_step == 0.
+void readDenseLayers(const Reader &top, ModelConfig &cfg,
+                     const MoEConfig &moe) {
+  int64_t step = top.integer("decoder_sparse_step", 1, kMaxLayers, 1);
+  std::vector<bool> dense(cfg.numLayers, false);
+  if (top.has("mlp_only_layers")) {
+    const json &v = top.object.at("mlp_only_layers");
+    if (!v.is_array())
+      top.fail("mlp_only_layers",
+               "expected a list of layer indices, got " + describe(v));
+    for (const json &e : v) {
+      if (!e.is_number_integer() || e.get<int64_t>() < 0 ||
+          e.get<int64_t>() >= cfg.numLayers)
+        top.fail("mlp_only_layers",
+                 "entry " + e.dump() + " is not a layer index in [0, " +
+                     std::to_string(cfg.numLayers - 1) + "]");
+      dense[size_t(e.get<int64_t>())] = true;
+    }
+  }
+  for (int64_t i = 0; i < cfg.numLayers; ++i)
+    cfg.moeLayers[i] =
+        !dense[i] && moe.numExperts > 0 && (i + 1) % step == 0;
+}
+
 void readMoE(const Reader &top, ModelConfig &cfg) {
   constexpr int64_t kMaxExperts = 1 << 16;
   MoEConfig moe;
@@ -392,25 +424,7 @@ void readMoE(const Reader &top, ModelConfig &cfg) {
         top.integer("moe_intermediate_size", 1, kMaxHidden * 16, 768);
     moe.normalize = top.boolean("norm_topk_prob", false);
     moe.weightsInActDtype = true; // transformers 5.24 casts them
-    int64_t step = top.integer("decoder_sparse_step", 1, kMaxLayers, 1);
-    std::vector<bool> dense(cfg.numLayers, false);
-    if (top.has("mlp_only_layers")) {
-      const json &v = top.object.at("mlp_only_layers");
-      if (!v.is_array())
-        top.fail("mlp_only_layers",
-                 "expected a list of layer indices, got " + describe(v));
-      for (const json &e : v) {
-        if (!e.is_number_integer() || e.get<int64_t>() < 0 ||
-            e.get<int64_t>() >= cfg.numLayers)
-          top.fail("mlp_only_layers",
-                   "entry " + e.dump() + " is not a layer index in [0, " +
-                       std::to_string(cfg.numLayers - 1) + "]");
-        dense[size_t(e.get<int64_t>())] = true;
-      }
-    }
-    for (int64_t i = 0; i < cfg.numLayers; ++i)
-      cfg.moeLayers[i] =
-          !dense[i] && moe.numExperts > 0 && (i + 1) % step == 0;
+    readDenseLayers(top, cfg, moe);
     break;
   }
   case Family::Glm4Moe: {
@@ -463,6 +477,20 @@ void readMoE(const Reader &top, ModelConfig &cfg) {
     int64_t firstMoE = top.integer("first_k_dense_replace", 0, kMaxLayers, 1);
     for (int64_t i = 0; i < cfg.numLayers; ++i)
       cfg.moeLayers[i] = i >= firstMoE;
+    break;
+  }
+  case Family::Qwen2Moe: {
+    std::tie(moe.numExperts, expertsKey) =
+        integerOf({"num_experts", "num_local_experts"}, 0, kMaxExperts, 60);
+    moe.topK = top.integer("num_experts_per_tok", 1, kMaxExperts, 4);
+    moe.intermediateSize =
+        top.integer("moe_intermediate_size", 1, kMaxHidden * 16, 1408);
+    moe.normalize = top.boolean("norm_topk_prob", false);
+    moe.weightsInActDtype = true; // transformers 5.24 casts them
+    moe.sharedIntermediateSize = top.integer(
+        "shared_expert_intermediate_size", 0, kMaxHidden * 16, 5632);
+    moe.sharedGate = true;
+    readDenseLayers(top, cfg, moe);
     break;
   }
   case Family::Olmoe: {
@@ -568,6 +596,9 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
   case Family::Qwen2:
     cfg.qkvBias = true;  // q/k/v always biased, o_proj never
     break;
+  case Family::Qwen2Moe:
+    cfg.qkvBias = top.boolean("qkv_bias", true);  // o_proj never
+    break;
   case Family::Qwen3:
   case Family::Qwen3Moe:
     cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", false);
@@ -612,7 +643,8 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
 } // namespace
 
 llvm::StringRef supportedModelTypes() {
-  return "llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, glm4_moe, olmoe";
+  return "llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, "
+         "glm4_moe, olmoe";
 }
 
 std::optional<DType> parseDType(llvm::StringRef name) {

@@ -33,6 +33,7 @@ enum class Family {
   Qwen3Moe, // qwen3 layers, softmax-routed MoE where decoder_sparse_step says
   Glm4Moe,  // llama layers with partial RoPE, DeepSeek-V3-style MoE
   Olmoe,    // llama layers with full-projection QK norms, softmax-routed MoE
+  Qwen2Moe, // qwen2 layers, softmax-routed MoE plus a sigmoid-gated shared expert
 };
 /// Element types and MLP activations have one definition, the plan schema's
 /// (runtime/schema/plan.fbs; the llm dialect's enums are generated from it).
@@ -59,6 +60,9 @@ struct MoEConfig {
   RouterGroupScore groupScore = RouterGroupScore::SumOfTop2;
   bool weightsInActDtype = false; // routing weights rounded to the act dtype
   int64_t sharedIntermediateSize = 0; // shared experts' width (0: none)
+  /// One shared expert ("shared_expert") scaled per token by
+  /// sigmoid(shared_expert_gate . x) (Qwen2-MoE), not "shared_experts".
+  bool sharedGate = false;
   /// Checkpoint names: "block_sparse_moe" + w1/w3/w2 (Mixtral) or "mlp" +
   /// gate_proj/up_proj/down_proj.
   bool mixtralNames = false;

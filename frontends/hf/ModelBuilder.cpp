@@ -292,10 +292,16 @@ private:
         route.getExpertIds(), gateUp, down,
         llm::ActivationAttr::get(&ctx, toLLM(cfg.hiddenAct)));
     if (m.sharedIntermediateSize > 0) {
-      Value shared =
-          gatedMLP(y, block + ".shared_experts", m.sharedIntermediateSize);
-      out = llm::AddOp::create(b, loc(block + ".shared_experts"), y.getType(),
-                               out, shared);
+      const std::string sharedName =
+          block + (m.sharedGate ? ".shared_expert" : ".shared_experts");
+      Value shared = gatedMLP(y, sharedName, m.sharedIntermediateSize);
+      if (m.sharedGate) {
+        Value gate = param(block + ".shared_expert_gate.weight", {1, H});
+        shared = llm::SigmoidGateOp::create(
+            b, loc(block + ".shared_expert_gate"), y.getType(), y, gate,
+            shared);
+      }
+      out = llm::AddOp::create(b, loc(sharedName), y.getType(), out, shared);
     }
     return out;
   }

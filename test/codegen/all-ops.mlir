@@ -10,7 +10,8 @@
 // DeepSeek-V3-style router (sigmoid, correction bias, 2 of 4 groups, top 3,
 // renormalized, scaled) with SiLU experts, and a softmax top-2 router whose
 // weights stay in the activation type with GELU-tanh experts (whose
-// intermediate size 42 takes the scalar path).
+// intermediate size 42 takes the scalar path), scaled per token by a
+// sigmoid gate (Qwen2-MoE's shared_expert_gate).
 //
 // The tests of test/unit/codegen and test/emulation read it through
 // test/support/TestModule.h: they set the element type `!dt` (f32, f16 or
@@ -40,6 +41,7 @@
 // CHECK: kernel.call @moe_router({{.*}}entry = "moe_router_e6_h64_k2_softmax_f32_f32_wf32"
 // CHECK: kernel.call @moe_gate_up({{.*}}entry = "moe_gate_up_e6_h64_i42_k2_f32_f32_act1"
 // CHECK: kernel.call @moe_down({{.*}}entry = "moe_down_e6_h64_i42_k2_f32_f32_wf32_scalar"
+// CHECK: kernel.call @sigmoid_gate({{.*}}entry = "sigmoid_gate_h64_n64_f32_f32_f32"
 // CHECK: kernel.call @softcap({{.*}}entry = "softcap_s64_f32_f32_{{[0-9A-F]+}}"
 // CHECK: kernel.call @rms_norm({{.*}}entry = "rms_norm_s64_g1_var0_f32_f32_f32"
 // CHECK: kernel.call @gemv({{.*}}entry = "lm_head_gemv_n80_k64_f32_f32_f32"
@@ -106,8 +108,10 @@ func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?
   %egu2 = llm.param "experts2.gate_up_proj" : tensor<6x84x64x!dt>
   %edn2 = llm.param "experts2.down_proj" : tensor<6x64x42x!dt>
   %e2 = llm.moe_experts gelu_tanh %normed, %rw2, %ri2, %egu2, %edn2 : tensor<?x64x!dt>, tensor<?x2x!dt>, tensor<?x2xi32>, tensor<6x84x64x!dt>, tensor<6x64x42x!dt> -> tensor<?x64x!dt> loc("moe_experts2")
+  %wsg = llm.param "shared_expert_gate.weight" : tensor<1x64x!dt>
+  %e2g = llm.sigmoid_gate %normed, %wsg, %e2 : tensor<?x64x!dt>, tensor<1x64x!dt>, tensor<?x64x!dt> loc("shared_expert_gate")
   %de = llm.add %d, %e : tensor<?x64x!dt> loc("moe_sum")
-  %de2 = llm.add %de, %e2 : tensor<?x64x!dt> loc("moe_sum2")
+  %de2 = llm.add %de, %e2g : tensor<?x64x!dt> loc("moe_sum2")
   %dc = llm.softcap %de2 cap 5.0 : tensor<?x64x!dt> loc("softcap")
   %r = llm.add %dc, %sum : tensor<?x64x!dt> loc("residual")
   %final_norm = llm.param "final_norm.weight" : tensor<64x!dt>

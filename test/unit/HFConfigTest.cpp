@@ -252,7 +252,7 @@ TEST(HFConfigErrors, NameFileAndKey) {
   family["model_type"] = "gpt2";
   EXPECT_EQ(errorOf(family.dump()),
             "dir/config.json: key \"model_type\": unsupported model_type "
-            "\"gpt2\" (supported: llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, glm4_moe, olmoe)");
+            "\"gpt2\" (supported: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, glm4_moe, olmoe)");
   json rope = j;
   rope["rope_scaling"] = {{"rope_type", "su"}, {"factor", 2.0}};
   EXPECT_EQ(errorOf(rope.dump()),
@@ -332,6 +332,37 @@ TEST(HFConfig, Glm4MoeIsDeepSeekV3Routing) {
   EXPECT_EQ(c.moe->sharedIntermediateSize, 64); // 2 shared experts of 32
   EXPECT_EQ(c.moeLayers, (std::vector<bool>{false, false, true, true}));
   EXPECT_EQ(c.rope.dim, 8); // partial_rotary_factor 0.5 of head_dim 16
+}
+
+TEST(HFConfig, Qwen2MoeSharedExpertGate) {
+  json j = tiny("qwen2_moe");
+  j["num_key_value_heads"] = 4;
+  j["use_sliding_window"] = false;
+  j["sliding_window"] = 0; // what transformers saves then
+  ModelConfig c = parse(j);
+  EXPECT_EQ(c.family, Family::Qwen2Moe);
+  EXPECT_TRUE(c.qkvBias);
+  EXPECT_FALSE(c.oBias);
+  EXPECT_FALSE(c.slidingWindow.has_value());
+  ASSERT_TRUE(c.moe.has_value());
+  EXPECT_EQ(c.moe->numExperts, 60);
+  EXPECT_EQ(c.moe->topK, 4);
+  EXPECT_EQ(c.moe->intermediateSize, 1408);
+  EXPECT_EQ(c.moe->sharedIntermediateSize, 5632);
+  EXPECT_TRUE(c.moe->sharedGate);
+  EXPECT_FALSE(c.moe->normalize);
+  EXPECT_TRUE(c.moe->weightsInActDtype);
+  EXPECT_EQ(c.moeLayers, std::vector<bool>(3, true));
+  // A window: even layers below max_window_layers (unlike qwen2).
+  json w = j;
+  w["num_hidden_layers"] = 5;
+  w["use_sliding_window"] = true;
+  w["sliding_window"] = 64;
+  w["max_window_layers"] = 3;
+  ModelConfig cw = parse(w);
+  EXPECT_EQ(cw.slidingWindow, 64);
+  EXPECT_EQ(cw.slidingLayers,
+            (std::vector<bool>{true, false, true, false, false}));
 }
 
 TEST(HFConfig, OlmoeNormsWholeProjections) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-# Golden conformance data for the llama, mistral, qwen2, qwen3, mixtral, qwen3_moe, olmoe and glm4_moe frontends.
+# Golden conformance data for the llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, olmoe and glm4_moe
+# frontends.
 #
 # An offline generator, not part of the build or of CI (it needs torch and transformers):
 #   /tmp/gv/bin/python tools/golden/make_golden.py --out test/models
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 import transformers
 from transformers import (AutoModelForCausalLM, Glm4MoeConfig, LlamaConfig, MistralConfig, MixtralConfig, OlmoeConfig,
-                          Qwen2Config, Qwen3Config, Qwen3MoeConfig)
+                          Qwen2Config, Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig)
 
 MAX_NEW_TOKENS = 8
 F32_REL_TOL = 1e-4
@@ -177,6 +178,31 @@ def glm4_moe_config():
     )
 
 
+def qwen2_moe_config():
+    # Layer 0 dense (mlp_only_layers), layers 1-2 route 2 of 8 experts (not renormalised, as Qwen1.5-MoE ships)
+    # and add a shared expert scaled by sigmoid(shared_expert_gate . x); q/k/v biases. moe_intermediate_size 64
+    # is a multiple of 32, so the bf16 model's 29-token prefill takes the grouped tensor-core kernels.
+    return dict(
+        vocab_size=448, hidden_size=64, intermediate_size=128, moe_intermediate_size=64,
+        shared_expert_intermediate_size=96, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
+        max_position_embeddings=256, initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=False,
+        num_experts=8, num_experts_per_tok=2, norm_topk_prob=False, decoder_sparse_step=1, mlp_only_layers=[0],
+        qkv_bias=True, use_sliding_window=False,
+        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+    )
+
+
+class OpenGate(torch.nn.Module):
+    """A shared_expert_gate whose sigmoid is 1: the shared expert ungated."""
+
+    def forward(self, x):
+        return torch.full(x.shape[:-1] + (1,), 30.0, dtype=x.dtype)
+
+
+def is_shared_expert_gate(name):
+    return name.endswith("mlp.shared_expert_gate")
+
+
 def olmoe_config():
     # q_norm / k_norm over the whole projections (before the head split), 8 experts, top-3 without
     # renormalisation (norm_topk_prob false, as OLMoE ships).
@@ -241,6 +267,10 @@ def specs():
         ("qwen3-moe", Qwen3MoeConfig, qwen3_moe_config, 30, 600, 0.45, 2.0, (),
          [("norm_topk_prob off", ablate_config(norm_topk_prob=False), False),
           ("layer 1 routed too (mlp_only_layers empty)", ablate_config(mlp_only_layers=[]), False)]),
+        ("qwen2-moe", Qwen2MoeConfig, qwen2_moe_config, 29, 900, 0.45, 2.0, ("head_dim",),
+         [("shared_expert_gate removed (sigmoid 1)", ablate_modules(is_shared_expert_gate, lambda m: OpenGate()),
+           False),
+          ("layer 0 routed too (mlp_only_layers empty)", ablate_config(mlp_only_layers=[]), False)]),
         ("olmoe", OlmoeConfig, olmoe_config, 29, 800, 0.45, 2.0, (),
          [("q_norm/k_norm removed", ablate_modules(is_full_qk_norm, lambda m: torch.nn.Identity()), False),
           ("norm_topk_prob on", ablate_config(norm_topk_prob=True), False)]),

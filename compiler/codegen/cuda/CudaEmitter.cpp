@@ -37,7 +37,8 @@ const char *templateOf(llvm::StringRef callee) {
       .Cases({"attn_prefill", "attn_decode_split", "attn_decode_combine"},
              k_attention_cuh)
       .Cases({"argmax_partial", "argmax_final"}, k_argmax_cuh)
-      .Cases({"moe_router", "moe_gate_up", "moe_down"}, k_moe_cuh)
+      .Cases({"moe_router", "moe_gate_up", "moe_down", "sigmoid_gate"},
+             k_moe_cuh)
       .Cases({"moe_sort", "moe_gate_up_grouped", "moe_down_grouped",
               "moe_combine"},
              k_moe_grouped_cuh)

@@ -313,6 +313,20 @@ LogicalResult MoEExpertsOp::verify() {
                           "expert ids");
 }
 
+LogicalResult SigmoidGateOp::verify() {
+  RankedTensorType in = getInput().getType(), w = getWeight().getType(),
+                   v = getValue().getType();
+  if (in.getRank() != 2 || v.getRank() != 2)
+    return emitOpError() << "expects input [T, H] and value [T, N]";
+  if (w.getRank() != 2 || w.getDimSize(0) != 1 ||
+      w.getDimSize(1) != in.getDimSize(1))
+    return emitOpError() << "expects weight [1, " << in.getDimSize(1)
+                         << "], got " << w;
+  if (in.getElementType() != v.getElementType())
+    return emitOpError() << "input and value must share an element type";
+  return verifyTokenCount(*this, getInput(), "input", getValue(), "value");
+}
+
 LogicalResult SoftcapOp::verify() {
   if (!(getCap().convertToDouble() > 0.0))
     return emitOpError() << "cap must be positive";

@@ -280,6 +280,28 @@ def LLM_MoEExpertsOp : LLM_Op<"moe_experts", [Pure]> {
   let hasVerifier = 1;
 }
 
+def LLM_SigmoidGateOp : LLM_Op<"sigmoid_gate", [Pure,
+    AllTypesMatch<["value", "result"]>]> {
+  let summary = "y * sigmoid(x . w): a per-token scalar gate (Qwen2-MoE's shared expert)";
+  let description = [{
+    For each token, `g = sigmoid(x . w)` with `w` `[1, H]` (the logit and
+    the sigmoid each rounded to the value's type, as an nn.Linear of width 1
+    followed by F.sigmoid computes them), then `g * value`, rounded.
+
+    ```mlir
+    %g = llm.sigmoid_gate %x, %w, %shared : tensor<?x2048xbf16>, tensor<1x2048xbf16>, tensor<?x2048xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$input, LLM_Weight:$weight,
+                       LLM_Activation:$value);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $value attr-dict `:` type($input) `,`
+    type($weight) `,` type($value)
+  }];
+  let hasVerifier = 1;
+}
+
 def LLM_GLUOp : LLM_Op<"glu", [Pure, AllTypesMatch<["gate", "up", "result"]>]> {
   let summary = "act(gate) * up: the SwiGLU / GeGLU combination";
   let description = [{

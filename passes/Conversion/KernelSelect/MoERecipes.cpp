@@ -264,10 +264,41 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
 
 } // namespace
 
+/// llm.sigmoid_gate: one block per token, warp 0 the gate's dot product.
+FailureOr<unsigned> sigmoidGate(ArrayRef<Operation *> ops, unsigned first,
+                                KernelBuilder &b) {
+  auto g = dyn_cast<llm::SigmoidGateOp>(ops[first]);
+  if (!g)
+    return 0u;
+  auto w = cast<RankedTensorType>(g.getWeight().getType());
+  const int64_t H = w.getDimSize(1);
+  const int64_t N = cast<RankedTensorType>(g.getType()).getDimSize(1);
+  Type xt = elementOf(g.getInput()), wt = w.getElementType(),
+       yt = elementOf(g.getValue());
+  Call c;
+  c.callee = "sigmoid_gate";
+  c.entry = llvm::formatv("sigmoid_gate_h{0}_n{1}_{2}_{3}_{4}", H, N,
+                          typeTag(xt), typeTag(wt), typeTag(yt))
+                .str();
+  c.templateArgs = {b.i(H), b.i(N), b.type(xt), b.type(wt), b.type(yt)};
+  c.args = {b.numTokens()};
+  c.args.push_back(b.operand(c, g.getInput()));
+  c.args.push_back(b.operand(c, g.getWeight()));
+  c.args.push_back(b.operand(c, g.getValue()));
+  c.args.push_back(b.operand(c, g.getResult(), true));
+  c.grid = {1, 1, 1};
+  c.block = 256;
+  c.tokensPerBlock = 1;
+  c.tokenAxis = 0;
+  b.create(g.getLoc(), std::move(c));
+  return 1u;
+}
+
 void addMoERecipes(SmallVectorImpl<Recipe> &fusions,
                    SmallVectorImpl<Recipe> &single) {
   single.push_back(router);
   single.push_back(experts);
+  single.push_back(sigmoidGate);
 }
 
 } // namespace llmc::kernel_select

@@ -31,7 +31,7 @@ namespace {
 bool startsLaunch(Operation *op) {
   if (isa<llm::EmbeddingOp, llm::AddRMSNormOp, llm::LayerNormOp, llm::LinearOp,
           llm::GatedLinearOp, llm::AttentionOp, llm::LMHeadOp,
-          llm::MoERouterOp, llm::MoEExpertsOp>(op))
+          llm::MoERouterOp, llm::MoEExpertsOp, llm::SigmoidGateOp>(op))
     return true;
   // A norm over the hidden state reads whole rows: its own kernel. A norm of
   // each head (QK-norm, rank 3) is an epilogue of the projection before it.

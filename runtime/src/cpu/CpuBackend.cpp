@@ -248,6 +248,8 @@ void CpuBackend::execute(const P::Op &op) {
     return moeRouter(op, *op.params_as_MoERouter());
   case P::OpParams::MoEExperts:
     return moeExperts(op, *op.params_as_MoEExperts());
+  case P::OpParams::SigmoidGate:
+    return sigmoidGate(op, *op.params_as_SigmoidGate());
   case P::OpParams::LMHead: {
     const P::LMHead &p = *op.params_as_LMHead();
     return linear(*in[0], *in[1], nullptr, *op.outputs()->Get(0),

@@ -97,6 +97,7 @@ private:
   void attention(const llmc::plan::Op &op, const llmc::plan::Attention &p);
   void moeRouter(const llmc::plan::Op &op, const llmc::plan::MoERouter &p);
   void moeExperts(const llmc::plan::Op &op, const llmc::plan::MoEExperts &p);
+  void sigmoidGate(const llmc::plan::Op &op, const llmc::plan::SigmoidGate &p);
 
   /// Widens the operand (the step's rows of an arena operand, or a whole
   /// weight) into this op's scratch.

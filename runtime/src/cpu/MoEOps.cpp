@@ -192,4 +192,26 @@ void CpuBackend::moeExperts(const P::Op &op, const P::MoEExperts &p) {
   });
 }
 
+void CpuBackend::sigmoidGate(const P::Op &op, const P::SigmoidGate &p) {
+  const P::Operand &xOp = *op.inputs()->Get(0);
+  const P::Operand &wOp = *op.inputs()->Get(1);
+  const P::Operand &out = *op.outputs()->Get(0);
+  const float *x = load(xOp);
+  const float *v = load(*op.inputs()->Get(2));
+  const size_t H = size_t(p.hidden()), N = size_t(p.size());
+  const P::DType type = out.dtype();
+  pool_->parallelFor(step_.numTokens, [&](int64_t begin, int64_t end, int t) {
+    Worker &wk = workers_[t];
+    const float *w = asFloats(weight(wOp), wOp.dtype(), H, wk.a.data());
+    float *y = wk.b.data();
+    for (int64_t i = begin; i < end; ++i) {
+      const float logit = roundTo(type, dot(x + size_t(i) * H, w, H));
+      const float g = roundTo(type, 1.0f / (1.0f + std::exp(-logit)));
+      for (size_t n = 0; n < N; ++n)
+        y[n] = g * v[size_t(i) * N + n];
+      narrow(y, type, row(out, i), N);
+    }
+  });
+}
+
 } // namespace llmc::runtime::cpu

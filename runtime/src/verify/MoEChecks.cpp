@@ -96,4 +96,18 @@ Status PlanChecker::checkMoEExperts(const P::Op &op, const P::MoEExperts &p) {
   return Status::success();
 }
 
+Status PlanChecker::checkSigmoidGate(const P::Op &op,
+                                     const P::SigmoidGate &p) {
+  LLMC_RETURN_IF_ERROR(positive(p.hidden(), "hidden"));
+  LLMC_RETURN_IF_ERROR(positive(p.size(), "size"));
+  LLMC_RETURN_IF_ERROR(counts(op, 3, 1));
+  LLMC_RETURN_IF_ERROR(arena(in(op, 0), "x", uint64_t(p.hidden())));
+  LLMC_RETURN_IF_ERROR(weight(in(op, 1), "gate weight", {1, p.hidden()}));
+  LLMC_RETURN_IF_ERROR(arena(in(op, 2), "value", uint64_t(p.size())));
+  LLMC_RETURN_IF_ERROR(arena(out(op, 0), "output", uint64_t(p.size())));
+  if (out(op, 0).dtype() != in(op, 2).dtype())
+    return failOp("output dtype differs from the value's");
+  return Status::success();
+}
+
 } // namespace llmc::runtime::verify

@@ -130,6 +130,7 @@ private:
   Status expertIds(const P::Operand &o, uint64_t rowElems);
   Status checkMoERouter(const P::Op &op, const P::MoERouter &p);
   Status checkMoEExperts(const P::Op &op, const P::MoEExperts &p);
+  Status checkSigmoidGate(const P::Op &op, const P::SigmoidGate &p);
   // ElementwiseChecks.cpp
   Status checkEmbedding(const P::Op &op, const P::Embedding &p);
   Status checkGLU(const P::Op &op, const P::GLU &p);

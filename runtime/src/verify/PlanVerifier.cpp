@@ -700,6 +700,8 @@ Status PlanChecker::checkOp(const P::Op &op) {
     return checkMoERouter(op, *op.params_as_MoERouter());
   case P::OpParams::MoEExperts:
     return checkMoEExperts(op, *op.params_as_MoEExperts());
+  case P::OpParams::SigmoidGate:
+    return checkSigmoidGate(op, *op.params_as_SigmoidGate());
   case P::OpParams::GLU:
     return checkGLU(op, *op.params_as_GLU());
   case P::OpParams::Add:

@@ -817,5 +817,31 @@ TEST(CpuOps, MoEExpertsReadTheChosenExperts) {
   expectClose(r.get(y, tokens), want, 1e-5, 1e-5);
 }
 
+TEST(CpuOps, SigmoidGateScalesEachToken) {
+  const int64_t H = 24, N = 10, tokens = 3;
+  TestPlan t;
+  std::vector<float> w = randomValues(size_t(H), 50, 1.0f);
+  P::Operand gate = t.weight("gate", {1, H}, w);
+  P::Operand x = t.arena(uint64_t(H)), v = t.arena(uint64_t(N)),
+             y = t.arena(uint64_t(N));
+  OpRunner r(planWith({sigmoidGateOp(H, N, x, gate, v, y)}, t));
+  ASSERT_TRUE(r.ok());
+  std::vector<float> xs = randomValues(size_t(tokens * H), 51, 1.0f);
+  std::vector<float> vs = randomValues(size_t(tokens * N), 52, 2.0f);
+  r.set(x, xs);
+  r.set(v, vs);
+  r.run({0, 1, 2});
+  std::vector<double> want;
+  for (int64_t i = 0; i < tokens; ++i) {
+    double logit = 0;
+    for (int64_t k = 0; k < H; ++k)
+      logit += double(xs[size_t(i * H + k)]) * w[size_t(k)];
+    const double g = 1 / (1 + std::exp(-logit));
+    for (int64_t n = 0; n < N; ++n)
+      want.push_back(g * vs[size_t(i * N + n)]);
+  }
+  expectClose(r.get(y, tokens), want);
+}
+
 } // namespace
 } // namespace llmc::runtime::test

@@ -438,6 +438,17 @@ OpSpec moeExpertsOp(int64_t hidden, int64_t intermediate, int64_t experts,
           {y}};
 }
 
+OpSpec sigmoidGateOp(int64_t hidden, int64_t size, P::Operand x,
+                     P::Operand weight, P::Operand value, P::Operand y) {
+  return {"mlp.shared_expert_gate",
+          P::OpParams::SigmoidGate,
+          [=](flatbuffers::FlatBufferBuilder &fbb) {
+            return P::CreateSigmoidGate(fbb, hidden, size).Union();
+          },
+          {x, weight, value},
+          {y}};
+}
+
 std::vector<float> ropeInvFreq(int64_t rotaryDim, double base) {
   std::vector<float> invFreq;
   for (int64_t i = 0; i < rotaryDim / 2; ++i)

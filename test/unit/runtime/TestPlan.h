@@ -220,6 +220,9 @@ OpSpec moeExpertsOp(int64_t hidden, int64_t intermediate, int64_t experts,
                     P::Operand weights, P::Operand ids, P::Operand gateUp,
                     P::Operand down, P::Operand y);
 
+OpSpec sigmoidGateOp(int64_t hidden, int64_t size, P::Operand x,
+                     P::Operand weight, P::Operand value, P::Operand y);
+
 /// The inverse frequencies of default RoPE: base^(-2i / dim).
 std::vector<float> ropeInvFreq(int64_t rotaryDim, double base);
 

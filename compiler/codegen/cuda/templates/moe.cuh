@@ -106,6 +106,28 @@ __device__ __forceinline__ void moe_router(int T, const TX *x, const TW *w,
   }
 }
 
+// Per-token scalar gate: block t computes g = round(sigmoid(round(x_t . w)))
+// (warp 0) and y_t = round(g * v_t).
+template <int H, int N, typename TX, typename TW, typename TY>
+__device__ __forceinline__ void sigmoid_gate(int T, const TX *x, const TW *w,
+                                             const TY *v, TY *y) {
+  __shared__ float g;
+  const int t = blockIdx.x;
+  if (t >= T)
+    return;
+  if (threadIdx.x < 32) {
+    float acc = 0.0f;
+    for (int k = threadIdx.x; k < H; k += 32)
+      acc = fmaf(to_f(x[size_t(t) * H + k]), to_f(w[k]), acc);
+    acc = warp_sum(acc);
+    if (threadIdx.x == 0)
+      g = round_to<TY>(1.0f / (1.0f + expf(-round_to<TY>(acc))));
+  }
+  __syncthreads();
+  for (int n = threadIdx.x; n < N; n += blockDim.x)
+    y[size_t(t) * N + n] = from_f<TY>(g * to_f(v[size_t(t) * N + n]));
+}
+
 // The dot product of a warp: x[0, N) . w[0, N), VEC: 16-byte loads of w
 // (and of x), lanes striding by 32 vectors; the sum reaches every lane.
 template <int N, bool VEC, typename TX, typename TW>
