@@ -12,6 +12,7 @@
 #include "runtime/schema/PlanFormat.h"
 #include "runtime/src/cpu/Numerics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -148,8 +149,12 @@ void CpuBackend::moeExperts(const P::Op &op, const P::MoEExperts &p) {
   const uint8_t *down = weight(downOp);
   const size_t guRow = H * dtypeSize(guOp.dtype());
   const size_t downRow = I * dtypeSize(downOp.dtype());
+  // The verifier ties the ids to a router of at most E experts; an id out
+  // of range anyway (an arena overwritten in between) contributes nothing,
+  // as in the generated kernels, rather than reading outside the weights.
+  const size_t E = size_t(p.experts());
   auto expertOf = [&](int64_t t, int64_t j) {
-    return size_t(reinterpret_cast<const int32_t *>(row(idsOp, t))[j]);
+    return size_t(uint32_t(reinterpret_cast<const int32_t *>(row(idsOp, t))[j]));
   };
   // m[t, j] = round(act(round(gate_e x))) * round(up_e x), in x's dtype.
   float *m = scratch_.data() + scratchUsed_;
@@ -162,6 +167,10 @@ void CpuBackend::moeExperts(const P::Op &op, const P::MoEExperts &p) {
       const size_t e = expertOf(i, j);
       const float *xi = x + size_t(i) * H;
       float *mi = m + size_t(pair) * I;
+      if (e >= E) {
+        std::fill(mi, mi + I, 0.0f);
+        continue;
+      }
       for (size_t n = 0; n < I; ++n) {
         const uint8_t *g = gateUp + (e * 2 * I + n) * guRow;
         const uint8_t *u = gateUp + (e * 2 * I + I + n) * guRow;
@@ -181,6 +190,8 @@ void CpuBackend::moeExperts(const P::Op &op, const P::MoEExperts &p) {
         float acc = 0.0f;
         for (int64_t j = 0; j < K; ++j) {
           const size_t e = expertOf(i, j);
+          if (e >= E)
+            continue;
           const float *d = asFloats(down + (e * H + n) * downRow,
                                     downOp.dtype(), I, wk.a.data());
           float y = roundTo(type, dot(m + size_t(i * K + j) * I, d, I));

@@ -68,7 +68,9 @@ Status PlanChecker::checkMoERouter(const P::Op &op, const P::MoERouter &p) {
   if (out(op, 0).dtype() != P::DType::F32 &&
       out(op, 0).dtype() != in(op, 0).dtype())
     return failOp("routing weights must be f32 or x's dtype");
-  return expertIds(out(op, 1), uint64_t(p.top_k()));
+  LLMC_RETURN_IF_ERROR(expertIds(out(op, 1), uint64_t(p.top_k())));
+  routerIds_[out(op, 1).offset()] = p.experts();
+  return Status::success();
 }
 
 Status PlanChecker::checkMoEExperts(const P::Op &op, const P::MoEExperts &p) {
@@ -84,6 +86,13 @@ Status PlanChecker::checkMoEExperts(const P::Op &op, const P::MoEExperts &p) {
   LLMC_RETURN_IF_ERROR(arena(in(op, 0), "x", uint64_t(p.hidden())));
   LLMC_RETURN_IF_ERROR(arena(in(op, 1), "routing weights", uint64_t(p.top_k())));
   LLMC_RETURN_IF_ERROR(expertIds(in(op, 2), uint64_t(p.top_k())));
+  auto router = routerIds_.find(in(op, 2).offset());
+  if (router == routerIds_.end())
+    return failOp("expert ids are not the output of an earlier router");
+  if (router->second > p.experts())
+    return failOp("the router chooses among " + std::to_string(router->second) +
+                  " experts, the experts op holds " +
+                  std::to_string(p.experts()));
   LLMC_RETURN_IF_ERROR(weight(in(op, 3), "gate_up",
                               {p.experts(), 2 * p.intermediate(), p.hidden()}));
   LLMC_RETURN_IF_ERROR(weight(in(op, 4), "down",

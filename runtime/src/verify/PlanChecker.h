@@ -17,6 +17,7 @@
 #include "runtime/src/Status.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -147,6 +148,9 @@ private:
   uint64_t arenaBytes_ = 0;
   /// Names the program, kernel and op being checked.
   std::string where_;
+  /// In the program being checked: the arena offset of each router's expert
+  /// ids -> its number of experts (an experts op must hold as many).
+  std::map<uint64_t, int64_t> routerIds_;
 };
 
 } // namespace llmc::runtime::verify

@@ -397,6 +397,7 @@ Status PlanChecker::checkProgram(const P::Program *program, const char *name,
     return fail(std::string(name) + " program has step " +
                 std::to_string(unsigned(program->step())));
   where_ = std::string(name) + " program";
+  routerIds_.clear();
   if (!program->logits())
     return failOp("no logits operand");
   LLMC_RETURN_IF_ERROR(arena(*program->logits(), "logits", uint64_t(vocab_)));

@@ -773,26 +773,33 @@ TEST(CpuOps, MoERouterTieRuleIsLowerIndexFirst) {
 }
 
 TEST(CpuOps, MoEExpertsReadTheChosenExperts) {
+  // The ids come from a router (the plan verifier requires it); the
+  // reference reads the ids and weights the router wrote.
   const int64_t H = 16, I = 12, E = 4, K = 2, tokens = 3;
   TestPlan t;
+  MoERouterParams rp;
+  rp.hidden = H;
+  rp.experts = E;
+  rp.topK = K;
+  rp.normalize = true;
+  std::vector<float> gw = randomValues(size_t(E * H), 49, 1.0f);
   std::vector<float> gu = randomValues(size_t(E * 2 * I * H), 46);
   std::vector<float> dn = randomValues(size_t(E * H * I), 47);
+  P::Operand gate = t.weight("gate", {E, H}, gw);
   P::Operand gateUp = t.weight("gate_up", {E, 2 * I, H}, gu);
   P::Operand down = t.weight("down", {E, H, I}, dn);
   P::Operand x = t.arena(uint64_t(H)), weights = t.arena(uint64_t(K)),
              ids = t.arena(uint64_t(K), P::DType::I32), y = t.arena(uint64_t(H));
-  OpRunner r(planWith({moeExpertsOp(H, I, E, K, P::Activation::Silu, x,
+  OpRunner r(planWith({moeRouterOp(rp, x, gate, nullptr, weights, ids),
+                       moeExpertsOp(H, I, E, K, P::Activation::Silu, x,
                                     weights, ids, gateUp, down, y)},
                       t));
   ASSERT_TRUE(r.ok());
   std::vector<float> xs = randomValues(size_t(tokens * H), 48, 1.0f);
-  std::vector<float> ws = {0.7f, 0.3f, 0.5f, 0.5f, 1.25f, -0.25f};
-  std::vector<int32_t> chosen = {3, 0, 1, 2, 2, 3};
   r.set(x, xs);
-  r.set(weights, ws);
-  std::copy(chosen.begin(), chosen.end(),
-            reinterpret_cast<int32_t *>(r.backend().arena() + ids.offset()));
   r.run({0, 1, 2});
+  std::vector<float> ws = r.get(weights, tokens);
+  std::vector<int32_t> chosen = r.getInts(ids, tokens);
   std::vector<double> want(size_t(tokens * H), 0.0);
   for (int64_t i = 0; i < tokens; ++i)
     for (int64_t j = 0; j < K; ++j) {

@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <cstring>
 
 // Under AddressSanitizer, let impossible allocations from damaged plans throw
@@ -306,6 +308,73 @@ TEST_F(PlanFileTest, InconsistentPlansAreRejected) {
     TestPlan t = tinyLlama(4);
     c.damage(t);
     expectRejected(t.serialize(), LLMC_ERROR_INVALID_PLAN, c.fragment);
+  }
+}
+
+/// A plan of one MoE block: router, experts and a sigmoid gate.
+TestPlan moePlan(const std::function<void(MoERouterParams &, int64_t &)> &edit =
+                     nullptr) {
+  TestPlan t;
+  MoERouterParams p;
+  p.hidden = 8;
+  p.experts = 4;
+  p.topK = 2;
+  int64_t experts = 4;
+  if (edit)
+    edit(p, experts);
+  const int64_t H = 8, I = 4;
+  P::Operand gate = t.weight("gate", {p.experts, H}, randomValues(size_t(p.experts * H), 1));
+  P::Operand gu = t.weight("gate_up", {experts, 2 * I, H},
+                           randomValues(size_t(experts * 2 * I * H), 2));
+  P::Operand down = t.weight("down", {experts, H, I},
+                             randomValues(size_t(experts * H * I), 3));
+  P::Operand sg = t.weight("shared_gate", {1, H}, randomValues(size_t(H), 4));
+  P::Operand x = t.arena(uint64_t(H)), w = t.arena(uint64_t(p.topK)),
+             ids = t.arena(uint64_t(p.topK), P::DType::I32),
+             y = t.arena(uint64_t(H)), g = t.arena(uint64_t(H));
+  t.setOps({moeRouterOp(p, x, gate, nullptr, w, ids),
+            moeExpertsOp(H, I, experts, p.topK, P::Activation::Silu, x, w, ids,
+                         gu, down, y),
+            sigmoidGateOp(H, H, x, sg, y, g)},
+           t.arena(uint64_t(t.vocab)));
+  return t;
+}
+
+TEST_F(PlanFileTest, MoEPlansAreChecked) {
+  std::string message;
+  EXPECT_EQ(openBytes(moePlan().serialize(), &message), LLMC_OK) << message;
+  struct Case {
+    const char *name;
+    std::function<void(MoERouterParams &, int64_t &)> edit;
+    const char *fragment;
+  };
+  std::vector<Case> cases = {
+      {"k above E", [](MoERouterParams &p, int64_t &) { p.topK = 5; },
+       "top_k 5 exceeds the experts of the top groups"},
+      {"groups not dividing",
+       [](MoERouterParams &p, int64_t &) {
+         p.groups = 3;
+         p.topGroups = 1;
+       },
+       "3 groups (top 1) do not fit 4 experts"},
+      {"top groups above groups",
+       [](MoERouterParams &p, int64_t &) {
+         p.groups = 2;
+         p.topGroups = 3;
+       },
+       "2 groups (top 3) do not fit 4 experts"},
+      {"negative scaling",
+       [](MoERouterParams &p, int64_t &) { p.scaling = -1.0; },
+       "scaling > 0"},
+      // The router picks ids below its E; the experts must hold as many.
+      {"fewer experts than the router's",
+       [](MoERouterParams &, int64_t &experts) { experts = 3; },
+       "the router chooses among 4 experts, the experts op holds 3"},
+  };
+  for (Case &c : cases) {
+    SCOPED_TRACE(c.name);
+    expectRejected(moePlan(c.edit).serialize(), LLMC_ERROR_INVALID_PLAN,
+                   c.fragment);
   }
 }
 
