@@ -164,6 +164,8 @@ std::optional<FamilyDefaults> familyOf(llvm::StringRef modelType) {
                                     std::nullopt})
       .Case("qwen2_moe",
             FamilyDefaults{Family::Qwen2Moe, 32768, 16, std::nullopt})
+      .Case("minimax_m2",
+            FamilyDefaults{Family::MiniMaxM2, 196608, 8, 128, 5e6})
       .Default(std::nullopt);
 }
 
@@ -194,11 +196,18 @@ void readRope(const Reader &top, ModelConfig &cfg, double defaultTheta) {
                        : top.number("rope_theta", 1e-9, 1e30, defaultTheta);
   cfg.rope.dim = cfg.headDim;
 
-  if (cfg.family == Family::Glm4Moe) {
+  if (cfg.family == Family::Glm4Moe || cfg.family == Family::MiniMaxM2) {
     // GLM rotates the first int(head_dim * factor) dimensions (default 0.5,
-    // inserted by the config class); the dict's value wins.
+    // inserted by the config class); the dict's value wins. MiniMax-M2's
+    // checkpoints say it with the legacy rotary_dim, which sets the factor
+    // to rotary_dim / head_dim unless one is given (default 1).
     const Reader &r = rope.has("partial_rotary_factor") ? rope : top;
-    double factor = r.number("partial_rotary_factor", 0.0, 1.0, 0.5);
+    double factor = cfg.family == Family::Glm4Moe ? 0.5 : 1.0;
+    if (cfg.family == Family::MiniMaxM2 && !r.has("partial_rotary_factor") &&
+        top.has("rotary_dim"))
+      factor = double(top.integer("rotary_dim", 1, cfg.headDim)) /
+               double(cfg.headDim);
+    factor = r.number("partial_rotary_factor", 0.0, 1.0, factor);
     cfg.rope.dim = int64_t(double(cfg.headDim) * factor);
     if (cfg.rope.dim < 2 || cfg.rope.dim % 2 != 0)
       r.fail("partial_rotary_factor",
@@ -292,6 +301,7 @@ void readSlidingWindow(const Reader &top, ModelConfig &cfg) {
   case Family::Llama:
   case Family::Glm4Moe:
   case Family::Olmoe:
+  case Family::MiniMaxM2: // sliding_window / attn_type_list are not read
     return;  // their attention has no sliding window.
   case Family::Mixtral: {
     // Default None (unlike mistral); when set, every layer slides.
@@ -493,6 +503,22 @@ void readMoE(const Reader &top, ModelConfig &cfg) {
     readDenseLayers(top, cfg, moe);
     break;
   }
+  case Family::MiniMaxM2: {
+    // Sigmoid scores, the bias picks, the unbiased scores renormalized weigh
+    // (fp32); no groups, no scaling, no epsilon. transformers hard-wires all
+    // of it: scoring_func and use_routing_bias are not read.
+    std::tie(moe.numExperts, expertsKey) = integerOf(
+        {"num_local_experts", "num_experts"}, 1, kMaxExperts, 256);
+    moe.topK = top.integer("num_experts_per_tok", 1, kMaxExperts, 8);
+    moe.intermediateSize = cfg.intermediateSize; // per expert
+    moe.scoring = RouterScoring::Sigmoid;
+    moe.correctionBias = true;
+    moe.biasOnBlock = true;
+    moe.normalize = true;
+    moe.mixtralNames = true;
+    cfg.moeLayers.assign(cfg.numLayers, true);
+    break;
+  }
   case Family::Olmoe: {
     std::tie(moe.numExperts, expertsKey) = integerOf(
         {"num_experts", "num_local_experts"}, 1, kMaxExperts, 64);
@@ -610,6 +636,11 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
     cfg.qkvBias = top.boolean("attention_bias", false);  // o_proj never
     cfg.qkNorm = top.boolean("use_qk_norm", false);
     break;
+  case Family::MiniMaxM2:
+    // QK norms are hard-wired: transformers reads neither use_qk_norm nor
+    // qk_norm_type.
+    cfg.qkNormFull = true;
+    break;
   case Family::Olmoe:
     cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", false);
     cfg.qkNormFull = true;
@@ -644,7 +675,7 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
 
 llvm::StringRef supportedModelTypes() {
   return "llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, "
-         "glm4_moe, olmoe";
+         "glm4_moe, olmoe, minimax_m2";
 }
 
 std::optional<DType> parseDType(llvm::StringRef name) {

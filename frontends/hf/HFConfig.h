@@ -34,6 +34,7 @@ enum class Family {
   Glm4Moe,  // llama layers with partial RoPE, DeepSeek-V3-style MoE
   Olmoe,    // llama layers with full-projection QK norms, softmax-routed MoE
   Qwen2Moe, // qwen2 layers, softmax-routed MoE plus a sigmoid-gated shared expert
+  MiniMaxM2, // full-projection QK norms, partial RoPE, sigmoid router with bias
 };
 /// Element types and MLP activations have one definition, the plan schema's
 /// (runtime/schema/plan.fbs; the llm dialect's enums are generated from it).
@@ -66,6 +67,9 @@ struct MoEConfig {
   /// Checkpoint names: "block_sparse_moe" + w1/w3/w2 (Mixtral) or "mlp" +
   /// gate_proj/up_proj/down_proj.
   bool mixtralNames = false;
+  /// e_score_correction_bias lives on the block (MiniMax-M2), not on its
+  /// gate (DeepSeek V3, GLM).
+  bool biasOnBlock = false;
 };
 
 /// The model_type values we accept, for messages.

@@ -262,8 +262,9 @@ private:
 
     Value router = param(block + ".gate.weight", {E, H});
     Value bias = m.correctionBias
-                     ? param(block + ".gate.e_score_correction_bias", {E},
-                             b.getF32Type())
+                     ? param(block + (m.biasOnBlock ? "" : ".gate") +
+                                 ".e_score_correction_bias",
+                             {E}, b.getF32Type())
                      : Value();
     auto weightsType = RankedTensorType::get(
         {ShapedType::kDynamic, k}, m.weightsInActDtype ? act : b.getF32Type());

@@ -252,7 +252,7 @@ TEST(HFConfigErrors, NameFileAndKey) {
   family["model_type"] = "gpt2";
   EXPECT_EQ(errorOf(family.dump()),
             "dir/config.json: key \"model_type\": unsupported model_type "
-            "\"gpt2\" (supported: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, glm4_moe, olmoe)");
+            "\"gpt2\" (supported: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, glm4_moe, olmoe, minimax_m2)");
   json rope = j;
   rope["rope_scaling"] = {{"rope_type", "su"}, {"factor", 2.0}};
   EXPECT_EQ(errorOf(rope.dump()),

@@ -289,3 +289,49 @@ func.func @f(%h: tensor<?x16xbf16>, %w: tensor<32x8xbf16>) -> tensor<?x32xbf16> 
   %l = llm.lm_head %h, %w : tensor<?x16xbf16>, tensor<32x8xbf16> -> tensor<?x32xbf16>
   return %l : tensor<?x32xbf16>
 }
+
+// -----
+
+func.func @f(%x: tensor<?x16xbf16>) -> tensor<?x9xi32> {
+  %g = llm.param "gate" : tensor<8x16xbf16>
+  // expected-error @+1 {{top_k 9 must be in [1, 8] (the number of experts)}}
+  %w, %ids = llm.moe_router softmax %x, %g top_k 9 : tensor<?x16xbf16>, tensor<8x16xbf16> -> tensor<?x9xf32>, tensor<?x9xi32>
+  return %ids : tensor<?x9xi32>
+}
+
+// -----
+
+func.func @f(%x: tensor<?x16xbf16>) -> tensor<?x2xi32> {
+  %g = llm.param "gate" : tensor<8x16xbf16>
+  // expected-error @+1 {{3 groups do not divide 8 experts}}
+  %w, %ids = llm.moe_router sigmoid %x, %g top_k 2 groups 3 top_groups 1 : tensor<?x16xbf16>, tensor<8x16xbf16> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return %ids : tensor<?x2xi32>
+}
+
+// -----
+
+func.func @f(%x: tensor<?x16xbf16>) -> tensor<?x2xi32> {
+  %g = llm.param "gate" : tensor<8x16xbf16>
+  // expected-error @+1 {{top_groups 5 must be in [1, 4]}}
+  %w, %ids = llm.moe_router sigmoid %x, %g top_k 2 groups 4 top_groups 5 : tensor<?x16xbf16>, tensor<8x16xbf16> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return %ids : tensor<?x2xi32>
+}
+
+// -----
+
+func.func @f(%x: tensor<?x16xbf16>, %w: tensor<?x2xf32>, %ids: tensor<?x2xi32>) -> tensor<?x16xbf16> {
+  %gu = llm.param "gate_up" : tensor<4x24x16xbf16>
+  %dn = llm.param "down" : tensor<4x16x10xbf16>
+  // expected-error @+1 {{expects gate_up [E, 2I, 16] and down [E, 16, I]}}
+  %y = llm.moe_experts silu %x, %w, %ids, %gu, %dn : tensor<?x16xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x24x16xbf16>, tensor<4x16x10xbf16> -> tensor<?x16xbf16>
+  return %y : tensor<?x16xbf16>
+}
+
+// -----
+
+func.func @f(%x: tensor<?x16xbf16>, %s: tensor<?x16xbf16>) -> tensor<?x16xbf16> {
+  %g = llm.param "gate" : tensor<2x16xbf16>
+  // expected-error @+1 {{expects weight [1, 16]}}
+  %y = llm.sigmoid_gate %x, %g, %s : tensor<?x16xbf16>, tensor<2x16xbf16>, tensor<?x16xbf16>
+  return %y : tensor<?x16xbf16>
+}
