@@ -365,6 +365,30 @@ TEST(HFConfig, Qwen2MoeSharedExpertGate) {
             (std::vector<bool>{true, false, true, false, false}));
 }
 
+TEST(HFConfig, MiniMaxM2RoutingAndRotaryDim) {
+  json j = tiny("minimax_m2");
+  j["num_key_value_heads"] = 2;
+  j["head_dim"] = 32;
+  j["rotary_dim"] = 16;       // legacy key: partial_rotary_factor 0.5
+  j["scoring_func"] = "softmax"; // not read by transformers: still sigmoid
+  ModelConfig c = parse(j);
+  EXPECT_EQ(c.family, Family::MiniMaxM2);
+  EXPECT_TRUE(c.qkNormFull);
+  EXPECT_EQ(c.rope.dim, 16);
+  EXPECT_DOUBLE_EQ(c.rope.theta, 5e6);
+  ASSERT_TRUE(c.moe.has_value());
+  EXPECT_EQ(c.moe->numExperts, 256);
+  EXPECT_EQ(c.moe->scoring, llmc::hf::RouterScoring::Sigmoid);
+  EXPECT_TRUE(c.moe->correctionBias);
+  EXPECT_TRUE(c.moe->biasOnBlock);
+  EXPECT_TRUE(c.moe->normalize);
+  EXPECT_FALSE(c.moe->logitsInF32);
+  EXPECT_FALSE(c.moe->weightsInActDtype);
+  EXPECT_EQ(c.moe->groups, 1);
+  EXPECT_DOUBLE_EQ(c.moe->scaling, 1.0);
+  EXPECT_EQ(c.moeLayers, std::vector<bool>(3, true));
+}
+
 TEST(HFConfig, OlmoeNormsWholeProjections) {
   ModelConfig c = parse(tiny("olmoe"));
   EXPECT_EQ(c.family, Family::Olmoe);
