@@ -9,20 +9,28 @@
 //
 // which runs the entry over the grid with cuLaunchKernel's parameter array
 // (the fake driver in FakeCudaEmu.cpp calls it). Compiles in parallel with
-// the C++ compiler this project was built with.
+// the C++ compiler this project was built with. With LLMC_EMU_CACHE set to a
+// directory, each shared object is kept there under the FNV-1a hash of all
+// it is built from (compiler, flags, the emulation headers, the source and
+// its launcher), so the golden tests build a kernel that another test
+// already built only once (about half of them).
 //
 //===----------------------------------------------------------------------===//
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 namespace {
 
@@ -74,6 +82,32 @@ std::string wrapper(const Entry &e) {
   return s;
 }
 
+std::string readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+uint64_t fnv1a(const std::string &text, uint64_t h = 14695981039346656037ull) {
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+const char kFlags[] = " -std=c++17 -O2 -fPIC -shared -w -DLLMC_EMULATION";
+
+/// What every shared object depends on besides its own source.
+std::string commonInputs() {
+  std::string all = std::string(LLMC_EMU_CXX) + kFlags +
+                    readFile(LLMC_EMU_HEADER);
+  for (const char *header : {"cuda_bf16.h", "cuda_fp16.h"})
+    all += readFile(std::string(LLMC_EMU_INCLUDE) + "/" + header);
+  return all;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -83,6 +117,9 @@ int main(int argc, char **argv) {
   }
   std::string outDir = argv[1];
   std::vector<std::string> inputs(argv + 2, argv + argc);
+  const char *cacheEnv = std::getenv("LLMC_EMU_CACHE");
+  const std::string cacheDir = cacheEnv ? cacheEnv : "";
+  const std::string common = cacheDir.empty() ? "" : commonInputs();
   std::atomic<size_t> next{0};
   std::atomic<int> failures{0};
   auto work = [&] {
@@ -99,15 +136,41 @@ int main(int argc, char **argv) {
         continue;
       }
       std::string base = outDir + "/" + entry.name;
-      std::ofstream(base + ".cc") << source << wrapper(entry);
-      std::string command = std::string(LLMC_EMU_CXX) +
-                            " -std=c++17 -O2 -fPIC -shared -w -DLLMC_EMULATION"
+      const std::string unit = source + wrapper(entry);
+      std::string cached;
+      if (!cacheDir.empty()) {
+        char key[17];
+        std::snprintf(key, sizeof key, "%016llx",
+                      (unsigned long long)fnv1a(unit, fnv1a(common)));
+        cached = cacheDir + "/" + key + ".so";
+        std::error_code ec;
+        if (std::filesystem::exists(cached, ec) &&
+            std::filesystem::copy_file(
+                cached, base + ".so",
+                std::filesystem::copy_options::overwrite_existing, ec))
+          continue;
+      }
+      std::ofstream(base + ".cc") << unit;
+      std::string command = std::string(LLMC_EMU_CXX) + kFlags +
                             " -include " LLMC_EMU_HEADER " -I" LLMC_EMU_INCLUDE
                             " -x c++ '" +
                             base + ".cc' -o '" + base + ".so'";
       if (std::system(command.c_str()) != 0) {
         std::cerr << "llmc-emu-compile: failed: " << command << "\n";
         ++failures;
+        continue;
+      }
+      if (!cached.empty()) {
+        // Another test may store the same object at the same time: write a
+        // private copy, then rename it into place.
+        std::error_code ec;
+        std::string tmp = cached + "." + std::to_string(::getpid()) + "." +
+                          std::to_string(i) + ".tmp";
+        std::filesystem::create_directories(cacheDir, ec);
+        if (std::filesystem::copy_file(base + ".so", tmp, ec))
+          std::filesystem::rename(tmp, cached, ec);
+        if (ec)
+          std::filesystem::remove(tmp, ec);
       }
     }
   };

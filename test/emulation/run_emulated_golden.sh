@@ -18,6 +18,9 @@ mkdir -p "$work/kernels"
 export LLMC_CUDA_DRIVER=$fake
 export LLMC_EMU_SOURCES=$work/kernels
 export LLMC_EMU_COMPILE=$emu_compile
+# Kernels another golden test already built (same source, same emulator) are
+# reused from here (EmuCompile.cpp).
+export LLMC_EMU_CACHE=${LLMC_EMU_CACHE:-$(dirname "$work")/kernel-cache}
 llmc=$1 compare=$2
 shift 2
 exec bash "$golden" "$llmc" "$compare" --backend cuda \
