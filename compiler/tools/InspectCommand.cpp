@@ -38,7 +38,12 @@ int inspectMain(int argc, char **argv) {
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
-      "llmc inspect: what a plan holds (verifies the whole file first)\n");
+      "llmc inspect: what a plan holds (verifies the whole file first)\n\n"
+      "  Model, memory plan, KV cache, weights; parameters (for\n"
+      "  Mixture-of-Experts models also those active per token) and the\n"
+      "  weight bytes a batch-1 decode step reads (the chosen experts only,\n"
+      "  one embedding row); the generated code with its resources; the\n"
+      "  kernels of each program and their launches.\n");
 
   // The runtime's C API maps and verifies the whole file; its header is then
   // read with the schema's generated accessors.
