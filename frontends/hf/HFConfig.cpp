@@ -426,14 +426,23 @@ void readMoE(const Reader &top, ModelConfig &cfg) {
     cfg.moeLayers.assign(cfg.numLayers, true);
     break;
   }
+  case Family::Qwen2Moe:
   case Family::Qwen3Moe: {
-    std::tie(moe.numExperts, expertsKey) =
-        integerOf({"num_experts", "num_local_experts"}, 0, kMaxExperts, 128);
-    moe.topK = top.integer("num_experts_per_tok", 1, kMaxExperts, 8);
-    moe.intermediateSize =
-        top.integer("moe_intermediate_size", 1, kMaxHidden * 16, 768);
+    // qwen2_moe is qwen3_moe's router plus a sigmoid-gated shared expert
+    // (defaults: Qwen1.5-MoE-A2.7B and Qwen3-30B-A3B).
+    const bool v2 = cfg.family == Family::Qwen2Moe;
+    std::tie(moe.numExperts, expertsKey) = integerOf(
+        {"num_experts", "num_local_experts"}, 0, kMaxExperts, v2 ? 60 : 128);
+    moe.topK = top.integer("num_experts_per_tok", 1, kMaxExperts, v2 ? 4 : 8);
+    moe.intermediateSize = top.integer("moe_intermediate_size", 1,
+                                       kMaxHidden * 16, v2 ? 1408 : 768);
     moe.normalize = top.boolean("norm_topk_prob", false);
     moe.weightsInActDtype = true; // transformers 5.24 casts them
+    if (v2) {
+      moe.sharedIntermediateSize = top.integer(
+          "shared_expert_intermediate_size", 0, kMaxHidden * 16, 5632);
+      moe.sharedGate = true;
+    }
     readDenseLayers(top, cfg, moe);
     break;
   }
@@ -487,20 +496,6 @@ void readMoE(const Reader &top, ModelConfig &cfg) {
     int64_t firstMoE = top.integer("first_k_dense_replace", 0, kMaxLayers, 1);
     for (int64_t i = 0; i < cfg.numLayers; ++i)
       cfg.moeLayers[i] = i >= firstMoE;
-    break;
-  }
-  case Family::Qwen2Moe: {
-    std::tie(moe.numExperts, expertsKey) =
-        integerOf({"num_experts", "num_local_experts"}, 0, kMaxExperts, 60);
-    moe.topK = top.integer("num_experts_per_tok", 1, kMaxExperts, 4);
-    moe.intermediateSize =
-        top.integer("moe_intermediate_size", 1, kMaxHidden * 16, 1408);
-    moe.normalize = top.boolean("norm_topk_prob", false);
-    moe.weightsInActDtype = true; // transformers 5.24 casts them
-    moe.sharedIntermediateSize = top.integer(
-        "shared_expert_intermediate_size", 0, kMaxHidden * 16, 5632);
-    moe.sharedGate = true;
-    readDenseLayers(top, cfg, moe);
     break;
   }
   case Family::MiniMaxM2: {

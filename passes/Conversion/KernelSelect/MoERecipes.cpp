@@ -25,6 +25,7 @@
 #include "dialects/llm/IR/LLMOps.h"
 
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 
@@ -38,8 +39,6 @@ constexpr int64_t kMaxRouterExperts = 4096;
 constexpr int64_t kPairTokens = 16;
 /// Blocks along the tile axis of a grouped GEMM (each loops over tiles).
 constexpr int64_t kMaxTileBlocks = 1024;
-
-uint64_t alignScratch(uint64_t bytes) { return (bytes + 255) / 256 * 256; }
 
 /// Whether a warp's dot product of length `n` reads 16-byte vectors of x
 /// and w (every row starts 16-byte aligned).
@@ -179,10 +178,10 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   // segment starts, tile starts and permutation.
   Type i32 = IntegerType::get(b.context(), 32);
   const uint64_t pairs = uint64_t(maxT) * uint64_t(K);
-  const uint64_t ypAt = alignScratch(mBytes);
-  const uint64_t segAt = alignScratch(ypAt + pairs * uint64_t(H) * es);
-  const uint64_t tilesAt = alignScratch(segAt + uint64_t(E + 1) * 4);
-  const uint64_t permAt = alignScratch(tilesAt + uint64_t(E + 1) * 4);
+  const uint64_t ypAt = llvm::alignTo(mBytes, 256);
+  const uint64_t segAt = llvm::alignTo(ypAt + pairs * uint64_t(H) * es, 256);
+  const uint64_t tilesAt = llvm::alignTo(segAt + uint64_t(E + 1) * 4, 256);
+  const uint64_t permAt = llvm::alignTo(tilesAt + uint64_t(E + 1) * 4, 256);
   Value yp = b.scratch(x.getLoc(), ypAt, pairs * uint64_t(H) * es,
                        uint64_t(K * H), xt);
   Value seg = b.scratch(x.getLoc(), segAt, uint64_t(E + 1) * 4, 0, i32);
@@ -210,38 +209,36 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   prefillOnly(sort);
   b.create(x.getLoc(), std::move(sort));
 
-  Call gup;
-  gup.callee = "moe_gate_up_grouped";
-  gup.entry = "moe_gate_up_grouped_" + shape + "_" + typeTag(xt) + "_act" +
-              std::to_string(act);
-  gup.templateArgs = {b.i(E), b.i(H), b.i(I), b.i(K), b.i(act), b.type(xt)};
-  gup.args = {b.numTokens()};
-  gup.args.push_back(b.operand(gup, x.getInput()));
-  gup.args.push_back(b.operand(gup, seg));
-  gup.args.push_back(b.operand(gup, tiles));
-  gup.args.push_back(b.operand(gup, perm));
-  gup.args.push_back(b.operand(gup, x.getGateUp()));
-  gup.args.push_back(b.operand(gup, m, true));
-  gup.grid = {ceilDiv(I, 64), tileBlocks, 1};
-  gup.block = 128;
-  prefillOnly(gup);
-  b.create(x.getLoc(), std::move(gup));
-
-  Call gdn;
-  gdn.callee = "moe_down_grouped";
-  gdn.entry = "moe_down_grouped_" + shape + "_" + typeTag(xt);
-  gdn.templateArgs = {b.i(E), b.i(H), b.i(I), b.i(K), b.type(xt)};
-  gdn.args = {b.numTokens()};
-  gdn.args.push_back(b.operand(gdn, m));
-  gdn.args.push_back(b.operand(gdn, seg));
-  gdn.args.push_back(b.operand(gdn, tiles));
-  gdn.args.push_back(b.operand(gdn, perm));
-  gdn.args.push_back(b.operand(gdn, x.getDown()));
-  gdn.args.push_back(b.operand(gdn, yp, true));
-  gdn.grid = {ceilDiv(H, 64), tileBlocks, 1};
-  gdn.block = 128;
-  prefillOnly(gdn);
-  b.create(x.getLoc(), std::move(gdn));
+  // One grouped GEMM: columns [0, n) of each pair's row of `out` from the
+  // rows of `in` (x rows of the pairs' tokens, or the pairs' own m rows).
+  auto groupedGemm = [&](const char *callee, std::string entry,
+                         SmallVector<Attribute> templateArgs, Value in,
+                         Value weight, Value out, int64_t n) {
+    Call c;
+    c.callee = callee;
+    c.entry = std::move(entry);
+    c.templateArgs = std::move(templateArgs);
+    c.args = {b.numTokens()};
+    c.args.push_back(b.operand(c, in));
+    c.args.push_back(b.operand(c, seg));
+    c.args.push_back(b.operand(c, tiles));
+    c.args.push_back(b.operand(c, perm));
+    c.args.push_back(b.operand(c, weight));
+    c.args.push_back(b.operand(c, out, true));
+    c.grid = {ceilDiv(n, 64), tileBlocks, 1};
+    c.block = 128;
+    prefillOnly(c);
+    b.create(x.getLoc(), std::move(c));
+  };
+  groupedGemm("moe_gate_up_grouped",
+              "moe_gate_up_grouped_" + shape + "_" + typeTag(xt) + "_act" +
+                  std::to_string(act),
+              {b.i(E), b.i(H), b.i(I), b.i(K), b.i(act), b.type(xt)},
+              x.getInput(), x.getGateUp(), m, I);
+  groupedGemm("moe_down_grouped",
+              "moe_down_grouped_" + shape + "_" + typeTag(xt),
+              {b.i(E), b.i(H), b.i(I), b.i(K), b.type(xt)}, m, x.getDown(),
+              yp, H);
 
   Call comb;
   comb.callee = "moe_combine";
@@ -261,8 +258,6 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   b.create(x.getLoc(), std::move(comb));
   return 1u;
 }
-
-} // namespace
 
 /// llm.sigmoid_gate: one block per token, warp 0 the gate's dot product.
 FailureOr<unsigned> sigmoidGate(ArrayRef<Operation *> ops, unsigned first,
@@ -293,6 +288,8 @@ FailureOr<unsigned> sigmoidGate(ArrayRef<Operation *> ops, unsigned first,
   b.create(g.getLoc(), std::move(c));
   return 1u;
 }
+
+} // namespace
 
 void addMoERecipes(SmallVectorImpl<Recipe> &fusions,
                    SmallVectorImpl<Recipe> &single) {

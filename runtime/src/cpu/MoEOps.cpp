@@ -55,6 +55,7 @@ void CpuBackend::moeRouter(const P::Op &op, const P::MoERouter &p) {
     Worker &wk = workers_[t];
     float *s = wk.b.data(), *c = wk.c.data();
     std::vector<bool> taken(static_cast<size_t>(std::max(E, G)));
+    std::vector<float> groupScore(static_cast<size_t>(G));
     for (int64_t i = begin; i < end; ++i) {
       const float *xi = x + size_t(i) * H;
       // 1. logits, in fp32 or rounded to x's dtype.
@@ -83,7 +84,6 @@ void CpuBackend::moeRouter(const P::Op &op, const P::MoERouter &p) {
         c[e] = bias ? s[e] + bias[e] : s[e];
       // 4. group-limited choice: all but the best top_groups groups are out.
       if (G > 1) {
-        std::vector<float> groupScore(static_cast<size_t>(G));
         for (int64_t q = 0; q < G; ++q) {
           const float *cq = c + q * perGroup;
           float first = kOut, second = kOut;

@@ -76,6 +76,52 @@ __device__ __forceinline__ void mma_load_tile(
   }
 }
 
+// The accumulators of a warp's 32 x 32 tile (per weight matrix), zeroed.
+template <int NB>
+__device__ __forceinline__ void mma_zero(float (&acc)[NB][2][4][4]) {
+#pragma unroll
+  for (int b = 0; b < NB; ++b)
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          acc[b][i][j][e] = 0.0f;
+}
+
+// One 32-wide k step of a warp's 32 x 32 tile at (wm, wn): the x tile xs
+// (64 x 32) against each of the NB weight tiles ws[b] (64 x 32), two
+// m16n8k16 rows by four n8 columns, accumulated into acc[b].
+template <int NB, typename T>
+__device__ __forceinline__ void
+mma_k_step(const T (*xs)[LLMC_MMA_BK + LLMC_MMA_PAD],
+           const T (*ws)[LLMC_MMA_BN][LLMC_MMA_BK + LLMC_MMA_PAD],
+           float (&acc)[NB][2][4][4], int wm, int wn) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int kk = 0; kk < LLMC_MMA_BK; kk += 16) {
+    unsigned a[2][4];
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+      ldmatrix_x4(a[i], &xs[wm + i * 16 + lane % 16][kk + (lane / 16) * 8]);
+#pragma unroll
+    for (int b = 0; b < NB; ++b) {
+#pragma unroll
+      for (int j = 0; j < 2; ++j) { // two n8 tiles per ldmatrix.x4
+        unsigned r[4];
+        ldmatrix_x4(r, &ws[b][wn + j * 16 + (lane & 7) + ((lane >> 4) << 3)]
+                          [kk + ((lane >> 3) & 1) * 8]);
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+          MmaName<T>::mma(acc[b][i][2 * j], a[i], r);
+          MmaName<T>::mma(acc[b][i][2 * j + 1], a[i], r + 2);
+        }
+      }
+    }
+  }
+}
+
 template <int N, int K, bool BIAS, bool GATED, int ACT, typename T,
           typename TB, typename TY>
 __device__ __forceinline__ void gemm_mma(int M, const T *x, const T *w,
@@ -91,15 +137,7 @@ __device__ __forceinline__ void gemm_mma(int M, const T *x, const T *w,
   const int m0 = blockIdx.y * LLMC_MMA_BM, n0 = blockIdx.x * LLMC_MMA_BN;
 
   float acc[NB][2][4][4];
-#pragma unroll
-  for (int b = 0; b < NB; ++b)
-#pragma unroll
-    for (int i = 0; i < 2; ++i)
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          acc[b][i][j][e] = 0.0f;
+  mma_zero<NB>(acc);
 
   mma_load_tile<K>(xs[0], x, m0, M, 0);
   mma_load_tile<K>(ws[0][0], w, n0, N, 0);
@@ -115,27 +153,7 @@ __device__ __forceinline__ void gemm_mma(int M, const T *x, const T *w,
       if constexpr (GATED)
         mma_load_tile<K>(ws[cur ^ 1][NB - 1], w2, n0, N, k0 + LLMC_MMA_BK);
     }
-#pragma unroll
-    for (int kk = 0; kk < LLMC_MMA_BK; kk += 16) {
-      unsigned a[2][4];
-#pragma unroll
-      for (int i = 0; i < 2; ++i)
-        ldmatrix_x4(a[i], &xs[cur][wm + i * 16 + lane % 16][kk + (lane / 16) * 8]);
-#pragma unroll
-      for (int b = 0; b < NB; ++b) {
-#pragma unroll
-        for (int j = 0; j < 2; ++j) { // two n8 tiles per ldmatrix.x4
-          unsigned r[4];
-          ldmatrix_x4(r, &ws[cur][b][wn + j * 16 + (lane & 7) + ((lane >> 4) << 3)]
-                            [kk + ((lane >> 3) & 1) * 8]);
-#pragma unroll
-          for (int i = 0; i < 2; ++i) {
-            MmaName<T>::mma(acc[b][i][2 * j], a[i], r);
-            MmaName<T>::mma(acc[b][i][2 * j + 1], a[i], r + 2);
-          }
-        }
-      }
-    }
+    mma_k_step<NB>(xs[cur], ws[cur], acc, wm, wn);
     __syncthreads();
   }
 

@@ -4,6 +4,25 @@
 // each (token, choice) pair streams its expert's rows, so a decode step
 // reads k experts per token, never all E.
 
+// The dot product of a warp: x[0, N) . w[0, N), VEC: 16-byte loads of w
+// (and of x), lanes striding by 32 vectors; the sum reaches every lane.
+template <int N, bool VEC, typename TX, typename TW>
+__device__ __forceinline__ float warp_dot(const TX *x, const TW *w) {
+  constexpr int V = VEC ? 16 / int(sizeof(TW)) : 1;
+  static_assert(!VEC || N % V == 0, "vector path needs whole vectors");
+  const int lane = threadIdx.x % 32;
+  float acc = 0.0f;
+  for (int k = lane * V; k < N; k += 32 * V) {
+    float wf[V], xf[V];
+    load_n<TW, V>(w + k, wf);
+    load_n<TX, V>(x + k, xf);
+#pragma unroll
+    for (int i = 0; i < V; ++i)
+      acc = fmaf(xf[i], wf[i], acc);
+  }
+  return warp_sum(acc);
+}
+
 // Router: block t scores token t. Each warp computes logits of experts
 // warp, warp + WARPS, ... (lanes stride the hidden dimension); then thread
 // 0 scores, limits groups, takes the top K (lower index first among equal
@@ -25,11 +44,7 @@ __device__ __forceinline__ void moe_router(int T, const TX *x, const TW *w,
   const int lane = threadIdx.x % 32, warps = blockDim.x / 32;
   const TX *xr = x + size_t(t) * H;
   for (int e = threadIdx.x / 32; e < E; e += warps) {
-    const TW *wr = w + size_t(e) * H;
-    float acc = 0.0f;
-    for (int k = lane; k < H; k += 32)
-      acc = fmaf(to_f(xr[k]), to_f(wr[k]), acc);
-    acc = warp_sum(acc);
+    const float acc = warp_dot<H, false, TX, TW>(xr, w + size_t(e) * H);
     if (lane == 0)
       s[e] = F32_LOGITS ? acc : round_to<TX>(acc);
   }
@@ -116,35 +131,13 @@ __device__ __forceinline__ void sigmoid_gate(int T, const TX *x, const TW *w,
   if (t >= T)
     return;
   if (threadIdx.x < 32) {
-    float acc = 0.0f;
-    for (int k = threadIdx.x; k < H; k += 32)
-      acc = fmaf(to_f(x[size_t(t) * H + k]), to_f(w[k]), acc);
-    acc = warp_sum(acc);
+    const float acc = warp_dot<H, false, TX, TW>(x + size_t(t) * H, w);
     if (threadIdx.x == 0)
       g = round_to<TY>(1.0f / (1.0f + expf(-round_to<TY>(acc))));
   }
   __syncthreads();
   for (int n = threadIdx.x; n < N; n += blockDim.x)
     y[size_t(t) * N + n] = from_f<TY>(g * to_f(v[size_t(t) * N + n]));
-}
-
-// The dot product of a warp: x[0, N) . w[0, N), VEC: 16-byte loads of w
-// (and of x), lanes striding by 32 vectors; the sum reaches every lane.
-template <int N, bool VEC, typename TX, typename TW>
-__device__ __forceinline__ float warp_dot(const TX *x, const TW *w) {
-  constexpr int V = VEC ? 16 / int(sizeof(TW)) : 1;
-  static_assert(!VEC || N % V == 0, "vector path needs whole vectors");
-  const int lane = threadIdx.x % 32;
-  float acc = 0.0f;
-  for (int k = lane * V; k < N; k += 32 * V) {
-    float wf[V], xf[V];
-    load_n<TW, V>(w + k, wf);
-    load_n<TX, V>(x + k, xf);
-#pragma unroll
-    for (int i = 0; i < V; ++i)
-      acc = fmaf(xf[i], wf[i], acc);
-  }
-  return warp_sum(acc);
 }
 
 // Gate and up of the chosen experts: block (p, r) with p = t * K + j runs

@@ -1,7 +1,7 @@
 // moe_grouped.cuh - Mixture-of-Experts prefill: the (token, choice) pairs
 // sorted by expert on the device, then one grouped GEMM per projection over
 // the variable-sized expert segments on tensor cores (after gemm_mma.cuh,
-// whose mma/ldmatrix wrappers and tile sizes it uses), then the weighted
+// whose tile sizes, loaders and k step it uses), then the weighted
 // sum in choice order. Computes exactly what moe.cuh's per-pair kernels do
 // (plan.fbs MoEExperts), with each expert's weights read once per 64 of its
 // pairs instead of once per pair.
@@ -104,15 +104,7 @@ __device__ __forceinline__ void moe_grouped_mma(const T *x, const int *seg,
     const T *we = w + size_t(e) * W_STRIDE;
 
     float acc[NB][2][4][4];
-#pragma unroll
-    for (int b = 0; b < NB; ++b)
-#pragma unroll
-      for (int i = 0; i < 2; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j)
-#pragma unroll
-          for (int q = 0; q < 4; ++q)
-            acc[b][i][j][q] = 0.0f;
+    mma_zero<NB>(acc);
 
     moe_load_rows<KD, DIV>(xs[0], x, rows, 0);
     mma_load_tile<KD>(ws[0][0], we, n0, N, 0);
@@ -129,29 +121,7 @@ __device__ __forceinline__ void moe_grouped_mma(const T *x, const int *seg,
           mma_load_tile<KD>(ws[cur ^ 1][NB - 1], we + size_t(N) * KD, n0, N,
                             k0 + LLMC_MMA_BK);
       }
-#pragma unroll
-      for (int kk = 0; kk < LLMC_MMA_BK; kk += 16) {
-        unsigned a[2][4];
-#pragma unroll
-        for (int i = 0; i < 2; ++i)
-          ldmatrix_x4(a[i],
-                      &xs[cur][wm + i * 16 + lane % 16][kk + (lane / 16) * 8]);
-#pragma unroll
-        for (int b = 0; b < NB; ++b) {
-#pragma unroll
-          for (int j = 0; j < 2; ++j) {
-            unsigned r[4];
-            ldmatrix_x4(r, &ws[cur][b][wn + j * 16 + (lane & 7) +
-                                       ((lane >> 4) << 3)]
-                              [kk + ((lane >> 3) & 1) * 8]);
-#pragma unroll
-            for (int i = 0; i < 2; ++i) {
-              MmaName<T>::mma(acc[b][i][2 * j], a[i], r);
-              MmaName<T>::mma(acc[b][i][2 * j + 1], a[i], r + 2);
-            }
-          }
-        }
-      }
+      mma_k_step<NB>(xs[cur], ws[cur], acc, wm, wn);
       __syncthreads();
     }
 
