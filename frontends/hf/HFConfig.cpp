@@ -421,7 +421,13 @@ void readMoE(const Reader &top, ModelConfig &cfg) {
         {"num_local_experts", "num_experts"}, 1, kMaxExperts, 8);
     moe.topK = top.integer("num_experts_per_tok", 1, kMaxExperts, 2);
     moe.intermediateSize = cfg.intermediateSize;
-    moe.normalize = true; // always; a norm_topk_prob key is ignored
+    // MixtralSparseMoeBlock always renormalizes: a config that says it
+    // does not asks for something transformers does not compute.
+    moe.normalize = true;
+    if (top.has("norm_topk_prob") && !top.boolean("norm_topk_prob", true))
+      top.fail("norm_topk_prob", "unsupported value false for mixtral "
+                                 "(transformers always renormalizes the "
+                                 "top-k weights)");
     moe.mixtralNames = true;
     cfg.moeLayers.assign(cfg.numLayers, true);
     break;
@@ -501,7 +507,16 @@ void readMoE(const Reader &top, ModelConfig &cfg) {
   case Family::MiniMaxM2: {
     // Sigmoid scores, the bias picks, the unbiased scores renormalized weigh
     // (fp32); no groups, no scaling, no epsilon. transformers hard-wires all
-    // of it: scoring_func and use_routing_bias are not read.
+    // of it and does not read the hub's keys for it; a value other than
+    // the hard-wired one is refused rather than ignored.
+    if (top.has("scoring_func") && top.string("scoring_func") != "sigmoid")
+      top.fail("scoring_func", "unsupported scoring function \"" +
+                                   top.string("scoring_func") +
+                                   "\" for minimax_m2 (supported: sigmoid)");
+    if (top.has("use_routing_bias") && !top.boolean("use_routing_bias", true))
+      top.fail("use_routing_bias",
+               "unsupported value false for minimax_m2 (transformers always "
+               "adds e_score_correction_bias)");
     std::tie(moe.numExperts, expertsKey) = integerOf(
         {"num_local_experts", "num_experts"}, 1, kMaxExperts, 256);
     moe.topK = top.integer("num_experts_per_tok", 1, kMaxExperts, 8);
@@ -632,9 +647,32 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
     cfg.qkNorm = top.boolean("use_qk_norm", false);
     break;
   case Family::MiniMaxM2:
-    // QK norms are hard-wired: transformers reads neither use_qk_norm nor
-    // qk_norm_type.
+    // QK norms over the whole projections and full attention in every
+    // layer are hard-wired (transformers reads none of these keys); other
+    // values are refused.
     cfg.qkNormFull = true;
+    if (top.has("use_qk_norm") && !top.boolean("use_qk_norm", true))
+      top.fail("use_qk_norm", "unsupported value false for minimax_m2 "
+                              "(transformers always normalizes q and k)");
+    if (top.has("qk_norm_type") && top.string("qk_norm_type") != "per_layer")
+      top.fail("qk_norm_type", "unsupported value \"" +
+                                   top.string("qk_norm_type") +
+                                   "\" for minimax_m2 (supported: per_layer)");
+    if (top.has("attn_type_list")) {
+      const json &types = top.object.at("attn_type_list");
+      if (!types.is_array())
+        top.fail("attn_type_list",
+                 "expected a list of attention types, got " + describe(types));
+      for (const json &t : types)
+        if (t != 1)
+          top.fail("attn_type_list",
+                   "entry " + t.dump() +
+                       " is not 1 (full attention, the only kind "
+                       "transformers' minimax_m2 computes)");
+    }
+    if (top.has("sliding_window"))
+      top.fail("sliding_window", "unsupported for minimax_m2 (transformers "
+                                 "attends causally over the whole sequence)");
     break;
   case Family::Olmoe:
     cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", false);

@@ -272,7 +272,7 @@ TEST(HFConfigErrors, NameFileAndKey) {
 TEST(HFConfig, MixtralRoutesEveryLayerAndAlwaysRenormalizes) {
   json j = tiny("mixtral");
   j["num_key_value_heads"] = 2; // the class default 8 exceeds the 4 heads
-  j["norm_topk_prob"] = false; // ignored: MixtralSparseMoeBlock always divides
+  j["norm_topk_prob"] = true; // false is refused: the block always divides
   ModelConfig c = parse(j);
   ASSERT_TRUE(c.moe.has_value());
   EXPECT_EQ(c.moe->numExperts, 8);
@@ -370,7 +370,7 @@ TEST(HFConfig, MiniMaxM2RoutingAndRotaryDim) {
   j["num_key_value_heads"] = 2;
   j["head_dim"] = 32;
   j["rotary_dim"] = 16;       // legacy key: partial_rotary_factor 0.5
-  j["scoring_func"] = "softmax"; // not read by transformers: still sigmoid
+  j["scoring_func"] = "sigmoid"; // not read by transformers; others refused
   ModelConfig c = parse(j);
   EXPECT_EQ(c.family, Family::MiniMaxM2);
   EXPECT_TRUE(c.qkNormFull);
@@ -410,6 +410,18 @@ TEST(HFConfigErrors, MoEKeysByName) {
   EXPECT_EQ(errorOf(j.dump()),
             "dir/config.json: key \"n_group\": value 3 does not divide "
             "n_routed_experts (8)");
+  json mm = tiny("minimax_m2");
+  mm["num_key_value_heads"] = 2;
+  mm["scoring_func"] = "softmax";
+  EXPECT_EQ(errorOf(mm.dump()),
+            "dir/config.json: key \"scoring_func\": unsupported scoring "
+            "function \"softmax\" for minimax_m2 (supported: sigmoid)");
+  json mx = tiny("mixtral");
+  mx["num_key_value_heads"] = 2;
+  mx["norm_topk_prob"] = false;
+  EXPECT_NE(errorOf(mx.dump()).find("key \"norm_topk_prob\": unsupported "
+                                    "value false for mixtral"),
+            std::string::npos);
   json k = tiny("mixtral");
   k["num_key_value_heads"] = 2; // the class default 8 exceeds the 4 heads
   k["num_experts_per_tok"] = 9;
