@@ -19,8 +19,10 @@ namespace llmc {
 #include "passes/Passes.h.inc"
 
 /// The llm-level pipeline `llmc compile` runs on a freshly imported model:
-/// canonicalize, deduplicate, then fuse. Registered as `llm-optimize`.
-void buildLLMOptimizePipeline(mlir::OpPassManager &pm);
+/// canonicalize, deduplicate, fuse, then absorb MLA in the steps
+/// `mlaAbsorbSteps` names (decode, all, none). Registered as `llm-optimize`.
+void buildLLMOptimizePipeline(mlir::OpPassManager &pm,
+                              llvm::StringRef mlaAbsorbSteps = "decode");
 
 /// Lowering to launches and memory planning: convert-llm-to-kernel, then
 /// kernel-plan-memory for `maxTokens` tokens per step. Registered as

@@ -32,6 +32,40 @@ def FuseGatedMLPPass : Pass<"llm-fuse-gated-mlp", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::llmc::llm::LLMDialect"];
 }
 
+def AbsorbMLAPass : Pass<"llm-absorb-mla", "::mlir::func::FuncOp"> {
+  let summary = "Run Multi-head Latent Attention in the latent space (weight absorption)";
+  let description = [{
+    Rewrites `llm.mla_attention` (keys and values of every head
+    up-projected from each cached latent row) into the absorbed form:
+    `llm.mla_absorb_query` folds W_UK into the query, `llm.latent_attention`
+    attends over the cached rows themselves (shared by all heads, read once
+    per step), `llm.mla_absorb_output` applies W_UV to the result. The
+    absorbed queries and outputs are f32.
+
+    The absorbed weights are kv_b_proj's own slices, used in place: they are
+    not multiplied into q_b_proj and o_proj at compile time, since that
+    would grow those weights (DeepSeek V3: q_b from 24576x1536 to
+    65536x1536, o_proj from 7168x16384 to 7168x65536) and the bytes every
+    decode step reads with them.
+
+    Which steps: per token, head and layer, with S cached positions, L the
+    latent, N/R/V the nope/rope/value widths, the expanded form costs
+    S * 2 * (N + V) * L multiply-adds to up-project (shared by the step's
+    tokens of a sequence) plus S * (N + R + V) to attend; the absorbed form
+    (N + V) * L plus S * (2L + R). Decode (one token) absorbs: at S = 4096
+    on V3 that is 3.4e5 against 1.1e9 per head. A prefill chunk of T tokens
+    shares the up-projection: expanded costs S * (2(N + V)L + T(N + R + V))
+    per head, absorbed T * ((N + V)L + S(2L + R)); for T = S (a fresh
+    prompt) the expanded form is cheaper at every length, so prefill keeps
+    it unless `steps=all`.
+  }];
+  let options = [
+    Option<"steps", "steps", "std::string", "\"decode\"",
+           "which step functions to absorb: decode, all or none">
+  ];
+  let dependentDialects = ["::llmc::llm::LLMDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // Conversion
 //===----------------------------------------------------------------------===//

@@ -7,12 +7,16 @@
 
 namespace llmc {
 
-void buildLLMOptimizePipeline(mlir::OpPassManager &pm) {
+void buildLLMOptimizePipeline(mlir::OpPassManager &pm,
+                              llvm::StringRef mlaAbsorbSteps) {
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
   mlir::OpPassManager &fn = pm.nest<mlir::func::FuncOp>();
   fn.addPass(createFuseAddRMSNormPass());
   fn.addPass(createFuseGatedMLPPass());
+  AbsorbMLAPassOptions absorb;
+  absorb.steps = mlaAbsorbSteps.str();
+  fn.addPass(createAbsorbMLAPass(absorb));
   pm.addPass(mlir::createCanonicalizerPass());
 }
 
@@ -47,8 +51,9 @@ void registerAllPassesAndPipelines() {
   mlir::registerCSEPass();
   mlir::PassPipelineRegistration<>(
       "llm-optimize",
-      "The llm-level pipeline of `llmc compile`: canonicalize, cse, fusion",
-      buildLLMOptimizePipeline);
+      "The llm-level pipeline of `llmc compile`: canonicalize, cse, fusion, "
+      "MLA absorption in decode",
+      [](mlir::OpPassManager &pm) { buildLLMOptimizePipeline(pm); });
   mlir::PassPipelineRegistration<KernelLoweringOptions>(
       "kernel-lower",
       "The launch-level pipeline of `llmc compile`: convert-llm-to-kernel, "

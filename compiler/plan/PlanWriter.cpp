@@ -195,6 +195,12 @@ public:
 
     std::vector<fb::Offset<pl::KVCacheLayout>> caches;
     for (Type t : prefill.getArgumentTypes().drop_front(3)) {
+      if (auto l = dyn_cast<llm::LatentCacheType>(t)) {
+        caches.push_back(pl::CreateKVCacheLayout(
+            fbb, /*kv_heads=*/1, l.getRowElems(), *planDType(l.getDtype()),
+            /*window=*/0, l.getLatentDim()));
+        continue;
+      }
       auto c = cast<llm::KVCacheType>(t);
       caches.push_back(
           pl::CreateKVCacheLayout(fbb, c.getKvHeads(), c.getHeadDim(),
@@ -350,7 +356,8 @@ private:
       params =
           pl::CreateRope(fbb, shape(r.getInput())[1], shape(r.getInput())[2],
                          rope.getDim(), pl::RopeLayout(rope.getLayout()),
-                         rope.getAttentionScaling(), fbb.CreateVector(invFreq))
+                         rope.getAttentionScaling(), fbb.CreateVector(invFreq),
+                         r.getOffset(), r.getFp32())
               .Union();
     } else if (auto w = dyn_cast<llm::KVCacheWriteOp>(op)) {
       kind = pl::OpParams::KVCacheWrite;
@@ -373,6 +380,67 @@ private:
                    a.getScale().convertToDouble(), a.getWindow().value_or(0),
                    a.getChunk().value_or(0),
                    a.getSoftcap() ? a.getSoftcap()->convertToDouble() : 0.0)
+                   .Union();
+    } else if (auto w = dyn_cast<llm::LatentCacheWriteOp>(op)) {
+      kind = pl::OpParams::LatentCacheWrite;
+      auto layer = layerOf(w.getCache());
+      if (!layer)
+        return layer.takeError();
+      llm::RopeAttr rope = w.getRope();
+      if (rope.getKind() == rope::Kind::Dynamic ||
+          rope.getKind() == rope::Kind::LongRope)
+        return err("unsupported in plans: rope_type \"" +
+                   std::string(rope::kindName(rope.getKind())) + "\"");
+      std::vector<float> invFreq =
+          rope::inverseFrequencies(rope.toParams(), options.maxSeqLen);
+      llm::LatentCacheType cache = w.getCache().getType();
+      params = pl::CreateLatentCacheWrite(
+                   fbb, *layer, cache.getLatentDim(), cache.getRopeDim(),
+                   w.getEps().convertToDouble(),
+                   pl::RopeLayout(rope.getLayout()),
+                   rope.getAttentionScaling(), fbb.CreateVector(invFreq),
+                   w.getFp32())
+                   .Union();
+      outs.clear(); // the cache is updated in place
+    } else if (auto a = dyn_cast<llm::MLAAttentionOp>(op)) {
+      kind = pl::OpParams::MLAAttention;
+      auto layer = layerOf(a.getCache());
+      if (!layer)
+        return layer.takeError();
+      llm::LatentCacheType cache = a.getCache().getType();
+      const int64_t v = shape(a.getResult())[2];
+      params = pl::CreateMLAAttention(
+                   fbb, *layer, shape(a.getQuery())[1], cache.getLatentDim(),
+                   cache.getRopeDim(),
+                   shape(a.getQuery())[2] - cache.getRopeDim(), v,
+                   a.getScale().convertToDouble())
+                   .Union();
+    } else if (auto q = dyn_cast<llm::MLAAbsorbQueryOp>(op)) {
+      kind = pl::OpParams::MLAAbsorbQuery;
+      const int64_t heads = shape(q.getQuery())[1];
+      const int64_t latent = shape(q.getKvB())[1];
+      const int64_t rope = shape(q.getResult())[2] - latent;
+      const int64_t nope = shape(q.getQuery())[2] - rope;
+      params = pl::CreateMLAAbsorbQuery(fbb, heads, latent, rope, nope,
+                                        shape(q.getKvB())[0] / heads - nope)
+                   .Union();
+    } else if (auto a = dyn_cast<llm::LatentAttentionOp>(op)) {
+      kind = pl::OpParams::LatentAttention;
+      auto layer = layerOf(a.getCache());
+      if (!layer)
+        return layer.takeError();
+      llm::LatentCacheType cache = a.getCache().getType();
+      params = pl::CreateLatentAttention(fbb, *layer, shape(a.getQuery())[1],
+                                         cache.getLatentDim(),
+                                         cache.getRopeDim(),
+                                         a.getScale().convertToDouble())
+                   .Union();
+    } else if (auto o = dyn_cast<llm::MLAAbsorbOutputOp>(op)) {
+      kind = pl::OpParams::MLAAbsorbOutput;
+      const int64_t heads = shape(o.getInput())[1];
+      const int64_t v = shape(o.getResult())[2];
+      params = pl::CreateMLAAbsorbOutput(fbb, heads, shape(o.getInput())[2],
+                                         shape(o.getKvB())[0] / heads - v, v)
                    .Union();
     } else if (auto r = dyn_cast<llm::MoERouterOp>(op)) {
       kind = pl::OpParams::MoERouter;

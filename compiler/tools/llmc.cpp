@@ -311,6 +311,13 @@ int compileMain(int argc, char **argv) {
       cl::desc("Extra NVRTC options for every kernel, comma-separated "
                "(e.g. -lineinfo for profilers, -maxrregcount=N)"),
       cl::value_desc("opt,..."), cl::cat(category));
+  cl::opt<std::string> mlaAbsorb(
+      "mla-absorb",
+      cl::desc("Multi-head Latent Attention (DeepSeek, Kimi): which steps "
+               "attend in the latent space (llm-absorb-mla): decode "
+               "(default), all, or none (the expanded form everywhere)"),
+      cl::value_desc("decode|all|none"), cl::init("decode"),
+      cl::cat(category));
   cl::opt<std::string> dumpKernels(
       "dump-kernels",
       cl::desc("Write each generated kernel's CUDA C++ to <dir>/<entry>.cu"),
@@ -446,6 +453,9 @@ int compileMain(int argc, char **argv) {
                 "tokens");
   if (maxTokens.getNumOccurrences() && maxTokens < 1)
     return fail("--max-tokens must be at least 1");
+  if (mlaAbsorb != "decode" && mlaAbsorb != "all" && mlaAbsorb != "none")
+    return fail("--mla-absorb must be decode, all or none, got '" +
+                mlaAbsorb + "'");
   int64_t seqLen = maxSeqLen
                        ? int64_t(maxSeqLen)
                        : std::min<int64_t>(config->maxPositionEmbeddings, 4096);
@@ -459,6 +469,18 @@ int compileMain(int argc, char **argv) {
       return fail("--random-weights: '" + randomWeights +
                   "' is not a seed (an unsigned integer)");
     randomSeed = seed;
+  }
+
+  // Quantized checkpoints are refused where weights are read; without
+  // weights the model compiles in its dtype.
+  if (!config->quantMethod.empty()) {
+    if (emit == Emit::Plan && !randomSeed)
+      return fail(llmc::hf::quantizedError(*config));
+    if (!quiet)
+      errs() << "llmc: note: " << config->path
+             << ": quantization_config (quant_method \"" << config->quantMethod
+             << "\") ignored: no checkpoint is read, the model compiles in "
+             << llmc::hf::dtypeName(config->dtype) << "\n";
   }
 
   // Open the checkpoint before any output exists, so that a missing or bad
@@ -519,7 +541,7 @@ int compileMain(int argc, char **argv) {
     if (failed(mlir::applyPassManagerCLOptions(pm)))
       return fail("invalid pass manager options");
     pm.enableTiming(passesTimer);
-    llmc::buildLLMOptimizePipeline(pm);
+    llmc::buildLLMOptimizePipeline(pm, mlaAbsorb);
     if (emit != Emit::LLM)
       llmc::buildKernelLoweringPipeline(pm, stepTokens, seqLen);
     if (failed(pm.run(*module)))

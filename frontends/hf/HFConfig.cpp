@@ -166,6 +166,10 @@ std::optional<FamilyDefaults> familyOf(llvm::StringRef modelType) {
             FamilyDefaults{Family::Qwen2Moe, 32768, 16, std::nullopt})
       .Case("minimax_m2",
             FamilyDefaults{Family::MiniMaxM2, 196608, 8, 128, 5e6})
+      .Case("deepseek_v2",
+            FamilyDefaults{Family::DeepseekV2, 2048, std::nullopt, 64})
+      .Cases({"deepseek_v3", "kimi_k2"},
+             FamilyDefaults{Family::DeepseekV3, 4096, std::nullopt, 64})
       .Default(std::nullopt);
 }
 
@@ -272,11 +276,14 @@ void readRope(const Reader &top, ModelConfig &cfg, double defaultTheta) {
     cfg.rope.betaSlow = rope.number("beta_slow", 1e-9, 1e9, 1.0);
     cfg.rope.truncate = rope.boolean("truncate", true);
     std::optional<double> given = rope.optionalNumber("attention_factor", 1e-9, 1e9);
+    std::optional<double> mscaleAllDim =
+        rope.optionalNumber("mscale_all_dim", 0, 1e9);
+    cfg.yarnMscaleAllDim = mscaleAllDim.value_or(0.0);
     cfg.ropeAttentionFactor =
         given ? *given
               : rope::yarnAttentionFactor(
                     cfg.rope.factor, rope.optionalNumber("mscale", 0, 1e9),
-                    rope.optionalNumber("mscale_all_dim", 0, 1e9));
+                    mscaleAllDim);
     break;
   }
   case rope::Kind::LongRope: {
@@ -302,6 +309,8 @@ void readSlidingWindow(const Reader &top, ModelConfig &cfg) {
   case Family::Glm4Moe:
   case Family::Olmoe:
   case Family::MiniMaxM2: // sliding_window / attn_type_list are not read
+  case Family::DeepseekV2:
+  case Family::DeepseekV3:
     return;  // their attention has no sliding window.
   case Family::Mixtral: {
     // Default None (unlike mistral); when set, every layer slides.
@@ -529,6 +538,95 @@ void readMoE(const Reader &top, ModelConfig &cfg) {
     cfg.moeLayers.assign(cfg.numLayers, true);
     break;
   }
+  case Family::DeepseekV2:
+  case Family::DeepseekV3: {
+    const bool v3 = cfg.family == Family::DeepseekV3;
+    // n_routed_experts null: every layer dense.
+    if (top.containsKey("n_routed_experts") && !top.has("n_routed_experts"))
+      return;
+    std::tie(moe.numExperts, expertsKey) = integerOf(
+        {"n_routed_experts", "num_local_experts"}, 1, kMaxExperts,
+        v3 ? 256 : 64);
+    moe.topK = v3 ? top.integer("num_experts_per_tok", 1, kMaxExperts, 8)
+                  : top.integer("num_experts_per_tok", 1, kMaxExperts);
+    moe.intermediateSize = top.integer("moe_intermediate_size", 1,
+                                       kMaxHidden * 16, v3 ? 2048 : 1407);
+    moe.logitsInF32 = true;
+    moe.scaling = top.number("routed_scaling_factor", 1e-6, 1e6,
+                             v3 ? 2.5 : 1.0);
+    moe.sharedIntermediateSize =
+        moe.intermediateSize *
+        top.integer("n_shared_experts", 0, kMaxExperts, v3 ? 1 : 2);
+    const std::string method =
+        top.has("topk_method") ? top.string("topk_method")
+                               : (v3 ? "noaux_tc" : "greedy");
+    auto groupsOrOne = [&](const char *key, int64_t fallback) {
+      return top.containsKey(key) && !top.has(key)
+                 ? 1
+                 : top.integer(key, 1, kMaxExperts, fallback);
+    };
+    if (v3) {
+      // V3's router: sigmoid scores, the correction bias picks, the sum of
+      // each group's best two ranks the groups (noaux_tc).
+      if (method != "noaux_tc")
+        top.fail("topk_method", "unsupported top-k method \"" + method +
+                                    "\" for " + cfg.modelType +
+                                    " (supported: noaux_tc)");
+      if (top.has("scoring_func") && top.string("scoring_func") != "sigmoid")
+        top.fail("scoring_func", "unsupported scoring function \"" +
+                                     top.string("scoring_func") + "\" for " +
+                                     cfg.modelType + " (supported: sigmoid)");
+      moe.scoring = RouterScoring::Sigmoid;
+      moe.correctionBias = true;
+      moe.groups = groupsOrOne("n_group", 8);
+      moe.topGroups = groupsOrOne("topk_group", 4);
+      moe.groupScore = RouterGroupScore::SumOfTop2;
+      moe.normalize = top.boolean("norm_topk_prob", true);
+      moe.normalizeEpsilon = 1e-20;
+    } else {
+      // V2's router: softmax over all experts, greedy top-k or the groups
+      // ranked by their best score; never renormalized (transformers does
+      // not read norm_topk_prob).
+      if (top.has("scoring_func") && top.string("scoring_func") != "softmax")
+        top.fail("scoring_func", "unsupported scoring function \"" +
+                                     top.string("scoring_func") +
+                                     "\" for deepseek_v2 (supported: "
+                                     "softmax)");
+      if (method == "group_limited_greedy") {
+        moe.groups = groupsOrOne("n_group", 1);
+        moe.topGroups = groupsOrOne("topk_group", 1);
+        moe.groupScore = RouterGroupScore::Max;
+      } else if (method != "greedy") {
+        top.fail("topk_method", "unsupported top-k method \"" + method +
+                                    "\" for deepseek_v2 (supported: greedy, "
+                                    "group_limited_greedy)");
+      }
+    }
+    if (moe.numExperts % moe.groups != 0)
+      top.fail("n_group", "value " + std::to_string(moe.groups) +
+                              " does not divide n_routed_experts (" +
+                              std::to_string(moe.numExperts) + ")");
+    if (moe.topGroups > moe.groups)
+      top.fail("topk_group", "value " + std::to_string(moe.topGroups) +
+                                 " exceeds n_group (" +
+                                 std::to_string(moe.groups) + ")");
+    if (v3 && moe.groups > 1 && moe.numExperts / moe.groups < 2)
+      top.fail("n_group", "groups of " +
+                              std::to_string(moe.numExperts / moe.groups) +
+                              " expert(s): a group's score is the sum of its "
+                              "best two, so groups need at least 2");
+    if (moe.topK > moe.topGroups * (moe.numExperts / moe.groups))
+      top.fail("num_experts_per_tok",
+               "value " + std::to_string(moe.topK) + " exceeds the " +
+                   std::to_string(moe.topGroups *
+                                  (moe.numExperts / moe.groups)) +
+                   " experts of the topk_group best groups");
+    int64_t firstMoE =
+        top.integer("first_k_dense_replace", 0, kMaxLayers, v3 ? 3 : 0);
+    for (int64_t i = 0; i < cfg.numLayers; ++i)
+      cfg.moeLayers[i] = i >= firstMoE;
+    break;
+  }
   case Family::Olmoe: {
     std::tie(moe.numExperts, expertsKey) = integerOf(
         {"num_experts", "num_local_experts"}, 1, kMaxExperts, 64);
@@ -549,6 +647,35 @@ void readMoE(const Reader &top, ModelConfig &cfg) {
   cfg.moe = moe;
 }
 
+/// DeepSeek's Multi-head Latent Attention (shared/MODELS.md §7, §8); after
+/// readRope, whose width is qk_rope_head_dim.
+void readMLA(const Reader &top, ModelConfig &cfg) {
+  const bool v3 = cfg.family == Family::DeepseekV3;
+  MLAConfig m;
+  m.qLoraRank = top.containsKey("q_lora_rank") && !top.has("q_lora_rank")
+                    ? 0 // null: q_proj
+                    : top.integer("q_lora_rank", 1, kMaxHidden, 1536);
+  m.kvLoraRank = top.integer("kv_lora_rank", 1, kMaxHidden, 512);
+  m.nopeDim = top.integer("qk_nope_head_dim", 1, kMaxHeadDim, 128);
+  m.ropeDim = cfg.headDim;
+  m.vDim = top.integer("v_head_dim", 1, kMaxHeadDim, 128);
+  // softmax scale: qk_head_dim^-0.5; V3 (not V2, as transformers computes
+  // it) multiplies yarn's mscale(factor, mscale_all_dim)^2.
+  m.scale = 1.0 / std::sqrt(double(m.nopeDim + m.ropeDim));
+  if (v3 && cfg.rope.kind != rope::Kind::Default &&
+      cfg.yarnMscaleAllDim != 0.0 && cfg.rope.factor > 1.0) {
+    double ms = 0.1 * cfg.yarnMscaleAllDim * std::log(cfg.rope.factor) + 1.0;
+    m.scale *= ms * ms;
+  }
+  if (v3) {
+    m.ropeInterleaved = top.boolean("rope_interleave", true);
+  } else {
+    m.ropeInterleaved = true; // the complex form, in fp32
+    m.ropeInFp32 = true;
+  }
+  cfg.mla = m;
+}
+
 ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
   if (!root.is_object())
     throw ConfigError{"expected a JSON object at the top level, got " +
@@ -556,6 +683,10 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
   Reader top(root, "");
   ModelConfig cfg;
   cfg.modelType = top.string("model_type");
+  if (cfg.modelType == "deepseek_v32")
+    top.fail("model_type", "unsupported: DeepSeek V3.2's sparse attention "
+                           "(the DSA lightning indexer, index_topk) is not "
+                           "built yet");
   std::optional<FamilyDefaults> defaults = familyOf(cfg.modelType);
   if (!defaults)
     top.fail("model_type", "unsupported model_type \"" + cfg.modelType +
@@ -565,12 +696,10 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
 
   if (top.has("quantization_config")) {
     const json &q = root.at("quantization_config");
-    std::string method = q.is_object() && q.contains("quant_method") &&
-                                 q.at("quant_method").is_string()
-                             ? q.at("quant_method").get<std::string>()
-                             : "?";
-    top.fail("quantization_config", "unsupported: quantized checkpoints "
-                                    "(quant_method \"" + method + "\")");
+    cfg.quantMethod = q.is_object() && q.contains("quant_method") &&
+                              q.at("quant_method").is_string()
+                          ? q.at("quant_method").get<std::string>()
+                          : "?";
   }
 
   cfg.vocabSize = top.integer("vocab_size", 1, kMaxVocab);
@@ -590,7 +719,12 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
              "value " + std::to_string(cfg.numKVHeads) +
                  " does not divide num_attention_heads (" +
                  std::to_string(cfg.numHeads) + ")");
-  if (top.has("head_dim")) {
+  const bool mla =
+      cfg.family == Family::DeepseekV2 || cfg.family == Family::DeepseekV3;
+  if (mla) {
+    // The RoPE width: transformers sets head_dim = qk_rope_head_dim.
+    cfg.headDim = top.integer("qk_rope_head_dim", 1, kMaxHeadDim, 64);
+  } else if (top.has("head_dim")) {
     cfg.headDim = top.integer("head_dim", 1, kMaxHeadDim);
   } else if (defaults->headDim) {
     cfg.headDim = *defaults->headDim;
@@ -603,7 +737,9 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
     cfg.headDim = cfg.hiddenSize / cfg.numHeads;
   }
   if (cfg.headDim % 2 != 0)
-    top.fail(top.has("head_dim") ? "head_dim" : "hidden_size",
+    top.fail(mla                  ? "qk_rope_head_dim"
+             : top.has("head_dim") ? "head_dim"
+                                   : "hidden_size",
              "head dimension " + std::to_string(cfg.headDim) +
                  " must be even for rotary embedding");
   cfg.maxPositionEmbeddings = top.integer("max_position_embeddings", 1,
@@ -674,6 +810,22 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
       top.fail("sliding_window", "unsupported for minimax_m2 (transformers "
                                  "attends causally over the whole sequence)");
     break;
+  case Family::DeepseekV2:
+  case Family::DeepseekV3:
+    // attention_bias: q_a_proj (or nothing with q_proj), kv_a_proj_with_mqa
+    // and o_proj.
+    cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", false);
+    if (top.boolean("mlp_bias", false))
+      top.fail("mlp_bias", "unsupported for " + cfg.modelType +
+                               ": biased MLP projections");
+    if (cfg.numKVHeads != cfg.numHeads)
+      top.fail("num_key_value_heads",
+               "value " + std::to_string(cfg.numKVHeads) +
+                   " differs from num_attention_heads (" +
+                   std::to_string(cfg.numHeads) +
+                   "): MLA's keys and values are per head");
+    cfg.mtpLayers = top.integer("num_nextn_predict_layers", 0, kMaxLayers, 0);
+    break;
   case Family::Olmoe:
     cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", false);
     cfg.qkNormFull = true;
@@ -701,14 +853,22 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
   readRope(top, cfg, defaults->ropeTheta);
   readSlidingWindow(top, cfg);
   readMoE(top, cfg);
+  if (mla)
+    readMLA(top, cfg);
   return cfg;
 }
 
 } // namespace
 
+std::string quantizedError(const ModelConfig &config) {
+  return config.path + ": key \"quantization_config\": unsupported: "
+                       "quantized checkpoints (quant_method \"" +
+         config.quantMethod + "\")";
+}
+
 llvm::StringRef supportedModelTypes() {
   return "llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, "
-         "glm4_moe, olmoe, minimax_m2";
+         "glm4_moe, olmoe, minimax_m2, deepseek_v2, deepseek_v3, kimi_k2";
 }
 
 std::optional<DType> parseDType(llvm::StringRef name) {

@@ -35,6 +35,8 @@ enum class Family {
   Olmoe,    // llama layers with full-projection QK norms, softmax-routed MoE
   Qwen2Moe, // qwen2 layers, softmax-routed MoE plus a sigmoid-gated shared expert
   MiniMaxM2, // full-projection QK norms, partial RoPE, sigmoid router with bias
+  DeepseekV2, // Multi-head Latent Attention, softmax-routed MoE after dense layers
+  DeepseekV3, // MLA (+ q low-rank, yarn mscale), DeepSeek-V3 routing; Kimi K2
 };
 /// Element types and MLP activations have one definition, the plan schema's
 /// (runtime/schema/plan.fbs; the llm dialect's enums are generated from it).
@@ -70,6 +72,19 @@ struct MoEConfig {
   /// e_score_correction_bias lives on the block (MiniMax-M2), not on its
   /// gate (DeepSeek V3, GLM).
   bool biasOnBlock = false;
+};
+
+/// Multi-head Latent Attention (shared/MODELS.md §7, §8): the sizes and the
+/// scale; the RoPE of the decoupled key is the config's `rope`.
+struct MLAConfig {
+  int64_t qLoraRank = 0;   // 0: q_proj, else q_a_proj -> norm -> q_b_proj
+  int64_t kvLoraRank = 0;  // the cached latent L
+  int64_t nopeDim = 0;     // qk_nope_head_dim N
+  int64_t ropeDim = 0;     // qk_rope_head_dim R
+  int64_t vDim = 0;        // v_head_dim V
+  double scale = 0.0;      // softmax scale, mscale^2 included (V3)
+  bool ropeInterleaved = true; // pairs (2i, 2i+1) (V2; V3 rope_interleave)
+  bool ropeInFp32 = false; // V2's complex multiply in fp32
 };
 
 /// The model_type values we accept, for messages.
@@ -113,10 +128,26 @@ struct ModelConfig {
   std::optional<MoEConfig> moe;
   std::vector<bool> moeLayers;
 
+  /// DeepSeek's Multi-head Latent Attention instead of GQA.
+  std::optional<MLAConfig> mla;
+  /// Multi-token-prediction layers the checkpoint holds after the decoder
+  /// (num_nextn_predict_layers): not part of the forward pass, not read.
+  int64_t mtpLayers = 0;
+
+  /// quantization_config's quant_method ("" when absent). The weights are
+  /// read only by a checkpoint compile, which refuses it (quantizedError);
+  /// without weights (--random-weights, --emit=cuda) the model compiles in
+  /// `dtype`.
+  std::string quantMethod;
+
   std::string ropeType;   // "default", "llama3", ...
   rope::Params rope;
   double ropeAttentionFactor = 1.0;  // multiplies cos and sin (yarn, longrope)
+  double yarnMscaleAllDim = 0.0;     // yarn's mscale_all_dim (0: absent)
 };
+
+/// The error a compile that reads weights gives for a quantized config.
+std::string quantizedError(const ModelConfig &config);
 
 /// Reads `path` (a config.json, or a model directory holding one).
 /// `dtypeOverride` replaces the file's torch_dtype.

@@ -88,15 +88,16 @@ private:
     Value bv = bias ? param(module + ".bias", {out}) : Value();
     return llm::LinearOp::create(b, loc(module), tokens({out}), x, w, bv);
   }
-  Value rmsNorm(Value x, const std::string &module, int64_t size) {
+  Value rmsNorm(Value x, const std::string &module, int64_t size,
+                std::optional<double> eps = {}) {
     Value w = param(module + ".weight", {size});
     return llm::RMSNormOp::create(
         b, loc(module), x.getType(), x, w,
         llm::RMSNormVariantAttr::get(&ctx, llm::RMSNormVariant::CastBeforeWeight),
-        b.getF64FloatAttr(cfg.rmsNormEps));
+        b.getF64FloatAttr(eps.value_or(cfg.rmsNormEps)));
   }
 
-  llm::RopeAttr ropeAttr() {
+  llm::RopeAttr ropeAttr(llm::RopeLayout layout = llm::RopeLayout::HalfSplit) {
     const rope::Params &p = cfg.rope;
     auto f64 = [&](double v) { return b.getF64FloatAttr(v); };
     FloatAttr factor, low, high, betaFast, betaSlow, attnFactor;
@@ -135,13 +136,16 @@ private:
       break;
     }
     return llm::RopeAttr::get(&ctx, p.kind,
-                              f64(p.theta), p.dim, llm::RopeLayout::HalfSplit,
+                              f64(p.theta), p.dim, layout,
                               factor, low, high, originalMax, maxPos, betaFast,
                               betaSlow, attnFactor, truncate, shortFactor,
                               longFactor);
   }
 
-  llm::KVCacheType cacheType(int64_t layer) {
+  Type cacheType(int64_t layer) {
+    if (cfg.mla)
+      return llm::LatentCacheType::get(&ctx, cfg.mla->kvLoraRank,
+                                       cfg.mla->ropeDim, act);
     int64_t window = cfg.slidingLayers[layer] ? *cfg.slidingWindow : 0;
     return llm::KVCacheType::get(&ctx, cfg.numKVHeads, cfg.headDim, act,
                                  window);
@@ -170,7 +174,10 @@ private:
     Value h = llm::EmbeddingOp::create(b, loc("model.embed_tokens"),
                                        tokens({H}), tokenIds, table,
                                        /*scale=*/nullptr);
-    llm::RopeAttr rope = ropeAttr();
+    llm::RopeAttr rope =
+        ropeAttr(cfg.mla && cfg.mla->ropeInterleaved
+                     ? llm::RopeLayout::Interleaved
+                     : llm::RopeLayout::HalfSplit);
     SmallVector<Value> caches;
     for (int64_t i = 0; i < cfg.numLayers; ++i)
       h = buildLayer(i, h, positions, slots, body->getArgument(3 + i), rope,
@@ -196,6 +203,11 @@ private:
                   nKV = cfg.numKVHeads;
 
     Value x = rmsNorm(h, p + ".input_layernorm", H);
+    if (cfg.mla) {
+      Value o = mlaAttention(x, attn, positions, slots, cache, rope, caches);
+      h = llm::AddOp::create(b, loc(p + ".residual"), h.getType(), h, o);
+      return mlpBlock(i, h, p);
+    }
     Value q = linear(x, attn + ".q_proj", nH * d, H, cfg.qkvBias);
     Value k = linear(x, attn + ".k_proj", nKV * d, H, cfg.qkvBias);
     Value v = linear(x, attn + ".v_proj", nKV * d, H, cfg.qkvBias);
@@ -230,12 +242,58 @@ private:
     a = llm::MergeHeadsOp::create(b, loc(attn + ".o_proj"), tokens({nH * d}), a);
     Value o = linear(a, attn + ".o_proj", H, nH * d, cfg.oBias);
     h = llm::AddOp::create(b, loc(p + ".residual"), h.getType(), h, o);
+    return mlpBlock(i, h, p);
+  }
 
-    Value y = rmsNorm(h, p + ".post_attention_layernorm", H);
+  /// The second half of layer i: post-attention norm, dense MLP or MoE,
+  /// residual.
+  Value mlpBlock(int64_t i, Value h, const std::string &p) {
+    Value y = rmsNorm(h, p + ".post_attention_layernorm", cfg.hiddenSize);
     Value out = cfg.moeLayers.empty() || !cfg.moeLayers[i]
                     ? gatedMLP(y, p + ".mlp", cfg.intermediateSize)
                     : moe(y, p);
     return llm::AddOp::create(b, loc(p + ".residual"), h.getType(), h, out);
+  }
+
+  /// DeepSeek's Multi-head Latent Attention (shared/MODELS.md §7) in the
+  /// expanded form the reference computes; llm-absorb-mla rewrites it.
+  Value mlaAttention(Value x, const std::string &attn, Value positions,
+                     Value slots, Value cache, llm::RopeAttr rope,
+                     SmallVectorImpl<Value> &caches) {
+    const MLAConfig &m = *cfg.mla;
+    const int64_t H = cfg.hiddenSize, nH = cfg.numHeads;
+    const int64_t qDim = m.nopeDim + m.ropeDim;
+    // The low-rank norms' eps is fixed at 1e-6 (DeepseekV3RMSNorm's
+    // default), not rms_norm_eps.
+    constexpr double kLowRankEps = 1e-6;
+    Value q;
+    if (m.qLoraRank > 0) {
+      q = linear(x, attn + ".q_a_proj", m.qLoraRank, H, cfg.qkvBias);
+      q = rmsNorm(q, attn + ".q_a_layernorm", m.qLoraRank, kLowRankEps);
+      q = linear(q, attn + ".q_b_proj", nH * qDim, m.qLoraRank, false);
+    } else {
+      q = linear(x, attn + ".q_proj", nH * qDim, H, false);
+    }
+    q = llm::SplitHeadsOp::create(b, loc(attn + ".q_proj"),
+                                  tokens({nH, qDim}), q);
+    q = llm::RopeOp::create(b, loc(attn + ".rotary_emb"), q.getType(), q,
+                            positions, rope, m.nopeDim, m.ropeInFp32);
+    Value kv = linear(x, attn + ".kv_a_proj_with_mqa",
+                      m.kvLoraRank + m.ropeDim, H, cfg.qkvBias);
+    Value normW = param(attn + ".kv_a_layernorm.weight", {m.kvLoraRank});
+    Value updated = llm::LatentCacheWriteOp::create(
+        b, loc(attn + ".kv_a_layernorm"), cache.getType(), kv, normW, cache,
+        slots, positions, b.getF64FloatAttr(kLowRankEps), rope,
+        m.ropeInFp32 ? b.getUnitAttr() : UnitAttr());
+    caches.push_back(updated);
+    Value kvB = param(attn + ".kv_b_proj.weight",
+                      {nH * (m.nopeDim + m.vDim), m.kvLoraRank});
+    Value a = llm::MLAAttentionOp::create(
+        b, loc(attn), tokens({nH, m.vDim}), q, updated, kvB, slots, positions,
+        b.getF64FloatAttr(m.scale));
+    a = llm::MergeHeadsOp::create(b, loc(attn + ".o_proj"),
+                                  tokens({nH * m.vDim}), a);
+    return linear(a, attn + ".o_proj", H, nH * m.vDim, cfg.oBias);
   }
 
   /// down(act(gate(y)) * up(y)), the MLP of dense layers and shared experts.

@@ -26,7 +26,7 @@ namespace llmc::runtime {
 /// The plan format this runtime reads and the compiler writes. A reader
 /// accepts any minor version of its own major version.
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 2;
+inline constexpr uint16_t kFormatMinor = 3;
 
 /// Bytes 8..12 of every plan (after the u32 size prefix and root offset).
 inline constexpr char kFileIdentifier[] = "LLMP";

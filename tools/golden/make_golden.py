@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-# Golden conformance data for the llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, olmoe, glm4_moe and
-# minimax_m2 frontends.
+# Golden conformance data for the llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, olmoe, glm4_moe,
+# minimax_m2, deepseek_v2 and deepseek_v3 frontends.
 #
 # An offline generator, not part of the build or of CI (it needs torch and transformers):
 #   /tmp/gv/bin/python tools/golden/make_golden.py --out test/models
@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import transformers
-from transformers import (AutoModelForCausalLM, Glm4MoeConfig, LlamaConfig, MiniMaxM2Config, MistralConfig, MixtralConfig,
-                          OlmoeConfig, Qwen2Config, Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig)
+from transformers import (AutoModelForCausalLM, DeepseekV2Config, DeepseekV3Config, Glm4MoeConfig, LlamaConfig,
+                          MiniMaxM2Config, MistralConfig, MixtralConfig, OlmoeConfig, Qwen2Config, Qwen2MoeConfig,
+                          Qwen3Config, Qwen3MoeConfig)
 
 MAX_NEW_TOKENS = 8
 F32_REL_TOL = 1e-4
@@ -183,6 +184,95 @@ def glm4_moe_config():
     )
 
 
+def deepseek_v2_config():
+    # Multi-head Latent Attention without the q low-rank path (q_lora_rank null: one q_proj, as DeepSeek-V2-Lite):
+    # keys and values are expanded per head from a 32-wide latent (kv_a_proj_with_mqa -> kv_a_layernorm ->
+    # kv_b_proj) plus one shared 8-wide RoPE key; q/k heads are 16 nope + 8 rope = 24 wide, values 12 wide.
+    # RoPE is DeepSeek-V2's complex multiplication on interleaved pairs (no rope_interleave switch in this family).
+    # Softmax router over 8 experts in float32 (topk_method greedy), top-2 not renormalised (V2 ignores
+    # norm_topk_prob), scaled by 1.5, plus one shared expert; layer 0 dense (first_k_dense_replace).
+    return dict(
+        vocab_size=512, hidden_size=64, intermediate_size=128, moe_intermediate_size=48, num_hidden_layers=3,
+        num_attention_heads=4, max_position_embeddings=256,
+        initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=False, attention_bias=False,
+        q_lora_rank=None, kv_lora_rank=32, qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=12,
+        n_routed_experts=8, num_experts_per_tok=2, n_shared_experts=1, topk_method="greedy", norm_topk_prob=False,
+        routed_scaling_factor=1.5, first_k_dense_replace=1,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+    )
+
+
+def deepseek_v3_config():
+    # MLA with the q low-rank path (q_a_proj -> q_a_layernorm -> q_b_proj), 16 nope + 16 rope q/k dims, values
+    # 24 wide. YaRN: factor 4 over original_max_position_embeddings 64 (beta_fast 32 / beta_slow 1 ramp the 8
+    # frequencies: 0 unchanged, 1-2 blended, 3-7 divided by 4), mscale = mscale_all_dim = 1, so cos/sin are
+    # unscaled (attention_factor 1) and the softmax scale is 32^-0.5 x (1 + 0.1 ln 4)^2. Interleaved RoPE pairs.
+    # glm4_moe's routing: sigmoid scores, randomised e_score_correction_bias, 4 groups of 2 (best 2 kept), top-3
+    # renormalised, x 2.5, one shared expert, layer 0 dense.
+    return dict(
+        vocab_size=512, hidden_size=64, intermediate_size=128, moe_intermediate_size=48, num_hidden_layers=3,
+        num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
+        initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=False, attention_bias=False,
+        q_lora_rank=48, kv_lora_rank=32, qk_nope_head_dim=16, qk_rope_head_dim=16, v_head_dim=24,
+        n_routed_experts=8, num_experts_per_tok=3, n_group=4, topk_group=2, norm_topk_prob=True,
+        routed_scaling_factor=2.5, n_shared_experts=1, first_k_dense_replace=1, rope_interleave=True,
+        rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
+                         "original_max_position_embeddings": 64, "beta_fast": 32.0, "beta_slow": 1.0,
+                         "mscale": 1.0, "mscale_all_dim": 1.0},
+    )
+
+
+def is_kv_a_layernorm(name):
+    return name.endswith("self_attn.kv_a_layernorm")
+
+
+def is_q_a_layernorm(name):
+    return name.endswith("self_attn.q_a_layernorm")
+
+
+def is_latent_norm(name):
+    return is_kv_a_layernorm(name) or is_q_a_layernorm(name)
+
+
+def with_eps(eps):
+    def make(module):
+        module.variance_epsilon = eps
+        return module
+
+    return make
+
+
+def rope_on_halves(model, cfg):
+    """The model as an implementation that rotated (i, i + d/2) pairs (rotate_half) instead of DeepSeek's interleaved
+    (2i, 2i + 1) pairs would compute it: the same as interleaved RoPE on weights whose rope rows are reordered
+    (row 2i <- row i, row 2i + 1 <- row i + d/2), in q_proj / q_b_proj per head and in kv_a_proj_with_mqa."""
+    model = copy.deepcopy(model)
+    c = model.config
+    d, nope, qk = c.qk_rope_head_dim, c.qk_nope_head_dim, c.qk_nope_head_dim + c.qk_rope_head_dim
+    order = torch.stack([torch.arange(d // 2), torch.arange(d // 2) + d // 2], dim=1).reshape(-1)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            attn = layer.self_attn
+            q = attn.q_proj if attn.q_proj is not None else attn.q_b_proj
+            w = q.weight.view(c.num_attention_heads, qk, -1)
+            w[:, nope:] = w[:, nope:][:, order].clone()
+            kv = attn.kv_a_proj_with_mqa.weight
+            kv[c.kv_lora_rank:] = kv[c.kv_lora_rank:][order].clone()
+    return model, cfg
+
+
+def plain_rope_frequencies(model, cfg):
+    """YaRN's frequencies replaced by plain RoPE's; its softmax mscale^2 and cos/sin scale kept."""
+    model = copy.deepcopy(model)
+    c = model.config
+    d = c.qk_rope_head_dim
+    rotary = model.model.rotary_emb
+    with torch.no_grad():
+        plain = 1.0 / (c.rope_parameters["rope_theta"] ** (torch.arange(0, d, 2, dtype=torch.float) / d))
+        rotary.inv_freq.copy_(plain.to(rotary.inv_freq.dtype))
+    return model, cfg
+
+
 def qwen2_moe_config():
     # Layer 0 dense (mlp_only_layers), layers 1-2 route 2 of 8 experts (not renormalised, as Qwen1.5-MoE ships)
     # and add a shared expert scaled by sigmoid(shared_expert_gate . x); q/k/v biases. moe_intermediate_size 64
@@ -300,6 +390,24 @@ def specs():
           ("e_score_correction_bias zeroed", zero_correction_bias, False),
           ("routed_scaling_factor 1", ablate_config(routed_scaling_factor=1.0), False),
           ("shared expert removed", ablate_modules(is_shared_expert, lambda m: Zero()), False)]),
+        ("deepseek-v2", DeepseekV2Config, deepseek_v2_config, 30, 1100, 0.45, 2.0, (),
+         [("routed_scaling_factor 1", ablate_config(routed_scaling_factor=1.0), False),
+          ("shared expert removed", ablate_modules(is_shared_expert, lambda m: Zero()), False),
+          ("kv_a_layernorm removed", ablate_modules(is_kv_a_layernorm, lambda m: torch.nn.Identity()), False),
+          ("RoPE on halves (rotate_half), not interleaved", rope_on_halves, False),
+          ("kv_a_layernorm eps 1e-3 (rms_norm_eps), not 1e-6", ablate_modules(is_latent_norm, with_eps(1e-3)),
+           True)]),
+        ("deepseek-v3", DeepseekV3Config, deepseek_v3_config, 31, 1200, 0.45, 2.0, (),
+         [("e_score_correction_bias zeroed", zero_correction_bias, False),
+          ("one group (n_group 1, topk_group 1)", ablate_config(n_group=1, topk_group=1), False),
+          ("mscale_all_dim 0 (softmax without mscale^2)",
+           ablate_config(rope_parameters=dict(deepseek_v3_config()["rope_parameters"], mscale_all_dim=0.0,
+                                              attention_factor=1.0)), False),
+          ("yarn frequencies replaced by plain RoPE's", plain_rope_frequencies, False),
+          ("q_a_layernorm removed", ablate_modules(is_q_a_layernorm, lambda m: torch.nn.Identity()), False),
+          ("rope_interleave false", ablate_config(rope_interleave=False), False),
+          ("q_a/kv_a_layernorm eps 1e-3 (rms_norm_eps), not 1e-6", ablate_modules(is_latent_norm, with_eps(1e-3)),
+           True)]),
     ]
     for family, cls, make_cfg, prompt_len, seed, embed_std, bigram, drop_keys, ablations in families + moe_families:
         for suffix, dtype, seed_offset in (("f32", torch.float32, 0), ("bf16", torch.bfloat16, 50)):
@@ -442,7 +550,7 @@ def routing_slack(model, wide, tokens):
     k = getattr(cfg, "num_experts_per_tok", None)
     if not k:
         return float("inf")
-    sigmoid = cfg.model_type in ("glm4_moe", "minimax_m2")
+    sigmoid = cfg.model_type in ("glm4_moe", "minimax_m2", "deepseek_v3")
     groups, top_groups = getattr(cfg, "n_group", 1) or 1, getattr(cfg, "topk_group", 1) or 1
     gates = [(n, m) for n, m in model.named_modules() if n.endswith("mlp.gate") or n.endswith("block_sparse_moe.gate")]
     narrow_x, wide_x = router_inputs(model, tokens), router_inputs(wide, tokens)
@@ -591,7 +699,9 @@ def make_one(spec, root):
     cfg = model.config
     return dict(name=spec.name, layers=cfg.num_hidden_layers, hidden=cfg.hidden_size,
                 heads=f"{cfg.num_attention_heads}/{cfg.num_key_value_heads}",
-                head_dim=getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads,
+                # (MLA: the q/k head, nope + rope; config.head_dim is only the rope part there)
+                head_dim=(cfg.qk_nope_head_dim + cfg.qk_rope_head_dim if hasattr(cfg, "kv_lora_rank") else
+                          getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads),
                 vocab=cfg.vocab_size, P=spec.prompt_len, N=MAX_NEW_TOKENS, seed=seed, max_abs=max_abs,
                 margin=margin / max_abs, tol=tol, noise=noise, cache=cache_vs_full, effects=effects,
                 size=sum(os.path.getsize(os.path.join(out_dir, f)) for f in os.listdir(out_dir)))
@@ -608,16 +718,16 @@ def main():
     rows = [make_one(s, args.out) for s in specs() if not args.only or s.name in args.only]
 
     print(f"transformers {transformers.__version__}, torch {torch.__version__}, numpy {np.__version__}")
-    print(f"{'model':<15} {'L':>2} {'H':>3} {'nH/kv':>5} {'d':>3} {'V':>4} {'P':>3} {'N':>2} {'seed':>5} "
+    print(f"{'model':<16} {'L':>2} {'H':>3} {'nH/kv':>5} {'d':>3} {'V':>4} {'P':>3} {'N':>2} {'seed':>5} "
           f"{'max|logit|':>10} {'margin/max':>10} {'rel_tol':>7} {'noise/max':>9} {'cache/max':>9} {'bytes':>8}")
     for r in rows:
-        print(f"{r['name']:<15} {r['layers']:>2} {r['hidden']:>3} {r['heads']:>5} {r['head_dim']:>3} "
+        print(f"{r['name']:<16} {r['layers']:>2} {r['hidden']:>3} {r['heads']:>5} {r['head_dim']:>3} "
               f"{r['vocab']:>4} {r['P']:>3} {r['N']:>2} {r['seed']:>5} {r['max_abs']:>10.4f} "
               f"{r['margin']:>10.2e} {r['tol']:>7.0e} {r['noise']:>9.2e} {r['cache']:>9.2e} {r['size']:>8}")
     print("feature effects (max|logits - logits without the feature| / max|logit|):")
     for r in rows:
         for what, effect in r["effects"]:
-            print(f"  {r['name']:<15} {what:<42} {effect:.2e}")
+            print(f"  {r['name']:<16} {what:<52} {effect:.2e}")
     print("noise: f32 models against the same weights in float64, bf16 models against the same weights in float32")
 
 

@@ -36,6 +36,9 @@ const char *templateOf(llvm::StringRef callee) {
       .Case("gemm_simt", k_gemm_simt_cuh)
       .Cases({"attn_prefill", "attn_decode_split", "attn_decode_combine"},
              k_attention_cuh)
+      .Cases({"latent_cache_write", "mla_absorb_query", "latent_attn_split",
+              "mla_absorb_output"},
+             k_mla_cuh)
       .Cases({"argmax_partial", "argmax_final"}, k_argmax_cuh)
       .Cases({"moe_router", "moe_gate_up", "moe_down", "sigmoid_gate"},
              k_moe_cuh)
@@ -48,6 +51,8 @@ const char *templateOf(llvm::StringRef callee) {
 /// The CUDA C++ name of an element type.
 llvm::Expected<std::string> typeName(Type t) {
   if (auto cache = dyn_cast<llm::KVCacheType>(t))
+    t = cache.getDtype();
+  if (auto cache = dyn_cast<llm::LatentCacheType>(t))
     t = cache.getDtype();
   if (t.isF32())
     return std::string("float");
@@ -90,7 +95,7 @@ entryParamTypes(kernel::CallOp call) {
   std::vector<std::string> types{"int"}; // num_tokens
   for (auto [i, v] : llvm::enumerate(call.getBuffers())) {
     Type t = v.getType();
-    if (isa<llm::KVCacheType>(t)) {
+    if (isa<llm::KVCacheType, llm::LatentCacheType>(t)) {
       types.push_back("llmc_kv");
       continue;
     }
@@ -117,6 +122,9 @@ llvm::Expected<std::string> entrySource(kernel::CallOp call) {
   // The grouped MoE GEMMs build on the tensor-core tiles of gemm_mma.cuh.
   if (templates == k_moe_grouped_cuh)
     os << k_gemm_mma_cuh;
+  // MLA's split-KV decoding folds and combines as attention.cuh does.
+  if (templates == k_mla_cuh)
+    os << k_attention_cuh;
   os << templates << "\n";
   if (auto table = call.getInvFreq()) {
     os << "__device__ const float llmc_inv_freq[" << table->size() << "] = {";

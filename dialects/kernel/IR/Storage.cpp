@@ -62,12 +62,16 @@ llvm::Expected<Storage> resolveStorage(Value v) {
         s.rowElems = 1;
         return s;
       }
-      auto cache = dyn_cast<llm::KVCacheType>(arg.getType());
-      if (!cache)
+      Type dtype;
+      if (auto cache = dyn_cast<llm::KVCacheType>(arg.getType()))
+        dtype = cache.getDtype();
+      else if (auto latent = dyn_cast<llm::LatentCacheType>(arg.getType()))
+        dtype = latent.getDtype();
+      else
         return err("step argument " + llvm::Twine(n) +
                    " is neither a step input nor a KV cache");
       s.kind = StorageKind::KVCache;
-      s.elementType = cache.getDtype();
+      s.elementType = dtype;
       s.index = n - 3;
       return s;
     }
@@ -93,6 +97,10 @@ llvm::Expected<Storage> resolveStorage(Value v) {
       continue;
     }
     if (auto write = dyn_cast<llm::KVCacheWriteOp>(def)) {
+      v = write.getCache();
+      continue;
+    }
+    if (auto write = dyn_cast<llm::LatentCacheWriteOp>(def)) {
       v = write.getCache();
       continue;
     }

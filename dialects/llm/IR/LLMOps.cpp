@@ -383,8 +383,13 @@ LogicalResult RopeOp::verify() {
   if (failed(verifyRank(*this, getInput(), "input", 3)))
     return failure();
   int64_t headDim = getInput().getType().getDimSize(2);
-  if (getRope().getDim() > headDim)
+  if (getOffset() < 0)
+    return emitOpError() << "offset must not be negative, got " << getOffset();
+  if (getOffset() + getRope().getDim() > headDim)
     return emitOpError() << "rotary dim " << getRope().getDim()
+                         << (getOffset() ? " from offset " +
+                                               std::to_string(getOffset())
+                                         : std::string())
                          << " exceeds the head dim " << headDim;
   return verifyTokenCount(*this, getInput(), "input", getPositions(),
                           "positions");
@@ -460,6 +465,148 @@ LogicalResult AttentionOp::verify() {
                               "positions")))
     return failure();
   return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Multi-head Latent Attention
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Checks kv_b `[heads * (nope + v), latent]` against the sizes the other
+/// operands give; `nope` or `v` may be unknown (-1): it is derived.
+LogicalResult verifyKvB(Operation *op, Value kvB, int64_t heads,
+                        int64_t latent, int64_t &nope, int64_t &v) {
+  RankedTensorType w = tensorOf(kvB);
+  if (w.getRank() != 2 || w.getDimSize(1) != latent)
+    return op->emitOpError() << "kv_b must be [heads * (nope + v), " << latent
+                             << "], got " << w;
+  if (heads <= 0 || w.getDimSize(0) % heads != 0)
+    return op->emitOpError() << "kv_b's " << w.getDimSize(0)
+                             << " rows do not split into " << heads
+                             << " heads";
+  int64_t perHead = w.getDimSize(0) / heads;
+  if (nope < 0)
+    nope = perHead - v;
+  if (v < 0)
+    v = perHead - nope;
+  if (nope <= 0 || v <= 0 || nope + v != perHead)
+    return op->emitOpError() << "kv_b's " << perHead
+                             << " rows per head are not nope + v = " << nope
+                             << " + " << v;
+  return success();
+}
+
+LogicalResult verifyHeadsOf(Operation *op, Value v, StringRef name,
+                            int64_t heads, int64_t dim) {
+  RankedTensorType t = tensorOf(v);
+  if (t.getRank() != 3 || t.getDimSize(1) != heads || t.getDimSize(2) != dim)
+    return op->emitOpError() << name << " must be [tokens, " << heads << ", "
+                             << dim << "], got " << t;
+  return success();
+}
+
+LogicalResult verifySlotsPositions(Operation *op, Value x, Value slots,
+                                   Value positions) {
+  if (failed(verifyTokenCount(op, x, "query", slots, "slots")) ||
+      failed(verifyTokenCount(op, x, "query", positions, "positions")))
+    return failure();
+  return success();
+}
+
+} // namespace
+
+LogicalResult LatentCacheWriteOp::verify() {
+  LatentCacheType cache = getCache().getType();
+  RankedTensorType kv = getKv().getType();
+  if (kv.getRank() != 2 || kv.getDimSize(1) != cache.getRowElems())
+    return emitOpError() << "kv must be [tokens, " << cache.getLatentDim()
+                         << " + " << cache.getRopeDim()
+                         << "] to match the cache, got " << kv;
+  RankedTensorType w = getNormWeight().getType();
+  if (w.getRank() != 1 || w.getDimSize(0) != cache.getLatentDim())
+    return emitOpError() << "norm weight must be [" << cache.getLatentDim()
+                         << "], got " << w;
+  if (!(getEps().convertToDouble() > 0.0))
+    return emitOpError() << "eps must be positive";
+  if (getRope().getDim() != cache.getRopeDim())
+    return emitOpError() << "rotary dim " << getRope().getDim()
+                         << " differs from the cache's rope_dim "
+                         << cache.getRopeDim();
+  if (failed(verifyTokenCount(*this, getKv(), "kv", getSlots(), "slots")) ||
+      failed(verifyTokenCount(*this, getKv(), "kv", getPositions(),
+                              "positions")))
+    return failure();
+  return success();
+}
+
+LogicalResult MLAAttentionOp::verify() {
+  LatentCacheType cache = getCache().getType();
+  RankedTensorType q = getQuery().getType(), y = getType();
+  if (q.getRank() != 3 || y.getRank() != 3)
+    return emitOpError() << "query and result must be [tokens, heads, dim]";
+  const int64_t heads = q.getDimSize(1);
+  int64_t nope = q.getDimSize(2) - cache.getRopeDim(), v = y.getDimSize(2);
+  if (nope <= 0)
+    return emitOpError() << "query head dim " << q.getDimSize(2)
+                         << " leaves no room for the cache's rope_dim "
+                         << cache.getRopeDim();
+  if (failed(verifyHeadsOf(*this, getResult(), "result", heads, v)) ||
+      failed(verifyKvB(*this, getKvB(), heads, cache.getLatentDim(), nope, v)))
+    return failure();
+  if (q.getElementType() != y.getElementType())
+    return emitOpError() << "query and result element types differ";
+  if (!(getScale().convertToDouble() > 0.0))
+    return emitOpError() << "scale must be positive";
+  return verifySlotsPositions(*this, getQuery(), getSlots(), getPositions());
+}
+
+LogicalResult MLAAbsorbQueryOp::verify() {
+  RankedTensorType q = getQuery().getType(), y = getType();
+  if (q.getRank() != 3 || y.getRank() != 3)
+    return emitOpError() << "query and result must be [tokens, heads, dim]";
+  const int64_t heads = q.getDimSize(1);
+  const int64_t latent = tensorOf(getKvB()).getRank() == 2
+                             ? tensorOf(getKvB()).getDimSize(1)
+                             : -1;
+  const int64_t rope = y.getDimSize(2) - latent;
+  int64_t nope = q.getDimSize(2) - rope, v = -1;
+  if (latent <= 0 || rope <= 0 || nope <= 0)
+    return emitOpError() << "expects query [T, heads, nope + rope] and result "
+                            "[T, heads, latent + rope], got "
+                         << q << " and " << y;
+  if (failed(verifyHeadsOf(*this, getResult(), "result", heads,
+                           latent + rope)) ||
+      failed(verifyKvB(*this, getKvB(), heads, latent, nope, v)))
+    return failure();
+  return verifyTokenCount(*this, getQuery(), "query", getResult(), "result");
+}
+
+LogicalResult LatentAttentionOp::verify() {
+  LatentCacheType cache = getCache().getType();
+  RankedTensorType q = getQuery().getType();
+  if (q.getRank() != 3 || q.getDimSize(2) != cache.getRowElems())
+    return emitOpError() << "query must be [tokens, heads, "
+                         << cache.getRowElems() << "] (latent + rope), got "
+                         << q;
+  if (failed(verifyHeadsOf(*this, getResult(), "result", q.getDimSize(1),
+                           cache.getLatentDim())))
+    return failure();
+  if (!(getScale().convertToDouble() > 0.0))
+    return emitOpError() << "scale must be positive";
+  return verifySlotsPositions(*this, getQuery(), getSlots(), getPositions());
+}
+
+LogicalResult MLAAbsorbOutputOp::verify() {
+  RankedTensorType x = getInput().getType(), y = getType();
+  if (x.getRank() != 3 || y.getRank() != 3)
+    return emitOpError() << "input and result must be [tokens, heads, dim]";
+  int64_t nope = -1, v = y.getDimSize(2);
+  if (failed(verifyHeadsOf(*this, getResult(), "result", x.getDimSize(1), v)) ||
+      failed(verifyKvB(*this, getKvB(), x.getDimSize(1), x.getDimSize(2), nope,
+                       v)))
+    return failure();
+  return verifyTokenCount(*this, getInput(), "input", getResult(), "result");
 }
 
 //===----------------------------------------------------------------------===//

@@ -386,21 +386,30 @@ def LLM_MergeHeadsOp : LLM_Op<"merge_heads", [Pure]> {
 def LLM_RopeOp : LLM_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "rotary position embedding of each head";
   let description = [{
-    Rotates the first `rope.dim` dimensions of every head of `input`
-    (`[T, heads, d]`) by the angles `positions[t] * inv_freq`, in the pairs the
-    layout names; dimensions past `rope.dim` pass through (partial rotary).
+    Rotates `rope.dim` dimensions of every head of `input` (`[T, heads,
+    d]`), starting at `offset` (0: the first ones), by the angles
+    `positions[t] * inv_freq`, in the pairs the layout names; the other
+    dimensions pass through (partial rotary; MLA's decoupled RoPE rotates
+    the trailing `qk_rope_head_dim` of each head, `offset = qk_nope_head_dim`).
     cos and sin are computed in fp32, multiplied by the attention scaling of
-    yarn/longrope, and rounded to the activation dtype before the rotation.
+    yarn/longrope, and rounded to the activation dtype before the rotation,
+    whose products are rounded too (`apply_rotary_pos_emb` in the activation
+    dtype). With `fp32` the rotation is one complex multiply in fp32,
+    rounded once (DeepSeek V2's and Llama 4's `view_as_complex` form).
 
     ```mlir
     %qr = llm.rope #llm.rope<default, theta = 1000000.0, dim = 128> %q, %pos : tensor<?x16x128xbf16>
+    %qm = llm.rope #llm.rope<default, theta = 10000.0, dim = 64, layout = interleaved> %q, %pos offset 128 fp32 : tensor<?x128x192xbf16>
     ```
   }];
   let arguments = (ins LLM_Activation:$input, LLM_IndexVector:$positions,
-                       LLM_RopeAttr:$rope);
+                       LLM_RopeAttr:$rope,
+                       DefaultValuedAttr<I64Attr, "0">:$offset,
+                       UnitAttr:$fp32);
   let results = (outs LLM_Activation:$result);
   let assemblyFormat = [{
-    $rope $input `,` $positions attr-dict `:` type($input)
+    $rope $input `,` $positions (`offset` $offset^)? (`fp32` $fp32^)? attr-dict
+    `:` type($input)
   }];
   let hasVerifier = 1;
 }
@@ -462,6 +471,139 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure]> {
     $query `,` $cache `at` $slots `,` $positions (`sinks` $sinks^)? `scale`
     custom<Double>($scale) attr-dict `:` type($query) `,` type($cache) (`,` type($sinks)^)?
     `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Multi-head Latent Attention (DeepSeek V2/V3, Kimi K2)
+//
+// Sizes: `L` the latent (kv_lora_rank), `R` the decoupled RoPE width
+// (qk_rope_head_dim), `N` the per-head no-RoPE query/key width
+// (qk_nope_head_dim), `V` the per-head value width (v_head_dim). `kv_b` is
+// kv_b_proj's weight `[nH * (N + V), L]`: per head, N rows of W_UK (the key
+// up-projection) then V rows of W_UV (the value up-projection).
+//===----------------------------------------------------------------------===//
+
+def LLM_LatentCacheWriteOp : LLM_Op<"latent_cache_write", [Pure,
+    AllTypesMatch<["cache", "result"]>]> {
+  let summary = "normalize the latent, rotate the decoupled key, store both";
+  let description = [{
+    `kv` is kv_a_proj_with_mqa's output `[T, L + R]`. Its first L values,
+    the latent `c_kv`, are RMS-normalized with `norm_weight` (kv_a_layernorm,
+    the `cast_before_weight` variant, eps `eps`); its last R values, the key
+    shared by all heads, are rotated by `rope` at `positions[t]`
+    (`llm.rope`'s rounding, `fp32` as there). Both are stored as row
+    `positions[t]` of sequence `slots[t]`: the norm, the RoPE and the cache
+    write in one op.
+
+    ```mlir
+    %c1 = llm.latent_cache_write %kv, %w into %c0 at %slots, %pos eps 1.0e-06 rope #llm.rope<default, theta = 10000.0, dim = 64, layout = interleaved> : tensor<?x576xbf16>, tensor<512xbf16>, !llm.latent_cache<latent_dim = 512, rope_dim = 64, dtype = bf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$kv, LLM_Weight:$norm_weight,
+                       LLM_LatentCacheType:$cache, LLM_IndexVector:$slots,
+                       LLM_IndexVector:$positions, F64Attr:$eps,
+                       LLM_RopeAttr:$rope, UnitAttr:$fp32);
+  let results = (outs LLM_LatentCacheType:$result);
+  let assemblyFormat = [{
+    $kv `,` $norm_weight `into` $cache `at` $slots `,` $positions `eps`
+    custom<Double>($eps) `rope` $rope (`fp32` $fp32^)? attr-dict `:`
+    type($kv) `,` type($norm_weight) `,` type($cache)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_MLAAttentionOp : LLM_Op<"mla_attention", [Pure]> {
+  let summary = "Multi-head Latent Attention, expanded: per-head keys and values from the latent";
+  let description = [{
+    What the reference computes. For every cached position j of the token's
+    sequence (causal, `j <= positions[t]`) and head h, with `c_j` the cached
+    latent and `r_j` the cached rotated key:
+    `k_{j,h} = [W_UK[h] c_j || r_j]` and `v_{j,h} = W_UV[h] c_j`, each
+    rounded to the query's type (kv_b_proj's output); then
+    `softmax(q . k * scale) v` in fp32 as `llm.attention`. `query` is
+    `[T, nH, N + R]` (RoPE already applied to its last R), the result
+    `[T, nH, V]`.
+
+    `llm-absorb-mla` rewrites it into the absorbed form
+    (`llm.mla_absorb_query`, `llm.latent_attention`, `llm.mla_absorb_output`).
+
+    ```mlir
+    %a = llm.mla_attention %q, %c1, %kvb at %slots, %pos scale 0.1352 : tensor<?x128x192xbf16>, !llm.latent_cache<latent_dim = 512, rope_dim = 64, dtype = bf16>, tensor<32768x512xbf16> -> tensor<?x128x128xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$query, LLM_LatentCacheType:$cache,
+                       LLM_Weight:$kv_b, LLM_IndexVector:$slots,
+                       LLM_IndexVector:$positions, F64Attr:$scale);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = [{
+    $query `,` $cache `,` $kv_b `at` $slots `,` $positions `scale`
+    custom<Double>($scale) attr-dict `:` type($query) `,` type($cache) `,`
+    type($kv_b) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_MLAAbsorbQueryOp : LLM_Op<"mla_absorb_query", [Pure]> {
+  let summary = "fold the key up-projection into the query: attention in the latent space";
+  let description = [{
+    `result[t, h] = [q_nope[t, h] W_UK[h] || q_rope[t, h]]`, `[T, nH, L + R]`
+    from the query `[T, nH, N + R]`: since `q_nope . (W_UK c) = (q_nope
+    W_UK) . c`, the absorbed query scores the cached latent rows directly.
+    Products are summed in fp32 and stored as the result's type.
+
+    ```mlir
+    %ql = llm.mla_absorb_query %q, %kvb : tensor<?x128x192xbf16>, tensor<32768x512xbf16> -> tensor<?x128x576xf32>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$query, LLM_Weight:$kv_b);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = [{
+    $query `,` $kv_b attr-dict `:` type($query) `,` type($kv_b) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_LatentAttentionOp : LLM_Op<"latent_attention", [Pure]> {
+  let summary = "attention of absorbed queries over the latent cache (all heads share one row)";
+  let description = [{
+    Multi-query attention over the latent cache: for token t and head h,
+    `s_j = (query[t, h] . row_j) * scale` over the whole cached row
+    (`L + R` values: latent and rotated key), causal, softmax in fp32, and
+    the result `[T, nH, L]` is `sum_j p_j c_j` over the rows' latent part.
+
+    ```mlir
+    %ol = llm.latent_attention %ql, %c1 at %slots, %pos scale 0.1352 : tensor<?x128x576xf32>, !llm.latent_cache<latent_dim = 512, rope_dim = 64, dtype = bf16> -> tensor<?x128x512xf32>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$query, LLM_LatentCacheType:$cache,
+                       LLM_IndexVector:$slots, LLM_IndexVector:$positions,
+                       F64Attr:$scale);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = [{
+    $query `,` $cache `at` $slots `,` $positions `scale` custom<Double>($scale)
+    attr-dict `:` type($query) `,` type($cache) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_MLAAbsorbOutputOp : LLM_Op<"mla_absorb_output", [Pure]> {
+  let summary = "apply the value up-projection after latent attention";
+  let description = [{
+    `result[t, h] = W_UV[h] input[t, h]`: `[T, nH, V]` from the latent
+    attention output `[T, nH, L]`, summed in fp32.
+
+    ```mlir
+    %o = llm.mla_absorb_output %ol, %kvb : tensor<?x128x512xf32>, tensor<32768x512xbf16> -> tensor<?x128x128xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$input, LLM_Weight:$kv_b);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $kv_b attr-dict `:` type($input) `,` type($kv_b) `->`
+    type($result)
   }];
   let hasVerifier = 1;
 }

@@ -31,3 +31,16 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
                        << window;
   return success();
 }
+
+LogicalResult
+LatentCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
+                        int64_t latentDim, int64_t ropeDim, Type dtype) {
+  if (latentDim <= 0)
+    return emitError() << "latent_dim must be positive, got " << latentDim;
+  if (ropeDim <= 0 || ropeDim % 2 != 0)
+    return emitError() << "rope_dim must be positive and even, got "
+                       << ropeDim;
+  if (!isa<FloatType>(dtype))
+    return emitError() << "dtype must be a float type, got " << dtype;
+  return success();
+}

@@ -27,8 +27,9 @@ def LLM_KVCacheType : LLM_Type<"KVCache", "kv_cache"> {
     !llm.kv_cache<kv_heads = 8, head_dim = 128, dtype = bf16, window = 4096>
     ```
 
-    Later cache kinds (MLA's latent cache, linear attention's recurrent state)
-    are separate types, so that each layer's storage follows from its type.
+    Other cache kinds (MLA's `!llm.latent_cache`, later linear attention's
+    recurrent state) are separate types, so that each layer's storage
+    follows from its type.
   }];
   let parameters = (ins
     "int64_t":$kv_heads,
@@ -38,6 +39,35 @@ def LLM_KVCacheType : LLM_Type<"KVCache", "kv_cache"> {
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
+}
+
+def LLM_LatentCacheType : LLM_Type<"LatentCache", "latent_cache"> {
+  let summary = "the compressed latent cache of one Multi-head Latent Attention layer";
+  let description = [{
+    DeepSeek's MLA caches one row per token shared by all heads: the
+    normalized latent `c_kv` (`latent_dim` = kv_lora_rank values) followed by
+    the rotated decoupled key `k_rope` (`rope_dim` = qk_rope_head_dim
+    values), stored as `dtype`. Keys and values of every head are
+    projections of that row (`kv_b_proj`), so a token costs
+    `(latent_dim + rope_dim) * sizeof(dtype)` bytes per layer: 1152 for
+    DeepSeek V3 in bf16, against 2 * 128 * 192 * 2 for the expanded keys and
+    values.
+
+    ```mlir
+    !llm.latent_cache<latent_dim = 512, rope_dim = 64, dtype = bf16>
+    ```
+  }];
+  let parameters = (ins
+    "int64_t":$latent_dim,
+    "int64_t":$rope_dim,
+    "::mlir::Type":$dtype
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Elements of one cached row: latent_dim + rope_dim.
+    int64_t getRowElems() const { return getLatentDim() + getRopeDim(); }
+  }];
 }
 
 #endif // LLMC_DIALECTS_LLM_IR_LLMTYPES_TD

@@ -132,14 +132,19 @@ FailureOr<unsigned> rope(ArrayRef<Operation *> ops, unsigned first,
     return failure();
   RopeShape s = ropeShape(r);
   Type xt = elementOf(r.getInput()), yt = elementOf(r.getResult());
+  const int64_t offset = r.getOffset();
+  const bool fp32 = r.getFp32();
   Call c;
   c.callee = "rope";
-  c.entry = llvm::formatv("rope_h{0}_d{1}_r{2}_{3}_{4}_{5}_{6}", s.heads,
-                          s.headDim, s.rotary,
-                          s.interleaved ? "interleaved" : "half", typeTag(xt),
-                          typeTag(yt), ropeHash(*freqs, s.scaling));
-  c.templateArgs = {b.i(s.heads), b.i(s.headDim), b.i(s.rotary),
-                    b.flag(s.interleaved), b.type(xt), b.type(yt)};
+  c.entry = llvm::formatv("rope_h{0}_d{1}_r{2}{3}_{4}{5}_{6}_{7}_{8}",
+                          s.heads, s.headDim, s.rotary,
+                          offset ? "_o" + std::to_string(offset) : "",
+                          s.interleaved ? "interleaved" : "half",
+                          fp32 ? "_fp32" : "", typeTag(xt), typeTag(yt),
+                          ropeHash(*freqs, s.scaling));
+  c.templateArgs = {b.i(s.heads),  b.i(s.headDim), b.i(s.rotary),
+                    b.flag(s.interleaved), b.type(xt), b.type(yt),
+                    b.i(offset), b.flag(fp32)};
   c.args.push_back(b.operand(c, r.getInput()));
   c.args.push_back(b.operand(c, r.getPositions()));
   c.args.push_back(b.operand(c, r.getResult(), true));
@@ -186,6 +191,10 @@ FailureOr<unsigned> ropeKvCacheWrite(ArrayRef<Operation *> ops, unsigned first,
   auto kOp = dyn_cast<llm::RopeOp>(ops[first + 1]);
   auto w = dyn_cast<llm::KVCacheWriteOp>(ops[first + 2]);
   if (!qOp || !kOp || !w)
+    return 0u;
+  // The fused kernel rotates from element 0, rounding in the activation
+  // dtype.
+  if (qOp.getOffset() || kOp.getOffset() || qOp.getFp32() || kOp.getFp32())
     return 0u;
   Value key = w.getKey(), value = w.getValue();
   if (b.same(qOp.getResult(), key))

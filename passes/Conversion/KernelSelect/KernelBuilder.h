@@ -124,6 +124,8 @@ void addAttentionRecipes(llvm::SmallVectorImpl<Recipe> &fusions,
                          llvm::SmallVectorImpl<Recipe> &single);
 void addMoERecipes(llvm::SmallVectorImpl<Recipe> &fusions,
                    llvm::SmallVectorImpl<Recipe> &single);
+void addMLARecipes(llvm::SmallVectorImpl<Recipe> &fusions,
+                   llvm::SmallVectorImpl<Recipe> &single);
 /// Greedy sampling of `logits`: the calls of a kernel.greedy body; returns
 /// the tokens' scratch value.
 mlir::FailureOr<mlir::Value> selectGreedy(mlir::Value logits,

@@ -38,6 +38,8 @@ std::string typeTag(Type t) {
 Type elementOf(Value v) {
   if (auto cache = dyn_cast<llm::KVCacheType>(v.getType()))
     return cache.getDtype();
+  if (auto cache = dyn_cast<llm::LatentCacheType>(v.getType()))
+    return cache.getDtype();
   return getElementTypeOrSelf(v.getType());
 }
 
@@ -136,6 +138,7 @@ public:
     addElementwiseRecipes(fusions, single);
     addAttentionRecipes(fusions, single);
     addMoERecipes(fusions, single);
+    addMLARecipes(fusions, single);
     recipes.append(fusions);
     recipes.append(single);
 

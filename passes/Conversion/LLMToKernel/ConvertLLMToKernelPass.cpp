@@ -31,7 +31,10 @@ namespace {
 bool startsLaunch(Operation *op) {
   if (isa<llm::EmbeddingOp, llm::AddRMSNormOp, llm::LayerNormOp, llm::LinearOp,
           llm::GatedLinearOp, llm::AttentionOp, llm::LMHeadOp,
-          llm::MoERouterOp, llm::MoEExpertsOp, llm::SigmoidGateOp>(op))
+          llm::MoERouterOp, llm::MoEExpertsOp, llm::SigmoidGateOp,
+          llm::LatentCacheWriteOp, llm::MLAAttentionOp,
+          llm::MLAAbsorbQueryOp, llm::LatentAttentionOp,
+          llm::MLAAbsorbOutputOp>(op))
     return true;
   // A norm over the hidden state reads whole rows: its own kernel. A norm of
   // each head (QK-norm, rank 3) is an epilogue of the projection before it.

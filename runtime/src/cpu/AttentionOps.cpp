@@ -10,6 +10,7 @@
 
 #include "runtime/schema/PlanFormat.h"
 #include "runtime/src/cpu/Numerics.h"
+#include "runtime/src/cpu/RopeMath.h"
 
 #include <algorithm>
 #include <cmath>
@@ -26,39 +27,26 @@ void CpuBackend::rope(const P::Op &op, const P::Rope &p) {
   const int32_t *positions = input(*op.inputs()->Get(1));
   size_t heads = size_t(p.heads()), headDim = size_t(p.head_dim());
   size_t half = size_t(p.rotary_dim()) / 2, rowElems = heads * headDim;
+  size_t offset = size_t(p.rotary_offset());
   const float *invFreq = p.inv_freq()->data();
   float scaling = float(p.attention_scaling());
   bool interleaved = p.layout() == P::RopeLayout::Interleaved;
   // Products and cos/sin are rounded to the activation dtype, as in
-  // `(q * cos) + (rotate_half(q) * sin)` with cos, sin of q's dtype.
-  P::DType type = xOp.dtype();
+  // `(q * cos) + (rotate_half(q) * sin)` with cos, sin of q's dtype; or all
+  // in fp32 and rounded once by the narrowing store.
+  P::DType type = p.rotate_in_fp32() ? P::DType::F32 : xOp.dtype();
   pool_->parallelFor(step_.numTokens, [&](int64_t begin, int64_t end, int t) {
     float *y = workers_[t].a.data();
     float *cosines = workers_[t].b.data();
     float *sines = workers_[t].c.data();
     for (int64_t i = begin; i < end; ++i) {
-      for (size_t k = 0; k < half; ++k) {
-        float angle = float(positions[i]) * invFreq[k];
-        cosines[k] = roundTo(type, std::cos(angle) * scaling);
-        sines[k] = roundTo(type, std::sin(angle) * scaling);
-      }
-      for (size_t h = 0; h < heads; ++h) {
-        const float *xh = x + size_t(i) * rowElems + h * headDim;
-        float *yh = y + h * headDim;
-        for (size_t k = 0; k < half; ++k) {
-          // HalfSplit pairs k with k + half (rotate_half); Interleaved pairs
-          // 2k with 2k + 1. rotated = (-x2, x1).
-          size_t i1 = interleaved ? 2 * k : k;
-          size_t i2 = interleaved ? 2 * k + 1 : k + half;
-          float x1 = xh[i1], x2 = xh[i2];
-          yh[i1] =
-              roundTo(type, x1 * cosines[k]) + roundTo(type, -x2 * sines[k]);
-          yh[i2] =
-              roundTo(type, x2 * cosines[k]) + roundTo(type, x1 * sines[k]);
-        }
-        for (size_t k = 2 * half; k < headDim; ++k)
-          yh[k] = xh[k];
-      }
+      ropeAngles(positions[i], invFreq, half, scaling, type, cosines, sines);
+      const float *xi = x + size_t(i) * rowElems;
+      // Everything passes through, then the rotated span is overwritten.
+      std::copy(xi, xi + rowElems, y);
+      for (size_t h = 0; h < heads; ++h)
+        ropeRotate(xi + h * headDim + offset, y + h * headDim + offset, half,
+                   interleaved, cosines, sines, type);
       narrow(y, out.dtype(), row(out, i), rowElems);
     }
   });

@@ -104,10 +104,12 @@ Status CpuBackend::create(const PlanFile &plan, const SessionShape &shape,
       cache.rowElems = size_t(layout.kv_heads()) * size_t(layout.head_dim());
       cache.dtype = layout.dtype();
       uint64_t half, bytes;
+      // A latent cache holds one array of rows, a KV cache keys and values.
+      const uint64_t arrays = layout.latent_dim() > 0 ? 1 : 2;
       if (!checkedProduct({uint64_t(shape.maxBatch), uint64_t(cache.capacity),
                            cache.rowElems, dtypeSize(cache.dtype)},
                           half) ||
-          !checkedMul(half, 2, bytes))
+          !checkedMul(half, arrays, bytes))
         return Status(LLMC_ERROR_OUT_OF_MEMORY,
                       path + ": the KV cache of layer " +
                           std::to_string(layer) +
@@ -128,7 +130,7 @@ Status CpuBackend::create(const PlanFile &plan, const SessionShape &shape,
 
   // Scratch: the widened inputs of the largest op, and per-thread rows as
   // wide as any operand row or weight row.
-  uint64_t scratchFloats = 0;
+  uint64_t scratchFloats = 0, expandedFloats = 0;
   size_t width = 1;
   bool overflow = false;
   forEachOp(p, [&](const P::Op &op) {
@@ -160,6 +162,13 @@ Status CpuBackend::create(const PlanFile &plan, const SessionShape &shape,
                   !checkedMul(rows, uint64_t(x->intermediate()), elems) ||
                   !checkedAdd(need, elems, need);
     }
+    // MLA's expanded keys and values of one head, every position.
+    if (const P::MLAAttention *a = op.params_as_MLAAttention()) {
+      uint64_t floats = 0;
+      overflow |= !checkedMul(uint64_t(shape.maxSeqLen),
+                              uint64_t(a->nope_dim() + a->v_dim()), floats);
+      expandedFloats = std::max(expandedFloats, floats);
+    }
     scratchFloats = std::max(scratchFloats, need);
   });
   if (overflow)
@@ -175,6 +184,7 @@ Status CpuBackend::create(const PlanFile &plan, const SessionShape &shape,
       w.b.resize(width);
       w.c.resize(width);
       w.scores.resize(maxSpan);
+      w.expanded.resize(size_t(expandedFloats));
     }
   } catch (const std::bad_alloc &) {
     return Status(LLMC_ERROR_OUT_OF_MEMORY,
@@ -250,6 +260,16 @@ void CpuBackend::execute(const P::Op &op) {
     return moeExperts(op, *op.params_as_MoEExperts());
   case P::OpParams::SigmoidGate:
     return sigmoidGate(op, *op.params_as_SigmoidGate());
+  case P::OpParams::LatentCacheWrite:
+    return latentCacheWrite(op, *op.params_as_LatentCacheWrite());
+  case P::OpParams::MLAAttention:
+    return mlaAttention(op, *op.params_as_MLAAttention());
+  case P::OpParams::MLAAbsorbQuery:
+    return mlaAbsorbQuery(op, *op.params_as_MLAAbsorbQuery());
+  case P::OpParams::LatentAttention:
+    return latentAttention(op, *op.params_as_LatentAttention());
+  case P::OpParams::MLAAbsorbOutput:
+    return mlaAbsorbOutput(op, *op.params_as_MLAAbsorbOutput());
   case P::OpParams::LMHead: {
     const P::LMHead &p = *op.params_as_LMHead();
     return linear(*in[0], *in[1], nullptr, *op.outputs()->Get(0),

@@ -64,7 +64,8 @@ public:
 
 private:
   /// One layer's keys and values: [max_batch, capacity, kv_heads, head_dim]
-  /// each, keys first.
+  /// each, keys first; an MLA layer's latent rows only ([max_batch,
+  /// capacity, latent + rope]).
   struct Cache {
     AlignedBuffer data;
     int64_t capacity = 0;
@@ -76,6 +77,8 @@ private:
   struct Worker {
     std::vector<float> a, b, c;
     std::vector<float> scores;
+    /// MLA's expanded keys and values of one head: [capacity][nope + v].
+    std::vector<float> expanded;
   };
 
   explicit CpuBackend(const PlanFile &plan) : plan_(plan) {}
@@ -98,6 +101,16 @@ private:
   void moeRouter(const llmc::plan::Op &op, const llmc::plan::MoERouter &p);
   void moeExperts(const llmc::plan::Op &op, const llmc::plan::MoEExperts &p);
   void sigmoidGate(const llmc::plan::Op &op, const llmc::plan::SigmoidGate &p);
+  void latentCacheWrite(const llmc::plan::Op &op,
+                        const llmc::plan::LatentCacheWrite &p);
+  void mlaAttention(const llmc::plan::Op &op,
+                    const llmc::plan::MLAAttention &p);
+  void mlaAbsorbQuery(const llmc::plan::Op &op,
+                      const llmc::plan::MLAAbsorbQuery &p);
+  void latentAttention(const llmc::plan::Op &op,
+                       const llmc::plan::LatentAttention &p);
+  void mlaAbsorbOutput(const llmc::plan::Op &op,
+                       const llmc::plan::MLAAbsorbOutput &p);
 
   /// Widens the operand (the step's rows of an arena operand, or a whole
   /// weight) into this op's scratch.

@@ -19,6 +19,10 @@ Status PlanChecker::checkRope(const P::Op &op, const P::Rope &p) {
     return failOp("rotary_dim " + std::to_string(p.rotary_dim()) +
                   " is not even and in [2, head_dim " +
                   std::to_string(p.head_dim()) + "]");
+  if (p.rotary_offset() < 0 ||
+      p.rotary_offset() > p.head_dim() - p.rotary_dim())
+    return failOp("rotary_offset " + std::to_string(p.rotary_offset()) +
+                  " puts the rotated span outside the head");
   if (p.layout() > P::RopeLayout::Interleaved)
     return failOp("unknown RoPE layout " +
                   std::to_string(unsigned(p.layout())));
@@ -43,6 +47,7 @@ Status PlanChecker::checkRope(const P::Op &op, const P::Rope &p) {
 Status PlanChecker::checkKVCacheWrite(const P::Op &op,
                                       const P::KVCacheWrite &p) {
   LLMC_RETURN_IF_ERROR(layerIndex(p.layer()));
+  LLMC_RETURN_IF_ERROR(cacheKind(p.layer(), false));
   const P::KVCacheLayout *layout = plan_.kv_caches()->Get(p.layer());
   // checkKVCaches made sure the product fits.
   uint64_t rowElems =
@@ -57,6 +62,7 @@ Status PlanChecker::checkKVCacheWrite(const P::Op &op,
 
 Status PlanChecker::checkAttention(const P::Op &op, const P::Attention &p) {
   LLMC_RETURN_IF_ERROR(layerIndex(p.layer()));
+  LLMC_RETURN_IF_ERROR(cacheKind(p.layer(), false));
   const P::KVCacheLayout *layout = plan_.kv_caches()->Get(p.layer());
   LLMC_RETURN_IF_ERROR(positive(p.heads(), "heads"));
   LLMC_RETURN_IF_ERROR(positive(p.kv_heads(), "kv_heads"));

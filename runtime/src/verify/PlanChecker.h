@@ -132,6 +132,18 @@ private:
   Status checkMoERouter(const P::Op &op, const P::MoERouter &p);
   Status checkMoEExperts(const P::Op &op, const P::MoEExperts &p);
   Status checkSigmoidGate(const P::Op &op, const P::SigmoidGate &p);
+  // MLAChecks.cpp
+  /// Layer `layer`'s cache is (`latent`) or is not an MLA latent cache.
+  Status cacheKind(uint32_t layer, bool latent);
+  /// latent/rope/nope/v sizes positive, latent and rope those of the cache.
+  Status mlaSizes(uint32_t layer, int64_t latent, int64_t rope);
+  Status kvB(const P::Operand &o, int64_t heads, int64_t nope, int64_t v,
+             int64_t latent);
+  Status checkLatentCacheWrite(const P::Op &op, const P::LatentCacheWrite &p);
+  Status checkMLAAttention(const P::Op &op, const P::MLAAttention &p);
+  Status checkMLAAbsorbQuery(const P::Op &op, const P::MLAAbsorbQuery &p);
+  Status checkLatentAttention(const P::Op &op, const P::LatentAttention &p);
+  Status checkMLAAbsorbOutput(const P::Op &op, const P::MLAAbsorbOutput &p);
   // ElementwiseChecks.cpp
   Status checkEmbedding(const P::Op &op, const P::Embedding &p);
   Status checkGLU(const P::Op &op, const P::GLU &p);

@@ -210,6 +210,18 @@ Status PlanChecker::checkKVCaches() {
     if (c->window() < 0)
       return fail(what + "window " + std::to_string(c->window()) +
                   " is negative");
+    if (c->latent_dim() < 0)
+      return fail(what + "latent_dim " + std::to_string(c->latent_dim()) +
+                  " is negative");
+    // A latent cache: one head of latent + rope (even) elements, no window.
+    if (c->latent_dim() > 0 &&
+        (c->kv_heads() != 1 || c->window() != 0 ||
+         c->head_dim() <= c->latent_dim() ||
+         (c->head_dim() - c->latent_dim()) % 2 != 0))
+      return fail(what + "a latent cache (latent_dim " +
+                  std::to_string(c->latent_dim()) +
+                  ") needs kv_heads 1, no window and an even rope width "
+                  "head_dim - latent_dim > 0");
   }
   return Status::success();
 }
@@ -703,6 +715,16 @@ Status PlanChecker::checkOp(const P::Op &op) {
     return checkMoEExperts(op, *op.params_as_MoEExperts());
   case P::OpParams::SigmoidGate:
     return checkSigmoidGate(op, *op.params_as_SigmoidGate());
+  case P::OpParams::LatentCacheWrite:
+    return checkLatentCacheWrite(op, *op.params_as_LatentCacheWrite());
+  case P::OpParams::MLAAttention:
+    return checkMLAAttention(op, *op.params_as_MLAAttention());
+  case P::OpParams::MLAAbsorbQuery:
+    return checkMLAAbsorbQuery(op, *op.params_as_MLAAbsorbQuery());
+  case P::OpParams::LatentAttention:
+    return checkLatentAttention(op, *op.params_as_LatentAttention());
+  case P::OpParams::MLAAbsorbOutput:
+    return checkMLAAbsorbOutput(op, *op.params_as_MLAAbsorbOutput());
   case P::OpParams::GLU:
     return checkGLU(op, *op.params_as_GLU());
   case P::OpParams::Add:

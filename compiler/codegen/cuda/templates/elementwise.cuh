@@ -48,19 +48,21 @@ __device__ __forceinline__ void softcap(const TX *x, TO *out, float cap) {
   out[k] = from_f<TO>(cap * tanhf(to_f(x[k]) / cap));
 }
 
-// Rotates the first ROT_DIM elements of every head of token t by
+// Rotates ROT_DIM elements of every head of token t, from OFFSET on, by
 // positions[t] * inv_freq[k]; cos and sin in fp32, times scaling, rounded to
 // TX, every product rounded to TX (transformers' apply_rotary_pos_emb in the
-// activation dtype). Index i < HEADS * ROT_DIM / 2 rotates one pair; the
-// next HEADS * (HEAD_DIM - ROT_DIM) copy the rest. Each result also goes to
+// activation dtype), or with FP32 all in fp32 and rounded once. Index
+// i < HEADS * ROT_DIM / 2 rotates one pair; the next
+// HEADS * (HEAD_DIM - ROT_DIM) copy the rest. Each result also goes to
 // `cache_row` (as kv_cache_write would store it) when that is not null.
 template <int HEADS, int HEAD_DIM, int ROT_DIM, bool INTERLEAVED, typename TX,
-          typename TO, typename TC>
+          typename TO, typename TC, int OFFSET = 0, bool FP32 = false>
 __device__ __forceinline__ void rope_index(int i, int t, const TX *x,
                                            const int *positions, TO *out,
                                            TC *cache_row,
                                            const float *inv_freq,
                                            float scaling) {
+  typedef typename llmc_round_type<FP32, TX>::type TR;
   constexpr int HALF = ROT_DIM / 2;
   constexpr int PASS = HEAD_DIM - ROT_DIM;
   const TX *xt = x + size_t(t) * HEADS * HEAD_DIM;
@@ -68,14 +70,15 @@ __device__ __forceinline__ void rope_index(int i, int t, const TX *x,
   if (i < HEADS * HALF) {
     const int h = i / HALF, k = i % HALF;
     const float angle = float(positions[t]) * inv_freq[k];
-    const float c = round_to<TX>(cosf(angle) * scaling);
-    const float s = round_to<TX>(sinf(angle) * scaling);
-    const int i1 = h * HEAD_DIM + (INTERLEAVED ? 2 * k : k);
-    const int i2 = h * HEAD_DIM + (INTERLEAVED ? 2 * k + 1 : k + HALF);
+    const float c = round_to<TR>(cosf(angle) * scaling);
+    const float s = round_to<TR>(sinf(angle) * scaling);
+    const int i1 = h * HEAD_DIM + OFFSET + (INTERLEAVED ? 2 * k : k);
+    const int i2 =
+        h * HEAD_DIM + OFFSET + (INTERLEAVED ? 2 * k + 1 : k + HALF);
     const float x1 = to_f(xt[i1]);
     const float x2 = to_f(xt[i2]);
-    const TO y1 = from_f<TO>(round_to<TX>(x1 * c) + round_to<TX>(-x2 * s));
-    const TO y2 = from_f<TO>(round_to<TX>(x2 * c) + round_to<TX>(x1 * s));
+    const TO y1 = from_f<TO>(round_to<TR>(x1 * c) + round_to<TR>(-x2 * s));
+    const TO y2 = from_f<TO>(round_to<TR>(x2 * c) + round_to<TR>(x1 * s));
     yt[i1] = y1;
     yt[i2] = y2;
     if (cache_row) {
@@ -84,7 +87,9 @@ __device__ __forceinline__ void rope_index(int i, int t, const TX *x,
     }
   } else if (PASS > 0 && i < HEADS * HALF + HEADS * PASS) {
     const int j = i - HEADS * HALF;
-    const int h = j / (PASS > 0 ? PASS : 1), k = ROT_DIM + j % (PASS > 0 ? PASS : 1);
+    const int h = j / (PASS > 0 ? PASS : 1), m = j % (PASS > 0 ? PASS : 1);
+    // The elements before the rotated span, then those after it.
+    const int k = m < OFFSET ? m : m + ROT_DIM;
     const TO y = from_f<TO>(to_f(xt[h * HEAD_DIM + k]));
     yt[h * HEAD_DIM + k] = y;
     if (cache_row)
@@ -94,11 +99,11 @@ __device__ __forceinline__ void rope_index(int i, int t, const TX *x,
 
 // One token per blockIdx.y, one rotated pair or copied element per thread.
 template <int HEADS, int HEAD_DIM, int ROT_DIM, bool INTERLEAVED, typename TX,
-          typename TO>
+          typename TO, int OFFSET = 0, bool FP32 = false>
 __device__ __forceinline__ void rope(const TX *x, const int *positions,
                                      TO *out, const float *inv_freq,
                                      float scaling) {
-  rope_index<HEADS, HEAD_DIM, ROT_DIM, INTERLEAVED, TX, TO, TO>(
+  rope_index<HEADS, HEAD_DIM, ROT_DIM, INTERLEAVED, TX, TO, TO, OFFSET, FP32>(
       int(blockIdx.x * blockDim.x + threadIdx.x), int(blockIdx.y), x,
       positions, out, (TO *)nullptr, inv_freq, scaling);
 }

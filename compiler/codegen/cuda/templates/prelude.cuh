@@ -12,6 +12,11 @@ typedef __half f16;
 // layer, [max_batch, capacity, kv_heads, head_dim] each.
 struct llmc_kv { void *keys; void *values; int capacity; };
 
+// The type a computation rounds to: T, or float when FP32 (a RoPE computed
+// in fp32 and rounded once).
+template <bool FP32, typename T> struct llmc_round_type { typedef T type; };
+template <typename T> struct llmc_round_type<true, T> { typedef float type; };
+
 __device__ __forceinline__ float to_f(float x) { return x; }
 __device__ __forceinline__ float to_f(bf16 x) { return __bfloat162float(x); }
 __device__ __forceinline__ float to_f(f16 x) { return __half2float(x); }

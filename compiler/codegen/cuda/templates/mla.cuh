@@ -1,0 +1,174 @@
+// mla.cuh - Multi-head Latent Attention (DeepSeek V2/V3, Kimi K2). Built on
+// attention.cuh (attn_fold, attn_decode_combine). L: the latent
+// (kv_lora_rank), R: the decoupled RoPE width, N: the no-RoPE query/key
+// width, V: the value width; kv_b is [H * (N + V), L], per head N rows of
+// W_UK then V rows of W_UV. The latent cache holds one row of L + R per
+// token (llmc_kv.keys; no values).
+//
+//  - latent_cache_write: kv_a_layernorm of the latent, RoPE of the shared
+//    key, and the store, one block per token;
+//  - mla_absorb_query: [q_nope W_UK || q_rope] per (token, head);
+//  - latent_attn_split + attn_decode_combine: flash decoding over the
+//    latent rows with HG heads per block (one warp each), so each row a
+//    block stages in shared memory serves HG heads: the cache is read
+//    ceil(H / HG) times per step, not H;
+//  - mla_absorb_output: W_UV times the attention output, per head.
+
+// Token t = blockIdx.y: RMSNorm (cast_before_weight) of kv[:L], RoPE of
+// kv[L:], stored at row slots[t] * capacity + positions[t] % capacity, as
+// the CPU reference (runtime/src/cpu/MLAOps.cpp) rounds them.
+template <int L, int R, bool INTERLEAVED, bool FP32, typename TX, typename TW,
+          typename TC>
+__device__ __forceinline__ void
+latent_cache_write(const TX *kv, const TW *w, llmc_kv cache, const int *slots,
+                   const int *positions, const float *inv_freq, float scaling,
+                   float eps) {
+  typedef typename llmc_round_type<FP32, TX>::type TR;
+  constexpr int BLOCK = 256, ROW = L + R, VPT = (L + BLOCK - 1) / BLOCK;
+  const int t = blockIdx.y;
+  const TX *x = kv + size_t(t) * ROW;
+  TC *dst = static_cast<TC *>(cache.keys) +
+            (size_t(slots[t]) * cache.capacity +
+             positions[t] % cache.capacity) *
+                ROW;
+  float v[VPT];
+  float ss = 0.0f;
+#pragma unroll
+  for (int j = 0; j < VPT; ++j) {
+    const int k = threadIdx.x + j * BLOCK;
+    v[j] = k < L ? to_f(x[k]) : 0.0f;
+    ss += v[j] * v[j];
+  }
+  const float r = 1.0f / sqrtf(block_sum<BLOCK>(ss) / float(L) + eps);
+#pragma unroll
+  for (int j = 0; j < VPT; ++j) {
+    const int k = threadIdx.x + j * BLOCK;
+    if (k < L)
+      dst[k] = from_f<TC>(round_to<TX>(round_to<TX>(v[j] * r) * to_f(w[k])));
+  }
+  for (int k = threadIdx.x; k < R / 2; k += BLOCK) {
+    const float angle = float(positions[t]) * inv_freq[k];
+    const float c = round_to<TR>(cosf(angle) * scaling);
+    const float s = round_to<TR>(sinf(angle) * scaling);
+    const int i1 = L + (INTERLEAVED ? 2 * k : k);
+    const int i2 = L + (INTERLEAVED ? 2 * k + 1 : k + R / 2);
+    const float x1 = to_f(x[i1]), x2 = to_f(x[i2]);
+    dst[i1] = from_f<TC>(
+        round_to<TX>(round_to<TR>(x1 * c) + round_to<TR>(-x2 * s)));
+    dst[i2] = from_f<TC>(
+        round_to<TX>(round_to<TR>(x2 * c) + round_to<TR>(x1 * s)));
+  }
+}
+
+// Block (h, t): out[t, h] = [q_nope W_UK[h] || q_rope], fp32 sums over N.
+template <int H, int N, int R, int V, int L, typename TQ, typename TW,
+          typename TO>
+__device__ __forceinline__ void mla_absorb_query(const TQ *q, const TW *kv_b,
+                                                 TO *out) {
+  __shared__ float qs[N];
+  const int h = blockIdx.x, t = blockIdx.y;
+  const TQ *qh = q + (size_t(t) * H + h) * (N + R);
+  for (int i = threadIdx.x; i < N; i += blockDim.x)
+    qs[i] = to_f(qh[i]);
+  __syncthreads();
+  TO *o = out + (size_t(t) * H + h) * (L + R);
+  const TW *wh = kv_b + size_t(h) * (N + V) * L;
+  for (int c = threadIdx.x; c < L; c += blockDim.x) {
+    float acc = 0.0f;
+    for (int n = 0; n < N; ++n)
+      acc = fmaf(qs[n], to_f(wh[size_t(n) * L + c]), acc);
+    o[c] = from_f<TO>(acc);
+  }
+  for (int i = threadIdx.x; i < R; i += blockDim.x)
+    o[L + i] = from_f<TO>(to_f(qh[N + i]));
+}
+
+// Block (g, t, s): warps are heads g * HG + warp; split s of the positions
+// [0, positions[t]] of the token's sequence, KT latent rows at a time in
+// shared memory. Partials as attn_decode_split's: for token t, head h,
+// split s, L + 2 floats at ((t * H + h) * SPLITS + s) * (L + 2).
+template <int H, int L, int R, int HG, int SPLITS, int KT, typename TQ,
+          typename TC>
+__device__ __forceinline__ void
+latent_attn_split(const TQ *ql, llmc_kv cache, const int *slots,
+                  const int *positions, float *partials, float scale) {
+  constexpr int D = L + R, DPL = (D + 31) / 32, LPL = (L + 31) / 32;
+  __shared__ float rows[KT][D];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int h = blockIdx.x * HG + warp, t = blockIdx.y, s = blockIdx.z;
+  const bool active = h < H;
+  const int p = positions[t];
+  const int len = (p + 1 + SPLITS - 1) / SPLITS;
+  const int j0 = s * len, j1 = min(p + 1, j0 + len);
+  const TC *base = static_cast<const TC *>(cache.keys);
+  const size_t seq_row = size_t(slots[t]) * cache.capacity;
+
+  float qf[DPL], acc[LPL], m = -LLMC_INF, l = 0.0f;
+#pragma unroll
+  for (int d = 0; d < DPL; ++d) {
+    const int e = lane + 32 * d;
+    qf[d] = active && e < D ? to_f(ql[(size_t(t) * H + h) * D + e]) : 0.0f;
+  }
+#pragma unroll
+  for (int d = 0; d < LPL; ++d)
+    acc[d] = 0.0f;
+  for (int jt = j0; jt < j1; jt += KT) {
+    const int n = min(KT, j1 - jt);
+    __syncthreads();
+    for (int i = threadIdx.x; i < n * D; i += blockDim.x) {
+      const int r = i / D, e = i % D;
+      rows[r][e] =
+          to_f(base[(seq_row + (jt + r) % cache.capacity) * D + e]);
+    }
+    __syncthreads();
+    if (!active)
+      continue;
+    for (int r = 0; r < n; ++r) {
+      float dot = 0.0f, vf[LPL];
+#pragma unroll
+      for (int d = 0; d < DPL; ++d) {
+        const int e = lane + 32 * d;
+        dot = fmaf(qf[d], e < D ? rows[r][e] : 0.0f, dot);
+      }
+#pragma unroll
+      for (int d = 0; d < LPL; ++d) {
+        const int e = lane + 32 * d;
+        vf[d] = e < L ? rows[r][e] : 0.0f;
+      }
+      attn_fold<LPL>(warp_sum(dot) * scale, vf, m, l, acc);
+    }
+  }
+  if (!active)
+    return;
+  float *part = partials + ((size_t(t) * H + h) * SPLITS + s) * (L + 2);
+  if (lane == 0) {
+    part[0] = m;
+    part[1] = l;
+  }
+#pragma unroll
+  for (int d = 0; d < LPL; ++d)
+    if (lane + 32 * d < L)
+      part[2 + lane + 32 * d] = acc[d];
+}
+
+// Block (h, t), 8 warps: out[t, h, v] = W_UV[h][v] . x[t, h], fp32 sums.
+template <int H, int L, int N, int V, typename TX, typename TW, typename TO>
+__device__ __forceinline__ void mla_absorb_output(const TX *x,
+                                                  const TW *kv_b, TO *out) {
+  __shared__ float xs[L];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int warps = blockDim.x / 32;
+  const int h = blockIdx.x, t = blockIdx.y;
+  for (int c = threadIdx.x; c < L; c += blockDim.x)
+    xs[c] = to_f(x[(size_t(t) * H + h) * L + c]);
+  __syncthreads();
+  for (int v = warp; v < V; v += warps) {
+    const TW *wr = kv_b + (size_t(h) * (N + V) + N + v) * L;
+    float dot = 0.0f;
+    for (int c = lane; c < L; c += 32)
+      dot = fmaf(xs[c], to_f(wr[c]), dot);
+    dot = warp_sum(dot);
+    if (lane == 0)
+      out[(size_t(t) * H + h) * V + v] = from_f<TO>(dot);
+  }
+}
