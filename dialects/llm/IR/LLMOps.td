@@ -498,7 +498,7 @@ def LLM_LatentCacheWriteOp : LLM_Op<"latent_cache_write", [Pure,
     write in one op.
 
     ```mlir
-    %c1 = llm.latent_cache_write %kv, %w into %c0 at %slots, %pos eps 1.0e-06 rope #llm.rope<default, theta = 10000.0, dim = 64, layout = interleaved> : tensor<?x576xbf16>, tensor<512xbf16>, !llm.latent_cache<latent_dim = 512, rope_dim = 64, dtype = bf16>
+    %c1 = llm.latent_cache_write %kv, %w into %c0 at %slots, %pos rope #llm.rope<default, theta = 10000.0, dim = 64, layout = interleaved> eps 1.0e-06 : tensor<?x576xbf16>, tensor<512xbf16>, !llm.latent_cache<latent_dim = 512, rope_dim = 64, dtype = bf16>
     ```
   }];
   let arguments = (ins LLM_Activation:$kv, LLM_Weight:$norm_weight,
@@ -507,8 +507,8 @@ def LLM_LatentCacheWriteOp : LLM_Op<"latent_cache_write", [Pure,
                        LLM_RopeAttr:$rope, UnitAttr:$fp32);
   let results = (outs LLM_LatentCacheType:$result);
   let assemblyFormat = [{
-    $kv `,` $norm_weight `into` $cache `at` $slots `,` $positions `eps`
-    custom<Double>($eps) `rope` $rope (`fp32` $fp32^)? attr-dict `:`
+    $kv `,` $norm_weight `into` $cache `at` $slots `,` $positions `rope`
+    $rope `eps` custom<Double>($eps) (`fp32` $fp32^)? attr-dict `:`
     type($kv) `,` type($norm_weight) `,` type($cache)
   }];
   let hasVerifier = 1;

@@ -335,3 +335,47 @@ func.func @f(%x: tensor<?x16xbf16>, %s: tensor<?x16xbf16>) -> tensor<?x16xbf16> 
   %y = llm.sigmoid_gate %x, %g, %s : tensor<?x16xbf16>, tensor<2x16xbf16>, tensor<?x16xbf16>
   return %y : tensor<?x16xbf16>
 }
+
+// -----
+
+!c = !llm.latent_cache<latent_dim = 32, rope_dim = 16, dtype = bf16>
+func.func @f(%kv: tensor<?x40xbf16>, %c: !c, %s: tensor<?xi32>, %p: tensor<?xi32>) -> !c {
+  %n = llm.param "kv_a_layernorm.weight" : tensor<32xbf16>
+  // expected-error @+1 {{kv must be [tokens, 32 + 16] to match the cache}}
+  %c1 = llm.latent_cache_write %kv, %n into %c at %s, %p rope #llm.rope<default, theta = 10000.0, dim = 16, layout = interleaved> eps 1.0e-06 : tensor<?x40xbf16>, tensor<32xbf16>, !c
+  return %c1 : !c
+}
+
+// -----
+
+!c = !llm.latent_cache<latent_dim = 32, rope_dim = 16, dtype = bf16>
+func.func @f(%q: tensor<?x4x32xbf16>, %c: !c, %s: tensor<?xi32>, %p: tensor<?xi32>) -> tensor<?x4x24xbf16> {
+  %kvb = llm.param "kv_b_proj.weight" : tensor<150x32xbf16>
+  // expected-error @+1 {{kv_b's 150 rows do not split into 4 heads}}
+  %a = llm.mla_attention %q, %c, %kvb at %s, %p scale 0.2 : tensor<?x4x32xbf16>, !c, tensor<150x32xbf16> -> tensor<?x4x24xbf16>
+  return %a : tensor<?x4x24xbf16>
+}
+
+// -----
+
+!c = !llm.latent_cache<latent_dim = 32, rope_dim = 16, dtype = bf16>
+func.func @f(%q: tensor<?x4x40xf32>, %c: !c, %s: tensor<?xi32>, %p: tensor<?xi32>) -> tensor<?x4x32xf32> {
+  // expected-error @+1 {{query must be [tokens, heads, 48] (latent + rope)}}
+  %a = llm.latent_attention %q, %c at %s, %p scale 0.2 : tensor<?x4x40xf32>, !c -> tensor<?x4x32xf32>
+  return %a : tensor<?x4x32xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<?x4x32xbf16>, %p: tensor<?xi32>) -> tensor<?x4x32xbf16> {
+  // expected-error @+1 {{rotary dim 16 from offset 24 exceeds the head dim 32}}
+  %y = llm.rope #llm.rope<default, theta = 10000.0, dim = 16> %x, %p offset 24 : tensor<?x4x32xbf16>
+  return %y : tensor<?x4x32xbf16>
+}
+
+// -----
+
+// expected-error @+1 {{rope_dim must be positive and even, got 15}}
+func.func @f(%c: !llm.latent_cache<latent_dim = 32, rope_dim = 15, dtype = bf16>) {
+  return
+}
