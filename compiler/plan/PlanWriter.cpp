@@ -217,11 +217,15 @@ public:
     std::vector<fb::Offset<fb::String>> targets{fbb.CreateString("cpu")};
     for (const std::string &t : cudaTargets(options))
       targets.push_back(fbb.CreateString(t));
+    std::vector<fb::Offset<fb::String>> notes;
+    for (const std::string &n : options.notes)
+      notes.push_back(fbb.CreateString(n));
     auto model =
         pl::CreateModel(fbb, fbb.CreateString(modelAttr.getFamily().str()),
                         modelAttr.getVocabSize(), modelAttr.getHiddenSize(),
                         modelAttr.getNumLayers(), options.maxSeqLen,
-                        *planDType(modelAttr.getDtype()));
+                        *planDType(modelAttr.getDtype()),
+                        notes.empty() ? 0 : fbb.CreateVector(notes));
     auto memory = pl::CreateMemoryPlan(
         fbb, uint64_t(std::max(arena(prefill), arena(decode))), maxTokens,
         uint32_t(runtime::kMinWeightAlignment));

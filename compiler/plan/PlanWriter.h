@@ -97,6 +97,8 @@ struct PlanOptions {
   std::vector<std::string> nvrtcOptions;
   /// The longest sequence a session may hold.
   int64_t maxSeqLen = 0;
+  /// What the compile left out (Model.notes), printed by `llmc inspect`.
+  std::vector<std::string> notes;
   /// When set, the plan ends with a signature block by this key
   /// (compiler/support/Signing.h); the output must then be a file.
   const support::SigningKey *signingKey = nullptr;

@@ -157,26 +157,30 @@ void printPlanSummary(raw_ostream &os, const pl::Plan &plan, StringRef path,
      << model.vocab_size() << ", hidden " << model.hidden_size() << ", "
      << model.num_layers() << " layers, " << runtime::dtypeName(model.dtype())
      << ", max sequence " << model.max_seq_len() << " tokens\n";
+  if (model.notes())
+    for (const auto *note : *model.notes())
+      os << "note: " << note->str() << "\n";
   os << "memory plan: arena " << humanBytes(memory.arena_bytes()) << " for "
      << memory.max_tokens() << " tokens per step\n";
 
   // KV cache bytes, with the runtime's own capacity rule; layers with the
   // same layout are listed once.
+  // A latent cache (MLA) holds one row per token, a KV cache two.
   auto perToken = [](const pl::KVCacheLayout &c) {
-    return 2 * uint64_t(c.kv_heads()) * uint64_t(c.head_dim()) *
-           runtime::dtypeSize(c.dtype());
+    return runtime::kvCacheArrays(c) * uint64_t(c.kv_heads()) *
+           uint64_t(c.head_dim()) * runtime::dtypeSize(c.dtype());
   };
   auto capacity = [&](const pl::KVCacheLayout &c) {
     return runtime::kvCacheCapacity(c, model.max_seq_len(),
                                     memory.max_tokens());
   };
-  std::map<std::tuple<int64_t, int64_t, int, int64_t>,
+  std::map<std::tuple<int64_t, int64_t, int, int64_t, int64_t>,
            std::pair<const pl::KVCacheLayout *, unsigned>>
       groups;
   uint64_t perTokenAll = 0, maxSeqAll = 0;
   for (const pl::KVCacheLayout *c : *plan.kv_caches()) {
-    auto &group =
-        groups[{c->kv_heads(), c->head_dim(), int(c->dtype()), c->window()}];
+    auto &group = groups[{c->kv_heads(), c->head_dim(), int(c->dtype()),
+                          c->window(), c->latent_dim()}];
     group.first = c;
     ++group.second;
     perTokenAll += perToken(*c);
@@ -185,8 +189,14 @@ void printPlanSummary(raw_ostream &os, const pl::Plan &plan, StringRef path,
   os << "kv cache:\n";
   for (auto &[key, group] : groups) {
     const pl::KVCacheLayout &c = *group.first;
-    os << "  " << group.second << " layer(s): K+V " << c.kv_heads()
-       << " heads x " << c.head_dim() << " x " << runtime::dtypeName(c.dtype());
+    if (c.latent_dim() > 0)
+      os << "  " << group.second << " layer(s): MLA latent " << c.latent_dim()
+         << " + rope " << c.head_dim() - c.latent_dim() << " x "
+         << runtime::dtypeName(c.dtype()) << " (shared by all heads)";
+    else
+      os << "  " << group.second << " layer(s): K+V " << c.kv_heads()
+         << " heads x " << c.head_dim() << " x "
+         << runtime::dtypeName(c.dtype());
     if (c.window())
       os << ", window " << c.window();
     os << ": " << perToken(c) << " bytes per token per layer, "

@@ -472,16 +472,25 @@ int compileMain(int argc, char **argv) {
   }
 
   // Quantized checkpoints are refused where weights are read; without
-  // weights the model compiles in its dtype.
+  // weights the model compiles in its dtype. What the compile leaves out is
+  // said now and kept in the plan for `llmc inspect`.
   if (!config->quantMethod.empty()) {
     if (emit == Emit::Plan && !randomSeed)
       return fail(llmc::hf::quantizedError(*config));
-    if (!quiet)
-      errs() << "llmc: note: " << config->path
-             << ": quantization_config (quant_method \"" << config->quantMethod
-             << "\") ignored: no checkpoint is read, the model compiles in "
-             << llmc::hf::dtypeName(config->dtype) << "\n";
+    planOptions.notes.push_back(
+        "quantization_config (quant_method \"" + config->quantMethod +
+        "\") ignored: no checkpoint is read, the model compiles in " +
+        llmc::hf::dtypeName(config->dtype).str());
   }
+  if (config->mtpLayers > 0)
+    planOptions.notes.push_back(
+        "num_nextn_predict_layers " + std::to_string(config->mtpLayers) +
+        ": the multi-token-prediction layers (model.layers." +
+        std::to_string(config->numLayers) +
+        ".* on) are not part of the forward pass and are not read");
+  if (!quiet)
+    for (const std::string &note : planOptions.notes)
+      errs() << "llmc: note: " << config->path << ": " << note << "\n";
 
   // Open the checkpoint before any output exists, so that a missing or bad
   // weight file fails the compile without leaving anything behind.

@@ -116,6 +116,11 @@ inline const char *dtypeName(llmc::plan::DType dtype) {
   return "invalid dtype";
 }
 
+/// Arrays of rows a cache holds: keys and values, or (MLA) one latent row.
+inline uint64_t kvCacheArrays(const llmc::plan::KVCacheLayout &layout) {
+  return layout.latent_dim() > 0 ? 1 : 2;
+}
+
 /// Rows of a KV cache per sequence (KVCacheLayout): a windowed layer keeps
 /// a ring of window + max_tokens - 1 positions (a step's tokens may attend
 /// up to `window` back from each of them), every other layer the whole

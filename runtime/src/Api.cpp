@@ -211,7 +211,7 @@ llmc_status llmc_plan_get_info(const llmc_plan *plan,
     // Verified plans keep these products far below 2^64.
     for (const llmc::plan::KVCacheLayout *layout : *p.kv_caches())
       info.kv_bytes_per_sequence +=
-          2 *
+          llmc::runtime::kvCacheArrays(*layout) *
           uint64_t(llmc::runtime::kvCacheCapacity(*layout, info.max_seq_len,
                                                   info.max_tokens)) *
           uint64_t(layout->kv_heads()) * uint64_t(layout->head_dim()) *

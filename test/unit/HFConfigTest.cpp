@@ -6,6 +6,8 @@
 #include "frontends/hf/HFConfig.h"
 
 #include <gtest/gtest.h>
+
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 using llmc::hf::DType;
@@ -252,18 +254,22 @@ TEST(HFConfigErrors, NameFileAndKey) {
   family["model_type"] = "gpt2";
   EXPECT_EQ(errorOf(family.dump()),
             "dir/config.json: key \"model_type\": unsupported model_type "
-            "\"gpt2\" (supported: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, glm4_moe, olmoe, minimax_m2)");
+            "\"gpt2\" (supported: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, glm4_moe, olmoe, minimax_m2, deepseek_v2, deepseek_v3, kimi_k2)");
   json rope = j;
   rope["rope_scaling"] = {{"rope_type", "su"}, {"factor", 2.0}};
   EXPECT_EQ(errorOf(rope.dump()),
             "dir/config.json: key \"rope_scaling.rope_type\": unsupported rope "
             "type \"su\" (supported: default, linear, dynamic, llama3, yarn, "
             "longrope)");
+  // A quantized config parses (compiles without weights read it as its
+  // dtype); reading its weights is refused with this message.
   json quant = j;
   quant["quantization_config"] = {{"quant_method", "fp8"}};
-  EXPECT_NE(errorOf(quant.dump()).find("unsupported: quantized checkpoints "
-                                       "(quant_method \"fp8\")"),
-            std::string::npos);
+  ModelConfig q = parse(quant);
+  EXPECT_EQ(q.quantMethod, "fp8");
+  EXPECT_EQ(llmc::hf::quantizedError(q),
+            "config.json: key \"quantization_config\": unsupported: quantized "
+            "checkpoints (quant_method \"fp8\")");
   EXPECT_EQ(errorOf("[1, 2]"), "dir/config.json: expected a JSON object at the "
                                "top level, got an array");
 }
@@ -431,3 +437,131 @@ TEST(HFConfigErrors, MoEKeysByName) {
 }
 
 } // namespace
+
+// DeepSeek: MLA sizes, the softmax scale (V3 multiplies yarn's mscale^2, V2
+// does not), the RoPE forms, the routers, dense-first layers.
+TEST(HFConfig, DeepseekV3MLAAndRouting) {
+  json j = tiny("deepseek_v3");
+  j["num_hidden_layers"] = 4;
+  j["q_lora_rank"] = 48;
+  j["kv_lora_rank"] = 32;
+  j["qk_nope_head_dim"] = 16;
+  j["qk_rope_head_dim"] = 16;
+  j["v_head_dim"] = 24;
+  j["n_routed_experts"] = 8;
+  j["n_group"] = 4;
+  j["topk_group"] = 2;
+  j["num_experts_per_tok"] = 3;
+  j["first_k_dense_replace"] = 1;
+  j["moe_intermediate_size"] = 48;
+  j["num_nextn_predict_layers"] = 1;
+  j["rope_scaling"] = {{"type", "yarn"}, {"factor", 4.0},
+                       {"mscale", 1.0}, {"mscale_all_dim", 1.0},
+                       {"original_max_position_embeddings", 64}};
+  ModelConfig c = parse(j);
+  ASSERT_TRUE(c.mla.has_value());
+  EXPECT_EQ(c.mla->qLoraRank, 48);
+  EXPECT_EQ(c.mla->kvLoraRank, 32);
+  EXPECT_EQ(c.mla->nopeDim, 16);
+  EXPECT_EQ(c.mla->ropeDim, 16);
+  EXPECT_EQ(c.mla->vDim, 24);
+  EXPECT_EQ(c.headDim, 16); // the RoPE width
+  EXPECT_EQ(c.rope.dim, 16);
+  EXPECT_EQ(c.numKVHeads, 4);
+  const double m = 0.1 * std::log(4.0) + 1.0;
+  EXPECT_NEAR(c.mla->scale, m * m / std::sqrt(32.0), 1e-12);
+  EXPECT_DOUBLE_EQ(c.ropeAttentionFactor, 1.0); // mscale == mscale_all_dim
+  EXPECT_TRUE(c.mla->ropeInterleaved);
+  EXPECT_FALSE(c.mla->ropeInFp32);
+  EXPECT_EQ(c.mtpLayers, 1);
+  ASSERT_TRUE(c.moe.has_value());
+  EXPECT_EQ(c.moe->scoring, llmc::hf::RouterScoring::Sigmoid);
+  EXPECT_TRUE(c.moe->correctionBias);
+  EXPECT_EQ(c.moe->groups, 4);
+  EXPECT_EQ(c.moe->topGroups, 2);
+  EXPECT_DOUBLE_EQ(c.moe->scaling, 2.5); // V3's default
+  EXPECT_EQ(c.moe->sharedIntermediateSize, 48);
+  EXPECT_EQ(c.moeLayers, (std::vector<bool>{false, true, true, true}));
+  j["rope_interleave"] = false;
+  EXPECT_FALSE(parse(j).mla->ropeInterleaved);
+  // kimi_k2 is the same architecture.
+  j["model_type"] = "kimi_k2";
+  EXPECT_EQ(parse(j).family, llmc::hf::Family::DeepseekV3);
+}
+
+TEST(HFConfig, DeepseekV2MLAAndRouting) {
+  json j = tiny("deepseek_v2");
+  j["q_lora_rank"] = nullptr;
+  j["kv_lora_rank"] = 32;
+  j["qk_nope_head_dim"] = 16;
+  j["qk_rope_head_dim"] = 8;
+  j["v_head_dim"] = 12;
+  j["n_routed_experts"] = 8;
+  j["num_experts_per_tok"] = 2;
+  j["norm_topk_prob"] = true; // not read by transformers' V2
+  j["first_k_dense_replace"] = 1;
+  j["moe_intermediate_size"] = 48;
+  j["rope_scaling"] = {{"type", "yarn"}, {"factor", 40.0},
+                       {"mscale", 0.707}, {"mscale_all_dim", 0.707},
+                       {"original_max_position_embeddings", 64}};
+  ModelConfig c = parse(j);
+  ASSERT_TRUE(c.mla.has_value());
+  EXPECT_EQ(c.mla->qLoraRank, 0);
+  EXPECT_DOUBLE_EQ(c.mla->scale, 1.0 / std::sqrt(24.0)); // no mscale^2
+  EXPECT_TRUE(c.mla->ropeInterleaved);
+  EXPECT_TRUE(c.mla->ropeInFp32);
+  ASSERT_TRUE(c.moe.has_value());
+  EXPECT_EQ(c.moe->scoring, llmc::hf::RouterScoring::Softmax);
+  EXPECT_TRUE(c.moe->logitsInF32);
+  EXPECT_FALSE(c.moe->normalize);
+  EXPECT_EQ(c.moe->groups, 1);
+  EXPECT_DOUBLE_EQ(c.moe->scaling, 1.0);
+  EXPECT_EQ(c.moe->sharedIntermediateSize, 96); // 2 shared experts (default)
+  EXPECT_EQ(c.moeLayers, (std::vector<bool>{false, true, true}));
+  j["topk_method"] = "group_limited_greedy";
+  j["n_group"] = 4;
+  j["topk_group"] = 2;
+  ModelConfig g = parse(j);
+  EXPECT_EQ(g.moe->groups, 4);
+  EXPECT_EQ(g.moe->groupScore, llmc::hf::RouterGroupScore::Max);
+  // Without routed experts every layer is dense.
+  j["n_routed_experts"] = nullptr;
+  EXPECT_FALSE(parse(j).moe.has_value());
+}
+
+TEST(HFConfigErrors, DeepseekKeysByName) {
+  json j = tiny("deepseek_v3");
+  j["n_routed_experts"] = 8;
+  j["n_group"] = 4;
+  j["topk_group"] = 2;
+  j["num_experts_per_tok"] = 2;
+  json odd = j;
+  odd["qk_rope_head_dim"] = 7;
+  EXPECT_EQ(errorOf(odd.dump()),
+            "dir/config.json: key \"qk_rope_head_dim\": head dimension 7 must "
+            "be even for rotary embedding");
+  json method = j;
+  method["topk_method"] = "greedy";
+  EXPECT_NE(errorOf(method.dump()).find("key \"topk_method\": unsupported "
+                                        "top-k method \"greedy\" for "
+                                        "deepseek_v3 (supported: noaux_tc)"),
+            std::string::npos);
+  json heads = j;
+  heads["num_key_value_heads"] = 2;
+  EXPECT_NE(errorOf(heads.dump()).find("key \"num_key_value_heads\": value 2 "
+                                       "differs from num_attention_heads"),
+            std::string::npos);
+  json v32 = j;
+  v32["model_type"] = "deepseek_v32";
+  EXPECT_NE(errorOf(v32.dump()).find("DeepSeek V3.2's sparse attention"),
+            std::string::npos);
+  json v2 = tiny("deepseek_v2");
+  v2["n_routed_experts"] = 8;
+  EXPECT_NE(errorOf(v2.dump()).find("key \"num_experts_per_tok\""),
+            std::string::npos); // V2 has no default
+  v2["num_experts_per_tok"] = 2;
+  v2["topk_method"] = "noaux_tc";
+  EXPECT_NE(errorOf(v2.dump()).find("unsupported top-k method \"noaux_tc\" "
+                                    "for deepseek_v2"),
+            std::string::npos);
+}

@@ -105,7 +105,7 @@ Status CpuBackend::create(const PlanFile &plan, const SessionShape &shape,
       cache.dtype = layout.dtype();
       uint64_t half, bytes;
       // A latent cache holds one array of rows, a KV cache keys and values.
-      const uint64_t arrays = layout.latent_dim() > 0 ? 1 : 2;
+      const uint64_t arrays = kvCacheArrays(layout);
       if (!checkedProduct({uint64_t(shape.maxBatch), uint64_t(cache.capacity),
                            cache.rowElems, dtypeSize(cache.dtype)},
                           half) ||

@@ -268,7 +268,8 @@ Status CudaBackend::planMemory() {
                            dtypeSize(layout.dtype())},
                           half) &&
            placeRegion(half, end, cache.keys) &&
-           placeRegion(half, end, cache.values);
+           placeRegion(kvCacheArrays(layout) == 2 ? half : 0, end,
+                       cache.values);
       l.caches.push_back(cache);
     }
   }
