@@ -11,7 +11,10 @@
 // renormalized, scaled) with SiLU experts, and a softmax top-2 router whose
 // weights stay in the activation type with GELU-tanh experts (whose
 // intermediate size 42 takes the scalar path), scaled per token by a
-// sigmoid gate (Qwen2-MoE's shared_expert_gate).
+// sigmoid gate (Qwen2-MoE's shared_expert_gate); and a third attention
+// layer of Multi-head Latent Attention (4 heads, latent 32, RoPE 8 on the
+// trailing dims of 24-wide queries in fp32, values 12 wide) over a latent
+// cache, in the expanded form and in the absorbed one.
 //
 // The tests of test/unit/codegen and test/emulation read it through
 // test/support/TestModule.h: they set the element type `!dt` (f32, f16 or
@@ -29,6 +32,15 @@
 // CHECK: kernel.call @kv_cache_write({{.*}}entry = "kv_cache_write_r32_f32_f32_f32"
 // CHECK: kernel.call @attn_prefill({{.*}}entry = "attention_prefill_h4_kv2_d16_w0_c8_softcap_f32_f32_f32_{{[0-9A-F]+}}"
 // CHECK: kernel.call @attn_prefill({{.*}}entry = "attention_prefill_h4_kv2_d16_w6_c0_f32_f32_f32_{{[0-9A-F]+}}"
+// CHECK: kernel.call @rope({{.*}}entry = "rope_h4_d24_r8_o16_interleaved_fp32_f32_f32_{{[0-9A-F]+}}"
+// CHECK: kernel.call @latent_cache_write({{.*}}entry = "latent_cache_write_l32_r8_interleaved_fp32_f32_f32_f32_{{[0-9A-F]+}}"
+// CHECK: kernel.call @mla_absorb_query({{.*}}entry = "mla_absorb_query_h4_n16_r8_v12_l32_f32_f32_f32"
+// CHECK: kernel.call @latent_attn_split({{.*}}entry = "latent_attn_split1_h4_l32_r8_g4_k16_f32_f32_{{[0-9A-F]+}}"
+// CHECK: kernel.call @attn_decode_combine({{.*}}entry = "attention_decode_combine1_h4_d32_f32"
+// CHECK: kernel.call @mla_absorb_output({{.*}}entry = "mla_absorb_output_h4_l32_n16_v12_f32_f32_f32"
+// CHECK: kernel.call @mla_absorb_query(
+// CHECK: kernel.call @latent_attn_split(
+// CHECK: kernel.call @mla_absorb_output(
 // CHECK: kernel.call @add({{.*}}entry = "add_s64_f32_f32_f32"
 // CHECK: kernel.call @add_rms_norm({{.*}}entry = "add_rms_norm_s64_var1_f32_f32_f32"
 // CHECK: kernel.call @gemv_multi({{.*}}entry = "linear_gemv2_n96_n96_k64_f32_f32_f32"
@@ -48,12 +60,14 @@
 // CHECK: kernel.greedy
 // CHECK: kernel.call @argmax_partial({{.*}}entry = "argmax_partial_v80_s1_f32"
 !dt = f32
-module attributes {llm.model = #llm.model<family = "llmc_all_ops", vocab_size = 80, hidden_size = 64, num_layers = 2, max_position_embeddings = 64, dtype = !dt>} {
+module attributes {llm.model = #llm.model<family = "llmc_all_ops", vocab_size = 80, hidden_size = 64, num_layers = 3, max_position_embeddings = 64, dtype = !dt>} {
 func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>,
                    %c0: !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt>,
-                   %c1: !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt, window = 6>)
+                   %c1: !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt, window = 6>,
+                   %c2: !llm.latent_cache<latent_dim = 32, rope_dim = 8, dtype = !dt>)
     -> (tensor<?x80x!dt>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt>,
-        !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt, window = 6>)
+        !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt, window = 6>,
+        !llm.latent_cache<latent_dim = 32, rope_dim = 8, dtype = !dt>)
     attributes {llm.step = #llm.step<prefill>} {
   %embed = llm.param "embed.weight" : tensor<80x64x!dt>
   %h0 = llm.embedding %tokens, %embed scale 2.0 : tensor<80x64x!dt> -> tensor<?x64x!dt> loc("embed")
@@ -82,7 +96,28 @@ func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?
   %awm = llm.merge_heads %aw : tensor<?x4x16x!dt> -> tensor<?x64x!dt>
   %a = llm.add %acm, %awm : tensor<?x64x!dt> loc("attn_sum")
   %wo = llm.param "o_proj.weight" : tensor<64x64x!dt>
-  %o = llm.linear %a, %wo : tensor<?x64x!dt>, tensor<64x64x!dt> -> tensor<?x64x!dt> loc("o_proj")
+  %o0 = llm.linear %a, %wo : tensor<?x64x!dt>, tensor<64x64x!dt> -> tensor<?x64x!dt> loc("o_proj")
+
+  %wmq = llm.param "mla.q_proj.weight" : tensor<96x64x!dt>
+  %mq = llm.linear %x, %wmq : tensor<?x64x!dt>, tensor<96x64x!dt> -> tensor<?x96x!dt> loc("mla.q_proj")
+  %mqh = llm.split_heads %mq : tensor<?x96x!dt> -> tensor<?x4x24x!dt>
+  // Unit-scale queries keep the scores of the f16 test in range.
+  %mqn = llm.rms_norm no_weight %mqh eps 1.0e-06 : tensor<?x4x24x!dt> loc("mla.q_norm")
+  %mqr = llm.rope #llm.rope<default, theta = 10000.0, dim = 8, layout = interleaved> %mqn, %pos offset 16 fp32 : tensor<?x4x24x!dt> loc("mla.q_rope")
+  %wkva = llm.param "mla.kv_a_proj_with_mqa.weight" : tensor<40x64x!dt>
+  %kva = llm.linear %x, %wkva : tensor<?x64x!dt>, tensor<40x64x!dt> -> tensor<?x40x!dt> loc("mla.kv_a_proj_with_mqa")
+  %kvan = llm.param "mla.kv_a_layernorm.weight" : tensor<32x!dt>
+  %c2w = llm.latent_cache_write %kva, %kvan into %c2 at %slots, %pos rope #llm.rope<default, theta = 10000.0, dim = 8, layout = interleaved> eps 1.0e-06 fp32 : tensor<?x40x!dt>, tensor<32x!dt>, !llm.latent_cache<latent_dim = 32, rope_dim = 8, dtype = !dt> loc("mla.kv_a_layernorm")
+  %kvb = llm.param "mla.kv_b_proj.weight" : tensor<112x32x!dt>
+  %ma = llm.mla_attention %mqr, %c2w, %kvb at %slots, %pos scale 0.05 : tensor<?x4x24x!dt>, !llm.latent_cache<latent_dim = 32, rope_dim = 8, dtype = !dt>, tensor<112x32x!dt> -> tensor<?x4x12x!dt> loc("mla_expanded")
+  %mql = llm.mla_absorb_query %mqr, %kvb : tensor<?x4x24x!dt>, tensor<112x32x!dt> -> tensor<?x4x40xf32> loc("mla_absorb_query")
+  %mol = llm.latent_attention %mql, %c2w at %slots, %pos scale 0.05 : tensor<?x4x40xf32>, !llm.latent_cache<latent_dim = 32, rope_dim = 8, dtype = !dt> -> tensor<?x4x32xf32> loc("latent_attention")
+  %mb = llm.mla_absorb_output %mol, %kvb : tensor<?x4x32xf32>, tensor<112x32x!dt> -> tensor<?x4x12x!dt> loc("mla_absorb_output")
+  %mab = llm.add %ma, %mb : tensor<?x4x12x!dt> loc("mla_sum")
+  %mam = llm.merge_heads %mab : tensor<?x4x12x!dt> -> tensor<?x48x!dt>
+  %wmo = llm.param "mla.o_proj.weight" : tensor<64x48x!dt>
+  %mo = llm.linear %mam, %wmo : tensor<?x48x!dt>, tensor<64x48x!dt> -> tensor<?x64x!dt> loc("mla.o_proj")
+  %o = llm.add %o0, %mo : tensor<?x64x!dt> loc("attn_layers_sum")
 
   %post_norm = llm.param "post_norm.weight" : tensor<64x!dt>
   %normed, %sum = llm.add_rms_norm weight_in_fp32 %o, %h0, %post_norm eps 1.0e-05 : tensor<?x64x!dt>, tensor<64x!dt> loc("post_norm")
@@ -118,6 +153,6 @@ func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?
   %f = llm.rms_norm cast_before_weight %r, %final_norm eps 1.0e-05 : tensor<?x64x!dt>, tensor<64x!dt> loc("final_norm")
   %lm = llm.param "lm_head.weight" : tensor<80x64x!dt>
   %logits = llm.lm_head %f, %lm : tensor<?x64x!dt>, tensor<80x64x!dt> -> tensor<?x80x!dt> loc("lm_head")
-  return %logits, %c0w, %c1w : tensor<?x80x!dt>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt, window = 6>
+  return %logits, %c0w, %c1w, %c2w : tensor<?x80x!dt>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt, window = 6>, !llm.latent_cache<latent_dim = 32, rope_dim = 8, dtype = !dt>
 }
 }
