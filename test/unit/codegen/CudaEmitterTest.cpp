@@ -85,7 +85,19 @@ TEST_P(EveryOpKind, GeneratesEachKernelKind) {
   EXPECT_TRUE(hasEntry(p, "linear_gemv3_n64_n32_n32_k64_" + tt + "_bias100"));
   // RoPE of Q and K fused with layer 0's cache write; layer 1's stays.
   EXPECT_TRUE(hasEntry(p, "rope_kv_cache_write_hq4_hk2_d16_r8_interleaved_"));
-  EXPECT_FALSE(hasEntry(p, "rope_h"));
+  EXPECT_FALSE(hasEntry(p, "rope_h4_d16_"));
+  EXPECT_FALSE(hasEntry(p, "rope_h2_d16_"));
+  // MLA: RoPE of the queries' trailing 8 of 24 in fp32, the latent write,
+  // the absorbed query, split-KV latent attention (4 heads per block) and
+  // the value up-projection.
+  EXPECT_TRUE(hasEntry(p, "rope_h4_d24_r8_o16_interleaved_fp32_"));
+  EXPECT_TRUE(hasEntry(p, "latent_cache_write_l32_r8_interleaved_fp32_"));
+  EXPECT_TRUE(hasEntry(p, "mla_absorb_query_h4_n16_r8_v12_l32_" + t + "_" + t +
+                              "_f32"));
+  EXPECT_TRUE(hasEntry(p, "latent_attn_split1_h4_l32_r8_g4_"));
+  EXPECT_TRUE(hasEntry(p, "attention_decode_combine1_h4_d32_f32"));
+  EXPECT_TRUE(hasEntry(p, "mla_absorb_output_h4_l32_n16_v12_f32_" + t + "_" +
+                              t));
   EXPECT_TRUE(hasEntry(p, "kv_cache_write_r32_"));
   EXPECT_TRUE(hasEntry(p, "attention_prefill_h4_kv2_d16_w0_c8_softcap_"));
   EXPECT_TRUE(hasEntry(p, "attention_prefill_h4_kv2_d16_w6_c0_"));
@@ -117,7 +129,10 @@ TEST_P(EveryOpKind, GeneratesEachKernelKind) {
   ASSERT_NE(cap, nullptr);
   EXPECT_NE(cap->source.find(", 0x1.4p+2f)"), std::string::npos); // 5.0
   // Scratch is the largest any op needs: decode attention T x heads x
-  // splits x (head_dim + 2) floats, or the first MoE block's T x k x
+  // splits x (head_dim + 2) floats; the expanded MLA op run as absorbed
+  // kernels: T x heads x (latent + rope) queries, T x heads x splits x
+  // (latent + 2) partials and T x heads x latent outputs, floats; or the
+  // first MoE block's T x k x
   // moe_intermediate activations between its gate/up and down launches,
   // for 16-bit types followed (256-byte aligned) by the grouped path's
   // T x k x hidden down outputs, 9 segment and 9 tile starts and the T x k
@@ -131,8 +146,11 @@ TEST_P(EveryOpKind, GeneratesEachKernelKind) {
   const int64_t moeScratch =
       mma ? 32 * 3 * 32 * elem + 32 * 3 * 64 * elem + 256 + 256 + 32 * 3 * 4
           : 32 * 3 * 32 * elem;
+  const int64_t mlaScratch =
+      32 * 4 * 40 * 4 + 32 * 4 * 1 * (32 + 2) * 4 + 32 * 4 * 32 * 4;
   EXPECT_EQ(scratch.getInt(),
-            std::max<int64_t>(32 * 4 * 1 * (16 + 2) * 4, moeScratch));
+            std::max({int64_t(32 * 4 * 1 * (16 + 2) * 4), moeScratch,
+                      mlaScratch}));
   EXPECT_TRUE(hasEntry(p, "moe_router_e8_h64_k3_sigmoid_" + t + "_" + t));
   EXPECT_TRUE(hasEntry(p, "moe_gate_up_e6_h64_i42_k2_" + t + "_" + t));
   EXPECT_TRUE(hasEntry(p, "moe_down_e6_h64_i42_k2_" + t + "_" + t));
