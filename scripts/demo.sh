@@ -16,7 +16,14 @@ build/bin/llmc run build/examples/llama.plan --backend cpu --tokens 1,2,3,4,5,6 
 echo
 for dir in examples/*/; do
   name=$(basename "$dir")
-  build/bin/llmc compile "$dir" --emit=llm -o "build/examples/$name.mlir"
+  # DeepSeek V3.2's sparse-attention indexer is not built: llmc refuses it
+  # by name (examples/README.md).
+  if [[ $name == deepseek-v3.2 ]]; then
+    build/bin/llmc compile "$dir" --emit=llm -o "build/examples/$name.mlir" ||
+      echo "refused $dir, as expected"
+    continue
+  fi
+  build/bin/llmc compile "$dir" --emit=llm --quiet -o "build/examples/$name.mlir"
   echo "compiled $dir -> build/examples/$name.mlir ($(wc -l < "build/examples/$name.mlir") lines of llm IR)"
 done
 echo
