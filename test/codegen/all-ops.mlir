@@ -12,7 +12,7 @@
 // weights stay in the activation type with GELU-tanh experts (whose
 // intermediate size 42 takes the scalar path), scaled per token by a
 // sigmoid gate (Qwen2-MoE's shared_expert_gate); and a third attention
-// layer of Multi-head Latent Attention (4 heads, latent 32, RoPE 8 on the
+// layer of Multi-head Latent Attention (32 heads, latent 32, RoPE 8 on the
 // trailing dims of 24-wide queries in fp32, values 12 wide) over a latent
 // cache, in the expanded form and in the absorbed one.
 //
@@ -32,12 +32,12 @@
 // CHECK: kernel.call @kv_cache_write({{.*}}entry = "kv_cache_write_r32_f32_f32_f32"
 // CHECK: kernel.call @attn_prefill({{.*}}entry = "attention_prefill_h4_kv2_d16_w0_c8_softcap_f32_f32_f32_{{[0-9A-F]+}}"
 // CHECK: kernel.call @attn_prefill({{.*}}entry = "attention_prefill_h4_kv2_d16_w6_c0_f32_f32_f32_{{[0-9A-F]+}}"
-// CHECK: kernel.call @rope({{.*}}entry = "rope_h4_d24_r8_o16_interleaved_fp32_f32_f32_{{[0-9A-F]+}}"
+// CHECK: kernel.call @rope({{.*}}entry = "rope_h32_d24_r8_o16_interleaved_fp32_f32_f32_{{[0-9A-F]+}}"
 // CHECK: kernel.call @latent_cache_write({{.*}}entry = "latent_cache_write_l32_r8_interleaved_fp32_f32_f32_f32_{{[0-9A-F]+}}"
-// CHECK: kernel.call @mla_absorb_query({{.*}}entry = "mla_absorb_query_h4_n16_r8_v12_l32_f32_f32_f32"
-// CHECK: kernel.call @latent_attn_split({{.*}}entry = "latent_attn_split1_h4_l32_r8_g4_k16_f32_f32_{{[0-9A-F]+}}"
-// CHECK: kernel.call @attn_decode_combine({{.*}}entry = "attention_decode_combine1_h4_d32_f32"
-// CHECK: kernel.call @mla_absorb_output({{.*}}entry = "mla_absorb_output_h4_l32_n16_v12_f32_f32_f32"
+// CHECK: kernel.call @mla_absorb_query({{.*}}entry = "mla_absorb_query_h32_n16_r8_v12_l32_f32_f32_f32"
+// CHECK: kernel.call @latent_attn_split({{.*}}entry = "latent_attn_split1_h32_l32_r8_g32_k16_f32_f32_{{[0-9A-F]+}}"
+// CHECK: kernel.call @attn_decode_combine({{.*}}entry = "attention_decode_combine1_h32_d32_f32"
+// CHECK: kernel.call @mla_absorb_output({{.*}}entry = "mla_absorb_output_h32_l32_n16_v12_f32_f32_f32"
 // CHECK: kernel.call @mla_absorb_query(
 // CHECK: kernel.call @latent_attn_split(
 // CHECK: kernel.call @mla_absorb_output(
@@ -98,25 +98,25 @@ func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?
   %wo = llm.param "o_proj.weight" : tensor<64x64x!dt>
   %o0 = llm.linear %a, %wo : tensor<?x64x!dt>, tensor<64x64x!dt> -> tensor<?x64x!dt> loc("o_proj")
 
-  %wmq = llm.param "mla.q_proj.weight" : tensor<96x64x!dt>
-  %mq = llm.linear %x, %wmq : tensor<?x64x!dt>, tensor<96x64x!dt> -> tensor<?x96x!dt> loc("mla.q_proj")
-  %mqh = llm.split_heads %mq : tensor<?x96x!dt> -> tensor<?x4x24x!dt>
+  %wmq = llm.param "mla.q_proj.weight" : tensor<768x64x!dt>
+  %mq = llm.linear %x, %wmq : tensor<?x64x!dt>, tensor<768x64x!dt> -> tensor<?x768x!dt> loc("mla.q_proj")
+  %mqh = llm.split_heads %mq : tensor<?x768x!dt> -> tensor<?x32x24x!dt>
   // Unit-scale queries keep the scores of the f16 test in range.
-  %mqn = llm.rms_norm no_weight %mqh eps 1.0e-06 : tensor<?x4x24x!dt> loc("mla.q_norm")
-  %mqr = llm.rope #llm.rope<default, theta = 10000.0, dim = 8, layout = interleaved> %mqn, %pos offset 16 fp32 : tensor<?x4x24x!dt> loc("mla.q_rope")
+  %mqn = llm.rms_norm no_weight %mqh eps 1.0e-06 : tensor<?x32x24x!dt> loc("mla.q_norm")
+  %mqr = llm.rope #llm.rope<default, theta = 10000.0, dim = 8, layout = interleaved> %mqn, %pos offset 16 fp32 : tensor<?x32x24x!dt> loc("mla.q_rope")
   %wkva = llm.param "mla.kv_a_proj_with_mqa.weight" : tensor<40x64x!dt>
   %kva = llm.linear %x, %wkva : tensor<?x64x!dt>, tensor<40x64x!dt> -> tensor<?x40x!dt> loc("mla.kv_a_proj_with_mqa")
   %kvan = llm.param "mla.kv_a_layernorm.weight" : tensor<32x!dt>
   %c2w = llm.latent_cache_write %kva, %kvan into %c2 at %slots, %pos rope #llm.rope<default, theta = 10000.0, dim = 8, layout = interleaved> eps 1.0e-06 fp32 : tensor<?x40x!dt>, tensor<32x!dt>, !llm.latent_cache<latent_dim = 32, rope_dim = 8, dtype = !dt> loc("mla.kv_a_layernorm")
-  %kvb = llm.param "mla.kv_b_proj.weight" : tensor<112x32x!dt>
-  %ma = llm.mla_attention %mqr, %c2w, %kvb at %slots, %pos scale 0.05 : tensor<?x4x24x!dt>, !llm.latent_cache<latent_dim = 32, rope_dim = 8, dtype = !dt>, tensor<112x32x!dt> -> tensor<?x4x12x!dt> loc("mla_expanded")
-  %mql = llm.mla_absorb_query %mqr, %kvb : tensor<?x4x24x!dt>, tensor<112x32x!dt> -> tensor<?x4x40xf32> loc("mla_absorb_query")
-  %mol = llm.latent_attention %mql, %c2w at %slots, %pos scale 0.05 : tensor<?x4x40xf32>, !llm.latent_cache<latent_dim = 32, rope_dim = 8, dtype = !dt> -> tensor<?x4x32xf32> loc("latent_attention")
-  %mb = llm.mla_absorb_output %mol, %kvb : tensor<?x4x32xf32>, tensor<112x32x!dt> -> tensor<?x4x12x!dt> loc("mla_absorb_output")
-  %mab = llm.add %ma, %mb : tensor<?x4x12x!dt> loc("mla_sum")
-  %mam = llm.merge_heads %mab : tensor<?x4x12x!dt> -> tensor<?x48x!dt>
-  %wmo = llm.param "mla.o_proj.weight" : tensor<64x48x!dt>
-  %mo = llm.linear %mam, %wmo : tensor<?x48x!dt>, tensor<64x48x!dt> -> tensor<?x64x!dt> loc("mla.o_proj")
+  %kvb = llm.param "mla.kv_b_proj.weight" : tensor<896x32x!dt>
+  %ma = llm.mla_attention %mqr, %c2w, %kvb at %slots, %pos scale 0.05 : tensor<?x32x24x!dt>, !llm.latent_cache<latent_dim = 32, rope_dim = 8, dtype = !dt>, tensor<896x32x!dt> -> tensor<?x32x12x!dt> loc("mla_expanded")
+  %mql = llm.mla_absorb_query %mqr, %kvb : tensor<?x32x24x!dt>, tensor<896x32x!dt> -> tensor<?x32x40xf32> loc("mla_absorb_query")
+  %mol = llm.latent_attention %mql, %c2w at %slots, %pos scale 0.05 : tensor<?x32x40xf32>, !llm.latent_cache<latent_dim = 32, rope_dim = 8, dtype = !dt> -> tensor<?x32x32xf32> loc("latent_attention")
+  %mb = llm.mla_absorb_output %mol, %kvb : tensor<?x32x32xf32>, tensor<896x32x!dt> -> tensor<?x32x12x!dt> loc("mla_absorb_output")
+  %mab = llm.add %ma, %mb : tensor<?x32x12x!dt> loc("mla_sum")
+  %mam = llm.merge_heads %mab : tensor<?x32x12x!dt> -> tensor<?x384x!dt>
+  %wmo = llm.param "mla.o_proj.weight" : tensor<64x384x!dt>
+  %mo = llm.linear %mam, %wmo : tensor<?x384x!dt>, tensor<64x384x!dt> -> tensor<?x64x!dt> loc("mla.o_proj")
   %o = llm.add %o0, %mo : tensor<?x64x!dt> loc("attn_layers_sum")
 
   %post_norm = llm.param "post_norm.weight" : tensor<64x!dt>

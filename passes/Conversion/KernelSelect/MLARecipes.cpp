@@ -27,8 +27,10 @@ struct MLAShape {
   int64_t heads, latent, rope, nope, v;
 };
 
-/// Heads per block of the latent split kernel: one warp each.
-constexpr int64_t kHeadsPerBlock = 16;
+/// Warps per block of the latent split kernel; from 32 heads on each warp
+/// holds two (their queries and accumulators fit in registers: 18 + 16
+/// floats per lane each at V3's 576/512), so a block serves 32 heads.
+constexpr int64_t kMaxWarps = 16;
 
 FailureOr<unsigned> latentCacheWrite(ArrayRef<Operation *> ops,
                                      unsigned first, KernelBuilder &b) {
@@ -100,7 +102,9 @@ void latentAttentionCalls(Location loc, const MLAShape &s, Value ql,
                           double scale, uint64_t partialOffset,
                           KernelBuilder &b) {
   const int64_t splits = std::clamp<int64_t>(b.info().maxSeqLen / 256, 1, 16);
-  const int64_t hg = std::min(s.heads, kHeadsPerBlock);
+  const int64_t hpw = s.heads >= 32 ? 2 : 1;
+  const int64_t warps = std::min(kMaxWarps, (s.heads + hpw - 1) / hpw);
+  const int64_t hg = warps * hpw; // heads per block
   const int64_t d = s.latent + s.rope;
   // Staged rows stay under 32 KiB of shared memory.
   const int64_t kt = std::clamp<int64_t>(32768 / (4 * d), 1, 16);
@@ -117,14 +121,15 @@ void latentAttentionCalls(Location loc, const MLAShape &s, Value ql,
   split.entry = llvm::formatv(
       "latent_attn_split{0}_h{1}_l{2}_r{3}_g{4}_k{5}_{6}_{7}_{8}", splits,
       s.heads, s.latent, s.rope, hg, kt, typeTag(qt), typeTag(ct), scaleTag);
-  split.templateArgs = {b.i(s.heads), b.i(s.latent), b.i(s.rope), b.i(hg),
-                        b.i(splits),  b.i(kt),       b.type(qt), b.type(ct)};
+  split.templateArgs = {b.i(s.heads), b.i(s.latent), b.i(s.rope),
+                        b.i(warps),   b.i(hpw),      b.i(splits),
+                        b.i(kt),      b.type(qt),    b.type(ct)};
   for (Value v : SmallVector<Value>{ql, cache, slots, positions})
     split.args.push_back(b.operand(split, v));
   split.args.push_back(b.operand(split, partial, true));
   split.args.push_back(b.f(scale));
   split.grid = {ceilDiv(s.heads, hg), 1, int32_t(splits)};
-  split.block = int32_t(hg * 32);
+  split.block = int32_t(warps * 32);
   split.tokensPerBlock = 1;
   split.tokenAxis = 1;
   split.hot = true;

@@ -88,15 +88,16 @@ TEST_P(EveryOpKind, GeneratesEachKernelKind) {
   EXPECT_FALSE(hasEntry(p, "rope_h4_d16_"));
   EXPECT_FALSE(hasEntry(p, "rope_h2_d16_"));
   // MLA: RoPE of the queries' trailing 8 of 24 in fp32, the latent write,
-  // the absorbed query, split-KV latent attention (4 heads per block) and
+  // the absorbed query, split-KV latent attention (16 warps of 2 heads per
+  // block) and
   // the value up-projection.
-  EXPECT_TRUE(hasEntry(p, "rope_h4_d24_r8_o16_interleaved_fp32_"));
+  EXPECT_TRUE(hasEntry(p, "rope_h32_d24_r8_o16_interleaved_fp32_"));
   EXPECT_TRUE(hasEntry(p, "latent_cache_write_l32_r8_interleaved_fp32_"));
-  EXPECT_TRUE(hasEntry(p, "mla_absorb_query_h4_n16_r8_v12_l32_" + t + "_" + t +
+  EXPECT_TRUE(hasEntry(p, "mla_absorb_query_h32_n16_r8_v12_l32_" + t + "_" + t +
                               "_f32"));
-  EXPECT_TRUE(hasEntry(p, "latent_attn_split1_h4_l32_r8_g4_"));
-  EXPECT_TRUE(hasEntry(p, "attention_decode_combine1_h4_d32_f32"));
-  EXPECT_TRUE(hasEntry(p, "mla_absorb_output_h4_l32_n16_v12_f32_" + t + "_" +
+  EXPECT_TRUE(hasEntry(p, "latent_attn_split1_h32_l32_r8_g32_"));
+  EXPECT_TRUE(hasEntry(p, "attention_decode_combine1_h32_d32_f32"));
+  EXPECT_TRUE(hasEntry(p, "mla_absorb_output_h32_l32_n16_v12_f32_" + t + "_" +
                               t));
   EXPECT_TRUE(hasEntry(p, "kv_cache_write_r32_"));
   EXPECT_TRUE(hasEntry(p, "attention_prefill_h4_kv2_d16_w0_c8_softcap_"));
@@ -147,7 +148,7 @@ TEST_P(EveryOpKind, GeneratesEachKernelKind) {
       mma ? 32 * 3 * 32 * elem + 32 * 3 * 64 * elem + 256 + 256 + 32 * 3 * 4
           : 32 * 3 * 32 * elem;
   const int64_t mlaScratch =
-      32 * 4 * 40 * 4 + 32 * 4 * 1 * (32 + 2) * 4 + 32 * 4 * 32 * 4;
+      32 * 32 * 40 * 4 + 32 * 32 * 1 * (32 + 2) * 4 + 32 * 32 * 32 * 4;
   EXPECT_EQ(scratch.getInt(),
             std::max({int64_t(32 * 4 * 1 * (16 + 2) * 4), moeScratch,
                       mlaScratch}));

@@ -9,9 +9,10 @@
 //    key, and the store, one block per token;
 //  - mla_absorb_query: [q_nope W_UK || q_rope] per (token, head);
 //  - latent_attn_split + attn_decode_combine: flash decoding over the
-//    latent rows with HG heads per block (one warp each), so each row a
-//    block stages in shared memory serves HG heads: the cache is read
-//    ceil(H / HG) times per step, not H;
+//    latent rows with WARPS warps of HPW heads each per block, so each row
+//    a block stages in shared memory serves WARPS * HPW heads (32 from 32
+//    heads on): the cache is read ceil(H / (WARPS * HPW)) times per step,
+//    not H;
 //  - mla_absorb_output: W_UV times the attention output, per head.
 
 // Token t = blockIdx.y: RMSNorm (cast_before_weight) of kv[:L], RoPE of
@@ -83,35 +84,44 @@ __device__ __forceinline__ void mla_absorb_query(const TQ *q, const TW *kv_b,
     o[L + i] = from_f<TO>(to_f(qh[N + i]));
 }
 
-// Block (g, t, s): warps are heads g * HG + warp; split s of the positions
-// [0, positions[t]] of the token's sequence, KT latent rows at a time in
-// shared memory. Partials as attn_decode_split's: for token t, head h,
-// split s, L + 2 floats at ((t * H + h) * SPLITS + s) * (L + 2).
-template <int H, int L, int R, int HG, int SPLITS, int KT, typename TQ,
-          typename TC>
+// Block (g, t, s): warp w holds heads (g * WARPS + w) * HPW + i, i < HPW,
+// (HPW queries and accumulators in registers, each staged row read once
+// for all of them); split s of the positions [0, positions[t]] of the
+// token's sequence, KT latent rows at a time in shared memory: each row a
+// block stages serves WARPS * HPW heads. Partials as attn_decode_split's:
+// for token t, head h, split s, L + 2 floats at
+// ((t * H + h) * SPLITS + s) * (L + 2).
+template <int H, int L, int R, int WARPS, int HPW, int SPLITS, int KT,
+          typename TQ, typename TC>
 __device__ __forceinline__ void
 latent_attn_split(const TQ *ql, llmc_kv cache, const int *slots,
                   const int *positions, float *partials, float scale) {
   constexpr int D = L + R, DPL = (D + 31) / 32, LPL = (L + 31) / 32;
   __shared__ float rows[KT][D];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int h = blockIdx.x * HG + warp, t = blockIdx.y, s = blockIdx.z;
-  const bool active = h < H;
+  const int h0 = (blockIdx.x * WARPS + warp) * HPW;
+  const int t = blockIdx.y, s = blockIdx.z;
   const int p = positions[t];
   const int len = (p + 1 + SPLITS - 1) / SPLITS;
   const int j0 = s * len, j1 = min(p + 1, j0 + len);
   const TC *base = static_cast<const TC *>(cache.keys);
   const size_t seq_row = size_t(slots[t]) * cache.capacity;
 
-  float qf[DPL], acc[LPL], m = -LLMC_INF, l = 0.0f;
+  float qf[HPW][DPL], acc[HPW][LPL], m[HPW], l[HPW];
 #pragma unroll
-  for (int d = 0; d < DPL; ++d) {
-    const int e = lane + 32 * d;
-    qf[d] = active && e < D ? to_f(ql[(size_t(t) * H + h) * D + e]) : 0.0f;
+  for (int i = 0; i < HPW; ++i) {
+    const int h = h0 + i;
+#pragma unroll
+    for (int d = 0; d < DPL; ++d) {
+      const int e = lane + 32 * d;
+      qf[i][d] = h < H && e < D ? to_f(ql[(size_t(t) * H + h) * D + e]) : 0.0f;
+    }
+#pragma unroll
+    for (int d = 0; d < LPL; ++d)
+      acc[i][d] = 0.0f;
+    m[i] = -LLMC_INF;
+    l[i] = 0.0f;
   }
-#pragma unroll
-  for (int d = 0; d < LPL; ++d)
-    acc[d] = 0.0f;
   for (int jt = j0; jt < j1; jt += KT) {
     const int n = min(KT, j1 - jt);
     __syncthreads();
@@ -121,34 +131,42 @@ latent_attn_split(const TQ *ql, llmc_kv cache, const int *slots,
           to_f(base[(seq_row + (jt + r) % cache.capacity) * D + e]);
     }
     __syncthreads();
-    if (!active)
+    if (h0 >= H)
       continue;
     for (int r = 0; r < n; ++r) {
-      float dot = 0.0f, vf[LPL];
-#pragma unroll
-      for (int d = 0; d < DPL; ++d) {
-        const int e = lane + 32 * d;
-        dot = fmaf(qf[d], e < D ? rows[r][e] : 0.0f, dot);
-      }
+      float vf[LPL];
 #pragma unroll
       for (int d = 0; d < LPL; ++d) {
         const int e = lane + 32 * d;
         vf[d] = e < L ? rows[r][e] : 0.0f;
       }
-      attn_fold<LPL>(warp_sum(dot) * scale, vf, m, l, acc);
+#pragma unroll
+      for (int i = 0; i < HPW; ++i) {
+        float dot = 0.0f;
+#pragma unroll
+        for (int d = 0; d < DPL; ++d) {
+          const int e = lane + 32 * d;
+          dot = fmaf(qf[i][d], e < D ? rows[r][e] : 0.0f, dot);
+        }
+        attn_fold<LPL>(warp_sum(dot) * scale, vf, m[i], l[i], acc[i]);
+      }
     }
   }
-  if (!active)
-    return;
-  float *part = partials + ((size_t(t) * H + h) * SPLITS + s) * (L + 2);
-  if (lane == 0) {
-    part[0] = m;
-    part[1] = l;
-  }
 #pragma unroll
-  for (int d = 0; d < LPL; ++d)
-    if (lane + 32 * d < L)
-      part[2 + lane + 32 * d] = acc[d];
+  for (int i = 0; i < HPW; ++i) {
+    const int h = h0 + i;
+    if (h >= H)
+      continue;
+    float *part = partials + ((size_t(t) * H + h) * SPLITS + s) * (L + 2);
+    if (lane == 0) {
+      part[0] = m[i];
+      part[1] = l[i];
+    }
+#pragma unroll
+    for (int d = 0; d < LPL; ++d)
+      if (lane + 32 * d < L)
+        part[2 + lane + 32 * d] = acc[i][d];
+  }
 }
 
 // Block (h, t), 8 warps: out[t, h, v] = W_UV[h][v] . x[t, h], fp32 sums.
