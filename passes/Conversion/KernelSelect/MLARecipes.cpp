@@ -97,11 +97,19 @@ void absorbQueryCall(Location loc, const MLAShape &s, Value q, Value kvB,
 
 /// Split-KV latent attention into `partial` (at scratch offset
 /// `partialOffset`), then the combine into `out`.
+/// Split-KV ranges: decode (few tokens) splits long sequences across SMs
+/// (about 256 positions per split at the longest, at most 16); a prefill
+/// step has blocks enough in its tokens and keeps one.
+int64_t splitsFor(KernelBuilder &b) {
+  return b.info().decode ? std::clamp<int64_t>(b.info().maxSeqLen / 256, 1, 16)
+                         : 1;
+}
+
 void latentAttentionCalls(Location loc, const MLAShape &s, Value ql,
                           Value cache, Value slots, Value positions, Value out,
                           double scale, uint64_t partialOffset,
                           KernelBuilder &b) {
-  const int64_t splits = std::clamp<int64_t>(b.info().maxSeqLen / 256, 1, 16);
+  const int64_t splits = splitsFor(b);
   const int64_t hpw = s.heads >= 32 ? 2 : 1;
   const int64_t warps = std::min(kMaxWarps, (s.heads + hpw - 1) / hpw);
   const int64_t hg = warps * hpw; // heads per block
@@ -238,7 +246,7 @@ FailureOr<unsigned> mlaAttention(ArrayRef<Operation *> ops, unsigned first,
   const uint64_t qlBytes =
       tokens * uint64_t(s.heads) * uint64_t(s.latent + s.rope) * 4;
   const uint64_t olBytes = tokens * uint64_t(s.heads) * uint64_t(s.latent) * 4;
-  const int64_t splits = std::clamp<int64_t>(b.info().maxSeqLen / 256, 1, 16);
+  const int64_t splits = splitsFor(b);
   const uint64_t partialBytes = tokens * uint64_t(s.heads) * uint64_t(splits) *
                                 uint64_t(s.latent + 2) * 4;
   Value ql = b.scratch(a.getLoc(), 0, qlBytes, 0, f32);
