@@ -63,10 +63,33 @@ public:
   }
 
 private:
-  llvm::Error checkTensor(const std::string &name,
+  /// A multimodal wrapper's text weights ("language_model.model.X",
+  /// "language_model.lm_head.weight", the legacy names transformers still
+  /// writes) under the other names checkpoints use: v5's module names
+  /// "model.language_model.X" and "lm_head.weight", and
+  /// "model.language_model.model.X" (saves of transformers 5.10-5.23).
+  std::string resolveName(const std::string &name) const {
+    if (archive.find(name))
+      return name;
+    llvm::StringRef n(name);
+    std::vector<std::string> candidates;
+    if (n.consume_front("language_model.model.")) {
+      candidates.push_back("model.language_model." + n.str());
+      candidates.push_back("model.language_model.model." + n.str());
+    } else if (n == "language_model.lm_head.weight") {
+      candidates.push_back("lm_head.weight");
+    }
+    for (const std::string &c : candidates)
+      if (archive.find(c))
+        return c;
+    return name;
+  }
+
+  llvm::Error checkTensor(const std::string &wanted,
                           const std::vector<int64_t> &shape) {
+    const std::string name = resolveName(wanted);
     std::string why;
-    if (name == "lm_head.weight" && !tied)
+    if (llvm::StringRef(name).ends_with("lm_head.weight") && !tied)
       why = "config.json has tie_word_embeddings = false";
     auto tensor = hf::requireTensor(archive, name, shape, why);
     if (!tensor)
@@ -80,9 +103,9 @@ private:
     return llvm::Error::success();
   }
 
-  llvm::Error fillTensor(const std::string &name, llmc::plan::DType dtype,
+  llvm::Error fillTensor(const std::string &wanted, llmc::plan::DType dtype,
                          uint64_t offset, llvm::MutableArrayRef<uint8_t> out) {
-    const hf::TensorView &tensor = *archive.find(name);
+    const hf::TensorView &tensor = *archive.find(resolveName(wanted));
     const hf::TensorDType to = toTensorDType(dtype);
     const uint64_t toSize = hf::tensorDTypeSize(to);
     const uint64_t fromSize = hf::tensorDTypeSize(tensor.dtype);

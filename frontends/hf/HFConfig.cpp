@@ -145,6 +145,7 @@ struct FamilyDefaults {
   std::optional<int64_t> numKVHeads;  // nullopt: num_attention_heads
   std::optional<int64_t> headDim;     // nullopt: hidden_size / heads
   double ropeTheta = 10000.0;
+  bool tieWordEmbeddings = false;
 };
 
 std::optional<FamilyDefaults> familyOf(llvm::StringRef modelType) {
@@ -170,9 +171,25 @@ std::optional<FamilyDefaults> familyOf(llvm::StringRef modelType) {
             FamilyDefaults{Family::DeepseekV2, 2048, std::nullopt, 64})
       .Cases({"deepseek_v3", "kimi_k2"},
              FamilyDefaults{Family::DeepseekV3, 4096, std::nullopt, 64})
+      .Case("gemma2",
+            FamilyDefaults{Family::Gemma2, 8192, 4, 256, 10000.0, true})
+      .Case("gemma3_text",
+            FamilyDefaults{Family::Gemma3Text, 131072, 4, 256, 1e6, true})
+      .Case("olmo2", FamilyDefaults{Family::Olmo2, 2048, std::nullopt,
+                                    std::nullopt})
+      .Case("olmo3", FamilyDefaults{Family::Olmo3, 2048, std::nullopt,
+                                    std::nullopt, 500000.0})
+      .Case("smollm3", FamilyDefaults{Family::SmolLM3, 32768, 4, std::nullopt,
+                                      2e6, true})
       .Default(std::nullopt);
 }
 
+void readRopeDict(const Reader &top, ModelConfig &cfg, const json *dict,
+                  const std::string &dictKey, double defaultTheta);
+
+/// The RoPE parameters: `rope_scaling` / `rope_parameters`, which in
+/// transformers 5 may hold one dict per layer type ("full_attention",
+/// "sliding_attention"); the sliding layers' RoPE goes to cfg.localRope.
 void readRope(const Reader &top, ModelConfig &cfg, double defaultTheta) {
   // v4 writes `rope_scaling`, v5 `rope_parameters`; a non-empty rope_scaling
   // replaces rope_parameters wholesale.
@@ -190,6 +207,51 @@ void readRope(const Reader &top, ModelConfig &cfg, double defaultTheta) {
     dictKey = key;
     break;
   }
+  const json *local = nullptr;
+  std::string localKey;
+  if (dict && (dict->contains("full_attention") ||
+               dict->contains("sliding_attention"))) {
+    const json *outer = dict;
+    const std::string outerKey = dictKey;
+    dict = nullptr;
+    for (const char *type : {"full_attention", "sliding_attention"}) {
+      if (!outer->contains(type))
+        continue;
+      const json &v = outer->at(type);
+      if (!v.is_object())
+        top.fail(outerKey.c_str(), std::string("entry \"") + type +
+                                       "\" is not an object");
+      (std::string(type) == "full_attention" ? dict : local) = &v;
+      (std::string(type) == "full_attention" ? dictKey : localKey) =
+          outerKey + "." + type;
+    }
+  }
+  readRopeDict(top, cfg, dict, dictKey, defaultTheta);
+  // The sliding layers' own RoPE: Gemma 3's rope_local_base_freq (default
+  // RoPE, unscaled), OLMo 3's unscaled RoPE at the class's theta, or the
+  // per-type dict.
+  if (cfg.family == Family::Gemma3Text || cfg.family == Family::Olmo3) {
+    ModelConfig localCfg = cfg;
+    json legacy = json::object();
+    if (!local) {
+      legacy["rope_type"] = "default";
+      legacy["rope_theta"] =
+          cfg.family == Family::Gemma3Text
+              ? top.number("rope_local_base_freq", 1e-9, 1e30, 10000.0)
+              : defaultTheta;
+      local = &legacy;
+    }
+    readRopeDict(top, localCfg, local, localKey, defaultTheta);
+    cfg.localRope = localCfg.rope;
+    if (localCfg.ropeAttentionFactor != 1.0)
+      top.fail(localKey.empty() ? "rope_parameters" : localKey.c_str(),
+               "unsupported: an attention factor on the sliding layers' "
+               "RoPE");
+  }
+}
+
+void readRopeDict(const Reader &top, ModelConfig &cfg, const json *dict,
+                  const std::string &dictKey, double defaultTheta) {
   json empty = json::object();
   Reader rope(dict ? *dict : empty, dictKey + ".");
 
@@ -302,6 +364,25 @@ void readRope(const Reader &top, ModelConfig &cfg, double defaultTheta) {
   }
 }
 
+/// layer_types: one "full_attention" or "sliding_attention" per layer.
+void readLayerTypes(const Reader &top, ModelConfig &cfg) {
+  const json &types = top.object.at("layer_types");
+  if (!types.is_array() ||
+      static_cast<int64_t>(types.size()) != cfg.numLayers)
+    top.fail("layer_types", "expected a list of " +
+                                std::to_string(cfg.numLayers) +
+                                " layer types (one per layer)");
+  for (int64_t i = 0; i < cfg.numLayers; ++i) {
+    const json &t = types[i];
+    if (t == "sliding_attention")
+      cfg.slidingLayers[i] = true;
+    else if (t != "full_attention")
+      top.fail("layer_types",
+               "entry " + std::to_string(i) + " is " + describe(t) +
+                   "; supported: \"full_attention\", \"sliding_attention\"");
+  }
+}
+
 void readSlidingWindow(const Reader &top, ModelConfig &cfg) {
   cfg.slidingLayers.assign(cfg.numLayers, false);
   switch (cfg.family) {
@@ -311,7 +392,48 @@ void readSlidingWindow(const Reader &top, ModelConfig &cfg) {
   case Family::MiniMaxM2: // sliding_window / attn_type_list are not read
   case Family::DeepseekV2:
   case Family::DeepseekV3:
+  case Family::Olmo2:
     return;  // their attention has no sliding window.
+  case Family::Gemma2:
+  case Family::Gemma3Text:
+  case Family::Olmo3: {
+    // layer_types, else the family's pattern: Gemma 2 every other layer from
+    // 0, Gemma 3 all but every sliding_window_pattern-th, OLMo 3 all but
+    // every 4th. A null window: no layer slides.
+    const int64_t fallback = cfg.family == Family::Gemma3Text ? 4096 : 4096;
+    if (top.containsKey("sliding_window") && !top.has("sliding_window"))
+      return;
+    cfg.slidingWindow =
+        top.integer("sliding_window", 1, kMaxPositions, fallback);
+    if (top.has("layer_types")) {
+      readLayerTypes(top, cfg);
+      return;
+    }
+    const int64_t period =
+        cfg.family == Family::Gemma2       ? 2
+        : cfg.family == Family::Olmo3      ? 4
+                                           : top.integer("sliding_window_pattern",
+                                                         1, kMaxLayers, 6);
+    for (int64_t i = 0; i < cfg.numLayers; ++i)
+      cfg.slidingLayers[i] = (i + 1) % period != 0;
+    return;
+  }
+  case Family::SmolLM3: {
+    // Sliding only with use_sliding_window and a window, and then only the
+    // NoPE layers (unless layer_types says otherwise).
+    if (top.has("layer_types") && top.has("sliding_window")) {
+      cfg.slidingWindow = top.integer("sliding_window", 1, kMaxPositions);
+      readLayerTypes(top, cfg);
+      return;
+    }
+    if (!top.boolean("use_sliding_window", false) ||
+        !top.has("sliding_window"))
+      return;
+    cfg.slidingWindow = top.integer("sliding_window", 1, kMaxPositions);
+    for (int64_t i = 0; i < cfg.numLayers; ++i)
+      cfg.slidingLayers[i] = !cfg.ropeLayers.empty() && !cfg.ropeLayers[i];
+    return;
+  }
   case Family::Mixtral: {
     // Default None (unlike mistral); when set, every layer slides.
     if (top.has("sliding_window")) {
@@ -355,21 +477,7 @@ void readSlidingWindow(const Reader &top, ModelConfig &cfg) {
       return;
     cfg.slidingWindow = window;
     if (top.has("layer_types")) {
-      const json &types = top.object.at("layer_types");
-      if (!types.is_array() ||
-          static_cast<int64_t>(types.size()) != cfg.numLayers)
-        top.fail("layer_types", "expected a list of " +
-                                    std::to_string(cfg.numLayers) +
-                                    " layer types (one per layer)");
-      for (int64_t i = 0; i < cfg.numLayers; ++i) {
-        const json &t = types[i];
-        if (t == "sliding_attention")
-          cfg.slidingLayers[i] = true;
-        else if (t != "full_attention")
-          top.fail("layer_types",
-                   "entry " + std::to_string(i) + " is " + describe(t) +
-                       "; supported: \"full_attention\", \"sliding_attention\"");
-      }
+      readLayerTypes(top, cfg);
       return;
     }
     int64_t maxWindowLayers =
@@ -676,11 +784,57 @@ void readMLA(const Reader &top, ModelConfig &cfg) {
   cfg.mla = m;
 }
 
+ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
+                        const std::string &prefix);
+
+/// A config.json: a text model, or a multimodal wrapper (gemma3) whose
+/// language model is read from text_config (shared/MODELS.md §21).
 ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
+  if (!root.is_object() || !root.contains("model_type") ||
+      root.at("model_type") != "gemma3")
+    return resolveText(root, dtypeOverride, "");
+  Reader wrapper(root, "");
+  // Gemma3Config builds Gemma3TextConfig from text_config whatever its
+  // model_type says; missing keys take its defaults. The wrapper's own
+  // tie_word_embeddings (default true), dtype and quantization apply.
+  json text = json::object();
+  if (wrapper.has("text_config")) {
+    if (!root.at("text_config").is_object())
+      wrapper.fail("text_config", "expected an object, got " +
+                                      describe(root.at("text_config")));
+    text = root.at("text_config");
+  }
+  text["model_type"] = "gemma3_text";
+  // Hub text_configs are sparse: Gemma3TextConfig's defaults for the keys
+  // other families must state.
+  for (auto [key, value] :
+       {std::pair<const char *, int64_t>{"vocab_size", 262208},
+        {"hidden_size", 2304},
+        {"intermediate_size", 9216},
+        {"num_hidden_layers", 26},
+        {"num_attention_heads", 8}})
+    if (!text.contains(key))
+      text[key] = value;
+  text["tie_word_embeddings"] = wrapper.boolean("tie_word_embeddings", true);
+  for (const char *key : {"torch_dtype", "dtype", "quantization_config"})
+    if (root.contains(key) && !text.contains(key))
+      text[key] = root.at(key);
+  ModelConfig cfg = resolveText(text, dtypeOverride, "text_config.");
+  cfg.modelType = "gemma3";
+  // The wrapper's forward does not cap the logits (only Gemma3ForCausalLM).
+  cfg.finalSoftcap.reset();
+  // Checkpoint names: language_model.model.X, language_model.lm_head.weight
+  // (the weight source also finds v5's model.language_model.X).
+  cfg.weightPrefix = "language_model.";
+  return cfg;
+}
+
+ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
+                        const std::string &prefix) {
   if (!root.is_object())
     throw ConfigError{"expected a JSON object at the top level, got " +
                       describe(root)};
-  Reader top(root, "");
+  Reader top(root, prefix);
   ModelConfig cfg;
   cfg.modelType = top.string("model_type");
   if (cfg.modelType == "deepseek_v32")
@@ -747,7 +901,13 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
                                           defaults->maxPositionEmbeddings);
   cfg.rmsNormEps = top.number("rms_norm_eps", 1e-30, 1.0, 1e-6);
 
-  std::string act = top.has("hidden_act") ? top.string("hidden_act") : "silu";
+  const bool gemma =
+      cfg.family == Family::Gemma2 || cfg.family == Family::Gemma3Text;
+  // Gemma reads hidden_activation (not hidden_act), default gelu-tanh.
+  const char *actKey = gemma ? "hidden_activation" : "hidden_act";
+  std::string act = top.has(actKey) ? top.string(actKey)
+                    : gemma         ? "gelu_pytorch_tanh"
+                                    : "silu";
   if (act == "silu" || act == "swish")
     cfg.hiddenAct = Activation::Silu;
   else if (act == "gelu_pytorch_tanh")
@@ -755,7 +915,7 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
   else if (act == "gelu")
     cfg.hiddenAct = Activation::GELU;
   else
-    top.fail("hidden_act", "unsupported activation \"" + act +
+    top.fail(actKey, "unsupported activation \"" + act +
                                "\" (supported: silu, gelu_pytorch_tanh, gelu)");
 
   switch (cfg.family) {
@@ -810,6 +970,71 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
       top.fail("sliding_window", "unsupported for minimax_m2 (transformers "
                                  "attends causally over the whole sequence)");
     break;
+  case Family::Gemma2:
+  case Family::Gemma3Text: {
+    cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", false);
+    cfg.normVariant = RMSNormVariant::OnePlusWeight;
+    cfg.normPlacement = NormPlacement::Sandwich;
+    cfg.qkNorm = cfg.family == Family::Gemma3Text;
+    cfg.embeddingScale = std::sqrt(double(cfg.hiddenSize));
+    cfg.attentionScale =
+        1.0 / std::sqrt(top.number("query_pre_attn_scalar", 1e-9, 1e9, 256));
+    // Gemma 2 caps scores and logits (defaults 50 and 30; null: off);
+    // Gemma 3 never caps the scores, its logits only when the key is set.
+    auto cap = [&](const char *key, std::optional<double> fallback) {
+      if (top.containsKey(key) && !top.has(key))
+        return std::optional<double>();
+      if (!top.has(key))
+        return fallback;
+      return std::optional<double>(top.number(key, 1e-9, 1e9));
+    };
+    if (cfg.family == Family::Gemma2) {
+      cfg.attentionSoftcap = cap("attn_logit_softcapping", 50.0);
+      cfg.finalSoftcap = cap("final_logit_softcapping", 30.0);
+    } else {
+      cfg.finalSoftcap = cap("final_logit_softcapping", std::nullopt);
+      if (top.boolean("use_bidirectional_attention", false))
+        top.fail("use_bidirectional_attention",
+                 "unsupported: bidirectional attention (the embedding "
+                 "variant of Gemma 3)");
+    }
+    break;
+  }
+  case Family::Olmo2:
+  case Family::Olmo3:
+    cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", false);
+    cfg.normVariant = RMSNormVariant::WeightInFp32;
+    cfg.normPlacement = NormPlacement::Post;
+    cfg.qkNormFull = true;
+    cfg.ropeInFp32 = true;
+    break;
+  case Family::SmolLM3: {
+    cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", false);
+    cfg.mlpBias = top.boolean("mlp_bias", false);
+    // no_rope_layers[i] is 1 where layer i uses RoPE; by default every
+    // no_rope_layer_interval-th layer (3, 7, ... with 4) does not.
+    cfg.ropeLayers.assign(cfg.numLayers, true);
+    if (top.has("no_rope_layers")) {
+      const json &v = top.object.at("no_rope_layers");
+      if (!v.is_array() || int64_t(v.size()) != cfg.numLayers)
+        top.fail("no_rope_layers", "expected a list of " +
+                                       std::to_string(cfg.numLayers) +
+                                       " flags (1: RoPE, 0: NoPE)");
+      for (int64_t i = 0; i < cfg.numLayers; ++i) {
+        const json &e = v[size_t(i)];
+        if (!(e == 0 || e == 1))
+          top.fail("no_rope_layers", "entry " + std::to_string(i) + " is " +
+                                         e.dump() + ", not 0 or 1");
+        cfg.ropeLayers[i] = e == 1;
+      }
+    } else {
+      int64_t interval =
+          top.integer("no_rope_layer_interval", 1, kMaxLayers, 4);
+      for (int64_t i = 0; i < cfg.numLayers; ++i)
+        cfg.ropeLayers[i] = (i + 1) % interval != 0;
+    }
+    break;
+  }
   case Family::DeepseekV2:
   case Family::DeepseekV3:
     // attention_bias: q_a_proj (or nothing with q_proj), kv_a_proj_with_mqa
@@ -834,7 +1059,8 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
                                top.object.at("clip_qkv").dump() + ")");
     break;
   }
-  cfg.tieWordEmbeddings = top.boolean("tie_word_embeddings", false);
+  cfg.tieWordEmbeddings =
+      top.boolean("tie_word_embeddings", defaults->tieWordEmbeddings);
 
   const char *dtypeKey = top.has("dtype") ? "dtype" : "torch_dtype";
   if (dtypeOverride) {
@@ -868,7 +1094,8 @@ std::string quantizedError(const ModelConfig &config) {
 
 llvm::StringRef supportedModelTypes() {
   return "llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, "
-         "glm4_moe, olmoe, minimax_m2, deepseek_v2, deepseek_v3, kimi_k2";
+         "glm4_moe, olmoe, minimax_m2, deepseek_v2, deepseek_v3, kimi_k2, "
+         "gemma2, gemma3_text, gemma3, olmo2, olmo3, smollm3";
 }
 
 std::optional<DType> parseDType(llvm::StringRef name) {

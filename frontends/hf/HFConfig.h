@@ -37,6 +37,11 @@ enum class Family {
   MiniMaxM2, // full-projection QK norms, partial RoPE, sigmoid router with bias
   DeepseekV2, // Multi-head Latent Attention, softmax-routed MoE after dense layers
   DeepseekV3, // MLA (+ q low-rank, yarn mscale), DeepSeek-V3 routing; Kimi K2
+  Gemma2,     // sandwich (1 + w) norms, softcaps, alternating sliding layers
+  Gemma3Text, // gemma2 without softcaps, per-head QK norms, local RoPE base
+  Olmo2,      // post-norms, whole-projection QK norms, fp32 RoPE
+  Olmo3,      // olmo2 with 3:1 sliding layers and unscaled local RoPE
+  SmolLM3,    // llama with NoPE layers
 };
 /// Element types and MLP activations have one definition, the plan schema's
 /// (runtime/schema/plan.fbs; the llm dialect's enums are generated from it).
@@ -45,6 +50,14 @@ using DType = llmc::plan::DType;
 using Activation = llmc::plan::Activation;
 using RouterScoring = llmc::plan::RouterScoring;
 using RouterGroupScore = llmc::plan::RouterGroupScore;
+using RMSNormVariant = llmc::plan::RMSNormVariant;
+
+/// Where a decoder layer normalizes (shared/MODELS.md §1).
+enum class NormPlacement {
+  Pre,      // x + f(norm(x)) (Llama)
+  Post,     // x + norm(f(x)) (OLMo 2)
+  Sandwich, // x + norm(f(norm(x))) (Gemma 2 and 3)
+};
 
 /// A Mixture-of-Experts MLP as the family's reference computes it
 /// (shared/MODELS.md §1.7 and the family sections).
@@ -96,6 +109,9 @@ llvm::StringRef dtypeName(DType dtype);
 struct ModelConfig {
   std::string path;       // the config.json it came from
   std::string modelType;  // as written in the file
+  /// Prepended to the text model's weight names ("model.X",
+  /// "lm_head.weight"): "language_model." in multimodal checkpoints.
+  std::string weightPrefix;
   Family family = Family::Llama;
   DType dtype = DType::F32;
 
@@ -117,6 +133,27 @@ struct ModelConfig {
   bool qkNormFull = false; // RMSNorm of the whole q and k projections
                            // (before the head split; olmoe)
   bool tieWordEmbeddings = false;
+
+  /// Every RMSNorm's weight rule (the QK norms' too).
+  RMSNormVariant normVariant = RMSNormVariant::CastBeforeWeight;
+  NormPlacement normPlacement = NormPlacement::Pre;
+  /// Embedding rows times this (rounded to the table's dtype; Gemma's
+  /// sqrt(hidden)).
+  std::optional<double> embeddingScale;
+  /// The attention scores' scale when not head_dim^-0.5 (Gemma's
+  /// query_pre_attn_scalar^-0.5).
+  std::optional<double> attentionScale;
+  /// c * tanh(x / c) of the attention scores / the final logits.
+  std::optional<double> attentionSoftcap;
+  std::optional<double> finalSoftcap;
+  /// Layers whose q and k are rotated (empty: all; SmolLM3's NoPE layers
+  /// are false).
+  std::vector<bool> ropeLayers;
+  /// The RoPE of sliding layers when it differs from `rope` (Gemma 3's
+  /// rope_local_base_freq, OLMo 3's unscaled local RoPE).
+  std::optional<rope::Params> localRope;
+  /// cos, sin and the rotation in fp32, rounded once (OLMo 2's promotion).
+  bool ropeInFp32 = false;
 
   /// Sliding window (tokens, including the current one) of the layers that
   /// use one; `slidingLayers[i]` says whether layer i does.

@@ -67,18 +67,25 @@ private:
     shape.append(dims.begin(), dims.end());
     return RankedTensorType::get(shape, act);
   }
+  /// The checkpoint's name of the text model's weight `name`.
+  std::string weightName(const std::string &name) const {
+    return cfg.weightPrefix + name;
+  }
   Value param(const std::string &name, ArrayRef<int64_t> shape,
               Type element = {}) {
     return llm::ParamOp::create(
         b, loc(name), RankedTensorType::get(shape, element ? element : act),
-        b.getStringAttr(name), /*parts=*/nullptr);
+        b.getStringAttr(weightName(name)), /*parts=*/nullptr);
   }
   /// The checkpoint tensors `parts`, concatenated, as one weight `name`.
   Value stacked(const std::string &name, ArrayRef<int64_t> shape,
                 ArrayRef<std::string> parts) {
-    SmallVector<StringRef> refs(parts.begin(), parts.end());
+    std::vector<std::string> names;
+    for (const std::string &part : parts)
+      names.push_back(weightName(part));
+    SmallVector<StringRef> refs(names.begin(), names.end());
     return llm::ParamOp::create(b, loc(name), RankedTensorType::get(shape, act),
-                                b.getStringAttr(name),
+                                b.getStringAttr(weightName(name)),
                                 b.getStrArrayAttr(refs));
   }
   /// `module.weight`, and `module.bias` when `bias`.
@@ -88,17 +95,24 @@ private:
     Value bv = bias ? param(module + ".bias", {out}) : Value();
     return llm::LinearOp::create(b, loc(module), tokens({out}), x, w, bv);
   }
+  /// The family's RMSNorm (cfg.normVariant) of the last dimension.
   Value rmsNorm(Value x, const std::string &module, int64_t size,
                 std::optional<double> eps = {}) {
     Value w = param(module + ".weight", {size});
+    static_assert(llm::getMaxEnumValForRMSNormVariant() ==
+                  unsigned(llmc::plan::RMSNormVariant::MAX));
     return llm::RMSNormOp::create(
         b, loc(module), x.getType(), x, w,
-        llm::RMSNormVariantAttr::get(&ctx, llm::RMSNormVariant::CastBeforeWeight),
+        llm::RMSNormVariantAttr::get(
+            &ctx, llm::RMSNormVariant(unsigned(cfg.normVariant))),
         b.getF64FloatAttr(eps.value_or(cfg.rmsNormEps)));
   }
 
   llm::RopeAttr ropeAttr(llm::RopeLayout layout = llm::RopeLayout::HalfSplit) {
-    const rope::Params &p = cfg.rope;
+    return ropeAttrOf(cfg.rope, cfg.ropeAttentionFactor, layout);
+  }
+  llm::RopeAttr ropeAttrOf(const rope::Params &p, double attentionFactor,
+                           llm::RopeLayout layout = llm::RopeLayout::HalfSplit) {
     auto f64 = [&](double v) { return b.getF64FloatAttr(v); };
     FloatAttr factor, low, high, betaFast, betaSlow, attnFactor;
     std::optional<int64_t> originalMax, maxPos;
@@ -125,12 +139,12 @@ private:
       originalMax = p.originalMaxPosition;
       betaFast = f64(p.betaFast);
       betaSlow = f64(p.betaSlow);
-      attnFactor = f64(cfg.ropeAttentionFactor);
+      attnFactor = f64(attentionFactor);
       truncate = p.truncate;
       break;
     case rope::Kind::LongRope:
       originalMax = p.originalMaxPosition;
-      attnFactor = f64(cfg.ropeAttentionFactor);
+      attnFactor = f64(attentionFactor);
       shortFactor = b.getDenseF64ArrayAttr(p.shortFactor);
       longFactor = b.getDenseF64ArrayAttr(p.longFactor);
       break;
@@ -171,13 +185,15 @@ private:
           slots = body->getArgument(2);
     const int64_t H = cfg.hiddenSize;
     Value table = param("model.embed_tokens.weight", {cfg.vocabSize, H});
-    Value h = llm::EmbeddingOp::create(b, loc("model.embed_tokens"),
-                                       tokens({H}), tokenIds, table,
-                                       /*scale=*/nullptr);
+    Value h = llm::EmbeddingOp::create(
+        b, loc("model.embed_tokens"), tokens({H}), tokenIds, table,
+        cfg.embeddingScale ? b.getF64FloatAttr(*cfg.embeddingScale)
+                           : FloatAttr());
     llm::RopeAttr rope =
         ropeAttr(cfg.mla && cfg.mla->ropeInterleaved
                      ? llm::RopeLayout::Interleaved
                      : llm::RopeLayout::HalfSplit);
+    localRope = cfg.localRope ? ropeAttrOf(*cfg.localRope, 1.0) : rope;
     SmallVector<Value> caches;
     for (int64_t i = 0; i < cfg.numLayers; ++i)
       h = buildLayer(i, h, positions, slots, body->getArgument(3 + i), rope,
@@ -189,6 +205,10 @@ private:
                      : param("lm_head.weight", {cfg.vocabSize, H});
     Value logits = llm::LMHeadOp::create(b, loc("lm_head"),
                                          tokens({cfg.vocabSize}), normed, head);
+    if (cfg.finalSoftcap)
+      logits = llm::SoftcapOp::create(b, loc("final_logit_softcapping"),
+                                      logits.getType(), logits,
+                                      b.getF64FloatAttr(*cfg.finalSoftcap));
     SmallVector<Value> outs{logits};
     outs.append(caches);
     func::ReturnOp::create(b, fileLoc, outs);
@@ -202,7 +222,10 @@ private:
     const int64_t H = cfg.hiddenSize, d = cfg.headDim, nH = cfg.numHeads,
                   nKV = cfg.numKVHeads;
 
-    Value x = rmsNorm(h, p + ".input_layernorm", H);
+    // Post-norm layers (OLMo 2) read the residual stream itself.
+    Value x = cfg.normPlacement == NormPlacement::Post
+                  ? h
+                  : rmsNorm(h, p + ".input_layernorm", H);
     if (cfg.mla) {
       Value o = mlaAttention(x, attn, positions, slots, cache, rope, caches);
       h = llm::AddOp::create(b, loc(p + ".residual"), h.getType(), h, o);
@@ -222,10 +245,15 @@ private:
       q = rmsNorm(q, attn + ".q_norm", d);
       k = rmsNorm(k, attn + ".k_norm", d);
     }
-    q = llm::RopeOp::create(b, loc(attn + ".rotary_emb"), q.getType(), q,
-                            positions, rope);
-    k = llm::RopeOp::create(b, loc(attn + ".rotary_emb"), k.getType(), k,
-                            positions, rope);
+    // NoPE layers (SmolLM3) rotate nothing; sliding layers may have their
+    // own RoPE (Gemma 3, OLMo 3).
+    if (cfg.ropeLayers.empty() || cfg.ropeLayers[i]) {
+      llm::RopeAttr layerRope = cfg.slidingLayers[i] ? localRope : rope;
+      q = llm::RopeOp::create(b, loc(attn + ".rotary_emb"), q.getType(), q,
+                              positions, layerRope, 0, cfg.ropeInFp32);
+      k = llm::RopeOp::create(b, loc(attn + ".rotary_emb"), k.getType(), k,
+                              positions, layerRope, 0, cfg.ropeInFp32);
+    }
 
     Value updated = llm::KVCacheWriteOp::create(
         b, loc(attn + ".kv_cache"), cache.getType(), k, v, cache, slots,
@@ -236,11 +264,17 @@ private:
       window = cfg.slidingWindow;
     Value a = llm::AttentionOp::create(
         b, loc(attn), q.getType(), q, updated, slots, positions,
-        /*sinks=*/Value(), b.getF64FloatAttr(1.0 / std::sqrt(double(d))),
+        /*sinks=*/Value(),
+        b.getF64FloatAttr(
+            cfg.attentionScale.value_or(1.0 / std::sqrt(double(d)))),
         window ? b.getI64IntegerAttr(*window) : IntegerAttr(),
-        /*chunk=*/IntegerAttr(), /*softcap=*/FloatAttr());
+        /*chunk=*/IntegerAttr(),
+        cfg.attentionSoftcap ? b.getF64FloatAttr(*cfg.attentionSoftcap)
+                             : FloatAttr());
     a = llm::MergeHeadsOp::create(b, loc(attn + ".o_proj"), tokens({nH * d}), a);
     Value o = linear(a, attn + ".o_proj", H, nH * d, cfg.oBias);
+    if (cfg.normPlacement != NormPlacement::Pre)
+      o = rmsNorm(o, p + ".post_attention_layernorm", H);
     h = llm::AddOp::create(b, loc(p + ".residual"), h.getType(), h, o);
     return mlpBlock(i, h, p);
   }
@@ -248,10 +282,17 @@ private:
   /// The second half of layer i: post-attention norm, dense MLP or MoE,
   /// residual.
   Value mlpBlock(int64_t i, Value h, const std::string &p) {
-    Value y = rmsNorm(h, p + ".post_attention_layernorm", cfg.hiddenSize);
+    const int64_t H = cfg.hiddenSize;
+    Value y = cfg.normPlacement == NormPlacement::Pre
+                  ? rmsNorm(h, p + ".post_attention_layernorm", H)
+              : cfg.normPlacement == NormPlacement::Sandwich
+                  ? rmsNorm(h, p + ".pre_feedforward_layernorm", H)
+                  : h;
     Value out = cfg.moeLayers.empty() || !cfg.moeLayers[i]
                     ? gatedMLP(y, p + ".mlp", cfg.intermediateSize)
                     : moe(y, p);
+    if (cfg.normPlacement != NormPlacement::Pre)
+      out = rmsNorm(out, p + ".post_feedforward_layernorm", H);
     return llm::AddOp::create(b, loc(p + ".residual"), h.getType(), h, out);
   }
 
@@ -367,6 +408,8 @@ private:
 
   MLIRContext &ctx;
   const ModelConfig &cfg;
+  /// The sliding layers' RoPE (the global one unless cfg.localRope).
+  llm::RopeAttr localRope;
   OpBuilder b;
   Location fileLoc;
   Type act;

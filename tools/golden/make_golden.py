@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-# Golden conformance data for the llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, olmoe, glm4_moe,
-# minimax_m2, deepseek_v2 and deepseek_v3 frontends.
+# Golden conformance data for the llama, mistral, qwen2, qwen3, gemma2, gemma3_text, olmo2, smollm3, mixtral,
+# qwen2_moe, qwen3_moe, olmoe, glm4_moe, minimax_m2, deepseek_v2 and deepseek_v3 frontends.
 #
 # An offline generator, not part of the build or of CI (it needs torch and transformers):
 #   /tmp/gv/bin/python tools/golden/make_golden.py --out test/models
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import transformers
-from transformers import (AutoModelForCausalLM, DeepseekV2Config, DeepseekV3Config, Glm4MoeConfig, LlamaConfig,
-                          MiniMaxM2Config, MistralConfig, MixtralConfig, OlmoeConfig, Qwen2Config, Qwen2MoeConfig,
-                          Qwen3Config, Qwen3MoeConfig)
+from transformers import (AutoModelForCausalLM, DeepseekV2Config, DeepseekV3Config, Gemma2Config, Gemma3TextConfig,
+                          Glm4MoeConfig, LlamaConfig, MiniMaxM2Config, MistralConfig, MixtralConfig, Olmo2Config,
+                          OlmoeConfig, Qwen2Config, Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig, SmolLM3Config)
 
 MAX_NEW_TOKENS = 8
 F32_REL_TOL = 1e-4
@@ -142,6 +142,82 @@ def qwen3_config():
         initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=False, attention_bias=False,
         use_sliding_window=False,
         rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+    )
+
+
+# Gemma's RMSNorm multiplies by (1 + weight) and initialises the weight to 0 (perturb and add_bigram follow that).
+ZERO_CENTRED_NORMS = ("gemma2", "gemma3_text")
+
+
+def gemma2_config():
+    # Sandwich norms (input / post_attention / pre_feedforward / post_feedforward, all (1 + w)), scores scaled by
+    # query_pre_attn_scalar^-0.5 (6, not head_dim 16) and tanh-capped at 2 before the mask, logits capped at 15,
+    # embedding times sqrt(hidden) = 8, tied lm_head. layer_types is left to its default: layers 0 and 2 slide
+    # (window 6, shorter than the prompt), 1 and 3 are global. The scalar and the attention cap are far from
+    # Gemma 2's (256 or 144, 50.0) because the tiny model's scores are small: with 24 and caps of 10 to 3, switching
+    # the cap off moved the bf16 logits by only 0.9e-2 to 1.1e-2 of max|logit| (the check needs 6e-2).
+    return dict(
+        vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=256,
+        initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=True, attention_bias=False,
+        hidden_activation="gelu_pytorch_tanh", query_pre_attn_scalar=6, sliding_window=6,
+        attn_logit_softcapping=2.0, final_logit_softcapping=15.0,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+    )
+
+
+def gemma3_text_config():
+    # Gemma 3's 5:1 local/global pattern shrunk to 3:1 (layer_types; sliding_window_pattern 4, saved as
+    # _sliding_window_pattern, says the same), window 6. Local layers: RoPE theta 1e4 (what rope_local_base_freq
+    # was); the global layer: theta 1e6 with linear scaling (factor 2), per layer type in rope_parameters. Per-head
+    # q_norm / k_norm ((1 + w), before RoPE), embedding times sqrt(hidden), tied lm_head, no softcapping (Gemma 3's
+    # defaults; its attention ignores attn_logit_softcapping anyway). q and k are RMS-normalised, so
+    # query_pre_attn_scalar is the only temperature: 4 (not head_dim 16) makes the attention sharp enough that the
+    # local RoPE base moves the bf16 logits by 7.6e-2 (with 24: 3.2e-2, too little to check).
+    return dict(
+        vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=256,
+        initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=True, attention_bias=False,
+        hidden_activation="gelu_pytorch_tanh", query_pre_attn_scalar=4, sliding_window=6,
+        layer_types=["sliding_attention"] * 3 + ["full_attention"], sliding_window_pattern=4,
+        final_logit_softcapping=None, attn_logit_softcapping=None,
+        rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                         "full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 1000000.0}},
+    )
+
+
+def gemma3_rope(**per_layer_type):
+    """An ablation that replaces some layer types' RoPE parameters."""
+    return ablate_config(rope_parameters=dict(gemma3_text_config()["rope_parameters"], **per_layer_type))
+
+
+def olmo2_config():
+    # Post-norm layers (no input norm: h + post_attention_layernorm(attn(h)), h + post_feedforward_layernorm(mlp(h))),
+    # q_norm / k_norm over the whole q and k projections (weights [64] and [32]) before the head split and RoPE.
+    # The layers see the raw residual and each adds a normalised (RMS ~1) output, so the embedding is rescaled to
+    # std 3.0, not 0.45, to stay a large part of the stream (with 0.45 the greedy margins of the first seeds were
+    # 1.5e-3 to 1.7e-2 of max|logit| and the bf16 noise 1.1e-2).
+    return dict(
+        vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=3,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+        initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=False, attention_bias=False,
+        eos_token_id=None,  # OLMo 2's 50279 is outside the tiny vocabulary
+        rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
+    )
+
+
+def smollm3_config():
+    # NoPE every 2nd layer: no_rope_layers [1, 0, 1, 0] (1 = RoPE; the config writes the list out, as SmolLM3's
+    # does). SmolLM3 ships interval 4; with 4 layers that leaves only the last one NoPE, and RoPE there moved the bf16
+    # logits by 3.8e-2 to 4.5e-2, too little to check. Llama-style layers otherwise, GQA, tied lm_head, no sliding
+    # window (use_sliding_window false).
+    return dict(
+        vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+        initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=True, attention_bias=False,
+        no_rope_layer_interval=2, use_sliding_window=False, sliding_window=None,
+        pad_token_id=None, bos_token_id=None, eos_token_id=None,  # SmolLM3's are outside the tiny vocabulary
+        rope_parameters={"rope_type": "default", "rope_theta": 2000000.0},
     )
 
 
@@ -350,6 +426,24 @@ def is_qk_norm(name):
     return name.endswith("self_attn.q_norm") or name.endswith("self_attn.k_norm")
 
 
+class PerHeadRMSNorm(torch.nn.Module):
+    """An olmo2 q_norm / k_norm (one RMSNorm over the whole projection) computed per head instead, as qwen3's are:
+    the same weight vector, the mean square taken over each head_dim slice."""
+
+    def __init__(self, norm, head_dim):
+        super().__init__()
+        self.norm, self.head_dim = norm, head_dim
+
+    def forward(self, x):
+        h = x.float().unflatten(-1, (-1, self.head_dim))
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.norm.variance_epsilon)
+        return (self.norm.weight * h.flatten(-2)).to(x.dtype)
+
+
+def is_post_norm(name):
+    return name.endswith("post_attention_layernorm") or name.endswith("post_feedforward_layernorm")
+
+
 # The norms' epsilon is set well above the usual 1e-5/1e-6 so that reading it wrong is visible at the f32 tolerance.
 EPS_ABLATION = ("rms_norm_eps 1e-6 instead of the config's", ablate_config(rms_norm_eps=1e-6), True)
 
@@ -367,6 +461,31 @@ def specs():
          [("q/k/v biases zeroed", zero_biases, False), EPS_ABLATION]),
         ("qwen3", Qwen3Config, qwen3_config, 28, 400, 0.45, 2.0, (),
          [("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
+          EPS_ABLATION]),
+        ("gemma2", Gemma2Config, gemma2_config, 30, 1300, 0.45, 0.8, (),
+         [("no attention logit softcapping", ablate_config(attn_logit_softcapping=None), False),
+          ("no final logit softcapping", ablate_config(final_logit_softcapping=None), False),
+          ("query_pre_attn_scalar = head_dim (16)", ablate_config(query_pre_attn_scalar=16), False),
+          ("no sliding window (every layer global)", ablate_config(layer_types=["full_attention"] * 4), False),
+          EPS_ABLATION]),
+        ("gemma3-text", Gemma3TextConfig, gemma3_text_config, 30, 1400, 0.45, 0.8, (),
+         [("local RoPE base = global (theta 1e6, no scaling)",
+           gemma3_rope(sliding_attention={"rope_type": "default", "rope_theta": 1000000.0}), False),
+          ("global RoPE without linear scaling",
+           gemma3_rope(full_attention={"rope_type": "default", "rope_theta": 1000000.0}), False),
+          ("no sliding window (every layer global)", ablate_config(layer_types=["full_attention"] * 4), False),
+          ("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
+          ("query_pre_attn_scalar = head_dim (16)", ablate_config(query_pre_attn_scalar=16), False),
+          EPS_ABLATION]),
+        ("olmo2", Olmo2Config, olmo2_config, 29, 1500, 3.0, 2.0, (),
+         [("q_norm/k_norm removed", ablate_modules(is_full_qk_norm, lambda m: torch.nn.Identity()), False),
+          ("q_norm/k_norm per head, not over the projection",
+           ablate_modules(is_full_qk_norm, lambda m: PerHeadRMSNorm(m, 16)), False),
+          ("post-sublayer norms removed", ablate_modules(is_post_norm, lambda m: torch.nn.Identity()), False),
+          EPS_ABLATION]),
+        ("smollm3", SmolLM3Config, smollm3_config, 29, 1600, 0.45, 0.8, (),
+         [("RoPE on every layer (no NoPE layer)", ablate_config(no_rope_layers=[1, 1, 1, 1]), False),
+          ("no_rope_layers inverted (NoPE on layers 0 and 2)", ablate_config(no_rope_layers=[0, 1, 0, 1]), False),
           EPS_ABLATION]),
     ]
     moe_families = [
@@ -421,7 +540,9 @@ def perturb(model, gen):
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("norm.weight"):
-                p.copy_(1.0 + 0.15 * torch.randn(p.shape, generator=gen))
+                # (Gemma's norms scale by 1 + weight: the same factors there)
+                centre = 0.0 if model.config.model_type in ZERO_CENTRED_NORMS else 1.0
+                p.copy_(centre + 0.15 * torch.randn(p.shape, generator=gen))
             elif name.endswith(".bias"):
                 p.copy_(0.1 * torch.randn(p.shape, generator=gen))
         # DeepSeek-V3-style router bias (a buffer): of the order of the spread of the sigmoid scores, so it
@@ -453,7 +574,11 @@ def add_bigram(model, gen, embed_std, strength):
             sign = torch.where(torch.rand(hidden, generator=gen) < 0.5, -1.0, 1.0)
             a, b = perm[: vocab // 2], perm[vocab // 2: 2 * (vocab // 2)]
             emb[b] = strength * sign * emb[a] + (1 - strength) * emb[b]
-            model.model.norm.weight.mul_(sign)
+            if model.config.model_type in ZERO_CENTRED_NORMS:  # the factor is 1 + weight
+                w = model.model.norm.weight
+                w.copy_(sign * (1.0 + w) - 1.0)
+            else:
+                model.model.norm.weight.mul_(sign)
         else:
             head = model.get_output_embeddings().weight
             # (clamped: a padding_idx row, as olmoe's, is zero and votes for nothing)
