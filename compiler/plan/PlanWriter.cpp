@@ -140,6 +140,10 @@ public:
                          std::vector<int64_t>(type.getShape().begin(),
                                               type.getShape().end()),
                          *dtype, std::move(parts)});
+        if (std::optional<ArrayRef<int64_t>> rows = p.getRows()) {
+          specs.back().rowBegin = (*rows)[0];
+          specs.back().sourceRows = (*rows)[1];
+        }
         specDTypes.push_back(*dtype);
       } else if (llvm::ArrayRef<int64_t>(specs[it->second].shape) !=
                  type.getShape()) {
@@ -342,6 +346,11 @@ private:
     } else if (auto a = dyn_cast<llm::AddOp>(op)) {
       kind = pl::OpParams::Add;
       params = pl::CreateAdd(fbb, rowElems(a.getType())).Union();
+    } else if (auto s = dyn_cast<llm::ScaleOp>(op)) {
+      kind = pl::OpParams::Scale;
+      params = pl::CreateScale(fbb, rowElems(s.getType()),
+                               s.getFactor().convertToDouble(), s.getDivide())
+                   .Union();
     } else if (auto s = dyn_cast<llm::SoftcapOp>(op)) {
       kind = pl::OpParams::Softcap;
       params = pl::CreateSoftcap(fbb, rowElems(s.getType()),

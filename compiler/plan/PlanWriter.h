@@ -51,6 +51,9 @@ struct WeightSpec {
   /// Non-empty: the weight is these checkpoint tensors concatenated, in
   /// order, each of an equal share of `shape` (llm.param ... stacked).
   std::vector<std::string> parts = {};
+  /// With one part: rows [rowBegin, rowBegin + shape[0]) of that tensor,
+  /// which has sourceRows rows (llm.param ... rows); sourceRows 0: no slice.
+  int64_t rowBegin = 0, sourceRows = 0;
   uint64_t bytes() const;
   /// The shape of one part: rows of the last dimension's width, as many as
   /// one part's share of the elements makes ([E, 2I, H] from 2E parts:

@@ -36,6 +36,11 @@ public:
   llvm::Error check(const WeightSpec &spec) override {
     if (spec.parts.empty())
       return checkTensor(spec.name, spec.shape);
+    if (spec.sourceRows > 0) {
+      std::vector<int64_t> source = spec.shape;
+      source[0] = spec.sourceRows;
+      return checkTensor(spec.parts.front(), source);
+    }
     std::vector<int64_t> shape = spec.partShape();
     for (const std::string &part : spec.parts)
       if (llvm::Error e = checkTensor(part, shape))
@@ -47,6 +52,12 @@ public:
                    llvm::MutableArrayRef<uint8_t> out) override {
     if (spec.parts.empty())
       return fillTensor(spec.name, spec.dtype, offset, out);
+    if (spec.sourceRows > 0) {
+      // Rows are contiguous: the slice starts rowBegin rows in.
+      const uint64_t rowBytes = spec.bytes() / uint64_t(spec.shape[0]);
+      return fillTensor(spec.parts.front(), spec.dtype,
+                        uint64_t(spec.rowBegin) * rowBytes + offset, out);
+    }
     // Part p holds bytes [p * partBytes, (p + 1) * partBytes).
     const uint64_t partBytes = spec.bytes() / spec.parts.size();
     while (!out.empty()) {

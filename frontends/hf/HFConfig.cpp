@@ -181,6 +181,10 @@ std::optional<FamilyDefaults> familyOf(llvm::StringRef modelType) {
                                     std::nullopt, 500000.0})
       .Case("smollm3", FamilyDefaults{Family::SmolLM3, 32768, 4, std::nullopt,
                                       2e6, true})
+      .Case("granite", FamilyDefaults{Family::Granite, 2048, std::nullopt,
+                                      std::nullopt})
+      .Case("phi3", FamilyDefaults{Family::Phi3, 4096, std::nullopt,
+                                   std::nullopt})
       .Default(std::nullopt);
 }
 
@@ -262,12 +266,14 @@ void readRopeDict(const Reader &top, ModelConfig &cfg, const json *dict,
                        : top.number("rope_theta", 1e-9, 1e30, defaultTheta);
   cfg.rope.dim = cfg.headDim;
 
-  if (cfg.family == Family::Glm4Moe || cfg.family == Family::MiniMaxM2) {
+  if (cfg.family == Family::Glm4Moe || cfg.family == Family::MiniMaxM2 ||
+      cfg.family == Family::Phi3) {
     // GLM rotates the first int(head_dim * factor) dimensions (default 0.5,
     // inserted by the config class); the dict's value wins. MiniMax-M2's
     // checkpoints say it with the legacy rotary_dim, which sets the factor
     // to rotary_dim / head_dim unless one is given (default 1).
     const Reader &r = rope.has("partial_rotary_factor") ? rope : top;
+    // Phi-3 rotates int(head_dim * partial_rotary_factor), default 1.
     double factor = cfg.family == Family::Glm4Moe ? 0.5 : 1.0;
     if (cfg.family == Family::MiniMaxM2 && !r.has("partial_rotary_factor") &&
         top.has("rotary_dim"))
@@ -393,7 +399,15 @@ void readSlidingWindow(const Reader &top, ModelConfig &cfg) {
   case Family::DeepseekV2:
   case Family::DeepseekV3:
   case Family::Olmo2:
+  case Family::Granite:
     return;  // their attention has no sliding window.
+  case Family::Phi3:
+    // A window, when set, applies to every layer.
+    if (top.has("sliding_window")) {
+      cfg.slidingWindow = top.integer("sliding_window", 1, kMaxPositions);
+      cfg.slidingLayers.assign(cfg.numLayers, true);
+    }
+    return;
   case Family::Gemma2:
   case Family::Gemma3Text:
   case Family::Olmo3: {
@@ -1000,6 +1014,21 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
     }
     break;
   }
+  case Family::Phi3:
+    cfg.fusedProjections = true;
+    if (top.boolean("attention_bias", false))
+      top.fail("attention_bias", "unsupported for phi3: biased projections");
+    break;
+  case Family::Granite:
+    cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", false);
+    cfg.mlpBias = top.boolean("mlp_bias", false);
+    cfg.embeddingMultiplier =
+        top.number("embedding_multiplier", -1e9, 1e9, 1.0);
+    cfg.residualMultiplier = top.number("residual_multiplier", -1e9, 1e9, 1.0);
+    // attention_multiplier replaces head_dim^-0.5.
+    cfg.attentionScale = top.number("attention_multiplier", 1e-30, 1e9, 1.0);
+    cfg.logitsDivisor = top.number("logits_scaling", 1e-30, 1e30, 1.0);
+    break;
   case Family::Olmo2:
   case Family::Olmo3:
     cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", false);
@@ -1095,7 +1124,7 @@ std::string quantizedError(const ModelConfig &config) {
 llvm::StringRef supportedModelTypes() {
   return "llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, "
          "glm4_moe, olmoe, minimax_m2, deepseek_v2, deepseek_v3, kimi_k2, "
-         "gemma2, gemma3_text, gemma3, olmo2, olmo3, smollm3";
+         "gemma2, gemma3_text, gemma3, olmo2, olmo3, smollm3, granite, phi3";
 }
 
 std::optional<DType> parseDType(llvm::StringRef name) {

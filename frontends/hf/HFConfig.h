@@ -42,6 +42,8 @@ enum class Family {
   Olmo2,      // post-norms, whole-projection QK norms, fp32 RoPE
   Olmo3,      // olmo2 with 3:1 sliding layers and unscaled local RoPE
   SmolLM3,    // llama with NoPE layers
+  Granite,    // llama with embedding/residual/attention/logits multipliers
+  Phi3,       // llama with fused qkv_proj / gate_up_proj, partial RoPE
 };
 /// Element types and MLP activations have one definition, the plan schema's
 /// (runtime/schema/plan.fbs; the llm dialect's enums are generated from it).
@@ -133,6 +135,9 @@ struct ModelConfig {
   bool qkNormFull = false; // RMSNorm of the whole q and k projections
                            // (before the head split; olmoe)
   bool tieWordEmbeddings = false;
+  /// The checkpoint fuses q/k/v into qkv_proj and gate/up into gate_up_proj
+  /// (Phi-3): read as row slices of those.
+  bool fusedProjections = false;
 
   /// Every RMSNorm's weight rule (the QK norms' too).
   RMSNormVariant normVariant = RMSNormVariant::CastBeforeWeight;
@@ -143,6 +148,12 @@ struct ModelConfig {
   /// The attention scores' scale when not head_dim^-0.5 (Gemma's
   /// query_pre_attn_scalar^-0.5).
   std::optional<double> attentionScale;
+  /// Granite's multipliers (1: none): the embedding rows and every
+  /// sublayer output are multiplied, the logits divided (in fp32, rounded
+  /// once, as PyTorch's tensor-times-float).
+  double embeddingMultiplier = 1.0;
+  double residualMultiplier = 1.0;
+  double logitsDivisor = 1.0;
   /// c * tanh(x / c) of the attention scores / the final logits.
   std::optional<double> attentionSoftcap;
   std::optional<double> finalSoftcap;

@@ -75,7 +75,8 @@ private:
               Type element = {}) {
     return llm::ParamOp::create(
         b, loc(name), RankedTensorType::get(shape, element ? element : act),
-        b.getStringAttr(weightName(name)), /*parts=*/nullptr);
+        b.getStringAttr(weightName(name)), /*parts=*/nullptr,
+        /*rows=*/nullptr);
   }
   /// The checkpoint tensors `parts`, concatenated, as one weight `name`.
   Value stacked(const std::string &name, ArrayRef<int64_t> shape,
@@ -86,8 +87,28 @@ private:
     SmallVector<StringRef> refs(names.begin(), names.end());
     return llm::ParamOp::create(b, loc(name), RankedTensorType::get(shape, act),
                                 b.getStringAttr(weightName(name)),
-                                b.getStrArrayAttr(refs));
+                                b.getStrArrayAttr(refs), /*rows=*/nullptr);
   }
+  /// Rows [begin, begin + out) of the [total, in] checkpoint tensor
+  /// `source` as the weight of `module` (Phi-3's fused projections).
+  Value rowsOf(const std::string &module, const std::string &source,
+               int64_t begin, int64_t total, int64_t out, int64_t in) {
+    std::string name = weightName(module + ".weight");
+    std::string src = weightName(source);
+    SmallVector<StringRef> parts{src};
+    return llm::ParamOp::create(
+        b, loc(module), RankedTensorType::get({out, in}, act),
+        b.getStringAttr(name), b.getStrArrayAttr(parts),
+        b.getDenseI64ArrayAttr({begin, total}));
+  }
+  Value linearRows(Value x, const std::string &module,
+                   const std::string &source, int64_t begin, int64_t total,
+                   int64_t out, int64_t in) {
+    Value w = rowsOf(module, source, begin, total, out, in);
+    return llm::LinearOp::create(b, loc(module), tokens({out}), x, w,
+                                 Value());
+  }
+
   /// `module.weight`, and `module.bias` when `bias`.
   Value linear(Value x, const std::string &module, int64_t out, int64_t in,
                bool bias) {
@@ -95,6 +116,14 @@ private:
     Value bv = bias ? param(module + ".bias", {out}) : Value();
     return llm::LinearOp::create(b, loc(module), tokens({out}), x, w, bv);
   }
+  /// x * factor (or / factor), in fp32, rounded once.
+  Value scale(Value x, const std::string &name, double factor,
+              bool divide = false) {
+    return llm::ScaleOp::create(b, loc(name), x.getType(), x,
+                                b.getF64FloatAttr(factor),
+                                divide ? b.getUnitAttr() : UnitAttr());
+  }
+
   /// The family's RMSNorm (cfg.normVariant) of the last dimension.
   Value rmsNorm(Value x, const std::string &module, int64_t size,
                 std::optional<double> eps = {}) {
@@ -189,6 +218,8 @@ private:
         b, loc("model.embed_tokens"), tokens({H}), tokenIds, table,
         cfg.embeddingScale ? b.getF64FloatAttr(*cfg.embeddingScale)
                            : FloatAttr());
+    if (cfg.embeddingMultiplier != 1.0)
+      h = scale(h, "model.embedding_multiplier", cfg.embeddingMultiplier);
     llm::RopeAttr rope =
         ropeAttr(cfg.mla && cfg.mla->ropeInterleaved
                      ? llm::RopeLayout::Interleaved
@@ -205,6 +236,9 @@ private:
                      : param("lm_head.weight", {cfg.vocabSize, H});
     Value logits = llm::LMHeadOp::create(b, loc("lm_head"),
                                          tokens({cfg.vocabSize}), normed, head);
+    if (cfg.logitsDivisor != 1.0)
+      logits = scale(logits, "logits_scaling", cfg.logitsDivisor,
+                     /*divide=*/true);
     if (cfg.finalSoftcap)
       logits = llm::SoftcapOp::create(b, loc("final_logit_softcapping"),
                                       logits.getType(), logits,
@@ -231,9 +265,20 @@ private:
       h = llm::AddOp::create(b, loc(p + ".residual"), h.getType(), h, o);
       return mlpBlock(i, h, p);
     }
-    Value q = linear(x, attn + ".q_proj", nH * d, H, cfg.qkvBias);
-    Value k = linear(x, attn + ".k_proj", nKV * d, H, cfg.qkvBias);
-    Value v = linear(x, attn + ".v_proj", nKV * d, H, cfg.qkvBias);
+    Value q, k, v;
+    if (cfg.fusedProjections) {
+      // qkv_proj: q rows, then k, then v.
+      const std::string qkv = attn + ".qkv_proj.weight";
+      const int64_t total = (nH + 2 * nKV) * d;
+      q = linearRows(x, attn + ".q_proj", qkv, 0, total, nH * d, H);
+      k = linearRows(x, attn + ".k_proj", qkv, nH * d, total, nKV * d, H);
+      v = linearRows(x, attn + ".v_proj", qkv, (nH + nKV) * d, total,
+                     nKV * d, H);
+    } else {
+      q = linear(x, attn + ".q_proj", nH * d, H, cfg.qkvBias);
+      k = linear(x, attn + ".k_proj", nKV * d, H, cfg.qkvBias);
+      v = linear(x, attn + ".v_proj", nKV * d, H, cfg.qkvBias);
+    }
     if (cfg.qkNormFull) {
       q = rmsNorm(q, attn + ".q_norm", nH * d);
       k = rmsNorm(k, attn + ".k_norm", nKV * d);
@@ -275,6 +320,8 @@ private:
     Value o = linear(a, attn + ".o_proj", H, nH * d, cfg.oBias);
     if (cfg.normPlacement != NormPlacement::Pre)
       o = rmsNorm(o, p + ".post_attention_layernorm", H);
+    if (cfg.residualMultiplier != 1.0)
+      o = scale(o, p + ".residual_multiplier", cfg.residualMultiplier);
     h = llm::AddOp::create(b, loc(p + ".residual"), h.getType(), h, o);
     return mlpBlock(i, h, p);
   }
@@ -293,6 +340,8 @@ private:
                     : moe(y, p);
     if (cfg.normPlacement != NormPlacement::Pre)
       out = rmsNorm(out, p + ".post_feedforward_layernorm", H);
+    if (cfg.residualMultiplier != 1.0)
+      out = scale(out, p + ".residual_multiplier", cfg.residualMultiplier);
     return llm::AddOp::create(b, loc(p + ".residual"), h.getType(), h, out);
   }
 
@@ -340,8 +389,16 @@ private:
   /// down(act(gate(y)) * up(y)), the MLP of dense layers and shared experts.
   Value gatedMLP(Value y, const std::string &mlp, int64_t I) {
     const int64_t H = cfg.hiddenSize;
-    Value gate = linear(y, mlp + ".gate_proj", I, H, cfg.mlpBias);
-    Value up = linear(y, mlp + ".up_proj", I, H, cfg.mlpBias);
+    Value gate, up;
+    if (cfg.fusedProjections) {
+      // gate_up_proj: the gate's rows, then up's.
+      const std::string gateUp = mlp + ".gate_up_proj.weight";
+      gate = linearRows(y, mlp + ".gate_proj", gateUp, 0, 2 * I, I, H);
+      up = linearRows(y, mlp + ".up_proj", gateUp, I, 2 * I, I, H);
+    } else {
+      gate = linear(y, mlp + ".gate_proj", I, H, cfg.mlpBias);
+      up = linear(y, mlp + ".up_proj", I, H, cfg.mlpBias);
+    }
     Value m = llm::GLUOp::create(
         b, loc(mlp + ".act_fn"), gate.getType(), gate, up,
         llm::ActivationAttr::get(&ctx, toLLM(cfg.hiddenAct)));

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-# Golden conformance data for the llama, mistral, qwen2, qwen3, gemma2, gemma3_text, olmo2, smollm3, mixtral,
-# qwen2_moe, qwen3_moe, olmoe, glm4_moe, minimax_m2, deepseek_v2 and deepseek_v3 frontends.
+# Golden conformance data for the llama, mistral, qwen2, qwen3, gemma2, gemma3_text, olmo2, olmo3, smollm3, granite,
+# phi3, mixtral, qwen2_moe, qwen3_moe, olmoe, glm4_moe, minimax_m2, deepseek_v2 and deepseek_v3 frontends.
 #
 # An offline generator, not part of the build or of CI (it needs torch and transformers):
 #   /tmp/gv/bin/python tools/golden/make_golden.py --out test/models
@@ -25,8 +25,9 @@ import numpy as np
 import torch
 import transformers
 from transformers import (AutoModelForCausalLM, DeepseekV2Config, DeepseekV3Config, Gemma2Config, Gemma3TextConfig,
-                          Glm4MoeConfig, LlamaConfig, MiniMaxM2Config, MistralConfig, MixtralConfig, Olmo2Config,
-                          OlmoeConfig, Qwen2Config, Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig, SmolLM3Config)
+                          Glm4MoeConfig, GraniteConfig, LlamaConfig, MiniMaxM2Config, MistralConfig, MixtralConfig,
+                          Olmo2Config, Olmo3Config, OlmoeConfig, Phi3Config, Qwen2Config, Qwen2MoeConfig, Qwen3Config,
+                          Qwen3MoeConfig, SmolLM3Config)
 
 MAX_NEW_TOKENS = 8
 F32_REL_TOL = 1e-4
@@ -219,6 +220,79 @@ def smollm3_config():
         pad_token_id=None, bos_token_id=None, eos_token_id=None,  # SmolLM3's are outside the tiny vocabulary
         rope_parameters={"rope_type": "default", "rope_theta": 2000000.0},
     )
+
+
+def olmo3_config():
+    # olmo2's layer (post norms, q_norm / k_norm over the whole projections) plus OLMo 3's sliding-window layers:
+    # layer_types left to the class's rule (layer i slides unless (i + 1) % 4 == 0: layers 0-2 slide, layer 3 is
+    # full), window 6, shorter than the prompt. rope_parameters is given per layer type, as Olmo3Config saves it
+    # (a flat dict would be kept beside the nested defaults and ignored), both at OLMo 3's theta 5e5, unscaled.
+    return dict(
+        vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+        initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=False, attention_bias=False,
+        sliding_window=6,
+        eos_token_id=None,  # OLMo 3's 50279 (the class default) is outside the tiny vocabulary
+        rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 500000.0},
+                         "full_attention": {"rope_type": "default", "rope_theta": 500000.0}},
+    )
+
+
+def granite_config():
+    # Granite 3's four scalars, all far from neutral: the embedding times 3 (in the model dtype), every sublayer
+    # output times 0.5 before it joins the residual, attention scores times 0.75 (attention_multiplier replaces
+    # head_dim^-0.5 = 0.25), logits divided by 2.5. Llama layers otherwise; tied lm_head (as Granite 3 ships), so
+    # the embedding multiplier must not reach the output projection. The embedding is rescaled to std 0.15, 0.45
+    # after the multiplier. Granite's own attention multiplier is below head_dim^-0.5 (1/128 for head_dim 128), but
+    # the tiny model's attention is nearly uniform at such scales: with 0.05 (and residual 0.3, embedding std 0.45)
+    # replacing it by 0.25 moved the bf16 logits by only 0.8e-2 to 1.8e-2 of max|logit|.
+    return dict(
+        vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=3,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+        initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=True, attention_bias=False, mlp_bias=False,
+        embedding_multiplier=3.0, residual_multiplier=0.5, attention_multiplier=0.75, logits_scaling=2.5,
+        pad_token_id=None, bos_token_id=None, eos_token_id=None,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+    )
+
+
+def phi3_config():
+    # Fused projections: qkv_proj [q (4 x 16) | k (2 x 16) | v (2 x 16)] = [128, 64] and gate_up_proj [gate | up] =
+    # [256, 64] (chunk(2): the first half is the gate). Plain RoPE over the whole head (partial_rotary_factor 1.0,
+    # written into rope_parameters), no longrope. sliding_window 6 on every layer (Phi-3-mini-4k ships 2047),
+    # shorter than the prompt. Untied.
+    return dict(
+        vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=3,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+        original_max_position_embeddings=256, initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=False,
+        sliding_window=6,
+        pad_token_id=None, bos_token_id=None, eos_token_id=None,  # Phi-3's 32000 is outside the tiny vocabulary
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 1.0},
+    )
+
+
+def swap_gate_up(model, cfg):
+    """The model as an implementation that read gate_up_proj's halves the other way round (up first) computes it."""
+    model = copy.deepcopy(model)
+    n = model.config.intermediate_size
+    with torch.no_grad():
+        for layer in model.model.layers:
+            w = layer.mlp.gate_up_proj.weight
+            w.copy_(torch.cat([w[n:], w[:n]]))
+    return model, cfg
+
+
+def swap_k_v(model, cfg):
+    """The model as an implementation that read qkv_proj's key and value blocks the other way round computes it."""
+    model = copy.deepcopy(model)
+    c = model.config
+    q, kv = c.num_attention_heads * (c.hidden_size // c.num_attention_heads), \
+        c.num_key_value_heads * (c.hidden_size // c.num_attention_heads)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            w = layer.self_attn.qkv_proj.weight
+            w.copy_(torch.cat([w[:q], w[q + kv:], w[q:q + kv]]))
+    return model, cfg
 
 
 # The MoE models have 8 experts, k >= 2 and 29+ prompt tokens, so routing decisions differ between tokens and
@@ -486,6 +560,25 @@ def specs():
         ("smollm3", SmolLM3Config, smollm3_config, 29, 1600, 0.45, 0.8, (),
          [("RoPE on every layer (no NoPE layer)", ablate_config(no_rope_layers=[1, 1, 1, 1]), False),
           ("no_rope_layers inverted (NoPE on layers 0 and 2)", ablate_config(no_rope_layers=[0, 1, 0, 1]), False),
+          EPS_ABLATION]),
+        ("olmo3", Olmo3Config, olmo3_config, 29, 1700, 3.0, 2.0, (),
+         [("no sliding window (every layer full)", ablate_config(layer_types=["full_attention"] * 4), False),
+          ("sliding window on every layer (layer 3 too)", ablate_config(layer_types=["sliding_attention"] * 4),
+           False),
+          ("q_norm/k_norm removed", ablate_modules(is_full_qk_norm, lambda m: torch.nn.Identity()), False),
+          ("q_norm/k_norm per head, not over the projection",
+           ablate_modules(is_full_qk_norm, lambda m: PerHeadRMSNorm(m, 16)), False),
+          EPS_ABLATION]),
+        ("granite", GraniteConfig, granite_config, 29, 1800, 0.15, 0.8, (),
+         [("embedding_multiplier 1", ablate_config(embedding_multiplier=1.0), False),
+          ("residual_multiplier 1", ablate_config(residual_multiplier=1.0), False),
+          ("attention_multiplier = head_dim^-0.5 (0.25)", ablate_config(attention_multiplier=0.25), False),
+          ("logits_scaling 1", ablate_config(logits_scaling=1.0), False),
+          EPS_ABLATION]),
+        ("phi3", Phi3Config, phi3_config, 29, 1900, 0.45, 2.0, (),
+         [("no sliding window", ablate_config(sliding_window=None), False),
+          ("gate_up_proj halves swapped (up first)", swap_gate_up, False),
+          ("qkv_proj k and v blocks swapped", swap_k_v, False),
           EPS_ABLATION]),
     ]
     moe_families = [

@@ -27,7 +27,8 @@ llvm::Error err(const llvm::Twine &message) {
 /// The template file each callee lives in: the one table of it.
 const char *templateOf(llvm::StringRef callee) {
   return llvm::StringSwitch<const char *>(callee)
-      .Cases({"embedding", "glu", "add", "softcap", "rope", "kv_cache_write",
+      .Cases({"embedding", "glu", "add", "softcap", "scale", "rope",
+              "kv_cache_write",
               "rope_kv_cache_write"},
              k_elementwise_cuh)
       .Cases({"rms_norm", "rms_norm_pair", "add_rms_norm"}, k_norm_cuh)

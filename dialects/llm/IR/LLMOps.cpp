@@ -6,6 +6,8 @@
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/PatternMatch.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace llmc::llm;
 
@@ -100,6 +102,16 @@ LogicalResult ParamOp::verify() {
   if (!getType().hasStaticShape())
     return emitOpError() << "weight '" << getName()
                          << "' must have a static shape, got " << getType();
+  if (std::optional<ArrayRef<int64_t>> rows = getRows()) {
+    if (!getParts() || getParts()->size() != 1)
+      return emitOpError() << "rows of weight '" << getName()
+                           << "' need exactly one source tensor";
+    if (rows->size() != 2 || (*rows)[0] < 0 || getType().getRank() < 1 ||
+        (*rows)[0] + getType().getDimSize(0) > (*rows)[1])
+      return emitOpError() << "rows [begin, total] of weight '" << getName()
+                           << "' must hold its " << getType().getDimSize(0)
+                           << " rows";
+  }
   return success();
 }
 
@@ -325,6 +337,14 @@ LogicalResult SigmoidGateOp::verify() {
   if (in.getElementType() != v.getElementType())
     return emitOpError() << "input and value must share an element type";
   return verifyTokenCount(*this, getInput(), "input", getValue(), "value");
+}
+
+LogicalResult ScaleOp::verify() {
+  double f = getFactor().convertToDouble();
+  if (!std::isfinite(f) || (getDivide() && f == 0.0))
+    return emitOpError() << "factor must be finite"
+                         << (getDivide() ? " and non-zero" : "");
+  return success();
 }
 
 LogicalResult SoftcapOp::verify() {

@@ -49,16 +49,25 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
     Mixture-of-Experts layer as one `[E, ...]` tensor); `name` then names
     the whole, as transformers names the fused module parameter.
 
+    With `rows [begin, total]`, the weight is rows `[begin, begin + rows)`
+    of the one listed checkpoint tensor, which has `total` rows (Phi-3's
+    fused `qkv_proj` and `gate_up_proj` read as separate projections).
+
     ```mlir
     %w = llm.param "model.layers.0.self_attn.q_proj.weight" : tensor<2048x2048xbf16>
     %d = llm.param "model.layers.0.mlp.experts.down_proj" stacked
         ["model.layers.0.mlp.experts.0.down_proj.weight",
          "model.layers.0.mlp.experts.1.down_proj.weight"] : tensor<2x64x32xbf16>
+    %k = llm.param "model.layers.0.self_attn.k_proj.weight" stacked
+        ["model.layers.0.self_attn.qkv_proj.weight"] rows [3072, 9216] : tensor<3072x3072xbf16>
     ```
   }];
-  let arguments = (ins StrAttr:$name, OptionalAttr<StrArrayAttr>:$parts);
+  let arguments = (ins StrAttr:$name, OptionalAttr<StrArrayAttr>:$parts,
+                       OptionalAttr<DenseI64ArrayAttr>:$rows);
   let results = (outs LLM_Weight:$result);
-  let assemblyFormat = "$name (`stacked` $parts^)? attr-dict `:` type($result)";
+  let assemblyFormat = [{
+    $name (`stacked` $parts^)? (`rows` $rows^)? attr-dict `:` type($result)
+  }];
   let hasVerifier = 1;
 }
 
@@ -344,6 +353,29 @@ def LLM_SoftcapOp : LLM_Op<"softcap", [Pure, AllTypesMatch<["input", "result"]>]
   let arguments = (ins LLM_Activation:$input, F64Attr:$cap);
   let results = (outs LLM_Activation:$result);
   let assemblyFormat = "$input `cap` custom<Double>($cap) attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def LLM_ScaleOp : LLM_Op<"scale", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "x * factor or x / factor, in fp32, rounded once";
+  let description = [{
+    An activation times (or, with `divide`, divided by) a constant, as
+    PyTorch computes `tensor * float` / `tensor / float`: in fp32, rounded
+    once to the activation dtype. Granite's embedding, residual and
+    attention multipliers and its `logits / logits_scaling`.
+
+    ```mlir
+    %e = llm.scale %x factor 12.0 : tensor<?x4096xbf16>
+    %l = llm.scale %logits factor 16.0 divide : tensor<?x49155xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$input, F64Attr:$factor,
+                       UnitAttr:$divide);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = [{
+    $input `factor` custom<Double>($factor) (`divide` $divide^)? attr-dict `:`
+    type($result)
+  }];
   let hasVerifier = 1;
 }
 

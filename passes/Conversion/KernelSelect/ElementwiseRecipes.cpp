@@ -68,6 +68,10 @@ FailureOr<unsigned> elementwise(ArrayRef<Operation *> ops, unsigned first,
     c.callee = "softcap";
     c.templateArgs = {b.i(rowElems(s.getResult()))};
     constant = s.getCap().convertToDouble();
+  } else if (auto s = dyn_cast<llm::ScaleOp>(op)) {
+    c.callee = "scale";
+    c.templateArgs = {b.i(rowElems(s.getResult())), b.flag(s.getDivide())};
+    constant = s.getFactor().convertToDouble();
   } else {
     return 0u;
   }

@@ -248,6 +248,8 @@ void CpuBackend::execute(const P::Op &op) {
     return add(op, *op.params_as_Add());
   case P::OpParams::Softcap:
     return softcap(op, *op.params_as_Softcap());
+  case P::OpParams::Scale:
+    return scale(op, *op.params_as_Scale());
   case P::OpParams::Rope:
     return rope(op, *op.params_as_Rope());
   case P::OpParams::KVCacheWrite:

@@ -94,6 +94,7 @@ private:
   void glu(const llmc::plan::Op &op, const llmc::plan::GLU &p);
   void add(const llmc::plan::Op &op, const llmc::plan::Add &p);
   void softcap(const llmc::plan::Op &op, const llmc::plan::Softcap &p);
+  void scale(const llmc::plan::Op &op, const llmc::plan::Scale &p);
   void rope(const llmc::plan::Op &op, const llmc::plan::Rope &p);
   void kvCacheWrite(const llmc::plan::Op &op,
                     const llmc::plan::KVCacheWrite &p);

@@ -67,6 +67,23 @@ void CpuBackend::add(const P::Op &op, const P::Add &p) {
   });
 }
 
+void CpuBackend::scale(const P::Op &op, const P::Scale &p) {
+  const P::Operand &out = *op.outputs()->Get(0);
+  const float *x = load(*op.inputs()->Get(0));
+  size_t size = size_t(p.size());
+  float factor = float(p.factor());
+  bool divide = p.divide();
+  pool_->parallelFor(step_.numTokens, [&](int64_t begin, int64_t end, int t) {
+    float *y = workers_[t].a.data();
+    for (int64_t i = begin; i < end; ++i) {
+      const float *xi = x + size_t(i) * size;
+      for (size_t k = 0; k < size; ++k)
+        y[k] = divide ? xi[k] / factor : xi[k] * factor;
+      narrow(y, out.dtype(), row(out, i), size);
+    }
+  });
+}
+
 void CpuBackend::softcap(const P::Op &op, const P::Softcap &p) {
   const P::Operand &out = *op.outputs()->Get(0);
   const float *x = load(*op.inputs()->Get(0));

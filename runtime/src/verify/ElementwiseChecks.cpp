@@ -42,6 +42,15 @@ Status PlanChecker::checkAdd(const P::Op &op, const P::Add &p) {
   return arena(out(op, 0), "output", size);
 }
 
+Status PlanChecker::checkScale(const P::Op &op, const P::Scale &p) {
+  LLMC_RETURN_IF_ERROR(positive(p.size(), "size"));
+  if (!std::isfinite(p.factor()) || (p.divide() && p.factor() == 0))
+    return failOp("factor is not finite (or is 0 for a division)");
+  LLMC_RETURN_IF_ERROR(counts(op, 1, 1));
+  LLMC_RETURN_IF_ERROR(arena(in(op, 0), "x", uint64_t(p.size())));
+  return arena(out(op, 0), "output", uint64_t(p.size()));
+}
+
 Status PlanChecker::checkSoftcap(const P::Op &op, const P::Softcap &p) {
   LLMC_RETURN_IF_ERROR(positive(p.size(), "size"));
   if (!std::isfinite(p.cap()) || p.cap() <= 0)

@@ -149,6 +149,7 @@ private:
   Status checkGLU(const P::Op &op, const P::GLU &p);
   Status checkAdd(const P::Op &op, const P::Add &p);
   Status checkSoftcap(const P::Op &op, const P::Softcap &p);
+  Status checkScale(const P::Op &op, const P::Scale &p);
 
   const P::Plan &plan_;
   const uint8_t *file_;

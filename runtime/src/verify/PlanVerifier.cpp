@@ -731,6 +731,8 @@ Status PlanChecker::checkOp(const P::Op &op) {
     return checkAdd(op, *op.params_as_Add());
   case P::OpParams::Softcap:
     return checkSoftcap(op, *op.params_as_Softcap());
+  case P::OpParams::Scale:
+    return checkScale(op, *op.params_as_Scale());
   case P::OpParams::Rope:
     return checkRope(op, *op.params_as_Rope());
   case P::OpParams::KVCacheWrite:

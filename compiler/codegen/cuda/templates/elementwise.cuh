@@ -37,6 +37,18 @@ __device__ __forceinline__ void add(const TA *a, const TB *b, TO *out) {
   out[k] = from_f<TO>(to_f(a[k]) + to_f(b[k]));
 }
 
+// out = x * factor, or x / factor when DIVIDE, in fp32.
+template <int SIZE, bool DIVIDE, typename TX, typename TO>
+__device__ __forceinline__ void scale(const TX *x, TO *out, float factor) {
+  const int t = blockIdx.y;
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= SIZE)
+    return;
+  const size_t k = size_t(t) * SIZE + i;
+  const float v = to_f(x[k]);
+  out[k] = from_f<TO>(DIVIDE ? v / factor : v * factor);
+}
+
 // out = cap * tanh(x / cap).
 template <int SIZE, typename TX, typename TO>
 __device__ __forceinline__ void softcap(const TX *x, TO *out, float cap) {
