@@ -236,6 +236,7 @@ void readRope(const Reader &top, ModelConfig &cfg, double defaultTheta) {
   // per-type dict.
   if (cfg.family == Family::Gemma3Text || cfg.family == Family::Olmo3) {
     ModelConfig localCfg = cfg;
+    localCfg.ropeAttentionFactor = 1.0; // the global RoPE's, not this one's
     json legacy = json::object();
     if (!local) {
       legacy["rope_type"] = "default";
