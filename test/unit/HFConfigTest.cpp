@@ -565,3 +565,102 @@ TEST(HFConfigErrors, DeepseekKeysByName) {
                                     "for deepseek_v2"),
             std::string::npos);
 }
+
+// Dense families with their own layer shapes (shared/MODELS.md §10, §13,
+// §20-24, phi3): the defaults transformers fills in.
+TEST(HFConfig, Gemma2Defaults) {
+  json j = tiny("gemma2");
+  j["head_dim"] = 16;
+  j["num_key_value_heads"] = 2;
+  j["sliding_window"] = 6;
+  ModelConfig c = parse(j);
+  EXPECT_EQ(c.normVariant, llmc::hf::RMSNormVariant::OnePlusWeight);
+  EXPECT_EQ(c.normPlacement, llmc::hf::NormPlacement::Sandwich);
+  EXPECT_EQ(c.hiddenAct, llmc::hf::Activation::GELUTanh);
+  EXPECT_DOUBLE_EQ(*c.embeddingScale, 8.0); // sqrt(64)
+  EXPECT_DOUBLE_EQ(*c.attentionScale, 1.0 / 16.0); // query_pre_attn_scalar 256
+  EXPECT_DOUBLE_EQ(*c.attentionSoftcap, 50.0);
+  EXPECT_DOUBLE_EQ(*c.finalSoftcap, 30.0);
+  EXPECT_TRUE(c.tieWordEmbeddings);
+  EXPECT_FALSE(c.qkNorm);
+  // Even layers slide.
+  EXPECT_EQ(c.slidingLayers, (std::vector<bool>{true, false, true}));
+  j["attn_logit_softcapping"] = nullptr;
+  EXPECT_FALSE(parse(j).attentionSoftcap.has_value());
+}
+
+TEST(HFConfig, Gemma3TextLocalRopeAndPattern) {
+  json j = tiny("gemma3_text");
+  j["num_hidden_layers"] = 6;
+  j["head_dim"] = 16;
+  j["num_key_value_heads"] = 2;
+  j["sliding_window_pattern"] = 3;
+  j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 8.0}};
+  ModelConfig c = parse(j);
+  EXPECT_TRUE(c.qkNorm);
+  EXPECT_FALSE(c.attentionSoftcap.has_value()); // never applied by Gemma 3
+  EXPECT_FALSE(c.finalSoftcap.has_value());
+  EXPECT_EQ(c.slidingLayers,
+            (std::vector<bool>{true, true, false, true, true, false}));
+  EXPECT_EQ(c.rope.kind, llmc::rope::Kind::Linear); // global layers
+  EXPECT_DOUBLE_EQ(c.rope.theta, 1e6);
+  ASSERT_TRUE(c.localRope.has_value());
+  EXPECT_EQ(c.localRope->kind, llmc::rope::Kind::Default);
+  EXPECT_DOUBLE_EQ(c.localRope->theta, 10000.0);
+  // The multimodal wrapper: text_config with the wrapper's tie flag.
+  json w = {{"model_type", "gemma3"},
+            {"text_config", {{"hidden_size", 64}, {"num_hidden_layers", 2},
+                             {"head_dim", 16}, {"num_key_value_heads", 2},
+                             {"num_attention_heads", 4},
+                             {"intermediate_size", 128},
+                             {"vocab_size", 256}}}};
+  ModelConfig g = parse(w);
+  EXPECT_EQ(g.modelType, "gemma3");
+  EXPECT_EQ(g.weightPrefix, "language_model.");
+  EXPECT_TRUE(g.tieWordEmbeddings);
+  EXPECT_FALSE(g.finalSoftcap.has_value());
+}
+
+TEST(HFConfig, OlmoSmolGranitePhi3) {
+  ModelConfig o = parse(tiny("olmo2"));
+  EXPECT_EQ(o.normPlacement, llmc::hf::NormPlacement::Post);
+  EXPECT_EQ(o.normVariant, llmc::hf::RMSNormVariant::WeightInFp32);
+  EXPECT_TRUE(o.qkNormFull);
+  EXPECT_TRUE(o.ropeInFp32);
+  EXPECT_FALSE(o.tieWordEmbeddings);
+  json o3 = tiny("olmo3");
+  o3["num_hidden_layers"] = 4;
+  ModelConfig c3 = parse(o3);
+  EXPECT_EQ(c3.slidingLayers, (std::vector<bool>{true, true, true, false}));
+  EXPECT_EQ(*c3.slidingWindow, 4096);
+  ASSERT_TRUE(c3.localRope.has_value());
+  EXPECT_DOUBLE_EQ(c3.localRope->theta, 500000.0);
+
+  json s = tiny("smollm3");
+  s["num_hidden_layers"] = 8;
+  s["num_key_value_heads"] = 2;
+  ModelConfig sm = parse(s);
+  EXPECT_EQ(sm.ropeLayers, (std::vector<bool>{true, true, true, false, true,
+                                              true, true, false}));
+  EXPECT_TRUE(sm.tieWordEmbeddings);
+  EXPECT_DOUBLE_EQ(sm.rope.theta, 2e6);
+
+  json g = tiny("granite");
+  g["embedding_multiplier"] = 12.0;
+  g["residual_multiplier"] = 0.22;
+  g["attention_multiplier"] = 0.0078125;
+  g["logits_scaling"] = 16.0;
+  ModelConfig gr = parse(g);
+  EXPECT_DOUBLE_EQ(gr.embeddingMultiplier, 12.0);
+  EXPECT_DOUBLE_EQ(gr.residualMultiplier, 0.22);
+  EXPECT_DOUBLE_EQ(*gr.attentionScale, 0.0078125);
+  EXPECT_DOUBLE_EQ(gr.logitsDivisor, 16.0);
+
+  json p = tiny("phi3");
+  p["partial_rotary_factor"] = 0.75;
+  p["sliding_window"] = 6;
+  ModelConfig ph = parse(p);
+  EXPECT_TRUE(ph.fusedProjections);
+  EXPECT_EQ(ph.rope.dim, 12); // 0.75 of head_dim 16
+  EXPECT_EQ(ph.slidingLayers, (std::vector<bool>{true, true, true}));
+}
