@@ -415,11 +415,10 @@ void readSlidingWindow(const Reader &top, ModelConfig &cfg) {
     // layer_types, else the family's pattern: Gemma 2 every other layer from
     // 0, Gemma 3 all but every sliding_window_pattern-th, OLMo 3 all but
     // every 4th. A null window: no layer slides.
-    const int64_t fallback = cfg.family == Family::Gemma3Text ? 4096 : 4096;
     if (top.containsKey("sliding_window") && !top.has("sliding_window"))
       return;
-    cfg.slidingWindow =
-        top.integer("sliding_window", 1, kMaxPositions, fallback);
+    // The class default is 4096 in all three.
+    cfg.slidingWindow = top.integer("sliding_window", 1, kMaxPositions, 4096);
     if (top.has("layer_types")) {
       readLayerTypes(top, cfg);
       return;
