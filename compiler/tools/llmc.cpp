@@ -287,6 +287,12 @@ int compileMain(int argc, char **argv) {
       cl::desc("Longest sequence a session may hold (default: "
                "max_position_embeddings, at most 4096)"),
       cl::value_desc("n"), cl::init(0), cl::cat(category));
+  cl::opt<bool> allowLongerContext(
+      "allow-longer-context",
+      cl::desc("Accept a --max-seq-len above the model's "
+               "max_position_embeddings (with a warning: the model was not "
+               "trained for it, quality is not guaranteed)"),
+      cl::cat(category));
   cl::opt<int64_t> maxTokens(
       "max-tokens",
       cl::desc("Most tokens one step runs: the prefill chunk and the largest "
@@ -451,6 +457,19 @@ int compileMain(int argc, char **argv) {
     return fail("--max-seq-len " + std::to_string(maxSeqLen) +
                 " exceeds the runtime's limit of 2147483647 (2^31 - 1) "
                 "tokens");
+  if (maxSeqLen > config->maxPositionEmbeddings) {
+    if (!allowLongerContext)
+      return fail("--max-seq-len " + std::to_string(maxSeqLen) +
+                  " exceeds " + config->path +
+                  "'s max_position_embeddings (" +
+                  std::to_string(config->maxPositionEmbeddings) +
+                  "); pass --allow-longer-context to compile for it anyway");
+    if (!quiet)
+      errs() << "llmc: warning: --max-seq-len " << maxSeqLen
+             << " exceeds max_position_embeddings ("
+             << config->maxPositionEmbeddings
+             << "): the model was not trained for such lengths\n";
+  }
   if (maxTokens.getNumOccurrences() && maxTokens < 1)
     return fail("--max-tokens must be at least 1");
   if (mlaAbsorb != "decode" && mlaAbsorb != "all" && mlaAbsorb != "none")
