@@ -533,6 +533,32 @@ void readDenseLayers(const Reader &top, ModelConfig &cfg,
         !dense[i] && moe.numExperts > 0 && (i + 1) % step == 0;
 }
 
+/// The group-limited router's sizes, each refused by its key: n_group
+/// divides the experts, topk_group <= n_group, a sum-of-top-2 group holds
+/// two experts, and top-k fits in the kept groups.
+void checkGroups(const Reader &top, const MoEConfig &moe) {
+  if (moe.numExperts % moe.groups != 0)
+    top.fail("n_group", "value " + std::to_string(moe.groups) +
+                            " does not divide n_routed_experts (" +
+                            std::to_string(moe.numExperts) + ")");
+  if (moe.topGroups > moe.groups)
+    top.fail("topk_group", "value " + std::to_string(moe.topGroups) +
+                               " exceeds n_group (" +
+                               std::to_string(moe.groups) + ")");
+  if (moe.groupScore == RouterGroupScore::SumOfTop2 && moe.groups > 1 &&
+      moe.numExperts / moe.groups < 2)
+    top.fail("n_group", "groups of " +
+                            std::to_string(moe.numExperts / moe.groups) +
+                            " expert(s): a group's score is the sum of its "
+                            "best two, so groups need at least 2");
+  if (moe.topK > moe.topGroups * (moe.numExperts / moe.groups))
+    top.fail("num_experts_per_tok",
+             "value " + std::to_string(moe.topK) + " exceeds the " +
+                 std::to_string(moe.topGroups *
+                                (moe.numExperts / moe.groups)) +
+                 " experts of the topk_group best groups");
+}
+
 void readMoE(const Reader &top, ModelConfig &cfg) {
   constexpr int64_t kMaxExperts = 1 << 16;
   MoEConfig moe;
@@ -611,25 +637,7 @@ void readMoE(const Reader &top, ModelConfig &cfg) {
       top.fail("topk_method", "unsupported top-k method \"" +
                                   top.string("topk_method") +
                                   "\" for glm4_moe (supported: noaux_tc)");
-    if (moe.numExperts % moe.groups != 0)
-      top.fail("n_group", "value " + std::to_string(moe.groups) +
-                              " does not divide n_routed_experts (" +
-                              std::to_string(moe.numExperts) + ")");
-    if (moe.topGroups > moe.groups)
-      top.fail("topk_group", "value " + std::to_string(moe.topGroups) +
-                                 " exceeds n_group (" +
-                                 std::to_string(moe.groups) + ")");
-    if (moe.groups > 1 && moe.numExperts / moe.groups < 2)
-      top.fail("n_group", "groups of " +
-                              std::to_string(moe.numExperts / moe.groups) +
-                              " expert(s): a group's score is the sum of its "
-                              "best two, so groups need at least 2");
-    if (moe.topK > moe.topGroups * (moe.numExperts / moe.groups))
-      top.fail("num_experts_per_tok",
-               "value " + std::to_string(moe.topK) + " exceeds the " +
-                   std::to_string(moe.topGroups *
-                                  (moe.numExperts / moe.groups)) +
-                   " experts of the topk_group best groups");
+    checkGroups(top, moe);
     int64_t firstMoE = top.integer("first_k_dense_replace", 0, kMaxLayers, 1);
     for (int64_t i = 0; i < cfg.numLayers; ++i)
       cfg.moeLayers[i] = i >= firstMoE;
@@ -724,25 +732,7 @@ void readMoE(const Reader &top, ModelConfig &cfg) {
                                     "group_limited_greedy)");
       }
     }
-    if (moe.numExperts % moe.groups != 0)
-      top.fail("n_group", "value " + std::to_string(moe.groups) +
-                              " does not divide n_routed_experts (" +
-                              std::to_string(moe.numExperts) + ")");
-    if (moe.topGroups > moe.groups)
-      top.fail("topk_group", "value " + std::to_string(moe.topGroups) +
-                                 " exceeds n_group (" +
-                                 std::to_string(moe.groups) + ")");
-    if (v3 && moe.groups > 1 && moe.numExperts / moe.groups < 2)
-      top.fail("n_group", "groups of " +
-                              std::to_string(moe.numExperts / moe.groups) +
-                              " expert(s): a group's score is the sum of its "
-                              "best two, so groups need at least 2");
-    if (moe.topK > moe.topGroups * (moe.numExperts / moe.groups))
-      top.fail("num_experts_per_tok",
-               "value " + std::to_string(moe.topK) + " exceeds the " +
-                   std::to_string(moe.topGroups *
-                                  (moe.numExperts / moe.groups)) +
-                   " experts of the topk_group best groups");
+    checkGroups(top, moe);
     int64_t firstMoE =
         top.integer("first_k_dense_replace", 0, kMaxLayers, v3 ? 3 : 0);
     for (int64_t i = 0; i < cfg.numLayers; ++i)
