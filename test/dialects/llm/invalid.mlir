@@ -379,3 +379,19 @@ func.func @f(%x: tensor<?x4x32xbf16>, %p: tensor<?xi32>) -> tensor<?x4x32xbf16> 
 func.func @f(%c: !llm.latent_cache<latent_dim = 32, rope_dim = 15, dtype = bf16>) {
   return
 }
+
+// -----
+
+func.func @f() -> tensor<32x64xbf16> {
+  // expected-error @+1 {{rows [begin, total] of weight 'k' must hold its 32 rows}}
+  %k = llm.param "k" stacked ["qkv"] rows [100, 128] : tensor<32x64xbf16>
+  return %k : tensor<32x64xbf16>
+}
+
+// -----
+
+func.func @f(%x: tensor<?x64xbf16>) -> tensor<?x64xbf16> {
+  // expected-error @+1 {{factor must be finite and non-zero}}
+  %y = llm.scale %x factor 0.0 divide : tensor<?x64xbf16>
+  return %y : tensor<?x64xbf16>
+}
