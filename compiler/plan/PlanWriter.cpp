@@ -380,8 +380,6 @@ private:
       params = pl::CreateKVCacheWrite(fbb, *layer).Union();
       outs.clear(); // the cache is updated in place
     } else if (auto a = dyn_cast<llm::AttentionOp>(op)) {
-      if (a.getSinks())
-        return err("unsupported in plans: attention sinks");
       kind = pl::OpParams::Attention;
       auto cache = cast<llm::KVCacheType>(a.getCache().getType());
       auto layer = layerOf(a.getCache());
@@ -392,7 +390,8 @@ private:
                    cache.getKvHeads(), cache.getHeadDim(),
                    a.getScale().convertToDouble(), a.getWindow().value_or(0),
                    a.getChunk().value_or(0),
-                   a.getSoftcap() ? a.getSoftcap()->convertToDouble() : 0.0)
+                   a.getSoftcap() ? a.getSoftcap()->convertToDouble() : 0.0,
+                   bool(a.getSinks()))
                    .Union();
     } else if (auto w = dyn_cast<llm::LatentCacheWriteOp>(op)) {
       kind = pl::OpParams::LatentCacheWrite;

@@ -24,9 +24,10 @@
 namespace llmc::runtime {
 
 /// The plan format this runtime reads and the compiler writes. A reader
-/// accepts any minor version of its own major version.
+/// accepts its own major version with a minor version up to its own (a
+/// newer minor may carry fields it would ignore).
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 3;
+inline constexpr uint16_t kFormatMinor = 4;
 
 /// Bytes 8..12 of every plan (after the u32 size prefix and root offset).
 inline constexpr char kFileIdentifier[] = "LLMP";

@@ -89,7 +89,8 @@ Status checkVersion(const uint8_t *data, size_t size, const std::string &path) {
       std::to_string(version->major()) + "." + std::to_string(version->minor());
   std::string ours =
       std::to_string(kFormatMajor) + "." + std::to_string(kFormatMinor);
-  if (version->major() > kFormatMajor)
+  if (version->major() > kFormatMajor ||
+      (version->major() == kFormatMajor && version->minor() > kFormatMinor))
     return Status(LLMC_ERROR_UNSUPPORTED, path + ": plan format " + theirs +
                                               " is newer than this runtime's " +
                                               ours + "; upgrade llmc");

@@ -25,9 +25,6 @@ FailureOr<unsigned> attention(ArrayRef<Operation *> ops, unsigned first,
   auto a = dyn_cast<llm::AttentionOp>(ops[first]);
   if (!a)
     return 0u;
-  if (a.getSinks())
-    return a.emitOpError("unsupported by the CUDA code generator: attention "
-                         "sinks");
   Value q = a.getQuery(), cache = a.getCache(), y = a.getResult();
   auto cacheType = cast<llm::KVCacheType>(cache.getType());
   const int64_t heads = cast<RankedTensorType>(q.getType()).getDimSize(1);
@@ -37,10 +34,18 @@ FailureOr<unsigned> attention(ArrayRef<Operation *> ops, unsigned first,
   const bool softcap = bool(a.getSoftcap());
   const double scale = a.getScale().convertToDouble();
   const double cap = softcap ? a.getSoftcap()->convertToDouble() : 1.0;
+  Value sinks = a.getSinks();
   Type qt = elementOf(q), ct = elementOf(cache), yt = elementOf(y);
+  // Sinks in their checkpoint type, widened in the kernel.
+  Type st = sinks ? elementOf(sinks) : Float32Type::get(b.context());
   std::string common = llvm::formatv(
-      "h{0}_kv{1}_d{2}_w{3}_c{4}{5}_{6}_{7}_{8}", heads, kvHeads, d, window,
-      chunk, softcap ? "_softcap" : "", typeTag(qt), typeTag(ct), typeTag(yt));
+      "h{0}_kv{1}_d{2}_w{3}_c{4}{5}{6}_{7}_{8}_{9}", heads, kvHeads, d, window,
+      chunk, softcap ? "_softcap" : "",
+      sinks ? "_sinks" + typeTag(st) : std::string(), typeTag(qt), typeTag(ct),
+      typeTag(yt));
+  auto sinkArg = [&](Call &c) {
+    return sinks ? b.operand(c, sinks) : b.null(st);
+  };
   // The scale and cap are constants of the call: a hash keeps names apart.
   std::string scaleTag =
       "_" + hashTag(kernel::cudaFloatLiteral(float(scale)) + ", " +
@@ -57,13 +62,15 @@ FailureOr<unsigned> attention(ArrayRef<Operation *> ops, unsigned first,
     Call c;
     c.callee = "attn_prefill";
     c.entry = "attention_prefill_" + common + scaleTag;
-    c.templateArgs = {b.i(heads),     b.i(kvHeads),  b.i(d),
-                      b.i(window),    b.i(chunk),    b.i(16),
-                      b.i(kt),        b.flag(softcap), b.type(qt),
-                      b.type(ct),     b.type(yt)};
+    c.templateArgs = {b.i(heads),     b.i(kvHeads),     b.i(d),
+                      b.i(window),    b.i(chunk),       b.i(16),
+                      b.i(kt),        b.flag(softcap),  b.flag(bool(sinks)),
+                      b.type(qt),     b.type(ct),       b.type(st),
+                      b.type(yt)};
     c.args = {b.numTokens()};
     for (Value v : SmallVector<Value>{q, cache, a.getSlots(), a.getPositions()})
       c.args.push_back(b.operand(c, v));
+    c.args.push_back(sinkArg(c));
     c.args.push_back(b.operand(c, y, true));
     c.args.push_back(b.f(scale));
     c.args.push_back(b.f(cap));
@@ -101,22 +108,34 @@ FailureOr<unsigned> attention(ArrayRef<Operation *> ops, unsigned first,
   split.hot = true;
   b.create(a.getLoc(), std::move(split));
 
-  Call combine;
-  combine.callee = "attn_decode_combine";
-  combine.entry = llvm::formatv("attention_decode_combine{0}_h{1}_d{2}_{3}",
-                                splits, heads, d, typeTag(yt));
-  combine.templateArgs = {b.i(heads), b.i(d), b.i(splits), b.type(yt)};
-  combine.args.push_back(b.operand(combine, partial));
-  combine.args.push_back(b.operand(combine, y, true));
-  combine.grid = {int32_t(heads), 1, 1};
-  combine.block = 128;
-  combine.tokensPerBlock = 1;
-  combine.tokenAxis = 1;
-  b.create(a.getLoc(), std::move(combine));
+  attentionCombineCall(a.getLoc(), heads, d, splits, partial, sinks, y, b);
   return 1u;
 }
 
 } // namespace
+
+void attentionCombineCall(Location loc, int64_t heads, int64_t d,
+                          int64_t splits, Value partial, Value sinks,
+                          Value out, KernelBuilder &b) {
+  Type st = sinks ? elementOf(sinks) : Float32Type::get(b.context());
+  Type ot = elementOf(out);
+  Call c;
+  c.callee = "attn_decode_combine";
+  c.entry = llvm::formatv("attention_decode_combine{0}_h{1}_d{2}{3}_{4}",
+                          splits, heads, d,
+                          sinks ? "_sinks" + typeTag(st) : std::string(),
+                          typeTag(ot));
+  c.templateArgs = {b.i(heads), b.i(d), b.i(splits), b.flag(bool(sinks)),
+                    b.type(st), b.type(ot)};
+  c.args.push_back(b.operand(c, partial));
+  c.args.push_back(sinks ? b.operand(c, sinks) : b.null(st));
+  c.args.push_back(b.operand(c, out, true));
+  c.grid = {int32_t(heads), 1, 1};
+  c.block = 128;
+  c.tokensPerBlock = 1;
+  c.tokenAxis = 1;
+  b.create(loc, std::move(c));
+}
 
 void addAttentionRecipes(SmallVectorImpl<Recipe> &fusions,
                          SmallVectorImpl<Recipe> &single) {

@@ -126,6 +126,13 @@ void addMoERecipes(llvm::SmallVectorImpl<Recipe> &fusions,
                    llvm::SmallVectorImpl<Recipe> &single);
 void addMLARecipes(llvm::SmallVectorImpl<Recipe> &fusions,
                    llvm::SmallVectorImpl<Recipe> &single);
+/// The flash-decoding merge of `splits` partials per (token, head) of width
+/// d (+ max and sum) into `out`, with the value-less `sinks` logit per head
+/// when given (AttentionRecipes.cpp; also used by latent attention).
+void attentionCombineCall(mlir::Location loc, int64_t heads, int64_t d,
+                          int64_t splits, mlir::Value partial,
+                          mlir::Value sinks, mlir::Value out,
+                          KernelBuilder &b);
 /// Greedy sampling of `logits`: the calls of a kernel.greedy body; returns
 /// the tokens' scratch value.
 mlir::FailureOr<mlir::Value> selectGreedy(mlir::Value logits,

@@ -121,7 +121,7 @@ void latentAttentionCalls(Location loc, const MLAShape &s, Value ql,
                                 uint64_t(s.latent + 2) * 4;
   Value partial = b.scratch(loc, partialOffset, partialBytes, 0,
                             Float32Type::get(b.context()));
-  Type qt = elementOf(ql), ct = elementOf(cache), ot = elementOf(out);
+  Type qt = elementOf(ql), ct = elementOf(cache);
   std::string scaleTag =
       hashTag(kernel::cudaFloatLiteral(float(scale)));
   Call split;
@@ -143,19 +143,8 @@ void latentAttentionCalls(Location loc, const MLAShape &s, Value ql,
   split.hot = true;
   b.create(loc, std::move(split));
 
-  Call combine;
-  combine.callee = "attn_decode_combine";
-  combine.entry = llvm::formatv("attention_decode_combine{0}_h{1}_d{2}_{3}",
-                                splits, s.heads, s.latent, typeTag(ot));
-  combine.templateArgs = {b.i(s.heads), b.i(s.latent), b.i(splits),
-                          b.type(ot)};
-  combine.args.push_back(b.operand(combine, partial));
-  combine.args.push_back(b.operand(combine, out, true));
-  combine.grid = {int32_t(s.heads), 1, 1};
-  combine.block = 128;
-  combine.tokensPerBlock = 1;
-  combine.tokenAxis = 1;
-  b.create(loc, std::move(combine));
+  attentionCombineCall(loc, s.heads, s.latent, splits, partial,
+                       /*sinks=*/Value(), out, b);
 }
 
 void absorbOutputCall(Location loc, const MLAShape &s, Value x, Value kvB,

@@ -1,7 +1,7 @@
 //===- AttentionOps.cpp - CPU RoPE, KV cache write and attention ----------===//
 //
-// Causal attention over the cache, with sliding windows, chunks and a score
-// softcap; softmax in fp32.
+// Causal attention over the cache, with sliding windows, chunks, a score
+// softcap and sinks; softmax in fp32.
 // Rounding points follow Hugging Face transformers (CpuBackend.cpp).
 //
 //===----------------------------------------------------------------------===//
@@ -78,6 +78,8 @@ void CpuBackend::attention(const P::Op &op, const P::Attention &p) {
   size_t elemSize = dtypeSize(cache.dtype);
   size_t outElemSize = dtypeSize(out.dtype());
   float scale = float(p.scale()), cap = float(p.softcap());
+  // One more logit per head in each softmax, with no value (gpt-oss).
+  const float *sinks = p.sinks() ? load(*op.inputs()->Get(4)) : nullptr;
   pool_->parallelFor(step_.numTokens * heads, [&](int64_t begin, int64_t end,
                                                   int t) {
     Worker &w = workers_[t];
@@ -109,7 +111,9 @@ void CpuBackend::attention(const P::Op &op, const P::Attention &p) {
         scores[j - first] = s;
         maxScore = std::max(maxScore, s);
       }
-      float sum = 0.0f;
+      if (sinks)
+        maxScore = std::max(maxScore, sinks[h]);
+      float sum = sinks ? std::exp(sinks[h] - maxScore) : 0.0f;
       for (int64_t j = first; j <= position; ++j) {
         float e = std::exp(scores[j - first] - maxScore);
         scores[j - first] = e;

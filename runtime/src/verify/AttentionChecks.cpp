@@ -97,11 +97,13 @@ Status PlanChecker::checkAttention(const P::Op &op, const P::Attention &p) {
   uint64_t rowElems;
   LLMC_RETURN_IF_ERROR(
       product(p.heads(), p.head_dim(), "heads * head_dim", rowElems));
-  LLMC_RETURN_IF_ERROR(counts(op, 4, 1));
+  LLMC_RETURN_IF_ERROR(counts(op, p.sinks() ? 5 : 4, 1));
   LLMC_RETURN_IF_ERROR(arena(in(op, 0), "query", rowElems));
   LLMC_RETURN_IF_ERROR(kvCache(in(op, 1), p.layer()));
   LLMC_RETURN_IF_ERROR(input(in(op, 2), "slots", 2));
   LLMC_RETURN_IF_ERROR(input(in(op, 3), "positions", 1));
+  if (p.sinks())
+    LLMC_RETURN_IF_ERROR(weight(in(op, 4), "sinks", {p.heads()}));
   return arena(out(op, 0), "output", rowElems);
 }
 

@@ -374,8 +374,12 @@ struct AttentionFixture {
     k = t.arena(uint64_t(p.kvHeads * p.headDim));
     v = t.arena(uint64_t(p.kvHeads * p.headDim));
     out = t.arena(uint64_t(p.heads * p.headDim));
+    P::Operand sinks;
+    if (!p.sinks.empty())
+      sinks = t.weight("sinks", {p.heads}, p.sinks);
     t = planWith({kvCacheWriteOp(0, k, v, t.cache(0)),
-                  attentionOp(p, q, t.cache(0), out)},
+                  attentionOp(p, q, t.cache(0), out,
+                              p.sinks.empty() ? nullptr : &sinks)},
                  t);
   }
 };
@@ -417,7 +421,9 @@ std::vector<double> expectedRow(const AttentionParams &p, const History &h,
                               size_t(p.headDim)));
     std::vector<double> o =
         attend(qh.data(), h.keys[g], h.values[g], size_t(first),
-               size_t(position), p.scale, p.softcap);
+               size_t(position), p.scale, p.softcap,
+               p.sinks.empty() ? std::nullopt
+                               : std::optional<double>(p.sinks[size_t(head)]));
     out.insert(out.end(), o.begin(), o.end());
   }
   return out;
@@ -498,6 +504,19 @@ TEST(CpuOps, AttentionSoftcap) {
   p.softcap = 2.0;
   AttentionFixture f(p, 8, 0);
   runSequence(f, 6, 6, 64, 60);
+}
+
+TEST(CpuOps, AttentionSinksJoinEachHeadsDenominator) {
+  AttentionParams p;
+  p.heads = 4;
+  p.kvHeads = 2;
+  p.window = 3;
+  // A sink far above the scores takes almost all the mass (outputs near 0),
+  // one far below takes none; the others sit among the scores.
+  p.sinks = {-30.0f, 0.5f, 2.0f, 25.0f};
+  AttentionFixture f(p, 8, 0);
+  runSequence(f, 7, 7, 64, 65);
+  runSequence(f, 7, 1, 64, 66);
 }
 
 TEST(CpuOps, AttentionKeepsSequencesApart) {

@@ -182,10 +182,14 @@ TEST_F(PlanFileTest, NewerMajorVersionAsksForAnUpgrade) {
                      std::to_string(kFormatMinor) + "; upgrade llmc");
   t.major = 0;
   expectRejected(t.serialize(), LLMC_ERROR_UNSUPPORTED, "is older");
-  // A newer minor version is fine, and so is an older one.
+  // A newer minor version may carry fields this runtime would ignore.
   t.major = 1;
-  t.minor = 7;
-  EXPECT_EQ(openBytes(t.serialize()), LLMC_OK) << llmc_last_error();
+  t.minor = kFormatMinor + 1;
+  expectRejected(t.serialize(), LLMC_ERROR_UNSUPPORTED,
+                 "plan format 1." + std::to_string(kFormatMinor + 1) +
+                     " is newer than this runtime's 1." +
+                     std::to_string(kFormatMinor) + "; upgrade llmc");
+  // Older minor versions are read.
   t.minor = 0;
   EXPECT_EQ(openBytes(t.serialize()), LLMC_OK) << llmc_last_error();
 }
@@ -302,6 +306,34 @@ TEST_F(PlanFileTest, InconsistentPlansAreRejected) {
          setAttention(t, /*window=*/9, /*chunk=*/0);
        },
        "attends further back than KV cache 0's window of 8"},
+      {"sinks of the wrong width",
+       [](TestPlan &t) {
+         OpSpec &op = t.prefill[1][0];
+         AttentionParams p;
+         p.heads = TinyLlama::kHeads;
+         p.kvHeads = TinyLlama::kKVHeads;
+         p.headDim = TinyLlama::kHeadDim;
+         P::Operand sinks =
+             t.weight("sinks", {p.heads + 1},
+                      std::vector<float>(size_t(p.heads + 1), 0.5f));
+         op = attentionOp(p, op.inputs[0], op.inputs[1], op.outputs[0],
+                          &sinks);
+       },
+       "sinks: weight"},
+      {"sinks flag without the operand",
+       [](TestPlan &t) {
+         OpSpec &op = t.prefill[1][0];
+         AttentionParams p;
+         p.heads = TinyLlama::kHeads;
+         p.kvHeads = TinyLlama::kKVHeads;
+         p.headDim = TinyLlama::kHeadDim;
+         P::Operand sinks = t.weight("sinks", {p.heads},
+                                     std::vector<float>(size_t(p.heads), 0.5f));
+         op = attentionOp(p, op.inputs[0], op.inputs[1], op.outputs[0],
+                          &sinks);
+         op.inputs.pop_back();
+       },
+       "inputs"},
   };
   for (Case &c : cases) {
     SCOPED_TRACE(c.name);

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <limits>
 #include <vector>
 
@@ -95,11 +96,14 @@ inline std::vector<double> rope(const std::vector<double> &x, size_t heads,
 }
 
 /// Attention of one query head over keys/values rows [first, last]
-/// (each headDim long) with optional softcap.
+/// (each headDim long) with optional softcap and sink logit: the sink is
+/// one more softmax entry whose probability is dropped (gpt-oss's eager
+/// attention: concatenate, softmax, slice it off).
 inline std::vector<double>
 attend(const double *q, const std::vector<std::vector<double>> &keys,
        const std::vector<std::vector<double>> &values, size_t first,
-       size_t last, double scale, double softcap) {
+       size_t last, double scale, double softcap,
+       std::optional<double> sink = std::nullopt) {
   size_t d = keys[first].size();
   std::vector<double> scores;
   double maxScore = -std::numeric_limits<double>::infinity();
@@ -113,7 +117,9 @@ attend(const double *q, const std::vector<std::vector<double>> &keys,
     scores.push_back(s);
     maxScore = std::max(maxScore, s);
   }
-  double sum = 0;
+  if (sink)
+    maxScore = std::max(maxScore, *sink);
+  double sum = sink ? std::exp(*sink - maxScore) : 0.0;
   for (double &s : scores)
     sum += (s = std::exp(s - maxScore));
   std::vector<double> out(d, 0.0);

@@ -380,16 +380,21 @@ OpSpec kvCacheWriteOp(uint32_t layer, P::Operand key, P::Operand value,
 }
 
 OpSpec attentionOp(const AttentionParams &p, P::Operand query, P::Operand cache,
-                   P::Operand out) {
+                   P::Operand out, const P::Operand *sinks) {
+  std::vector<P::Operand> ins = {query, cache, TestPlan::input(2),
+                                 TestPlan::input(1)};
+  if (sinks)
+    ins.push_back(*sinks);
+  const bool hasSinks = sinks != nullptr;
   return {"attention",
           P::OpParams::Attention,
           [=](flatbuffers::FlatBufferBuilder &fbb) {
             return P::CreateAttention(fbb, p.layer, p.heads, p.kvHeads,
                                       p.headDim, p.scale, p.window, p.chunk,
-                                      p.softcap)
+                                      p.softcap, hasSinks)
                 .Union();
           },
-          {query, cache, TestPlan::input(2), TestPlan::input(1)},
+          ins,
           {out}};
 }
 

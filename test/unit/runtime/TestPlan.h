@@ -198,9 +198,12 @@ struct AttentionParams {
   double scale = 0.5;
   int64_t window = 0, chunk = 0;
   double softcap = 0;
+  /// One sink logit per head (gpt-oss); empty for none.
+  std::vector<float> sinks;
 };
+/// in: query, cache, slots, positions [, sinks]; out: the attention output.
 OpSpec attentionOp(const AttentionParams &p, P::Operand query, P::Operand cache,
-                   P::Operand out);
+                   P::Operand out, const P::Operand *sinks = nullptr);
 OpSpec lmHeadOp(int64_t hidden, int64_t vocab, P::Operand x, P::Operand weight,
                 P::Operand logits);
 struct MoERouterParams {

@@ -13,6 +13,10 @@
 //    each (token, head) are split in SPLITS ranges run by different blocks,
 //    whose partial maxima, sums and outputs go to scratch and are merged by
 //    the second kernel.
+//
+// With SINKS, head h's softmax has one more logit, sinks[h], with no value
+// (gpt-oss): folded in once per row, after the keys (prefill) or when the
+// splits are merged (decode).
 
 template <int WINDOW, int CHUNK>
 __device__ __forceinline__ int attn_first(int p) {
@@ -48,11 +52,26 @@ __device__ __forceinline__ void attn_fold(float s, const float *v, float &m,
   m = m_new;
 }
 
+// Adds a value-less logit to the softmax of (m, l, acc): the attention sink.
+template <int DPL>
+__device__ __forceinline__ void attn_sink(float sink, float &m, float &l,
+                                          float *acc) {
+  const float m_new = fmaxf(m, sink);
+  const float corr = m == -LLMC_INF ? 0.0f : expf(m - m_new);
+  l = l * corr + expf(sink - m_new);
+#pragma unroll
+  for (int i = 0; i < DPL; ++i)
+    acc[i] *= corr;
+  m = m_new;
+}
+
 template <int HEADS, int KV_HEADS, int D, int WINDOW, int CHUNK, int QT,
-          int KT, bool SOFTCAP, typename TQ, typename TC, typename TO>
+          int KT, bool SOFTCAP, bool SINKS, typename TQ, typename TC,
+          typename TS, typename TO>
 __device__ __forceinline__ void attn_prefill(int T, const TQ *q, llmc_kv kv,
                                              const int *slots,
-                                             const int *positions, TO *out,
+                                             const int *positions,
+                                             const TS *sinks, TO *out,
                                              float scale, float cap) {
   constexpr int WARPS = 4, QPW = QT / WARPS, DPL = (D + 31) / 32;
   constexpr int ROW = KV_HEADS * D;
@@ -127,6 +146,8 @@ __device__ __forceinline__ void attn_prefill(int T, const TQ *q, llmc_kv kv,
     const int t = t0 + warp * QPW + i;
     if (t > tl)
       continue;
+    if (SINKS)
+      attn_sink<DPL>(to_f(sinks[h]), m[i], l[i], acc[i]);
 #pragma unroll
     for (int d = 0; d < DPL; ++d) {
       const int e = lane + 32 * d;
@@ -206,16 +227,19 @@ __device__ __forceinline__ void attn_decode_split(int T, const TQ *q,
   }
 }
 
-template <int HEADS, int D, int SPLITS, typename TO>
+template <int HEADS, int D, int SPLITS, bool SINKS, typename TS, typename TO>
 __device__ __forceinline__ void attn_decode_combine(const float *partials,
-                                                    TO *out) {
+                                                    const TS *sinks, TO *out) {
   const int h = blockIdx.x, t = blockIdx.y;
   const float *part = partials + (size_t(t) * HEADS + h) * SPLITS * (D + 2);
   float mx = -LLMC_INF;
 #pragma unroll
   for (int s = 0; s < SPLITS; ++s)
     mx = fmaxf(mx, part[s * (D + 2)]);
-  float l = 0.0f;
+  const float sink = SINKS ? to_f(sinks[h]) : -LLMC_INF;
+  mx = fmaxf(mx, sink);
+  // The sink's share of the denominator; it adds nothing to the values.
+  float l = SINKS ? expf(sink - mx) : 0.0f;
 #pragma unroll
   for (int s = 0; s < SPLITS; ++s)
     if (part[s * (D + 2)] != -LLMC_INF)
