@@ -346,6 +346,12 @@ private:
     } else if (auto a = dyn_cast<llm::AddOp>(op)) {
       kind = pl::OpParams::Add;
       params = pl::CreateAdd(fbb, rowElems(a.getType())).Union();
+    } else if (auto s = dyn_cast<llm::AttnTemperatureOp>(op)) {
+      kind = pl::OpParams::AttnTemperature;
+      params = pl::CreateAttnTemperature(fbb, rowElems(s.getType()),
+                                         s.getFloorScale().convertToDouble(),
+                                         s.getScale().convertToDouble())
+                   .Union();
     } else if (auto s = dyn_cast<llm::ScaleOp>(op)) {
       kind = pl::OpParams::Scale;
       params = pl::CreateScale(fbb, rowElems(s.getType()),

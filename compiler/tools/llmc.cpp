@@ -534,6 +534,20 @@ int compileMain(int argc, char **argv) {
     if (!opened)
       return fail(toString(opened.takeError()));
     archive = std::move(*opened);
+    // transformers' loader: a checkpoint that ships both the embedding and
+    // its own LM head is not tied, whatever tie_word_embeddings says
+    // (Mistral-Small-3.1 leaves the wrapper's default true).
+    if (config->tieWordEmbeddings &&
+        (archive->find(config->weightPrefix + "lm_head.weight") ||
+         archive->find("lm_head.weight"))) {
+      config->tieWordEmbeddings = false;
+      planOptions.notes.push_back(
+          "tie_word_embeddings is true but the checkpoint has its own "
+          "lm_head.weight: used as stored, as transformers does");
+      if (!quiet)
+        errs() << "llmc: note: " << config->path << ": "
+               << planOptions.notes.back() << "\n";
+    }
   }
 
   mlir::DialectRegistry registry;

@@ -185,7 +185,26 @@ std::optional<FamilyDefaults> familyOf(llvm::StringRef modelType) {
                                       std::nullopt})
       .Case("phi3", FamilyDefaults{Family::Phi3, 4096, std::nullopt,
                                    std::nullopt})
+      .Case("llama4_text", FamilyDefaults{Family::Llama4Text, 131072, 8, 128,
+                                          500000.0})
       .Default(std::nullopt);
+}
+
+/// rms_norm_eps when config.json does not say (the configuration classes'
+/// defaults).
+double defaultRmsNormEps(Family family) {
+  switch (family) {
+  case Family::Mixtral:
+  case Family::Glm4Moe:
+  case Family::Olmoe:
+  case Family::Olmo2:
+  case Family::Olmo3:
+  case Family::Phi3:
+  case Family::Llama4Text:
+    return 1e-5;
+  default:
+    return 1e-6;
+  }
 }
 
 void readRopeDict(const Reader &top, ModelConfig &cfg, const json *dict,
@@ -333,8 +352,10 @@ void readRopeDict(const Reader &top, ModelConfig &cfg, const json *dict,
     cfg.rope.factor = rope.number("factor", 1e-9, 1e9);
     cfg.rope.lowFreqFactor = rope.number("low_freq_factor", 1e-9, 1e9);
     cfg.rope.highFreqFactor = rope.number("high_freq_factor", 1e-9, 1e9);
-    if (!(cfg.rope.highFreqFactor > cfg.rope.lowFreqFactor))
-      rope.fail("high_freq_factor", "must be greater than low_freq_factor");
+    // Equal factors (Llama 4) leave no band to smooth; transformers
+    // takes them.
+    if (!(cfg.rope.highFreqFactor >= cfg.rope.lowFreqFactor))
+      rope.fail("high_freq_factor", "must not be below low_freq_factor");
     cfg.rope.originalMaxPosition = originalMax();
     break;
   case rope::Kind::Yarn: {
@@ -401,6 +422,7 @@ void readSlidingWindow(const Reader &top, ModelConfig &cfg) {
   case Family::DeepseekV3:
   case Family::Olmo2:
   case Family::Granite:
+  case Family::Llama4Text: // chunked attention instead (readLlama4Attention)
     return;  // their attention has no sliding window.
   case Family::Phi3:
     // A window, when set, applies to every layer.
@@ -749,6 +771,36 @@ void readMoE(const Reader &top, ModelConfig &cfg) {
     cfg.moeLayers.assign(cfg.numLayers, true);
     break;
   }
+  case Family::Llama4Text: {
+    // moe_layers, else every interleave_moe_layer_step-th layer from
+    // step - 1 (1: all of them).
+    std::vector<int64_t> layers;
+    if (top.has("moe_layers")) {
+      const json &v = top.object.at("moe_layers");
+      if (!v.is_array())
+        top.fail("moe_layers", "expected a list of layer indices, got " +
+                                   describe(v));
+      for (const json &e : v) {
+        if (!e.is_number_integer())
+          top.fail("moe_layers", "entry " + e.dump() + " is not a layer index");
+        layers.push_back(e.get<int64_t>());
+      }
+    } else {
+      int64_t step =
+          top.integer("interleave_moe_layer_step", 1, kMaxLayers, 1);
+      for (int64_t i = step - 1; i < cfg.numLayers; i += step)
+        layers.push_back(i);
+    }
+    for (int64_t i : layers)
+      if (i >= 0 && i < cfg.numLayers)
+        top.fail(top.has("moe_layers") ? "moe_layers"
+                                       : "interleave_moe_layer_step",
+                 "unsupported: Llama 4's Mixture-of-Experts layers (layer " +
+                     std::to_string(i) +
+                     " is one; the router's score scales the expert's "
+                     "input) are not built yet; only dense layers are");
+    return;
+  }
   default:
     return;
   }
@@ -788,41 +840,126 @@ void readMLA(const Reader &top, ModelConfig &cfg) {
   cfg.mla = m;
 }
 
+/// no_rope_layers[i] is 1 where layer i uses RoPE; by default every
+/// no_rope_layer_interval-th layer (3, 7, ... with 4) does not (SmolLM3,
+/// Llama 4, whose empty list also means the default).
+void readNoRopeLayers(const Reader &top, ModelConfig &cfg,
+                      bool emptyMeansDefault) {
+  cfg.ropeLayers.assign(cfg.numLayers, true);
+  const json *v =
+      top.has("no_rope_layers") ? &top.object.at("no_rope_layers") : nullptr;
+  if (v && emptyMeansDefault && v->is_array() && v->empty())
+    v = nullptr;
+  if (v) {
+    if (!v->is_array() || int64_t(v->size()) != cfg.numLayers)
+      top.fail("no_rope_layers", "expected a list of " +
+                                     std::to_string(cfg.numLayers) +
+                                     " flags (1: RoPE, 0: NoPE)");
+    for (int64_t i = 0; i < cfg.numLayers; ++i) {
+      const json &e = (*v)[size_t(i)];
+      if (!(e == 0 || e == 1))
+        top.fail("no_rope_layers", "entry " + std::to_string(i) + " is " +
+                                       e.dump() + ", not 0 or 1");
+      cfg.ropeLayers[i] = e == 1;
+    }
+    return;
+  }
+  int64_t interval = top.integer("no_rope_layer_interval", 1, kMaxLayers, 4);
+  for (int64_t i = 0; i < cfg.numLayers; ++i)
+    cfg.ropeLayers[i] = (i + 1) % interval != 0;
+}
+
+/// Llama 4's attention (shared/MODELS.md §12): NoPE layers, chunked
+/// attention on the others (layer_types), the weightless QK norm of RoPE
+/// layers, the temperature of NoPE layers, interleaved RoPE in fp32.
+void readLlama4Attention(const Reader &top, ModelConfig &cfg) {
+  // Llama4TextConfig forces attention_bias False in its attention module;
+  // the MLPs have no biases.
+  readNoRopeLayers(top, cfg, /*emptyMeansDefault=*/true);
+  std::optional<int64_t> chunk;
+  if (!(top.containsKey("attention_chunk_size") &&
+        !top.has("attention_chunk_size")))
+    chunk = top.integer("attention_chunk_size", 1, kMaxPositions, 8192);
+  cfg.chunkedLayers.assign(cfg.numLayers, false);
+  if (top.has("layer_types")) {
+    const json &types = top.object.at("layer_types");
+    if (!types.is_array() || int64_t(types.size()) != cfg.numLayers)
+      top.fail("layer_types", "expected a list of " +
+                                  std::to_string(cfg.numLayers) +
+                                  " layer types");
+    for (int64_t i = 0; i < cfg.numLayers; ++i) {
+      const json &t = types[size_t(i)];
+      if (t == "chunked_attention") {
+        if (!chunk)
+          top.fail("layer_types", "layer " + std::to_string(i) +
+                                      " is chunked_attention but "
+                                      "attention_chunk_size is null");
+        cfg.chunkedLayers[i] = true;
+      } else if (t != "full_attention") {
+        top.fail("layer_types",
+                 "entry " + std::to_string(i) + " is " + t.dump() +
+                     " (supported: chunked_attention, full_attention)");
+      }
+    }
+  } else if (chunk) {
+    // RoPE layers attend within their chunk, NoPE layers to everything.
+    for (int64_t i = 0; i < cfg.numLayers; ++i)
+      cfg.chunkedLayers[i] = cfg.ropeLayers[i];
+  }
+  cfg.attentionChunk = chunk;
+  cfg.qkL2NormAfterRope = top.boolean("use_qk_norm", true);
+  if (top.boolean("attn_temperature_tuning", true)) {
+    ModelConfig::Temperature t;
+    t.floorScale = top.number("floor_scale", 1e-9, 1e18, 8192.0);
+    t.scale = top.number("attn_scale", -1e9, 1e9, 0.1);
+    cfg.attnTemperature = t;
+  }
+  cfg.ropeInterleaved = true; // the complex form, in fp32
+  cfg.ropeInFp32 = true;
+  cfg.mlpModule = "feed_forward";
+  cfg.denseIntermediateSize =
+      top.integer("intermediate_size_mlp", 1, kMaxHidden * 16, 16384);
+}
+
 ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
                         const std::string &prefix);
 
-/// A config.json: a text model, or a multimodal wrapper (gemma3) whose
-/// language model is read from text_config (shared/MODELS.md §21).
-ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
-  if (!root.is_object() || !root.contains("model_type") ||
-      root.at("model_type") != "gemma3")
-    return resolveText(root, dtypeOverride, "");
-  Reader wrapper(root, "");
-  // Gemma3Config builds Gemma3TextConfig from text_config whatever its
-  // model_type says; missing keys take its defaults. The wrapper's own
-  // tie_word_embeddings (default true), dtype and quantization apply.
-  json text = json::object();
+/// The text_config of a multimodal wrapper, with the keys the text class
+/// defaults added where our reader demands them (hub text_configs are
+/// sparse) and the wrapper's tying, dtype and quantization.
+json wrapperText(const json &root, const Reader &wrapper,
+                 const json &whenAbsent,
+                 std::initializer_list<std::pair<const char *, json>> defaults) {
+  json text = whenAbsent;
   if (wrapper.has("text_config")) {
     if (!root.at("text_config").is_object())
       wrapper.fail("text_config", "expected an object, got " +
                                       describe(root.at("text_config")));
     text = root.at("text_config");
   }
-  text["model_type"] = "gemma3_text";
-  // Hub text_configs are sparse: Gemma3TextConfig's defaults for the keys
-  // other families must state.
-  for (auto [key, value] :
-       {std::pair<const char *, int64_t>{"vocab_size", 262208},
-        {"hidden_size", 2304},
-        {"intermediate_size", 9216},
-        {"num_hidden_layers", 26},
-        {"num_attention_heads", 8}})
+  for (const auto &[key, value] : defaults)
     if (!text.contains(key))
       text[key] = value;
+  // The wrapper's tie_word_embeddings (default true) rules; the
+  // text_config's is not consulted.
   text["tie_word_embeddings"] = wrapper.boolean("tie_word_embeddings", true);
   for (const char *key : {"torch_dtype", "dtype", "quantization_config"})
     if (root.contains(key) && !text.contains(key))
       text[key] = root.at(key);
+  return text;
+}
+
+/// gemma3: Gemma3Config builds Gemma3TextConfig from text_config whatever
+/// its model_type says; missing keys take its defaults.
+ModelConfig resolveGemma3(const json &root, std::optional<DType> dtypeOverride) {
+  Reader wrapper(root, "");
+  json text = wrapperText(root, wrapper, json::object(),
+                          {{"vocab_size", 262208},
+                           {"hidden_size", 2304},
+                           {"intermediate_size", 9216},
+                           {"num_hidden_layers", 26},
+                           {"num_attention_heads", 8}});
+  text["model_type"] = "gemma3_text";
   ModelConfig cfg = resolveText(text, dtypeOverride, "text_config.");
   cfg.modelType = "gemma3";
   // The wrapper's forward does not cap the logits (only Gemma3ForCausalLM).
@@ -831,6 +968,90 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
   // (the weight source also finds v5's model.language_model.X).
   cfg.weightPrefix = "language_model.";
   return cfg;
+}
+
+/// mistral3: Mistral3Config builds the class text_config.model_type names
+/// (missing: mistral) with that class's defaults; without a text_config,
+/// Mistral-Small-3.1's language model.
+ModelConfig resolveMistral3(const json &root,
+                            std::optional<DType> dtypeOverride) {
+  Reader wrapper(root, "");
+  const json small = {{"model_type", "mistral"},
+                      {"hidden_size", 5120},
+                      {"num_hidden_layers", 40},
+                      {"num_attention_heads", 32},
+                      {"num_key_value_heads", 8},
+                      {"head_dim", 128},
+                      {"intermediate_size", 32768},
+                      {"vocab_size", 131072},
+                      {"rope_theta", 1e9},
+                      {"rms_norm_eps", 1e-5},
+                      {"sliding_window", nullptr},
+                      {"max_position_embeddings", 131072}};
+  json text = wrapperText(root, wrapper, small, {{"model_type", "mistral"}});
+  if (!text.at("model_type").is_string())
+    wrapper.fail("text_config.model_type",
+                 "expected a string, got " + describe(text.at("model_type")));
+  if (text.at("model_type") == "mistral") {
+    // MistralConfig's defaults for the keys our reader demands.
+    for (auto [key, value] :
+         {std::pair<const char *, int64_t>{"vocab_size", 32000},
+          {"hidden_size", 4096},
+          {"intermediate_size", 14336},
+          {"num_hidden_layers", 32},
+          {"num_attention_heads", 32}})
+      if (!text.contains(key))
+        text[key] = value;
+  } else if (text.at("model_type") != "llama") {
+    wrapper.fail("text_config.model_type",
+                 "unsupported language model \"" +
+                     text.at("model_type").get<std::string>() +
+                     "\" in a mistral3 wrapper (supported: mistral, llama)");
+  }
+  ModelConfig cfg = resolveText(text, dtypeOverride, "text_config.");
+  cfg.modelType = "mistral3";
+  cfg.weightPrefix = "language_model.";
+  return cfg;
+}
+
+/// llama4: Llama4Config builds Llama4TextConfig from text_config, whose
+/// language model (Llama4ForCausalLM under "language_model") keeps its own
+/// tie_word_embeddings (default false).
+ModelConfig resolveLlama4(const json &root, std::optional<DType> dtypeOverride) {
+  Reader wrapper(root, "");
+  json text = wrapperText(root, wrapper, json::object(),
+                          {{"vocab_size", 202048},
+                           {"hidden_size", 5120},
+                           {"intermediate_size", 8192},
+                           {"num_hidden_layers", 48},
+                           {"num_attention_heads", 40}});
+  text["model_type"] = "llama4_text";
+  const json *own = root.contains("text_config") &&
+                            root.at("text_config").is_object() &&
+                            root.at("text_config").contains(
+                                "tie_word_embeddings")
+                        ? &root.at("text_config").at("tie_word_embeddings")
+                        : nullptr;
+  text["tie_word_embeddings"] = own ? *own : json(false);
+  ModelConfig cfg = resolveText(text, dtypeOverride, "text_config.");
+  cfg.modelType = "llama4";
+  cfg.weightPrefix = "language_model.";
+  return cfg;
+}
+
+/// A config.json: a text model, or a multimodal wrapper (gemma3, mistral3,
+/// llama4) whose language model is read from text_config
+/// (shared/MODELS.md §21).
+ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
+  if (root.is_object() && root.contains("model_type")) {
+    if (root.at("model_type") == "gemma3")
+      return resolveGemma3(root, dtypeOverride);
+    if (root.at("model_type") == "mistral3")
+      return resolveMistral3(root, dtypeOverride);
+    if (root.at("model_type") == "llama4")
+      return resolveLlama4(root, dtypeOverride);
+  }
+  return resolveText(root, dtypeOverride, "");
 }
 
 ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
@@ -903,7 +1124,8 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
   cfg.maxPositionEmbeddings = top.integer("max_position_embeddings", 1,
                                           kMaxPositions,
                                           defaults->maxPositionEmbeddings);
-  cfg.rmsNormEps = top.number("rms_norm_eps", 1e-30, 1.0, 1e-6);
+  cfg.rmsNormEps =
+      top.number("rms_norm_eps", 1e-30, 1.0, defaultRmsNormEps(cfg.family));
 
   const bool gemma =
       cfg.family == Family::Gemma2 || cfg.family == Family::Gemma3Text;
@@ -1027,33 +1249,14 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
     cfg.qkNormFull = true;
     cfg.ropeInFp32 = true;
     break;
-  case Family::SmolLM3: {
+  case Family::SmolLM3:
     cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", false);
     cfg.mlpBias = top.boolean("mlp_bias", false);
-    // no_rope_layers[i] is 1 where layer i uses RoPE; by default every
-    // no_rope_layer_interval-th layer (3, 7, ... with 4) does not.
-    cfg.ropeLayers.assign(cfg.numLayers, true);
-    if (top.has("no_rope_layers")) {
-      const json &v = top.object.at("no_rope_layers");
-      if (!v.is_array() || int64_t(v.size()) != cfg.numLayers)
-        top.fail("no_rope_layers", "expected a list of " +
-                                       std::to_string(cfg.numLayers) +
-                                       " flags (1: RoPE, 0: NoPE)");
-      for (int64_t i = 0; i < cfg.numLayers; ++i) {
-        const json &e = v[size_t(i)];
-        if (!(e == 0 || e == 1))
-          top.fail("no_rope_layers", "entry " + std::to_string(i) + " is " +
-                                         e.dump() + ", not 0 or 1");
-        cfg.ropeLayers[i] = e == 1;
-      }
-    } else {
-      int64_t interval =
-          top.integer("no_rope_layer_interval", 1, kMaxLayers, 4);
-      for (int64_t i = 0; i < cfg.numLayers; ++i)
-        cfg.ropeLayers[i] = (i + 1) % interval != 0;
-    }
+    readNoRopeLayers(top, cfg, /*emptyMeansDefault=*/false);
     break;
-  }
+  case Family::Llama4Text:
+    readLlama4Attention(top, cfg);
+    break;
   case Family::DeepseekV2:
   case Family::DeepseekV3:
     // attention_bias: q_a_proj (or nothing with q_proj), kv_a_proj_with_mqa
@@ -1114,7 +1317,8 @@ std::string quantizedError(const ModelConfig &config) {
 llvm::StringRef supportedModelTypes() {
   return "llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, "
          "glm4_moe, olmoe, minimax_m2, deepseek_v2, deepseek_v3, kimi_k2, "
-         "gemma2, gemma3_text, gemma3, olmo2, olmo3, smollm3, granite, phi3";
+         "gemma2, gemma3_text, gemma3, mistral3, olmo2, olmo3, smollm3, "
+         "granite, phi3, llama4_text, llama4";
 }
 
 std::optional<DType> parseDType(llvm::StringRef name) {

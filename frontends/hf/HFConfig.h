@@ -44,6 +44,7 @@ enum class Family {
   SmolLM3,    // llama with NoPE layers
   Granite,    // llama with embedding/residual/attention/logits multipliers
   Phi3,       // llama with fused qkv_proj / gate_up_proj, partial RoPE
+  Llama4Text, // chunked attention, NoPE layers with temperature, L2 QK norm
 };
 /// Element types and MLP activations have one definition, the plan schema's
 /// (runtime/schema/plan.fbs; the llm dialect's enums are generated from it).
@@ -165,11 +166,31 @@ struct ModelConfig {
   std::optional<rope::Params> localRope;
   /// cos, sin and the rotation in fp32, rounded once (OLMo 2's promotion).
   bool ropeInFp32 = false;
+  /// RoPE rotates pairs (2i, 2i + 1) (Llama 4's complex form), not halves.
+  bool ropeInterleaved = false;
 
   /// Sliding window (tokens, including the current one) of the layers that
   /// use one; `slidingLayers[i]` says whether layer i does.
   std::optional<int64_t> slidingWindow;
   std::vector<bool> slidingLayers;
+  /// Llama 4's chunked attention: layer i with chunkedLayers[i] attends to
+  /// the positions of its own attentionChunk-token chunk.
+  std::optional<int64_t> attentionChunk;
+  std::vector<bool> chunkedLayers;
+  /// Llama 4: q and k of RoPE layers normalized per head after the RoPE by
+  /// a weightless RMS norm (its "L2 norm", eps rms_norm_eps).
+  bool qkL2NormAfterRope = false;
+  /// Llama 4's temperature tuning of the queries of NoPE layers
+  /// (llm.attn_temperature).
+  struct Temperature {
+    double floorScale = 8192.0;
+    double scale = 0.1;
+  };
+  std::optional<Temperature> attnTemperature;
+  /// The dense MLP's module ("mlp"; Llama 4: "feed_forward") and width
+  /// (0: intermediateSize; Llama 4: intermediate_size_mlp).
+  std::string mlpModule = "mlp";
+  int64_t denseIntermediateSize = 0;
 
   /// Mixture-of-Experts families: the MoE, and which layers use it (the
   /// others have a dense gated MLP of width intermediateSize).

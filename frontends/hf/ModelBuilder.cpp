@@ -137,6 +137,14 @@ private:
         b.getF64FloatAttr(eps.value_or(cfg.rmsNormEps)));
   }
 
+  /// x * rsqrt(mean(x^2) + eps) in fp32, rounded: no weight.
+  Value weightlessNorm(Value x, const std::string &module) {
+    return llm::RMSNormOp::create(
+        b, loc(module), x.getType(), x, Value(),
+        llm::RMSNormVariantAttr::get(&ctx, llm::RMSNormVariant::NoWeight),
+        b.getF64FloatAttr(cfg.rmsNormEps));
+  }
+
   llm::RopeAttr ropeAttr(llm::RopeLayout layout = llm::RopeLayout::HalfSplit) {
     return ropeAttrOf(cfg.rope, cfg.ropeAttentionFactor, layout);
   }
@@ -221,7 +229,7 @@ private:
     if (cfg.embeddingMultiplier != 1.0)
       h = scale(h, "model.embedding_multiplier", cfg.embeddingMultiplier);
     llm::RopeAttr rope =
-        ropeAttr(cfg.mla && cfg.mla->ropeInterleaved
+        ropeAttr(cfg.ropeInterleaved || (cfg.mla && cfg.mla->ropeInterleaved)
                      ? llm::RopeLayout::Interleaved
                      : llm::RopeLayout::HalfSplit);
     localRope = cfg.localRope ? ropeAttrOf(*cfg.localRope, 1.0) : rope;
@@ -290,14 +298,25 @@ private:
       q = rmsNorm(q, attn + ".q_norm", d);
       k = rmsNorm(k, attn + ".k_norm", d);
     }
-    // NoPE layers (SmolLM3) rotate nothing; sliding layers may have their
-    // own RoPE (Gemma 3, OLMo 3).
-    if (cfg.ropeLayers.empty() || cfg.ropeLayers[i]) {
+    // NoPE layers (SmolLM3, Llama 4) rotate nothing; sliding layers may
+    // have their own RoPE (Gemma 3, OLMo 3).
+    const bool ropeLayer = cfg.ropeLayers.empty() || cfg.ropeLayers[i];
+    if (ropeLayer) {
       llm::RopeAttr layerRope = cfg.slidingLayers[i] ? localRope : rope;
       q = llm::RopeOp::create(b, loc(attn + ".rotary_emb"), q.getType(), q,
                               positions, layerRope, 0, cfg.ropeInFp32);
       k = llm::RopeOp::create(b, loc(attn + ".rotary_emb"), k.getType(), k,
                               positions, layerRope, 0, cfg.ropeInFp32);
+      // Llama 4: a weightless norm of the rotated heads.
+      if (cfg.qkL2NormAfterRope) {
+        q = weightlessNorm(q, attn + ".qk_norm");
+        k = weightlessNorm(k, attn + ".qk_norm");
+      }
+    } else if (cfg.attnTemperature) {
+      q = llm::AttnTemperatureOp::create(
+          b, loc(attn + ".attn_temperature"), q.getType(), q, positions,
+          b.getF64FloatAttr(cfg.attnTemperature->floorScale),
+          b.getF64FloatAttr(cfg.attnTemperature->scale));
     }
 
     Value updated = llm::KVCacheWriteOp::create(
@@ -313,7 +332,9 @@ private:
         b.getF64FloatAttr(
             cfg.attentionScale.value_or(1.0 / std::sqrt(double(d)))),
         window ? b.getI64IntegerAttr(*window) : IntegerAttr(),
-        /*chunk=*/IntegerAttr(),
+        !cfg.chunkedLayers.empty() && cfg.chunkedLayers[i]
+            ? b.getI64IntegerAttr(*cfg.attentionChunk)
+            : IntegerAttr(),
         cfg.attentionSoftcap ? b.getF64FloatAttr(*cfg.attentionSoftcap)
                              : FloatAttr());
     a = llm::MergeHeadsOp::create(b, loc(attn + ".o_proj"), tokens({nH * d}), a);
@@ -336,7 +357,10 @@ private:
                   ? rmsNorm(h, p + ".pre_feedforward_layernorm", H)
                   : h;
     Value out = cfg.moeLayers.empty() || !cfg.moeLayers[i]
-                    ? gatedMLP(y, p + ".mlp", cfg.intermediateSize)
+                    ? gatedMLP(y, p + "." + cfg.mlpModule,
+                               cfg.denseIntermediateSize
+                                   ? cfg.denseIntermediateSize
+                                   : cfg.intermediateSize)
                     : moe(y, p);
     if (cfg.normPlacement != NormPlacement::Pre)
       out = rmsNorm(out, p + ".post_feedforward_layernorm", H);

@@ -6,7 +6,8 @@
 // forms (gated_linear, and linear + glu), each activation, add, softcap, an
 // embedding scale, interleaved partial yarn RoPE (attention scaling 0.9),
 // causal attention with a chunk and a score softcap, and sliding-window
-// attention with sinks (gpt-oss) on a windowed cache; two Mixture-of-Experts blocks: a
+// attention with sinks (gpt-oss) and Llama 4's temperature-tuned queries
+// on a windowed cache; two Mixture-of-Experts blocks: a
 // DeepSeek-V3-style router (sigmoid, correction bias, 2 of 4 groups, top 3,
 // renormalized, scaled) with SiLU experts, and a softmax top-2 router whose
 // weights stay in the activation type with GELU-tanh experts (whose
@@ -31,6 +32,7 @@
 // CHECK: kernel.call @rope_kv_cache_write({{.*}}entry = "rope_kv_cache_write_hq4_hk2_d16_r8_interleaved_f32_f32_f32_f32_f32_f32_{{[0-9A-F]+}}"
 // CHECK: kernel.call @kv_cache_write({{.*}}entry = "kv_cache_write_r32_f32_f32_f32"
 // CHECK: kernel.call @attn_prefill({{.*}}entry = "attention_prefill_h4_kv2_d16_w0_c8_softcap_f32_f32_f32_{{[0-9A-F]+}}"
+// CHECK: kernel.call @attn_temperature({{.*}}entry = "attn_temperature_s64_f32_f32_{{[0-9A-F]+}}"
 // CHECK: kernel.call @attn_prefill({{.*}}entry = "attention_prefill_h4_kv2_d16_w6_c0_sinksf32_f32_f32_f32_{{[0-9A-F]+}}"
 // CHECK: kernel.call @rope({{.*}}entry = "rope_h32_d24_r8_o16_interleaved_fp32_f32_f32_{{[0-9A-F]+}}"
 // CHECK: kernel.call @latent_cache_write({{.*}}entry = "latent_cache_write_l32_r8_interleaved_fp32_f32_f32_f32_{{[0-9A-F]+}}"
@@ -92,7 +94,8 @@ func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?
   %c1w = llm.kv_cache_write %kr, %vh into %c1 at %slots, %pos : tensor<?x2x16x!dt>, tensor<?x2x16x!dt>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt, window = 6> loc("cache1")
   %ac = llm.attention %qr, %c0w at %slots, %pos scale 0.25 {chunk = 8 : i64, softcap = 20.0 : f64} : tensor<?x4x16x!dt>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt> -> tensor<?x4x16x!dt> loc("attn_chunked")
   %sinks = llm.param "sinks" : tensor<4x!dt>
-  %aw = llm.attention %qr, %c1w at %slots, %pos sinks %sinks scale 0.25 {window = 6 : i64} : tensor<?x4x16x!dt>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt, window = 6>, tensor<4x!dt> -> tensor<?x4x16x!dt> loc("attn_window")
+  %qt = llm.attn_temperature %qr, %pos floor_scale 4.0 scale 0.1 : tensor<?x4x16x!dt> loc("q_temperature")
+  %aw = llm.attention %qt, %c1w at %slots, %pos sinks %sinks scale 0.25 {window = 6 : i64} : tensor<?x4x16x!dt>, !llm.kv_cache<kv_heads = 2, head_dim = 16, dtype = !dt, window = 6>, tensor<4x!dt> -> tensor<?x4x16x!dt> loc("attn_window")
   %acm = llm.merge_heads %ac : tensor<?x4x16x!dt> -> tensor<?x64x!dt>
   %awm = llm.merge_heads %aw : tensor<?x4x16x!dt> -> tensor<?x64x!dt>
   %a = llm.add %acm, %awm : tensor<?x64x!dt> loc("attn_sum")

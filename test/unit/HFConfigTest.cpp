@@ -59,6 +59,70 @@ TEST(HFConfig, LlamaDefaults) {
   EXPECT_EQ(c.slidingLayers, std::vector<bool>(3, false));
 }
 
+TEST(HFConfig, RmsNormEpsDefaultsPerFamily) {
+  // configuration_<family>.py: 1e-5 for these, 1e-6 for the rest.
+  for (const char *type : {"mixtral", "glm4_moe", "olmoe", "olmo2", "olmo3",
+                           "phi3"}) {
+    SCOPED_TRACE(type);
+    json j = tiny(type);
+    j["num_key_value_heads"] = 2;
+    EXPECT_DOUBLE_EQ(parse(j).rmsNormEps, 1e-5);
+  }
+  json l4 = tiny("llama4_text");
+  l4["num_key_value_heads"] = 2;
+  l4["interleave_moe_layer_step"] = 4; // dense layers 0-2
+  EXPECT_DOUBLE_EQ(parse(l4).rmsNormEps, 1e-5);
+  for (const char *type : {"mistral", "qwen3", "gemma2", "smollm3"}) {
+    SCOPED_TRACE(type);
+    json j = tiny(type);
+    j["num_key_value_heads"] = 2;
+    EXPECT_DOUBLE_EQ(parse(j).rmsNormEps, 1e-6);
+  }
+}
+
+TEST(HFConfig, Llama4AttentionLayers) {
+  json j = tiny("llama4_text");
+  j["num_key_value_heads"] = 2;
+  j["num_hidden_layers"] = 8;
+  j["moe_layers"] = json::array();
+  j["attention_chunk_size"] = 32;
+  j["no_rope_layers"] = json::array(); // empty: every 4th layer is NoPE
+  ModelConfig c = parse(j);
+  std::vector<bool> rope = {true, true, true, false, true, true, true, false};
+  EXPECT_EQ(c.ropeLayers, rope);
+  EXPECT_EQ(c.chunkedLayers, rope); // RoPE layers are chunked
+  EXPECT_EQ(c.attentionChunk, 32);
+  EXPECT_TRUE(c.qkL2NormAfterRope);
+  ASSERT_TRUE(c.attnTemperature.has_value());
+  EXPECT_DOUBLE_EQ(c.attnTemperature->floorScale, 8192.0);
+  EXPECT_DOUBLE_EQ(c.attnTemperature->scale, 0.1);
+  EXPECT_TRUE(c.ropeInterleaved);
+  EXPECT_TRUE(c.ropeInFp32);
+  EXPECT_EQ(c.headDim, 128);
+  EXPECT_EQ(c.mlpModule, "feed_forward");
+  EXPECT_EQ(c.denseIntermediateSize, 16384);
+  // A null chunk size: full attention everywhere.
+  j["attention_chunk_size"] = nullptr;
+  j["use_qk_norm"] = false;
+  j["attn_temperature_tuning"] = false;
+  c = parse(j);
+  EXPECT_EQ(c.chunkedLayers, std::vector<bool>(8, false));
+  EXPECT_FALSE(c.qkL2NormAfterRope);
+  EXPECT_FALSE(c.attnTemperature.has_value());
+  // Every layer MoE by default: refused by name.
+  json moe = tiny("llama4_text");
+  moe["num_key_value_heads"] = 2;
+  EXPECT_NE(errorOf(moe.dump())
+                .find("key \"interleave_moe_layer_step\": unsupported: "
+                      "Llama 4's Mixture-of-Experts layers"),
+            std::string::npos);
+  json bad = j;
+  bad["layer_types"] = {"full_attention", "sliding_attention"};
+  EXPECT_NE(errorOf(bad.dump()).find("key \"layer_types\": expected a list "
+                                     "of 8 layer types"),
+            std::string::npos);
+}
+
 TEST(HFConfig, LlamaAttentionBiasCoversOProj) {
   json j = tiny("llama");
   j["attention_bias"] = true;
@@ -254,7 +318,7 @@ TEST(HFConfigErrors, NameFileAndKey) {
   family["model_type"] = "gpt2";
   EXPECT_EQ(errorOf(family.dump()),
             "dir/config.json: key \"model_type\": unsupported model_type "
-            "\"gpt2\" (supported: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, glm4_moe, olmoe, minimax_m2, deepseek_v2, deepseek_v3, kimi_k2, gemma2, gemma3_text, gemma3, olmo2, olmo3, smollm3, granite, phi3)");
+            "\"gpt2\" (supported: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, glm4_moe, olmoe, minimax_m2, deepseek_v2, deepseek_v3, kimi_k2, gemma2, gemma3_text, gemma3, mistral3, olmo2, olmo3, smollm3, granite, phi3, llama4_text, llama4)");
   json rope = j;
   rope["rope_scaling"] = {{"rope_type", "su"}, {"factor", 2.0}};
   EXPECT_EQ(errorOf(rope.dump()),

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # Golden conformance data for the llama, mistral, qwen2, qwen3, gemma2, gemma3_text, olmo2, olmo3, smollm3, granite,
-# phi3, mixtral, qwen2_moe, qwen3_moe, olmoe, glm4_moe, minimax_m2, deepseek_v2 and deepseek_v3 frontends.
+# phi3, llama4_text, mistral3 (the multimodal wrapper's text path), mixtral, qwen2_moe, qwen3_moe, olmoe, glm4_moe,
+# minimax_m2, deepseek_v2 and deepseek_v3 frontends.
 #
 # An offline generator, not part of the build or of CI (it needs torch and transformers):
 #   /tmp/gv/bin/python tools/golden/make_golden.py --out test/models
@@ -24,10 +25,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import transformers
-from transformers import (AutoModelForCausalLM, DeepseekV2Config, DeepseekV3Config, Gemma2Config, Gemma3TextConfig,
-                          Glm4MoeConfig, GraniteConfig, LlamaConfig, MiniMaxM2Config, MistralConfig, MixtralConfig,
-                          Olmo2Config, Olmo3Config, OlmoeConfig, Phi3Config, Qwen2Config, Qwen2MoeConfig, Qwen3Config,
-                          Qwen3MoeConfig, SmolLM3Config)
+from safetensors.torch import load_file as load_safetensors
+from transformers import (AutoModelForCausalLM, AutoModelForImageTextToText, DeepseekV2Config, DeepseekV3Config,
+                          Gemma2Config, Gemma3TextConfig, Glm4MoeConfig, GraniteConfig, Llama4TextConfig, LlamaConfig,
+                          MiniMaxM2Config, Mistral3Config, MistralConfig, MixtralConfig, Olmo2Config, Olmo3Config,
+                          OlmoeConfig, Phi3Config, Qwen2Config, Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig,
+                          SmolLM3Config)
 
 MAX_NEW_TOKENS = 8
 F32_REL_TOL = 1e-4
@@ -65,6 +68,13 @@ class Spec:
     # move the logits by more than FEATURE_FACTOR x rel_tol x max|logit|; "f32 only" ones (too fine for the
     # bf16 tolerance) are checked against the float32 tolerance, on the f32 model only.
     ablations: list = field(default_factory=list)
+    # The Auto class that builds and loads it (the multimodal wrappers are not AutoModelForCausalLM models).
+    model_class: type = AutoModelForCausalLM
+    # config.json keys set after saving (mistral3: the top-level tie_word_embeddings put back to its default, true,
+    # over a checkpoint that keeps its own lm_head).
+    config_edits: dict = field(default_factory=dict)
+    # What the model exercises, written into golden.json as "note" (None: no note).
+    note: str = None
 
 
 def ablate_config(**changes):
@@ -292,6 +302,109 @@ def swap_k_v(model, cfg):
         for layer in model.model.layers:
             w = layer.self_attn.qkv_proj.weight
             w.copy_(torch.cat([w[:q], w[q + kv:], w[q:q + kv]]))
+    return model, cfg
+
+
+def llama4_text_config():
+    # Llama 4's text layers without MoE: interleave_moe_layer_step 5 > 4 layers leaves moe_layers empty (the config
+    # writes []), so every feed_forward is the dense SwiGLU MLP of intermediate_size_mlp 96 (intermediate_size 64
+    # and the 2 experts are unused; no router or expert tensor exists). NoPE every 2nd layer (no_rope_layers
+    # [1, 0, 1, 0], 1 = RoPE; Llama 4 ships interval 4, which leaves only layer 3 NoPE here); layer_types follows:
+    # RoPE layers chunked_attention with chunks of 6 (shorter than the prompt: queries attend within
+    # [6 floor(i/6), i]), NoPE layers full_attention. RoPE layers: interleaved-pair (complex) RoPE, then the
+    # weightless per-head L2 norm (use_qk_norm, eps = rms_norm_eps). NoPE layers: attention temperature tuning,
+    # q x (1 + attn_scale ln(1 + floor((pos + 1) / floor_scale))), with floor_scale 4 and attn_scale 0.5 (Scout:
+    # 8192 and 0.1) so that it grows within the prompt, from 1 to 2.15 at position 36. llama3 RoPE scaling with
+    # high_freq_factor = low_freq_factor (as Llama 4 Scout ships, which leaves no interpolated band) over
+    # original_max_position_embeddings 16: with head_dim 16 and theta 1e4 frequency 0 (wavelength 6.3) is
+    # unchanged, frequencies 1-7 (wavelengths 20 and up) are divided by 8. Untied; bos/eos/pad null (Llama 4's
+    # are outside the tiny vocabulary). rms_norm_eps 1e-3 like every model here (Scout: 1e-5), so that misreading it
+    # shows at the f32 tolerance; it is the L2 norm's epsilon too. In bf16 transformers rounds the (float32) RoPE
+    # result to bf16, computes the L2 norm in float32 and rounds again, multiplies q by the float32 temperature
+    # factor in float32 and rounds once, and its eager attention takes the softmax in bf16 (no float32 upcast).
+    return dict(
+        vocab_size=512, hidden_size=64, intermediate_size=64, intermediate_size_mlp=96, num_hidden_layers=4,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=256,
+        initializer_range=0.08, rms_norm_eps=1e-3, tie_word_embeddings=False, attention_bias=False,
+        interleave_moe_layer_step=5, num_local_experts=2, num_experts_per_tok=1,
+        use_qk_norm=True, no_rope_layer_interval=2, attention_chunk_size=6,
+        attn_temperature_tuning=True, floor_scale=4, attn_scale=0.5,
+        pad_token_id=None, bos_token_id=None, eos_token_id=None,
+        rope_parameters={"rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0, "low_freq_factor": 1.0,
+                         "high_freq_factor": 1.0, "original_max_position_embeddings": 16},
+    )
+
+
+def is_l2_qk_norm(name):
+    return name.endswith("self_attn.qk_norm")
+
+
+def with_l2_eps(eps):
+    def make(module):
+        module.eps = eps
+        return module
+
+    return make
+
+
+def llama4_rope_on_halves(model, cfg):
+    """The model as an implementation that rotated (i, i + d/2) pairs (rotate_half, as llama's) instead of Llama 4's
+    interleaved (2i, 2i + 1) pairs would compute it: interleaved RoPE on q_proj / k_proj whose rows are reordered per
+    head (row 2i <- row i, row 2i + 1 <- row i + d/2). The per-head L2 norm and q.k do not see the order; v is kept."""
+    model = copy.deepcopy(model)
+    c = model.config
+    d = c.head_dim
+    order = torch.stack([torch.arange(d // 2), torch.arange(d // 2) + d // 2], dim=1).reshape(-1)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj):
+                w = proj.weight.view(-1, d, proj.weight.shape[-1])
+                w.copy_(w[:, order].clone())
+    return model, cfg
+
+
+def mistral3_config():
+    # Mistral3ForConditionalGeneration (Mistral Small 3.1's wrapper) around a tiny mistral text model: its parameters
+    # under text_config (model_type mistral, explicit head_dim 16, sliding_window null, theta 1e6: neither the
+    # wrapper's nor MistralConfig's default), plus the smallest pixtral vision tower and projector, which a
+    # text-only compiler ignores. Built untied; after saving, config.json's top-level tie_word_embeddings is put
+    # back to the wrapper's default, true, over a checkpoint that keeps its own language_model.lm_head.weight (as
+    # Mistral Small does): transformers then does not tie them (both tensors are present and differ), nor may llmc.
+    # save_pretrained writes the legacy names language_model.model.* and language_model.lm_head.weight, and
+    # vision_tower.* / multi_modal_projector.*. The golden run is text only (input_ids, no pixel_values): ids equal
+    # to image_token_index (10, Mistral Small's, inside the vocabulary) are then embedded like any other token
+    # (mistral3-f32's prompt holds one).
+    return dict(
+        text_config=dict(
+            model_type="mistral", vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=3,
+            num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=256,
+            initializer_range=0.08, rms_norm_eps=1e-3, sliding_window=None,
+            pad_token_id=None, bos_token_id=None, eos_token_id=None,
+            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+        ),
+        vision_config=dict(
+            model_type="pixtral", hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+            head_dim=8, image_size=8, patch_size=4,
+        ),
+        tie_word_embeddings=False,
+    )
+
+
+def ablate_text_config(**changes):
+    """ablate_config for a wrapper: some text_config keys changed, the same weights."""
+
+    def apply(model, cfg):
+        return None, dict(cfg, text_config=dict(cfg["text_config"], **changes))
+
+    return apply
+
+
+def tie_lm_head(model, cfg):
+    """The model as an implementation that obeyed the top-level tie_word_embeddings (true) computes it: the output
+    projection is the input embedding."""
+    model = copy.deepcopy(model)
+    with torch.no_grad():
+        model.get_output_embeddings().weight.copy_(model.get_input_embeddings().weight)
     return model, cfg
 
 
@@ -580,6 +693,31 @@ def specs():
           ("gate_up_proj halves swapped (up first)", swap_gate_up, False),
           ("qkv_proj k and v blocks swapped", swap_k_v, False),
           EPS_ABLATION]),
+        ("llama4-text", Llama4TextConfig, llama4_text_config, 29, 2000, 0.45, 2.0, (),
+         [("no chunked attention (attention_chunk_size 8192)", ablate_config(attention_chunk_size=8192), False),
+          ("RoPE on every layer (no NoPE layer)", ablate_config(no_rope_layers=[1, 1, 1, 1]), False),
+          ("no QK L2 norm (use_qk_norm false)", ablate_config(use_qk_norm=False), False),
+          ("no attention temperature tuning", ablate_config(attn_temperature_tuning=False), False),
+          ("rope_type default instead of llama3",
+           ablate_config(rope_parameters={"rope_type": "default", "rope_theta": 10000.0}), False),
+          ("RoPE on halves (rotate_half), not interleaved pairs", llama4_rope_on_halves, False),
+          ("QK L2 norm eps 1e-6, not rms_norm_eps", ablate_modules(is_l2_qk_norm, with_l2_eps(1e-6)), True),
+          EPS_ABLATION],
+         dict(note="llama4_text, all layers dense (moe_layers []): NoPE layers 1 and 3 with attention temperature "
+                   "tuning (floor_scale 4, attn_scale 0.5), chunked attention (chunk 6) with interleaved RoPE "
+                   "(llama3 scaling, high_freq_factor = low_freq_factor) and the weightless L2 QK norm on layers "
+                   "0 and 2")),
+        ("mistral3", Mistral3Config, mistral3_config, 29, 2100, 0.45, 2.0, (),
+         [("lm_head tied to the embedding (the top-level flag obeyed)", tie_lm_head, False),
+          ("rope_theta 1e4 (MistralConfig's default), not text_config's 1e6",
+           ablate_text_config(rope_parameters={"rope_type": "default", "rope_theta": 10000.0}), False),
+          ("rms_norm_eps 1e-6 instead of text_config's", ablate_text_config(rms_norm_eps=1e-6), True)],
+         dict(model_class=AutoModelForImageTextToText, config_edits={"tie_word_embeddings": True},
+              note="mistral3 wrapper, text path only (input_ids, no pixel_values): the mistral model under "
+                   "text_config, weights saved as language_model.model.* and language_model.lm_head.weight (plus "
+                   "vision_tower.* and multi_modal_projector.*, to be ignored); top-level tie_word_embeddings true "
+                   "but the checkpoint's own lm_head differs from the embedding, so it is not tied; without "
+                   "pixel_values image_token_index (10) is an ordinary token")),
     ]
     moe_families = [
         ("mixtral", MixtralConfig, mixtral_config, 29, 500, 0.45, 2.0, ("head_dim",),
@@ -621,10 +759,12 @@ def specs():
           ("q_a/kv_a_layernorm eps 1e-3 (rms_norm_eps), not 1e-6", ablate_modules(is_latent_norm, with_eps(1e-3)),
            True)]),
     ]
-    for family, cls, make_cfg, prompt_len, seed, embed_std, bigram, drop_keys, ablations in families + moe_families:
+    # (an optional last element: further Spec fields)
+    for family, cls, make_cfg, prompt_len, seed, embed_std, bigram, drop_keys, ablations, *extra in \
+            families + moe_families:
         for suffix, dtype, seed_offset in (("f32", torch.float32, 0), ("bf16", torch.bfloat16, 50)):
             out.append(Spec(f"{family}-{suffix}", cls, dtype, prompt_len, seed + seed_offset, make_cfg(),
-                            embed_std, bigram, drop_keys, ablations))
+                            embed_std, bigram, drop_keys, ablations, **(extra[0] if extra else {})))
     return out
 
 
@@ -686,7 +826,7 @@ EXPERTS = dict(experts_implementation="eager")
 def build_and_save(spec, seed, out_dir):
     cfg = spec.config_class(**spec.config, dtype=spec.dtype)
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager", dtype=torch.float32, **EXPERTS)
+    model = spec.model_class.from_config(cfg, attn_implementation="eager", dtype=torch.float32, **EXPERTS)
     gen = torch.Generator().manual_seed(seed + 1)
     perturb(model, gen)
     add_bigram(model, gen, spec.embed_std, spec.bigram)
@@ -697,25 +837,30 @@ def build_and_save(spec, seed, out_dir):
     gen_cfg = os.path.join(out_dir, "generation_config.json")
     if os.path.exists(gen_cfg):
         os.remove(gen_cfg)
-    if spec.drop_keys:
+    if spec.drop_keys or spec.config_edits:
         path = os.path.join(out_dir, "config.json")
         with open(path) as f:
             saved = json.load(f)
         for key in spec.drop_keys:
             saved.pop(key, None)
+        saved.update(spec.config_edits)
         with open(path, "w") as f:
             json.dump(saved, f, indent=2, sort_keys=True)
             f.write("\n")
 
 
-def load(model_dir, dtype, config_overrides=None):
+def load(model_dir, dtype, config_overrides=None, model_class=AutoModelForCausalLM):
     kwargs = dict(dtype=dtype, attn_implementation="eager", **EXPERTS)
     if config_overrides is not None:
         cfg = transformers.AutoConfig.from_pretrained(model_dir)
         for k, v in config_overrides.items():
-            setattr(cfg, k, v)
+            if k == "text_config":  # a wrapper's: change the keys given, keep the sub-config
+                for tk, tv in v.items():
+                    setattr(cfg.text_config, tk, tv)
+            else:
+                setattr(cfg, k, v)
         kwargs["config"] = cfg
-    model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+    model = model_class.from_pretrained(model_dir, **kwargs)
     model.eval()
     return model
 
@@ -823,7 +968,11 @@ def feature_effects(spec, model_dir, model, tokens, ref):
             continue
         variant, cfg = apply(model, spec.config)
         if variant is None:
-            variant = load(model_dir, spec.dtype, {k: v for k, v in cfg.items() if spec.config.get(k) != v})
+            changed = {k: v for k, v in cfg.items() if spec.config.get(k) != v}
+            if "text_config" in changed:
+                changed["text_config"] = {k: v for k, v in changed["text_config"].items()
+                                          if spec.config["text_config"].get(k) != v}
+            variant = load(model_dir, spec.dtype, changed, spec.model_class)
         effects.append((what, rel_diff(teacher_forced(variant, tokens), ref)))
     return effects
 
@@ -839,6 +988,20 @@ def check(spec, tol, generated, cache_vs_full, noise, wide_tokens, effects):
         sys.exit(f"{spec.name}: the wider evaluation picks {wide_tokens}, the reference {generated}")
 
 
+def check_lm_head(spec, model_dir, model):
+    """A checkpoint that holds an lm_head must be read untied, whatever config.json's tie_word_embeddings says
+    (mistral3: true over a checkpoint with its own lm_head): the loaded output projection is the stored tensor and
+    not the embedding."""
+    stored = load_safetensors(os.path.join(model_dir, "model.safetensors"))
+    heads = [k for k in stored if k.endswith("lm_head.weight")]
+    if not heads:
+        return
+    head, emb = model.get_output_embeddings().weight, model.get_input_embeddings().weight
+    if (head.data_ptr() == emb.data_ptr() or torch.equal(head, emb)
+            or not torch.equal(head, stored[heads[0]].to(head.dtype))):
+        sys.exit(f"{spec.name}: the loaded lm_head is not the checkpoint's {heads[0]}")
+
+
 def make_one(spec, root):
     out_dir = os.path.join(root, spec.name)
     tol = F32_REL_TOL if spec.dtype == torch.float32 else BF16_REL_TOL
@@ -846,8 +1009,9 @@ def make_one(spec, root):
         seed = spec.base_seed + 1000 * attempt
         with tempfile.TemporaryDirectory() as tmp:
             build_and_save(spec, seed, tmp)
-            model = load(tmp, spec.dtype)
-            vocab = model.config.vocab_size
+            model = load(tmp, spec.dtype, model_class=spec.model_class)
+            check_lm_head(spec, tmp, model)
+            vocab = model.config.get_text_config().vocab_size
             prompt = torch.randint(0, vocab, (spec.prompt_len,),
                                    generator=torch.Generator().manual_seed(seed + 2)).tolist()
             logits, generated = greedy_with_cache(model, prompt, MAX_NEW_TOKENS)
@@ -862,7 +1026,8 @@ def make_one(spec, root):
             # The cached steps must agree with one cache-free forward (checks our use of the cache API).
             cache_vs_full = rel_diff(logits, full)
             # Noise of the reference itself: the same weights evaluated in a wider type.
-            wide = load(tmp, torch.float64 if spec.dtype == torch.float32 else torch.float32)
+            wide = load(tmp, torch.float64 if spec.dtype == torch.float32 else torch.float32,
+                        model_class=spec.model_class)
             if spec.dtype == torch.bfloat16:
                 slack = routing_slack(model, wide, tokens)
                 if slack < ROUTING_SLACK:
@@ -911,10 +1076,12 @@ def make_one(spec, root):
         "reference_noise": noise,
         "reference_noise_against": "float64" if spec.dtype == torch.float32 else "float32",
     }
+    if spec.note:
+        golden["note"] = spec.note
     # One key per line with compact values, so that diffs and shell tools stay readable.
     with open(os.path.join(out_dir, "golden.json"), "w") as f:
         f.write("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in golden.items()) + "\n}\n")
-    cfg = model.config
+    cfg = model.config.get_text_config()
     return dict(name=spec.name, layers=cfg.num_hidden_layers, hidden=cfg.hidden_size,
                 heads=f"{cfg.num_attention_heads}/{cfg.num_key_value_heads}",
                 # (MLA: the q/k head, nope + rope; config.head_dim is only the rope part there)

@@ -27,7 +27,7 @@ llvm::Error err(const llvm::Twine &message) {
 /// The template file each callee lives in: the one table of it.
 const char *templateOf(llvm::StringRef callee) {
   return llvm::StringSwitch<const char *>(callee)
-      .Cases({"embedding", "glu", "add", "softcap", "scale", "rope",
+      .Cases({"embedding", "glu", "add", "softcap", "scale", "attn_temperature", "rope",
               "kv_cache_write",
               "rope_kv_cache_write"},
              k_elementwise_cuh)

@@ -278,9 +278,11 @@ RopeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "rope original_max_position must be positive";
   if (maxPosition && *maxPosition <= 0)
     return emitError() << "rope max_position must be positive";
+  // Equal factors (Llama 4) leave no band to smooth; transformers takes them.
   if (lowFreqFactor && highFreqFactor &&
-      !(highFreqFactor.getValueAsDouble() > lowFreqFactor.getValueAsDouble()))
-    return emitError() << "rope high_freq_factor must exceed low_freq_factor";
+      !(highFreqFactor.getValueAsDouble() >= lowFreqFactor.getValueAsDouble()))
+    return emitError()
+           << "rope high_freq_factor must not be below low_freq_factor";
   for (DenseF64ArrayAttr array : {shortFactor, longFactor})
     if (array && static_cast<int64_t>(array.size()) != dim / 2)
       return emitError() << "rope short_factor/long_factor need dim/2 = "

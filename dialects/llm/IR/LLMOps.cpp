@@ -347,6 +347,14 @@ LogicalResult ScaleOp::verify() {
   return success();
 }
 
+LogicalResult AttnTemperatureOp::verify() {
+  double f = getFloorScale().convertToDouble(), s = getScale().convertToDouble();
+  if (!std::isfinite(f) || !(f > 0.0) || !std::isfinite(s))
+    return emitOpError() << "floor_scale must be finite and positive, scale "
+                            "finite";
+  return success();
+}
+
 LogicalResult SoftcapOp::verify() {
   if (!(getCap().convertToDouble() > 0.0))
     return emitOpError() << "cap must be positive";

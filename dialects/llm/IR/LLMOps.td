@@ -379,6 +379,29 @@ def LLM_ScaleOp : LLM_Op<"scale", [Pure, AllTypesMatch<["input", "result"]>]> {
   let hasVerifier = 1;
 }
 
+def LLM_AttnTemperatureOp : LLM_Op<"attn_temperature", [Pure,
+    AllTypesMatch<["input", "result"]>]> {
+  let summary = "Llama 4's attention temperature tuning: queries scaled by position";
+  let description = [{
+    Token t's row times `1 + scale * log1p(floor((positions[t] + 1) /
+    floor_scale))`, all in fp32 as transformers computes it, rounded once
+    (the identity below position `floor_scale - 1`). Llama 4 applies it to
+    the queries of its NoPE layers.
+
+    ```mlir
+    %qt = llm.attn_temperature %q, %pos floor_scale 8192.0 scale 0.1 : tensor<?x40x128xbf16>
+    ```
+  }];
+  let arguments = (ins LLM_Activation:$input, LLM_IndexVector:$positions,
+                       F64Attr:$floor_scale, F64Attr:$scale);
+  let results = (outs LLM_Activation:$result);
+  let assemblyFormat = [{
+    $input `,` $positions `floor_scale` custom<Double>($floor_scale) `scale`
+    custom<Double>($scale) attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Heads, rotary embedding, KV cache, attention
 //===----------------------------------------------------------------------===//

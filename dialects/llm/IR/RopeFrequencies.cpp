@@ -88,6 +88,8 @@ std::vector<float> inverseFrequencies(const Params &p, int64_t seqLen) {
     for (float &f : inv) {
       float wavelen = twoPi / f;
       float scaled = wavelen > lowWavelen ? f / factor : f;
+      // With equal factors the band is one wavelength (transformers would
+      // compute 0/0 there, as here).
       bool medium = !(wavelen < highWavelen) && !(wavelen > lowWavelen);
       if (medium) {
         float smooth = (old / wavelen - lowFactor) / span;

@@ -96,6 +96,33 @@ FailureOr<unsigned> elementwise(ArrayRef<Operation *> ops, unsigned first,
   return 1u;
 }
 
+/// Llama 4's attention temperature: per-token factor from the positions.
+FailureOr<unsigned> attnTemperature(ArrayRef<Operation *> ops, unsigned first,
+                                    KernelBuilder &b) {
+  auto a = dyn_cast<llm::AttnTemperatureOp>(ops[first]);
+  if (!a)
+    return 0u;
+  const int64_t size = rowElems(a.getResult());
+  Type xt = elementOf(a.getInput()), yt = elementOf(a.getResult());
+  const float floorScale = float(a.getFloorScale().convertToDouble());
+  const float scale = float(a.getScale().convertToDouble());
+  Call c;
+  c.callee = "attn_temperature";
+  c.entry = llvm::formatv("attn_temperature_s{0}_{1}_{2}_{3}", size,
+                          typeTag(xt), typeTag(yt),
+                          hashTag(kernel::cudaFloatLiteral(floorScale) + ", " +
+                                  kernel::cudaFloatLiteral(scale)));
+  c.templateArgs = {b.i(size), b.type(xt), b.type(yt)};
+  c.args.push_back(b.operand(c, a.getInput()));
+  c.args.push_back(b.operand(c, a.getPositions()));
+  c.args.push_back(b.operand(c, a.getResult(), true));
+  c.args.push_back(b.f(floorScale));
+  c.args.push_back(b.f(scale));
+  perElement(c, size);
+  b.create(a.getLoc(), std::move(c));
+  return 1u;
+}
+
 /// A rope's inverse frequencies, or an error for kinds that depend on the
 /// sequence length.
 FailureOr<std::vector<float>> invFreq(llm::RopeOp r, KernelBuilder &b) {
@@ -276,6 +303,7 @@ void addElementwiseRecipes(SmallVectorImpl<Recipe> &fusions,
   fusions.push_back(ropeKvCacheWrite);
   single.push_back(embedding);
   single.push_back(elementwise);
+  single.push_back(attnTemperature);
   single.push_back(rope);
   single.push_back(kvCacheWrite);
 }

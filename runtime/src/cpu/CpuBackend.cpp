@@ -250,6 +250,8 @@ void CpuBackend::execute(const P::Op &op) {
     return softcap(op, *op.params_as_Softcap());
   case P::OpParams::Scale:
     return scale(op, *op.params_as_Scale());
+  case P::OpParams::AttnTemperature:
+    return attnTemperature(op, *op.params_as_AttnTemperature());
   case P::OpParams::Rope:
     return rope(op, *op.params_as_Rope());
   case P::OpParams::KVCacheWrite:

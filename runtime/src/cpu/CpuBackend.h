@@ -95,6 +95,8 @@ private:
   void add(const llmc::plan::Op &op, const llmc::plan::Add &p);
   void softcap(const llmc::plan::Op &op, const llmc::plan::Softcap &p);
   void scale(const llmc::plan::Op &op, const llmc::plan::Scale &p);
+  void attnTemperature(const llmc::plan::Op &op,
+                       const llmc::plan::AttnTemperature &p);
   void rope(const llmc::plan::Op &op, const llmc::plan::Rope &p);
   void kvCacheWrite(const llmc::plan::Op &op,
                     const llmc::plan::KVCacheWrite &p);

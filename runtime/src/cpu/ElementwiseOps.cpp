@@ -84,6 +84,27 @@ void CpuBackend::scale(const P::Op &op, const P::Scale &p) {
   });
 }
 
+void CpuBackend::attnTemperature(const P::Op &op,
+                                 const P::AttnTemperature &p) {
+  const P::Operand &out = *op.outputs()->Get(0);
+  const float *x = load(*op.inputs()->Get(0));
+  const int32_t *positions = input(*op.inputs()->Get(1));
+  size_t size = size_t(p.size());
+  float floorScale = float(p.floor_scale()), scale = float(p.scale());
+  pool_->parallelFor(step_.numTokens, [&](int64_t begin, int64_t end, int t) {
+    float *y = workers_[t].a.data();
+    for (int64_t i = begin; i < end; ++i) {
+      // transformers' order of fp32 operations.
+      float f = std::floor((float(positions[i]) + 1.0f) / floorScale);
+      float s = std::log1p(f) * scale + 1.0f;
+      const float *xi = x + size_t(i) * size;
+      for (size_t k = 0; k < size; ++k)
+        y[k] = xi[k] * s;
+      narrow(y, out.dtype(), row(out, i), size);
+    }
+  });
+}
+
 void CpuBackend::softcap(const P::Op &op, const P::Softcap &p) {
   const P::Operand &out = *op.outputs()->Get(0);
   const float *x = load(*op.inputs()->Get(0));

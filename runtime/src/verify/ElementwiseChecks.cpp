@@ -51,6 +51,19 @@ Status PlanChecker::checkScale(const P::Op &op, const P::Scale &p) {
   return arena(out(op, 0), "output", uint64_t(p.size()));
 }
 
+Status PlanChecker::checkAttnTemperature(const P::Op &op,
+                                         const P::AttnTemperature &p) {
+  LLMC_RETURN_IF_ERROR(positive(p.size(), "size"));
+  // The rule of llm.attn_temperature's verifier (LLMOps.cpp).
+  if (!std::isfinite(p.floor_scale()) || !(p.floor_scale() > 0))
+    return failOp("floor_scale is not a finite positive number");
+  LLMC_RETURN_IF_ERROR(finite(p.scale(), "scale"));
+  LLMC_RETURN_IF_ERROR(counts(op, 2, 1));
+  LLMC_RETURN_IF_ERROR(arena(in(op, 0), "x", uint64_t(p.size())));
+  LLMC_RETURN_IF_ERROR(input(in(op, 1), "positions", 1));
+  return arena(out(op, 0), "output", uint64_t(p.size()));
+}
+
 Status PlanChecker::checkSoftcap(const P::Op &op, const P::Softcap &p) {
   LLMC_RETURN_IF_ERROR(positive(p.size(), "size"));
   if (!std::isfinite(p.cap()) || p.cap() <= 0)

@@ -150,6 +150,7 @@ private:
   Status checkAdd(const P::Op &op, const P::Add &p);
   Status checkSoftcap(const P::Op &op, const P::Softcap &p);
   Status checkScale(const P::Op &op, const P::Scale &p);
+  Status checkAttnTemperature(const P::Op &op, const P::AttnTemperature &p);
 
   const P::Plan &plan_;
   const uint8_t *file_;

@@ -733,6 +733,8 @@ Status PlanChecker::checkOp(const P::Op &op) {
     return checkSoftcap(op, *op.params_as_Softcap());
   case P::OpParams::Scale:
     return checkScale(op, *op.params_as_Scale());
+  case P::OpParams::AttnTemperature:
+    return checkAttnTemperature(op, *op.params_as_AttnTemperature());
   case P::OpParams::Rope:
     return checkRope(op, *op.params_as_Rope());
   case P::OpParams::KVCacheWrite:

@@ -27,3 +27,13 @@ func.func @attention_chunked(%q: tensor<?x32x64xbf16>, %c: !llm.kv_cache<kv_head
   %a = llm.attention %q, %c at %slots, %pos scale 0.125 {chunk = 8192 : i64} : tensor<?x32x64xbf16>, !llm.kv_cache<kv_heads = 8, head_dim = 64, dtype = bf16> -> tensor<?x32x64xbf16>
   return %a : tensor<?x32x64xbf16>
 }
+
+// -----
+
+// Llama 4's temperature tuning of NoPE layers' queries.
+// CHECK-LABEL: func.func @attn_temperature
+func.func @attn_temperature(%q: tensor<?x40x128xbf16>, %pos: tensor<?xi32>) -> tensor<?x40x128xbf16> {
+  // CHECK: llm.attn_temperature %{{.+}}, %{{.+}} floor_scale 8192.0 scale 0.1 : tensor<?x40x128xbf16>
+  %t = llm.attn_temperature %q, %pos floor_scale 8192.0 scale 0.1 : tensor<?x40x128xbf16>
+  return %t : tensor<?x40x128xbf16>
+}

@@ -22,7 +22,7 @@ func.func private @f() attributes {r = #llm.rope<default, theta = -1.0, dim = 8>
 
 // -----
 
-// expected-error @+1 {{rope high_freq_factor must exceed low_freq_factor}}
+// expected-error @+1 {{rope high_freq_factor must not be below low_freq_factor}}
 func.func private @f() attributes {r = #llm.rope<llama3, theta = 500000.0, dim = 8, factor = 8.0, low_freq_factor = 4.0, high_freq_factor = 1.0, original_max_position = 8192>}
 
 // -----

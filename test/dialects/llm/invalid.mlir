@@ -395,3 +395,11 @@ func.func @f(%x: tensor<?x64xbf16>) -> tensor<?x64xbf16> {
   %y = llm.scale %x factor 0.0 divide : tensor<?x64xbf16>
   return %y : tensor<?x64xbf16>
 }
+
+// -----
+
+func.func @f(%q: tensor<?x4x16xbf16>, %pos: tensor<?xi32>) -> tensor<?x4x16xbf16> {
+  // expected-error @+1 {{floor_scale must be finite and positive, scale finite}}
+  %t = llm.attn_temperature %q, %pos floor_scale 0.0 scale 0.1 : tensor<?x4x16xbf16>
+  return %t : tensor<?x4x16xbf16>
+}

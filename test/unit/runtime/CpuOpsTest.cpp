@@ -311,6 +311,28 @@ TEST(CpuOps, AddAndSoftcap) {
   expectClose(r.get(capped, 3), c);
 }
 
+TEST(CpuOps, AttnTemperatureScalesByPosition) {
+  TestPlan t;
+  P::Operand x = t.arena(6), y = t.arena(6);
+  OpRunner r(planWith({attnTemperatureOp(6, 4.0, 0.1, x, y)}, t));
+  ASSERT_TRUE(r.ok());
+  std::vector<int32_t> positions = {0, 2, 3, 7, 8, 100};
+  std::vector<float> xs = randomValues(6 * positions.size(), 23, 4.0f);
+  r.set(x, xs);
+  r.run(positions);
+  std::vector<double> want;
+  for (size_t i = 0; i < positions.size(); ++i) {
+    // 1 + 0.1 * ln(1 + floor((p + 1) / 4)): 1 below position 3.
+    double s = 1.0 + 0.1 * std::log1p(std::floor((positions[i] + 1) / 4.0));
+    for (size_t k = 0; k < 6; ++k)
+      want.push_back(xs[i * 6 + k] * s);
+  }
+  expectClose(r.get(y, int64_t(positions.size())), want);
+  // Position 2 (floor(3 / 4) = 0) is the identity, position 100 ln(26).
+  EXPECT_EQ(r.get(y, 2)[6], xs[6]);
+  EXPECT_NEAR(r.get(y, 6)[30] / xs[30], 1.0 + 0.1 * std::log(26.0), 1e-6);
+}
+
 struct RopeCase {
   const char *name;
   P::RopeLayout layout;

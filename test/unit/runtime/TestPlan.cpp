@@ -354,6 +354,18 @@ OpSpec softcapOp(int64_t size, double cap, P::Operand x, P::Operand y) {
           {y}};
 }
 
+OpSpec attnTemperatureOp(int64_t size, double floorScale, double scale,
+                         P::Operand x, P::Operand y) {
+  return {"attn_temperature",
+          P::OpParams::AttnTemperature,
+          [=](flatbuffers::FlatBufferBuilder &fbb) {
+            return P::CreateAttnTemperature(fbb, size, floorScale, scale)
+                .Union();
+          },
+          {x, TestPlan::input(1)},
+          {y}};
+}
+
 OpSpec ropeOp(int64_t heads, int64_t headDim, int64_t rotaryDim,
               P::RopeLayout layout, double attentionScaling,
               std::vector<float> invFreq, P::Operand x, P::Operand y) {

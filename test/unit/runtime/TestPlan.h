@@ -187,6 +187,9 @@ OpSpec gluOp(int64_t size, P::Activation activation, P::Operand gate,
              P::Operand up, P::Operand y);
 OpSpec addOp(int64_t size, P::Operand a, P::Operand b, P::Operand y);
 OpSpec softcapOp(int64_t size, double cap, P::Operand x, P::Operand y);
+/// in: x, positions; out: x times Llama 4's per-position temperature.
+OpSpec attnTemperatureOp(int64_t size, double floorScale, double scale,
+                         P::Operand x, P::Operand y);
 OpSpec ropeOp(int64_t heads, int64_t headDim, int64_t rotaryDim,
               P::RopeLayout layout, double attentionScaling,
               std::vector<float> invFreq, P::Operand x, P::Operand y);

@@ -49,6 +49,23 @@ __device__ __forceinline__ void scale(const TX *x, TO *out, float factor) {
   out[k] = from_f<TO>(DIVIDE ? v / factor : v * factor);
 }
 
+// out = x * (1 + scale * log1p(floor((positions[t] + 1) / floor_scale))),
+// in fp32 in transformers' order (Llama 4's attention temperature tuning).
+template <int SIZE, typename TX, typename TO>
+__device__ __forceinline__ void attn_temperature(const TX *x,
+                                                 const int *positions, TO *out,
+                                                 float floor_scale,
+                                                 float scale) {
+  const int t = blockIdx.y;
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= SIZE)
+    return;
+  const float f = floorf((float(positions[t]) + 1.0f) / floor_scale);
+  const float s = log1pf(f) * scale + 1.0f;
+  const size_t k = size_t(t) * SIZE + i;
+  out[k] = from_f<TO>(to_f(x[k]) * s);
+}
+
 // out = cap * tanh(x / cap).
 template <int SIZE, typename TX, typename TO>
 __device__ __forceinline__ void softcap(const TX *x, TO *out, float cap) {
