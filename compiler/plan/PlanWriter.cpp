@@ -365,11 +365,8 @@ private:
     } else if (auto r = dyn_cast<llm::RopeOp>(op)) {
       kind = pl::OpParams::Rope;
       llm::RopeAttr rope = r.getRope();
-      if (rope.getKind() == rope::Kind::Dynamic ||
-          rope.getKind() == rope::Kind::LongRope)
-        return err("unsupported in plans: rope_type \"" +
-                   std::string(rope::kindName(rope.getKind())) +
-                   "\" (its frequencies depend on the sequence length)");
+      // dynamic and longrope: fixed for the plan's max_seq_len (the compile
+      // notes where that differs from transformers' per-forward choice).
       std::vector<float> invFreq =
           rope::inverseFrequencies(rope.toParams(), options.maxSeqLen);
       params =
@@ -405,10 +402,6 @@ private:
       if (!layer)
         return layer.takeError();
       llm::RopeAttr rope = w.getRope();
-      if (rope.getKind() == rope::Kind::Dynamic ||
-          rope.getKind() == rope::Kind::LongRope)
-        return err("unsupported in plans: rope_type \"" +
-                   std::string(rope::kindName(rope.getKind())) + "\"");
       std::vector<float> invFreq =
           rope::inverseFrequencies(rope.toParams(), options.maxSeqLen);
       llm::LatentCacheType cache = w.getCache().getType();

@@ -501,6 +501,30 @@ int compileMain(int argc, char **argv) {
         "\") ignored: no checkpoint is read, the model compiles in " +
         llmc::hf::dtypeName(config->dtype).str());
   }
+  // dynamic and longrope frequencies depend on the sequence length; a plan
+  // fixes them for --max-seq-len. Up to the length where transformers
+  // starts to rescale they are exact; past it, say how they differ.
+  for (const llmc::rope::Params *rp :
+       {&config->rope, config->localRope ? &*config->localRope : nullptr}) {
+    if (!rp)
+      continue;
+    if (rp->kind == llmc::rope::Kind::Dynamic && seqLen > rp->maxPosition)
+      planOptions.notes.push_back(
+          "rope_type dynamic: the frequencies are fixed for --max-seq-len " +
+          std::to_string(seqLen) + "; transformers rescales them from each "
+          "forward's length past " + std::to_string(rp->maxPosition) +
+          " tokens, so positions of shorter sequences past that differ");
+    if (rp->kind == llmc::rope::Kind::LongRope &&
+        seqLen > rp->originalMaxPosition)
+      planOptions.notes.push_back(
+          "rope_type longrope: long_factor for every sequence (--max-seq-len " +
+          std::to_string(seqLen) + " > original_max_position_embeddings " +
+          std::to_string(rp->originalMaxPosition) +
+          "); transformers uses short_factor while a sequence stays within " +
+          std::to_string(rp->originalMaxPosition) +
+          " tokens (compile with --max-seq-len " +
+          std::to_string(rp->originalMaxPosition) + " for that)");
+  }
   if (config->mtpLayers > 0)
     planOptions.notes.push_back(
         "num_nextn_predict_layers " + std::to_string(config->mtpLayers) +

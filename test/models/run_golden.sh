@@ -8,7 +8,8 @@
 #
 # --backend B (cpu, the default, or cuda: test/gpu runs these models on cuda)
 # is the `llmc run --backend`. --compile-arg X appends X to `llmc compile`
-# (repeat it for each word, e.g. --compile-arg --max-tokens --compile-arg 4).
+# (repeat it for each word, e.g. --compile-arg --max-tokens --compile-arg 4),
+# after golden.json's own "compile_args" when it has them.
 # Arguments after the model directory are appended to `llmc run`. Set
 # LLMC_GOLDEN_KEEP=1 to keep the temporary directory (plan, logits).
 set -euo pipefail
@@ -45,6 +46,12 @@ done
 
 # golden.json is read by the compare tool so that tests need no Python.
 field() { "$compare" --print-field "$golden" "$1"; }
+# golden.json's optional compile_args (space-separated words) come first:
+# what the model needs (phi3-longrope-short: --max-seq-len 64).
+if grep -q '"compile_args"' "$golden"; then
+  read -ra own_args <<< "$(field compile_args)"
+  compile_args=("${own_args[@]}" ${compile_args[@]+"${compile_args[@]}"})
+fi
 prompt=$(field prompt)
 expected=$(field generated)
 max_new=$(field max_new_tokens)

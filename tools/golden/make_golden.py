@@ -16,6 +16,7 @@
 import argparse
 import copy
 import json
+import math
 import os
 import shutil
 import sys
@@ -75,6 +76,12 @@ class Spec:
     config_edits: dict = field(default_factory=dict)
     # What the model exercises, written into golden.json as "note" (None: no note).
     note: str = None
+    # Words test/models/run_golden.sh appends to `llmc compile`, written into golden.json as "compile_args"
+    # (space-separated; None: none).
+    compile_args: str = None
+    # Checks of the reference itself: function(model, prompt) -> one line for the summary, run on the accepted
+    # seed's model; each exits the run (nothing written) when transformers does not compute what the spec means.
+    reference_checks: list = field(default_factory=list)
 
 
 def ablate_config(**changes):
@@ -279,6 +286,98 @@ def phi3_config():
         pad_token_id=None, bos_token_id=None, eos_token_id=None,  # Phi-3's 32000 is outside the tiny vocabulary
         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 1.0},
     )
+
+
+# Phi-3 128k style LongRoPE: per-frequency divisors of the rotary inverse frequencies, short_factor while the
+# sequence fits in original_max_position_embeddings (O), long_factor beyond it. Eight values each (head_dim 16,
+# all of it rotated: phi3's partial_rotary_factor 1.0). The two sets differ in every entry, frequency 0 included
+# (1.1 / 1.0), so an implementation that picks the wrong one moves every rotation.
+LONGROPE_SHORT_FACTOR = [1.1, 1.15, 1.2, 1.25, 1.3, 1.35, 1.4, 1.5]
+LONGROPE_LONG_FACTOR = [1.0, 1.5, 2.3, 3.5, 5.3, 8.1, 12.4, 19.0]
+
+
+def longrope_parameters(original_max, **changes):
+    """phi3-longrope's rope_parameters as transformers saves them (original_max_position_embeddings copied in from
+    the top-level key), with some entries changed."""
+    return dict({"rope_type": "longrope", "rope_theta": 10000.0, "partial_rotary_factor": 1.0,
+                 "short_factor": list(LONGROPE_SHORT_FACTOR), "long_factor": list(LONGROPE_LONG_FACTOR),
+                 "original_max_position_embeddings": original_max}, **changes)
+
+
+def phi3_longrope_config(original_max, max_position):
+    # phi3's model with Phi-3-128k's RoPE: rope_type longrope, theta 1e4, no explicit factor or attention_factor,
+    # so transformers scales cos and sin by sqrt(1 + ln(max_position / O) / ln O) whichever factor set is in use.
+    # O is given as the top-level original_max_position_embeddings, as Phi-3 ships it: Phi3Config copies the
+    # top-level value into rope_parameters (it overrides one given only inside rope_parameters with the class
+    # default 4096), and save_pretrained writes both. No sliding window (Phi-3-128k's 262144 is longer than any
+    # context here), so every query sees positions up to 36 back and the frequencies matter at every distance.
+    return dict(
+        vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=3,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=max_position,
+        original_max_position_embeddings=original_max, initializer_range=0.08, rms_norm_eps=1e-3,
+        tie_word_embeddings=False, sliding_window=None,
+        pad_token_id=None, bos_token_id=None, eos_token_id=None,
+        rope_parameters={k: v for k, v in longrope_parameters(original_max).items()
+                         if k != "original_max_position_embeddings"},
+    )
+
+
+def longrope_ablations(original_max, active):
+    """The LongRoPE features switched off; active: "short" or "long", the factor set transformers uses here."""
+    swapped = longrope_parameters(original_max, short_factor=list(LONGROPE_LONG_FACTOR),
+                                  long_factor=list(LONGROPE_SHORT_FACTOR))
+    reversed_active = longrope_parameters(original_max, **{
+        f"{active}_factor": list(reversed(LONGROPE_SHORT_FACTOR if active == "short" else LONGROPE_LONG_FACTOR))})
+    other = "long" if active == "short" else "short"
+    return [
+        (f"{other}_factor used instead of {active}_factor (lists swapped)", ablate_config(rope_parameters=swapped),
+         False),
+        (f"{active}_factor reversed (per-frequency order)", ablate_config(rope_parameters=reversed_active), False),
+        ("attention_factor 1 (cos/sin unscaled)",
+         ablate_config(rope_parameters=longrope_parameters(original_max, attention_factor=1.0)), False),
+        ("plain RoPE frequencies (both factor lists all 1)",
+         ablate_config(rope_parameters=longrope_parameters(original_max, short_factor=[1.0] * 8,
+                                                           long_factor=[1.0] * 8)), False),
+        EPS_ABLATION,
+    ]
+
+
+def longrope_factor_set(expected):
+    """A reference check: every forward of the golden run (the prefill, each cached step, the cache-free forward)
+    rotated with `expected`'s ("short" or "long") inverse frequencies, 1 / (factor_i theta^(2i/d)) recomputed
+    here, and cos/sin were scaled by sqrt(1 + ln(max_position_embeddings / O) / ln O)."""
+
+    def run(model, prompt):
+        c = model.config
+        rp = c.rope_parameters
+        rotary = model.model.rotary_emb
+        head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+        d = int(head_dim * rp.get("partial_rotary_factor", 1.0))
+        powers = rp["rope_theta"] ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d)
+        sets = {name: 1.0 / (torch.tensor(rp[f"{name}_factor"], dtype=torch.float32) * powers)
+                for name in ("short", "long")}
+        seen = []
+        hook = rotary.register_forward_hook(lambda m, args, out: seen.append(m.inv_freq.detach().float().clone()))
+        try:
+            _, generated = greedy_with_cache(model, prompt, MAX_NEW_TOKENS)
+            teacher_forced(model, prompt + generated)
+        finally:
+            hook.remove()
+        used = []
+        for inv in seen:
+            close = [n for n, ref in sets.items() if float(((inv - ref).abs() / ref).max()) < 1e-6]
+            used.append(close[0] if len(close) == 1 else "neither")
+        o = rp["original_max_position_embeddings"]
+        want = math.sqrt(1 + math.log(c.max_position_embeddings / o) / math.log(o))
+        if len(used) != MAX_NEW_TOKENS + 2 or any(u != expected for u in used):
+            sys.exit(f"{c.model_type}: expected {expected}_factor in every forward, transformers used {used}")
+        if abs(rotary.attention_scaling - want) > 1e-12:
+            sys.exit(f"{c.model_type}: attention_scaling {rotary.attention_scaling}, expected {want}")
+        return (f"{expected}_factor in all {len(used)} forwards (O {o}, sequence lengths {len(prompt)} to "
+                f"{len(prompt) + MAX_NEW_TOKENS}); cos/sin x {want:.6f} = sqrt(1 + ln({c.max_position_embeddings}"
+                f"/{o})/ln {o})")
+
+    return run
 
 
 def swap_gate_up(model, cfg):
@@ -765,6 +864,31 @@ def specs():
         for suffix, dtype, seed_offset in (("f32", torch.float32, 0), ("bf16", torch.bfloat16, 50)):
             out.append(Spec(f"{family}-{suffix}", cls, dtype, prompt_len, seed + seed_offset, make_cfg(),
                             embed_std, bigram, drop_keys, ablations, **(extra[0] if extra else {})))
+    # float32 only (full names): RoPE parameters too fine for the bf16 tolerance to add much.
+    f32_only = [
+        # Prompt 29 > O = 16: transformers' first forward already exceeds O, so the long factors serve every step;
+        # llmc picks them from max_seq_len 128 (the default, max_position_embeddings) > O.
+        ("phi3-longrope-long-f32", Phi3Config, lambda: phi3_longrope_config(16, 128), 29, 2200, 0.45, 2.0, (),
+         longrope_ablations(16, "long"),
+         dict(reference_checks=[longrope_factor_set("long")],
+              note="phi3 with longrope RoPE (Phi-3-128k style): original_max_position_embeddings 16 < the 29-token "
+                   "prompt, so transformers uses long_factor from the first forward on (and llmc with any "
+                   "max_seq_len > 16, e.g. the default 128); cos/sin scaled by sqrt(1 + ln(128/16)/ln 16); "
+                   "no sliding window")),
+        # Prompt + generated = 37 <= O = 64: short factors throughout. llmc fixes the frequencies from the plan's
+        # max_seq_len (long iff > O), so golden.json's compile_args give --max-seq-len 64 (at most O): the default
+        # 256 would pick the long factors.
+        ("phi3-longrope-short-f32", Phi3Config, lambda: phi3_longrope_config(64, 256), 29, 2300, 0.45, 2.0, (),
+         longrope_ablations(64, "short"),
+         dict(reference_checks=[longrope_factor_set("short")], compile_args="--max-seq-len 64",
+              note="phi3 with longrope RoPE (Phi-3-128k style): original_max_position_embeddings 64 >= prompt + "
+                   "generated (37), so transformers uses short_factor throughout; compile with --max-seq-len 64 "
+                   "(llmc uses long_factor iff max_seq_len > 64, and the default is 256); cos/sin scaled by "
+                   "sqrt(1 + ln(256/64)/ln 64); no sliding window")),
+    ]
+    for name, cls, make_cfg, prompt_len, seed, embed_std, bigram, drop_keys, ablations, *extra in f32_only:
+        out.append(Spec(name, cls, torch.float32, prompt_len, seed, make_cfg(), embed_std, bigram, drop_keys,
+                        ablations, **(extra[0] if extra else {})))
     return out
 
 
@@ -1051,6 +1175,7 @@ def make_one(spec, root):
                       f"{weak[0][1]:.2e} x max|logit|", file=sys.stderr)
                 continue
             check(spec, tol, generated, cache_vs_full, noise, wide_tokens, effects)
+            reference_checks = [run(model, prompt) for run in spec.reference_checks]
             if os.path.isdir(out_dir):
                 shutil.rmtree(out_dir)
             shutil.copytree(tmp, out_dir)
@@ -1078,6 +1203,8 @@ def make_one(spec, root):
     }
     if spec.note:
         golden["note"] = spec.note
+    if spec.compile_args:
+        golden["compile_args"] = spec.compile_args
     # One key per line with compact values, so that diffs and shell tools stay readable.
     with open(os.path.join(out_dir, "golden.json"), "w") as f:
         f.write("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in golden.items()) + "\n}\n")
@@ -1089,6 +1216,7 @@ def make_one(spec, root):
                           getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads),
                 vocab=cfg.vocab_size, P=spec.prompt_len, N=MAX_NEW_TOKENS, seed=seed, max_abs=max_abs,
                 margin=margin / max_abs, tol=tol, noise=noise, cache=cache_vs_full, effects=effects,
+                reference_checks=reference_checks,
                 size=sum(os.path.getsize(os.path.join(out_dir, f)) for f in os.listdir(out_dir)))
 
 
@@ -1103,16 +1231,19 @@ def main():
     rows = [make_one(s, args.out) for s in specs() if not args.only or s.name in args.only]
 
     print(f"transformers {transformers.__version__}, torch {torch.__version__}, numpy {np.__version__}")
-    print(f"{'model':<16} {'L':>2} {'H':>3} {'nH/kv':>5} {'d':>3} {'V':>4} {'P':>3} {'N':>2} {'seed':>5} "
+    print(f"{'model':<23} {'L':>2} {'H':>3} {'nH/kv':>5} {'d':>3} {'V':>4} {'P':>3} {'N':>2} {'seed':>5} "
           f"{'max|logit|':>10} {'margin/max':>10} {'rel_tol':>7} {'noise/max':>9} {'cache/max':>9} {'bytes':>8}")
     for r in rows:
-        print(f"{r['name']:<16} {r['layers']:>2} {r['hidden']:>3} {r['heads']:>5} {r['head_dim']:>3} "
+        print(f"{r['name']:<23} {r['layers']:>2} {r['hidden']:>3} {r['heads']:>5} {r['head_dim']:>3} "
               f"{r['vocab']:>4} {r['P']:>3} {r['N']:>2} {r['seed']:>5} {r['max_abs']:>10.4f} "
               f"{r['margin']:>10.2e} {r['tol']:>7.0e} {r['noise']:>9.2e} {r['cache']:>9.2e} {r['size']:>8}")
     print("feature effects (max|logits - logits without the feature| / max|logit|):")
     for r in rows:
         for what, effect in r["effects"]:
-            print(f"  {r['name']:<16} {what:<52} {effect:.2e}")
+            print(f"  {r['name']:<23} {what:<52} {effect:.2e}")
+    for r in rows:
+        for line in r["reference_checks"]:
+            print(f"reference check {r['name']}: {line}")
     print("noise: f32 models against the same weights in float64, bf16 models against the same weights in float32")
 
 

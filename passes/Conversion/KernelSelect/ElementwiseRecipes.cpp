@@ -123,16 +123,10 @@ FailureOr<unsigned> attnTemperature(ArrayRef<Operation *> ops, unsigned first,
   return 1u;
 }
 
-/// A rope's inverse frequencies, or an error for kinds that depend on the
-/// sequence length.
+/// A rope's inverse frequencies; dynamic and longrope ones fixed for the
+/// plan's max_seq_len, as the plan writer fixes them.
 FailureOr<std::vector<float>> invFreq(llm::RopeOp r, KernelBuilder &b) {
-  llm::RopeAttr rope = r.getRope();
-  if (rope.getKind() == rope::Kind::Dynamic ||
-      rope.getKind() == rope::Kind::LongRope)
-    return r.emitOpError("unsupported in plans: rope_type \"")
-           << StringRef(rope::kindName(rope.getKind()))
-           << "\" (its frequencies depend on the sequence length)";
-  return rope::inverseFrequencies(rope.toParams(), b.info().maxSeqLen);
+  return rope::inverseFrequencies(r.getRope().toParams(), b.info().maxSeqLen);
 }
 
 struct RopeShape {

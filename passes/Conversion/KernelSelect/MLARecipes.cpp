@@ -38,10 +38,6 @@ FailureOr<unsigned> latentCacheWrite(ArrayRef<Operation *> ops,
   if (!w)
     return 0u;
   llm::RopeAttr rope = w.getRope();
-  if (rope.getKind() == rope::Kind::Dynamic ||
-      rope.getKind() == rope::Kind::LongRope)
-    return w.emitOpError("unsupported in plans: rope_type \"")
-           << StringRef(rope::kindName(rope.getKind())) << "\"";
   std::vector<float> freqs =
       rope::inverseFrequencies(rope.toParams(), b.info().maxSeqLen);
   llm::LatentCacheType cache = w.getCache().getType();
