@@ -144,6 +144,7 @@ public:
           specs.back().rowBegin = (*rows)[0];
           specs.back().sourceRows = (*rows)[1];
         }
+        specs.back().transposed = p.getTransposed();
         specDTypes.push_back(*dtype);
       } else if (llvm::ArrayRef<int64_t>(specs[it->second].shape) !=
                  type.getShape()) {
@@ -469,7 +470,8 @@ private:
       auto down = shape(x.getDown());
       params = pl::CreateMoEExperts(fbb, down[1], down[2], down[0],
                                     shape(x.getWeights())[1],
-                                    pl::Activation(x.getActivation()))
+                                    pl::Activation(x.getActivation()),
+                                    x.getScaleInput())
                    .Union();
     } else if (auto g = dyn_cast<llm::SigmoidGateOp>(op)) {
       kind = pl::OpParams::SigmoidGate;

@@ -54,6 +54,9 @@ struct WeightSpec {
   /// With one part: rows [rowBegin, rowBegin + shape[0]) of that tensor,
   /// which has sourceRows rows (llm.param ... rows); sourceRows 0: no slice.
   int64_t rowBegin = 0, sourceRows = 0;
+  /// The one checkpoint tensor has the last two dimensions of `shape`
+  /// swapped (llm.param ... transposed).
+  bool transposed = false;
   uint64_t bytes() const;
   /// The shape of one part: rows of the last dimension's width, as many as
   /// one part's share of the elements makes ([E, 2I, H] from 2E parts:

@@ -9,6 +9,7 @@
 #include "llvm/Support/xxhash.h"
 
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -34,6 +35,11 @@ public:
       : archive(archive), tied(tied) {}
 
   llvm::Error check(const WeightSpec &spec) override {
+    if (spec.transposed) {
+      std::vector<int64_t> source = spec.shape;
+      std::swap(source[source.size() - 1], source[source.size() - 2]);
+      return checkTensor(spec.name, source);
+    }
     if (spec.parts.empty())
       return checkTensor(spec.name, spec.shape);
     if (spec.sourceRows > 0) {
@@ -50,6 +56,8 @@ public:
 
   llvm::Error fill(const WeightSpec &spec, uint64_t offset,
                    llvm::MutableArrayRef<uint8_t> out) override {
+    if (spec.transposed)
+      return fillTransposed(spec, offset, out);
     if (spec.parts.empty())
       return fillTensor(spec.name, spec.dtype, offset, out);
     if (spec.sourceRows > 0) {
@@ -96,6 +104,39 @@ private:
     return name;
   }
 
+  /// Weight [..., B, A] from the checkpoint's [..., A, B]: one source
+  /// matrix at a time (the writer streams front to back), converted to the
+  /// weight's dtype, then gathered.
+  llvm::Error fillTransposed(const WeightSpec &spec, uint64_t offset,
+                             llvm::MutableArrayRef<uint8_t> out) {
+    const size_t rank = spec.shape.size();
+    const uint64_t B = uint64_t(spec.shape[rank - 2]),
+                   A = uint64_t(spec.shape[rank - 1]);
+    const uint64_t es = spec.bytes() / elementsOf(spec), matrix = A * B;
+    for (uint64_t k = offset / es, n = 0; n < out.size() / es; ++k, ++n) {
+      const uint64_t lead = k / matrix, within = k % matrix;
+      if (!matrixCache || matrixName != spec.name || matrixLead != lead) {
+        matrixData.resize(matrix * es);
+        if (llvm::Error e = fillTensor(spec.name, spec.dtype,
+                                       lead * matrix * es, matrixData))
+          return e;
+        matrixCache = true;
+        matrixName = spec.name;
+        matrixLead = lead;
+      }
+      const uint64_t b = within / A, a = within % A;
+      std::memcpy(out.data() + n * es, matrixData.data() + (a * B + b) * es,
+                  es);
+    }
+    return llvm::Error::success();
+  }
+  static uint64_t elementsOf(const WeightSpec &spec) {
+    uint64_t n = 1;
+    for (int64_t d : spec.shape)
+      n *= uint64_t(d);
+    return n;
+  }
+
   llvm::Error checkTensor(const std::string &wanted,
                           const std::vector<int64_t> &shape) {
     const std::string name = resolveName(wanted);
@@ -135,6 +176,11 @@ private:
   const hf::SafetensorsArchive &archive;
   bool tied;
   std::vector<uint8_t> staging; // the checkpoint's bytes of one chunk
+  // fillTransposed's current source matrix, converted.
+  std::vector<uint8_t> matrixData;
+  std::string matrixName;
+  uint64_t matrixLead = 0;
+  bool matrixCache = false;
 };
 
 uint64_t splitmix64(uint64_t x) {

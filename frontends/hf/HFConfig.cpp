@@ -791,15 +791,25 @@ void readMoE(const Reader &top, ModelConfig &cfg) {
       for (int64_t i = step - 1; i < cfg.numLayers; i += step)
         layers.push_back(i);
     }
-    for (int64_t i : layers)
-      if (i >= 0 && i < cfg.numLayers)
-        top.fail(top.has("moe_layers") ? "moe_layers"
-                                       : "interleave_moe_layer_step",
-                 "unsupported: Llama 4's Mixture-of-Experts layers (layer " +
-                     std::to_string(i) +
-                     " is one; the router's score scales the expert's "
-                     "input) are not built yet; only dense layers are");
-    return;
+    for (int64_t i : layers) {
+      if (i < 0 || i >= cfg.numLayers)
+        top.fail("moe_layers", "layer " + std::to_string(i) +
+                                   " is not in [0, num_hidden_layers " +
+                                   std::to_string(cfg.numLayers) + ")");
+      cfg.moeLayers[i] = true;
+    }
+    // Top-k of the router's logits (act dtype, no bias), sigmoid of the
+    // chosen ones in fp32 rounded to the act dtype, scaling the experts'
+    // inputs; a shared expert of the same width on the unscaled input.
+    std::tie(moe.numExperts, expertsKey) =
+        integerOf({"num_local_experts"}, 1, kMaxExperts, 16);
+    moe.topK = top.integer("num_experts_per_tok", 1, kMaxExperts, 1);
+    moe.intermediateSize = cfg.intermediateSize;
+    moe.scoring = RouterScoring::Sigmoid;
+    moe.weightsInActDtype = true;
+    moe.sharedIntermediateSize = cfg.intermediateSize;
+    moe.llama4 = true;
+    break;
   }
   default:
     return;

@@ -88,6 +88,11 @@ struct MoEConfig {
   /// e_score_correction_bias lives on the block (MiniMax-M2), not on its
   /// gate (DeepSeek V3, GLM).
   bool biasOnBlock = false;
+  /// Llama 4: the router is "router" (not "gate"); the experts are stored
+  /// fused for x W (experts.gate_up_proj [E, H, 2I], experts.down_proj
+  /// [E, I, H]) and read transposed; the routing weight scales each
+  /// expert's input, not its output; one ungated "shared_expert".
+  bool llama4 = false;
 };
 
 /// Multi-head Latent Attention (shared/MODELS.md §7, §8): the sizes and the

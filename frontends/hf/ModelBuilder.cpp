@@ -76,7 +76,15 @@ private:
     return llm::ParamOp::create(
         b, loc(name), RankedTensorType::get(shape, element ? element : act),
         b.getStringAttr(weightName(name)), /*parts=*/nullptr,
-        /*rows=*/nullptr);
+        /*rows=*/nullptr, /*transposed=*/false);
+  }
+  /// A checkpoint tensor stored with the last two dimensions of `shape`
+  /// swapped (Llama 4's experts).
+  Value transposed(const std::string &name, ArrayRef<int64_t> shape) {
+    return llm::ParamOp::create(b, loc(name), RankedTensorType::get(shape, act),
+                                b.getStringAttr(weightName(name)),
+                                /*parts=*/nullptr, /*rows=*/nullptr,
+                                /*transposed=*/true);
   }
   /// The checkpoint tensors `parts`, concatenated, as one weight `name`.
   Value stacked(const std::string &name, ArrayRef<int64_t> shape,
@@ -87,7 +95,8 @@ private:
     SmallVector<StringRef> refs(names.begin(), names.end());
     return llm::ParamOp::create(b, loc(name), RankedTensorType::get(shape, act),
                                 b.getStringAttr(weightName(name)),
-                                b.getStrArrayAttr(refs), /*rows=*/nullptr);
+                                b.getStrArrayAttr(refs), /*rows=*/nullptr,
+                                /*transposed=*/false);
   }
   /// Rows [begin, begin + out) of the [total, in] checkpoint tensor
   /// `source` as the weight of `module` (Phi-3's fused projections).
@@ -99,7 +108,7 @@ private:
     return llm::ParamOp::create(
         b, loc(module), RankedTensorType::get({out, in}, act),
         b.getStringAttr(name), b.getStrArrayAttr(parts),
-        b.getDenseI64ArrayAttr({begin, total}));
+        b.getDenseI64ArrayAttr({begin, total}), /*transposed=*/false);
   }
   Value linearRows(Value x, const std::string &module,
                    const std::string &source, int64_t begin, int64_t total,
@@ -435,12 +444,14 @@ private:
     const MoEConfig &m = *cfg.moe;
     const int64_t H = cfg.hiddenSize, E = m.numExperts, I = m.intermediateSize,
                   k = m.topK;
-    const std::string block = p + (m.mixtralNames ? ".block_sparse_moe" : ".mlp");
+    const std::string block =
+        p + (m.mixtralNames ? ".block_sparse_moe" : "." + cfg.mlpModule);
     const std::string gateName = m.mixtralNames ? "w1" : "gate_proj";
     const std::string upName = m.mixtralNames ? "w3" : "up_proj";
     const std::string downName = m.mixtralNames ? "w2" : "down_proj";
 
-    Value router = param(block + ".gate.weight", {E, H});
+    Value router =
+        param(block + (m.llama4 ? ".router.weight" : ".gate.weight"), {E, H});
     Value bias = m.correctionBias
                      ? param(block + (m.biasOnBlock ? "" : ".gate") +
                                  ".e_score_correction_bias",
@@ -451,30 +462,40 @@ private:
     auto idsType =
         RankedTensorType::get({ShapedType::kDynamic, k}, b.getI32Type());
     auto route = llm::MoERouterOp::create(
-        b, loc(block + ".gate"), weightsType, idsType, y, router, bias,
+        b, loc(block + (m.llama4 ? ".router" : ".gate")), weightsType, idsType, y, router, bias,
         static_cast<llm::RouterScoring>(unsigned(m.scoring)),
         uint64_t(m.topK), uint64_t(m.groups), uint64_t(m.topGroups),
         static_cast<llm::RouterGroupScore>(unsigned(m.groupScore)),
         m.logitsInF32, m.normalize, llvm::APFloat(m.normalizeEpsilon),
         llvm::APFloat(m.scaling));
 
-    std::vector<std::string> gateUpParts, downParts;
-    for (int64_t e = 0; e < E; ++e) {
-      const std::string expert = block + ".experts." + std::to_string(e) + ".";
-      gateUpParts.push_back(expert + gateName + ".weight");
-      gateUpParts.push_back(expert + upName + ".weight");
-      downParts.push_back(expert + downName + ".weight");
+    Value gateUp, down;
+    if (m.llama4) {
+      // Fused, for x W: [E, H, 2I] (gate columns first) and [E, I, H].
+      gateUp = transposed(block + ".experts.gate_up_proj", {E, 2 * I, H});
+      down = transposed(block + ".experts.down_proj", {E, H, I});
+    } else {
+      std::vector<std::string> gateUpParts, downParts;
+      for (int64_t e = 0; e < E; ++e) {
+        const std::string expert =
+            block + ".experts." + std::to_string(e) + ".";
+        gateUpParts.push_back(expert + gateName + ".weight");
+        gateUpParts.push_back(expert + upName + ".weight");
+        downParts.push_back(expert + downName + ".weight");
+      }
+      gateUp =
+          stacked(block + ".experts.gate_up_proj", {E, 2 * I, H}, gateUpParts);
+      down = stacked(block + ".experts.down_proj", {E, H, I}, downParts);
     }
-    Value gateUp =
-        stacked(block + ".experts.gate_up_proj", {E, 2 * I, H}, gateUpParts);
-    Value down = stacked(block + ".experts.down_proj", {E, H, I}, downParts);
     Value out = llm::MoEExpertsOp::create(
         b, loc(block + ".experts"), y.getType(), y, route.getWeights(),
         route.getExpertIds(), gateUp, down,
-        llm::ActivationAttr::get(&ctx, toLLM(cfg.hiddenAct)));
+        llm::ActivationAttr::get(&ctx, toLLM(cfg.hiddenAct)),
+        m.llama4 ? b.getUnitAttr() : UnitAttr());
     if (m.sharedIntermediateSize > 0) {
       const std::string sharedName =
-          block + (m.sharedGate ? ".shared_expert" : ".shared_experts");
+          block + (m.sharedGate || m.llama4 ? ".shared_expert"
+                                            : ".shared_experts");
       Value shared = gatedMLP(y, sharedName, m.sharedIntermediateSize);
       if (m.sharedGate) {
         Value gate = param(block + ".shared_expert_gate.weight", {1, H});

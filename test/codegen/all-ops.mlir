@@ -9,7 +9,8 @@
 // attention with sinks (gpt-oss) and Llama 4's temperature-tuned queries
 // on a windowed cache; two Mixture-of-Experts blocks: a
 // DeepSeek-V3-style router (sigmoid, correction bias, 2 of 4 groups, top 3,
-// renormalized, scaled) with SiLU experts, and a softmax top-2 router whose
+// renormalized, scaled) with SiLU experts whose inputs the weights scale
+// (Llama 4's scale_input), and a softmax top-2 router whose
 // weights stay in the activation type with GELU-tanh experts (whose
 // intermediate size 42 takes the scalar path), scaled per token by a
 // sigmoid gate (Qwen2-MoE's shared_expert_gate); and a third attention
@@ -50,7 +51,8 @@
 // CHECK: kernel.call @gemv({{.*}}entry = "gated_linear_gemv_n96_k64_f32_f32_f32_act2"
 // CHECK: kernel.call @add({{.*}}entry = "add_s96_f32_f32_f32"
 // CHECK: kernel.call @moe_router({{.*}}entry = "moe_router_e8_h64_k3_sigmoid_f32_f32_f32logits_bias_g2of4_norm_wf32"
-// CHECK: kernel.call @moe_gate_up({{.*}}entry = "moe_gate_up_e8_h64_i32_k3_f32_f32_act0"
+// CHECK: kernel.call @moe_scale_input({{.*}}entry = "moe_scale_input_h64_k3_f32_wf32"
+// CHECK: kernel.call @moe_gate_up({{.*}}entry = "moe_gate_up_e8_h64_i32_k3_f32_f32_act0_pairs"
 // CHECK: kernel.call @moe_down({{.*}}entry = "moe_down_e8_h64_i32_k3_f32_f32_wf32"
 // CHECK: kernel.call @moe_router({{.*}}entry = "moe_router_e6_h64_k2_softmax_f32_f32_wf32"
 // CHECK: kernel.call @moe_gate_up({{.*}}entry = "moe_gate_up_e6_h64_i42_k2_f32_f32_act1"
@@ -141,7 +143,7 @@ func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?
   %rw, %ri = llm.moe_router sigmoid %normed, %wr, %br top_k 3 groups 4 top_groups 2 logits_in_fp32 normalize epsilon 1.0e-20 scaling 2.0 : tensor<?x64x!dt>, tensor<8x64x!dt>, tensor<8xf32> -> tensor<?x3xf32>, tensor<?x3xi32> loc("moe_router")
   %egu = llm.param "experts.gate_up_proj" : tensor<8x64x64x!dt>
   %edn = llm.param "experts.down_proj" : tensor<8x64x32x!dt>
-  %e = llm.moe_experts silu %normed, %rw, %ri, %egu, %edn : tensor<?x64x!dt>, tensor<?x3xf32>, tensor<?x3xi32>, tensor<8x64x64x!dt>, tensor<8x64x32x!dt> -> tensor<?x64x!dt> loc("moe_experts")
+  %e = llm.moe_experts silu %normed, %rw, %ri, %egu, %edn scale_input : tensor<?x64x!dt>, tensor<?x3xf32>, tensor<?x3xi32>, tensor<8x64x64x!dt>, tensor<8x64x32x!dt> -> tensor<?x64x!dt> loc("moe_experts")
   %wr2 = llm.param "router2.weight" : tensor<6x64x!dt>
   %rw2, %ri2 = llm.moe_router softmax %normed, %wr2 top_k 2 : tensor<?x64x!dt>, tensor<6x64x!dt> -> tensor<?x2x!dt>, tensor<?x2xi32> loc("moe_router2")
   %egu2 = llm.param "experts2.gate_up_proj" : tensor<6x84x64x!dt>

@@ -109,12 +109,26 @@ TEST(HFConfig, Llama4AttentionLayers) {
   EXPECT_EQ(c.chunkedLayers, std::vector<bool>(8, false));
   EXPECT_FALSE(c.qkL2NormAfterRope);
   EXPECT_FALSE(c.attnTemperature.has_value());
-  // Every layer MoE by default: refused by name.
+  // Every layer MoE by default (interleave_moe_layer_step 1): 16 experts,
+  // top 1, sigmoid scores scaling the inputs, a shared expert as wide.
   json moe = tiny("llama4_text");
   moe["num_key_value_heads"] = 2;
+  c = parse(moe);
+  EXPECT_EQ(c.moeLayers, std::vector<bool>(3, true));
+  ASSERT_TRUE(c.moe.has_value());
+  EXPECT_TRUE(c.moe->llama4);
+  EXPECT_EQ(c.moe->numExperts, 16);
+  EXPECT_EQ(c.moe->topK, 1);
+  EXPECT_EQ(c.moe->scoring, llmc::hf::RouterScoring::Sigmoid);
+  EXPECT_TRUE(c.moe->weightsInActDtype);
+  EXPECT_FALSE(c.moe->normalize);
+  EXPECT_EQ(c.moe->sharedIntermediateSize, 128);
+  moe["moe_layers"] = {1};
+  EXPECT_EQ(parse(moe).moeLayers, std::vector<bool>({false, true, false}));
+  moe["moe_layers"] = {3};
   EXPECT_NE(errorOf(moe.dump())
-                .find("key \"interleave_moe_layer_step\": unsupported: "
-                      "Llama 4's Mixture-of-Experts layers"),
+                .find("key \"moe_layers\": layer 3 is not in [0, "
+                      "num_hidden_layers 3)"),
             std::string::npos);
   json bad = j;
   bad["layer_types"] = {"full_attention", "sliding_attention"};

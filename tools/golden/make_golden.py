@@ -49,6 +49,9 @@ MAX_SEED_TRIES = 200
 # ulp of rounding. A seed whose closest decision was 1.2 roundings of the logits from a tie (not counting upstream
 # noise) routed one token differently in llmc and moved the logits by 1.3x the tolerance.
 ROUTING_SLACK = 1.0
+# Specs with min_expert_tokens (llama4-moe): every expert of every MoE layer must be chosen by at least this many of
+# the prompt + generated tokens, so that each expert's weights reach the logits.
+MIN_EXPERT_TOKENS = 3
 
 
 @dataclass
@@ -82,6 +85,11 @@ class Spec:
     # Checks of the reference itself: function(model, prompt) -> one line for the summary, run on the accepted
     # seed's model; each exits the run (nothing written) when transformers does not compute what the spec means.
     reference_checks: list = field(default_factory=list)
+    # MoE seed checks beyond the bf16 routing slack (0 / False: none): every expert of every MoE layer chosen by at
+    # least this many of the prompt + generated tokens (expert_usage; Llama 4 routers only), and the routing slack
+    # required of the float32 model too, measured against float64 with float32's ulp.
+    min_expert_tokens: int = 0
+    f32_routing_slack: bool = False
 
 
 def ablate_config(**changes):
@@ -462,6 +470,166 @@ def llama4_rope_on_halves(model, cfg):
     return model, cfg
 
 
+def llama4_moe_config():
+    # llama4-text's model (chunk 6, NoPE layers 1 and 3 with temperature tuning, L2 QK norm, llama3 RoPE with equal
+    # factors) with Mixture-of-Experts layers: interleave_moe_layer_step 2 makes moe_layers [1, 3] (written out by
+    # the config), layers 0 and 2 keep the dense MLP of intermediate_size_mlp 96. Each MoE feed_forward routes 2 of
+    # 4 experts (Scout routes 1 of 16: k 2 exercises the sum over chosen experts) and adds a shared expert; both the
+    # routed and the shared experts are intermediate_size 48 wide (a multiple of 16; 2 x 48 = 96 != hidden 64, so
+    # experts.gate_up_proj [4, 64, 96] and down_proj [4, 48, 64] cannot be read transposed without a shape error).
+    # Router: logits = x W^T in the model dtype (no bias), top-2 over the logits, sigmoid of the chosen logits in
+    # float32 cast to the model dtype (0 for the others), and the score scales the expert's INPUT:
+    # out = shared_expert(x) + sum_e expert_e(sigma_e x), gate = the first 48 columns of gate_up_proj, up the last.
+    return dict(llama4_text_config(), intermediate_size=48, interleave_moe_layer_step=2, num_local_experts=4,
+                num_experts_per_tok=2)
+
+
+def llama4_attention_ablations():
+    """llama4-text's attention features (shared with llama4-moe)."""
+    return [
+        ("no chunked attention (attention_chunk_size 8192)", ablate_config(attention_chunk_size=8192), False),
+        ("RoPE on every layer (no NoPE layer)", ablate_config(no_rope_layers=[1, 1, 1, 1]), False),
+        ("no QK L2 norm (use_qk_norm false)", ablate_config(use_qk_norm=False), False),
+        ("no attention temperature tuning", ablate_config(attn_temperature_tuning=False), False),
+        ("rope_type default instead of llama3",
+         ablate_config(rope_parameters={"rope_type": "default", "rope_theta": 10000.0}), False),
+        ("RoPE on halves (rotate_half), not interleaved pairs", llama4_rope_on_halves, False),
+        ("QK L2 norm eps 1e-6, not rms_norm_eps", ablate_modules(is_l2_qk_norm, with_l2_eps(1e-6)), True),
+        EPS_ABLATION,
+    ]
+
+
+def is_llama4_router(name):
+    return name.endswith("feed_forward.router")
+
+
+def is_llama4_moe(name):
+    # (every layer's feed_forward: the dense ones are left alone by the make functions below)
+    return name.endswith("feed_forward")
+
+
+def is_llama4_shared_expert(name):
+    return name.endswith("feed_forward.shared_expert")
+
+
+class Llama4MoeVariant(torch.nn.Module):
+    """A Llama4TextMoe computed another way, with transformers' rounding points otherwise:
+    "output": the routing score scales each chosen expert's output, expert(x) sigma, instead of its input;
+    "softmax": the scores are a softmax over the chosen logits (mixtral's renormalised weights) instead of their
+    sigmoids, still scaling the input."""
+
+    def __init__(self, moe, mode):
+        super().__init__()
+        self.moe, self.mode = moe, mode
+
+    def forward(self, hidden_states):
+        moe = self.moe
+        x = hidden_states.reshape(-1, moe.hidden_dim)
+        if self.mode == "softmax":
+            logits = torch.nn.functional.linear(x, moe.router.weight)  # the router's own logits (no bias)
+            top_v, top_i = torch.topk(logits, moe.top_k, dim=1)
+            weights = torch.softmax(top_v.float(), dim=1).to(logits.dtype)
+            scores = torch.zeros_like(logits).scatter_(1, top_i, weights)
+        else:
+            scores, logits = moe.router(x)
+        scale = scores.transpose(0, 1).reshape(-1, 1)
+        routed_in = x.repeat(scores.shape[1], 1)
+        if self.mode == "output":
+            routed_out = moe.experts(routed_in) * scale
+        else:
+            routed_out = moe.experts(routed_in * scale)
+        out = moe.shared_expert(x)
+        out.add_(routed_out.reshape(scores.shape[1], -1, routed_out.shape[-1]).sum(dim=0))
+        return out, logits
+
+
+def llama4_moe_variant(mode):
+    return lambda m: Llama4MoeVariant(m, mode) if hasattr(m, "router") else m
+
+
+def swap_expert_gate_up(model, cfg):
+    """The model as an implementation that read experts.gate_up_proj's column halves the other way round (up first)
+    computes it."""
+    model = copy.deepcopy(model)
+    n = model.config.intermediate_size
+    with torch.no_grad():
+        for layer in model.model.layers:
+            if hasattr(layer.feed_forward, "experts"):
+                w = layer.feed_forward.experts.gate_up_proj
+                w.copy_(torch.cat([w[..., n:], w[..., :n]], dim=-1))
+    return model, cfg
+
+
+@torch.no_grad()
+def llama4_moe_semantics(model, prompt):
+    """A reference check: on every MoE layer, over the prompt, the feed_forward's output equals a float64
+    re-implementation from its input and the weights (top-k over x W_r^T, sigma = sigmoid of the chosen logits,
+    out = shared(x) + sum_e down_e(silu(gate_e) up_e) of sigma_e x, gate = the first I columns of gate_up_proj),
+    and is clearly farther from the same with the score on the expert output. Also says whether transformers'
+    bf16 rounding points (below) reproduce its output bit for bit."""
+    c = model.config
+    seen, hooks = [], []
+    for name, mod in model.named_modules():
+        if hasattr(mod, "router") and hasattr(mod, "shared_expert"):
+            hooks.append(mod.register_forward_hook(
+                lambda m, args, out: seen.append((m, args[0].reshape(-1, args[0].shape[-1]), out[0]))))
+    try:
+        model(input_ids=torch.tensor([prompt]), use_cache=False)
+    finally:
+        for h in hooks:
+            h.remove()
+    if len(seen) != len(c.moe_layers):
+        sys.exit(f"llama4_text: {len(seen)} MoE blocks ran, moe_layers is {c.moe_layers}")
+    n, k = c.intermediate_size, c.num_experts_per_tok
+
+    def silu(v):
+        return v * torch.sigmoid(v)
+
+    def mlp(x, gate, up, down):  # x [T, H]; gate, up [H, I]; down [I, H]
+        return (silu(x @ gate) * (x @ up)) @ down
+
+    worst, alternative, exact = 0.0, float("inf"), True
+    for moe, x, out in seen:
+        dt = x.dtype
+        xd = x.double()
+        logits = xd @ moe.router.weight.double().t()
+        top_v, top_i = logits.topk(k, dim=1)
+        gu, down = moe.experts.gate_up_proj.double(), moe.experts.down_proj.double()
+        se = moe.shared_expert
+        shared = mlp(xd, se.gate_proj.weight.double().t(), se.up_proj.weight.double().t(),
+                     se.down_proj.weight.double().t())
+        on_input, on_output = shared.clone(), shared.clone()
+        for j in range(k):
+            sigma = torch.sigmoid(top_v[:, j:j + 1])
+            for e in range(c.num_local_experts):
+                rows = top_i[:, j] == e
+                if rows.any():
+                    g, u = gu[e, :, :n], gu[e, :, n:]
+                    on_input[rows] += mlp(sigma[rows] * xd[rows], g, u, down[e])
+                    on_output[rows] += sigma[rows] * mlp(xd[rows], g, u, down[e])
+        scale = float(out.double().abs().max())
+        worst = max(worst, float((on_input - out.double()).abs().max()) / scale)
+        alternative = min(alternative, float((on_output - out.double()).abs().max()) / scale)
+        # transformers' rounding points, in the model dtype: logits rounded; sigma in float32, rounded; sigma x
+        # rounded; x W_gate_up rounded; silu(gate) rounded; up silu(gate) rounded; . W_down rounded; the sum over
+        # the experts (a float32 reduction, rounded once); shared (its own Linear roundings) + sum, rounded.
+        lg = x @ moe.router.weight.t()
+        tv, ti = lg.topk(k, dim=1)
+        sc = torch.zeros_like(lg).scatter_(1, ti, torch.sigmoid(tv.float()).to(dt))
+        routed = []
+        for e in range(c.num_local_experts):
+            h = (x * sc[:, e:e + 1]) @ moe.experts.gate_up_proj[e]
+            routed.append((h[:, n:] * torch.nn.functional.silu(h[:, :n])) @ moe.experts.down_proj[e])
+        exact &= torch.equal(se(x) + torch.stack(routed).float().sum(0).to(dt), out)
+    limit = 1e-5 if model.dtype == torch.float32 else 2e-2
+    if worst > limit or alternative < 10 * worst:
+        sys.exit(f"llama4_text MoE: float64 re-implementation off by {worst:.2e} x max|out| (score on the output "
+                 f"instead: {alternative:.2e})")
+    return (f"MoE layers {c.moe_layers}: float64 re-implementation (score on the expert input, gate = first {n} "
+            f"columns) within {worst:.1e} x max|out|, score on the output instead {alternative:.1e}; "
+            f"transformers' rounding points reproduced bit for bit: {'yes' if exact else 'no'}")
+
+
 def mistral3_config():
     # Mistral3ForConditionalGeneration (Mistral Small 3.1's wrapper) around a tiny mistral text model: its parameters
     # under text_config (model_type mistral, explicit head_dim 16, sliding_window null, theta 1e6: neither the
@@ -507,9 +675,9 @@ def tie_lm_head(model, cfg):
     return model, cfg
 
 
-# The MoE models have 8 experts, k >= 2 and 29+ prompt tokens, so routing decisions differ between tokens and
-# layers; the router weights keep the 0.08 initializer range, which spreads the router's scores enough that the
-# chosen experts are not near ties (the bf16 reference must pick the same experts as its float32 twin).
+# The MoE models have 8 experts (llama4-moe: 4), k >= 2 and 29+ prompt tokens, so routing decisions differ between
+# tokens and layers; the router weights keep the 0.08 initializer range, which spreads the router's scores enough
+# that the chosen experts are not near ties (the bf16 reference must pick the same experts as its float32 twin).
 def mixtral_config():
     return dict(
         vocab_size=448, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
@@ -793,15 +961,7 @@ def specs():
           ("qkv_proj k and v blocks swapped", swap_k_v, False),
           EPS_ABLATION]),
         ("llama4-text", Llama4TextConfig, llama4_text_config, 29, 2000, 0.45, 2.0, (),
-         [("no chunked attention (attention_chunk_size 8192)", ablate_config(attention_chunk_size=8192), False),
-          ("RoPE on every layer (no NoPE layer)", ablate_config(no_rope_layers=[1, 1, 1, 1]), False),
-          ("no QK L2 norm (use_qk_norm false)", ablate_config(use_qk_norm=False), False),
-          ("no attention temperature tuning", ablate_config(attn_temperature_tuning=False), False),
-          ("rope_type default instead of llama3",
-           ablate_config(rope_parameters={"rope_type": "default", "rope_theta": 10000.0}), False),
-          ("RoPE on halves (rotate_half), not interleaved pairs", llama4_rope_on_halves, False),
-          ("QK L2 norm eps 1e-6, not rms_norm_eps", ablate_modules(is_l2_qk_norm, with_l2_eps(1e-6)), True),
-          EPS_ABLATION],
+         llama4_attention_ablations(),
          dict(note="llama4_text, all layers dense (moe_layers []): NoPE layers 1 and 3 with attention temperature "
                    "tuning (floor_scale 4, attn_scale 0.5), chunked attention (chunk 6) with interleaved RoPE "
                    "(llama3 scaling, high_freq_factor = low_freq_factor) and the weightless L2 QK norm on layers "
@@ -857,6 +1017,22 @@ def specs():
           ("rope_interleave false", ablate_config(rope_interleave=False), False),
           ("q_a/kv_a_layernorm eps 1e-3 (rms_norm_eps), not 1e-6", ablate_modules(is_latent_norm, with_eps(1e-3)),
            True)]),
+        ("llama4-moe", Llama4TextConfig, llama4_moe_config, 29, 2400, 0.45, 2.0, (),
+         [("routing score on the expert output, not its input", ablate_modules(is_llama4_moe, llama4_moe_variant(
+             "output")), False),
+          ("softmax over the chosen logits instead of their sigmoids",
+           ablate_modules(is_llama4_moe, llama4_moe_variant("softmax")), False),
+          ("shared expert removed", ablate_modules(is_llama4_shared_expert, lambda m: Zero()), False),
+          ("top-1 routing instead of top-2", ablate_config(num_experts_per_tok=1), False),
+          ("experts' gate_up_proj halves swapped (up first)", swap_expert_gate_up, False)]
+         + llama4_attention_ablations(),
+         dict(min_expert_tokens=MIN_EXPERT_TOKENS, f32_routing_slack=True, reference_checks=[llama4_moe_semantics],
+              note="llama4_text with MoE layers 1 and 3 (interleave_moe_layer_step 2; layers 0 and 2 dense, "
+                   "intermediate_size_mlp 96): 4 experts of intermediate_size 48, top-2 over the router logits, "
+                   "sigmoid scores that scale the expert INPUT (expert(sigma x)), plus a shared expert (48) on the "
+                   "unscaled x; experts.gate_up_proj [E, H, 2I] used as x W, gate = first I columns; attention as "
+                   "llama4-text (NoPE layers 1 and 3 with temperature tuning, chunk 6, interleaved llama3 RoPE and "
+                   "the L2 QK norm on layers 0 and 2)")),
     ]
     # (an optional last element: further Spec fields)
     for family, cls, make_cfg, prompt_len, seed, embed_std, bigram, drop_keys, ablations, *extra in \
@@ -1012,11 +1188,16 @@ def teacher_forced(model, tokens):
 
 
 @torch.no_grad()
+def is_router(name):
+    return name.endswith("mlp.gate") or name.endswith("block_sparse_moe.gate") or is_llama4_router(name)
+
+
+@torch.no_grad()
 def router_inputs(model, tokens):
     """Per MoE gate module (in order), its input rows as float64, from one cache-free forward."""
     rows, hooks = [], []
     for name, mod in model.named_modules():
-        if name.endswith("mlp.gate") or name.endswith("block_sparse_moe.gate"):
+        if is_router(name):
             hooks.append(mod.register_forward_hook(
                 lambda m, args, out: rows.append(args[0].reshape(-1, args[0].shape[-1]).double())))
     model(input_ids=torch.tensor([tokens]), use_cache=False)
@@ -1026,27 +1207,28 @@ def router_inputs(model, tokens):
 
 
 @torch.no_grad()
-def routing_slack(model, wide, tokens):
+def routing_slack(model, wide, tokens, ulp_exponent=-7):
     """How far every routing decision is from a tie, in units of how far bf16 evaluation moves it: min over tokens
     and MoE layers of (selection-score gap between the last chosen and the first unchosen expert, or group) /
     (the shift of both scores between this model and the same weights evaluated in float32, plus one bf16 ulp of
     each logit for its own rounding). Below ROUTING_SLACK, an implementation whose hidden states differ from the
     reference's by bf16 noise (as every correct one does) may pick another expert and move the logits by far more
-    than the tolerance. inf for dense models."""
+    than the tolerance. inf for dense models. ulp_exponent: one ulp of a logit x is 2^(floor(log2|x|) + ulp_exponent)
+    (-7: bfloat16; -23 for a float32 model measured against float64)."""
     cfg = model.config
     k = getattr(cfg, "num_experts_per_tok", None)
     if not k:
         return float("inf")
     sigmoid = cfg.model_type in ("glm4_moe", "minimax_m2", "deepseek_v3")
     groups, top_groups = getattr(cfg, "n_group", 1) or 1, getattr(cfg, "topk_group", 1) or 1
-    gates = [(n, m) for n, m in model.named_modules() if n.endswith("mlp.gate") or n.endswith("block_sparse_moe.gate")]
+    gates = [(n, m) for n, m in model.named_modules() if is_router(n)]
     narrow_x, wide_x = router_inputs(model, tokens), router_inputs(wide, tokens)
 
     def scores(name, mod, x):
         parent = model.get_submodule(name.rpartition(".")[0])
         bias = getattr(mod, "e_score_correction_bias", getattr(parent, "e_score_correction_bias", None))
         logits = x @ mod.weight.double().t()
-        ulp = torch.pow(2.0, torch.floor(torch.log2(logits.abs().clamp_min(1e-30))) - 7)
+        ulp = torch.pow(2.0, torch.floor(torch.log2(logits.abs().clamp_min(1e-30))) + ulp_exponent)
         if sigmoid:
             return torch.sigmoid(logits) + (bias.double() if bias is not None else 0), 0.25 * ulp
         return logits, ulp  # softmax keeps the order of the logits
@@ -1070,6 +1252,21 @@ def routing_slack(model, wide, tokens):
             s = s.masked_fill(keep.repeat_interleave(per, dim=1) == 0, float("-inf"))
         worst = min(worst, slack(s, err, k))
     return worst
+
+
+@torch.no_grad()
+def expert_usage(model, tokens):
+    """Per Llama 4 MoE layer (in order), how many of the tokens route to each expert (the router's top-k over its
+    logits), from one cache-free forward."""
+    counts, hooks = [], []
+    for name, mod in model.named_modules():
+        if is_llama4_router(name):
+            hooks.append(mod.register_forward_hook(lambda m, args, out: counts.append(torch.bincount(
+                out[1].topk(m.top_k, dim=-1).indices.reshape(-1), minlength=out[1].shape[-1]).tolist())))
+    model(input_ids=torch.tensor([tokens]), use_cache=False)
+    for h in hooks:
+        h.remove()
+    return counts
 
 
 def rel_diff(a, ref):
@@ -1152,11 +1349,18 @@ def make_one(spec, root):
             # Noise of the reference itself: the same weights evaluated in a wider type.
             wide = load(tmp, torch.float64 if spec.dtype == torch.float32 else torch.float32,
                         model_class=spec.model_class)
-            if spec.dtype == torch.bfloat16:
-                slack = routing_slack(model, wide, tokens)
+            slack = None
+            if spec.dtype == torch.bfloat16 or spec.f32_routing_slack:
+                slack = routing_slack(model, wide, tokens, -7 if spec.dtype == torch.bfloat16 else -23)
                 if slack < ROUTING_SLACK:
-                    print(f"  {spec.name}: seed {seed} rejected, a routing decision only {slack:.2f}x its bf16 noise "
-                          f"from a tie", file=sys.stderr)
+                    print(f"  {spec.name}: seed {seed} rejected, a routing decision only {slack:.2f}x its "
+                          f"{'bf16' if spec.dtype == torch.bfloat16 else 'f32'} noise from a tie", file=sys.stderr)
+                    continue
+            usage = None
+            if spec.min_expert_tokens:
+                usage = expert_usage(model, tokens)
+                if not usage or min(min(c) for c in usage) < spec.min_expert_tokens:
+                    print(f"  {spec.name}: seed {seed} rejected, tokens per expert {usage}", file=sys.stderr)
                     continue
             wide_logits = teacher_forced(wide, tokens)
             noise = rel_diff(logits, wide_logits)
@@ -1216,7 +1420,7 @@ def make_one(spec, root):
                           getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads),
                 vocab=cfg.vocab_size, P=spec.prompt_len, N=MAX_NEW_TOKENS, seed=seed, max_abs=max_abs,
                 margin=margin / max_abs, tol=tol, noise=noise, cache=cache_vs_full, effects=effects,
-                reference_checks=reference_checks,
+                reference_checks=reference_checks, slack=slack, usage=usage,
                 size=sum(os.path.getsize(os.path.join(out_dir, f)) for f in os.listdir(out_dir)))
 
 
@@ -1241,6 +1445,11 @@ def main():
     for r in rows:
         for what, effect in r["effects"]:
             print(f"  {r['name']:<23} {what:<52} {effect:.2e}")
+    for r in rows:
+        if r["slack"] is not None and math.isfinite(r["slack"]):
+            print(f"routing {r['name']}: min slack {r['slack']:.2f}x the "
+                  f"{'bf16' if r['tol'] == BF16_REL_TOL else 'f32'} noise"
+                  + (f", tokens per expert per MoE layer {r['usage']}" if r["usage"] else ""))
     for r in rows:
         for line in r["reference_checks"]:
             print(f"reference check {r['name']}: {line}")

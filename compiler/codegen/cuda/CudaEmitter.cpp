@@ -41,7 +41,8 @@ const char *templateOf(llvm::StringRef callee) {
               "mla_absorb_output"},
              k_mla_cuh)
       .Cases({"argmax_partial", "argmax_final"}, k_argmax_cuh)
-      .Cases({"moe_router", "moe_gate_up", "moe_down", "sigmoid_gate"},
+      .Cases({"moe_router", "moe_scale_input", "moe_gate_up", "moe_down",
+              "sigmoid_gate"},
              k_moe_cuh)
       .Cases({"moe_sort", "moe_gate_up_grouped", "moe_down_grouped",
               "moe_combine"},

@@ -112,6 +112,9 @@ LogicalResult ParamOp::verify() {
                            << "' must hold its " << getType().getDimSize(0)
                            << " rows";
   }
+  if (getTransposed() && (getParts() || getType().getRank() < 2))
+    return emitOpError() << "transposed weight '" << getName()
+                         << "' must be one checkpoint tensor of rank >= 2";
   return success();
 }
 

@@ -53,6 +53,10 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
     of the one listed checkpoint tensor, which has `total` rows (Phi-3's
     fused `qkv_proj` and `gate_up_proj` read as separate projections).
 
+    With `transposed`, the checkpoint tensor has the last two dimensions of
+    the weight swapped: Llama 4's experts, stored `[E, H, 2I]` and `[E, I,
+    H]` for `x W`, read as `[E, 2I, H]` and `[E, H, I]`.
+
     ```mlir
     %w = llm.param "model.layers.0.self_attn.q_proj.weight" : tensor<2048x2048xbf16>
     %d = llm.param "model.layers.0.mlp.experts.down_proj" stacked
@@ -60,13 +64,16 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
          "model.layers.0.mlp.experts.1.down_proj.weight"] : tensor<2x64x32xbf16>
     %k = llm.param "model.layers.0.self_attn.k_proj.weight" stacked
         ["model.layers.0.self_attn.qkv_proj.weight"] rows [3072, 9216] : tensor<3072x3072xbf16>
+    %g = llm.param "model.layers.1.feed_forward.experts.gate_up_proj" transposed : tensor<16x16384x5120xbf16>
     ```
   }];
   let arguments = (ins StrAttr:$name, OptionalAttr<StrArrayAttr>:$parts,
-                       OptionalAttr<DenseI64ArrayAttr>:$rows);
+                       OptionalAttr<DenseI64ArrayAttr>:$rows,
+                       UnitAttr:$transposed);
   let results = (outs LLM_Weight:$result);
   let assemblyFormat = [{
-    $name (`stacked` $parts^)? (`rows` $rows^)? attr-dict `:` type($result)
+    $name (`stacked` $parts^)? (`rows` $rows^)? (`transposed` $transposed^)?
+    attr-dict `:` type($result)
   }];
   let hasVerifier = 1;
 }
@@ -273,17 +280,22 @@ def LLM_MoEExpertsOp : LLM_Op<"moe_experts", [Pure]> {
     `[E, H, I]`: transformers' fused layout, stacked from per-expert
     checkpoint tensors by `llm.param ... stacked`.
 
+    With `scale_input` (Llama 4), the weight scales the expert's input
+    instead of its output: `x_j = weights[t, j] * x` rounded to x's type,
+    `y_j` computed from `x_j`, and the result is `sum_j y_j` (in fp32,
+    rounded once).
+
     ```mlir
     %y = llm.moe_experts silu %x, %w, %ids, %gate_up, %down : tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<8x192x64xf32>, tensor<8x64x96xf32> -> tensor<?x64xf32>
     ```
   }];
   let arguments = (ins LLM_Activation:$input, LLM_Activation:$weights,
       RankedTensorOf<[I32]>:$expert_ids, LLM_Weight:$gate_up,
-      LLM_Weight:$down, LLM_ActivationFn:$activation);
+      LLM_Weight:$down, LLM_ActivationFn:$activation, UnitAttr:$scale_input);
   let results = (outs LLM_Activation:$result);
   let assemblyFormat = [{
     $activation $input `,` $weights `,` $expert_ids `,` $gate_up `,` $down
-    attr-dict `:` type($input) `,` type($weights) `,` type($expert_ids) `,`
+    (`scale_input` $scale_input^)? attr-dict `:` type($input) `,` type($weights) `,` type($expert_ids) `,`
     type($gate_up) `,` type($down) `->` type($result)
   }];
   let hasVerifier = 1;

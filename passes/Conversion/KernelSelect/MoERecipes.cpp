@@ -128,17 +128,60 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   const uint64_t es = uint64_t(bytesOf(xt));
   const uint64_t mBytes = uint64_t(maxT) * uint64_t(K * I) * es;
   Value m = b.scratch(x.getLoc(), 0, mBytes, uint64_t(K * I), xt);
+  const uint64_t pairs = uint64_t(maxT) * uint64_t(K);
+  // The grouped path's scratch (after m): yp, segments, tiles, perm.
+  const uint64_t ypAt = llvm::alignTo(mBytes, 256);
+  const uint64_t segAt = llvm::alignTo(ypAt + pairs * uint64_t(H) * es, 256);
+  const uint64_t tilesAt = llvm::alignTo(segAt + uint64_t(E + 1) * 4, 256);
+  const uint64_t permAt = llvm::alignTo(tilesAt + uint64_t(E + 1) * 4, 256);
+  const uint64_t groupedEnd = permAt + pairs * 4;
+
+  // scale_input (Llama 4): each pair's own input row round(w * x), and
+  // weights of 1 for the (then exact) weighted sums; after the rest.
+  Value in = x.getInput(), weights = x.getWeights();
+  std::string pairTag;
+  if (x.getScaleInput()) {
+    const uint64_t xsAt = llvm::alignTo(grouped ? groupedEnd : mBytes, 256);
+    const uint64_t onesAt =
+        llvm::alignTo(xsAt + pairs * uint64_t(H) * es, 256);
+    Value xs = b.scratch(x.getLoc(), xsAt, pairs * uint64_t(H) * es,
+                         uint64_t(K * H), xt);
+    Value ones = b.scratch(x.getLoc(), onesAt, pairs * uint64_t(bytesOf(rt)),
+                           uint64_t(K), rt);
+    Call sc;
+    sc.callee = "moe_scale_input";
+    sc.entry = llvm::formatv("moe_scale_input_h{0}_k{1}_{2}_w{3}", H, K,
+                             typeTag(xt), typeTag(rt))
+                   .str();
+    sc.templateArgs = {b.i(H), b.i(K), b.type(xt), b.type(rt)};
+    sc.args = {b.numTokens()};
+    sc.args.push_back(b.operand(sc, in));
+    sc.args.push_back(b.operand(sc, weights));
+    sc.args.push_back(b.operand(sc, xs, true));
+    sc.args.push_back(b.operand(sc, ones, true));
+    sc.grid = {ceilDiv(H, 256), 1, 1};
+    sc.block = 256;
+    sc.tokensPerBlock = 1;
+    sc.tokenAxis = 1;
+    b.create(x.getLoc(), std::move(sc));
+    in = xs;
+    weights = ones;
+    pairTag = "_pairs";
+  }
 
   const bool vecUp = vectorized(xt, wt, H);
   Call up;
   up.callee = "moe_gate_up";
   up.entry = "moe_gate_up_" + shape + "_" + typeTag(xt) + "_" + typeTag(wt) +
-             "_act" + std::to_string(act) + (vecUp ? "" : "_scalar");
+             "_act" + std::to_string(act) + (vecUp ? "" : "_scalar") +
+             pairTag;
   up.templateArgs = {b.i(E),        b.i(H),      b.i(I),
                      b.i(K),        b.i(act),    b.flag(vecUp),
                      b.type(xt),    b.type(wt),  b.type(xt)};
+  if (!pairTag.empty())
+    up.templateArgs.push_back(b.i(1)); // XDIV: the pair's own row
   up.args = {b.numTokens()};
-  up.args.push_back(b.operand(up, x.getInput()));
+  up.args.push_back(b.operand(up, in));
   up.args.push_back(b.operand(up, x.getExpertIds()));
   up.args.push_back(b.operand(up, x.getGateUp()));
   up.args.push_back(b.operand(up, m, true));
@@ -160,7 +203,7 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
                      b.type(xt)};
   dn.args = {b.numTokens()};
   dn.args.push_back(b.operand(dn, m));
-  dn.args.push_back(b.operand(dn, x.getWeights()));
+  dn.args.push_back(b.operand(dn, weights));
   dn.args.push_back(b.operand(dn, x.getExpertIds()));
   dn.args.push_back(b.operand(dn, x.getDown()));
   dn.args.push_back(b.operand(dn, x.getResult(), true));
@@ -177,11 +220,6 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   // Prefill: yp [T * K, H] (each pair's down output), then the sort's
   // segment starts, tile starts and permutation.
   Type i32 = IntegerType::get(b.context(), 32);
-  const uint64_t pairs = uint64_t(maxT) * uint64_t(K);
-  const uint64_t ypAt = llvm::alignTo(mBytes, 256);
-  const uint64_t segAt = llvm::alignTo(ypAt + pairs * uint64_t(H) * es, 256);
-  const uint64_t tilesAt = llvm::alignTo(segAt + uint64_t(E + 1) * 4, 256);
-  const uint64_t permAt = llvm::alignTo(tilesAt + uint64_t(E + 1) * 4, 256);
   Value yp = b.scratch(x.getLoc(), ypAt, pairs * uint64_t(H) * es,
                        uint64_t(K * H), xt);
   Value seg = b.scratch(x.getLoc(), segAt, uint64_t(E + 1) * 4, 0, i32);
@@ -230,11 +268,14 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
     prefillOnly(c);
     b.create(x.getLoc(), std::move(c));
   };
+  // The template's K only divides the pair index into x's row: 1 reads
+  // the pairs' own scaled rows.
   groupedGemm("moe_gate_up_grouped",
               "moe_gate_up_grouped_" + shape + "_" + typeTag(xt) + "_act" +
-                  std::to_string(act),
-              {b.i(E), b.i(H), b.i(I), b.i(K), b.i(act), b.type(xt)},
-              x.getInput(), x.getGateUp(), m, I);
+                  std::to_string(act) + pairTag,
+              {b.i(E), b.i(H), b.i(I), b.i(pairTag.empty() ? K : 1), b.i(act),
+               b.type(xt)},
+              in, x.getGateUp(), m, I);
   groupedGemm("moe_down_grouped",
               "moe_down_grouped_" + shape + "_" + typeTag(xt),
               {b.i(E), b.i(H), b.i(I), b.i(K), b.type(xt)}, m, x.getDown(),
@@ -248,7 +289,7 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   comb.templateArgs = {b.i(H), b.i(K), b.type(rt), b.type(xt)};
   comb.args = {b.numTokens()};
   comb.args.push_back(b.operand(comb, yp));
-  comb.args.push_back(b.operand(comb, x.getWeights()));
+  comb.args.push_back(b.operand(comb, weights));
   comb.args.push_back(b.operand(comb, x.getResult(), true));
   comb.grid = {ceilDiv(H, 256), 1, 1};
   comb.block = 256;

@@ -156,6 +156,9 @@ void CpuBackend::moeExperts(const P::Op &op, const P::MoEExperts &p) {
   auto expertOf = [&](int64_t t, int64_t j) {
     return size_t(uint32_t(reinterpret_cast<const int32_t *>(row(idsOp, t))[j]));
   };
+  // With scale_input (Llama 4) expert e reads round(w[t, j] * x) and its
+  // output is summed unweighted.
+  const bool scaleInput = p.scale_input();
   // m[t, j] = round(act(round(gate_e x))) * round(up_e x), in x's dtype.
   float *m = scratch_.data() + scratchUsed_;
   assert(scratchUsed_ + size_t(T * K) * I <= scratch_.size());
@@ -170,6 +173,12 @@ void CpuBackend::moeExperts(const P::Op &op, const P::MoEExperts &p) {
       if (e >= E) {
         std::fill(mi, mi + I, 0.0f);
         continue;
+      }
+      if (scaleInput) {
+        float *xs = wk.c.data();
+        for (size_t h = 0; h < H; ++h)
+          xs[h] = roundTo(type, routing[pair] * xi[h]);
+        xi = xs;
       }
       for (size_t n = 0; n < I; ++n) {
         const uint8_t *g = gateUp + (e * 2 * I + n) * guRow;
@@ -195,7 +204,7 @@ void CpuBackend::moeExperts(const P::Op &op, const P::MoEExperts &p) {
           const float *d = asFloats(down + (e * H + n) * downRow,
                                     downOp.dtype(), I, wk.a.data());
           float y = roundTo(type, dot(m + size_t(i * K + j) * I, d, I));
-          acc += roundTo(wtype, routing[i * K + j] * y);
+          acc += scaleInput ? y : roundTo(wtype, routing[i * K + j] * y);
         }
         storeOne(row(out, i), type, n, acc);
       }

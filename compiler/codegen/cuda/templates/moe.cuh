@@ -140,12 +140,35 @@ __device__ __forceinline__ void sigmoid_gate(int T, const TX *x, const TW *w,
     y[size_t(t) * N + n] = from_f<TY>(g * to_f(v[size_t(t) * N + n]));
 }
 
+// Llama 4's scaled expert inputs: xs[t * K + j] = round(w[t, j] * x[t])
+// and ones[t * K + j] = 1 (the unweighted sum of the experts' outputs
+// through the weighted kernels: times 1 is exact). Block (c, t) covers
+// columns [c * blockDim.x, ...) of token t.
+template <int H, int K, typename TX, typename TR>
+__device__ __forceinline__ void moe_scale_input(int T, const TX *x,
+                                                const TR *weights, TX *xs,
+                                                TR *ones) {
+  const int t = blockIdx.y;
+  const int n = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= T || n >= H)
+    return;
+  const float v = to_f(x[size_t(t) * H + n]);
+#pragma unroll
+  for (int j = 0; j < K; ++j) {
+    xs[(size_t(t) * K + j) * H + n] =
+        from_f<TX>(to_f(weights[t * K + j]) * v);
+    if (n == 0)
+      ones[t * K + j] = from_f<TR>(1.0f);
+  }
+}
+
 // Gate and up of the chosen experts: block (p, r) with p = t * K + j runs
 // choice j of token t, e = ids[p]; warp w of the block computes row
 // n = r * WARPS + w of m[p] = round(act(round(gate_e . x))) * round(up_e . x),
-// gate_up[e] being [2I, H] (gate rows first).
+// gate_up[e] being [2I, H] (gate rows first). Pair p reads row p / XDIV of
+// x: its token's (XDIV = K), or its own (XDIV = 1, moe_scale_input's rows).
 template <int E, int H, int I, int K, int ACT, bool VEC, typename TX,
-          typename TW, typename TY>
+          typename TW, typename TY, int XDIV = K>
 __device__ __forceinline__ void moe_gate_up(int T, const TX *x,
                                             const int *ids, const TW *gate_up,
                                             TY *m) {
@@ -156,7 +179,7 @@ __device__ __forceinline__ void moe_gate_up(int T, const TX *x,
   const int e = ids[p];
   if (e < 0 || e >= E)
     return; // the router never writes one; the plan verifier bounds E
-  const TX *xr = x + size_t(p / K) * H;
+  const TX *xr = x + size_t(p / XDIV) * H;
   const TW *g = gate_up + (size_t(e) * 2 * I + n) * H;
   const float gv = warp_dot<H, VEC, TX, TW>(xr, g);
   const float uv = warp_dot<H, VEC, TX, TW>(xr, g + size_t(I) * H);
