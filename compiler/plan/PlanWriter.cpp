@@ -145,6 +145,7 @@ public:
           specs.back().sourceRows = (*rows)[1];
         }
         specs.back().transposed = p.getTransposed();
+        specs.back().interleaved = p.getInterleaved();
         specDTypes.push_back(*dtype);
       } else if (llvm::ArrayRef<int64_t>(specs[it->second].shape) !=
                  type.getShape()) {
@@ -463,7 +464,7 @@ private:
                    r.getGroups(), r.getTopGroups(),
                    pl::RouterGroupScore(r.getGroupScore()), r.getNormalize(),
                    r.getEpsilon().convertToDouble(),
-                   r.getScaling().convertToDouble())
+                   r.getScaling().convertToDouble(), bool(r.getLogitBias()))
                    .Union();
     } else if (auto x = dyn_cast<llm::MoEExpertsOp>(op)) {
       kind = pl::OpParams::MoEExperts;
@@ -471,7 +472,13 @@ private:
       params = pl::CreateMoEExperts(fbb, down[1], down[2], down[0],
                                     shape(x.getWeights())[1],
                                     pl::Activation(x.getActivation()),
-                                    x.getScaleInput())
+                                    x.getScaleInput(), bool(x.getGateUpBias()),
+                                    x.getSwigluLimit()
+                                        ? x.getSwigluLimit()->convertToDouble()
+                                        : 0.0,
+                                    x.getSwigluAlpha()
+                                        ? x.getSwigluAlpha()->convertToDouble()
+                                        : 0.0)
                    .Union();
     } else if (auto g = dyn_cast<llm::SigmoidGateOp>(op)) {
       kind = pl::OpParams::SigmoidGate;

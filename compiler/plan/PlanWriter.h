@@ -57,6 +57,9 @@ struct WeightSpec {
   /// The one checkpoint tensor has the last two dimensions of `shape`
   /// swapped (llm.param ... transposed).
   bool transposed = false;
+  /// The checkpoint interleaves the halves of dimension 1 (llm.param ...
+  /// interleaved): its index 2j is ours j, 2j + 1 ours N/2 + j.
+  bool interleaved = false;
   uint64_t bytes() const;
   /// The shape of one part: rows of the last dimension's width, as many as
   /// one part's share of the elements makes ([E, 2I, H] from 2E parts:

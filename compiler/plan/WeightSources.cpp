@@ -35,9 +35,10 @@ public:
       : archive(archive), tied(tied) {}
 
   llvm::Error check(const WeightSpec &spec) override {
-    if (spec.transposed) {
+    if (spec.transposed || spec.interleaved) {
       std::vector<int64_t> source = spec.shape;
-      std::swap(source[source.size() - 1], source[source.size() - 2]);
+      if (spec.transposed)
+        std::swap(source[source.size() - 1], source[source.size() - 2]);
       return checkTensor(spec.name, source);
     }
     if (spec.parts.empty())
@@ -56,8 +57,8 @@ public:
 
   llvm::Error fill(const WeightSpec &spec, uint64_t offset,
                    llvm::MutableArrayRef<uint8_t> out) override {
-    if (spec.transposed)
-      return fillTransposed(spec, offset, out);
+    if (spec.transposed || spec.interleaved)
+      return fillGathered(spec, offset, out);
     if (spec.parts.empty())
       return fillTensor(spec.name, spec.dtype, offset, out);
     if (spec.sourceRows > 0) {
@@ -104,29 +105,44 @@ private:
     return name;
   }
 
-  /// Weight [..., B, A] from the checkpoint's [..., A, B]: one source
-  /// matrix at a time (the writer streams front to back), converted to the
-  /// weight's dtype, then gathered.
-  llvm::Error fillTransposed(const WeightSpec &spec, uint64_t offset,
-                             llvm::MutableArrayRef<uint8_t> out) {
+  /// A weight whose elements are the checkpoint's in another order
+  /// (transposed last two dimensions, interleaved halves of dimension 1),
+  /// one slice of dimension 0 at a time (the writer streams front to
+  /// back): the slice converted to the weight's dtype, then gathered.
+  llvm::Error fillGathered(const WeightSpec &spec, uint64_t offset,
+                           llvm::MutableArrayRef<uint8_t> out) {
+    const uint64_t es = spec.bytes() / elementsOf(spec);
+    const uint64_t slice = elementsOf(spec) / uint64_t(spec.shape[0]);
+    // The weight's slice as [R, C] with R = dimension 1 (C: the rest).
+    const uint64_t R = uint64_t(spec.shape[1]), C = slice / R;
     const size_t rank = spec.shape.size();
-    const uint64_t B = uint64_t(spec.shape[rank - 2]),
-                   A = uint64_t(spec.shape[rank - 1]);
-    const uint64_t es = spec.bytes() / elementsOf(spec), matrix = A * B;
+    const uint64_t last = uint64_t(spec.shape[rank - 1]);
+    const uint64_t before = uint64_t(spec.shape[rank - 2]);
     for (uint64_t k = offset / es, n = 0; n < out.size() / es; ++k, ++n) {
-      const uint64_t lead = k / matrix, within = k % matrix;
-      if (!matrixCache || matrixName != spec.name || matrixLead != lead) {
-        matrixData.resize(matrix * es);
+      const uint64_t lead = k / slice, within = k % slice;
+      if (!sliceCached || sliceName != spec.name || sliceLead != lead) {
+        sliceData.resize(slice * es);
         if (llvm::Error e = fillTensor(spec.name, spec.dtype,
-                                       lead * matrix * es, matrixData))
+                                       lead * slice * es, sliceData))
           return e;
-        matrixCache = true;
-        matrixName = spec.name;
-        matrixLead = lead;
+        sliceCached = true;
+        sliceName = spec.name;
+        sliceLead = lead;
       }
-      const uint64_t b = within / A, a = within % A;
-      std::memcpy(out.data() + n * es, matrixData.data() + (a * B + b) * es,
-                  es);
+      uint64_t source = within;
+      if (spec.interleaved) {
+        const uint64_t r = within / C, c = within % C;
+        const uint64_t half = R / 2;
+        source = (r < half ? 2 * r : 2 * (r - half) + 1) * C + c;
+      }
+      if (spec.transposed) {
+        // Our [..., before, last] element at `source` is the checkpoint's
+        // [..., last, before] element with the two indices swapped.
+        const uint64_t outer = source / (before * last);
+        const uint64_t b = (source / last) % before, a = source % last;
+        source = outer * before * last + a * before + b;
+      }
+      std::memcpy(out.data() + n * es, sliceData.data() + source * es, es);
     }
     return llvm::Error::success();
   }
@@ -176,11 +192,11 @@ private:
   const hf::SafetensorsArchive &archive;
   bool tied;
   std::vector<uint8_t> staging; // the checkpoint's bytes of one chunk
-  // fillTransposed's current source matrix, converted.
-  std::vector<uint8_t> matrixData;
-  std::string matrixName;
-  uint64_t matrixLead = 0;
-  bool matrixCache = false;
+  // fillGathered's current slice of dimension 0, converted.
+  std::vector<uint8_t> sliceData;
+  std::string sliceName;
+  uint64_t sliceLead = 0;
+  bool sliceCached = false;
 };
 
 uint64_t splitmix64(uint64_t x) {

@@ -187,6 +187,8 @@ std::optional<FamilyDefaults> familyOf(llvm::StringRef modelType) {
                                    std::nullopt})
       .Case("llama4_text", FamilyDefaults{Family::Llama4Text, 131072, 8, 128,
                                           500000.0})
+      .Case("gpt_oss",
+            FamilyDefaults{Family::GptOss, 131072, 8, 64, 150000.0})
       .Default(std::nullopt);
 }
 
@@ -201,6 +203,7 @@ double defaultRmsNormEps(Family family) {
   case Family::Olmo3:
   case Family::Phi3:
   case Family::Llama4Text:
+  case Family::GptOss:
     return 1e-5;
   default:
     return 1e-6;
@@ -433,20 +436,22 @@ void readSlidingWindow(const Reader &top, ModelConfig &cfg) {
     return;
   case Family::Gemma2:
   case Family::Gemma3Text:
-  case Family::Olmo3: {
-    // layer_types, else the family's pattern: Gemma 2 every other layer from
-    // 0, Gemma 3 all but every sliding_window_pattern-th, OLMo 3 all but
-    // every 4th. A null window: no layer slides.
+  case Family::Olmo3:
+  case Family::GptOss: {
+    // layer_types, else the family's pattern: Gemma 2 and gpt-oss every
+    // other layer from 0, Gemma 3 all but every sliding_window_pattern-th,
+    // OLMo 3 all but every 4th. A null window: no layer slides.
     if (top.containsKey("sliding_window") && !top.has("sliding_window"))
       return;
-    // The class default is 4096 in all three.
-    cfg.slidingWindow = top.integer("sliding_window", 1, kMaxPositions, 4096);
+    // The class default: 128 in gpt-oss, 4096 in the others.
+    cfg.slidingWindow = top.integer("sliding_window", 1, kMaxPositions,
+                                    cfg.family == Family::GptOss ? 128 : 4096);
     if (top.has("layer_types")) {
       readLayerTypes(top, cfg);
       return;
     }
     const int64_t period =
-        cfg.family == Family::Gemma2       ? 2
+        cfg.family == Family::Gemma2 || cfg.family == Family::GptOss ? 2
         : cfg.family == Family::Olmo3      ? 4
                                            : top.integer("sliding_window_pattern",
                                                          1, kMaxLayers, 6);
@@ -771,6 +776,22 @@ void readMoE(const Reader &top, ModelConfig &cfg) {
     cfg.moeLayers.assign(cfg.numLayers, true);
     break;
   }
+  case Family::GptOss: {
+    // Every layer: top-k of the biased logits, softmax over those k (in
+    // the act dtype's rounding), experts with biases and the clamped
+    // SwiGLU, stored fused for x W with gate/up columns interleaved.
+    std::tie(moe.numExperts, expertsKey) =
+        integerOf({"num_local_experts", "num_experts"}, 1, kMaxExperts, 128);
+    moe.topK = top.integer("num_experts_per_tok", 1, kMaxExperts, 4);
+    moe.intermediateSize = cfg.intermediateSize;
+    moe.scoring = RouterScoring::SoftmaxTopK;
+    moe.weightsInActDtype = true;
+    moe.swigluLimit = top.number("swiglu_limit", 1e-9, 1e9, 7.0);
+    moe.swigluAlpha = top.number("swiglu_alpha", -1e9, 1e9, 1.702);
+    moe.gptOss = true;
+    cfg.moeLayers.assign(cfg.numLayers, true);
+    break;
+  }
   case Family::Llama4Text: {
     // moe_layers, else every interleave_moe_layer_step-th layer from
     // step - 1 (1: all of them).
@@ -1060,6 +1081,19 @@ ModelConfig resolve(const json &root, std::optional<DType> dtypeOverride) {
       return resolveMistral3(root, dtypeOverride);
     if (root.at("model_type") == "llama4")
       return resolveLlama4(root, dtypeOverride);
+    // GptOssConfig's RoPE when config.json states none: yarn (factor 32
+    // over 4096 positions, truncate false); a stated one replaces it whole.
+    if (root.at("model_type") == "gpt_oss" && !root.contains("rope_scaling") &&
+        !root.contains("rope_parameters")) {
+      json withRope = root;
+      withRope["rope_parameters"] = {{"rope_type", "yarn"},
+                                     {"factor", 32.0},
+                                     {"beta_fast", 32.0},
+                                     {"beta_slow", 1.0},
+                                     {"truncate", false},
+                                     {"original_max_position_embeddings", 4096}};
+      return resolveText(withRope, dtypeOverride, "");
+    }
   }
   return resolveText(root, dtypeOverride, "");
 }
@@ -1267,6 +1301,13 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
   case Family::Llama4Text:
     readLlama4Attention(top, cfg);
     break;
+  case Family::GptOss:
+    // Biased q/k/v/o (attention_bias, default true), fp32-weight norms,
+    // a learned sink logit per head.
+    cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", true);
+    cfg.normVariant = RMSNormVariant::WeightInFp32;
+    cfg.attentionSinks = true;
+    break;
   case Family::DeepseekV2:
   case Family::DeepseekV3:
     // attention_bias: q_a_proj (or nothing with q_proj), kv_a_proj_with_mqa
@@ -1328,7 +1369,7 @@ llvm::StringRef supportedModelTypes() {
   return "llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, "
          "glm4_moe, olmoe, minimax_m2, deepseek_v2, deepseek_v3, kimi_k2, "
          "gemma2, gemma3_text, gemma3, mistral3, olmo2, olmo3, smollm3, "
-         "granite, phi3, llama4_text, llama4";
+         "granite, phi3, llama4_text, llama4, gpt_oss";
 }
 
 std::optional<DType> parseDType(llvm::StringRef name) {

@@ -45,6 +45,7 @@ enum class Family {
   Granite,    // llama with embedding/residual/attention/logits multipliers
   Phi3,       // llama with fused qkv_proj / gate_up_proj, partial RoPE
   Llama4Text, // chunked attention, NoPE layers with temperature, L2 QK norm
+  GptOss,     // sinks, alternating 128-token windows, biased top-k MoE
 };
 /// Element types and MLP activations have one definition, the plan schema's
 /// (runtime/schema/plan.fbs; the llm dialect's enums are generated from it).
@@ -93,6 +94,11 @@ struct MoEConfig {
   /// [E, I, H]) and read transposed; the routing weight scales each
   /// expert's input, not its output; one ungated "shared_expert".
   bool llama4 = false;
+  /// gpt-oss: "router" with a bias, experts fused for x W with gate/up
+  /// columns interleaved and biases, the clamped SwiGLU (limit, alpha).
+  bool gptOss = false;
+  double swigluLimit = 0.0;
+  double swigluAlpha = 0.0;
 };
 
 /// Multi-head Latent Attention (shared/MODELS.md §7, §8): the sizes and the
@@ -182,6 +188,8 @@ struct ModelConfig {
   /// the positions of its own attentionChunk-token chunk.
   std::optional<int64_t> attentionChunk;
   std::vector<bool> chunkedLayers;
+  /// gpt-oss: a learned sink logit per head (self_attn.sinks [nH]).
+  bool attentionSinks = false;
   /// Llama 4: q and k of RoPE layers normalized per head after the RoPE by
   /// a weightless RMS norm (its "L2 norm", eps rms_norm_eps).
   bool qkL2NormAfterRope = false;

@@ -76,15 +76,17 @@ private:
     return llm::ParamOp::create(
         b, loc(name), RankedTensorType::get(shape, element ? element : act),
         b.getStringAttr(weightName(name)), /*parts=*/nullptr,
-        /*rows=*/nullptr, /*transposed=*/false);
+        /*rows=*/nullptr, /*transposed=*/false, /*interleaved=*/false);
   }
-  /// A checkpoint tensor stored with the last two dimensions of `shape`
-  /// swapped (Llama 4's experts).
-  Value transposed(const std::string &name, ArrayRef<int64_t> shape) {
+  /// A checkpoint tensor stored in another order: the last two dimensions
+  /// of `shape` swapped (Llama 4's and gpt-oss's experts), the halves of
+  /// dimension 1 interleaved (gpt-oss's gate/up).
+  Value gathered(const std::string &name, ArrayRef<int64_t> shape,
+                 bool transposed, bool interleaved) {
     return llm::ParamOp::create(b, loc(name), RankedTensorType::get(shape, act),
                                 b.getStringAttr(weightName(name)),
                                 /*parts=*/nullptr, /*rows=*/nullptr,
-                                /*transposed=*/true);
+                                transposed, interleaved);
   }
   /// The checkpoint tensors `parts`, concatenated, as one weight `name`.
   Value stacked(const std::string &name, ArrayRef<int64_t> shape,
@@ -96,7 +98,7 @@ private:
     return llm::ParamOp::create(b, loc(name), RankedTensorType::get(shape, act),
                                 b.getStringAttr(weightName(name)),
                                 b.getStrArrayAttr(refs), /*rows=*/nullptr,
-                                /*transposed=*/false);
+                                /*transposed=*/false, /*interleaved=*/false);
   }
   /// Rows [begin, begin + out) of the [total, in] checkpoint tensor
   /// `source` as the weight of `module` (Phi-3's fused projections).
@@ -108,7 +110,7 @@ private:
     return llm::ParamOp::create(
         b, loc(module), RankedTensorType::get({out, in}, act),
         b.getStringAttr(name), b.getStrArrayAttr(parts),
-        b.getDenseI64ArrayAttr({begin, total}), /*transposed=*/false);
+        b.getDenseI64ArrayAttr({begin, total}), /*transposed=*/false, /*interleaved=*/false);
   }
   Value linearRows(Value x, const std::string &module,
                    const std::string &source, int64_t begin, int64_t total,
@@ -335,9 +337,9 @@ private:
     std::optional<int64_t> window;
     if (cfg.slidingLayers[i])
       window = cfg.slidingWindow;
+    Value sinks = cfg.attentionSinks ? param(attn + ".sinks", {nH}) : Value();
     Value a = llm::AttentionOp::create(
-        b, loc(attn), q.getType(), q, updated, slots, positions,
-        /*sinks=*/Value(),
+        b, loc(attn), q.getType(), q, updated, slots, positions, sinks,
         b.getF64FloatAttr(
             cfg.attentionScale.value_or(1.0 / std::sqrt(double(d)))),
         window ? b.getI64IntegerAttr(*window) : IntegerAttr(),
@@ -450,8 +452,10 @@ private:
     const std::string upName = m.mixtralNames ? "w3" : "up_proj";
     const std::string downName = m.mixtralNames ? "w2" : "down_proj";
 
-    Value router =
-        param(block + (m.llama4 ? ".router.weight" : ".gate.weight"), {E, H});
+    const std::string routerName = m.llama4 || m.gptOss ? ".router" : ".gate";
+    Value router = param(block + routerName + ".weight", {E, H});
+    Value logitBias =
+        m.gptOss ? param(block + routerName + ".bias", {E}) : Value();
     Value bias = m.correctionBias
                      ? param(block + (m.biasOnBlock ? "" : ".gate") +
                                  ".e_score_correction_bias",
@@ -462,18 +466,31 @@ private:
     auto idsType =
         RankedTensorType::get({ShapedType::kDynamic, k}, b.getI32Type());
     auto route = llm::MoERouterOp::create(
-        b, loc(block + (m.llama4 ? ".router" : ".gate")), weightsType, idsType, y, router, bias,
+        b, loc(block + routerName), weightsType, idsType, y, router, bias,
+        logitBias,
         static_cast<llm::RouterScoring>(unsigned(m.scoring)),
         uint64_t(m.topK), uint64_t(m.groups), uint64_t(m.topGroups),
         static_cast<llm::RouterGroupScore>(unsigned(m.groupScore)),
         m.logitsInF32, m.normalize, llvm::APFloat(m.normalizeEpsilon),
         llvm::APFloat(m.scaling));
 
-    Value gateUp, down;
-    if (m.llama4) {
+    Value gateUp, down, gateUpBias, downBias;
+    if (m.gptOss) {
+      // Fused for x W, gate/up columns interleaved (2j gate j, 2j + 1 up j),
+      // the bias likewise.
+      gateUp = gathered(block + ".experts.gate_up_proj", {E, 2 * I, H},
+                        /*transposed=*/true, /*interleaved=*/true);
+      down = gathered(block + ".experts.down_proj", {E, H, I},
+                      /*transposed=*/true, /*interleaved=*/false);
+      gateUpBias = gathered(block + ".experts.gate_up_proj_bias", {E, 2 * I},
+                            /*transposed=*/false, /*interleaved=*/true);
+      downBias = param(block + ".experts.down_proj_bias", {E, H});
+    } else if (m.llama4) {
       // Fused, for x W: [E, H, 2I] (gate columns first) and [E, I, H].
-      gateUp = transposed(block + ".experts.gate_up_proj", {E, 2 * I, H});
-      down = transposed(block + ".experts.down_proj", {E, H, I});
+      gateUp = gathered(block + ".experts.gate_up_proj", {E, 2 * I, H},
+                        /*transposed=*/true, /*interleaved=*/false);
+      down = gathered(block + ".experts.down_proj", {E, H, I},
+                      /*transposed=*/true, /*interleaved=*/false);
     } else {
       std::vector<std::string> gateUpParts, downParts;
       for (int64_t e = 0; e < E; ++e) {
@@ -489,9 +506,12 @@ private:
     }
     Value out = llm::MoEExpertsOp::create(
         b, loc(block + ".experts"), y.getType(), y, route.getWeights(),
-        route.getExpertIds(), gateUp, down,
-        llm::ActivationAttr::get(&ctx, toLLM(cfg.hiddenAct)),
-        m.llama4 ? b.getUnitAttr() : UnitAttr());
+        route.getExpertIds(), gateUp, down, gateUpBias, downBias,
+        llm::ActivationAttr::get(&ctx, m.gptOss ? llm::Activation::Silu
+                                                : toLLM(cfg.hiddenAct)),
+        m.llama4 ? b.getUnitAttr() : UnitAttr(),
+        m.gptOss ? b.getF64FloatAttr(m.swigluLimit) : FloatAttr(),
+        m.gptOss ? b.getF64FloatAttr(m.swigluAlpha) : FloatAttr());
     if (m.sharedIntermediateSize > 0) {
       const std::string sharedName =
           block + (m.sharedGate || m.llama4 ? ".shared_expert"

@@ -10,9 +10,10 @@
 // on a windowed cache; two Mixture-of-Experts blocks: a
 // DeepSeek-V3-style router (sigmoid, correction bias, 2 of 4 groups, top 3,
 // renormalized, scaled) with SiLU experts whose inputs the weights scale
-// (Llama 4's scale_input), and a softmax top-2 router whose
-// weights stay in the activation type with GELU-tanh experts (whose
-// intermediate size 42 takes the scalar path), scaled per token by a
+// (Llama 4's scale_input), and gpt-oss's router (top 2 of the biased
+// logits, softmax over those, weights in the activation type) with biased
+// experts and the clamped SwiGLU (whose intermediate size 42 takes the
+// scalar path), scaled per token by a
 // sigmoid gate (Qwen2-MoE's shared_expert_gate); and a third attention
 // layer of Multi-head Latent Attention (32 heads, latent 32, RoPE 8 on the
 // trailing dims of 24-wide queries in fp32, values 12 wide) over a latent
@@ -54,9 +55,9 @@
 // CHECK: kernel.call @moe_scale_input({{.*}}entry = "moe_scale_input_h64_k3_f32_wf32"
 // CHECK: kernel.call @moe_gate_up({{.*}}entry = "moe_gate_up_e8_h64_i32_k3_f32_f32_act0_pairs"
 // CHECK: kernel.call @moe_down({{.*}}entry = "moe_down_e8_h64_i32_k3_f32_f32_wf32"
-// CHECK: kernel.call @moe_router({{.*}}entry = "moe_router_e6_h64_k2_softmax_f32_f32_wf32"
-// CHECK: kernel.call @moe_gate_up({{.*}}entry = "moe_gate_up_e6_h64_i42_k2_f32_f32_act1"
-// CHECK: kernel.call @moe_down({{.*}}entry = "moe_down_e6_h64_i42_k2_f32_f32_wf32_scalar"
+// CHECK: kernel.call @moe_router({{.*}}entry = "moe_router_e6_h64_k2_topk_softmax_f32_f32_lbiasf32_wf32"
+// CHECK: kernel.call @moe_gate_up({{.*}}entry = "moe_gate_up_e6_h64_i42_k2_f32_f32_act0_biasf32_oai_{{[0-9A-F]+}}"
+// CHECK: kernel.call @moe_down({{.*}}entry = "moe_down_e6_h64_i42_k2_f32_f32_wf32_scalar_biasf32"
 // CHECK: kernel.call @sigmoid_gate({{.*}}entry = "sigmoid_gate_h64_n64_f32_f32_f32"
 // CHECK: kernel.call @softcap({{.*}}entry = "softcap_s64_f32_f32_{{[0-9A-F]+}}"
 // CHECK: kernel.call @rms_norm({{.*}}entry = "rms_norm_s64_g1_var0_f32_f32_f32"
@@ -145,10 +146,13 @@ func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?
   %edn = llm.param "experts.down_proj" : tensor<8x64x32x!dt>
   %e = llm.moe_experts silu %normed, %rw, %ri, %egu, %edn scale_input : tensor<?x64x!dt>, tensor<?x3xf32>, tensor<?x3xi32>, tensor<8x64x64x!dt>, tensor<8x64x32x!dt> -> tensor<?x64x!dt> loc("moe_experts")
   %wr2 = llm.param "router2.weight" : tensor<6x64x!dt>
-  %rw2, %ri2 = llm.moe_router softmax %normed, %wr2 top_k 2 : tensor<?x64x!dt>, tensor<6x64x!dt> -> tensor<?x2x!dt>, tensor<?x2xi32> loc("moe_router2")
+  %br2 = llm.param "router2.bias" : tensor<6x!dt>
+  %rw2, %ri2 = llm.moe_router softmax_top_k %normed, %wr2 logit_bias(%br2 : tensor<6x!dt>) top_k 2 : tensor<?x64x!dt>, tensor<6x64x!dt> -> tensor<?x2x!dt>, tensor<?x2xi32> loc("moe_router2")
   %egu2 = llm.param "experts2.gate_up_proj" : tensor<6x84x64x!dt>
   %edn2 = llm.param "experts2.down_proj" : tensor<6x64x42x!dt>
-  %e2 = llm.moe_experts gelu_tanh %normed, %rw2, %ri2, %egu2, %edn2 : tensor<?x64x!dt>, tensor<?x2x!dt>, tensor<?x2xi32>, tensor<6x84x64x!dt>, tensor<6x64x42x!dt> -> tensor<?x64x!dt> loc("moe_experts2")
+  %gub2 = llm.param "experts2.gate_up_proj_bias" : tensor<6x84x!dt>
+  %dnb2 = llm.param "experts2.down_proj_bias" : tensor<6x64x!dt>
+  %e2 = llm.moe_experts silu %normed, %rw2, %ri2, %egu2, %edn2 biases %gub2, %dnb2 swiglu_limit 1.5 alpha 1.702 : tensor<?x64x!dt>, tensor<?x2x!dt>, tensor<?x2xi32>, tensor<6x84x64x!dt>, tensor<6x64x42x!dt>, tensor<6x84x!dt>, tensor<6x64x!dt> -> tensor<?x64x!dt> loc("moe_experts2")
   %wsg = llm.param "shared_expert_gate.weight" : tensor<1x64x!dt>
   %e2g = llm.sigmoid_gate %normed, %wsg, %e2 : tensor<?x64x!dt>, tensor<1x64x!dt>, tensor<?x64x!dt> loc("shared_expert_gate")
   %de = llm.add %d, %e : tensor<?x64x!dt> loc("moe_sum")

@@ -332,7 +332,7 @@ TEST(HFConfigErrors, NameFileAndKey) {
   family["model_type"] = "gpt2";
   EXPECT_EQ(errorOf(family.dump()),
             "dir/config.json: key \"model_type\": unsupported model_type "
-            "\"gpt2\" (supported: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, glm4_moe, olmoe, minimax_m2, deepseek_v2, deepseek_v3, kimi_k2, gemma2, gemma3_text, gemma3, mistral3, olmo2, olmo3, smollm3, granite, phi3, llama4_text, llama4)");
+            "\"gpt2\" (supported: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, qwen3_moe, glm4_moe, olmoe, minimax_m2, deepseek_v2, deepseek_v3, kimi_k2, gemma2, gemma3_text, gemma3, mistral3, olmo2, olmo3, smollm3, granite, phi3, llama4_text, llama4, gpt_oss)");
   json rope = j;
   rope["rope_scaling"] = {{"rope_type", "su"}, {"factor", 2.0}};
   EXPECT_EQ(errorOf(rope.dump()),

@@ -115,6 +115,11 @@ LogicalResult ParamOp::verify() {
   if (getTransposed() && (getParts() || getType().getRank() < 2))
     return emitOpError() << "transposed weight '" << getName()
                          << "' must be one checkpoint tensor of rank >= 2";
+  if (getInterleaved() && (getParts() || getType().getRank() < 2 ||
+                           getType().getDimSize(1) % 2 != 0))
+    return emitOpError() << "interleaved weight '" << getName()
+                         << "' must be one checkpoint tensor with an even "
+                            "dimension 1";
   return success();
 }
 
@@ -273,6 +278,16 @@ LogicalResult MoERouterOp::verify() {
       return emitOpError() << "correction bias must be tensor<" << experts
                            << "xf32>, got " << b;
   }
+  if (getLogitBias()) {
+    RankedTensorType b = cast<RankedTensorType>(getLogitBias().getType());
+    if (b.getRank() != 1 || b.getDimSize(0) != experts)
+      return emitOpError() << "logit bias must be [" << experts << "], got "
+                           << b;
+  }
+  if (getScoring() == RouterScoring::SoftmaxTopK &&
+      (getCorrectionBias() || getGroups() != 1 || getNormalize()))
+    return emitOpError() << "softmax_top_k takes no correction bias, groups "
+                            "or normalize (its k weights already sum to 1)";
   const int64_t groups = getGroups(), top = getTopGroups();
   if (groups < 1 || experts % groups != 0)
     return emitOpError() << groups << " groups do not divide " << experts
@@ -321,6 +336,25 @@ LogicalResult MoEExpertsOp::verify() {
                          << w << " and " << ids;
   if (out != in)
     return emitOpError() << "result type must be the input's, got " << out;
+  if (getGateUpBias()) {
+    auto gb = cast<RankedTensorType>(getGateUpBias().getType());
+    auto db = cast<RankedTensorType>(getDownBias().getType());
+    if (gb.getRank() != 2 || gb.getDimSize(0) != experts ||
+        gb.getDimSize(1) != 2 * inter || db.getRank() != 2 ||
+        db.getDimSize(0) != experts || db.getDimSize(1) != hidden)
+      return emitOpError() << "biases must be [E, 2I] and [E, H], got " << gb
+                           << " and " << db;
+  }
+  if (getSwigluLimit()) {
+    if (!getSwigluAlpha() || getActivation() != Activation::Silu ||
+        !(getSwigluLimit()->convertToDouble() > 0.0) ||
+        !std::isfinite(getSwigluLimit()->convertToDouble()) ||
+        !std::isfinite(getSwigluAlpha()->convertToDouble()))
+      return emitOpError() << "swiglu_limit needs silu, a finite positive "
+                              "limit and a finite alpha";
+  } else if (getSwigluAlpha()) {
+    return emitOpError() << "alpha without swiglu_limit";
+  }
   if (failed(verifyTokenCount(*this, getInput(), "input", getWeights(),
                               "weights")))
     return failure();

@@ -57,6 +57,10 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
     the weight swapped: Llama 4's experts, stored `[E, H, 2I]` and `[E, I,
     H]` for `x W`, read as `[E, 2I, H]` and `[E, H, I]`.
 
+    With `interleaved`, the checkpoint interleaves the two halves of the
+    weight's dimension 1: its index `2j` is the weight's `j`, `2j + 1` the
+    weight's `N/2 + j` (gpt-oss's gate/up columns and their biases).
+
     ```mlir
     %w = llm.param "model.layers.0.self_attn.q_proj.weight" : tensor<2048x2048xbf16>
     %d = llm.param "model.layers.0.mlp.experts.down_proj" stacked
@@ -69,11 +73,11 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
   }];
   let arguments = (ins StrAttr:$name, OptionalAttr<StrArrayAttr>:$parts,
                        OptionalAttr<DenseI64ArrayAttr>:$rows,
-                       UnitAttr:$transposed);
+                       UnitAttr:$transposed, UnitAttr:$interleaved);
   let results = (outs LLM_Weight:$result);
   let assemblyFormat = [{
     $name (`stacked` $parts^)? (`rows` $rows^)? (`transposed` $transposed^)?
-    attr-dict `:` type($result)
+    (`interleaved` $interleaved^)? attr-dict `:` type($result)
   }];
   let hasVerifier = 1;
 }
@@ -221,7 +225,7 @@ def LLM_GatedLinearOp : LLM_Op<"gated_linear", [Pure]> {
   let hasVerifier = 1;
 }
 
-def LLM_MoERouterOp : LLM_Op<"moe_router", [Pure]> {
+def LLM_MoERouterOp : LLM_Op<"moe_router", [Pure, AttrSizedOperandSegments]> {
   let summary = "Mixture-of-Experts routing: scores, (group-limited) top-k, weights";
   let description = [{
     Chooses `top_k` of the `[E, H]` router's experts for every token and
@@ -242,13 +246,19 @@ def LLM_MoERouterOp : LLM_Op<"moe_router", [Pure]> {
        rounded to the weights result's element type (f32, or x's type where
        the reference casts them).
 
+    `softmax_top_k` (gpt-oss) chooses the top_k logits and takes the softmax
+    over those k only, in fp32. `logit_bias` (`[E]`, gpt-oss's router bias)
+    is added to the logits before they are rounded, as a biased linear.
+
     ```mlir
     %w, %ids = llm.moe_router softmax %x, %gate top_k 2 normalize : tensor<?x64xf32>, tensor<8x64xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
     %w, %ids = llm.moe_router sigmoid %x, %gate, %bias top_k 8 groups 8 top_groups 4 group_score sum_of_top2 logits_in_fp32 normalize epsilon 1.0e-20 scaling 2.5 : tensor<?x7168xbf16>, tensor<256x7168xbf16>, tensor<256xf32> -> tensor<?x8xf32>, tensor<?x8xi32>
+    %w, %ids = llm.moe_router softmax_top_k %x, %gate logit_bias(%b : tensor<32xbf16>) top_k 4 : tensor<?x2880xbf16>, tensor<32x2880xbf16> -> tensor<?x4xbf16>, tensor<?x4xi32>
     ```
   }];
   let arguments = (ins LLM_Activation:$input, LLM_Weight:$weight,
-      Optional<LLM_Weight>:$correction_bias, LLM_RouterScoring:$scoring,
+      Optional<LLM_Weight>:$correction_bias,
+      Optional<LLM_Weight>:$logit_bias, LLM_RouterScoring:$scoring,
       I64Attr:$top_k, DefaultValuedAttr<I64Attr, "1">:$groups,
       DefaultValuedAttr<I64Attr, "1">:$top_groups,
       DefaultValuedAttr<LLM_RouterGroupScore, "RouterGroupScore::SumOfTop2">:$group_score,
@@ -258,7 +268,8 @@ def LLM_MoERouterOp : LLM_Op<"moe_router", [Pure]> {
   let results = (outs LLM_Activation:$weights,
                       RankedTensorOf<[I32]>:$expert_ids);
   let assemblyFormat = [{
-    $scoring $input `,` $weight (`,` $correction_bias^)? `top_k` $top_k
+    $scoring $input `,` $weight (`,` $correction_bias^)?
+    (`logit_bias` `(` $logit_bias^ `:` type($logit_bias) `)`)? `top_k` $top_k
     (`groups` $groups^)? (`top_groups` $top_groups^)?
     (`group_score` $group_score^)? (`logits_in_fp32` $logits_in_fp32^)?
     (`normalize` $normalize^)? (`epsilon` $epsilon^)?
@@ -268,7 +279,7 @@ def LLM_MoERouterOp : LLM_Op<"moe_router", [Pure]> {
   let hasVerifier = 1;
 }
 
-def LLM_MoEExpertsOp : LLM_Op<"moe_experts", [Pure]> {
+def LLM_MoEExpertsOp : LLM_Op<"moe_experts", [Pure, AttrSizedOperandSegments]> {
   let summary = "the routed experts: each token's chosen gated MLPs, weighted and summed";
   let description = [{
     For token t and its j-th chosen expert `e = expert_ids[t, j]`:
@@ -285,18 +296,30 @@ def LLM_MoEExpertsOp : LLM_Op<"moe_experts", [Pure]> {
     `y_j` computed from `x_j`, and the result is `sum_j y_j` (in fp32,
     rounded once).
 
+    gpt-oss: `biases %gu_b, %down_b` (`[E, 2I]`, `[E, H]`) are added to the
+    rounded gate/up and down products and rounded again; `swiglu_limit L
+    alpha A` replaces `act(gate) * up` (the activation must be `silu`) by
+    `g = min(gate, L)`, `u = clamp(up, -L, L)`, `(u + 1) * (g *
+    sigmoid(A * g))`, each product, sum and the sigmoid rounded to x's type.
+
     ```mlir
     %y = llm.moe_experts silu %x, %w, %ids, %gate_up, %down : tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<8x192x64xf32>, tensor<8x64x96xf32> -> tensor<?x64xf32>
     ```
   }];
   let arguments = (ins LLM_Activation:$input, LLM_Activation:$weights,
       RankedTensorOf<[I32]>:$expert_ids, LLM_Weight:$gate_up,
-      LLM_Weight:$down, LLM_ActivationFn:$activation, UnitAttr:$scale_input);
+      LLM_Weight:$down, Optional<LLM_Weight>:$gate_up_bias,
+      Optional<LLM_Weight>:$down_bias, LLM_ActivationFn:$activation,
+      UnitAttr:$scale_input, OptionalAttr<F64Attr>:$swiglu_limit,
+      OptionalAttr<F64Attr>:$swiglu_alpha);
   let results = (outs LLM_Activation:$result);
   let assemblyFormat = [{
     $activation $input `,` $weights `,` $expert_ids `,` $gate_up `,` $down
-    (`scale_input` $scale_input^)? attr-dict `:` type($input) `,` type($weights) `,` type($expert_ids) `,`
-    type($gate_up) `,` type($down) `->` type($result)
+    (`biases` $gate_up_bias^ `,` $down_bias)? (`scale_input` $scale_input^)?
+    (`swiglu_limit` $swiglu_limit^ `alpha` $swiglu_alpha)? attr-dict `:`
+    type($input) `,` type($weights) `,` type($expert_ids) `,`
+    type($gate_up) `,` type($down) (`,` type($gate_up_bias)^ `,`
+    type($down_bias))? `->` type($result)
   }];
   let hasVerifier = 1;
 }

@@ -63,10 +63,16 @@ FailureOr<unsigned> router(ArrayRef<Operation *> ops, unsigned first,
   const int scoring = int(r.getScoring()), gscore = int(r.getGroupScore());
   Call c;
   c.callee = "moe_router";
+  const char *scoringTag = r.getScoring() == llm::RouterScoring::Sigmoid
+                               ? "sigmoid"
+                           : r.getScoring() == llm::RouterScoring::SoftmaxTopK
+                               ? "topk_softmax"
+                               : "softmax";
+  Value logitBias = r.getLogitBias();
   c.entry = llvm::formatv("moe_router_e{0}_h{1}_k{2}_{3}_{4}_{5}", E, H, K,
-                          scoring ? "sigmoid" : "softmax", typeTag(xt),
-                          typeTag(wt))
+                          scoringTag, typeTag(xt), typeTag(wt))
                 .str() +
+            (logitBias ? "_lbias" + typeTag(elementOf(logitBias)) : "") +
             (r.getLogitsInFp32() ? "_f32logits" : "") + (bias ? "_bias" : "") +
             (r.getGroups() > 1 ? llvm::formatv("_g{0}of{1}", r.getTopGroups(),
                                                r.getGroups())
@@ -86,6 +92,10 @@ FailureOr<unsigned> router(ArrayRef<Operation *> ops, unsigned first,
                     b.type(xt),
                     b.type(wt),
                     b.type(rt)};
+  if (logitBias) {
+    c.templateArgs.push_back(b.flag(true));
+    c.templateArgs.push_back(b.type(elementOf(logitBias)));
+  }
   c.args = {b.numTokens()};
   c.args.push_back(b.operand(c, r.getInput()));
   c.args.push_back(b.operand(c, r.getWeight()));
@@ -95,6 +105,8 @@ FailureOr<unsigned> router(ArrayRef<Operation *> ops, unsigned first,
   c.args.push_back(b.f(r.getScaling().convertToDouble()));
   c.args.push_back(b.operand(c, r.getWeights(), true));
   c.args.push_back(b.operand(c, r.getExpertIds(), true));
+  if (logitBias)
+    c.args.push_back(b.operand(c, logitBias));
   c.grid = {1, 1, 1};
   c.block = int32_t(std::min<int64_t>(256, 32 * E));
   c.tokensPerBlock = 1;
@@ -119,7 +131,10 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   const std::string shape = llvm::formatv("e{0}_h{1}_i{2}_k{3}", E, H, I, K);
 
   const int64_t maxT = b.info().maxTokens;
-  const bool grouped = maxT > kPairTokens && xt == wt &&
+  // gpt-oss's biases and clamped SwiGLU run in the per-pair kernels only.
+  Value guBias = x.getGateUpBias(), downBias = x.getDownBias();
+  const bool oai = bool(x.getSwigluLimit());
+  const bool grouped = !guBias && !oai && maxT > kPairTokens && xt == wt &&
                        (xt.isBF16() || xt.isF16()) && H % 32 == 0 &&
                        I % 32 == 0;
   const int32_t pairMax = grouped ? int32_t(kPairTokens) : 0;
@@ -178,13 +193,30 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   up.templateArgs = {b.i(E),        b.i(H),      b.i(I),
                      b.i(K),        b.i(act),    b.flag(vecUp),
                      b.type(xt),    b.type(wt),  b.type(xt)};
-  if (!pairTag.empty())
-    up.templateArgs.push_back(b.i(1)); // XDIV: the pair's own row
+  const bool extras = guBias || oai;
+  if (!pairTag.empty() || extras)
+    up.templateArgs.push_back(b.i(pairTag.empty() ? K : 1)); // XDIV
   up.args = {b.numTokens()};
   up.args.push_back(b.operand(up, in));
   up.args.push_back(b.operand(up, x.getExpertIds()));
   up.args.push_back(b.operand(up, x.getGateUp()));
   up.args.push_back(b.operand(up, m, true));
+  if (extras) {
+    Type bt = guBias ? elementOf(guBias) : Type(Float32Type::get(b.context()));
+    up.templateArgs.push_back(b.flag(bool(guBias)));
+    up.templateArgs.push_back(b.flag(oai));
+    up.templateArgs.push_back(b.type(bt));
+    up.args.push_back(guBias ? b.operand(up, guBias) : b.null(bt));
+    const double limit = oai ? x.getSwigluLimit()->convertToDouble() : 0.0;
+    const double alpha = oai ? x.getSwigluAlpha()->convertToDouble() : 0.0;
+    up.args.push_back(b.f(limit));
+    up.args.push_back(b.f(alpha));
+    up.entry += std::string(guBias ? "_bias" + typeTag(bt) : "") +
+                (oai ? "_oai_" + hashTag(kernel::cudaFloatLiteral(float(limit)) +
+                                         ", " +
+                                         kernel::cudaFloatLiteral(float(alpha)))
+                     : "");
+  }
   up.grid = {int32_t(K), ceilDiv(I, 8), 1};
   up.block = 256;
   up.tokensPerBlock = 1;
@@ -207,6 +239,12 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   dn.args.push_back(b.operand(dn, x.getExpertIds()));
   dn.args.push_back(b.operand(dn, x.getDown()));
   dn.args.push_back(b.operand(dn, x.getResult(), true));
+  if (downBias) {
+    dn.templateArgs.push_back(b.flag(true));
+    dn.templateArgs.push_back(b.type(elementOf(downBias)));
+    dn.args.push_back(b.operand(dn, downBias));
+    dn.entry += "_bias" + typeTag(elementOf(downBias));
+  }
   dn.grid = {1, ceilDiv(H, 8), 1};
   dn.block = 256;
   dn.tokensPerBlock = 1;

@@ -34,6 +34,17 @@ int64_t best(const float *c, const std::vector<bool> &taken, int64_t n) {
   return b;
 }
 
+/// gpt-oss's clamped SwiGLU, every step rounded to `type` as transformers'
+/// GptOssExperts._apply_gate computes it in the activation dtype.
+float clampedSwiglu(P::DType type, float gate, float up, float limit,
+                    float alpha) {
+  const float g = std::min(gate, limit);
+  const float u = std::clamp(up, -limit, limit);
+  const float sig = roundTo(type, 1.0f / (1.0f + std::exp(-roundTo(type, g * alpha))));
+  const float glu = roundTo(type, g * sig);
+  return roundTo(type, roundTo(type, u + 1.0f) * glu);
+}
+
 } // namespace
 
 void CpuBackend::moeRouter(const P::Op &op, const P::MoERouter &p) {
@@ -41,6 +52,12 @@ void CpuBackend::moeRouter(const P::Op &op, const P::MoERouter &p) {
   const P::Operand &wOp = *op.inputs()->Get(1);
   const float *bias = p.has_correction_bias() ? load(*op.inputs()->Get(2))
                                               : nullptr;
+  // gpt-oss: a bias added to the logits before they are rounded.
+  const float *logitBias =
+      p.has_logit_bias()
+          ? load(*op.inputs()->Get(op.inputs()->size() - 1))
+          : nullptr;
+  const bool topKSoftmax = p.scoring() == P::RouterScoring::SoftmaxTopK;
   const P::Operand &weightsOut = *op.outputs()->Get(0);
   const P::Operand &idsOut = *op.outputs()->Get(1);
   const float *x = load(xOp);
@@ -63,10 +80,14 @@ void CpuBackend::moeRouter(const P::Op &op, const P::MoERouter &p) {
         const float *we = asFloats(w + size_t(e) * rowBytes, wOp.dtype(), H,
                                    wk.a.data());
         float l = dot(xi, we, H);
+        if (logitBias)
+          l += logitBias[e];
         s[e] = p.logits_in_fp32() ? l : roundTo(xOp.dtype(), l);
       }
-      // 2. scores in fp32.
-      if (p.scoring() == P::RouterScoring::Softmax) {
+      // 2. scores in fp32 (softmax_top_k: the logits choose; the softmax
+      // over the chosen comes in 6).
+      if (topKSoftmax) {
+      } else if (p.scoring() == P::RouterScoring::Softmax) {
         float m = s[0];
         for (int64_t e = 1; e < E; ++e)
           m = std::max(m, s[e]);
@@ -121,6 +142,14 @@ void CpuBackend::moeRouter(const P::Op &op, const P::MoERouter &p) {
         sum += s[e];
       }
       // 6. weights: unbiased scores, normalized, scaled, rounded.
+      if (topKSoftmax) {
+        const float top = wsel[0]; // the largest chosen logit
+        sum = 0.0f;
+        for (int64_t j = 0; j < K; ++j)
+          sum += wsel[j] = std::exp(wsel[j] - top);
+        for (int64_t j = 0; j < K; ++j)
+          wsel[j] /= sum;
+      }
       const float denominator = sum + float(p.normalize_epsilon());
       for (int64_t j = 0; j < K; ++j) {
         float v = wsel[j];
@@ -159,6 +188,17 @@ void CpuBackend::moeExperts(const P::Op &op, const P::MoEExperts &p) {
   // With scale_input (Llama 4) expert e reads round(w[t, j] * x) and its
   // output is summed unweighted.
   const bool scaleInput = p.scale_input();
+  // gpt-oss: biases after each rounded product ([E, 2I] and [E, H], read
+  // in place), and the clamped SwiGLU.
+  const P::Operand *guBiasOp = p.has_biases() ? op.inputs()->Get(5) : nullptr;
+  const P::Operand *downBiasOp =
+      p.has_biases() ? op.inputs()->Get(6) : nullptr;
+  auto biasAt = [&](const P::Operand &b, size_t index) {
+    float v;
+    const size_t es = dtypeSize(b.dtype());
+    return *asFloats(weight(b) + index * es, b.dtype(), 1, &v);
+  };
+  const float limit = float(p.swiglu_limit()), alpha = float(p.swiglu_alpha());
   // m[t, j] = round(act(round(gate_e x))) * round(up_e x), in x's dtype.
   float *m = scratch_.data() + scratchUsed_;
   assert(scratchUsed_ + size_t(T * K) * I <= scratch_.size());
@@ -187,7 +227,15 @@ void CpuBackend::moeExperts(const P::Op &op, const P::MoEExperts &p) {
                                                   wk.a.data()), H));
         float uv = roundTo(type, dot(xi, asFloats(u, guOp.dtype(), H,
                                                   wk.b.data()), H));
-        mi[n] = roundTo(type, roundTo(type, activate(p.activation(), gv)) * uv);
+        if (guBiasOp) {
+          gv = roundTo(type, gv + biasAt(*guBiasOp, e * 2 * I + n));
+          uv = roundTo(type, uv + biasAt(*guBiasOp, e * 2 * I + I + n));
+        }
+        if (limit > 0)
+          mi[n] = clampedSwiglu(type, gv, uv, limit, alpha);
+        else
+          mi[n] =
+              roundTo(type, roundTo(type, activate(p.activation(), gv)) * uv);
       }
     }
   });
@@ -204,6 +252,8 @@ void CpuBackend::moeExperts(const P::Op &op, const P::MoEExperts &p) {
           const float *d = asFloats(down + (e * H + n) * downRow,
                                     downOp.dtype(), I, wk.a.data());
           float y = roundTo(type, dot(m + size_t(i * K + j) * I, d, I));
+          if (downBiasOp)
+            y = roundTo(type, y + biasAt(*downBiasOp, e * H + n));
           acc += scaleInput ? y : roundTo(wtype, routing[i * K + j] * y);
         }
         storeOne(row(out, i), type, n, acc);

@@ -55,7 +55,14 @@ Status PlanChecker::checkMoERouter(const P::Op &op, const P::MoERouter &p) {
   LLMC_RETURN_IF_ERROR(finite(p.scaling(), "scaling"));
   if (p.normalize_epsilon() < 0 || !(p.scaling() > 0))
     return failOp("normalize_epsilon must be >= 0 and scaling > 0");
-  LLMC_RETURN_IF_ERROR(counts(op, p.has_correction_bias() ? 3 : 2, 2));
+  // The rule of llm.moe_router's verifier (LLMOps.cpp).
+  if (p.scoring() == P::RouterScoring::SoftmaxTopK &&
+      (p.has_correction_bias() || p.groups() != 1 || p.normalize()))
+    return failOp("softmax_top_k takes no correction bias, groups or "
+                  "normalize");
+  const size_t inputs = 2 + size_t(p.has_correction_bias()) +
+                        size_t(p.has_logit_bias());
+  LLMC_RETURN_IF_ERROR(counts(op, inputs, 2));
   LLMC_RETURN_IF_ERROR(arena(in(op, 0), "x", uint64_t(p.hidden())));
   LLMC_RETURN_IF_ERROR(
       weight(in(op, 1), "router weight", {p.experts(), p.hidden()}));
@@ -64,6 +71,9 @@ Status PlanChecker::checkMoERouter(const P::Op &op, const P::MoERouter &p) {
     if (in(op, 2).dtype() != P::DType::F32)
       return failOp("correction bias must be f32");
   }
+  if (p.has_logit_bias())
+    LLMC_RETURN_IF_ERROR(
+        weight(in(op, inputs - 1), "logit bias", {p.experts()}));
   LLMC_RETURN_IF_ERROR(arena(out(op, 0), "routing weights", uint64_t(p.top_k())));
   if (out(op, 0).dtype() != P::DType::F32 &&
       out(op, 0).dtype() != in(op, 0).dtype())
@@ -82,7 +92,19 @@ Status PlanChecker::checkMoEExperts(const P::Op &op, const P::MoEExperts &p) {
   if (p.experts() > kMaxExperts || p.top_k() > p.experts())
     return failOp("top_k " + std::to_string(p.top_k()) + " of " +
                   std::to_string(p.experts()) + " experts");
-  LLMC_RETURN_IF_ERROR(counts(op, 5, 1));
+  if (p.swiglu_limit() != 0 &&
+      (!std::isfinite(p.swiglu_limit()) || p.swiglu_limit() < 0 ||
+       !std::isfinite(p.swiglu_alpha()) ||
+       p.activation() != P::Activation::Silu))
+    return failOp("swiglu_limit needs silu, a finite positive limit and a "
+                  "finite alpha");
+  LLMC_RETURN_IF_ERROR(counts(op, p.has_biases() ? 7 : 5, 1));
+  if (p.has_biases()) {
+    LLMC_RETURN_IF_ERROR(weight(in(op, 5), "gate_up bias",
+                                {p.experts(), 2 * p.intermediate()}));
+    LLMC_RETURN_IF_ERROR(
+        weight(in(op, 6), "down bias", {p.experts(), p.hidden()}));
+  }
   LLMC_RETURN_IF_ERROR(arena(in(op, 0), "x", uint64_t(p.hidden())));
   LLMC_RETURN_IF_ERROR(arena(in(op, 1), "routing weights", uint64_t(p.top_k())));
   LLMC_RETURN_IF_ERROR(expertIds(in(op, 2), uint64_t(p.top_k())));

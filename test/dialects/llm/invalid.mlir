@@ -403,3 +403,30 @@ func.func @f(%q: tensor<?x4x16xbf16>, %pos: tensor<?xi32>) -> tensor<?x4x16xbf16
   %t = llm.attn_temperature %q, %pos floor_scale 0.0 scale 0.1 : tensor<?x4x16xbf16>
   return %t : tensor<?x4x16xbf16>
 }
+
+// -----
+
+func.func @f(%x: tensor<?x64xbf16>) -> tensor<?x2xi32> {
+  %g = llm.param "g" : tensor<4x64xbf16>
+  // expected-error @+1 {{softmax_top_k takes no correction bias, groups or normalize}}
+  %w, %ids = llm.moe_router softmax_top_k %x, %g top_k 2 normalize : tensor<?x64xbf16>, tensor<4x64xbf16> -> tensor<?x2xbf16>, tensor<?x2xi32>
+  return %ids : tensor<?x2xi32>
+}
+
+// -----
+
+func.func @f(%x: tensor<?x64xbf16>, %w: tensor<?x2xbf16>, %ids: tensor<?x2xi32>) -> tensor<?x64xbf16> {
+  %gu = llm.param "gu" : tensor<4x64x64xbf16>
+  %dn = llm.param "dn" : tensor<4x64x32xbf16>
+  // expected-error @+1 {{swiglu_limit needs silu, a finite positive limit and a finite alpha}}
+  %y = llm.moe_experts gelu %x, %w, %ids, %gu, %dn swiglu_limit 7.0 alpha 1.702 : tensor<?x64xbf16>, tensor<?x2xbf16>, tensor<?x2xi32>, tensor<4x64x64xbf16>, tensor<4x64x32xbf16> -> tensor<?x64xbf16>
+  return %y : tensor<?x64xbf16>
+}
+
+// -----
+
+func.func @f() -> tensor<4x63xbf16> {
+  // expected-error @+1 {{interleaved weight 'b' must be one checkpoint tensor with an even dimension 1}}
+  %b = llm.param "b" interleaved : tensor<4x63xbf16>
+  return %b : tensor<4x63xbf16>
+}

@@ -31,3 +31,26 @@ func.func @softmax_router(%x: tensor<?x32xf32>) -> tensor<?x2xi32> {
   %w, %ids = llm.moe_router softmax %x, %g top_k 2 : tensor<?x32xf32>, tensor<6x32xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
   return %ids : tensor<?x2xi32>
 }
+
+// -----
+
+// gpt-oss: top-k of the biased logits, softmax over those; experts stored
+// for x W with interleaved gate/up columns, biased, clamped SwiGLU.
+// Llama 4: the weights scale the experts' inputs.
+// CHECK-LABEL: func.func @gpt_oss_and_llama4
+func.func @gpt_oss_and_llama4(%x: tensor<?x64xbf16>) -> (tensor<?x64xbf16>, tensor<?x64xbf16>) {
+  %g = llm.param "mlp.router.weight" : tensor<4x64xbf16>
+  %b = llm.param "mlp.router.bias" : tensor<4xbf16>
+  // CHECK: llm.moe_router softmax_top_k %{{.+}}, %{{.+}} logit_bias(%{{.+}} : tensor<4xbf16>) top_k 2 : tensor<?x64xbf16>, tensor<4x64xbf16> -> tensor<?x2xbf16>, tensor<?x2xi32>
+  %w, %ids = llm.moe_router softmax_top_k %x, %g logit_bias(%b : tensor<4xbf16>) top_k 2 : tensor<?x64xbf16>, tensor<4x64xbf16> -> tensor<?x2xbf16>, tensor<?x2xi32>
+  // CHECK: llm.param "mlp.experts.gate_up_proj" transposed interleaved : tensor<4x64x64xbf16>
+  %gu = llm.param "mlp.experts.gate_up_proj" transposed interleaved : tensor<4x64x64xbf16>
+  %dn = llm.param "mlp.experts.down_proj" transposed : tensor<4x64x32xbf16>
+  %gub = llm.param "mlp.experts.gate_up_proj_bias" interleaved : tensor<4x64xbf16>
+  %dnb = llm.param "mlp.experts.down_proj_bias" : tensor<4x64xbf16>
+  // CHECK: llm.moe_experts silu {{.+}} biases %{{.+}}, %{{.+}} swiglu_limit 7.000000e+00 alpha 1.702000e+00 : tensor<?x64xbf16>, tensor<?x2xbf16>, tensor<?x2xi32>, tensor<4x64x64xbf16>, tensor<4x64x32xbf16>, tensor<4x64xbf16>, tensor<4x64xbf16> -> tensor<?x64xbf16>
+  %y = llm.moe_experts silu %x, %w, %ids, %gu, %dn biases %gub, %dnb swiglu_limit 7.0 alpha 1.702 : tensor<?x64xbf16>, tensor<?x2xbf16>, tensor<?x2xi32>, tensor<4x64x64xbf16>, tensor<4x64x32xbf16>, tensor<4x64xbf16>, tensor<4x64xbf16> -> tensor<?x64xbf16>
+  // CHECK: llm.moe_experts silu {{.+}} scale_input :
+  %z = llm.moe_experts silu %x, %w, %ids, %gu, %dn scale_input : tensor<?x64xbf16>, tensor<?x2xbf16>, tensor<?x2xi32>, tensor<4x64x64xbf16>, tensor<4x64x32xbf16> -> tensor<?x64xbf16>
+  return %y, %z : tensor<?x64xbf16>, tensor<?x64xbf16>
+}

@@ -28,13 +28,17 @@ __device__ __forceinline__ float warp_dot(const TX *x, const TW *w) {
 // 0 scores, limits groups, takes the top K (lower index first among equal
 // scores) and weighs them. SCORING: SCORE_* and GSCORE: GROUP_SCORE_*
 // (plan_enums.cuh).
+// LBIAS (gpt-oss): logit_bias[e] joins each logit before its rounding;
+// SCORE_SOFTMAX_TOP_K chooses by the logits and weighs the chosen by their
+// softmax.
 template <int E, int H, int K, int SCORING, bool F32_LOGITS, bool BIAS,
           int GROUPS, int TOPG, int GSCORE, bool NORM, typename TX,
-          typename TW, typename TR>
+          typename TW, typename TR, bool LBIAS = false, typename TB = float>
 __device__ __forceinline__ void moe_router(int T, const TX *x, const TW *w,
                                            const float *bias, float eps,
                                            float scaling, TR *weights,
-                                           int *ids) {
+                                           int *ids,
+                                           const TB *logit_bias = nullptr) {
   __shared__ float s[E]; // scores
   __shared__ float c[E]; // choice scores
   __shared__ unsigned char taken[E > GROUPS ? E : GROUPS];
@@ -44,14 +48,18 @@ __device__ __forceinline__ void moe_router(int T, const TX *x, const TW *w,
   const int lane = threadIdx.x % 32, warps = blockDim.x / 32;
   const TX *xr = x + size_t(t) * H;
   for (int e = threadIdx.x / 32; e < E; e += warps) {
-    const float acc = warp_dot<H, false, TX, TW>(xr, w + size_t(e) * H);
+    float acc = warp_dot<H, false, TX, TW>(xr, w + size_t(e) * H);
+    if (LBIAS)
+      acc += to_f(logit_bias[e]);
     if (lane == 0)
       s[e] = F32_LOGITS ? acc : round_to<TX>(acc);
   }
   __syncthreads();
   if (threadIdx.x != 0)
     return;
-  if constexpr (SCORING == SCORE_SOFTMAX) {
+  if constexpr (SCORING == SCORE_SOFTMAX_TOP_K) {
+    // The logits choose; the weights come after the choice.
+  } else if constexpr (SCORING == SCORE_SOFTMAX) {
     float m = s[0];
     for (int e = 1; e < E; ++e)
       m = fmaxf(m, s[e]);
@@ -110,9 +118,20 @@ __device__ __forceinline__ void moe_router(int T, const TX *x, const TW *w,
     chosen[j] = b;
     sum += s[b];
   }
+  float top[K];
+  for (int j = 0; j < K; ++j)
+    top[j] = s[chosen[j]];
+  if constexpr (SCORING == SCORE_SOFTMAX_TOP_K) {
+    // top[0] is the largest chosen logit.
+    sum = 0.0f;
+    for (int j = 0; j < K; ++j)
+      sum += top[j] = expf(top[j] - s[chosen[0]]);
+    for (int j = 0; j < K; ++j)
+      top[j] /= sum;
+  }
   const float denominator = sum + eps;
   for (int j = 0; j < K; ++j) {
-    float v = s[chosen[j]];
+    float v = top[j];
     if (NORM)
       v /= denominator;
     v *= scaling;
@@ -167,11 +186,28 @@ __device__ __forceinline__ void moe_scale_input(int T, const TX *x,
 // n = r * WARPS + w of m[p] = round(act(round(gate_e . x))) * round(up_e . x),
 // gate_up[e] being [2I, H] (gate rows first). Pair p reads row p / XDIV of
 // x: its token's (XDIV = K), or its own (XDIV = 1, moe_scale_input's rows).
+// gpt-oss's clamped SwiGLU of rounded gate g and up u, every step rounded
+// to T (transformers' GptOssExperts._apply_gate).
+template <typename T>
+__device__ __forceinline__ float oai_swiglu(float g, float u, float limit,
+                                            float alpha) {
+  g = fminf(g, limit);
+  u = fminf(fmaxf(u, -limit), limit);
+  const float sig = round_to<T>(1.0f / (1.0f + expf(-round_to<T>(g * alpha))));
+  const float glu = round_to<T>(g * sig);
+  return round_to<T>(round_to<T>(u + 1.0f) * glu);
+}
+
+// BIAS (gpt-oss): gate_up_bias[e] [2I] joins the rounded products, rounded
+// again; OAI: oai_swiglu instead of act(gate) * up.
 template <int E, int H, int I, int K, int ACT, bool VEC, typename TX,
-          typename TW, typename TY, int XDIV = K>
+          typename TW, typename TY, int XDIV = K, bool BIAS = false,
+          bool OAI = false, typename TB = float>
 __device__ __forceinline__ void moe_gate_up(int T, const TX *x,
                                             const int *ids, const TW *gate_up,
-                                            TY *m) {
+                                            TY *m, const TB *bias = nullptr,
+                                            float limit = 0.0f,
+                                            float alpha = 0.0f) {
   const int p = blockIdx.x;
   const int n = blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32;
   if (p >= T * K || n >= I)
@@ -183,19 +219,29 @@ __device__ __forceinline__ void moe_gate_up(int T, const TX *x,
   const TW *g = gate_up + (size_t(e) * 2 * I + n) * H;
   const float gv = warp_dot<H, VEC, TX, TW>(xr, g);
   const float uv = warp_dot<H, VEC, TX, TW>(xr, g + size_t(I) * H);
-  if (threadIdx.x % 32 == 0)
-    m[size_t(p) * I + n] = from_f<TY>(
-        round_to<TY>(activate<ACT>(round_to<TY>(gv))) * round_to<TY>(uv));
+  if (threadIdx.x % 32 != 0)
+    return;
+  float gr = round_to<TY>(gv), ur = round_to<TY>(uv);
+  if (BIAS) {
+    gr = round_to<TY>(gr + to_f(bias[size_t(e) * 2 * I + n]));
+    ur = round_to<TY>(ur + to_f(bias[size_t(e) * 2 * I + I + n]));
+  }
+  m[size_t(p) * I + n] =
+      from_f<TY>(OAI ? oai_swiglu<TY>(gr, ur, limit, alpha)
+                     : round_to<TY>(activate<ACT>(gr)) * ur);
 }
 
 // Down and the weighted sum: block (t, r), warp w computes row
 // n = r * WARPS + w of y[t] = round(sum_j round_w(w[t, j] * round(down_e . m[t, j])))
 // with down[e] [H, I], the sum in fp32 in choice order.
+// BIAS (gpt-oss): down_bias[e] [H] joins the rounded product, rounded
+// again, before the weighting.
 template <int E, int H, int I, int K, bool VEC, typename TM, typename TW,
-          typename TR, typename TY>
+          typename TR, typename TY, bool BIAS = false, typename TB = float>
 __device__ __forceinline__ void moe_down(int T, const TM *m,
                                          const TR *weights, const int *ids,
-                                         const TW *down, TY *y) {
+                                         const TW *down, TY *y,
+                                         const TB *bias = nullptr) {
   const int t = blockIdx.x;
   const int n = blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32;
   if (t >= T || n >= H)
@@ -208,7 +254,10 @@ __device__ __forceinline__ void moe_down(int T, const TM *m,
       continue;
     const float d = warp_dot<I, VEC, TM, TW>(
         m + size_t(p) * I, down + (size_t(e) * H + n) * I);
-    acc += round_to<TR>(to_f(weights[p]) * round_to<TY>(d));
+    float yv = round_to<TY>(d);
+    if (BIAS)
+      yv = round_to<TY>(yv + to_f(bias[size_t(e) * H + n]));
+    acc += round_to<TR>(to_f(weights[p]) * yv);
   }
   if (threadIdx.x % 32 == 0)
     y[size_t(t) * H + n] = from_f<TY>(acc);
