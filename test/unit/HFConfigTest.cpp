@@ -80,6 +80,47 @@ TEST(HFConfig, RmsNormEpsDefaultsPerFamily) {
   }
 }
 
+TEST(HFConfig, GptOssDefaults) {
+  // GptOssConfig: every other layer slides over 128 tokens from layer 0,
+  // sinks, biased attention, yarn over 4096 when no RoPE is stated, every
+  // layer MoE (top 4 of 128, softmax over the chosen, clamped SwiGLU).
+  json j = tiny("gpt_oss");
+  j["num_key_value_heads"] = 2;
+  j["num_hidden_layers"] = 4;
+  ModelConfig c = parse(j);
+  EXPECT_EQ(c.family, Family::GptOss);
+  EXPECT_EQ(c.headDim, 64);
+  EXPECT_DOUBLE_EQ(c.rmsNormEps, 1e-5);
+  EXPECT_TRUE(c.attentionSinks);
+  EXPECT_TRUE(c.qkvBias);
+  EXPECT_TRUE(c.oBias);
+  EXPECT_EQ(c.normVariant, llmc::hf::RMSNormVariant::WeightInFp32);
+  EXPECT_EQ(c.slidingWindow, 128);
+  EXPECT_EQ(c.slidingLayers, std::vector<bool>({true, false, true, false}));
+  EXPECT_EQ(c.ropeType, "yarn");
+  EXPECT_DOUBLE_EQ(c.rope.factor, 32.0);
+  EXPECT_EQ(c.rope.originalMaxPosition, 4096);
+  EXPECT_FALSE(c.rope.truncate);
+  EXPECT_DOUBLE_EQ(c.rope.theta, 150000.0);
+  ASSERT_TRUE(c.moe.has_value());
+  EXPECT_TRUE(c.moe->gptOss);
+  EXPECT_EQ(c.moe->numExperts, 128);
+  EXPECT_EQ(c.moe->topK, 4);
+  EXPECT_EQ(c.moe->scoring, llmc::hf::RouterScoring::SoftmaxTopK);
+  EXPECT_DOUBLE_EQ(c.moe->swigluLimit, 7.0);
+  EXPECT_DOUBLE_EQ(c.moe->swigluAlpha, 1.702);
+  EXPECT_EQ(c.moeLayers, std::vector<bool>(4, true));
+  // A stated RoPE replaces the default dict wholesale (yarn's own
+  // truncate default, true, then applies).
+  j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 8.0},
+                       {"original_max_position_embeddings", 1024}};
+  j["swiglu_limit"] = 3.0;
+  c = parse(j);
+  EXPECT_DOUBLE_EQ(c.rope.factor, 8.0);
+  EXPECT_TRUE(c.rope.truncate);
+  EXPECT_DOUBLE_EQ(c.moe->swigluLimit, 3.0);
+}
+
 TEST(HFConfig, Llama4AttentionLayers) {
   json j = tiny("llama4_text");
   j["num_key_value_heads"] = 2;
