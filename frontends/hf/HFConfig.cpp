@@ -904,8 +904,9 @@ void readNoRopeLayers(const Reader &top, ModelConfig &cfg,
 /// attention on the others (layer_types), the weightless QK norm of RoPE
 /// layers, the temperature of NoPE layers, interleaved RoPE in fp32.
 void readLlama4Attention(const Reader &top, ModelConfig &cfg) {
-  // Llama4TextConfig forces attention_bias False in its attention module;
-  // the MLPs have no biases.
+  // q/k/v/o carry a bias with attention_bias (default false; transformers
+  // 5.24 reads it); the MLPs and the router never do.
+  cfg.qkvBias = cfg.oBias = top.boolean("attention_bias", false);
   readNoRopeLayers(top, cfg, /*emptyMeansDefault=*/true);
   std::optional<int64_t> chunk;
   if (!(top.containsKey("attention_chunk_size") &&

@@ -142,6 +142,12 @@ TEST(HFConfig, Llama4AttentionLayers) {
   EXPECT_EQ(c.headDim, 128);
   EXPECT_EQ(c.mlpModule, "feed_forward");
   EXPECT_EQ(c.denseIntermediateSize, 16384);
+  EXPECT_FALSE(c.qkvBias);
+  json biased = j;
+  biased["attention_bias"] = true;
+  ModelConfig cb = parse(biased);
+  EXPECT_TRUE(cb.qkvBias);
+  EXPECT_TRUE(cb.oBias);
   // A null chunk size: full attention everywhere.
   j["attention_chunk_size"] = nullptr;
   j["use_qk_norm"] = false;

@@ -457,12 +457,6 @@ def is_l2_qk_norm(name):
     return name.endswith("self_attn.qk_norm")
 
 
-def with_l2_eps(eps):
-    def make(module):
-        module.eps = eps
-        return module
-
-    return make
 
 
 def llama4_rope_on_halves(model, cfg):
@@ -505,7 +499,7 @@ def llama4_attention_ablations():
         ("rope_type default instead of llama3",
          ablate_config(rope_parameters={"rope_type": "default", "rope_theta": 10000.0}), False),
         ("RoPE on halves (rotate_half), not interleaved pairs", llama4_rope_on_halves, False),
-        ("QK L2 norm eps 1e-6, not rms_norm_eps", ablate_modules(is_l2_qk_norm, with_l2_eps(1e-6)), True),
+        ("QK L2 norm eps 1e-6, not rms_norm_eps", ablate_modules(is_l2_qk_norm, with_eps(attr="eps", eps=1e-6)), True),
         EPS_ABLATION,
     ]
 
@@ -1190,9 +1184,10 @@ def is_latent_norm(name):
     return is_kv_a_layernorm(name) or is_q_a_layernorm(name)
 
 
-def with_eps(eps):
+def with_eps(eps, attr="variance_epsilon"):
+    """A module maker setting the norm's epsilon (attribute `attr`: Llama 4's L2 norm calls it `eps`)."""
     def make(module):
-        module.variance_epsilon = eps
+        setattr(module, attr, eps)
         return module
 
     return make

@@ -84,10 +84,9 @@ void CpuBackend::moeRouter(const P::Op &op, const P::MoERouter &p) {
           l += logitBias[e];
         s[e] = p.logits_in_fp32() ? l : roundTo(xOp.dtype(), l);
       }
-      // 2. scores in fp32 (softmax_top_k: the logits choose; the softmax
-      // over the chosen comes in 6).
-      if (topKSoftmax) {
-      } else if (p.scoring() == P::RouterScoring::Softmax) {
+      // 2. scores in fp32 (softmax_top_k: the logits themselves choose;
+      // the softmax over the chosen comes in 6).
+      if (p.scoring() == P::RouterScoring::Softmax) {
         float m = s[0];
         for (int64_t e = 1; e < E; ++e)
           m = std::max(m, s[e]);
@@ -96,7 +95,7 @@ void CpuBackend::moeRouter(const P::Op &op, const P::MoERouter &p) {
           sum += s[e] = std::exp(s[e] - m);
         for (int64_t e = 0; e < E; ++e)
           s[e] /= sum;
-      } else {
+      } else if (p.scoring() == P::RouterScoring::Sigmoid) {
         for (int64_t e = 0; e < E; ++e)
           s[e] = 1.0f / (1.0f + std::exp(-s[e]));
       }

@@ -222,7 +222,10 @@ TEST_F(PlanFileTest, WeightShapeMismatch) {
 
 /// Replaces tinyLlama's attention (prefill kernel 1, op 0) by one with
 /// `window` and `chunk`, on the same operands.
-void setAttention(TestPlan &t, int64_t window, int64_t chunk) {
+/// Replaces the first layer's attention; `sinkCount` > 0 adds a sinks
+/// weight of that many values.
+OpSpec &setAttention(TestPlan &t, int64_t window, int64_t chunk,
+                     int64_t sinkCount = 0) {
   OpSpec &op = t.prefill[1][0];
   AttentionParams p;
   p.heads = TinyLlama::kHeads;
@@ -230,7 +233,13 @@ void setAttention(TestPlan &t, int64_t window, int64_t chunk) {
   p.headDim = TinyLlama::kHeadDim;
   p.window = window;
   p.chunk = chunk;
-  op = attentionOp(p, op.inputs[0], op.inputs[1], op.outputs[0]);
+  P::Operand sinks;
+  if (sinkCount > 0)
+    sinks = t.weight("sinks", {sinkCount},
+                     std::vector<float>(size_t(sinkCount), 0.5f));
+  op = attentionOp(p, op.inputs[0], op.inputs[1], op.outputs[0],
+                   sinkCount > 0 ? &sinks : nullptr);
+  return op;
 }
 
 TEST_F(PlanFileTest, InconsistentPlansAreRejected) {
@@ -307,31 +316,11 @@ TEST_F(PlanFileTest, InconsistentPlansAreRejected) {
        },
        "attends further back than KV cache 0's window of 8"},
       {"sinks of the wrong width",
-       [](TestPlan &t) {
-         OpSpec &op = t.prefill[1][0];
-         AttentionParams p;
-         p.heads = TinyLlama::kHeads;
-         p.kvHeads = TinyLlama::kKVHeads;
-         p.headDim = TinyLlama::kHeadDim;
-         P::Operand sinks =
-             t.weight("sinks", {p.heads + 1},
-                      std::vector<float>(size_t(p.heads + 1), 0.5f));
-         op = attentionOp(p, op.inputs[0], op.inputs[1], op.outputs[0],
-                          &sinks);
-       },
+       [](TestPlan &t) { setAttention(t, 0, 0, TinyLlama::kHeads + 1); },
        "sinks: weight"},
       {"sinks flag without the operand",
        [](TestPlan &t) {
-         OpSpec &op = t.prefill[1][0];
-         AttentionParams p;
-         p.heads = TinyLlama::kHeads;
-         p.kvHeads = TinyLlama::kKVHeads;
-         p.headDim = TinyLlama::kHeadDim;
-         P::Operand sinks = t.weight("sinks", {p.heads},
-                                     std::vector<float>(size_t(p.heads), 0.5f));
-         op = attentionOp(p, op.inputs[0], op.inputs[1], op.outputs[0],
-                          &sinks);
-         op.inputs.pop_back();
+         setAttention(t, 0, 0, TinyLlama::kHeads).inputs.pop_back();
        },
        "inputs"},
   };

@@ -57,9 +57,9 @@ __device__ __forceinline__ void moe_router(int T, const TX *x, const TW *w,
   __syncthreads();
   if (threadIdx.x != 0)
     return;
-  if constexpr (SCORING == SCORE_SOFTMAX_TOP_K) {
-    // The logits choose; the weights come after the choice.
-  } else if constexpr (SCORING == SCORE_SOFTMAX) {
+  // SCORE_SOFTMAX_TOP_K: the logits themselves choose; the weights come
+  // after the choice.
+  if constexpr (SCORING == SCORE_SOFTMAX) {
     float m = s[0];
     for (int e = 1; e < E; ++e)
       m = fmaxf(m, s[e]);
@@ -70,7 +70,7 @@ __device__ __forceinline__ void moe_router(int T, const TX *x, const TW *w,
     }
     for (int e = 0; e < E; ++e)
       s[e] /= sum;
-  } else {
+  } else if constexpr (SCORING == SCORE_SIGMOID) {
     for (int e = 0; e < E; ++e)
       s[e] = 1.0f / (1.0f + expf(-s[e]));
   }
