@@ -13,6 +13,7 @@ PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
   libflatbuffers-dev flatbuffers-compiler
   nlohmann-json3-dev libgtest-dev libxxhash-dev
+  libboost-context-dev  # the kernel emulator's fibers (test/emulation/cuda_emu.h)
   libsodium-dev  # Ed25519 plan signatures
   libzstd-dev  # for tools/device_bundle.sh: the static LLVMSupport links zstd
   clang-22 libclang-rt-22-dev  # the libFuzzer targets (scripts/fuzz.sh)

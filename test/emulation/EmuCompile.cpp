@@ -98,10 +98,12 @@ uint64_t fnv1a(const std::string &text, uint64_t h = 14695981039346656037ull) {
 }
 
 const char kFlags[] = " -std=c++17 -O2 -fPIC -shared -w -DLLMC_EMULATION";
+/// cuda_emu.h's fibers switch with Boost.Context.
+const char kLibs[] = " -lboost_context";
 
 /// What every shared object depends on besides its own source.
 std::string commonInputs() {
-  std::string all = std::string(LLMC_EMU_CXX) + kFlags +
+  std::string all = std::string(LLMC_EMU_CXX) + kFlags + kLibs +
                     readFile(LLMC_EMU_HEADER);
   for (const char *header : {"cuda_bf16.h", "cuda_fp16.h"})
     all += readFile(std::string(LLMC_EMU_INCLUDE) + "/" + header);
@@ -154,7 +156,7 @@ int main(int argc, char **argv) {
       std::string command = std::string(LLMC_EMU_CXX) + kFlags +
                             " -include " LLMC_EMU_HEADER " -I" LLMC_EMU_INCLUDE
                             " -x c++ '" +
-                            base + ".cc' -o '" + base + ".so'";
+                            base + ".cc' -o '" + base + ".so'" + kLibs;
       if (std::system(command.c_str()) != 0) {
         std::cerr << "llmc-emu-compile: failed: " << command << "\n";
         ++failures;

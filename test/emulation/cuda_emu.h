@@ -8,8 +8,10 @@
 // with the PTX ISA's fragment layouts (the templates call llmc_emu_mma and
 // llmc_emu_ldmatrix_x4 in place of their inline PTX under LLMC_EMULATION).
 //
-// Every CUDA thread of a block is a fiber (ucontext) on the calling OS
-// thread; blocks run one after the other, so `__shared__` is `static`.
+// Every CUDA thread of a block is a fiber (Boost.Context: a user-mode
+// context switch, no system call, unlike ucontext's swapcontext, which
+// saved the signal mask on every switch and took 90% of the emulated
+// goldens' time) on the calling OS thread; blocks run one after the other, so `__shared__` is `static`.
 // Barriers are cooperative: a fiber waits by yielding to the scheduler,
 // which resumes the block's fibers round-robin and aborts with a message on
 // a deadlock (a barrier some threads never reach).
@@ -19,7 +21,7 @@
 #ifndef LLMC_TEST_EMULATION_CUDA_EMU_H
 #define LLMC_TEST_EMULATION_CUDA_EMU_H
 
-#include <ucontext.h>
+#include <boost/context/fiber.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -118,7 +120,10 @@ inline __half __ushort_as_half(unsigned short b) { return __half{b}; }
 namespace llmc_emu {
 
 struct Fiber {
-  ucontext_t context;
+  /// The suspended thread; empty while it runs and once it has exited.
+  boost::context::fiber context;
+  /// While it runs: the scheduler, to switch back to.
+  boost::context::fiber scheduler;
   dim3 tid;
   unsigned linear = 0;
   bool done = false;
@@ -142,7 +147,6 @@ struct Warp {
 struct BlockState {
   std::vector<Fiber> fibers;
   Fiber *current = nullptr;
-  ucontext_t scheduler;
   Barrier barrier;
   unsigned live = 0;
   std::vector<Warp> warps;
@@ -168,9 +172,8 @@ inline dim3 &gridDimRef() {
 }
 
 inline void yield() {
-  BlockState &b = block();
-  Fiber *self = b.current;
-  swapcontext(&self->context, &b.scheduler);
+  Fiber *self = block().current;
+  self->scheduler = std::move(self->scheduler).resume();
 }
 
 /// Waits until `live` participants have arrived at `barrier`.
@@ -217,11 +220,19 @@ inline void exitFiber() {
   }
 }
 
-inline void trampoline() {
-  block().body();
-  exitFiber();
-  // uc_link returns to the scheduler.
-}
+/// Hands Boost.Context one of launch()'s stacks, which outlive every fiber
+/// on them: no allocation per thread and block.
+struct PoolStack {
+  char *base;
+  size_t size;
+  boost::context::stack_context allocate() {
+    boost::context::stack_context sc;
+    sc.size = size;
+    sc.sp = base + size;
+    return sc;
+  }
+  void deallocate(boost::context::stack_context &) {}
+};
 
 /// Runs `body` as every thread of every block of the grid.
 inline void launch(dim3 grid, dim3 blockDim, std::function<void()> body) {
@@ -238,7 +249,8 @@ inline void launch(dim3 grid, dim3 blockDim, std::function<void()> body) {
     for (unsigned by = 0; by < grid.y; ++by)
       for (unsigned bx = 0; bx < grid.x; ++bx) {
         blockIdxRef() = dim3{bx, by, bz};
-        b.fibers.assign(threads, Fiber{});
+        b.fibers.clear();
+        b.fibers.resize(threads);
         b.warps.assign((threads + 31) / 32, Warp{});
         b.barrier = Barrier{};
         b.live = threads;
@@ -250,11 +262,14 @@ inline void launch(dim3 grid, dim3 blockDim, std::function<void()> body) {
           b.warps[t / 32].live++;
           if (stacks[t].empty())
             stacks[t].resize(kStack);
-          getcontext(&f.context);
-          f.context.uc_stack.ss_sp = stacks[t].data();
-          f.context.uc_stack.ss_size = kStack;
-          f.context.uc_link = &b.scheduler;
-          makecontext(&f.context, trampoline, 0);
+          f.context = boost::context::fiber(
+              std::allocator_arg, PoolStack{stacks[t].data(), kStack},
+              [&f](boost::context::fiber &&scheduler) {
+                f.scheduler = std::move(scheduler);
+                block().body();
+                exitFiber();
+                return std::move(f.scheduler);
+              });
         }
         // Round-robin until every thread is done.
         while (b.live > 0) {
@@ -264,7 +279,7 @@ inline void launch(dim3 grid, dim3 blockDim, std::function<void()> body) {
             if (f.done)
               continue;
             b.current = &f;
-            swapcontext(&b.scheduler, &f.context);
+            f.context = std::move(f.context).resume();
             if (!f.done && !f.waiting)
               allWaiting = false;
           }
