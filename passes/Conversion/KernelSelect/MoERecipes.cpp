@@ -15,7 +15,8 @@
 // each projection is one grouped GEMM on tensor cores over the experts'
 // variable-sized segments (each expert's weights read once per 64 of its
 // pairs), and a last launch weighs and sums each token's k outputs in
-// choice order (templates/moe_grouped.cuh). Otherwise the per-pair
+// choice order (templates/moe_grouped.cuh). gpt-oss's expert biases and
+// clamped SwiGLU join both paths' epilogues. Otherwise the per-pair
 // kernels serve every T.
 //
 //===----------------------------------------------------------------------===//
@@ -131,10 +132,17 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   const std::string shape = llvm::formatv("e{0}_h{1}_i{2}_k{3}", E, H, I, K);
 
   const int64_t maxT = b.info().maxTokens;
-  // gpt-oss's biases and clamped SwiGLU run in the per-pair kernels only.
+  // gpt-oss's biases and clamped SwiGLU join the epilogues of both paths.
   Value guBias = x.getGateUpBias(), downBias = x.getDownBias();
   const bool oai = bool(x.getSwigluLimit());
-  const bool grouped = !guBias && !oai && maxT > kPairTokens && xt == wt &&
+  const double limit = oai ? x.getSwigluLimit()->convertToDouble() : 0.0;
+  const double alpha = oai ? x.getSwigluAlpha()->convertToDouble() : 0.0;
+  // The entry suffix of the extras (the limit and alpha as CUDA literals).
+  const std::string oaiTag =
+      oai ? "_oai_" + hashTag(kernel::cudaFloatLiteral(float(limit)) + ", " +
+                              kernel::cudaFloatLiteral(float(alpha)))
+          : "";
+  const bool grouped = maxT > kPairTokens && xt == wt &&
                        (xt.isBF16() || xt.isF16()) && H % 32 == 0 &&
                        I % 32 == 0;
   const int32_t pairMax = grouped ? int32_t(kPairTokens) : 0;
@@ -207,15 +215,9 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
     up.templateArgs.push_back(b.flag(oai));
     up.templateArgs.push_back(b.type(bt));
     up.args.push_back(guBias ? b.operand(up, guBias) : b.null(bt));
-    const double limit = oai ? x.getSwigluLimit()->convertToDouble() : 0.0;
-    const double alpha = oai ? x.getSwigluAlpha()->convertToDouble() : 0.0;
     up.args.push_back(b.f(limit));
     up.args.push_back(b.f(alpha));
-    up.entry += std::string(guBias ? "_bias" + typeTag(bt) : "") +
-                (oai ? "_oai_" + hashTag(kernel::cudaFloatLiteral(float(limit)) +
-                                         ", " +
-                                         kernel::cudaFloatLiteral(float(alpha)))
-                     : "");
+    up.entry += std::string(guBias ? "_bias" + typeTag(bt) : "") + oaiTag;
   }
   up.grid = {int32_t(K), ceilDiv(I, 8), 1};
   up.block = 256;
@@ -289,7 +291,7 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   // rows of `in` (x rows of the pairs' tokens, or the pairs' own m rows).
   auto groupedGemm = [&](const char *callee, std::string entry,
                          SmallVector<Attribute> templateArgs, Value in,
-                         Value weight, Value out, int64_t n) {
+                         Value weight, Value out, int64_t n) -> Call {
     Call c;
     c.callee = callee;
     c.entry = std::move(entry);
@@ -304,20 +306,36 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
     c.grid = {ceilDiv(n, 64), tileBlocks, 1};
     c.block = 128;
     prefillOnly(c);
-    b.create(x.getLoc(), std::move(c));
+    return c;
   };
   // The template's K only divides the pair index into x's row: 1 reads
   // the pairs' own scaled rows.
-  groupedGemm("moe_gate_up_grouped",
-              "moe_gate_up_grouped_" + shape + "_" + typeTag(xt) + "_act" +
-                  std::to_string(act) + pairTag,
-              {b.i(E), b.i(H), b.i(I), b.i(pairTag.empty() ? K : 1), b.i(act),
-               b.type(xt)},
-              in, x.getGateUp(), m, I);
-  groupedGemm("moe_down_grouped",
-              "moe_down_grouped_" + shape + "_" + typeTag(xt),
-              {b.i(E), b.i(H), b.i(I), b.i(K), b.type(xt)}, m, x.getDown(),
-              yp, H);
+  Call gu = groupedGemm(
+      "moe_gate_up_grouped",
+      "moe_gate_up_grouped_" + shape + "_" + typeTag(xt) + "_act" +
+          std::to_string(act) + pairTag,
+      {b.i(E), b.i(H), b.i(I), b.i(pairTag.empty() ? K : 1), b.i(act),
+       b.type(xt)},
+      in, x.getGateUp(), m, I);
+  if (extras) {
+    Type bt = guBias ? elementOf(guBias) : Type(Float32Type::get(b.context()));
+    gu.templateArgs.append({b.flag(bool(guBias)), b.flag(oai), b.type(bt)});
+    gu.args.push_back(guBias ? b.operand(gu, guBias) : b.null(bt));
+    gu.args.push_back(b.f(limit));
+    gu.args.push_back(b.f(alpha));
+    gu.entry += std::string(guBias ? "_bias" + typeTag(bt) : "") + oaiTag;
+  }
+  b.create(x.getLoc(), std::move(gu));
+  Call gd = groupedGemm("moe_down_grouped",
+                        "moe_down_grouped_" + shape + "_" + typeTag(xt),
+                        {b.i(E), b.i(H), b.i(I), b.i(K), b.type(xt)}, m,
+                        x.getDown(), yp, H);
+  if (downBias) {
+    gd.templateArgs.append({b.flag(true), b.type(elementOf(downBias))});
+    gd.args.push_back(b.operand(gd, downBias));
+    gd.entry += "_bias" + typeTag(elementOf(downBias));
+  }
+  b.create(x.getLoc(), std::move(gd));
 
   Call comb;
   comb.callee = "moe_combine";

@@ -186,20 +186,8 @@ __device__ __forceinline__ void moe_scale_input(int T, const TX *x,
 // n = r * WARPS + w of m[p] = round(act(round(gate_e . x))) * round(up_e . x),
 // gate_up[e] being [2I, H] (gate rows first). Pair p reads row p / XDIV of
 // x: its token's (XDIV = K), or its own (XDIV = 1, moe_scale_input's rows).
-// gpt-oss's clamped SwiGLU of rounded gate g and up u, every step rounded
-// to T (transformers' GptOssExperts._apply_gate).
-template <typename T>
-__device__ __forceinline__ float oai_swiglu(float g, float u, float limit,
-                                            float alpha) {
-  g = fminf(g, limit);
-  u = fminf(fmaxf(u, -limit), limit);
-  const float sig = round_to<T>(1.0f / (1.0f + expf(-round_to<T>(g * alpha))));
-  const float glu = round_to<T>(g * sig);
-  return round_to<T>(round_to<T>(u + 1.0f) * glu);
-}
-
 // BIAS (gpt-oss): gate_up_bias[e] [2I] joins the rounded products, rounded
-// again; OAI: oai_swiglu instead of act(gate) * up.
+// again; OAI: oai_swiglu (prelude.cuh) instead of act(gate) * up.
 template <int E, int H, int I, int K, int ACT, bool VEC, typename TX,
           typename TW, typename TY, int XDIV = K, bool BIAS = false,
           bool OAI = false, typename TB = float>

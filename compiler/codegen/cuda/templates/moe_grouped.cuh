@@ -65,12 +65,16 @@ __device__ __forceinline__ void moe_load_rows(
 // expert e: rows x[perm[i] / DIV] (i in the expert's segment) times
 // w_e = w + e * W_STRIDE ([N, KD], GATED: the up rows follow at + N * KD);
 // row perm[i] of y ([T * K, N]) gets round(act(round(g))) * round(u)
-// (GATED) or round(acc).
-template <int E, int N, int KD, int DIV, bool GATED, int ACT, typename T>
-__device__ __forceinline__ void moe_grouped_mma(const T *x, const int *seg,
-                                                const int *tiles,
-                                                const int *perm, const T *w,
-                                                T *y) {
+// (GATED) or round(acc). BIAS (gpt-oss): bias_e = bias + e * NB * N joins
+// the rounded products, rounded again, as in moe_gate_up / moe_down; OAI
+// (GATED only): oai_swiglu(g, u) instead of act(g) * u.
+template <int E, int N, int KD, int DIV, bool GATED, int ACT, typename T,
+          bool BIAS = false, bool OAI = false, typename TB = float>
+__device__ __forceinline__ void
+moe_grouped_mma(const T *x, const int *seg, const int *tiles, const int *perm,
+                const T *w, T *y, const TB *bias = nullptr, float limit = 0.0f,
+                float alpha = 0.0f) {
+  static_assert(GATED || !OAI, "the clamped SwiGLU needs gate and up");
   static_assert(KD % LLMC_MMA_BK == 0, "KD must be a multiple of 32");
   constexpr int NB = GATED ? 2 : 1;
   constexpr size_t W_STRIDE = size_t(NB) * N * KD;
@@ -134,12 +138,18 @@ __device__ __forceinline__ void moe_grouped_mma(const T *x, const int *seg,
           const int r = wm + i * 16 + lane / 4 + (q / 2) * 8;
           const int n = n0 + wn + j * 8 + (lane % 4) * 2 + q % 2;
           if (rows[r] >= 0 && n < N) {
-            float out;
-            if constexpr (GATED)
-              out = round_to<T>(activate<ACT>(round_to<T>(acc[0][i][j][q]))) *
-                    round_to<T>(acc[NB - 1][i][j][q]);
-            else
-              out = acc[0][i][j][q];
+            float g = round_to<T>(acc[0][i][j][q]), out;
+            if constexpr (BIAS)
+              g = round_to<T>(g + to_f(bias[size_t(e) * NB * N + n]));
+            if constexpr (GATED) {
+              float u = round_to<T>(acc[NB - 1][i][j][q]);
+              if constexpr (BIAS)
+                u = round_to<T>(u + to_f(bias[size_t(e) * NB * N + N + n]));
+              out = OAI ? oai_swiglu<T>(g, u, limit, alpha)
+                        : round_to<T>(activate<ACT>(g)) * u;
+            } else {
+              out = g;
+            }
             y[size_t(rows[r]) * N + n] = from_f<T>(out);
           }
         }
@@ -147,22 +157,25 @@ __device__ __forceinline__ void moe_grouped_mma(const T *x, const int *seg,
   }
 }
 
-template <int E, int H, int I, int K, int ACT, typename T>
-__device__ __forceinline__ void moe_gate_up_grouped(int, const T *x,
-                                                    const int *seg,
-                                                    const int *tiles,
-                                                    const int *perm,
-                                                    const T *gate_up, T *m) {
-  moe_grouped_mma<E, I, H, K, true, ACT, T>(x, seg, tiles, perm, gate_up, m);
+template <int E, int H, int I, int K, int ACT, typename T, bool BIAS = false,
+          bool OAI = false, typename TB = float>
+__device__ __forceinline__ void
+moe_gate_up_grouped(int, const T *x, const int *seg, const int *tiles,
+                    const int *perm, const T *gate_up, T *m,
+                    const TB *bias = nullptr, float limit = 0.0f,
+                    float alpha = 0.0f) {
+  moe_grouped_mma<E, I, H, K, true, ACT, T, BIAS, OAI, TB>(
+      x, seg, tiles, perm, gate_up, m, bias, limit, alpha);
 }
 
-template <int E, int H, int I, int K, typename T>
-__device__ __forceinline__ void moe_down_grouped(int, const T *m,
-                                                 const int *seg,
-                                                 const int *tiles,
-                                                 const int *perm,
-                                                 const T *down, T *yp) {
-  moe_grouped_mma<E, H, I, 1, false, 0, T>(m, seg, tiles, perm, down, yp);
+template <int E, int H, int I, int K, typename T, bool BIAS = false,
+          typename TB = float>
+__device__ __forceinline__ void
+moe_down_grouped(int, const T *m, const int *seg, const int *tiles,
+                 const int *perm, const T *down, T *yp,
+                 const TB *bias = nullptr) {
+  moe_grouped_mma<E, H, I, 1, false, 0, T, BIAS, false, TB>(
+      m, seg, tiles, perm, down, yp, bias);
 }
 
 // y[t, n] = round(sum_j round_w(w[t, j] * yp[t * K + j, n])), in choice

@@ -121,3 +121,15 @@ template <int ACT> __device__ __forceinline__ float activate(float x) {
     return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
   }
 }
+
+// gpt-oss's clamped SwiGLU of rounded gate g and up u, every step rounded
+// to T (transformers' GptOssExperts._apply_gate).
+template <typename T>
+__device__ __forceinline__ float oai_swiglu(float g, float u, float limit,
+                                            float alpha) {
+  g = fminf(g, limit);
+  u = fminf(fmaxf(u, -limit), limit);
+  const float sig = round_to<T>(1.0f / (1.0f + expf(-round_to<T>(g * alpha))));
+  const float glu = round_to<T>(g * sig);
+  return round_to<T>(round_to<T>(u + 1.0f) * glu);
+}
