@@ -17,7 +17,7 @@
 // CHECK-NEXT: kernel.yield
 // CHECK: kernel.launch "attn"
 // CHECK: %[[S:.+]] = kernel.scratch offset 0 row_elems 0 : tensor<?xf32>
-// CHECK: kernel.call @attn_decode_split({{.*}}, %[[S]]) {{.*}}entry = "attention_decode_split2_h4_kv2_d16_w0_c0_f32_f32_f32_{{[0-9A-F]+}}", grid = array<i32: 4, 1, 2>, hot
+// CHECK: kernel.call @attn_decode_split({{.*}}, %[[S]]) {{.*}}entry = "attention_decode_split2_g2_h4_kv2_d16_w0_c0_f32_f32_f32_{{[0-9A-F]+}}", grid = array<i32: 2, 1, 2>, hot
 // CHECK: kernel.call @attn_decode_combine(%[[S]], {{.*}}entry = "attention_decode_combine2_h4_d16_f32"
 // CHECK: kernel.greedy
 // CHECK: %[[P:.+]] = kernel.scratch offset 0 row_elems 0 : tensor<?xf32>

@@ -1,9 +1,12 @@
 //===- AttentionRecipes.cpp - attention kernels (templates/attention.cuh) --===//
 //
 // Prefill: flash attention over 16-token query tiles, keys and values in
-// shared tiles of at most 32 KiB. Decode: split-KV flash decoding (about
-// 256 positions per split at the longest sequence, at most 16 splits) into
-// scratch, then a combine kernel.
+// shared tiles of at most 32 KiB. Decode: split-KV flash decoding into
+// scratch, then a combine kernel: up to 16 splits (about 256 positions per
+// split at the longest sequence), of which the kernel uses as many as the
+// actual length needs (at least 64 keys each); each block runs the query
+// heads of one KV head that fit its registers, reading each cached row
+// once for all of them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +22,9 @@ using namespace mlir;
 
 namespace llmc::kernel_select {
 namespace {
+
+/// Fewest keys a decode split takes: shorter ranges use fewer splits.
+constexpr int64_t kMinSplitKeys = 64;
 
 FailureOr<unsigned> attention(ArrayRef<Operation *> ops, unsigned first,
                               KernelBuilder &b) {
@@ -83,25 +89,36 @@ FailureOr<unsigned> attention(ArrayRef<Operation *> ops, unsigned first,
     return 1u;
   }
 
+  // At most 16 splits of at least kMinSplitKeys keys: the kernel picks as
+  // many as the attended length needs at run time.
   const int64_t splits = std::clamp<int64_t>(b.info().maxSeqLen / 256, 1, 16);
+  // Query heads per block: the largest divisor of the GQA group size whose
+  // queries and accumulators stay in registers (at most 32 floats each per
+  // lane) and whose partials fit 32 KiB of shared memory.
+  const int64_t group = heads / kvHeads, dpl = (d + 31) / 32;
+  int64_t gp = 1;
+  for (int64_t g = 1; g <= group; ++g)
+    if (group % g == 0 && g * dpl <= 32 && 4 * g * d * 4 <= 32768)
+      gp = g;
   const uint64_t partialBytes = uint64_t(b.info().maxTokens) * uint64_t(heads) *
                                 uint64_t(splits) * uint64_t(d + 2) * 4;
   Value partial = b.scratch(a.getLoc(), 0, partialBytes, 0,
                             Float32Type::get(b.context()));
   Call split;
   split.callee = "attn_decode_split";
-  split.entry = "attention_decode_split" + std::to_string(splits) + "_" +
-                common + scaleTag;
-  split.templateArgs = {b.i(heads),  b.i(kvHeads), b.i(d),
-                        b.i(window), b.i(chunk),   b.i(splits),
-                        b.flag(softcap), b.type(qt), b.type(ct)};
+  split.entry = "attention_decode_split" + std::to_string(splits) + "_g" +
+                std::to_string(gp) + "_" + common + scaleTag;
+  split.templateArgs = {b.i(heads),      b.i(kvHeads),  b.i(d),
+                        b.i(window),     b.i(chunk),    b.i(splits),
+                        b.flag(softcap), b.type(qt),    b.type(ct),
+                        b.i(gp),         b.i(kMinSplitKeys)};
   split.args = {b.numTokens()};
   for (Value v : SmallVector<Value>{q, cache, a.getSlots(), a.getPositions()})
     split.args.push_back(b.operand(split, v));
   split.args.push_back(b.operand(split, partial, true));
   split.args.push_back(b.f(scale));
   split.args.push_back(b.f(cap));
-  split.grid = {int32_t(heads), 1, int32_t(splits)};
+  split.grid = {int32_t(heads / gp), 1, int32_t(splits)};
   split.block = 128;
   split.tokensPerBlock = 1;
   split.tokenAxis = 1;

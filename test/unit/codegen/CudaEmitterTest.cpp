@@ -102,7 +102,7 @@ TEST_P(EveryOpKind, GeneratesEachKernelKind) {
   EXPECT_TRUE(hasEntry(p, "kv_cache_write_r32_"));
   EXPECT_TRUE(hasEntry(p, "attention_prefill_h4_kv2_d16_w0_c8_softcap_"));
   EXPECT_TRUE(hasEntry(p, "attention_prefill_h4_kv2_d16_w6_c0_"));
-  EXPECT_TRUE(hasEntry(p, "attention_decode_split1_h4_kv2_d16_w0_c8_softcap_"));
+  EXPECT_TRUE(hasEntry(p, "attention_decode_split1_g2_h4_kv2_d16_w0_c8_softcap_"));
   EXPECT_TRUE(hasEntry(p, "attention_decode_combine1_h4_d16_"));
   EXPECT_TRUE(hasEntry(p, "glu_s96_"));
   EXPECT_TRUE(hasEntry(p, "gated_linear_gemv_n96_k64_" + tt + "_act2"));

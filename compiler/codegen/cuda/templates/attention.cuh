@@ -10,9 +10,11 @@
 //    positions), stages KT keys and values at a time in shared memory and
 //    reuses them for all QT queries.
 //  - attn_decode_split + attn_decode_combine: flash decoding. The keys of
-//    each (token, head) are split in SPLITS ranges run by different blocks,
-//    whose partial maxima, sums and outputs go to scratch and are merged by
-//    the second kernel.
+//    each token are split in up to SPLITS ranges (as many as its length
+//    needs) run by different blocks, each for the query heads of one KV
+//    head (GQA: every key and value row read once per step), whose partial
+//    maxima, sums and outputs go to scratch and are merged by the second
+//    kernel.
 //
 // With SINKS, head h's softmax has one more logit, sinks[h], with no value
 // (gpt-oss): folded in once per row, after the keys (prefill) or when the
@@ -159,71 +161,98 @@ __device__ __forceinline__ void attn_prefill(int T, const TQ *q, llmc_kv kv,
 
 // Partials: for token t, head h, split s, D + 2 floats at
 // ((t * HEADS + h) * SPLITS + s) * (D + 2): max score, sum, D outputs.
+// Block (c, t, s) runs split s of token t for the GP query heads
+// [c * GP, c * GP + GP), which share one KV head: each key and value row is
+// read once for all of them. The split count is chosen from the actual
+// length n of the attended range: min(SPLITS, ceil(n / MIN_KEYS)) splits of
+// equal size; blocks of the unused splits write empty partials (max -inf),
+// which the combine skips.
 template <int HEADS, int KV_HEADS, int D, int WINDOW, int CHUNK, int SPLITS,
-          bool SOFTCAP, typename TQ, typename TC>
+          bool SOFTCAP, typename TQ, typename TC, int GP = 1,
+          int MIN_KEYS = 1>
 __device__ __forceinline__ void attn_decode_split(int T, const TQ *q,
                                                   llmc_kv kv, const int *slots,
                                                   const int *positions,
                                                   float *partials, float scale,
                                                   float cap) {
+  static_assert((HEADS / KV_HEADS) % GP == 0,
+                "a block's heads must share one KV head");
   constexpr int WARPS = 4, DPL = (D + 31) / 32, ROW = KV_HEADS * D;
-  __shared__ float wm[WARPS], wl[WARPS];
-  __shared__ float wacc[WARPS][D];
+  __shared__ float wm[WARPS][GP], wl[WARPS][GP];
+  __shared__ float wacc[WARPS][GP][D];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int h = blockIdx.x, t = blockIdx.y, s = blockIdx.z;
-  const int kvh = h / (HEADS / KV_HEADS);
+  const int h0 = blockIdx.x * GP, t = blockIdx.y, s = blockIdx.z;
+  const int kvh = h0 / (HEADS / KV_HEADS);
   const int p = positions[t];
   const int first = attn_first<WINDOW, CHUNK>(p);
-  const int len = (p - first + 1 + SPLITS - 1) / SPLITS;
+  const int n = p - first + 1;
+  const int splits = min(SPLITS, (n + MIN_KEYS - 1) / MIN_KEYS);
+  const int len = (n + splits - 1) / splits;
   const int j0 = first + s * len, j1 = min(p + 1, j0 + len);
   const TC *kbase = static_cast<const TC *>(kv.keys);
   const TC *vbase = static_cast<const TC *>(kv.values);
   const size_t seq_row = size_t(slots[t]) * kv.capacity;
 
-  float qf[DPL], acc[DPL], m = -LLMC_INF, l = 0.0f;
+  float qf[GP][DPL], acc[GP][DPL], m[GP], l[GP];
 #pragma unroll
-  for (int d = 0; d < DPL; ++d) {
-    const int e = lane + 32 * d;
-    qf[d] = e < D ? to_f(q[(size_t(t) * HEADS + h) * D + e]) : 0.0f;
-    acc[d] = 0.0f;
-  }
-  for (int j = j0 + warp; j < j1; j += WARPS) {
-    const size_t r = (seq_row + j % kv.capacity) * ROW + size_t(kvh) * D;
-    float vf[DPL], dot = 0.0f;
+  for (int g = 0; g < GP; ++g) {
+    m[g] = -LLMC_INF;
+    l[g] = 0.0f;
 #pragma unroll
     for (int d = 0; d < DPL; ++d) {
       const int e = lane + 32 * d;
-      dot = fmaf(qf[d], e < D ? to_f(kbase[r + e]) : 0.0f, dot);
+      qf[g][d] =
+          e < D ? to_f(q[(size_t(t) * HEADS + h0 + g) * D + e]) : 0.0f;
+      acc[g][d] = 0.0f;
+    }
+  }
+  for (int j = j0 + warp; j < j1; j += WARPS) {
+    const size_t r = (seq_row + j % kv.capacity) * ROW + size_t(kvh) * D;
+    float kf[DPL], vf[DPL];
+#pragma unroll
+    for (int d = 0; d < DPL; ++d) {
+      const int e = lane + 32 * d;
+      kf[d] = e < D ? to_f(kbase[r + e]) : 0.0f;
       vf[d] = e < D ? to_f(vbase[r + e]) : 0.0f;
     }
-    attn_fold<DPL>(attn_score<SOFTCAP>(warp_sum(dot), scale, cap), vf, m, l,
-                   acc);
-  }
-  if (lane == 0) {
-    wm[warp] = m;
-    wl[warp] = l;
+#pragma unroll
+    for (int g = 0; g < GP; ++g) {
+      float dot = 0.0f;
+#pragma unroll
+      for (int d = 0; d < DPL; ++d)
+        dot = fmaf(qf[g][d], kf[d], dot);
+      attn_fold<DPL>(attn_score<SOFTCAP>(warp_sum(dot), scale, cap), vf, m[g],
+                     l[g], acc[g]);
+    }
   }
 #pragma unroll
-  for (int d = 0; d < DPL; ++d)
-    if (lane + 32 * d < D)
-      wacc[warp][lane + 32 * d] = acc[d];
+  for (int g = 0; g < GP; ++g) {
+    if (lane == 0) {
+      wm[warp][g] = m[g];
+      wl[warp][g] = l[g];
+    }
+#pragma unroll
+    for (int d = 0; d < DPL; ++d)
+      if (lane + 32 * d < D)
+        wacc[warp][g][lane + 32 * d] = acc[g][d];
+  }
   __syncthreads();
-  float mx = -LLMC_INF;
+  for (int i = threadIdx.x; i < GP * (D + 2); i += blockDim.x) {
+    const int g = i / (D + 2), d = i % (D + 2);
+    float mx = -LLMC_INF;
 #pragma unroll
-  for (int w = 0; w < WARPS; ++w)
-    mx = fmaxf(mx, wm[w]);
-  float *part = partials + ((size_t(t) * HEADS + h) * SPLITS + s) * (D + 2);
-  for (int d = threadIdx.x; d < D + 2; d += blockDim.x) {
+    for (int w = 0; w < WARPS; ++w)
+      mx = fmaxf(mx, wm[w][g]);
     float v = 0.0f;
     if (d == 0) {
       v = mx;
     } else {
 #pragma unroll
       for (int w = 0; w < WARPS; ++w)
-        if (wm[w] != -LLMC_INF)
-          v += (d == 1 ? wl[w] : wacc[w][d - 2]) * expf(wm[w] - mx);
+        if (wm[w][g] != -LLMC_INF)
+          v += (d == 1 ? wl[w][g] : wacc[w][g][d - 2]) * expf(wm[w][g] - mx);
     }
-    part[d] = v;
+    partials[((size_t(t) * HEADS + h0 + g) * SPLITS + s) * (D + 2) + d] = v;
   }
 }
 
