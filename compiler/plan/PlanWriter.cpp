@@ -123,7 +123,12 @@ public:
 
   llvm::Error collectWeights() {
     WalkResult r = module.walk([&](llm::ParamOp p) -> WalkResult {
-      auto type = cast<RankedTensorType>(p.getType());
+      auto type = dyn_cast<RankedTensorType>(p.getResult().getType());
+      if (!type) {
+        p.emitError("quantized weights cannot be written to a plan yet: ")
+            << p.getName();
+        return WalkResult::interrupt();
+      }
       auto dtype = planDType(type.getElementType());
       if (!dtype || *dtype == pl::DType::I32) {
         p.emitError("unsupported weight element type ")

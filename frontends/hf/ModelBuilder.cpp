@@ -76,7 +76,8 @@ private:
     return llm::ParamOp::create(
         b, loc(name), RankedTensorType::get(shape, element ? element : act),
         b.getStringAttr(weightName(name)), /*parts=*/nullptr,
-        /*rows=*/nullptr, /*transposed=*/false, /*interleaved=*/false);
+        /*rows=*/nullptr, /*transposed=*/false, /*interleaved=*/false,
+        /*scales=*/nullptr, /*zeros=*/nullptr);
   }
   /// A checkpoint tensor stored in another order: the last two dimensions
   /// of `shape` swapped (Llama 4's and gpt-oss's experts), the halves of
@@ -86,7 +87,8 @@ private:
     return llm::ParamOp::create(b, loc(name), RankedTensorType::get(shape, act),
                                 b.getStringAttr(weightName(name)),
                                 /*parts=*/nullptr, /*rows=*/nullptr,
-                                transposed, interleaved);
+                                transposed, interleaved, /*scales=*/nullptr,
+                                /*zeros=*/nullptr);
   }
   /// The checkpoint tensors `parts`, concatenated, as one weight `name`.
   Value stacked(const std::string &name, ArrayRef<int64_t> shape,
@@ -98,7 +100,8 @@ private:
     return llm::ParamOp::create(b, loc(name), RankedTensorType::get(shape, act),
                                 b.getStringAttr(weightName(name)),
                                 b.getStrArrayAttr(refs), /*rows=*/nullptr,
-                                /*transposed=*/false, /*interleaved=*/false);
+                                /*transposed=*/false, /*interleaved=*/false,
+                                /*scales=*/nullptr, /*zeros=*/nullptr);
   }
   /// Rows [begin, begin + out) of the [total, in] checkpoint tensor
   /// `source` as the weight of `module` (Phi-3's fused projections).
@@ -110,7 +113,8 @@ private:
     return llm::ParamOp::create(
         b, loc(module), RankedTensorType::get({out, in}, act),
         b.getStringAttr(name), b.getStrArrayAttr(parts),
-        b.getDenseI64ArrayAttr({begin, total}), /*transposed=*/false, /*interleaved=*/false);
+        b.getDenseI64ArrayAttr({begin, total}), /*transposed=*/false,
+        /*interleaved=*/false, /*scales=*/nullptr, /*zeros=*/nullptr);
   }
   Value linearRows(Value x, const std::string &module,
                    const std::string &source, int64_t begin, int64_t total,

@@ -35,6 +35,9 @@ struct FuseGateUpIntoGLU : OpRewritePattern<GLUOp> {
       return rewriter.notifyMatchFailure(glu, "a projection has other uses");
     if (gate.getWeight().getType() != up.getWeight().getType())
       return rewriter.notifyMatchFailure(glu, "weights differ in type");
+    // llm.gated_linear takes dense weights only.
+    if (!isa<RankedTensorType>(gate.getWeight().getType()))
+      return rewriter.notifyMatchFailure(glu, "the weights are quantized");
     Location loc =
         rewriter.getFusedLoc({gate.getLoc(), up.getLoc(), glu.getLoc()});
     auto fused = GatedLinearOp::create(rewriter, loc, glu.getType(),

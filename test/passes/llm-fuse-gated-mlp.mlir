@@ -41,3 +41,21 @@ func.func @not_fusable(%x: tensor<?x16xbf16>, %y: tensor<?x16xbf16>, %wg: tensor
   %m2 = llm.glu silu %g2, %u2 : tensor<?x48xbf16>
   return %m, %m2, %g2 : tensor<?x48xbf16>, tensor<?x48xbf16>, tensor<?x48xbf16>
 }
+
+// -----
+
+// Quantized gate and up weights stay two linears: llm.gated_linear takes
+// dense weights only.
+// CHECK-LABEL: func.func @quantized
+// CHECK: llm.linear
+// CHECK: llm.linear
+// CHECK: llm.glu silu
+// CHECK-NOT: llm.gated_linear
+func.func @quantized(%x: tensor<?x64xbf16>) -> tensor<?x96xbf16> {
+  %wg = llm.param "gate.weight" scales "gate.scales" : !llm.qweight<shape = [96, 64], storage = i8, block = [1, 64], scale = f32>
+  %wu = llm.param "up.weight" scales "up.scales" : !llm.qweight<shape = [96, 64], storage = i8, block = [1, 64], scale = f32>
+  %g = llm.linear %x, %wg : tensor<?x64xbf16>, !llm.qweight<shape = [96, 64], storage = i8, block = [1, 64], scale = f32> -> tensor<?x96xbf16>
+  %u = llm.linear %x, %wu : tensor<?x64xbf16>, !llm.qweight<shape = [96, 64], storage = i8, block = [1, 64], scale = f32> -> tensor<?x96xbf16>
+  %m = llm.glu silu %g, %u : tensor<?x96xbf16>
+  return %m : tensor<?x96xbf16>
+}

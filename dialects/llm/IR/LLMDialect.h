@@ -29,4 +29,10 @@ std::string formatDouble(double value);
 #define GET_TYPEDEF_CLASSES
 #include "dialects/llm/IR/LLMTypes.h.inc"
 
+namespace llmc::llm {
+/// The logical shape of a weight: a ranked tensor's, or a quantized
+/// weight's (!llm.qweight); empty for anything else.
+llvm::ArrayRef<int64_t> weightShape(mlir::Type type);
+} // namespace llmc::llm
+
 #endif // LLMC_DIALECTS_LLM_IR_LLMDIALECT_H

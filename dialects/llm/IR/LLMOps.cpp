@@ -88,35 +88,58 @@ void printDouble(OpAsmPrinter &printer, Operation *, FloatAttr attr) {
 LogicalResult ParamOp::verify() {
   if (getName().empty())
     return emitOpError() << "needs a non-empty checkpoint tensor name";
+  if (auto q = dyn_cast<QuantWeightType>(getResult().getType())) {
+    if (!getScales() || getScales()->empty())
+      return emitOpError() << "quantized weight '" << getName()
+                           << "' needs its scale tensor (scales \"name\")";
+    if (q.getZero() && !getZeros())
+      return emitOpError() << "quantized weight '" << getName()
+                           << "' has zero points (" << q.getZero()
+                           << ") but names no zeros tensor";
+    if (!q.getZero() && getZeros())
+      return emitOpError() << "quantized weight '" << getName()
+                           << "' has no zero points in its type but names a "
+                              "zeros tensor";
+    if (getParts() || getRows() || getTransposed() || getInterleaved())
+      return emitOpError() << "quantized weight '" << getName()
+                           << "': stacked, rows, transposed and interleaved "
+                              "are not supported for quantized weights yet";
+    return success();
+  }
+  if (getScales() || getZeros())
+    return emitOpError() << "weight '" << getName()
+                         << "' is not quantized: scales and zeros need an "
+                            "!llm.qweight type";
+  auto type = cast<RankedTensorType>(getResult().getType());
   if (std::optional<ArrayAttr> parts = getParts()) {
     if (parts->empty())
       return emitOpError() << "stacked weight '" << getName()
                            << "' needs at least one part";
-    if (getType().hasStaticShape() &&
-        getType().getNumElements() % int64_t(parts->size()) != 0)
+    if (type.hasStaticShape() &&
+        type.getNumElements() % int64_t(parts->size()) != 0)
       return emitOpError() << "stacked weight '" << getName() << "' of "
-                           << getType().getNumElements()
+                           << type.getNumElements()
                            << " elements cannot be " << parts->size()
                            << " equal parts";
   }
-  if (!getType().hasStaticShape())
+  if (!type.hasStaticShape())
     return emitOpError() << "weight '" << getName()
-                         << "' must have a static shape, got " << getType();
+                         << "' must have a static shape, got " << type;
   if (std::optional<ArrayRef<int64_t>> rows = getRows()) {
     if (!getParts() || getParts()->size() != 1)
       return emitOpError() << "rows of weight '" << getName()
                            << "' need exactly one source tensor";
-    if (rows->size() != 2 || (*rows)[0] < 0 || getType().getRank() < 1 ||
-        (*rows)[0] + getType().getDimSize(0) > (*rows)[1])
+    if (rows->size() != 2 || (*rows)[0] < 0 || type.getRank() < 1 ||
+        (*rows)[0] + type.getDimSize(0) > (*rows)[1])
       return emitOpError() << "rows [begin, total] of weight '" << getName()
-                           << "' must hold its " << getType().getDimSize(0)
+                           << "' must hold its " << type.getDimSize(0)
                            << " rows";
   }
-  if (getTransposed() && (getParts() || getType().getRank() < 2))
+  if (getTransposed() && (getParts() || type.getRank() < 2))
     return emitOpError() << "transposed weight '" << getName()
                          << "' must be one checkpoint tensor of rank >= 2";
-  if (getInterleaved() && (getParts() || getType().getRank() < 2 ||
-                           getType().getDimSize(1) % 2 != 0))
+  if (getInterleaved() && (getParts() || type.getRank() < 2 ||
+                           type.getDimSize(1) % 2 != 0))
     return emitOpError() << "interleaved weight '" << getName()
                          << "' must be one checkpoint tensor with an even "
                             "dimension 1";
@@ -198,22 +221,22 @@ LogicalResult LayerNormOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult LinearOp::verify() {
-  RankedTensorType in = getInput().getType(), w = getWeight().getType(),
-                   out = getType();
-  if (w.getRank() != 2)
-    return emitOpError() << "weight must be [out, in], got " << w;
+  RankedTensorType in = getInput().getType(), out = getType();
+  Type wt = getWeight().getType();
+  ArrayRef<int64_t> w = weightShape(wt);
+  if (w.size() != 2)
+    return emitOpError() << "weight must be [out, in], got " << wt;
   if (in.getRank() != out.getRank())
     return emitOpError() << "input and result ranks differ: " << in << " vs "
                          << out;
   int64_t rank = in.getRank();
-  if (in.getDimSize(rank - 1) != w.getDimSize(1))
+  if (in.getDimSize(rank - 1) != w[1])
     return emitOpError() << "input has " << dimString(in.getDimSize(rank - 1))
-                         << " features but the weight expects "
-                         << w.getDimSize(1) << " (weight " << w << ")";
-  if (out.getDimSize(rank - 1) != w.getDimSize(0))
+                         << " features but the weight expects " << w[1]
+                         << " (weight " << wt << ")";
+  if (out.getDimSize(rank - 1) != w[0])
     return emitOpError() << "result has " << dimString(out.getDimSize(rank - 1))
-                         << " features but the weight produces "
-                         << w.getDimSize(0);
+                         << " features but the weight produces " << w[0];
   for (int64_t i = 0; i + 1 < rank; ++i)
     if (!compatible(in.getDimSize(i), out.getDimSize(i)))
       return emitOpError() << "input and result differ in dimension " << i;
@@ -221,9 +244,8 @@ LogicalResult LinearOp::verify() {
     return emitOpError() << "input and result element types differ";
   if (getBias()) {
     RankedTensorType b = getBias().getType();
-    if (b.getRank() != 1 || b.getDimSize(0) != w.getDimSize(0))
-      return emitOpError() << "bias must be [" << w.getDimSize(0) << "], got "
-                           << b;
+    if (b.getRank() != 1 || b.getDimSize(0) != w[0])
+      return emitOpError() << "bias must be [" << w[0] << "], got " << b;
   }
   return success();
 }

@@ -17,10 +17,13 @@ include "mlir/IR/BuiltinTypes.td"
 
 // Activations: ranked float tensors, tokens first.
 def LLM_Activation : RankedTensorOf<[AnyFloat]>;
-// Weights: today dense float tensors. Quantized weights will add their types
-// here (e.g. a block-FP8 or MXFP4 tensor type); every op that consumes a
-// weight takes an operand of this constraint, so no op changes shape then.
+// Weights: dense float tensors.
 def LLM_Weight : RankedTensorOf<[AnyFloat]>;
+// The weights of projections that may be stored quantized (!llm.qweight):
+// only the ops whose kernels dequantize take them.
+def LLM_QuantWeight : Type<CPred<"::llvm::isa<::llmc::llm::QuantWeightType>($_self)">,
+    "quantized weight", "::llmc::llm::QuantWeightType">;
+def LLM_AnyWeight : AnyTypeOf<[LLM_Weight, LLM_QuantWeight]>;
 // Token ids, positions and sequence slots: one i32 per token. The number of
 // tokens of a step is only known at run time, so this is exactly
 // `tensor<?xi32>`, and formats can leave it out.
@@ -61,6 +64,11 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
     weight's dimension 1: its index `2j` is the weight's `j`, `2j + 1` the
     weight's `N/2 + j` (gpt-oss's gate/up columns and their biases).
 
+    A quantized weight (`!llm.qweight`) names its scale tensor with
+    `scales` and, when its type has zero points, their tensor with `zeros`
+    (checkpoint names; their shape is the type's getScaleShape()). The
+    recipes above do not apply to quantized weights yet.
+
     ```mlir
     %w = llm.param "model.layers.0.self_attn.q_proj.weight" : tensor<2048x2048xbf16>
     %d = llm.param "model.layers.0.mlp.experts.down_proj" stacked
@@ -69,15 +77,20 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
     %k = llm.param "model.layers.0.self_attn.k_proj.weight" stacked
         ["model.layers.0.self_attn.qkv_proj.weight"] rows [3072, 9216] : tensor<3072x3072xbf16>
     %g = llm.param "model.layers.1.feed_forward.experts.gate_up_proj" transposed : tensor<16x16384x5120xbf16>
+    %f = llm.param "model.layers.0.mlp.down_proj.weight" scales "model.layers.0.mlp.down_proj.weight_scale_inv"
+        : !llm.qweight<shape = [7168, 18432], storage = f8E4M3FN, block = [128, 128], scale = f32>
     ```
   }];
   let arguments = (ins StrAttr:$name, OptionalAttr<StrArrayAttr>:$parts,
                        OptionalAttr<DenseI64ArrayAttr>:$rows,
-                       UnitAttr:$transposed, UnitAttr:$interleaved);
-  let results = (outs LLM_Weight:$result);
+                       UnitAttr:$transposed, UnitAttr:$interleaved,
+                       OptionalAttr<StrAttr>:$scales,
+                       OptionalAttr<StrAttr>:$zeros);
+  let results = (outs LLM_AnyWeight:$result);
   let assemblyFormat = [{
     $name (`stacked` $parts^)? (`rows` $rows^)? (`transposed` $transposed^)?
-    (`interleaved` $interleaved^)? attr-dict `:` type($result)
+    (`interleaved` $interleaved^)? (`scales` $scales^)? (`zeros` $zeros^)?
+    attr-dict `:` type($result)
   }];
   let hasVerifier = 1;
 }
@@ -187,14 +200,16 @@ def LLM_LinearOp : LLM_Op<"linear", [Pure]> {
   let summary = "y = x * W^T + b";
   let description = [{
     A dense projection of the last dimension. `weight` is `[out, in]` as
-    stored by Hugging Face; `bias`, when present, is `[out]`.
+    stored by Hugging Face; `bias`, when present, is `[out]`. The weight may
+    be quantized (`!llm.qweight`): y = x * dequant(W)^T + b, dequantized as
+    the type defines, in fp32, the result rounded once as for a dense one.
 
     ```mlir
     %q = llm.linear %x, %wq : tensor<?x2048xbf16>, tensor<2048x2048xbf16> -> tensor<?x2048xbf16>
     %k = llm.linear %x, %wk, %bk : tensor<?x3584xbf16>, tensor<512x3584xbf16>, tensor<512xbf16> -> tensor<?x512xbf16>
     ```
   }];
-  let arguments = (ins LLM_Activation:$input, LLM_Weight:$weight,
+  let arguments = (ins LLM_Activation:$input, LLM_AnyWeight:$weight,
                        Optional<LLM_Weight>:$bias);
   let results = (outs LLM_Activation:$result);
   let assemblyFormat = [{

@@ -44,3 +44,93 @@ LatentCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "dtype must be a float type, got " << dtype;
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// QuantWeightType
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+bool isStorageType(Type t) {
+  if (auto i = dyn_cast<IntegerType>(t))
+    return i.isSignless() && (i.getWidth() == 4 || i.getWidth() == 8);
+  return isa<Float8E4M3FNType, Float8E5M2Type, Float4E2M1FNType>(t);
+}
+
+bool isScaleType(Type t) {
+  return isa<Float32Type, BFloat16Type, Float16Type, Float8E8M0FNUType>(t);
+}
+
+} // namespace
+
+LogicalResult
+QuantWeightType::verify(function_ref<InFlightDiagnostic()> emitError,
+                        ArrayRef<int64_t> shape, Type storage,
+                        ArrayRef<int64_t> block, Type scale, Type zero) {
+  if (shape.size() < 2)
+    return emitError() << "shape must have at least 2 dimensions, got "
+                       << shape.size();
+  for (int64_t d : shape)
+    if (d <= 0)
+      return emitError() << "shape dimensions must be positive, got " << d;
+  if (block.size() != shape.size())
+    return emitError() << "block must have one extent per dimension of the "
+                          "shape ("
+                       << shape.size() << "), got " << block.size();
+  for (size_t i = 0; i < block.size(); ++i)
+    if (block[i] <= 0 || block[i] > shape[i])
+      return emitError() << "block extent " << block[i] << " of dimension "
+                         << i << " must be in [1, " << shape[i] << "]";
+  if (!isStorageType(storage))
+    return emitError() << "storage must be f8E4M3FN, f8E5M2, f4E2M1FN, i4 "
+                          "or i8, got "
+                       << storage;
+  if (!isScaleType(scale))
+    return emitError() << "scale must be f32, bf16, f16 or f8E8M0FNU, got "
+                       << scale;
+  if (isa<Float8E8M0FNUType>(scale) && !isa<Float4E2M1FNType>(storage))
+    return emitError() << "f8E8M0FNU scales are MXFP4's: storage must be "
+                          "f4E2M1FN, got "
+                       << storage;
+  if (zero) {
+    auto zi = dyn_cast<IntegerType>(zero);
+    if (!isa<IntegerType>(storage))
+      return emitError() << "zero points need integer storage, got "
+                         << storage;
+    if (!zi || !zi.isSignless() || (zi.getWidth() != 4 && zi.getWidth() != 8))
+      return emitError() << "zero must be i4 or i8, got " << zero;
+  }
+  return success();
+}
+
+SmallVector<int64_t> QuantWeightType::getScaleShape() const {
+  SmallVector<int64_t> out;
+  for (auto [d, b] : llvm::zip_equal(getShape(), getBlock()))
+    out.push_back((d + b - 1) / b);
+  return out;
+}
+
+int64_t QuantWeightType::getNumElements() const {
+  int64_t n = 1;
+  for (int64_t d : getShape())
+    n *= d;
+  return n;
+}
+
+unsigned QuantWeightType::getStorageBits() const {
+  return getStorage().getIntOrFloatBitWidth();
+}
+
+uint64_t QuantWeightType::getStorageBytes() const {
+  const uint64_t row = uint64_t(getShape().back());
+  const uint64_t rows = uint64_t(getNumElements()) / row;
+  return rows * ((row * getStorageBits() + 7) / 8);
+}
+
+ArrayRef<int64_t> llmc::llm::weightShape(Type type) {
+  if (auto t = dyn_cast<RankedTensorType>(type))
+    return t.getShape();
+  if (auto q = dyn_cast<QuantWeightType>(type))
+    return q.getShape();
+  return {};
+}

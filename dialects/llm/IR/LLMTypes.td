@@ -70,4 +70,68 @@ def LLM_LatentCacheType : LLM_Type<"LatentCache", "latent_cache"> {
   }];
 }
 
+def LLM_QuantWeightType : LLM_Type<"QuantWeight", "qweight"> {
+  let summary = "a weight stored quantized: low-precision values with block scales";
+  let description = [{
+    A weight of logical shape `shape` (as the dense tensor it stands for,
+    `[out, in]` for a linear layer) stored as `storage` values, each block
+    of `block` elements (one extent per dimension; the last block of a
+    dimension may be partial) sharing one `scale` and, for the integer
+    formats with an offset, one `zero` point. The value of element i is
+
+        (stored[i] - zero[block(i)]) * scale[block(i)]
+
+    (without `zero`: stored[i] * scale[block(i)]), computed in fp32, which
+    is what the kernels read and dequantize in registers: the IR never
+    expands a quantized weight to its dense form. The scales form a tensor
+    of shape ceil(shape / block) (getScaleShape()), as do the zero points.
+
+    The encodings of the shipped checkpoint formats:
+
+    | format | storage | block | scale | zero |
+    |---|---|---|---|---|
+    | FP8 block (DeepSeek V3, Qwen3-FP8) | f8E4M3FN | [128, 128] | f32 (`weight_scale_inv`) | |
+    | FP8 per tensor / per channel | f8E4M3FN | [out, in] / [1, in] | f32 | |
+    | MXFP4 (gpt-oss experts) | f4E2M1FN | [1, 32] | f8E8M0FNU (2^(e - 127)) | |
+    | INT4 group, symmetric (compressed-tensors, GPTQ sym) | i4 | [1, 128] | bf16 / f16 | |
+    | INT4 group with zero points (AWQ, GPTQ asym) | i4 | [1, 128] | f16 | i4 |
+    | INT8 per channel | i8 | [1, in] | f32 / bf16 | |
+
+    Integer storage is signed two's complement (i4: -8..7, i8: -128..127);
+    formats that ship unsigned values (AWQ's and GPTQ's 0..15 with a zero
+    point) are re-based by the frontend's weight recipe. The plan stores the
+    values row-major and densely packed, two 4-bit values per byte (the
+    lower-indexed one in the low nibble), whatever the checkpoint's packing.
+
+    ```mlir
+    !llm.qweight<shape = [2048, 2048], storage = f8E4M3FN, block = [128, 128], scale = f32>
+    !llm.qweight<shape = [4096, 4096], storage = i4, block = [1, 128], scale = f16, zero = i4>
+    ```
+  }];
+  let parameters = (ins
+    ArrayRefParameter<"int64_t">:$shape,
+    "::mlir::Type":$storage,
+    ArrayRefParameter<"int64_t">:$block,
+    "::mlir::Type":$scale,
+    OptionalParameter<"::mlir::Type">:$zero
+  );
+  let assemblyFormat = [{
+    `<` `shape` `=` `[` $shape `]` `,` `storage` `=` $storage `,`
+    `block` `=` `[` $block `]` `,` `scale` `=` $scale
+    (`,` `zero` `=` $zero^)? `>`
+  }];
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// ceil(shape / block): the shape of the scales and zero points.
+    ::llvm::SmallVector<int64_t> getScaleShape() const;
+    /// Elements of the logical weight.
+    int64_t getNumElements() const;
+    /// Bits of one stored value: 4 or 8.
+    unsigned getStorageBits() const;
+    /// Bytes of the packed values (a 4-bit row of odd length is padded to
+    /// a whole byte).
+    uint64_t getStorageBytes() const;
+  }];
+}
+
 #endif // LLMC_DIALECTS_LLM_IR_LLMTYPES_TD
