@@ -86,6 +86,8 @@ std::optional<pl::DType> planDType(Type t) {
     return pl::DType::BF16;
   if (t.isInteger(32))
     return pl::DType::I32;
+  if (isa<Float8E4M3FNType>(t))
+    return pl::DType::F8E4M3;
   return std::nullopt;
 }
 
@@ -123,12 +125,9 @@ public:
 
   llvm::Error collectWeights() {
     WalkResult r = module.walk([&](llm::ParamOp p) -> WalkResult {
-      auto type = dyn_cast<RankedTensorType>(p.getResult().getType());
-      if (!type) {
-        p.emitError("quantized weights cannot be written to a plan yet: ")
-            << p.getName();
-        return WalkResult::interrupt();
-      }
+      if (auto q = dyn_cast<llm::QuantWeightType>(p.getResult().getType()))
+        return collectQuantized(p, q);
+      auto type = cast<RankedTensorType>(p.getResult().getType());
       auto dtype = planDType(type.getElementType());
       if (!dtype || *dtype == pl::DType::I32) {
         p.emitError("unsupported weight element type ")
@@ -162,6 +161,46 @@ public:
     if (r.wasInterrupted())
       return err("inconsistent weights in the module");
     return llvm::Error::success();
+  }
+
+  /// A quantized weight: its values (as stored) and, as a weight of their
+  /// own, its f32 scales. The plan format has f8e4m3 values with f32
+  /// scales so far; other encodings are refused here by name.
+  WalkResult collectQuantized(llm::ParamOp p, llm::QuantWeightType q) {
+    if (!isa<Float8E4M3FNType>(q.getStorage()) || !q.getScale().isF32() ||
+        q.getZero()) {
+      p.emitError("quantized weight '")
+          << p.getName() << "' (" << q
+          << "): plans hold f8E4M3FN values with f32 scales so far";
+      return WalkResult::interrupt();
+    }
+    std::vector<int64_t> shape(q.getShape().begin(), q.getShape().end());
+    if (auto it = weightIndex.find(p.getName()); it != weightIndex.end()) {
+      if (specs[it->second].shape != shape || specs[it->second].block.empty()) {
+        p.emitError("weight \"") << p.getName() << "\" used with two types";
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    }
+    const std::string scalesName = p.getScales()->str();
+    if (weightIndex.count(scalesName)) {
+      p.emitError("scales \"") << scalesName << "\" of quantized weight '"
+                                << p.getName() << "' are also another weight";
+      return WalkResult::interrupt();
+    }
+    const unsigned values = unsigned(specs.size());
+    weightIndex[p.getName()] = values;
+    specs.push_back({p.getName().str(), shape, pl::DType::F8E4M3});
+    specs.back().block.assign(q.getBlock().begin(), q.getBlock().end());
+    specs.back().scalesIndex = values + 1;
+    specDTypes.push_back(pl::DType::F8E4M3);
+    weightIndex[scalesName] = values + 1;
+    SmallVector<int64_t> scaleShape = q.getScaleShape();
+    specs.push_back({scalesName,
+                     std::vector<int64_t>(scaleShape.begin(), scaleShape.end()),
+                     pl::DType::F32});
+    specDTypes.push_back(pl::DType::F32);
+    return WalkResult::advance();
   }
 
   llvm::ArrayRef<WeightSpec> weights() const { return specs; }
@@ -219,11 +258,16 @@ public:
     }
 
     std::vector<fb::Offset<pl::Weight>> weightTable;
-    for (auto [i, spec] : llvm::enumerate(specs))
+    for (auto [i, spec] : llvm::enumerate(specs)) {
+      fb::Offset<pl::WeightQuant> quant;
+      if (!spec.block.empty())
+        quant = pl::CreateWeightQuant(fbb, fbb.CreateVector(spec.block),
+                                      spec.scalesIndex);
       weightTable.push_back(pl::CreateWeight(
           fbb, fbb.CreateString(spec.name), specDTypes[i],
           fbb.CreateVector(spec.shape), pl::WeightLayout::RowMajor,
-          layout.offsets[i], spec.bytes(), /*checksum=*/0));
+          layout.offsets[i], spec.bytes(), /*checksum=*/0, quant));
+    }
 
     std::vector<fb::Offset<fb::String>> targets{fbb.CreateString("cpu")};
     for (const std::string &t : cudaTargets(options))
@@ -312,9 +356,7 @@ private:
     fb::Offset<void> params;
     SmallVector<Value> ins(op->getOperands());
     SmallVector<Value> outs(op->getResults());
-    auto shape = [](Value v) {
-      return cast<RankedTensorType>(v.getType()).getShape();
-    };
+    auto shape = [](Value v) { return llm::weightShape(v.getType()); };
 
     if (auto e = dyn_cast<llm::EmbeddingOp>(op)) {
       kind = pl::OpParams::Embedding;

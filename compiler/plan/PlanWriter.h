@@ -43,7 +43,8 @@ class TimingScope;
 namespace llmc::plan_writer {
 
 /// A weight the plan needs: the checkpoint tensor `name`, stored as `dtype`
-/// (F32, F16 or BF16).
+/// (F32, F16 or BF16; F8E4M3 for a quantized weight's values, which are
+/// copied as the checkpoint stores them).
 struct WeightSpec {
   std::string name;
   std::vector<int64_t> shape;
@@ -60,6 +61,12 @@ struct WeightSpec {
   /// The checkpoint interleaves the halves of dimension 1 (llm.param ...
   /// interleaved): its index 2j is ours j, 2j + 1 ours N/2 + j.
   bool interleaved = false;
+  /// A quantized weight's values (dtype F8E4M3, read from the checkpoint
+  /// as stored): elements per block in each dimension, and the index (in
+  /// the plan's weights) of its f32 scales, ceil(shape / block). Empty
+  /// block: not quantized.
+  std::vector<int64_t> block = {};
+  unsigned scalesIndex = 0;
   uint64_t bytes() const;
   /// The shape of one part: rows of the last dimension's width, as many as
   /// one part's share of the elements makes ([E, 2I, H] from 2E parts:

@@ -22,6 +22,8 @@ hf::TensorDType toTensorDType(llmc::plan::DType d) {
     return hf::TensorDType::F16;
   case llmc::plan::DType::BF16:
     return hf::TensorDType::BF16;
+  case llmc::plan::DType::F8E4M3:
+    return hf::TensorDType::F8_E4M3;
   case llmc::plan::DType::F32:
   case llmc::plan::DType::I32: // never a weight's (PlanWriter checks)
     break;
@@ -41,8 +43,11 @@ public:
         std::swap(source[source.size() - 1], source[source.size() - 2]);
       return checkTensor(spec.name, source);
     }
-    if (spec.parts.empty())
-      return checkTensor(spec.name, spec.shape);
+    if (spec.parts.empty()) {
+      if (llvm::Error e = checkTensor(spec.name, spec.shape))
+        return e;
+      return checkStoredAs(spec);
+    }
     if (spec.sourceRows > 0) {
       std::vector<int64_t> source = spec.shape;
       source[0] = spec.sourceRows;
@@ -151,6 +156,24 @@ private:
     for (int64_t d : spec.shape)
       n *= uint64_t(d);
     return n;
+  }
+
+  /// A quantized weight's values are copied as the checkpoint stores
+  /// them: its tensor must have exactly their dtype.
+  llvm::Error checkStoredAs(const WeightSpec &spec) {
+    if (spec.block.empty())
+      return llvm::Error::success();
+    const hf::TensorView &tensor = *archive.find(resolveName(spec.name));
+    const hf::TensorDType want = toTensorDType(spec.dtype);
+    if (tensor.dtype == want)
+      return llvm::Error::success();
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "%s: tensor \"%s\" has dtype %s; quantized values must be stored as "
+        "%s",
+        tensor.file.c_str(), tensor.name.c_str(),
+        hf::tensorDTypeName(tensor.dtype).str().c_str(),
+        hf::tensorDTypeName(want).str().c_str());
   }
 
   llvm::Error checkTensor(const std::string &wanted,

@@ -1390,6 +1390,7 @@ llvm::StringRef dtypeName(DType dtype) {
   case DType::F32:
     return "float32";
   case DType::I32:
+  case DType::F8E4M3:
     break;
   }
   return "?";

@@ -40,7 +40,8 @@ public:
       act = b.getF16Type();
       break;
     case DType::F32:
-    case DType::I32: // never a config's dtype
+    case DType::I32:    // never a config's dtype
+    case DType::F8E4M3: // only a quantized weight's values
       act = b.getF32Type();
       break;
     }

@@ -27,7 +27,7 @@ namespace llmc::runtime {
 /// accepts its own major version with a minor version up to its own (a
 /// newer minor may carry fields it would ignore).
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 4;
+inline constexpr uint16_t kFormatMinor = 5;
 
 /// Bytes 8..12 of every plan (after the u32 size prefix and root offset).
 inline constexpr char kFileIdentifier[] = "LLMP";
@@ -98,11 +98,13 @@ inline constexpr uint64_t dtypeSize(llmc::plan::DType dtype) {
   case llmc::plan::DType::F16:
   case llmc::plan::DType::BF16:
     return 2;
+  case llmc::plan::DType::F8E4M3:
+    return 1;
   }
   return 0;
 }
 
-/// "f32", "f16", "bf16", "i32", or "invalid dtype" outside the enum.
+/// "f32", "f16", "bf16", "i32", "f8e4m3", or "invalid dtype" outside the enum.
 inline const char *dtypeName(llmc::plan::DType dtype) {
   switch (dtype) {
   case llmc::plan::DType::F32:
@@ -113,6 +115,8 @@ inline const char *dtypeName(llmc::plan::DType dtype) {
     return "bf16";
   case llmc::plan::DType::I32:
     return "i32";
+  case llmc::plan::DType::F8E4M3:
+    return "f8e4m3";
   }
   return "invalid dtype";
 }

@@ -79,7 +79,11 @@ llvm::Expected<Storage> resolveStorage(Value v) {
     if (auto p = dyn_cast<llm::ParamOp>(def)) {
       Storage s;
       s.kind = StorageKind::Weight;
-      s.elementType = getElementTypeOrSelf(p.getType());
+      // A quantized weight's operand has the stored values' type.
+      if (auto q = dyn_cast<llm::QuantWeightType>(p.getResult().getType()))
+        s.elementType = q.getStorage();
+      else
+        s.elementType = getElementTypeOrSelf(p.getType());
       s.weight = p.getName();
       return s;
     }

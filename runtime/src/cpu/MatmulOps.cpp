@@ -22,6 +22,19 @@ void CpuBackend::linear(const P::Operand &xOp, const P::Operand &weightOp,
   const uint8_t *w = weight(weightOp);
   size_t rowBytes = inFeatures * dtypeSize(weightOp.dtype());
   int64_t tokens = step_.numTokens;
+  // A quantized weight (the verifier checked its scales): row n's element
+  // j is value * scales[n / bn, j / bk], one fp32 product.
+  const P::WeightQuant *quant =
+      plan_.plan()->weights()->Get(weightOp.index())->quant();
+  const float *scales = nullptr;
+  int64_t bn = 1, bk = 1, scaleCols = 0;
+  if (quant) {
+    scales = reinterpret_cast<const float *>(
+        plan_.weightData(quant->scales()));
+    bn = quant->block()->Get(0);
+    bk = quant->block()->Get(1);
+    scaleCols = (int64_t(inFeatures) + bk - 1) / bk;
+  }
   // Split over output features: decode has one token, and each weight row
   // is then read (and widened) once per step.
   pool_->parallelFor(
@@ -30,6 +43,12 @@ void CpuBackend::linear(const P::Operand &xOp, const P::Operand &weightOp,
         for (int64_t n = begin; n < end; ++n) {
           const float *wn = asFloats(w + size_t(n) * rowBytes, weightOp.dtype(),
                                      inFeatures, buffer);
+          if (quant) {
+            const float *sn = scales + (n / bn) * scaleCols;
+            for (size_t j = 0; j < inFeatures; ++j)
+              buffer[j] = wn[j] * sn[int64_t(j) / bk];
+            wn = buffer;
+          }
           float b = bias ? bias[n] : 0.0f;
           for (int64_t i = 0; i < tokens; ++i)
             storeOne(row(out, i), out.dtype(), size_t(n),

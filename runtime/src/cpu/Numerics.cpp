@@ -105,6 +105,12 @@ void widen(const void *src, P::DType dtype, float *dst, size_t n) {
       dst[i] = f16ToFloat(h[i]);
     return;
   }
+  case P::DType::F8E4M3: {
+    const auto *b = static_cast<const uint8_t *>(src);
+    for (size_t i = 0; i < n; ++i)
+      dst[i] = f8e4m3ToFloat(b[i]);
+    return;
+  }
   default:
     std::memmove(dst, src, n * sizeof(float));
     return;

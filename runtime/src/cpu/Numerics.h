@@ -16,6 +16,7 @@
 
 #include <bit>
 #include <cmath>
+#include <limits>
 #include <cstddef>
 #include <cstdint>
 
@@ -66,6 +67,19 @@ inline uint16_t floatToF16(float f) {
   uint32_t odd = (magnitude >> 13) & 1u;
   magnitude += 0xc8000fffu + odd;
   return sign | uint16_t(magnitude >> 13);
+}
+
+/// An OCP FP8 E4M3 ("fn": no infinities) value: sign, 4 exponent bits with
+/// bias 7, 3 mantissa bits; exponent 0 is subnormal (m / 8 * 2^-6), and
+/// 0x7F / 0xFF are NaN. Exact in fp32.
+inline float f8e4m3ToFloat(uint8_t b) {
+  const int e = (b >> 3) & 0xf, m = b & 7;
+  const float sign = (b & 0x80) ? -1.0f : 1.0f;
+  if (e == 15 && m == 7)
+    return std::numeric_limits<float>::quiet_NaN();
+  if (e == 0)
+    return sign * std::ldexp(float(m), -9);
+  return sign * std::ldexp(float(8 + m), e - 10);
 }
 
 /// `x` rounded to `dtype` (identity for f32).

@@ -15,8 +15,9 @@ Status PlanChecker::checkLinear(const P::Op &op, const P::Linear &p) {
   LLMC_RETURN_IF_ERROR(positive(p.out_features(), "out_features"));
   LLMC_RETURN_IF_ERROR(counts(op, p.has_bias() ? 3 : 2, 1));
   LLMC_RETURN_IF_ERROR(arena(in(op, 0), "x", uint64_t(p.in_features())));
-  LLMC_RETURN_IF_ERROR(
-      weight(in(op, 1), "weight", {p.out_features(), p.in_features()}));
+  LLMC_RETURN_IF_ERROR(weight(in(op, 1), "weight",
+                              {p.out_features(), p.in_features()},
+                              /*allowQuantized=*/true));
   if (p.has_bias())
     LLMC_RETURN_IF_ERROR(weight(in(op, 2), "bias", {p.out_features()}));
   return arena(out(op, 0), "output", uint64_t(p.out_features()));

@@ -56,6 +56,9 @@ private:
   Status checkWeightLayout();
   /// No trailing data; every byte no checksum covers is zero.
   Status checkPadding();
+  Status checkQuant(
+      const flatbuffers::Vector<flatbuffers::Offset<P::Weight>> &weights,
+      uint32_t i, const std::string &what);
   Status checkWeightChecksums();
   /// Format 1.1's code section: every entry compiled for every target.
   Status checkCudaCode();
@@ -94,8 +97,10 @@ private:
   Status arenaBounds(const P::Operand &o, const std::string &role,
                      uint64_t rowElems);
   Status input(const P::Operand &o, const std::string &role, uint32_t index);
+  /// A dense float weight of `shape`; with allowQuantized, also a
+  /// quantized one (Weight.quant) of that logical shape.
   Status weight(const P::Operand &o, const std::string &role,
-                std::vector<int64_t> shape);
+                std::vector<int64_t> shape, bool allowQuantized = false);
   Status kvCache(const P::Operand &o, uint32_t layer);
   Status positive(int64_t value, const char *field);
   Status finite(double value, const char *field);

@@ -277,6 +277,7 @@ Status PlanChecker::checkWeightLayout() {
       return fail(what + "size " + std::to_string(w->size()) +
                   " bytes, but its shape and dtype make " +
                   std::to_string(bytes));
+    LLMC_RETURN_IF_ERROR(checkQuant(*weights, i, what));
     if (w->offset() % alignment != 0)
       return fail(what + "offset " + std::to_string(w->offset()) +
                   " is not a multiple of weight_alignment " +
@@ -288,6 +289,49 @@ Status PlanChecker::checkWeightLayout() {
           std::to_string(w->offset()) + " + " + std::to_string(w->size()) +
           ") exceed the weight section of " + std::to_string(size) + " bytes");
   }
+  return Status::success();
+}
+
+/// Weight `i`'s quantization (WeightQuant): f8e4m3 values exactly when
+/// quantized, a block per dimension, f32 scales of shape ceil(shape /
+/// block) that are not themselves quantized.
+Status PlanChecker::checkQuant(
+    const flatbuffers::Vector<flatbuffers::Offset<P::Weight>> &weights,
+    uint32_t i, const std::string &what) {
+  const P::Weight *w = weights.Get(i);
+  const P::WeightQuant *q = w->quant();
+  if (!q) {
+    if (w->dtype() == P::DType::F8E4M3)
+      return fail(what + "f8e4m3 values without their scales (quant)");
+    return Status::success();
+  }
+  if (w->dtype() != P::DType::F8E4M3)
+    return fail(what + "quantized values must be f8e4m3, got " +
+                dtypeName(w->dtype()));
+  const auto *shape = w->shape();
+  if (!q->block() || q->block()->size() != shape->size())
+    return fail(what + "quant.block needs one extent per dimension (" +
+                std::to_string(shape->size()) + ")");
+  std::vector<int64_t> scaleShape;
+  for (uint32_t d = 0; d < shape->size(); ++d) {
+    const int64_t dim = shape->Get(d), b = q->block()->Get(d);
+    if (b < 1 || b > std::max<int64_t>(dim, 1))
+      return fail(what + "quant.block extent " + std::to_string(b) +
+                  " of dimension " + std::to_string(d) + " is not in [1, " +
+                  std::to_string(dim) + "]");
+    scaleShape.push_back((dim + b - 1) / b);
+  }
+  if (q->scales() >= weights.size() || q->scales() == i)
+    return fail(what + "quant.scales " + std::to_string(q->scales()) +
+                " is not another weight of the plan");
+  const P::Weight *s = weights.Get(q->scales());
+  if (s->dtype() != P::DType::F32 || s->quant() || !s->shape())
+    return fail(what + "its scales (weight " + std::to_string(q->scales()) +
+                ") must be plain f32");
+  std::vector<int64_t> actual(s->shape()->begin(), s->shape()->end());
+  if (actual != scaleShape)
+    return fail(what + "its scales have shape " + shapeString(actual) +
+                ", expected " + shapeString(scaleShape));
   return Status::success();
 }
 
@@ -626,7 +670,7 @@ Status PlanChecker::input(const P::Operand &o, const std::string &role,
 }
 
 Status PlanChecker::weight(const P::Operand &o, const std::string &role,
-                           std::vector<int64_t> shape) {
+                           std::vector<int64_t> shape, bool allowQuantized) {
   LLMC_RETURN_IF_ERROR(kind(o, role, P::OperandKind::Weight));
   const auto *weights = plan_.weights();
   uint32_t count = weights ? weights->size() : 0;
@@ -640,7 +684,9 @@ Status PlanChecker::weight(const P::Operand &o, const std::string &role,
   if (o.dtype() != w->dtype())
     return failOp(what + " is " + dtypeName(w->dtype()) +
                   " but the operand says " + dtypeName(o.dtype()));
-  if (!isFloat(w->dtype()))
+  if (w->quant() && !allowQuantized)
+    return failOp(what + " is quantized; only a linear's weight may be");
+  if (!w->quant() && !isFloat(w->dtype()))
     return failOp(what + " has dtype " + dtypeName(w->dtype()) +
                   "; expected f32, f16 or bf16");
   std::vector<int64_t> actual(w->shape()->begin(), w->shape()->end());

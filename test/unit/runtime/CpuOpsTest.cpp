@@ -238,6 +238,38 @@ TEST(CpuOps, LinearBf16WeightsAndActivations) {
   expectBf16Close(r.get(y, 2), want);
 }
 
+TEST(CpuOps, LinearFp8BlockQuantizedWeight) {
+  // A 130 x 200 weight in blocks of 64 x 128: partial blocks in both
+  // dimensions, so each row and column finds its own scale.
+  const int64_t in = 200, out = 130, bn = 64, bk = 128;
+  const int64_t sr = (out + bn - 1) / bn, sc = (in + bk - 1) / bk;
+  TestPlan t;
+  // Exact E4M3 values: every code but NaN, cycled; scales of both signs.
+  std::vector<float> q(size_t(out * in)), scales(size_t(sr * sc));
+  for (size_t i = 0; i < q.size(); ++i) {
+    uint8_t code = uint8_t((i * 37 + 5) % 256);
+    if ((code & 0x7f) == 0x7f)
+      code = 0x3c;
+    q[i] = cpu::f8e4m3ToFloat(code);
+  }
+  for (size_t i = 0; i < scales.size(); ++i)
+    scales[i] = (i % 2 ? -1.0f : 1.0f) * std::ldexp(1.0f + float(i), -9);
+  P::Operand weight = t.quantizedWeight("w", {out, in}, q, {bn, bk}, scales);
+  P::Operand x = t.arena(in), y = t.arena(out);
+  OpRunner r(planWith({linearOp(in, out, x, weight, nullptr, y)}, t));
+  ASSERT_TRUE(r.ok());
+  // The dequantized weight: value * scale of its block, one fp32 product.
+  std::vector<float> w(q.size());
+  for (int64_t n = 0; n < out; ++n)
+    for (int64_t k = 0; k < in; ++k)
+      w[size_t(n * in + k)] =
+          q[size_t(n * in + k)] * scales[size_t((n / bn) * sc + k / bk)];
+  std::vector<float> xs = randomValues(3 * in, 17);
+  r.set(x, xs);
+  r.run({0, 1, 2});
+  expectClose(r.get(y, 3), matmul(xs, w, nullptr, 3, in, out));
+}
+
 TEST(CpuOps, GatedLinear) {
   const int64_t in = 8, out = 16;
   TestPlan t;

@@ -399,6 +399,71 @@ TEST_F(PlanFileTest, MoEPlansAreChecked) {
   }
 }
 
+/// A plan of one linear over a 16 x 32 f8e4m3 weight in blocks of 8 x 16
+/// (scales [2, 2]); `edit` damages it.
+TestPlan quantizedPlan(
+    const std::function<void(TestPlan &, P::Operand &)> &edit = {}) {
+  TestPlan t;
+  P::Operand w = t.quantizedWeight("w", {16, 32},
+                                   std::vector<float>(16 * 32, 0.5f), {8, 16},
+                                   {1.0f, 2.0f, 3.0f, 4.0f});
+  if (edit)
+    edit(t, w);
+  P::Operand x = t.arena(32), y = t.arena(16);
+  t.setOps({linearOp(32, 16, x, w, nullptr, y)}, t.arena(uint64_t(t.vocab)));
+  return t;
+}
+
+TEST_F(PlanFileTest, QuantizedWeightsAreChecked) {
+  std::string message;
+  EXPECT_EQ(openBytes(quantizedPlan().serialize(), &message), LLMC_OK)
+      << message;
+  struct Case {
+    const char *name;
+    std::function<void(TestPlan &, P::Operand &)> edit;
+    const char *fragment;
+  };
+  std::vector<Case> cases = {
+      {"scales of the wrong shape",
+       [](TestPlan &t, P::Operand &) { t.weights[1].shape = {4, 1}; },
+       "weight 0 \"w\": its scales have shape [4, 1], expected [2, 2]"},
+      {"a block per dimension",
+       [](TestPlan &t, P::Operand &) { t.weights[0].block = {8}; },
+       "quant.block needs one extent per dimension (2)"},
+      {"block beyond the dimension",
+       [](TestPlan &t, P::Operand &) { t.weights[0].block = {8, 64}; },
+       "quant.block extent 64 of dimension 1 is not in [1, 32]"},
+      {"scales that are the weight itself",
+       [](TestPlan &t, P::Operand &) { t.weights[0].scales = 0; },
+       "quant.scales 0 is not another weight of the plan"},
+      {"f8e4m3 without scales",
+       [](TestPlan &t, P::Operand &) { t.weights[0].block.clear(); },
+       "weight 0 \"w\": f8e4m3 values without their scales (quant)"},
+      {"quantized f32 values",
+       [](TestPlan &t, P::Operand &w) {
+         t.weights[0].dtype = P::DType::F32;
+         w = P::Operand(P::OperandKind::Weight, P::DType::F32, 0, 0, 0);
+       },
+       "quantized values must be f8e4m3, got f32"},
+  };
+  for (Case &c : cases) {
+    SCOPED_TRACE(c.name);
+    expectRejected(quantizedPlan(c.edit).serialize(), LLMC_ERROR_INVALID_PLAN,
+                   c.fragment);
+  }
+  // Only a linear reads a quantized weight.
+  TestPlan t;
+  P::Operand w = t.quantizedWeight("w", {16, 32},
+                                   std::vector<float>(16 * 32, 0.5f), {8, 16},
+                                   {1.0f, 2.0f, 3.0f, 4.0f});
+  P::Operand x = t.arena(32), y = t.arena(16);
+  t.setOps({gatedLinearOp(32, 16, P::Activation::Silu, x, w, w, y)},
+           t.arena(uint64_t(t.vocab)));
+  expectRejected(t.serialize(), LLMC_ERROR_INVALID_PLAN,
+                 "gate weight: weight 0 \"w\" is quantized; only a linear's "
+                 "weight may be");
+}
+
 TEST_F(PlanFileTest, EveryTruncationFailsCleanly) {
   std::vector<uint8_t> bytes = tinyLlama(4).serialize();
   uint64_t header = headerEnd(bytes);

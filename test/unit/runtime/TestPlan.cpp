@@ -26,12 +26,38 @@ P::Operand TestPlan::weight(const std::string &name, std::vector<int64_t> shape,
   return P::Operand(P::OperandKind::Weight, type, index, 0, 0);
 }
 
+P::Operand TestPlan::quantizedWeight(const std::string &name,
+                                     std::vector<int64_t> shape,
+                                     std::vector<float> values,
+                                     std::vector<int64_t> block,
+                                     std::vector<float> scales) {
+  std::vector<int64_t> scaleShape;
+  for (size_t d = 0; d < shape.size(); ++d)
+    scaleShape.push_back((shape[d] + block[d] - 1) / block[d]);
+  P::Operand op = weight(name, std::move(shape), std::move(values),
+                         P::DType::F8E4M3);
+  weights.back().block = std::move(block);
+  weights.back().scales = uint32_t(weights.size());
+  weight(name + "_scale_inv", std::move(scaleShape), std::move(scales));
+  return op;
+}
+
 std::vector<uint8_t> TestPlan::weightBytes(const WeightSpec &w) const {
   size_t size = size_t(dtypeSize(w.dtype));
   std::vector<uint8_t> bytes(w.values.size() * size);
   for (size_t i = 0; i < w.values.size(); ++i) {
     float v = w.values[i];
-    if (w.dtype == P::DType::F32) {
+    if (w.dtype == P::DType::F8E4M3) {
+      // The code whose value is exactly v (tests pick E4M3 values).
+      int code = 0;
+      while (code < 256 && !(cpu::f8e4m3ToFloat(uint8_t(code)) == v &&
+                             std::signbit(cpu::f8e4m3ToFloat(uint8_t(code))) ==
+                                 std::signbit(v)))
+        ++code;
+      if (code == 256)
+        throw std::runtime_error("not an E4M3 value: " + std::to_string(v));
+      bytes[i] = uint8_t(code);
+    } else if (w.dtype == P::DType::F32) {
       std::memcpy(&bytes[i * 4], &v, 4);
     } else {
       uint16_t h =
@@ -63,10 +89,14 @@ std::vector<uint8_t> TestPlan::flatbuffer(
   std::vector<flatbuffers::Offset<P::Weight>> weightTables;
   for (size_t i = 0; i < weights.size(); ++i) {
     const WeightSpec &w = weights[i];
+    flatbuffers::Offset<P::WeightQuant> quant;
+    if (!w.block.empty())
+      quant = P::CreateWeightQuantDirect(fbb, &w.block, w.scales);
     weightTables.push_back(P::CreateWeightDirect(
         fbb, has("weight.name") ? w.name.c_str() : nullptr, w.dtype,
         has("weight.shape") ? &w.shape : nullptr, P::WeightLayout::RowMajor,
-        offsets[i], w.values.size() * dtypeSize(w.dtype), checksums[i]));
+        offsets[i], w.values.size() * dtypeSize(w.dtype), checksums[i],
+        quant));
   }
   auto launchTables = [&](const std::vector<LaunchSpec> &specs) {
     std::vector<flatbuffers::Offset<P::Launch>> launches;

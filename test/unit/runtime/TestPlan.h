@@ -31,6 +31,10 @@ struct WeightSpec {
   P::DType dtype = P::DType::F32;
   std::vector<int64_t> shape;
   std::vector<float> values; // rounded to dtype when written
+  /// A quantized weight (F8E4M3): its block and the index of its scales;
+  /// values must then be exact E4M3 values.
+  std::vector<int64_t> block = {};
+  uint32_t scales = 0;
 };
 
 struct OpSpec {
@@ -131,6 +135,14 @@ public:
     return P::Operand(P::OperandKind::KVCache, kvCaches[layer].dtype, layer, 0,
                       0);
   }
+  /// Adds a quantized weight: `values` (each an exact E4M3 value) with
+  /// `block`, and its f32 scales as the next weight ("<name>_scale_inv",
+  /// shape ceil(shape / block)); returns the values' operand.
+  P::Operand quantizedWeight(const std::string &name,
+                             std::vector<int64_t> shape,
+                             std::vector<float> values,
+                             std::vector<int64_t> block,
+                             std::vector<float> scales);
   /// Both programs run the same single-kernel op list.
   void setOps(const std::vector<OpSpec> &ops, const P::Operand &logits) {
     prefill = decode = {ops};
