@@ -28,9 +28,10 @@ void buildLLMOptimizePipeline(mlir::OpPassManager &pm,
 /// kernel-plan-memory for `maxTokens` tokens per step. Registered as
 /// `kernel-lower` (option max-tokens).
 /// convert-llm-to-kernel and kernel-plan-memory on each step function, then
-/// kernel-select on the module.
+/// kernel-select on the module (without selectKernels, for plans that run
+/// on the CPU backend only, which reads the launches' llm ops).
 void buildKernelLoweringPipeline(mlir::OpPassManager &pm, int64_t maxTokens,
-                                 int64_t maxSeqLen);
+                                 int64_t maxSeqLen, bool selectKernels = true);
 
 /// Registers every llmc pass and pipeline (for llmc-opt and llmc).
 void registerAllPassesAndPipelines();

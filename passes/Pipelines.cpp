@@ -21,12 +21,14 @@ void buildLLMOptimizePipeline(mlir::OpPassManager &pm,
 }
 
 void buildKernelLoweringPipeline(mlir::OpPassManager &pm, int64_t maxTokens,
-                                 int64_t maxSeqLen) {
+                                 int64_t maxSeqLen, bool selectKernels) {
   mlir::OpPassManager &fn = pm.nest<mlir::func::FuncOp>();
   fn.addPass(createConvertLLMToKernelPass());
   PlanMemoryPassOptions options;
   options.maxTokens = maxTokens;
   fn.addPass(createPlanMemoryPass(options));
+  if (!selectKernels)
+    return;
   KernelSelectPassOptions select;
   select.maxSeqLen = maxSeqLen;
   pm.addPass(createKernelSelectPass(select));

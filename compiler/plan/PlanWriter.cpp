@@ -12,6 +12,8 @@
 
 #include "compiler/plan/PlanWriter.h"
 
+#include <cmath>
+
 #include "compiler/plan/WeightStream.h"
 #include "compiler/support/OutputFile.h"
 #include "compiler/support/Progress.h"
@@ -199,6 +201,7 @@ public:
     specs.push_back({scalesName,
                      std::vector<int64_t>(scaleShape.begin(), scaleShape.end()),
                      pl::DType::F32});
+    specs.back().randomScale = 1.0f / std::sqrt(float(shape.back()));
     specDTypes.push_back(pl::DType::F32);
     return WalkResult::advance();
   }

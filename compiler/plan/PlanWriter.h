@@ -67,6 +67,10 @@ struct WeightSpec {
   /// block: not quantized.
   std::vector<int64_t> block = {};
   unsigned scalesIndex = 0;
+  /// The scales of a quantized weight: what --random-weights fills them
+  /// with (1 / sqrt(in_features), so that dequantized values keep a dense
+  /// random weight's scale). 0: not scales.
+  float randomScale = 0.0f;
   uint64_t bytes() const;
   /// The shape of one part: rows of the last dimension's width, as many as
   /// one part's share of the elements makes ([E, 2I, H] from 2E parts:

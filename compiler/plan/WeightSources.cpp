@@ -247,6 +247,20 @@ public:
         splitmix64(seed ^ llvm::xxh3_64bits(llvm::arrayRefFromStringRef(name)));
     unsigned threads =
         std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+    // Quantized values: E4M3 codes of magnitude in [1/8, 15/16] (exponent
+    // 4 to 6), signs random; their scales a constant (WeightSpec).
+    if (spec.dtype == llmc::plan::DType::F8E4M3) {
+      for (uint64_t i = 0; i < out.size(); ++i) {
+        const uint64_t r = splitmix64(stream + offset + i);
+        out[i] = uint8_t((r & 0x80) | ((4 + (r >> 8) % 3) << 3) | (r >> 16) % 8);
+      }
+      return llvm::Error::success();
+    }
+    if (spec.randomScale > 0.0f) {
+      for (uint64_t i = 0; i < out.size(); i += 4)
+        std::memcpy(out.data() + i, &spec.randomScale, 4);
+      return llvm::Error::success();
+    }
     // Values are made in f32 blocks and converted like checkpoint tensors,
     // so random plans round exactly as real ones do.
     const hf::TensorDType to = toTensorDType(spec.dtype);

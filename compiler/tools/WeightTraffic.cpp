@@ -54,15 +54,27 @@ WeightTraffic weightTraffic(const pl::Plan &plan) {
   for (unsigned i : embeddings)
     if (i < weights.size() && read[i] < 1.0)
       t.embeddingRowOnly = true;
+  // A quantized weight's scales are read with its values; they are not
+  // parameters of the model.
+  std::vector<bool> isScales(weights.size(), false);
+  for (unsigned i = 0; i < weights.size(); ++i)
+    if (const pl::WeightQuant *q = weights[i]->quant();
+        q && q->scales() < weights.size()) {
+      isScales[q->scales()] = true;
+      active[q->scales()] = std::max(active[q->scales()], active[i]);
+      read[q->scales()] = std::max(read[q->scales()], read[i]);
+    }
   for (unsigned i = 0; i < weights.size(); ++i) {
     const pl::Weight *w = weights[i];
     uint64_t elems = 1;
     for (int64_t d : *w->shape())
       elems *= uint64_t(d);
-    t.totalParams += elems;
     t.totalBytes += w->size();
-    t.activeParams += uint64_t(double(elems) * active[i] + 0.5);
     t.decodeBytes += uint64_t(double(w->size()) * read[i] + 0.5);
+    if (isScales[i])
+      continue;
+    t.totalParams += elems;
+    t.activeParams += uint64_t(double(elems) * active[i] + 0.5);
   }
   return t;
 }

@@ -493,7 +493,18 @@ int compileMain(int argc, char **argv) {
   // Quantized checkpoints are refused where weights are read; without
   // weights the model compiles in its dtype. What the compile leaves out is
   // said now and kept in the plan for `llmc inspect`.
-  if (!config->quantMethod.empty()) {
+  if (config->fp8) {
+    planOptions.notes.push_back(
+        "quantization_config (quant_method \"fp8\"): decoder linear weights "
+        "kept as float8_e4m3fn in " +
+        std::to_string(config->fp8->rows) + " x " +
+        std::to_string(config->fp8->cols) +
+        " blocks with f32 scales, dequantized exactly; activations stay " +
+        llmc::hf::dtypeName(config->dtype).str() +
+        " (transformers' FP8 kernels also quantize them, per token and "
+        "block of " +
+        std::to_string(config->fp8->cols) + ")");
+  } else if (!config->quantMethod.empty()) {
     if (emit == Emit::Plan && !randomSeed)
       return fail(llmc::hf::quantizedError(*config));
     planOptions.notes.push_back(
@@ -608,8 +619,12 @@ int compileMain(int argc, char **argv) {
       return fail("invalid pass manager options");
     pm.enableTiming(passesTimer);
     llmc::buildLLMOptimizePipeline(pm, mlaAbsorb);
+    // A plan for the CPU backend alone needs no generated kernels.
+    const bool selectKernels =
+        emit != Emit::Plan || !llmc::plan_writer::cudaTargets(planOptions).empty();
     if (emit != Emit::LLM)
-      llmc::buildKernelLoweringPipeline(pm, stepTokens, seqLen);
+      llmc::buildKernelLoweringPipeline(pm, stepTokens, seqLen,
+                                        selectKernels);
     if (failed(pm.run(*module)))
       return fail(config->path + ": the compile pipeline failed");
     if (progress.enabled()) {

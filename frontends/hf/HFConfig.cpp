@@ -131,6 +131,49 @@ public:
   std::string prefix;
 };
 
+/// quantization_config of quant_method "fp8" (transformers'
+/// FineGrainedFP8Config): every key that changes the computation is read or
+/// refused by name.
+ModelConfig::FP8Block readFP8(const Reader &q) {
+  ModelConfig::FP8Block fp8;
+  if (q.has("fmt") && q.string("fmt") != "e4m3")
+    q.fail("fmt", "unsupported: \"" + q.string("fmt") +
+                      "\" (FP8 checkpoints are read as e4m3)");
+  if (q.has("activation_scheme")) {
+    const std::string scheme = q.string("activation_scheme");
+    if (scheme != "dynamic")
+      q.fail("activation_scheme",
+             "unsupported: \"" + scheme +
+                 "\" (static activation scales are not read; \"dynamic\" "
+                 "is, with the activations kept unquantized)");
+  }
+  if (q.has("weight_block_size")) {
+    const json &b = q.object.at("weight_block_size");
+    if (!b.is_array() || b.size() != 2 || !b[0].is_number_integer() ||
+        !b[1].is_number_integer() || b[0].get<int64_t>() < 1 ||
+        b[1].get<int64_t>() < 1 || b[0].get<int64_t>() > (1 << 20) ||
+        b[1].get<int64_t>() > (1 << 20))
+      q.fail("weight_block_size",
+             "expected two positive integers [rows, columns], got " +
+                 describe(b));
+    fp8.rows = b[0].get<int64_t>();
+    fp8.cols = b[1].get<int64_t>();
+  }
+  for (const char *key : {"modules_to_not_convert", "ignored_layers"}) {
+    if (!q.has(key))
+      continue;
+    const json &m = q.object.at(key);
+    if (!m.is_array())
+      q.fail(key, "expected a list of module names, got " + describe(m));
+    for (const json &e : m) {
+      if (!e.is_string())
+        q.fail(key, "expected module names, got " + describe(e));
+      fp8.notConverted.push_back(e.get<std::string>());
+    }
+  }
+  return fp8;
+}
+
 // Bounds that reject nonsense while leaving room for models to come.
 constexpr int64_t kMaxLayers = 4096;
 constexpr int64_t kMaxHidden = int64_t(1) << 20;
@@ -1124,6 +1167,8 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
                               q.at("quant_method").is_string()
                           ? q.at("quant_method").get<std::string>()
                           : "?";
+    if (cfg.quantMethod == "fp8")
+      cfg.fp8 = readFP8(Reader(q, "quantization_config."));
   }
 
   cfg.vocabSize = top.integer("vocab_size", 1, kMaxVocab);
@@ -1355,15 +1400,29 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
   readMoE(top, cfg);
   if (mla)
     readMLA(top, cfg);
+  // FP8 experts and MLA's absorbed projections have no quantized form in
+  // the IR yet: such checkpoints stay refused (quantizedError).
+  if (cfg.fp8 && (cfg.moe || cfg.mla))
+    cfg.fp8.reset();
+  // Phi-3's fused qkv_proj / gate_up_proj are read as row slices; block
+  // scales of a slice are not read yet.
+  if (cfg.fp8 && cfg.fusedProjections)
+    top.fail("quantization_config",
+             "unsupported: FP8 weights of fused projections (" +
+                 cfg.modelType + "'s qkv_proj, gate_up_proj)");
   return cfg;
 }
 
 } // namespace
 
 std::string quantizedError(const ModelConfig &config) {
+  std::string why = config.quantMethod == "fp8"
+                        ? " with Mixture-of-Experts or Multi-head Latent "
+                          "Attention layers; dense FP8 checkpoints are read"
+                        : "";
   return config.path + ": key \"quantization_config\": unsupported: "
                        "quantized checkpoints (quant_method \"" +
-         config.quantMethod + "\")";
+         config.quantMethod + "\")" + why;
 }
 
 llvm::StringRef supportedModelTypes() {

@@ -216,11 +216,23 @@ struct ModelConfig {
   /// (num_nextn_predict_layers): not part of the forward pass, not read.
   int64_t mtpLayers = 0;
 
-  /// quantization_config's quant_method ("" when absent). The weights are
-  /// read only by a checkpoint compile, which refuses it (quantizedError);
-  /// without weights (--random-weights, --emit=cuda) the model compiles in
-  /// `dtype`.
+  /// quantization_config's quant_method ("" when absent). Other than a
+  /// dense model's "fp8" (below), a checkpoint compile refuses it
+  /// (quantizedError); without weights (--random-weights, --emit=cuda) the
+  /// model then compiles in `dtype`.
   std::string quantMethod;
+  /// quant_method "fp8" (Qwen3-*-FP8, DeepSeek V3, Kimi K2, MiniMax-M2):
+  /// the decoder's linear weights stored as float8_e4m3fn with an f32
+  /// `weight_scale_inv` per block of `block` (weight_block_size; default
+  /// 128 x 128), except the modules named in modules_to_not_convert.
+  /// transformers' kernels also quantize activations (activation_scheme
+  /// "dynamic"); llmc dequantizes the weights and keeps the activations in
+  /// `dtype` (weight-only), which the compile says in a note.
+  struct FP8Block {
+    int64_t rows = 128, cols = 128;
+    std::vector<std::string> notConverted;
+  };
+  std::optional<FP8Block> fp8;
 
   std::string ropeType;   // "default", "llama3", ...
   rope::Params rope;

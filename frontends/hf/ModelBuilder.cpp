@@ -126,9 +126,34 @@ private:
   }
 
   /// `module.weight`, and `module.bias` when `bias`.
+  /// Whether `module` (a linear of a decoder layer) is stored as FP8
+  /// blocks: every one but those modules_to_not_convert names (a
+  /// substring match, as transformers makes it).
+  bool fp8Module(const std::string &module) const {
+    if (!cfg.fp8 || module.find("layers.") == std::string::npos)
+      return false;
+    for (const std::string &skip : cfg.fp8->notConverted)
+      if (module.find(skip) != std::string::npos)
+        return false;
+    return true;
+  }
+  /// An FP8-block weight [out, in] and its `weight_scale_inv`.
+  Value fp8Weight(const std::string &module, int64_t out, int64_t in) {
+    auto type = llm::QuantWeightType::get(
+        &ctx, {out, in}, b.getType<Float8E4M3FNType>(),
+        {std::min(cfg.fp8->rows, out), std::min(cfg.fp8->cols, in)},
+        b.getF32Type(), Type());
+    return llm::ParamOp::create(
+        b, loc(module), type, b.getStringAttr(weightName(module + ".weight")),
+        /*parts=*/nullptr, /*rows=*/nullptr, /*transposed=*/false,
+        /*interleaved=*/false,
+        b.getStringAttr(weightName(module + ".weight_scale_inv")),
+        /*zeros=*/nullptr);
+  }
   Value linear(Value x, const std::string &module, int64_t out, int64_t in,
                bool bias) {
-    Value w = param(module + ".weight", {out, in});
+    Value w = fp8Module(module) ? fp8Weight(module, out, in)
+                                : param(module + ".weight", {out, in});
     Value bv = bias ? param(module + ".bias", {out}) : Value();
     return llm::LinearOp::create(b, loc(module), tokens({out}), x, w, bv);
   }

@@ -389,12 +389,19 @@ TEST(HFConfigErrors, NameFileAndKey) {
   // A quantized config parses (compiles without weights read it as its
   // dtype); reading its weights is refused with this message.
   json quant = j;
-  quant["quantization_config"] = {{"quant_method", "fp8"}};
+  quant["quantization_config"] = {{"quant_method", "awq"}};
   ModelConfig q = parse(quant);
-  EXPECT_EQ(q.quantMethod, "fp8");
+  EXPECT_EQ(q.quantMethod, "awq");
+  EXPECT_FALSE(q.fp8);
   EXPECT_EQ(llmc::hf::quantizedError(q),
             "config.json: key \"quantization_config\": unsupported: quantized "
-            "checkpoints (quant_method \"fp8\")");
+            "checkpoints (quant_method \"awq\")");
+  // A dense model's FP8 blocks are read (128 x 128 unless said otherwise).
+  quant["quantization_config"] = {{"quant_method", "fp8"}};
+  ModelConfig f = parse(quant);
+  ASSERT_TRUE(f.fp8);
+  EXPECT_EQ(f.fp8->rows, 128);
+  EXPECT_EQ(f.fp8->cols, 128);
   EXPECT_EQ(errorOf("[1, 2]"), "dir/config.json: expected a JSON object at the "
                                "top level, got an array");
 }

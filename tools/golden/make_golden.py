@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # Golden conformance data for the llama, mistral, qwen2, qwen3, gemma2, gemma3_text, olmo2, olmo3, smollm3, granite,
 # phi3, llama4_text, mistral3 (the multimodal wrapper's text path), mixtral, qwen2_moe, qwen3_moe, olmoe, glm4_moe,
-# minimax_m2, deepseek_v2, deepseek_v3 and gpt_oss frontends.
+# minimax_m2, deepseek_v2, deepseek_v3 and gpt_oss frontends, and of qwen3 with block-scaled FP8 weights.
 #
 # An offline generator, not part of the build or of CI (it needs torch and transformers):
 #   /tmp/gv/bin/python tools/golden/make_golden.py --out test/models
@@ -18,6 +18,7 @@ import copy
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 import transformers
 from safetensors.torch import load_file as load_safetensors
+from safetensors.torch import save_file as save_safetensors
 from transformers import (AutoModelForCausalLM, AutoModelForImageTextToText, DeepseekV2Config, DeepseekV3Config,
                           Gemma2Config, Gemma3TextConfig, Glm4MoeConfig, GptOssConfig, GraniteConfig, Llama4TextConfig,
                           LlamaConfig, MiniMaxM2Config, Mistral3Config, MistralConfig, MixtralConfig, Olmo2Config,
@@ -84,6 +86,9 @@ class Spec:
     # Words test/models/run_golden.sh appends to `llmc compile`, written into golden.json as "compile_args"
     # (space-separated; None: none).
     compile_args: str = None
+    # Why the model has no CUDA backend test yet (no generated kernel for one of its ops), written into golden.json as
+    # "cuda_pending": test/emulation and test/gpu then register its tests as disabled, saying why (None: tested).
+    cuda_pending: str = None
     # Checks of the reference itself: function(model, prompt) -> one line for the summary, run on the accepted
     # seed's model; each exits the run (nothing written) when transformers does not compute what the spec means.
     reference_checks: list = field(default_factory=list)
@@ -104,6 +109,11 @@ class Spec:
     bf16_routing_slack: float = ROUTING_SLACK
     # Seeds tried before the run gives up.
     max_seed_tries: int = MAX_SEED_TRIES
+    # 0: weights stored in the model dtype. B > 0 (qwen3-fp8-f32, float32 only): the decoder-layer linear weights are
+    # written as float8_e4m3fn with B x B block scales (write_fp8_checkpoint) and the reference, its noise and the
+    # ablations are the float32 model on their dequantization, loaded from a second directory; the model carries
+    # the quantized data as model.golden_fp8 for the FP8 ablations and reference checks.
+    fp8_block_size: int = 0
 
 
 def ablate_config(**changes):
@@ -1322,6 +1332,180 @@ def is_post_norm(name):
     return name.endswith("post_attention_layernorm") or name.endswith("post_feedforward_layernorm")
 
 
+# FP8 weights as Qwen3-*-FP8 / DeepSeek-V3 checkpoints ship them (qwen3-fp8-f32): every decoder-layer linear weight
+# W [out, in] stored as float8_e4m3fn q with a float32 weight_scale_inv s [ceil(out/B), ceil(in/B)] (B = 128), and
+# W' = float32(q) * s[i // B, j // B] (one float32 multiply). The reference is the float32 model on W' (weight-only:
+# activations are not quantized). 448 is float8_e4m3fn's largest finite value.
+FP8_MAX = 448.0
+FP8_BLOCK = 128
+FP8_QUANTIZATION_CONFIG = {"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic",
+                           "weight_block_size": [FP8_BLOCK, FP8_BLOCK]}
+
+
+def is_fp8_weight(name):
+    """The decoder layers' q/k/v/o and gate/up/down projection weights (not the embedding, lm_head or norms)."""
+    return re.fullmatch(r"model\.layers\.\d+\.(self_attn\.[qkvo]_proj|mlp\.(gate|up|down)_proj)\.weight", name)
+
+
+def fp8_quantize(w, block):
+    """float32 [out, in] -> (float8_e4m3fn q [out, in], float32 scale_inv [ceil(out/block), ceil(in/block)]): per
+    block, scale_inv = max|W_b| / 448 (1 for an all-zero block) and q = (W_b / scale_inv) cast (round to nearest
+    even; torch saturates at 448), both computed in float32."""
+    rows, cols = w.shape
+    q = torch.empty(w.shape, dtype=torch.float8_e4m3fn)
+    scale_inv = torch.empty(-(-rows // block), -(-cols // block), dtype=torch.float32)
+    for bi in range(scale_inv.shape[0]):
+        for bj in range(scale_inv.shape[1]):
+            blk = (slice(bi * block, (bi + 1) * block), slice(bj * block, (bj + 1) * block))
+            peak = w[blk].abs().max()
+            s = peak / FP8_MAX if peak > 0 else torch.tensor(1.0)
+            scale_inv[bi, bj] = s
+            q[blk] = (w[blk] / s).to(torch.float8_e4m3fn)
+    return q, scale_inv
+
+
+def fp8_dequantize(q, scale_inv, block):
+    """float32(q) * scale_inv of each element's block, one float32 multiply per element."""
+    rows, cols = q.shape
+    s = scale_inv.repeat_interleave(block, 0)[:rows].repeat_interleave(block, 1)[:, :cols]
+    return q.float() * s
+
+
+def write_fp8_checkpoint(model_dir, ref_dir, block):
+    """Turn the float32 checkpoint build_and_save wrote into model_dir into the FP8 one (is_fp8_weight tensors as
+    float8_e4m3fn plus <prefix>.weight_scale_inv, the rest unchanged; quantization_config added to config.json) and
+    write the reference checkpoint into ref_dir: the same config without quantization_config, float32 weights with
+    the quantized ones replaced by their dequantization. Returns what the FP8 ablations and checks need."""
+    weights = load_safetensors(os.path.join(model_dir, "model.safetensors"))
+    fp8, ref = {}, {}
+    data = dict(dir=model_dir, block=block, original={}, q={}, scale_inv={})
+    for name, w in weights.items():
+        if w.dtype != torch.float32:
+            sys.exit(f"{name}: the FP8 conversion expects a float32 checkpoint, got {w.dtype}")
+        if is_fp8_weight(name):
+            q, s = fp8_quantize(w, block)
+            fp8[name], fp8[name[:-len("weight")] + "weight_scale_inv"] = q, s
+            ref[name] = fp8_dequantize(q, s, block)
+            data["original"][name], data["q"][name], data["scale_inv"][name] = w, q, s
+        else:
+            fp8[name] = ref[name] = w
+    if not data["q"]:
+        sys.exit(f"{model_dir}: no decoder-layer linear weight to quantize")
+    os.makedirs(ref_dir, exist_ok=True)
+    save_safetensors(fp8, os.path.join(model_dir, "model.safetensors"), metadata={"format": "pt"})
+    save_safetensors(ref, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
+    path = os.path.join(model_dir, "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    for target, extra in ((ref_dir, {}), (model_dir, {"quantization_config": FP8_QUANTIZATION_CONFIG})):
+        with open(os.path.join(target, "config.json"), "w") as f:
+            json.dump(dict(cfg, **extra), f, indent=2, sort_keys=True)
+            f.write("\n")
+    return data
+
+
+def fp8_weights(variant):
+    """The reference model with every quantized weight replaced by another reading of the same checkpoint (or, for
+    "block64", of the same float32 weights quantized with 64 x 64 blocks)."""
+
+    def apply(model, cfg):
+        data = model.golden_fp8
+        model = copy.deepcopy(model)
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, q in data["q"].items():
+                s = data["scale_inv"][name]
+                if variant == "unscaled":  # weight_scale_inv ignored
+                    w = q.float()
+                elif variant == "per_tensor":  # weight_scale_inv read as one scale (its first entry)
+                    w = q.float() * s[0, 0]
+                elif variant == "block64":
+                    w = fp8_dequantize(*fp8_quantize(data["original"][name], 64), 64)
+                elif variant == "bf16":  # dequantized into bfloat16 weights
+                    w = fp8_dequantize(q, s, data["block"]).bfloat16().float()
+                else:
+                    raise ValueError(variant)
+                params[name].copy_(w)
+        return model, cfg
+
+    return apply
+
+
+def safetensors_header(path):
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+    header.pop("__metadata__", None)
+    return header
+
+
+def fp8_checkpoint_layout(model, prompt):
+    """The written FP8 checkpoint is what the spec says: quantized tensors F8_E4M3 with F32 scales of shape
+    [ceil(out/B), ceil(in/B)], every other tensor F32; each block's largest |q| is 448 (its max element maps to
+    the top of the range) and no q is NaN; the reference model's weights are the checkpoint's dequantization."""
+    data = model.golden_fp8
+    block = data["block"]
+    header = safetensors_header(os.path.join(data["dir"], "model.safetensors"))
+    params = dict(model.named_parameters())
+    with open(os.path.join(data["dir"], "config.json")) as f:
+        if json.load(f).get("quantization_config") != FP8_QUANTIZATION_CONFIG:
+            sys.exit("qwen3-fp8: config.json lacks the FP8 quantization_config")
+    scales = {n for n in header if n.endswith(".weight_scale_inv")}
+    if scales != {n[:-len("weight")] + "weight_scale_inv" for n in data["q"]}:
+        sys.exit("qwen3-fp8: the scale tensors are not one per quantized weight")
+    grids = set()
+    for name, entry in header.items():
+        if name in data["q"]:
+            rows, cols = entry["shape"]
+            scale = header[name[:-len("weight")] + "weight_scale_inv"]
+            grid = [-(-rows // block), -(-cols // block)]
+            q, s = data["q"][name], data["scale_inv"][name]
+            peaks = torch.stack([torch.stack([q[i * block:(i + 1) * block, j * block:(j + 1) * block].float().abs()
+                                              .max() for j in range(grid[1])]) for i in range(grid[0])])
+            if (entry["dtype"] != "F8_E4M3" or scale["dtype"] != "F32" or scale["shape"] != grid
+                    or torch.isnan(q.float()).any() or not torch.all(peaks == FP8_MAX)):
+                sys.exit(f"qwen3-fp8: {name} is not stored as block-scaled F8_E4M3 ({entry}, {scale})")
+            if not torch.equal(params[name], fp8_dequantize(q, s, block)):
+                sys.exit(f"qwen3-fp8: the reference model's {name} is not the checkpoint's dequantization")
+            grids.add(f"{rows}x{cols} -> {grid[0]}x{grid[1]}")
+        elif name not in scales and entry["dtype"] != "F32":
+            sys.exit(f"qwen3-fp8: {name} is {entry['dtype']}, not F32")
+    return (f"{len(data['q'])} weights F8_E4M3 with F32 block scales ({', '.join(sorted(grids))}), every block's "
+            f"max |q| = 448, the reference weights = float32(q) * scale_inv exactly")
+
+
+@torch.no_grad()
+def fp8_transformers_dequantize(model, prompt):
+    """transformers' own loading of the FP8 checkpoint (FineGrainedFP8Config(dequantize=True), float32) gives the
+    reference's weights and logits bit for bit. Needs accelerate (transformers refuses FP8 checkpoints without it);
+    skipped, and said so, where it is missing."""
+    try:
+        import accelerate  # noqa: F401
+    except ImportError:
+        return "SKIPPED: transformers' FP8 loading needs accelerate (pip install accelerate), which is missing"
+    data = model.golden_fp8
+    theirs = AutoModelForCausalLM.from_pretrained(
+        data["dir"], dtype=torch.float32, attn_implementation="eager",
+        quantization_config=transformers.FineGrainedFP8Config(dequantize=True))
+    theirs.eval()
+    kinds = {type(m).__name__ for n, m in theirs.named_modules() if n.endswith("_proj")}
+    mine, other = model.state_dict(), theirs.state_dict()
+    if mine.keys() != other.keys() or kinds != {"Linear"}:
+        sys.exit(f"qwen3-fp8: transformers' dequantized model differs in layout ({kinds}, "
+                 f"{sorted(set(mine) ^ set(other))})")
+    differ = [n for n in mine if other[n].dtype != torch.float32 or not torch.equal(mine[n], other[n])]
+    if differ:
+        worst = max(float((mine[n] - other[n].float()).abs().max()) for n in differ)
+        sys.exit(f"qwen3-fp8: transformers' dequantized weights differ from float32(q) * scale_inv in {differ} "
+                 f"(max |diff| {worst:.3e})")
+    tokens = prompt + greedy_with_cache(model, prompt, MAX_NEW_TOKENS)[1]
+    a, b = teacher_forced(model, tokens), teacher_forced(theirs, tokens)
+    if not np.array_equal(a, b):
+        sys.exit(f"qwen3-fp8: transformers' FP8 load gives other logits ({rel_diff(b, a):.2e} x max|logit|)")
+    return (f"transformers {transformers.__version__} FineGrainedFP8Config(dequantize=True) on CPU: plain float32 "
+            f"Linear layers, all {len(mine)} tensors and the {len(tokens)} rows of logits bit-identical")
+
+
 # The norms' epsilon is set well above the usual 1e-5/1e-6 so that reading it wrong is visible at the f32 tolerance.
 EPS_ABLATION = ("rms_norm_eps 1e-6 instead of the config's", ablate_config(rms_norm_eps=1e-6), True)
 
@@ -1522,6 +1706,27 @@ def specs():
                    "(llmc uses long_factor iff max_seq_len > 64, and the default is 256); cos/sin scaled by "
                    "sqrt(1 + ln(256/64)/ln 64); no sliding window")),
     ]
+    # Weights stored as block-scaled FP8 (float32 only: the reference is the float32 model on the dequantized weights).
+    f32_only.append(
+        ("qwen3-fp8-f32", Qwen3Config,
+         lambda: dict(qwen3_config(), hidden_size=128, intermediate_size=256, num_hidden_layers=2), 29, 2500, 0.45,
+         2.0, (),
+         [("weight_scale_inv ignored (weights read as plain float8 values)", fp8_weights("unscaled"), False),
+          ("one scale per tensor (weight_scale_inv[0][0] for every block)", fp8_weights("per_tensor"), False),
+          ("the same weights quantized with 64 x 64 blocks", fp8_weights("block64"), False),
+          ("dequantized weights rounded to bfloat16", fp8_weights("bf16"), False),
+          ("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
+          EPS_ABLATION],
+         dict(fp8_block_size=FP8_BLOCK, reference_checks=[fp8_checkpoint_layout, fp8_transformers_dequantize],
+              compile_args="--target cpu",
+              cuda_pending="no generated CUDA kernel reads FP8 block-quantized weights yet",
+              note="qwen3 with FP8 weights as Qwen3-*-FP8 / DeepSeek-V3 ship them: every decoder-layer q/k/v/o and "
+                   "gate/up/down weight W [out, in] stored as F8_E4M3 with an F32 <prefix>.weight_scale_inv "
+                   "[ceil(out/128), ceil(in/128)] (k_proj/v_proj [64, 128]: one partial block; gate/up: 2x1 "
+                   "blocks; down: 1x2); embedding, lm_head (untied) and norms F32; quantization_config fp8 e4m3, "
+                   "weight_block_size [128, 128], activation_scheme dynamic. The reference is WEIGHT-ONLY: the "
+                   "float32 model on W = float32(q) * scale_inv (one float32 multiply per element); activations "
+                   "are not quantized (no dynamic FP8 activation quantization), all arithmetic float32")))
     for name, cls, make_cfg, prompt_len, seed, embed_std, bigram, drop_keys, ablations, *extra in f32_only:
         out.append(Spec(name, cls, torch.float32, prompt_len, seed, make_cfg(), embed_std, bigram, drop_keys,
                         ablations, **(extra[0] if extra else {})))
@@ -1799,10 +2004,18 @@ def make_one(spec, root):
     tol = F32_REL_TOL if spec.dtype == torch.float32 else BF16_REL_TOL
     for attempt in range(spec.max_seed_tries):
         seed = spec.base_seed + 1000 * attempt
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as ref_dir:
             build_and_save(spec, seed, tmp)
-            model = load(tmp, spec.dtype, model_class=spec.model_class)
-            check_lm_head(spec, tmp, model)
+            # The checkpoint written is tmp's; the reference model is read from model_dir (FP8: the dequantized
+            # float32 checkpoint in ref_dir, which is not written out).
+            model_dir = tmp
+            fp8 = None
+            if spec.fp8_block_size:
+                fp8 = write_fp8_checkpoint(tmp, ref_dir, spec.fp8_block_size)
+                model_dir = ref_dir
+            model = load(model_dir, spec.dtype, model_class=spec.model_class)
+            model.golden_fp8 = fp8
+            check_lm_head(spec, model_dir, model)
             vocab = model.config.get_text_config().vocab_size
             prompt = torch.randint(0, vocab, (spec.prompt_len,),
                                    generator=torch.Generator().manual_seed(seed + 2)).tolist()
@@ -1818,7 +2031,7 @@ def make_one(spec, root):
             # The cached steps must agree with one cache-free forward (checks our use of the cache API).
             cache_vs_full = rel_diff(logits, full)
             # Noise of the reference itself: the same weights evaluated in a wider type.
-            wide = load(tmp, torch.float64 if spec.dtype == torch.float32 else torch.float32,
+            wide = load(model_dir, torch.float64 if spec.dtype == torch.float32 else torch.float32,
                         model_class=spec.model_class)
             slack = None
             if spec.dtype == torch.bfloat16 or spec.f32_routing_slack:
@@ -1842,7 +2055,7 @@ def make_one(spec, root):
                 print(f"  {spec.name}: seed {seed} rejected, reference noise {noise:.2e} x max|logit|",
                       file=sys.stderr)
                 continue
-            effects = feature_effects(spec, tmp, model, tokens, full)
+            effects = feature_effects(spec, model_dir, model, tokens, full)
             weak = [(what, effect) for what, effect in effects if effect < FEATURE_FACTOR * tol]
             if weak:
                 # A feature this seed barely exercises (a MoE seed can route around one); another seed may not.
@@ -1880,6 +2093,8 @@ def make_one(spec, root):
         golden["note"] = spec.note
     if spec.compile_args:
         golden["compile_args"] = spec.compile_args
+    if spec.cuda_pending:
+        golden["cuda_pending"] = spec.cuda_pending
     # One key per line with compact values, so that diffs and shell tools stay readable.
     with open(os.path.join(out_dir, "golden.json"), "w") as f:
         f.write("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in golden.items()) + "\n}\n")

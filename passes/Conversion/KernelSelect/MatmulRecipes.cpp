@@ -127,6 +127,10 @@ Matmul ofLinear(llm::LinearOp l) {
 FailureOr<unsigned> linear(ArrayRef<Operation *> ops, unsigned first,
                            KernelBuilder &b) {
   if (auto l = dyn_cast<llm::LinearOp>(ops[first])) {
+    if (auto q = dyn_cast<llm::QuantWeightType>(l.getWeight().getType()))
+      return l.emitOpError("has a quantized weight (")
+             << q << "): no generated CUDA kernel reads quantized weights "
+                     "yet; compile with --target cpu";
     Matmul m = ofLinear(l);
     gemv("linear", m, l.getLoc(), b);
     gemm("linear", m, l.getLoc(), b);
@@ -158,7 +162,7 @@ FailureOr<unsigned> linearRun(ArrayRef<Operation *> ops, unsigned first,
   SmallVector<llm::LinearOp> run;
   for (unsigned i = first; i < ops.size() && run.size() < 3; ++i) {
     auto l = dyn_cast<llm::LinearOp>(ops[i]);
-    if (!l)
+    if (!l || !isa<RankedTensorType>(l.getWeight().getType()))
       break;
     if (!run.empty()) {
       Matmul head = ofLinear(run.front()), m = ofLinear(l);

@@ -97,17 +97,8 @@ public:
     // Weights go first: they are operands of launches, never inside them.
     SmallVector<Operation *> params;
     for (Operation &op : body)
-      if (auto p = dyn_cast<llm::ParamOp>(op)) {
-        // The IR carries quantized weights; no backend's kernels read them
-        // yet (the quantization issue): said here, before any selection.
-        if (isa<llm::QuantWeightType>(p.getResult().getType())) {
-          p.emitError("quantized weight '")
-              << p.getName() << "' (" << p.getResult().getType()
-              << "): no kernels for quantized weights yet, on any backend";
-          return signalPassFailure();
-        }
+      if (isa<llm::ParamOp>(op))
         params.push_back(&op);
-      }
     for (Operation *p : llvm::reverse(params))
       p->moveBefore(&body, body.begin());
 
