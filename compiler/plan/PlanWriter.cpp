@@ -634,11 +634,16 @@ private:
         return err("kernel.call " + call.getEntry() +
                    ": no such entry in the compiled code");
       std::vector<pl::Operand> args;
-      for (Value v : call.getBuffers()) {
+      std::optional<ArrayRef<bool>> scales = call.getScales();
+      for (auto [i, v] : llvm::enumerate(call.getBuffers())) {
         auto o = resolve(v);
         if (!o)
           return err("kernel.call " + call.getEntry() + ": " +
                      llvm::toString(o.takeError()));
+        // A quantized weight's scales: the weight the values name.
+        if (scales && (*scales)[i])
+          *o = pl::Operand(pl::OperandKind::Weight, pl::DType::F32,
+                           specs[o->index()].scalesIndex, 0, 0);
         args.push_back(*o);
       }
       std::vector<uint32_t> grid(call.getGrid().begin(), call.getGrid().end());

@@ -1,15 +1,22 @@
-// RUN: llmc-opt %s --pass-pipeline='builtin.module(func.func(convert-llm-to-kernel))' | FileCheck %s --check-prefix=LAUNCH
-// RUN: not llmc-opt %s --kernel-lower="max-tokens=8 max-seq-len=16" 2>&1 | FileCheck %s
+// RUN: llmc-opt %s --split-input-file --verify-diagnostics --kernel-lower="max-tokens=32 max-seq-len=64" | FileCheck %s
 //
-// A quantized weight is an operand of its launch like any other weight (the
-// CPU backend runs the launch's llm ops), but no generated CUDA kernel reads
-// one yet: kernel selection says so, naming the op and the encoding.
+// A linear over an FP8-block weight runs gemv_e4m3 for every step size,
+// passed the weight twice: its codes, then (scales) its f32 scales. Other
+// encodings have no CUDA kernel yet and are refused by name.
 
-// LAUNCH: %[[W:.+]] = llm.param "q_proj.weight" scales "q_proj.weight_scale_inv" : !llm.qweight
-// LAUNCH: kernel.launch "q_proj"(%{{.+}}, %[[W]])
-// CHECK: error: loc("q_proj"): 'llm.linear' op has a quantized weight ('!llm.qweight<shape = [256, 384], storage = f8E4M3FN, block = [128, 128], scale = f32>'): no generated CUDA kernel reads quantized weights yet; compile with --target cpu
+// CHECK-LABEL: func.func @prefill
+// CHECK: kernel.call @gemv_e4m3(%{{.+}}, %[[W:[^,]+]], %[[W]], %{{.+}}) {{.*}}entry = "linear_gemv_e4m3_n256_k384_b128x128_bf16_bf16"{{.*}}max_tokens = 0 : i32, min_tokens = 1 : i32, scales = array<i1: false, false, true, false>
 func.func @prefill(%x: tensor<?x384xbf16>) -> tensor<?x256xbf16> attributes {llm.step = #llm.step<prefill>} {
   %w = llm.param "q_proj.weight" scales "q_proj.weight_scale_inv" : !llm.qweight<shape = [256, 384], storage = f8E4M3FN, block = [128, 128], scale = f32>
-  %y = llm.linear %x, %w : tensor<?x384xbf16>, !llm.qweight<shape = [256, 384], storage = f8E4M3FN, block = [128, 128], scale = f32> -> tensor<?x256xbf16> loc("q_proj")
+  %y = llm.linear %x, %w : tensor<?x384xbf16>, !llm.qweight<shape = [256, 384], storage = f8E4M3FN, block = [128, 128], scale = f32> -> tensor<?x256xbf16>
   return %y : tensor<?x256xbf16>
+}
+
+// -----
+
+func.func @prefill(%x: tensor<?x256xbf16>) -> tensor<?x64xbf16> attributes {llm.step = #llm.step<prefill>} {
+  %w = llm.param "o.qweight" scales "o.scales" : !llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16>
+  // expected-error @+1 {{'llm.linear' op has a quantized weight ('!llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16>'): the CUDA kernels read f8E4M3FN values with f32 scales only}}
+  %y = llm.linear %x, %w : tensor<?x256xbf16>, !llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16> -> tensor<?x64xbf16>
+  return %y : tensor<?x64xbf16>
 }

@@ -86,9 +86,6 @@ class Spec:
     # Words test/models/run_golden.sh appends to `llmc compile`, written into golden.json as "compile_args"
     # (space-separated; None: none).
     compile_args: str = None
-    # Why the model has no CUDA backend test yet (no generated kernel for one of its ops), written into golden.json as
-    # "cuda_pending": test/emulation and test/gpu then register its tests as disabled, saying why (None: tested).
-    cuda_pending: str = None
     # Checks of the reference itself: function(model, prompt) -> one line for the summary, run on the accepted
     # seed's model; each exits the run (nothing written) when transformers does not compute what the spec means.
     reference_checks: list = field(default_factory=list)
@@ -1718,8 +1715,6 @@ def specs():
           ("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
           EPS_ABLATION],
          dict(fp8_block_size=FP8_BLOCK, reference_checks=[fp8_checkpoint_layout, fp8_transformers_dequantize],
-              compile_args="--target cpu",
-              cuda_pending="no generated CUDA kernel reads FP8 block-quantized weights yet",
               note="qwen3 with FP8 weights as Qwen3-*-FP8 / DeepSeek-V3 ship them: every decoder-layer q/k/v/o and "
                    "gate/up/down weight W [out, in] stored as F8_E4M3 with an F32 <prefix>.weight_scale_inv "
                    "[ceil(out/128), ceil(in/128)] (k_proj/v_proj [64, 128]: one partial block; gate/up: 2x1 "
@@ -2093,8 +2088,6 @@ def make_one(spec, root):
         golden["note"] = spec.note
     if spec.compile_args:
         golden["compile_args"] = spec.compile_args
-    if spec.cuda_pending:
-        golden["cuda_pending"] = spec.cuda_pending
     # One key per line with compact values, so that diffs and shell tools stay readable.
     with open(os.path.join(out_dir, "golden.json"), "w") as f:
         f.write("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in golden.items()) + "\n}\n")

@@ -32,7 +32,7 @@ const char *templateOf(llvm::StringRef callee) {
               "rope_kv_cache_write"},
              k_elementwise_cuh)
       .Cases({"rms_norm", "rms_norm_pair", "add_rms_norm"}, k_norm_cuh)
-      .Cases({"gemv", "gemv_multi"}, k_gemv_cuh)
+      .Cases({"gemv", "gemv_multi", "gemv_e4m3"}, k_gemv_cuh)
       .Case("gemm_mma", k_gemm_mma_cuh)
       .Case("gemm_simt", k_gemm_simt_cuh)
       .Cases({"attn_prefill", "attn_decode_split", "attn_decode_combine"},
@@ -95,10 +95,22 @@ llvm::Error printValue(Attribute a, raw_ostream &os) {
 llvm::Expected<std::vector<std::string>>
 entryParamTypes(kernel::CallOp call) {
   std::vector<std::string> types{"int"}; // num_tokens
+  std::optional<ArrayRef<bool>> scales = call.getScales();
   for (auto [i, v] : llvm::enumerate(call.getBuffers())) {
     Type t = v.getType();
     if (isa<llm::KVCacheType, llm::LatentCacheType>(t)) {
       types.push_back("llmc_kv");
+      continue;
+    }
+    if (scales && (*scales)[i]) {
+      types.push_back("const float *__restrict__");
+      continue;
+    }
+    // A quantized weight's values: bytes (E4M3 codes), decoded in the kernel.
+    if (auto q = dyn_cast<llm::QuantWeightType>(t)) {
+      if (!isa<Float8E4M3FNType>(q.getStorage()))
+        return err("no CUDA type for quantized storage");
+      types.push_back("const unsigned char *__restrict__");
       continue;
     }
     auto name = typeName(getElementTypeOrSelf(t));

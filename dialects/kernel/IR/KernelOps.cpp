@@ -2,6 +2,8 @@
 
 #include "dialects/kernel/IR/KernelOps.h"
 
+#include "dialects/llm/IR/LLMDialect.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 
@@ -72,6 +74,17 @@ LogicalResult CallOp::verify() {
       (getMaxTokens() != 0 && getMaxTokens() < getMinTokens()))
     return emitOpError("runs for no step size: tokens in [")
            << getMinTokens() << ", " << getMaxTokens() << "]";
+  if (std::optional<ArrayRef<bool>> scales = getScales()) {
+    if (scales->size() != n)
+      return emitOpError("scales has ") << scales->size() << " entries for "
+                                        << n << " operands";
+    for (size_t i = 0; i < n; ++i)
+      if ((*scales)[i] &&
+          (getWrites()[i] ||
+           !isa<llmc::llm::QuantWeightType>(getBuffers()[i].getType())))
+        return emitOpError("operand ")
+               << i << " is read as scales but is not a quantized weight";
+  }
   std::vector<bool> used(n, false);
   for (Attribute a : getArgs()) {
     if (auto i = dyn_cast<IntegerAttr>(a)) {

@@ -125,7 +125,10 @@ def Kernel_CallOp : Kernel_Op<"call"> {
     * `"num_tokens"`: the step's token count, `"llmc_inv_freq"`: the table
       of `inv_freq` the entry's source declares.
 
-    `writes[i]` says whether the kernel writes operand `i`. The launch
+    `writes[i]` says whether the kernel writes operand `i`; `scales[i]`
+    (when present) that operand `i` is a quantized weight (`!llm.qweight`)
+    whose parameter is its f32 scales (`const float *`), not its values
+    (the same weight passed once more, for its values). The launch
     geometry: `grid` blocks of `block` threads, the grid's axis
     `token_axis` multiplied by ceil(T / `tokens_per_block`) when that is
     not 0; the call runs for steps of T in [`min_tokens`, `max_tokens`]
@@ -148,6 +151,7 @@ def Kernel_CallOp : Kernel_Op<"call"> {
       DenseI32ArrayAttr:$grid, I32Attr:$block, I32Attr:$tokens_per_block,
       I32Attr:$token_axis, I32Attr:$min_tokens, I32Attr:$max_tokens,
       UnitAttr:$hot, OptionalAttr<DenseF32ArrayAttr>:$inv_freq,
+      OptionalAttr<DenseBoolArrayAttr>:$scales,
       Variadic<AnyType>:$buffers);
   let assemblyFormat = "$callee `(` $buffers `)` attr-dict `:` type($buffers)";
   let hasVerifier = 1;

@@ -37,6 +37,8 @@ struct Call {
   llvm::SmallVector<mlir::Attribute> args;
   llvm::SmallVector<mlir::Value> buffers;
   llvm::SmallVector<bool> writes;
+  /// Per buffer: a quantized weight passed for its scales (scalesOf).
+  llvm::SmallVector<bool> scales;
   std::array<int32_t, 3> grid{1, 1, 1};
   int32_t block = 1;
   int32_t tokensPerBlock = 0;
@@ -69,7 +71,15 @@ public:
   mlir::Attribute operand(Call &c, mlir::Value v, bool writes = false) {
     c.buffers.push_back(v);
     c.writes.push_back(writes);
+    c.scales.push_back(false);
     return b.getI64IntegerAttr(int64_t(c.buffers.size() - 1));
+  }
+  /// Adds the f32 scales of the quantized weight `w` as the call's next
+  /// operand (a `const float *`); returns its argument.
+  mlir::Attribute scalesOf(Call &c, mlir::Value w) {
+    mlir::Attribute a = operand(c, w);
+    c.scales.back() = true;
+    return a;
   }
   /// A null `const T *` (an absent input).
   mlir::Attribute null(mlir::Type t) { return mlir::TypeAttr::get(t); }

@@ -115,7 +115,10 @@ void KernelBuilder::create(Location loc, Call c) {
       b.getDenseI32ArrayAttr(c.grid), b.getI32IntegerAttr(c.block),
       b.getI32IntegerAttr(c.tokensPerBlock), b.getI32IntegerAttr(c.tokenAxis),
       b.getI32IntegerAttr(c.minTokens), b.getI32IntegerAttr(c.maxTokens),
-      c.hot ? b.getUnitAttr() : UnitAttr(), table, c.buffers);
+      c.hot ? b.getUnitAttr() : UnitAttr(), table,
+      llvm::is_contained(c.scales, true) ? b.getDenseBoolArrayAttr(c.scales)
+                                         : DenseBoolArrayAttr(),
+      c.buffers);
   entries.try_emplace(unique, call.getOperation());
 }
 

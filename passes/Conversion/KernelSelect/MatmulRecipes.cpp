@@ -124,13 +124,49 @@ Matmul ofLinear(llm::LinearOp l) {
           w.getDimSize(1), w.getDimSize(0), -1};
 }
 
+/// A linear over an FP8-block weight: gemv_e4m3 for every step size (the
+/// codes dequantized in registers; tensor-core prefill comes later).
+FailureOr<unsigned> quantizedLinear(llm::LinearOp l, llm::QuantWeightType q,
+                                    KernelBuilder &b) {
+  if (!isa<Float8E4M3FNType>(q.getStorage()) || !q.getScale().isF32() ||
+      q.getZero())
+    return l.emitOpError("has a quantized weight (")
+           << q << "): the CUDA kernels read f8E4M3FN values with f32 scales "
+                   "only";
+  const int64_t n = q.getShape()[0], k = q.getShape()[1];
+  const int64_t bn = q.getBlock()[0], bk = q.getBlock()[1];
+  Value x = l.getInput(), y = l.getResult(), bias = l.getBias();
+  Type xt = elementOf(x), yt = elementOf(y);
+  Type biasType = bias ? elementOf(bias) : Float32Type::get(b.context());
+  Call c;
+  c.callee = "gemv_e4m3";
+  c.entry = llvm::formatv("linear_gemv_e4m3_n{0}_k{1}_b{2}x{3}_{4}_{5}{6}", n,
+                          k, bn, bk, typeTag(xt), typeTag(yt),
+                          bias ? "_bias" + typeTag(biasType) : std::string())
+                .str();
+  c.templateArgs = {b.i(n),         b.i(k),         b.i(bn),
+                    b.i(bk),        b.i(8),         b.flag(bool(bias)),
+                    b.type(xt),     b.type(biasType), b.type(yt)};
+  c.args = {b.numTokens()};
+  c.args.push_back(b.operand(c, x));
+  c.args.push_back(b.operand(c, l.getWeight()));
+  c.args.push_back(b.scalesOf(c, l.getWeight()));
+  c.args.push_back(bias ? b.operand(c, bias) : b.null(biasType));
+  c.args.push_back(b.operand(c, y, true));
+  c.grid = {ceilDiv(n, 8), 1, 1};
+  c.block = 256;
+  c.minTokens = 1;
+  c.maxTokens = 0;
+  c.hot = true;
+  b.create(l.getLoc(), std::move(c));
+  return 1u;
+}
+
 FailureOr<unsigned> linear(ArrayRef<Operation *> ops, unsigned first,
                            KernelBuilder &b) {
   if (auto l = dyn_cast<llm::LinearOp>(ops[first])) {
     if (auto q = dyn_cast<llm::QuantWeightType>(l.getWeight().getType()))
-      return l.emitOpError("has a quantized weight (")
-             << q << "): no generated CUDA kernel reads quantized weights "
-                     "yet; compile with --target cpu";
+      return quantizedLinear(l, q, b);
     Matmul m = ofLinear(l);
     gemv("linear", m, l.getLoc(), b);
     gemm("linear", m, l.getLoc(), b);

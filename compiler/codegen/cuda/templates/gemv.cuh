@@ -91,3 +91,76 @@ gemv_multi(int T, const TX *x, const TW *w0, const TB *b0, TY *y0,
     gemv_rows<N2, K, TT, VEC, BIAS2, false, 0, TX, TW, TB, TY>(
         b - B0 - B1, T, x, w2, (const TW *)nullptr, b2, y2);
 }
+
+// An OCP FP8 E4M3 code ("fn": no infinities, 0x7F / 0xFF NaN) as a float:
+// exact, as the CPU reference decodes it (cpu/Numerics.h).
+__device__ __forceinline__ float e4m3_to_f(unsigned b) {
+  const unsigned e = (b >> 3) & 15u, m = b & 7u;
+  float v;
+  if (e == 0)
+    v = float(m) * 0x1p-9f;
+  else if (e == 15 && m == 7)
+    v = __int_as_float(0x7fc00000);
+  else
+    v = __uint_as_float(((e + 120u) << 23) | (m << 20));
+  return (b & 0x80u) ? -v : v;
+}
+
+// A linear layer over an FP8-block quantized weight (plan format 1.5): W as
+// E4M3 codes [N, K] with one f32 scale per BN x BK block (scales [ceil(N /
+// BN), ceil(K / BK)]; the last block of a dimension may be partial).
+// y[t, n] = sum_k x[t, k] * (code * scale) (+ bias[n]): each weight
+// dequantized in registers by one fp32 product, as the CPU reference does,
+// and summed in fp32. One warp per output row (blockDim / 32 rows per
+// block), each lane reading V consecutive codes (16 bytes when K allows);
+// tokens in chunks of TT whose sums stay in registers, for every step size
+// (a prefill reads each row once per TT tokens).
+template <int N, int K, int BN, int BK, int TT, bool BIAS, typename TX,
+          typename TB, typename TY>
+__device__ __forceinline__ void gemv_e4m3(int T, const TX *x,
+                                          const unsigned char *w,
+                                          const float *scales, const TB *bias,
+                                          TY *y) {
+  constexpr int V = K % 16 == 0 ? 16 : 1;
+  constexpr int SC = (K + BK - 1) / BK;
+  const int lane = threadIdx.x % 32;
+  const int n = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+  if (n >= N)
+    return;
+  const unsigned char *wr = w + size_t(n) * K;
+  const float *sr = scales + size_t(n / BN) * SC;
+  for (int t0 = 0; t0 < T; t0 += TT) {
+    float acc[TT];
+#pragma unroll
+    for (int t = 0; t < TT; ++t)
+      acc[t] = 0.0f;
+    for (int k = lane * V; k < K; k += 32 * V) {
+      unsigned char codes[V];
+      if constexpr (V == 16)
+        *reinterpret_cast<uint4 *>(codes) =
+            *reinterpret_cast<const uint4 *>(wr + k);
+      else
+        codes[0] = wr[k];
+      float wf[V];
+#pragma unroll
+      for (int i = 0; i < V; ++i)
+        wf[i] = e4m3_to_f(codes[i]) * sr[(k + i) / BK];
+#pragma unroll
+      for (int t = 0; t < TT; ++t) {
+        if (t0 + t < T) {
+          float xf[V];
+          load_n<TX, V>(x + size_t(t0 + t) * K + k, xf);
+#pragma unroll
+          for (int i = 0; i < V; ++i)
+            acc[t] = fmaf(xf[i], wf[i], acc[t]);
+        }
+      }
+    }
+#pragma unroll
+    for (int t = 0; t < TT; ++t) {
+      const float s = warp_sum(acc[t]);
+      if (lane == 0 && t0 + t < T)
+        y[size_t(t0 + t) * N + n] = from_f<TY>(BIAS ? s + to_f(bias[n]) : s);
+    }
+  }
+}
