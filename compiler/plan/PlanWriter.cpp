@@ -202,6 +202,7 @@ public:
                      std::vector<int64_t>(scaleShape.begin(), scaleShape.end()),
                      pl::DType::F32});
     specs.back().randomScale = 1.0f / std::sqrt(float(shape.back()));
+    specs.back().scalesOf = p.getName().str();
     specDTypes.push_back(pl::DType::F32);
     return WalkResult::advance();
   }

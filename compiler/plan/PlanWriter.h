@@ -71,6 +71,9 @@ struct WeightSpec {
   /// with (1 / sqrt(in_features), so that dequantized values keep a dense
   /// random weight's scale). 0: not scales.
   float randomScale = 0.0f;
+  /// The scales of a quantized weight: that weight's name (its values'
+  /// spec), from which --quantize computes them. Empty: not scales.
+  std::string scalesOf = {};
   uint64_t bytes() const;
   /// The shape of one part: rows of the last dimension's width, as many as
   /// one part's share of the elements makes ([E, 2I, H] from 2E parts:
@@ -93,10 +96,13 @@ public:
                            llvm::MutableArrayRef<uint8_t> out) = 0;
 };
 
-/// The checkpoint's tensors.
+/// The checkpoint's tensors. With quantizeDense (llmc compile --quantize
+/// fp8-block), quantized weights are read from the checkpoint's float
+/// tensors of their names and quantized here (Quantize.h), their scales
+/// computed alongside, instead of read as stored.
 std::unique_ptr<WeightSource>
 makeSafetensorsSource(const hf::SafetensorsArchive &archive,
-                      bool tieWordEmbeddings);
+                      bool tieWordEmbeddings, bool quantizeDense = false);
 
 /// Deterministic pseudo-random values for benchmarks without a checkpoint:
 /// norm weights 1, every other tensor uniform in +-1/sqrt(last dimension),

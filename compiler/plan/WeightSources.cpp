@@ -2,12 +2,14 @@
 //--------===//
 
 #include "compiler/plan/PlanWriter.h"
+#include "compiler/plan/Quantize.h"
 
 #include "frontends/hf/safetensors/Safetensors.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/xxhash.h"
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -33,10 +35,15 @@ hf::TensorDType toTensorDType(llmc::plan::DType d) {
 
 class SafetensorsSource : public WeightSource {
 public:
-  SafetensorsSource(const hf::SafetensorsArchive &archive, bool tied)
-      : archive(archive), tied(tied) {}
+  SafetensorsSource(const hf::SafetensorsArchive &archive, bool tied,
+                    bool quantize)
+      : archive(archive), tied(tied), quantize(quantize) {}
 
   llvm::Error check(const WeightSpec &spec) override {
+    if (quantize && !spec.scalesOf.empty())
+      return llvm::Error::success(); // computed with its weight's values
+    if (quantize && !spec.block.empty())
+      return checkTensor(spec.name, spec.shape);
     if (spec.transposed || spec.interleaved) {
       std::vector<int64_t> source = spec.shape;
       if (spec.transposed)
@@ -62,6 +69,8 @@ public:
 
   llvm::Error fill(const WeightSpec &spec, uint64_t offset,
                    llvm::MutableArrayRef<uint8_t> out) override {
+    if (quantize && (!spec.block.empty() || !spec.scalesOf.empty()))
+      return fillQuantized(spec, offset, out);
     if (spec.transposed || spec.interleaved)
       return fillGathered(spec, offset, out);
     if (spec.parts.empty())
@@ -151,6 +160,62 @@ private:
     }
     return llvm::Error::success();
   }
+  /// --quantize: a quantized weight's codes or its scales, from its
+  /// checkpoint float tensor, one block row (BN rows) at a time. The
+  /// values' spec carries the block; its scales' spec (written right
+  /// after) finds it by name.
+  llvm::Error fillQuantized(const WeightSpec &spec, uint64_t offset,
+                            llvm::MutableArrayRef<uint8_t> out) {
+    const bool scales = !spec.scalesOf.empty();
+    if (!scales)
+      quantBlock = {spec.block[0], spec.block[1]};
+    const std::string &name = scales ? spec.scalesOf : spec.name;
+    const int64_t N = scales ? -1 : spec.shape[0];
+    const int64_t K = scales ? quantK : spec.shape[1];
+    if (!scales) {
+      quantN = N;
+      quantK = K;
+    }
+    const int64_t bn = quantBlock[0], bk = quantBlock[1];
+    const int64_t scaleCols = (quantK + bk - 1) / bk;
+    const uint64_t rowBytes = scales ? uint64_t(scaleCols) * 4 : uint64_t(K);
+    for (uint64_t done = 0; done < out.size();) {
+      const uint64_t at = offset + done;
+      const int64_t row = int64_t(at / rowBytes);
+      // Values: row r of the weight lies in block row r / bn; scales: row
+      // r is block row r.
+      const int64_t blockRow = scales ? row : row / bn;
+      if (llvm::Error e = loadBlockRow(name, blockRow, bn, bk))
+        return e;
+      const uint64_t within = at % rowBytes;
+      const uint64_t n = std::min<uint64_t>(rowBytes - within, out.size() - done);
+      const uint8_t *src =
+          scales ? reinterpret_cast<const uint8_t *>(quantScales.data())
+                 : quantCodes.data() + uint64_t(row - blockRow * bn) * rowBytes;
+      std::memcpy(out.data() + done, src + within, n);
+      done += n;
+    }
+    return llvm::Error::success();
+  }
+  /// Quantizes block row `blockRow` of `name` ([quantN, quantK]) into
+  /// quantCodes / quantScales, unless it is there already.
+  llvm::Error loadBlockRow(const std::string &name, int64_t blockRow,
+                           int64_t bn, int64_t bk) {
+    if (quantName == name && quantRow == blockRow)
+      return llvm::Error::success();
+    const int64_t r0 = blockRow * bn, rows = std::min(bn, quantN - r0);
+    std::vector<uint8_t> floats(size_t(rows * quantK) * 4);
+    if (llvm::Error e = fillTensor(name, llmc::plan::DType::F32,
+                                   uint64_t(r0 * quantK) * 4, floats))
+      return e;
+    quantCodes.resize(size_t(rows * quantK));
+    quantScales.resize(size_t((quantK + bk - 1) / bk));
+    quantizeBlockRow(reinterpret_cast<const float *>(floats.data()), rows,
+                     quantK, bk, quantCodes.data(), quantScales.data());
+    quantName = name;
+    quantRow = blockRow;
+    return llvm::Error::success();
+  }
   static uint64_t elementsOf(const WeightSpec &spec) {
     uint64_t n = 1;
     for (int64_t d : spec.shape)
@@ -214,6 +279,13 @@ private:
 
   const hf::SafetensorsArchive &archive;
   bool tied;
+  bool quantize;
+  // fillQuantized's current weight and block row.
+  std::array<int64_t, 2> quantBlock{1, 1};
+  int64_t quantN = 0, quantK = 0, quantRow = -1;
+  std::string quantName;
+  std::vector<uint8_t> quantCodes;
+  std::vector<float> quantScales;
   std::vector<uint8_t> staging; // the checkpoint's bytes of one chunk
   // fillGathered's current slice of dimension 0, converted.
   std::vector<uint8_t> sliceData;
@@ -315,8 +387,9 @@ private:
 
 std::unique_ptr<WeightSource>
 makeSafetensorsSource(const hf::SafetensorsArchive &archive,
-                      bool tieWordEmbeddings) {
-  return std::make_unique<SafetensorsSource>(archive, tieWordEmbeddings);
+                      bool tieWordEmbeddings, bool quantizeDense) {
+  return std::make_unique<SafetensorsSource>(archive, tieWordEmbeddings,
+                                             quantizeDense);
 }
 
 std::unique_ptr<WeightSource> makeRandomSource(uint64_t seed) {

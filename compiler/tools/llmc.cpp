@@ -338,6 +338,15 @@ int compileMain(int argc, char **argv) {
       cl::desc("Activation/weight dtype: bfloat16|float16|float32 (default: "
                "the config's torch_dtype, else float32)"),
       cl::value_desc("dtype"), cl::cat(category));
+  cl::opt<std::string> quantize(
+      "quantize",
+      cl::desc("Quantize a float checkpoint's weights while compiling: "
+               "fp8-block (float8_e4m3fn values with an f32 scale per "
+               "128 x 128 block, max|w| / 448, round to nearest) for every "
+               "linear weight of the decoder layers; the embedding, lm_head "
+               "and norms stay in the model dtype. Dense models only "
+               "(w8, w4-g128, fp8-tensor: not yet)"),
+      cl::value_desc("fp8-block"), cl::cat(category));
   cl::opt<bool> quiet(
       "quiet",
       cl::desc("Print no progress (errors are still printed). Progress goes "
@@ -418,6 +427,25 @@ int compileMain(int argc, char **argv) {
       llmc::hf::loadConfig(input, dtypeOverride);
   if (!config)
     return fail(toString(config.takeError()));
+  if (quantize.getNumOccurrences()) {
+    if (quantize != "fp8-block")
+      return fail("--quantize: unsupported scheme '" + quantize +
+                  "' (supported: fp8-block; w8, w4-g128 and fp8-tensor are "
+                  "not built yet)");
+    if (!config->quantMethod.empty())
+      return fail("--quantize: " + config->path +
+                  " is already quantized (quant_method \"" +
+                  config->quantMethod + "\")");
+    if (config->moe || config->mla || config->fusedProjections)
+      return fail("--quantize: " + config->path + ": " +
+                  (config->moe   ? "Mixture-of-Experts"
+                   : config->mla ? "Multi-head Latent Attention"
+                                 : "fused-projection (" + config->modelType +
+                                       ")") +
+                  " models are not quantized yet");
+    config->fp8 = llmc::hf::ModelConfig::FP8Block{};
+    config->quantizeAtCompile = true;
+  }
 
   if (emit.getNumOccurrences() == 0)
     emit = output == "-" ? Emit::LLM : Emit::Plan;
@@ -493,7 +521,13 @@ int compileMain(int argc, char **argv) {
   // Quantized checkpoints are refused where weights are read; without
   // weights the model compiles in its dtype. What the compile leaves out is
   // said now and kept in the plan for `llmc inspect`.
-  if (config->fp8) {
+  if (config->quantizeAtCompile) {
+    planOptions.notes.push_back(
+        "--quantize fp8-block: decoder linear weights quantized to "
+        "float8_e4m3fn in 128 x 128 blocks (scale max|w| / 448, round to "
+        "nearest) from the " +
+        llmc::hf::dtypeName(config->dtype).str() + " checkpoint");
+  } else if (config->fp8) {
     planOptions.notes.push_back(
         "quantization_config (quant_method \"fp8\"): decoder linear weights "
         "kept as float8_e4m3fn in " +
@@ -647,7 +681,8 @@ int compileMain(int argc, char **argv) {
     std::unique_ptr<llmc::plan_writer::WeightSource> weights =
         randomSeed ? llmc::plan_writer::makeRandomSource(*randomSeed)
                    : llmc::plan_writer::makeSafetensorsSource(
-                         *archive, config->tieWordEmbeddings);
+                         *archive, config->tieWordEmbeddings,
+                         config->quantizeAtCompile);
     planOptions.maxSeqLen = seqLen;
     planOptions.progress = &progress;
     planOptions.timing = &rootTimer;

@@ -233,6 +233,9 @@ struct ModelConfig {
     std::vector<std::string> notConverted;
   };
   std::optional<FP8Block> fp8;
+  /// fp8 comes from `llmc compile --quantize fp8-block`: the checkpoint is
+  /// float and the plan writer quantizes it.
+  bool quantizeAtCompile = false;
 
   std::string ropeType;   // "default", "llama3", ...
   rope::Params rope;

@@ -1,0 +1,64 @@
+//===- Quantize.cpp - compile-time weight quantization --------------------===//
+
+#include "compiler/plan/Quantize.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+
+namespace llmc::plan_writer {
+
+float e4m3Value(uint8_t code) {
+  const int e = (code >> 3) & 0xf, m = code & 7;
+  const float sign = (code & 0x80) ? -1.0f : 1.0f;
+  if (e == 15 && m == 7)
+    return std::numeric_limits<float>::quiet_NaN();
+  if (e == 0)
+    return sign * std::ldexp(float(m), -9);
+  return sign * std::ldexp(float(8 + m), e - 10);
+}
+
+uint8_t e4m3Round(float x) {
+  // The 127 non-negative finite codes 0x00..0x7E, ascending in value.
+  static const std::array<float, 127> values = [] {
+    std::array<float, 127> v{};
+    for (int c = 0; c < 127; ++c)
+      v[size_t(c)] = e4m3Value(uint8_t(c));
+    return v;
+  }();
+  const uint8_t sign = std::signbit(x) ? 0x80 : 0x00;
+  const float a = std::fabs(x);
+  if (a >= kE4M3Max)
+    return sign | 0x7E;
+  // The first code at or above a, and the one below it.
+  const size_t hi = size_t(std::lower_bound(values.begin(), values.end(), a) -
+                           values.begin());
+  if (values[hi] == a || hi == 0)
+    return sign | uint8_t(hi);
+  const size_t lo = hi - 1;
+  const float dlo = a - values[lo], dhi = values[hi] - a;
+  if (dlo < dhi)
+    return sign | uint8_t(lo);
+  if (dhi < dlo)
+    return sign | uint8_t(hi);
+  return sign | uint8_t(lo % 2 == 0 ? lo : hi); // a tie: the even code
+}
+
+void quantizeBlockRow(const float *w, int64_t rows, int64_t cols, int64_t bk,
+                      uint8_t *codes, float *scales) {
+  for (int64_t c0 = 0, b = 0; c0 < cols; c0 += bk, ++b) {
+    const int64_t c1 = std::min(cols, c0 + bk);
+    float amax = 0.0f;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = c0; c < c1; ++c)
+        amax = std::max(amax, std::fabs(w[r * cols + c]));
+    const float scale = amax > 0.0f ? amax / kE4M3Max : 1.0f;
+    scales[b] = scale;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = c0; c < c1; ++c)
+        codes[r * cols + c] = e4m3Round(w[r * cols + c] / scale);
+  }
+}
+
+} // namespace llmc::plan_writer

@@ -1,0 +1,38 @@
+//===- Quantize.h - compile-time weight quantization ------------*- C++ -*-===//
+//
+// `llmc compile --quantize fp8-block`: a float weight [N, K] becomes
+// float8_e4m3fn codes with one f32 scale per BN x BK block, as FP8
+// checkpoints (DeepSeek V3, Qwen3-*-FP8) store them: scale = max|w| / 448
+// over the block (1 for an all-zero block), code = w / scale rounded to the
+// nearest E4M3 value (ties to even), so every dequantized value code * scale
+// is within half a quantization step of w.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_COMPILER_PLAN_QUANTIZE_H
+#define LLMC_COMPILER_PLAN_QUANTIZE_H
+
+#include <cstdint>
+#include <vector>
+
+namespace llmc::plan_writer {
+
+/// The largest finite E4M3 value.
+inline constexpr float kE4M3Max = 448.0f;
+
+/// The value of an E4M3 ("fn") code: exact in fp32; NaN for 0x7F / 0xFF.
+float e4m3Value(uint8_t code);
+
+/// `x` rounded to the nearest E4M3 value, ties to the even code; beyond
+/// +-448 saturates to +-448 (x must not be NaN).
+uint8_t e4m3Round(float x);
+
+/// Rows [0, rows) of one block row of a weight: `w` holds rows x cols
+/// floats (row-major). Writes rows x cols codes to `codes` and
+/// ceil(cols / bk) scales to `scales`.
+void quantizeBlockRow(const float *w, int64_t rows, int64_t cols, int64_t bk,
+                      uint8_t *codes, float *scales);
+
+} // namespace llmc::plan_writer
+
+#endif // LLMC_COMPILER_PLAN_QUANTIZE_H
