@@ -53,12 +53,20 @@
 // CHECK: kernel.call @add({{.*}}entry = "add_s96_f32_f32_f32"
 // CHECK: kernel.call @moe_router({{.*}}entry = "moe_router_e8_h64_k3_sigmoid_f32_f32_f32logits_bias_g2of4_norm_wf32"
 // CHECK: kernel.call @moe_scale_input({{.*}}entry = "moe_scale_input_h64_k3_f32_wf32"
-// CHECK: kernel.call @moe_gate_up({{.*}}entry = "moe_gate_up_e8_h64_i32_k3_f32_f32_act0_pairs"
+// CHECK: kernel.call @moe_gate_up_shared({{.*}}entry = "moe_gate_up_shared_e8_h64_i32_k3_s48_f32_act0_sact0_pairs", grid = array<i32: 4, 6, 1>, hot, max_tokens = 16 : i32, min_tokens = 1 : i32
+// CHECK: kernel.call @moe_down_shared({{.*}}entry = "moe_down_shared_e8_h64_i32_k3_s48_f32_wf32", grid = array<i32: 1, 8, 1>, hot, max_tokens = 16 : i32, min_tokens = 1 : i32
+// CHECK: kernel.call @moe_gate_up({{.*}}entry = "moe_gate_up_e8_h64_i32_k3_f32_f32_act0_pairs"{{.*}}min_tokens = 17 : i32
 // CHECK: kernel.call @moe_down({{.*}}entry = "moe_down_e8_h64_i32_k3_f32_f32_wf32"
 // CHECK: kernel.call @moe_router({{.*}}entry = "moe_router_e6_h64_k2_topk_softmax_f32_f32_lbiasf32_wf32"
 // CHECK: kernel.call @moe_gate_up({{.*}}entry = "moe_gate_up_e6_h64_i42_k2_f32_f32_act0_biasf32_oai_{{[0-9A-F]+}}"
 // CHECK: kernel.call @moe_down({{.*}}entry = "moe_down_e6_h64_i42_k2_f32_f32_wf32_scalar_biasf32"
 // CHECK: kernel.call @sigmoid_gate({{.*}}entry = "sigmoid_gate_h64_n64_f32_f32_f32"
+// CHECK: kernel.launch "moe_experts3+shared_expert3+shared_expert3_gate"
+// CHECK: kernel.call @moe_gate_up_shared({{.*}}entry = "moe_gate_up_shared_e6_h64_i32_k2_s36_f32_act0_sact1"
+// CHECK: kernel.call @moe_down_shared({{.*}}entry = "moe_down_shared_e6_h64_i32_k2_s36_f32_wf32_sgatef32"
+// CHECK: kernel.call @gemm_simt({{.*}}entry = "gated_linear_gemm_simt_n36_k64_f32_f32_f32_act1"{{.*}}min_tokens = 17 : i32
+// CHECK: kernel.call @sigmoid_gate({{.*}}min_tokens = 17 : i32
+// CHECK: kernel.call @add({{.*}}min_tokens = 17 : i32
 // CHECK: kernel.call @softcap({{.*}}entry = "softcap_s64_f32_f32_{{[0-9A-F]+}}"
 // CHECK: kernel.call @rms_norm({{.*}}entry = "rms_norm_s64_g1_var0_f32_f32_f32"
 // CHECK: kernel.call @gemv({{.*}}entry = "lm_head_gemv_n80_k64_f32_f32_f32"
@@ -145,6 +153,12 @@ func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?
   %egu = llm.param "experts.gate_up_proj" : tensor<8x64x64x!dt>
   %edn = llm.param "experts.down_proj" : tensor<8x64x32x!dt>
   %e = llm.moe_experts silu %normed, %rw, %ri, %egu, %edn scale_input : tensor<?x64x!dt>, tensor<?x3xf32>, tensor<?x3xi32>, tensor<8x64x64x!dt>, tensor<8x64x32x!dt> -> tensor<?x64x!dt> loc("moe_experts")
+  %sgw = llm.param "shared_expert.gate_proj.weight" : tensor<48x64x!dt>
+  %suw = llm.param "shared_expert.up_proj.weight" : tensor<48x64x!dt>
+  %sm = llm.gated_linear silu %normed, %sgw, %suw : tensor<?x64x!dt>, tensor<48x64x!dt>, tensor<48x64x!dt> -> tensor<?x48x!dt> loc("shared_expert.gate_proj")
+  %sdw = llm.param "shared_expert.down_proj.weight" : tensor<64x48x!dt>
+  %sd = llm.linear %sm, %sdw : tensor<?x48x!dt>, tensor<64x48x!dt> -> tensor<?x64x!dt> loc("shared_expert.down_proj")
+  %es = llm.add %e, %sd : tensor<?x64x!dt> loc("moe_shared_sum")
   %wr2 = llm.param "router2.weight" : tensor<6x64x!dt>
   %br2 = llm.param "router2.bias" : tensor<6x!dt>
   %rw2, %ri2 = llm.moe_router softmax_top_k %normed, %wr2 logit_bias(%br2 : tensor<6x!dt>) top_k 2 : tensor<?x64x!dt>, tensor<6x64x!dt> -> tensor<?x2x!dt>, tensor<?x2xi32> loc("moe_router2")
@@ -155,9 +169,23 @@ func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?
   %e2 = llm.moe_experts silu %normed, %rw2, %ri2, %egu2, %edn2 biases %gub2, %dnb2 swiglu_limit 1.5 alpha 1.702 : tensor<?x64x!dt>, tensor<?x2x!dt>, tensor<?x2xi32>, tensor<6x84x64x!dt>, tensor<6x64x42x!dt>, tensor<6x84x!dt>, tensor<6x64x!dt> -> tensor<?x64x!dt> loc("moe_experts2")
   %wsg = llm.param "shared_expert_gate.weight" : tensor<1x64x!dt>
   %e2g = llm.sigmoid_gate %normed, %wsg, %e2 : tensor<?x64x!dt>, tensor<1x64x!dt>, tensor<?x64x!dt> loc("shared_expert_gate")
-  %de = llm.add %d, %e : tensor<?x64x!dt> loc("moe_sum")
+  %wr3 = llm.param "router3.weight" : tensor<6x64x!dt>
+  %rw3, %ri3 = llm.moe_router softmax %normed, %wr3 top_k 2 : tensor<?x64x!dt>, tensor<6x64x!dt> -> tensor<?x2x!dt>, tensor<?x2xi32> loc("moe_router3")
+  %egu3 = llm.param "experts3.gate_up_proj" : tensor<6x64x64x!dt>
+  %edn3 = llm.param "experts3.down_proj" : tensor<6x64x32x!dt>
+  %e3 = llm.moe_experts silu %normed, %rw3, %ri3, %egu3, %edn3 : tensor<?x64x!dt>, tensor<?x2x!dt>, tensor<?x2xi32>, tensor<6x64x64x!dt>, tensor<6x64x32x!dt> -> tensor<?x64x!dt> loc("moe_experts3")
+  %sgw3 = llm.param "shared_expert3.gate_proj.weight" : tensor<36x64x!dt>
+  %suw3 = llm.param "shared_expert3.up_proj.weight" : tensor<36x64x!dt>
+  %sm3 = llm.gated_linear gelu_tanh %normed, %sgw3, %suw3 : tensor<?x64x!dt>, tensor<36x64x!dt>, tensor<36x64x!dt> -> tensor<?x36x!dt> loc("shared_expert3.gate_proj")
+  %sdw3 = llm.param "shared_expert3.down_proj.weight" : tensor<64x36x!dt>
+  %sd3 = llm.linear %sm3, %sdw3 : tensor<?x36x!dt>, tensor<64x36x!dt> -> tensor<?x64x!dt> loc("shared_expert3.down_proj")
+  %wsg3 = llm.param "shared_expert3_gate.weight" : tensor<1x64x!dt>
+  %sg3 = llm.sigmoid_gate %normed, %wsg3, %sd3 : tensor<?x64x!dt>, tensor<1x64x!dt>, tensor<?x64x!dt> loc("shared_expert3_gate")
+  %es3 = llm.add %sg3, %e3 : tensor<?x64x!dt> loc("moe_shared_sum3")
+  %de = llm.add %d, %es : tensor<?x64x!dt> loc("moe_sum")
   %de2 = llm.add %de, %e2g : tensor<?x64x!dt> loc("moe_sum2")
-  %dc = llm.softcap %de2 cap 5.0 : tensor<?x64x!dt> loc("softcap")
+  %de3 = llm.add %de2, %es3 : tensor<?x64x!dt> loc("moe_sum3")
+  %dc = llm.softcap %de3 cap 5.0 : tensor<?x64x!dt> loc("softcap")
   %r = llm.add %dc, %sum : tensor<?x64x!dt> loc("residual")
   %final_norm = llm.param "final_norm.weight" : tensor<64x!dt>
   %f = llm.rms_norm cast_before_weight %r, %final_norm eps 1.0e-05 : tensor<?x64x!dt>, tensor<64x!dt> loc("final_norm")

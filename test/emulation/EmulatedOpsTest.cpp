@@ -30,17 +30,38 @@ namespace P = llmc::plan;
 using namespace llmc::runtime;
 using namespace llmc::runtime::test;
 
-/// Each arena output of `program`, once.
+/// The arena outputs of `program` whose bytes hold them at the end of the
+/// step (no later kernel writes the same offset) and that a later kernel
+/// reads (or the logits): what both backends must agree on. A value
+/// private to its kernel (one launch) is left out, since the generated
+/// kernels may never write it: the fused routed and shared experts of
+/// decode do not write the routed sum alone.
 std::vector<P::Operand> outputs(const P::Program &program) {
+  const auto &kernels = *program.kernels();
+  auto touchedAfter = [&](unsigned k, const P::Operand *o, bool asInput) {
+    for (unsigned j = k + 1; j < kernels.size(); ++j)
+      for (const P::Op *op : *kernels[j]->ops()) {
+        const auto *list = asInput ? op->inputs() : op->outputs();
+        if (list)
+          for (const P::Operand *x : *list)
+            if (x->kind() == P::OperandKind::Arena &&
+                x->offset() == o->offset())
+              return true;
+      }
+    return false;
+  };
   std::vector<P::Operand> out;
-  for (const P::Kernel *k : *program.kernels())
-    for (const P::Op *op : *k->ops())
+  for (unsigned k = 0; k < kernels.size(); ++k)
+    for (const P::Op *op : *kernels[k]->ops())
       if (op->outputs())
         for (const P::Operand *o : *op->outputs()) {
           bool seen = false;
           for (const P::Operand &p : out)
             seen |= p.offset() == o->offset();
-          if (o->kind() == P::OperandKind::Arena && !seen)
+          if (o->kind() == P::OperandKind::Arena && !seen &&
+              !touchedAfter(k, o, false) &&
+              (o->offset() == program.logits()->offset() ||
+               touchedAfter(k, o, true)))
             out.push_back(*o);
         }
   return out;

@@ -42,7 +42,7 @@ const char *templateOf(llvm::StringRef callee) {
              k_mla_cuh)
       .Cases({"argmax_partial", "argmax_final"}, k_argmax_cuh)
       .Cases({"moe_router", "moe_scale_input", "moe_gate_up", "moe_down",
-              "sigmoid_gate"},
+              "moe_gate_up_shared", "moe_down_shared", "sigmoid_gate"},
              k_moe_cuh)
       .Cases({"moe_sort", "moe_gate_up_grouped", "moe_down_grouped",
               "moe_combine"},

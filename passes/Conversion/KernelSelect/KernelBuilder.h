@@ -16,9 +16,11 @@
 
 #include "mlir/IR/Builders.h"
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <string>
+#include <utility>
 
 namespace llmc::kernel_select {
 
@@ -28,6 +30,15 @@ struct StepInfo {
   int64_t maxSeqLen = 0; // the longest sequence a session may hold
   bool decode = false;
 };
+
+class KernelBuilder;
+
+/// A recipe: covers ops[first...] with calls and returns how many ops it
+/// took; 0 when it does not apply; failure after emitting an error.
+using Recipe = mlir::FailureOr<unsigned> (*)(llvm::ArrayRef<mlir::Operation *>
+                                                 ops,
+                                             unsigned first,
+                                             KernelBuilder &b);
 
 /// One kernel.call being put together.
 struct Call {
@@ -53,8 +64,34 @@ class KernelBuilder {
 public:
   KernelBuilder(mlir::OpBuilder &b, const StepInfo &step,
                 std::map<std::string, mlir::Operation *> &entries,
-                uint64_t &scratchBytes)
-      : b(b), step(step), entries(entries), scratchBytes(scratchBytes) {}
+                uint64_t &scratchBytes, llvm::ArrayRef<Recipe> recipes)
+      : b(b), step(step), entries(entries), scratchBytes(scratchBytes),
+        recipes(recipes) {}
+
+  /// While alive, the calls created run only for step token counts in
+  /// [minTokens, maxTokens] (0: no bound) as well as in their own range; a
+  /// call left with no count is not created. A fusion uses it to run its
+  /// fused kernels for some counts and the ops' own ones for the rest.
+  class TokenRange {
+  public:
+    TokenRange(KernelBuilder &b, int32_t minTokens, int32_t maxTokens)
+        : b(b), saved(b.range) {
+      b.range = {std::max(saved.first, minTokens),
+                 maxTokens == 0    ? saved.second
+                 : saved.second == 0 ? maxTokens
+                                     : std::min(saved.second, maxTokens)};
+    }
+    ~TokenRange() { b.range = saved; }
+
+  private:
+    KernelBuilder &b;
+    std::pair<int32_t, int32_t> saved;
+  };
+
+  /// Covers ops[first...] with the pass's recipes (fusions first), as the
+  /// driver does; returns how many ops they took (0: none applies).
+  mlir::FailureOr<unsigned> select(llvm::ArrayRef<mlir::Operation *> ops,
+                                   unsigned first);
 
   const StepInfo &info() const { return step; }
   mlir::MLIRContext *context() { return b.getContext(); }
@@ -114,14 +151,9 @@ private:
   const StepInfo &step;
   std::map<std::string, mlir::Operation *> &entries;
   uint64_t &scratchBytes;
+  llvm::ArrayRef<Recipe> recipes;
+  std::pair<int32_t, int32_t> range{1, 0}; // TokenRange's [min, max]
 };
-
-/// A recipe: covers ops[first...] with calls and returns how many ops it
-/// took; 0 when it does not apply; failure after emitting an error.
-using Recipe = mlir::FailureOr<unsigned> (*)(llvm::ArrayRef<mlir::Operation *>
-                                                 ops,
-                                             unsigned first,
-                                             KernelBuilder &b);
 
 // Each family's recipes, fusions first (MatmulRecipes.cpp, ...).
 void addMatmulRecipes(llvm::SmallVectorImpl<Recipe> &fusions,

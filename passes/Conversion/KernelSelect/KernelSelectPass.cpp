@@ -90,8 +90,24 @@ bool KernelBuilder::same(Value x, Value y) {
   return *a == *c;
 }
 
+FailureOr<unsigned> KernelBuilder::select(ArrayRef<Operation *> ops,
+                                          unsigned first) {
+  for (Recipe recipe : recipes) {
+    FailureOr<unsigned> n = recipe(ops, first, *this);
+    if (failed(n) || *n > 0)
+      return n;
+  }
+  return 0u;
+}
+
 void KernelBuilder::create(Location loc, Call c) {
   MLIRContext *ctx = b.getContext();
+  c.minTokens = std::max(c.minTokens, range.first);
+  if (range.second != 0)
+    c.maxTokens =
+        c.maxTokens == 0 ? range.second : std::min(c.maxTokens, range.second);
+  if (c.maxTokens != 0 && c.maxTokens < c.minTokens)
+    return; // never runs in the current TokenRange
   auto targs = ArrayAttr::get(ctx, c.templateArgs);
   DenseF32ArrayAttr table =
       c.invFreq.empty() ? DenseF32ArrayAttr()
@@ -166,7 +182,7 @@ private:
       step.decode = s.getValue() == llm::Step::Decode;
     uint64_t scratchBytes = 0;
     OpBuilder b(fn.getContext());
-    KernelBuilder kb(b, step, entries, scratchBytes);
+    KernelBuilder kb(b, step, entries, scratchBytes, recipes);
 
     Block &body = fn.getBody().front();
     for (Operation &op : body) {
@@ -182,19 +198,12 @@ private:
           ops.push_back(&o); // views: the same bytes as their source
       b.setInsertionPoint(inner.getTerminator());
       for (unsigned i = 0; i < ops.size();) {
-        unsigned taken = 0;
-        for (Recipe recipe : recipes) {
-          FailureOr<unsigned> n = recipe(ops, i, kb);
-          if (failed(n))
-            return failure();
-          if (*n > 0) {
-            taken = *n;
-            break;
-          }
-        }
-        if (taken == 0)
+        FailureOr<unsigned> taken = kb.select(ops, i);
+        if (failed(taken))
+          return failure();
+        if (*taken == 0)
           return ops[i]->emitOpError("no generated kernel runs this op");
-        i += taken;
+        i += *taken;
       }
     }
 

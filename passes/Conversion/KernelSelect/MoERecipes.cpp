@@ -117,11 +117,99 @@ FailureOr<unsigned> router(ArrayRef<Operation *> ops, unsigned first,
   return 1u;
 }
 
-FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
-                            KernelBuilder &b) {
-  auto x = dyn_cast<llm::MoEExpertsOp>(ops[first]);
-  if (!x)
-    return 0u;
+/// A shared expert summed with the routed ones (ConvertLLMToKernel puts
+/// them in one launch): gated_linear(x) -> linear -> [sigmoid_gate] -> add.
+struct SharedExpert {
+  llm::GatedLinearOp gateUp;
+  llm::LinearOp down;
+  llm::SigmoidGateOp gate; // Qwen2-MoE's per-token scale, or null
+  llm::AddOp sum;
+};
+
+/// The per-pair gate/up and down launches that also run `sh` (moe.cuh's
+/// moe_gate_up_shared and moe_down_shared): `in` and `weights` are what
+/// the routed pairs read (Llama 4's scaled rows and ones), `m` their
+/// intermediate scratch; the shared intermediate lives in the gated
+/// linear's own buffer and the sum is written to the add's.
+void lowerSharedPairs(llm::MoEExpertsOp x, Value in, Value weights, Value m,
+                      StringRef pairTag, SharedExpert sh,
+                      KernelBuilder &b) {
+  auto down = cast<RankedTensorType>(x.getDown().getType());
+  const int64_t E = down.getDimSize(0), H = down.getDimSize(1),
+                I = down.getDimSize(2);
+  const int64_t K =
+      cast<RankedTensorType>(x.getWeights().getType()).getDimSize(1);
+  const int64_t IS =
+      cast<RankedTensorType>(sh.gateUp.getGateWeight().getType())
+          .getDimSize(0);
+  Type xt = elementOf(x.getInput()), rt = elementOf(x.getWeights());
+  const int act = int(x.getActivation()),
+            actS = int(sh.gateUp.getActivation());
+  const std::string shape =
+      llvm::formatv("e{0}_h{1}_i{2}_k{3}_s{4}", E, H, I, K, IS);
+  const bool vecUp = vectorized(xt, xt, H), vecDown = vectorized(xt, xt, I),
+             vecShared = vectorized(xt, xt, IS);
+
+  Call up;
+  up.callee = "moe_gate_up_shared";
+  up.entry = "moe_gate_up_shared_" + shape + "_" + typeTag(xt) + "_act" +
+             std::to_string(act) + "_sact" + std::to_string(actS) +
+             (vecUp ? "" : "_scalar") + pairTag.str();
+  up.templateArgs = {b.i(E),     b.i(H),     b.i(I),
+                     b.i(K),     b.i(act),   b.flag(vecUp),
+                     b.type(xt), b.type(xt), b.type(xt),
+                     b.i(pairTag.empty() ? K : 1), b.i(IS), b.i(actS)};
+  up.args = {b.numTokens()};
+  up.args.push_back(b.operand(up, in));
+  up.args.push_back(b.operand(up, x.getExpertIds()));
+  up.args.push_back(b.operand(up, x.getGateUp()));
+  up.args.push_back(b.operand(up, m, true));
+  up.args.push_back(b.operand(up, x.getInput()));
+  up.args.push_back(b.operand(up, sh.gateUp.getGateWeight()));
+  up.args.push_back(b.operand(up, sh.gateUp.getUpWeight()));
+  up.args.push_back(b.operand(up, sh.gateUp.getResult(), true));
+  up.grid = {int32_t(K + 1), ceilDiv(std::max(I, IS), 8), 1};
+  up.block = 256;
+  up.tokensPerBlock = 1;
+  up.tokenAxis = 0;
+  up.hot = true;
+  b.create(x.getLoc(), std::move(up));
+
+  const bool gated = bool(sh.gate);
+  Type gt = gated ? elementOf(sh.gate.getWeight()) : xt;
+  Call dn;
+  dn.callee = "moe_down_shared";
+  dn.entry = "moe_down_shared_" + shape + "_" + typeTag(xt) + "_w" +
+             typeTag(rt) + (vecDown ? "" : "_scalar") +
+             (vecShared ? "" : "_sscalar") +
+             (gated ? "_sgate" + typeTag(gt) : "");
+  dn.templateArgs = {b.i(E),       b.i(H),        b.i(I),
+                     b.i(K),       b.flag(vecDown), b.type(xt),
+                     b.type(rt),   b.type(xt),    b.i(IS),
+                     b.flag(vecShared), b.flag(gated), b.type(gt)};
+  dn.args = {b.numTokens()};
+  dn.args.push_back(b.operand(dn, m));
+  dn.args.push_back(b.operand(dn, weights));
+  dn.args.push_back(b.operand(dn, x.getExpertIds()));
+  dn.args.push_back(b.operand(dn, x.getDown()));
+  dn.args.push_back(b.operand(dn, sh.sum.getResult(), true));
+  dn.args.push_back(b.operand(dn, sh.gateUp.getResult()));
+  dn.args.push_back(b.operand(dn, sh.down.getWeight()));
+  dn.args.push_back(b.operand(dn, x.getInput()));
+  dn.args.push_back(gated ? b.operand(dn, sh.gate.getWeight()) : b.null(gt));
+  dn.grid = {1, ceilDiv(H, 8), 1};
+  dn.block = 256;
+  dn.tokensPerBlock = 1;
+  dn.tokenAxis = 0;
+  dn.hot = true;
+  b.create(x.getLoc(), std::move(dn));
+}
+
+/// The kernels of the routed experts `x`; with `shared`, the per-pair
+/// kernels that also run the shared expert and write the sum (for the
+/// counts of the caller's TokenRange).
+void lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
+                  SharedExpert *shared) {
   auto down = cast<RankedTensorType>(x.getDown().getType());
   const int64_t E = down.getDimSize(0), H = down.getDimSize(1),
                 I = down.getDimSize(2);
@@ -142,7 +230,7 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
       oai ? "_oai_" + hashTag(kernel::cudaFloatLiteral(float(limit)) + ", " +
                               kernel::cudaFloatLiteral(float(alpha)))
           : "";
-  const bool grouped = maxT > kPairTokens && xt == wt &&
+  const bool grouped = !shared && maxT > kPairTokens && xt == wt &&
                        (xt.isBF16() || xt.isF16()) && H % 32 == 0 &&
                        I % 32 == 0;
   const int32_t pairMax = grouped ? int32_t(kPairTokens) : 0;
@@ -193,6 +281,10 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   }
 
   const bool vecUp = vectorized(xt, wt, H);
+  if (shared) {
+    lowerSharedPairs(x, in, weights, m, pairTag, *shared, b);
+    return;
+  }
   Call up;
   up.callee = "moe_gate_up";
   up.entry = "moe_gate_up_" + shape + "_" + typeTag(xt) + "_" + typeTag(wt) +
@@ -255,7 +347,7 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   dn.hot = true;
   b.create(x.getLoc(), std::move(dn));
   if (!grouped)
-    return 1u;
+    return;
 
   // Prefill: yp [T * K, H] (each pair's down output), then the sort's
   // segment starts, tile starts and permutation.
@@ -353,7 +445,87 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   comb.tokenAxis = 1;
   prefillOnly(comb);
   b.create(x.getLoc(), std::move(comb));
+}
+
+FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
+                            KernelBuilder &b) {
+  auto x = dyn_cast<llm::MoEExpertsOp>(ops[first]);
+  if (!x)
+    return 0u;
+  lowerExperts(x, b, nullptr);
   return 1u;
+}
+
+/// The routed experts and their shared expert, up to kPairTokens tokens
+/// (decode): two launches instead of the routed pair's two plus the shared
+/// expert's gate/up, down, gate and sum. More tokens run each op's own
+/// kernels (the shared expert as dense GEMMs on tensor cores). Shapes
+/// allow it when everything is one 16-bit or f32 type, unquantized,
+/// without gpt-oss's biases or clamped SwiGLU (no family has both).
+FailureOr<unsigned> expertsWithShared(ArrayRef<Operation *> ops,
+                                      unsigned first, KernelBuilder &b) {
+  auto x = dyn_cast<llm::MoEExpertsOp>(ops[first]);
+  if (!x || first + 3 >= ops.size())
+    return 0u;
+  SharedExpert sh;
+  sh.gateUp = dyn_cast<llm::GatedLinearOp>(ops[first + 1]);
+  sh.down = dyn_cast<llm::LinearOp>(ops[first + 2]);
+  unsigned n = 4;
+  if (!sh.gateUp || !sh.down)
+    return 0u;
+  sh.gate = dyn_cast<llm::SigmoidGateOp>(ops[first + 3]);
+  if (sh.gate) {
+    if (first + 4 >= ops.size())
+      return 0u;
+    n = 5;
+  }
+  sh.sum = dyn_cast<llm::AddOp>(ops[first + n - 1]);
+  if (!sh.sum)
+    return 0u;
+  Value sharedOut = sh.gate ? sh.gate.getResult() : sh.down.getResult();
+  auto isPair = [](Value a, Value b, Value c, Value d) {
+    return (a == c && b == d) || (a == d && b == c);
+  };
+  if (sh.gateUp.getInput() != x.getInput() ||
+      sh.down.getInput() != sh.gateUp.getResult() || sh.down.getBias() ||
+      (sh.gate && (sh.gate.getInput() != x.getInput() ||
+                   sh.gate.getValue() != sh.down.getResult())) ||
+      !isPair(sh.sum.getLhs(), sh.sum.getRhs(), x.getResult(), sharedOut) ||
+      !x.getResult().hasOneUse() || !sh.gateUp.getResult().hasOneUse() ||
+      !sh.down.getResult().hasOneUse() ||
+      (sh.gate && !sh.gate.getResult().hasOneUse()))
+    return 0u;
+  if (x.getGateUpBias() || x.getDownBias() || x.getSwigluLimit())
+    return 0u;
+  Type xt = elementOf(x.getInput());
+  for (Value w : SmallVector<Value>{x.getGateUp(), x.getDown(), sh.gateUp.getGateWeight(),
+                  sh.gateUp.getUpWeight(), sh.down.getWeight()}) {
+    auto t = dyn_cast<RankedTensorType>(w.getType());
+    if (!t || t.getElementType() != xt)
+      return 0u;
+  }
+  for (Value v : SmallVector<Value>{x.getResult(), sh.gateUp.getResult(), sh.down.getResult(),
+                  sh.sum.getResult()})
+    if (elementOf(v) != xt)
+      return 0u;
+  if (sh.gate && !isa<RankedTensorType>(sh.gate.getWeight().getType()))
+    return 0u;
+
+  {
+    KernelBuilder::TokenRange decode(b, 1, int32_t(kPairTokens));
+    lowerExperts(x, b, &sh);
+  }
+  if (b.info().maxTokens > kPairTokens) {
+    KernelBuilder::TokenRange rest(b, int32_t(kPairTokens + 1), 0);
+    for (unsigned i = first; i < first + n; ++i) {
+      FailureOr<unsigned> taken = b.select(ops.slice(i, 1), 0);
+      if (failed(taken))
+        return failure();
+      if (*taken == 0)
+        return ops[i]->emitOpError("no generated kernel runs this op");
+    }
+  }
+  return n;
 }
 
 /// llm.sigmoid_gate: one block per token, warp 0 the gate's dot product.
@@ -390,6 +562,7 @@ FailureOr<unsigned> sigmoidGate(ArrayRef<Operation *> ops, unsigned first,
 
 void addMoERecipes(SmallVectorImpl<Recipe> &fusions,
                    SmallVectorImpl<Recipe> &single) {
+  fusions.push_back(expertsWithShared);
   single.push_back(router);
   single.push_back(experts);
   single.push_back(sigmoidGate);

@@ -85,6 +85,45 @@ struct Group {
   bool onlyProjections = true; // so far only linears (and their views)
 };
 
+/// A shared expert (Qwen2-MoE, DeepSeek, GLM-4.5, Llama 4) joins the launch
+/// of the routed experts it is summed with, so that kernel selection can
+/// run both in the same kernels: the chain gated_linear(x) -> linear ->
+/// [sigmoid_gate(x, .)] -> add(routed, .) right after llm.moe_experts(x).
+bool joinsSharedExpert(Operation *op, const Group &cur) {
+  auto experts = dyn_cast<llm::MoEExpertsOp>(cur.ops.front());
+  if (!experts)
+    return false;
+  Operation *last = cur.ops.back();
+  if (auto gl = dyn_cast<llm::GatedLinearOp>(op))
+    return last == experts.getOperation() &&
+           gl.getInput() == experts.getInput();
+  if (auto lin = dyn_cast<llm::LinearOp>(op))
+    return isa<llm::GatedLinearOp>(last) &&
+           lin.getInput() == last->getResult(0);
+  if (auto gate = dyn_cast<llm::SigmoidGateOp>(op))
+    return isa<llm::LinearOp>(last) && gate.getInput() == experts.getInput() &&
+           gate.getValue() == last->getResult(0);
+  if (auto add = dyn_cast<llm::AddOp>(op)) {
+    Value routed = experts.getResult(), shared = last->getResult(0);
+    return isa<llm::LinearOp, llm::SigmoidGateOp>(last) &&
+           ((add.getLhs() == routed && add.getRhs() == shared) ||
+            (add.getLhs() == shared && add.getRhs() == routed));
+  }
+  return false;
+}
+
+/// The name a shared-expert op gives its launch: its module's parent
+/// ("model.layers.1.mlp.shared_experts" of "...shared_experts.down_proj"),
+/// or the gate's own ("model.layers.1.mlp.shared_expert_gate").
+SmallVector<std::string> sharedExpertNames(Operation *op) {
+  SmallVector<std::string> names;
+  for (const std::string &n : moduleNames(op))
+    names.push_back(isa<llm::SigmoidGateOp>(op)
+                        ? n
+                        : StringRef(n).rsplit('.').first.str());
+  return names;
+}
+
 class ConvertLLMToKernelPass
     : public llmc::impl::ConvertLLMToKernelPassBase<ConvertLLMToKernelPass> {
 public:
@@ -125,10 +164,12 @@ public:
           continue;
         }
       }
-      bool joinCurrent = false;
+      bool joinCurrent = false, shared = false;
       if (!groups.empty()) {
         Group &cur = groups.back();
-        if (auto lin = dyn_cast<llm::LinearOp>(op)) {
+        if (joinsSharedExpert(&op, cur)) {
+          joinCurrent = shared = true;
+        } else if (auto lin = dyn_cast<llm::LinearOp>(op)) {
           // Sibling projections of one input share a launch (Q, K, V).
           joinCurrent =
               cur.onlyProjections && llvm::any_of(cur.ops, [&](Operation *o) {
@@ -150,7 +191,9 @@ public:
       Group &g = groups.back();
       g.ops.push_back(&op);
       groupOf[&op] = groups.size() - 1;
-      if (startsLaunch(&op) || !joinCurrent)
+      if (shared && !isa<llm::AddOp>(op))
+        g.anchorNames.append(sharedExpertNames(&op));
+      else if (startsLaunch(&op) || !joinCurrent)
         g.anchorNames.append(moduleNames(&op));
       if (!isa<llm::LinearOp, llm::SplitHeadsOp>(op))
         g.onlyProjections = false;

@@ -162,7 +162,19 @@ TEST_P(EveryOpKind, GeneratesEachKernelKind) {
   EXPECT_EQ(hasEntry(p, "moe_gate_up_grouped_e8_h64_i32_k3_" + t), mma);
   EXPECT_EQ(hasEntry(p, "moe_down_grouped_e8_h64_i32_k3_" + t), mma);
   EXPECT_EQ(hasEntry(p, "moe_combine_h64_k3_" + t), mma);
-  EXPECT_FALSE(hasEntry(p, "moe_gate_up_grouped_e6_"));
+  EXPECT_FALSE(hasEntry(p, "moe_gate_up_grouped_e6_h64_i42"));
+  // A shared expert summed with routed ones runs in their decode launches
+  // (scaled inputs and no gate; a sigmoid gate with a scalar IS = 36 for
+  // 16-bit types), and as its own ops for more tokens.
+  EXPECT_TRUE(hasEntry(p, "moe_gate_up_shared_e8_h64_i32_k3_s48_" + t +
+                              "_act0_sact0_pairs"));
+  EXPECT_TRUE(hasEntry(p, "moe_down_shared_e8_h64_i32_k3_s48_" + t + "_wf32"));
+  EXPECT_TRUE(hasEntry(p, "moe_gate_up_shared_e6_h64_i32_k2_s36_" + t +
+                              "_act0_sact1"));
+  EXPECT_TRUE(hasEntry(p, "moe_down_shared_e6_h64_i32_k2_s36_" + t + "_w" +
+                              t + (t == "f32" ? "" : "_sscalar") + "_sgate" +
+                              t));
+  EXPECT_TRUE(hasEntry(p, "sigmoid_gate_h64_n64_"));
 }
 
 TEST_P(EveryOpKind, CompilesForSm80AndSm90aWithoutHotSpills) {

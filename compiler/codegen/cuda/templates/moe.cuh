@@ -219,21 +219,18 @@ __device__ __forceinline__ void moe_gate_up(int T, const TX *x,
                      : round_to<TY>(activate<ACT>(gr)) * ur);
 }
 
-// Down and the weighted sum: block (t, r), warp w computes row
-// n = r * WARPS + w of y[t] = round(sum_j round_w(w[t, j] * round(down_e . m[t, j])))
-// with down[e] [H, I], the sum in fp32 in choice order.
-// BIAS (gpt-oss): down_bias[e] [H] joins the rounded product, rounded
-// again, before the weighting.
+// The weighted sum of token t's chosen experts at row n of the output,
+// computed by a whole warp (the sum reaches every lane):
+// sum_j round_w(w[t, j] * round(down_e . m[t, j])) with down[e] [H, I], in
+// fp32 in choice order. BIAS (gpt-oss): down_bias[e] [H] joins the rounded
+// product, rounded again, before the weighting.
 template <int E, int H, int I, int K, bool VEC, typename TM, typename TW,
-          typename TR, typename TY, bool BIAS = false, typename TB = float>
-__device__ __forceinline__ void moe_down(int T, const TM *m,
-                                         const TR *weights, const int *ids,
-                                         const TW *down, TY *y,
-                                         const TB *bias = nullptr) {
-  const int t = blockIdx.x;
-  const int n = blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32;
-  if (t >= T || n >= H)
-    return;
+          typename TR, typename TY, bool BIAS, typename TB>
+__device__ __forceinline__ float moe_routed_row(int t, int n, const TM *m,
+                                                const TR *weights,
+                                                const int *ids,
+                                                const TW *down,
+                                                const TB *bias) {
   float acc = 0.0f;
   for (int j = 0; j < K; ++j) {
     const int p = t * K + j;
@@ -247,6 +244,92 @@ __device__ __forceinline__ void moe_down(int T, const TM *m,
       yv = round_to<TY>(yv + to_f(bias[size_t(e) * H + n]));
     acc += round_to<TR>(to_f(weights[p]) * yv);
   }
+  return acc;
+}
+
+// Down and the weighted sum: block (t, r), warp w computes row
+// n = r * WARPS + w of y[t] = round(moe_routed_row(t, n)).
+template <int E, int H, int I, int K, bool VEC, typename TM, typename TW,
+          typename TR, typename TY, bool BIAS = false, typename TB = float>
+__device__ __forceinline__ void moe_down(int T, const TM *m,
+                                         const TR *weights, const int *ids,
+                                         const TW *down, TY *y,
+                                         const TB *bias = nullptr) {
+  const int t = blockIdx.x;
+  const int n = blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32;
+  if (t >= T || n >= H)
+    return;
+  const float acc = moe_routed_row<E, H, I, K, VEC, TM, TW, TR, TY, BIAS, TB>(
+      t, n, m, weights, ids, down, bias);
   if (threadIdx.x % 32 == 0)
     y[size_t(t) * H + n] = from_f<TY>(acc);
+}
+
+// The routed experts and a shared expert in the same two launches (decode:
+// Qwen2-MoE, DeepSeek, GLM-4.5, Llama 4). The shared expert is one more
+// "choice" of every token, with weights of its own and intermediate size
+// IS, whose output joins the routed sum as transformers adds them.
+//
+// Gate and up: blocks p < T * K are moe_gate_up's pairs; block
+// p = T * K + t computes row n of token t's shared intermediate
+// ms[t] = round(act(round(sg . x_t))) * round(su . x_t) (sg, su [IS, H]; x_t
+// the token's own row of xtok, x itself but under Llama 4's scaled inputs).
+template <int E, int H, int I, int K, int ACT, bool VEC, typename TX,
+          typename TW, typename TY, int XDIV, int IS, int ACTS>
+__device__ __forceinline__ void
+moe_gate_up_shared(int T, const TX *x, const int *ids, const TW *gate_up,
+                   TY *m, const TX *xtok, const TW *shared_gate,
+                   const TW *shared_up, TY *ms) {
+  const int p = blockIdx.x;
+  if (p < T * K) {
+    moe_gate_up<E, H, I, K, ACT, VEC, TX, TW, TY, XDIV>(T, x, ids, gate_up, m);
+    return;
+  }
+  const int t = p - T * K;
+  const int n = blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32;
+  if (t >= T || n >= IS)
+    return;
+  const TX *xr = xtok + size_t(t) * H;
+  const float gv = warp_dot<H, VEC, TX, TW>(xr, shared_gate + size_t(n) * H);
+  const float uv = warp_dot<H, VEC, TX, TW>(xr, shared_up + size_t(n) * H);
+  if (threadIdx.x % 32 == 0)
+    ms[size_t(t) * IS + n] = from_f<TY>(
+        round_to<TY>(activate<ACTS>(round_to<TY>(gv))) * round_to<TY>(uv));
+}
+
+// Down: block (t, r), warp w computes row n = r * WARPS + w of
+// y[t] = round(round(moe_routed_row(t, n)) + s) with the shared expert's
+// s = round(sd[n] . ms[t]) (sd [H, IS]), scaled first when SGATE (Qwen2-MoE)
+// by the token's g = round(sigmoid(round(gw . x_t))): s = round(g * s), as
+// llm.sigmoid_gate does. Warp 0 computes g once per block.
+template <int E, int H, int I, int K, bool VEC, typename TW, typename TR,
+          typename TY, int IS, bool VECS, bool SGATE, typename TG>
+__device__ __forceinline__ void
+moe_down_shared(int T, const TY *m, const TR *weights, const int *ids,
+                const TW *down, TY *y, const TY *ms, const TW *shared_down,
+                const TY *xtok, const TG *gate_w) {
+  __shared__ float g;
+  const int t = blockIdx.x;
+  if (t >= T)
+    return; // the whole block
+  if constexpr (SGATE) {
+    if (threadIdx.x < 32) {
+      const float acc = warp_dot<H, false, TY, TG>(xtok + size_t(t) * H, gate_w);
+      if (threadIdx.x == 0)
+        g = round_to<TY>(1.0f / (1.0f + expf(-round_to<TY>(acc))));
+    }
+    __syncthreads();
+  }
+  const int n = blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32;
+  if (n >= H)
+    return;
+  const float routed = round_to<TY>(
+      moe_routed_row<E, H, I, K, VEC, TY, TW, TR, TY, false, float>(
+          t, n, m, weights, ids, down, nullptr));
+  float s = round_to<TY>(warp_dot<IS, VECS, TY, TW>(
+      ms + size_t(t) * IS, shared_down + size_t(n) * IS));
+  if constexpr (SGATE)
+    s = round_to<TY>(g * s);
+  if (threadIdx.x % 32 == 0)
+    y[size_t(t) * H + n] = from_f<TY>(routed + s);
 }
