@@ -19,6 +19,11 @@
 // clamped SwiGLU join both paths' epilogues. Otherwise the per-pair
 // kernels serve every T.
 //
+// A shared expert in the experts' launch (gated_linear -> linear ->
+// [sigmoid_gate] -> add): up to 16 tokens, one more choice of every token
+// in the per-pair kernels, whose down launch writes round(routed) +
+// round(shared); more tokens run each op's own kernels.
+//
 //===----------------------------------------------------------------------===//
 
 #include "passes/Conversion/KernelSelect/KernelBuilder.h"
