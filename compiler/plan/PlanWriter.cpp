@@ -43,10 +43,10 @@ namespace pl = llmc::plan;
 namespace llmc::plan_writer {
 
 uint64_t WeightSpec::bytes() const {
-  uint64_t n = runtime::dtypeSize(dtype);
+  uint64_t n = 1;
   for (int64_t d : shape)
     n *= uint64_t(d);
-  return n;
+  return runtime::packedBytes(dtype, n);
 }
 
 std::vector<int64_t> WeightSpec::partShape() const {
@@ -90,6 +90,8 @@ std::optional<pl::DType> planDType(Type t) {
     return pl::DType::I32;
   if (isa<Float8E4M3FNType>(t))
     return pl::DType::F8E4M3;
+  if (t.isInteger(4))
+    return pl::DType::I4;
   return std::nullopt;
 }
 
@@ -166,16 +168,26 @@ public:
   }
 
   /// A quantized weight: its values (as stored) and, as a weight of their
-  /// own, its f32 scales. The plan format has f8e4m3 values with f32
-  /// scales so far; other encodings are refused here by name.
+  /// own, its scales. The plan format has f8e4m3 values with f32 scales and
+  /// i4 values (rows of an even length) with f32, f16 or bf16 scales, no
+  /// zero points; other encodings are refused here by name.
   WalkResult collectQuantized(llm::ParamOp p, llm::QuantWeightType q) {
-    if (!isa<Float8E4M3FNType>(q.getStorage()) || !q.getScale().isF32() ||
-        q.getZero()) {
+    const bool fp8 = isa<Float8E4M3FNType>(q.getStorage()) &&
+                     q.getScale().isF32();
+    const bool i4 = q.getStorage().isInteger(4) &&
+                    (q.getScale().isF32() || q.getScale().isF16() ||
+                     q.getScale().isBF16()) &&
+                    q.getShape().back() % 2 == 0;
+    if ((!fp8 && !i4) || q.getZero()) {
       p.emitError("quantized weight '")
           << p.getName() << "' (" << q
-          << "): plans hold f8E4M3FN values with f32 scales so far";
+          << "): plans hold f8E4M3FN values with f32 scales, and i4 values "
+             "(an even number of columns) with f32, f16 or bf16 scales, "
+             "without zero points";
       return WalkResult::interrupt();
     }
+    const pl::DType valueType = *planDType(q.getStorage()),
+                    scaleType = *planDType(q.getScale());
     std::vector<int64_t> shape(q.getShape().begin(), q.getShape().end());
     if (auto it = weightIndex.find(p.getName()); it != weightIndex.end()) {
       if (specs[it->second].shape != shape || specs[it->second].block.empty()) {
@@ -192,18 +204,20 @@ public:
     }
     const unsigned values = unsigned(specs.size());
     weightIndex[p.getName()] = values;
-    specs.push_back({p.getName().str(), shape, pl::DType::F8E4M3});
+    specs.push_back({p.getName().str(), shape, valueType});
     specs.back().block.assign(q.getBlock().begin(), q.getBlock().end());
     specs.back().scalesIndex = values + 1;
-    specDTypes.push_back(pl::DType::F8E4M3);
+    specDTypes.push_back(valueType);
     weightIndex[scalesName] = values + 1;
     SmallVector<int64_t> scaleShape = q.getScaleShape();
     specs.push_back({scalesName,
                      std::vector<int64_t>(scaleShape.begin(), scaleShape.end()),
-                     pl::DType::F32});
-    specs.back().randomScale = 1.0f / std::sqrt(float(shape.back()));
+                     scaleType});
+    // Random values: e4m3 codes of magnitude 1/8 to 15/16, i4 codes -8..7.
+    specs.back().randomScale =
+        (fp8 ? 1.0f : 0.125f) / std::sqrt(float(shape.back()));
     specs.back().scalesOf = p.getName().str();
-    specDTypes.push_back(pl::DType::F32);
+    specDTypes.push_back(scaleType);
     return WalkResult::advance();
   }
 
@@ -643,7 +657,8 @@ private:
                      llvm::toString(o.takeError()));
         // A quantized weight's scales: the weight the values name.
         if (scales && (*scales)[i])
-          *o = pl::Operand(pl::OperandKind::Weight, pl::DType::F32,
+          *o = pl::Operand(pl::OperandKind::Weight,
+                           specDTypes[specs[o->index()].scalesIndex],
                            specs[o->index()].scalesIndex, 0, 0);
         args.push_back(*o);
       }

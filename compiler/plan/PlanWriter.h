@@ -62,14 +62,16 @@ struct WeightSpec {
   /// interleaved): its index 2j is ours j, 2j + 1 ours N/2 + j.
   bool interleaved = false;
   /// A quantized weight's values (dtype F8E4M3, read from the checkpoint
-  /// as stored): elements per block in each dimension, and the index (in
-  /// the plan's weights) of its f32 scales, ceil(shape / block). Empty
-  /// block: not quantized.
+  /// as stored, or computed by --quantize; I4, computed by --quantize):
+  /// elements per block in each dimension, and the index (in the plan's
+  /// weights) of its scales, ceil(shape / block). Empty block: not
+  /// quantized.
   std::vector<int64_t> block = {};
   unsigned scalesIndex = 0;
   /// The scales of a quantized weight: what --random-weights fills them
-  /// with (1 / sqrt(in_features), so that dequantized values keep a dense
-  /// random weight's scale). 0: not scales.
+  /// with (1 / sqrt(in_features) for E4M3 codes, 1 / (8 sqrt(in_features))
+  /// for I4 codes, so that dequantized values keep a dense random weight's
+  /// scale). 0: not scales.
   float randomScale = 0.0f;
   /// The scales of a quantized weight: that weight's name (its values'
   /// spec), from which --quantize computes them. Empty: not scales.

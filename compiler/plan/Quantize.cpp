@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace llmc::plan_writer {
@@ -58,6 +59,53 @@ void quantizeBlockRow(const float *w, int64_t rows, int64_t cols, int64_t bk,
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = c0; c < c1; ++c)
         codes[r * cols + c] = e4m3Round(w[r * cols + c] / scale);
+  }
+}
+
+uint16_t f16Round(float x) {
+  if (!(x < 65504.0f))
+    return 0x7bff; // the largest finite half
+  if (x < 0x1p-14f) // subnormal halves: multiples of 2^-24, up to 2^-14
+    return uint16_t(std::nearbyint(x * 0x1p24f));
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  // Round the 23-bit mantissa to 10 bits, ties to even; a carry moves into
+  // the exponent, as it should.
+  bits += 0xfffu + ((bits >> 13) & 1u);
+  const int exponent = int(bits >> 23) - 127 + 15;
+  if (exponent >= 31)
+    return 0x7bff; // rounded up past 65504
+  return uint16_t((unsigned(exponent) << 10) | ((bits >> 13) & 0x3ffu));
+}
+
+float f16Value(uint16_t bits) {
+  const int e = (bits >> 10) & 0x1f, m = bits & 0x3ff;
+  const float sign = (bits & 0x8000) ? -1.0f : 1.0f;
+  if (e == 0)
+    return sign * std::ldexp(float(m), -24);
+  return sign * std::ldexp(float(1024 + m), e - 25);
+}
+
+void quantizeInt4Row(const float *w, int64_t cols, int64_t group,
+                     uint8_t *packed, uint16_t *scales) {
+  std::memset(packed, 0, size_t(cols / 2));
+  for (int64_t c0 = 0, g = 0; c0 < cols; c0 += group, ++g) {
+    const int64_t c1 = std::min(cols, c0 + group);
+    float amax = 0.0f;
+    for (int64_t c = c0; c < c1; ++c)
+      amax = std::max(amax, std::fabs(w[c]));
+    // The scale as stored (f16); a group too small for any nonzero half
+    // scale gets the smallest one and codes of 0.
+    uint16_t bits = amax > 0.0f ? f16Round(amax / kInt4Max) : f16Round(1.0f);
+    if (bits == 0)
+      bits = 1;
+    scales[g] = bits;
+    const float scale = f16Value(bits);
+    for (int64_t c = c0; c < c1; ++c) {
+      const float q = std::clamp(std::nearbyint(w[c] / scale), -8.0f, 7.0f);
+      const unsigned code = unsigned(int(q)) & 0xfu;
+      packed[c / 2] |= uint8_t(code << (4 * (c % 2)));
+    }
   }
 }
 

@@ -7,6 +7,14 @@
 // nearest E4M3 value (ties to even), so every dequantized value code * scale
 // is within half a quantization step of w.
 //
+// `llmc compile --quantize w4-g128`: symmetric signed int4 in groups of G
+// consecutive elements of a row (block [1, G]) with one f16 scale each, as
+// GPTQ (sym) and compressed-tensors int4 checkpoints store them: scale =
+// max|w| / 7 rounded to f16 (1 for an all-zero group), code = w / scale
+// rounded to the nearest integer (ties to even) and clamped to [-8, 7], so
+// every dequantized value code * scale is within half a step (scale / 2)
+// of w.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef LLMC_COMPILER_PLAN_QUANTIZE_H
@@ -32,6 +40,23 @@ uint8_t e4m3Round(float x);
 /// ceil(cols / bk) scales to `scales`.
 void quantizeBlockRow(const float *w, int64_t rows, int64_t cols, int64_t bk,
                       uint8_t *codes, float *scales);
+
+/// The IEEE half-precision value nearest to x (ties to even) as its bits,
+/// for 0 <= x; beyond the largest finite half (65504) saturates to it.
+uint16_t f16Round(float x);
+
+/// The value of IEEE half-precision bits (finite).
+float f16Value(uint16_t bits);
+
+/// The largest int4 code's magnitude the scale maps max|w| to.
+inline constexpr float kInt4Max = 7.0f;
+
+/// Row `w` of `cols` floats (cols even) in groups of `group`: writes
+/// cols / 2 bytes of packed two's complement codes (element 2j in the low
+/// nibble of byte j) to `packed` and ceil(cols / group) f16 scales (bits)
+/// to `scales`.
+void quantizeInt4Row(const float *w, int64_t cols, int64_t group,
+                     uint8_t *packed, uint16_t *scales);
 
 } // namespace llmc::plan_writer
 

@@ -5,6 +5,7 @@
 #include "compiler/plan/Quantize.h"
 
 #include "frontends/hf/safetensors/Safetensors.h"
+#include "runtime/schema/PlanFormat.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/xxhash.h"
@@ -28,6 +29,7 @@ hf::TensorDType toTensorDType(llmc::plan::DType d) {
     return hf::TensorDType::F8_E4M3;
   case llmc::plan::DType::F32:
   case llmc::plan::DType::I32: // never a weight's (PlanWriter checks)
+  case llmc::plan::DType::I4:  // only computed here (--quantize, random)
     break;
   }
   return hf::TensorDType::F32;
@@ -163,55 +165,80 @@ private:
   /// --quantize: a quantized weight's codes or its scales, from its
   /// checkpoint float tensor, one block row (BN rows) at a time. The
   /// values' spec carries the block; its scales' spec (written right
-  /// after) finds it by name.
+  /// after) finds it by name. E4M3 values get f32 scales, I4 values f16.
   llvm::Error fillQuantized(const WeightSpec &spec, uint64_t offset,
                             llvm::MutableArrayRef<uint8_t> out) {
     const bool scales = !spec.scalesOf.empty();
-    if (!scales)
-      quantBlock = {spec.block[0], spec.block[1]};
-    const std::string &name = scales ? spec.scalesOf : spec.name;
-    const int64_t N = scales ? -1 : spec.shape[0];
-    const int64_t K = scales ? quantK : spec.shape[1];
     if (!scales) {
-      quantN = N;
-      quantK = K;
+      quantBlock = {spec.block[0], spec.block[1]};
+      quantN = spec.shape[0];
+      quantK = spec.shape[1];
+      quantType = spec.dtype;
     }
+    const llmc::plan::DType scaleType = quantType == llmc::plan::DType::I4
+                                            ? llmc::plan::DType::F16
+                                            : llmc::plan::DType::F32;
+    if (scales && spec.dtype != scaleType)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "--quantize: the scales \"%s\" of %s values must be %s, not %s",
+          spec.name.c_str(), runtime::dtypeName(quantType),
+          runtime::dtypeName(scaleType), runtime::dtypeName(spec.dtype));
+    const std::string &name = scales ? spec.scalesOf : spec.name;
     const int64_t bn = quantBlock[0], bk = quantBlock[1];
     const int64_t scaleCols = (quantK + bk - 1) / bk;
-    const uint64_t rowBytes = scales ? uint64_t(scaleCols) * 4 : uint64_t(K);
+    const uint64_t rowBytes =
+        scales ? runtime::packedBytes(scaleType, uint64_t(scaleCols))
+               : runtime::packedBytes(quantType, uint64_t(quantK));
     for (uint64_t done = 0; done < out.size();) {
       const uint64_t at = offset + done;
       const int64_t row = int64_t(at / rowBytes);
       // Values: row r of the weight lies in block row r / bn; scales: row
       // r is block row r.
       const int64_t blockRow = scales ? row : row / bn;
-      if (llvm::Error e = loadBlockRow(name, blockRow, bn, bk))
+      if (llvm::Error e = loadBlockRow(name, blockRow))
         return e;
       const uint64_t within = at % rowBytes;
       const uint64_t n = std::min<uint64_t>(rowBytes - within, out.size() - done);
       const uint8_t *src =
-          scales ? reinterpret_cast<const uint8_t *>(quantScales.data())
+          scales ? quantScales.data()
                  : quantCodes.data() + uint64_t(row - blockRow * bn) * rowBytes;
       std::memcpy(out.data() + done, src + within, n);
       done += n;
     }
     return llvm::Error::success();
   }
-  /// Quantizes block row `blockRow` of `name` ([quantN, quantK]) into
-  /// quantCodes / quantScales, unless it is there already.
-  llvm::Error loadBlockRow(const std::string &name, int64_t blockRow,
-                           int64_t bn, int64_t bk) {
+  /// Quantizes block row `blockRow` of `name` ([quantN, quantK], values of
+  /// quantType in blocks of quantBlock) into quantCodes / quantScales,
+  /// unless it is there already.
+  llvm::Error loadBlockRow(const std::string &name, int64_t blockRow) {
     if (quantName == name && quantRow == blockRow)
       return llvm::Error::success();
+    const int64_t bn = quantBlock[0], bk = quantBlock[1];
     const int64_t r0 = blockRow * bn, rows = std::min(bn, quantN - r0);
     std::vector<uint8_t> floats(size_t(rows * quantK) * 4);
     if (llvm::Error e = fillTensor(name, llmc::plan::DType::F32,
                                    uint64_t(r0 * quantK) * 4, floats))
       return e;
-    quantCodes.resize(size_t(rows * quantK));
-    quantScales.resize(size_t((quantK + bk - 1) / bk));
-    quantizeBlockRow(reinterpret_cast<const float *>(floats.data()), rows,
-                     quantK, bk, quantCodes.data(), quantScales.data());
+    const float *w = reinterpret_cast<const float *>(floats.data());
+    const size_t scaleCols = size_t((quantK + bk - 1) / bk);
+    if (quantType == llmc::plan::DType::I4) {
+      if (bn != 1 || quantK % 2 != 0)
+        return llvm::createStringError(
+            llvm::inconvertibleErrorCode(),
+            "--quantize: %s: int4 groups must lie within a row of an even "
+            "length (block [1, G])",
+            name.c_str());
+      quantCodes.resize(size_t(quantK / 2));
+      quantScales.resize(scaleCols * 2);
+      quantizeInt4Row(w, quantK, bk, quantCodes.data(),
+                      reinterpret_cast<uint16_t *>(quantScales.data()));
+    } else {
+      quantCodes.resize(size_t(rows * quantK));
+      quantScales.resize(scaleCols * 4);
+      quantizeBlockRow(w, rows, quantK, bk, quantCodes.data(),
+                       reinterpret_cast<float *>(quantScales.data()));
+    }
     quantName = name;
     quantRow = blockRow;
     return llvm::Error::success();
@@ -280,12 +307,13 @@ private:
   const hf::SafetensorsArchive &archive;
   bool tied;
   bool quantize;
-  // fillQuantized's current weight and block row.
+  // fillQuantized's current weight and block row (its scales' bytes).
   std::array<int64_t, 2> quantBlock{1, 1};
   int64_t quantN = 0, quantK = 0, quantRow = -1;
+  llmc::plan::DType quantType = llmc::plan::DType::F8E4M3;
   std::string quantName;
   std::vector<uint8_t> quantCodes;
-  std::vector<float> quantScales;
+  std::vector<uint8_t> quantScales;
   std::vector<uint8_t> staging; // the checkpoint's bytes of one chunk
   // fillGathered's current slice of dimension 0, converted.
   std::vector<uint8_t> sliceData;
@@ -328,10 +356,23 @@ public:
       }
       return llvm::Error::success();
     }
-    if (spec.randomScale > 0.0f) {
-      for (uint64_t i = 0; i < out.size(); i += 4)
-        std::memcpy(out.data() + i, &spec.randomScale, 4);
+    // I4: every byte is two codes of -8..7.
+    if (spec.dtype == llmc::plan::DType::I4) {
+      for (uint64_t i = 0; i < out.size(); ++i)
+        out[i] = uint8_t(splitmix64(stream + offset + i));
       return llvm::Error::success();
+    }
+    if (spec.randomScale > 0.0f) {
+      const hf::TensorDType to = toTensorDType(spec.dtype);
+      const uint64_t size = hf::tensorDTypeSize(to);
+      std::vector<float> scale(out.size() / size, spec.randomScale);
+      hf::TensorView view{spec.name,
+                          hf::TensorDType::F32,
+                          {int64_t(scale.size())},
+                          reinterpret_cast<const uint8_t *>(scale.data()),
+                          scale.size() * 4,
+                          "(random weights)"};
+      return hf::convertTensor(view, to, out);
     }
     // Values are made in f32 blocks and converted like checkpoint tensors,
     // so random plans round exactly as real ones do.

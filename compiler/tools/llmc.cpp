@@ -340,13 +340,15 @@ int compileMain(int argc, char **argv) {
       cl::value_desc("dtype"), cl::cat(category));
   cl::opt<std::string> quantize(
       "quantize",
-      cl::desc("Quantize a float checkpoint's weights while compiling: "
-               "fp8-block (float8_e4m3fn values with an f32 scale per "
-               "128 x 128 block, max|w| / 448, round to nearest) for every "
-               "linear weight of the decoder layers; the embedding, lm_head "
-               "and norms stay in the model dtype. Dense models only "
-               "(w8, w4-g128, fp8-tensor: not yet)"),
-      cl::value_desc("fp8-block"), cl::cat(category));
+      cl::desc("Quantize a float checkpoint's weights while compiling, "
+               "every linear weight of the decoder layers; the embedding, "
+               "lm_head and norms stay in the model dtype, and so do "
+               "activations. fp8-block: float8_e4m3fn values with an f32 "
+               "scale per 128 x 128 block (max|w| / 448, round to nearest). "
+               "w4-g128: signed int4 values with an f16 scale per group of "
+               "128 input features (max|w| / 7, round to nearest). Dense "
+               "models only (w8, fp8-tensor: not yet)"),
+      cl::value_desc("fp8-block|w4-g128"), cl::cat(category));
   cl::opt<bool> quiet(
       "quiet",
       cl::desc("Print no progress (errors are still printed). Progress goes "
@@ -428,9 +430,9 @@ int compileMain(int argc, char **argv) {
   if (!config)
     return fail(toString(config.takeError()));
   if (quantize.getNumOccurrences()) {
-    if (quantize != "fp8-block")
+    if (quantize != "fp8-block" && quantize != "w4-g128")
       return fail("--quantize: unsupported scheme '" + quantize +
-                  "' (supported: fp8-block; w8, w4-g128 and fp8-tensor are "
+                  "' (supported: fp8-block, w4-g128; w8 and fp8-tensor are "
                   "not built yet)");
     if (!config->quantMethod.empty())
       return fail("--quantize: " + config->path +
@@ -443,7 +445,10 @@ int compileMain(int argc, char **argv) {
                                  : "fused-projection (" + config->modelType +
                                        ")") +
                   " models are not quantized yet");
-    config->fp8 = llmc::hf::ModelConfig::FP8Block{};
+    if (quantize == "fp8-block")
+      config->fp8 = llmc::hf::ModelConfig::FP8Block{};
+    else
+      config->int4 = llmc::hf::ModelConfig::Int4Group{};
     config->quantizeAtCompile = true;
   }
 
@@ -521,7 +526,13 @@ int compileMain(int argc, char **argv) {
   // Quantized checkpoints are refused where weights are read; without
   // weights the model compiles in its dtype. What the compile leaves out is
   // said now and kept in the plan for `llmc inspect`.
-  if (config->quantizeAtCompile) {
+  if (config->quantizeAtCompile && config->int4) {
+    planOptions.notes.push_back(
+        "--quantize w4-g128: decoder linear weights quantized to signed "
+        "int4 in groups of 128 input features (a whole row when shorter) "
+        "with f16 scales (max|w| / 7, round to nearest) from the " +
+        llmc::hf::dtypeName(config->dtype).str() + " checkpoint");
+  } else if (config->quantizeAtCompile) {
     planOptions.notes.push_back(
         "--quantize fp8-block: decoder linear weights quantized to "
         "float8_e4m3fn in 128 x 128 blocks (scale max|w| / 448, round to "

@@ -1450,6 +1450,7 @@ llvm::StringRef dtypeName(DType dtype) {
     return "float32";
   case DType::I32:
   case DType::F8E4M3:
+  case DType::I4:
     break;
   }
   return "?";

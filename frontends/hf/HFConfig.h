@@ -233,7 +233,15 @@ struct ModelConfig {
     std::vector<std::string> notConverted;
   };
   std::optional<FP8Block> fp8;
-  /// fp8 comes from `llmc compile --quantize fp8-block`: the checkpoint is
+  /// `llmc compile --quantize w4-g128`: the decoder's linear weights as
+  /// signed int4 in groups of `group` consecutive input features, each
+  /// group with an f16 scale (compiler/plan/Quantize.h); a weight whose
+  /// input features are odd stays in `dtype`.
+  struct Int4Group {
+    int64_t group = 128;
+  };
+  std::optional<Int4Group> int4;
+  /// fp8 or int4 comes from `llmc compile --quantize`: the checkpoint is
   /// float and the plan writer quantizes it.
   bool quantizeAtCompile = false;
 

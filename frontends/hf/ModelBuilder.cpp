@@ -42,6 +42,7 @@ public:
     case DType::F32:
     case DType::I32:    // never a config's dtype
     case DType::F8E4M3: // only a quantized weight's values
+    case DType::I4:
       act = b.getF32Type();
       break;
     }
@@ -125,35 +126,52 @@ private:
                                  Value());
   }
 
-  /// `module.weight`, and `module.bias` when `bias`.
-  /// Whether `module` (a linear of a decoder layer) is stored as FP8
-  /// blocks: every one but those modules_to_not_convert names (a
-  /// substring match, as transformers makes it).
-  bool fp8Module(const std::string &module) const {
-    if (!cfg.fp8 || module.find("layers.") == std::string::npos)
+  /// Whether `module` (a linear of a decoder layer) is stored quantized
+  /// (FP8 blocks or int4 groups): every one but those
+  /// modules_to_not_convert names (a substring match, as transformers
+  /// makes it).
+  bool quantizedModule(const std::string &module) const {
+    if ((!cfg.fp8 && !cfg.int4) ||
+        module.find("layers.") == std::string::npos)
       return false;
-    for (const std::string &skip : cfg.fp8->notConverted)
-      if (module.find(skip) != std::string::npos)
-        return false;
+    if (cfg.fp8)
+      for (const std::string &skip : cfg.fp8->notConverted)
+        if (module.find(skip) != std::string::npos)
+          return false;
     return true;
   }
-  /// An FP8-block weight [out, in] and its `weight_scale_inv`.
-  Value fp8Weight(const std::string &module, int64_t out, int64_t in) {
-    auto type = llm::QuantWeightType::get(
-        &ctx, {out, in}, b.getType<Float8E4M3FNType>(),
-        {std::min(cfg.fp8->rows, out), std::min(cfg.fp8->cols, in)},
-        b.getF32Type(), Type());
+  /// A quantized weight [out, in]: FP8 blocks and their
+  /// `weight_scale_inv`, or int4 groups along `in` and their f16
+  /// `weight_scale` (an odd `in` cannot be packed in whole bytes per row:
+  /// that weight stays dense).
+  Value quantizedWeight(const std::string &module, int64_t out, int64_t in) {
+    llm::QuantWeightType type;
+    std::string scales;
+    if (cfg.int4) {
+      if (in % 2 != 0)
+        return param(module + ".weight", {out, in});
+      type = llm::QuantWeightType::get(&ctx, {out, in}, b.getIntegerType(4),
+                                       {1, std::min(cfg.int4->group, in)},
+                                       b.getF16Type(), Type());
+      scales = module + ".weight_scale";
+    } else {
+      type = llm::QuantWeightType::get(
+          &ctx, {out, in}, b.getType<Float8E4M3FNType>(),
+          {std::min(cfg.fp8->rows, out), std::min(cfg.fp8->cols, in)},
+          b.getF32Type(), Type());
+      scales = module + ".weight_scale_inv";
+    }
     return llm::ParamOp::create(
         b, loc(module), type, b.getStringAttr(weightName(module + ".weight")),
         /*parts=*/nullptr, /*rows=*/nullptr, /*transposed=*/false,
-        /*interleaved=*/false,
-        b.getStringAttr(weightName(module + ".weight_scale_inv")),
+        /*interleaved=*/false, b.getStringAttr(weightName(scales)),
         /*zeros=*/nullptr);
   }
+  /// `module.weight`, and `module.bias` when `bias`.
   Value linear(Value x, const std::string &module, int64_t out, int64_t in,
                bool bias) {
-    Value w = fp8Module(module) ? fp8Weight(module, out, in)
-                                : param(module + ".weight", {out, in});
+    Value w = quantizedModule(module) ? quantizedWeight(module, out, in)
+                                      : param(module + ".weight", {out, in});
     Value bv = bias ? param(module + ".bias", {out}) : Value();
     return llm::LinearOp::create(b, loc(module), tokens({out}), x, w, bv);
   }

@@ -27,7 +27,7 @@ namespace llmc::runtime {
 /// accepts its own major version with a minor version up to its own (a
 /// newer minor may carry fields it would ignore).
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 5;
+inline constexpr uint16_t kFormatMinor = 6;
 
 /// Bytes 8..12 of every plan (after the u32 size prefix and root offset).
 inline constexpr char kFileIdentifier[] = "LLMP";
@@ -89,9 +89,12 @@ inline uint64_t checksum(const void *data, size_t size) {
   return XXH3_64bits(data, size);
 }
 
-/// Bytes per element of `dtype`; 0 for a value outside the enum.
+/// Bytes per element of `dtype`; 0 for I4 (half a byte: see dtypeBits and
+/// packedBytes) and for a value outside the enum.
 inline constexpr uint64_t dtypeSize(llmc::plan::DType dtype) {
   switch (dtype) {
+  case llmc::plan::DType::I4:
+    return 0;
   case llmc::plan::DType::F32:
   case llmc::plan::DType::I32:
     return 4;
@@ -104,7 +107,21 @@ inline constexpr uint64_t dtypeSize(llmc::plan::DType dtype) {
   return 0;
 }
 
-/// "f32", "f16", "bf16", "i32", "f8e4m3", or "invalid dtype" outside the enum.
+/// Bits per element of `dtype`; 0 for a value outside the enum.
+inline constexpr uint64_t dtypeBits(llmc::plan::DType dtype) {
+  return dtype == llmc::plan::DType::I4 ? 4 : 8 * dtypeSize(dtype);
+}
+
+/// Bytes that `elements` densely packed elements of `dtype` take (I4: two
+/// per byte, rounded up). The caller guarantees no overflow.
+inline constexpr uint64_t packedBytes(llmc::plan::DType dtype,
+                                      uint64_t elements) {
+  return dtype == llmc::plan::DType::I4 ? elements / 2 + elements % 2
+                                        : elements * dtypeSize(dtype);
+}
+
+/// "f32", "f16", "bf16", "i32", "f8e4m3", "i4", or "invalid dtype" outside
+/// the enum.
 inline const char *dtypeName(llmc::plan::DType dtype) {
   switch (dtype) {
   case llmc::plan::DType::F32:
@@ -117,6 +134,8 @@ inline const char *dtypeName(llmc::plan::DType dtype) {
     return "i32";
   case llmc::plan::DType::F8E4M3:
     return "f8e4m3";
+  case llmc::plan::DType::I4:
+    return "i4";
   }
   return "invalid dtype";
 }

@@ -14,7 +14,10 @@
 // logits, softmax over those, weights in the activation type) with biased
 // experts and the clamped SwiGLU (whose intermediate size 42 takes the
 // scalar path), scaled per token by a
-// sigmoid gate (Qwen2-MoE's shared_expert_gate); and a third attention
+// sigmoid gate (Qwen2-MoE's shared_expert_gate); quantized linears (FP8
+// blocks of 32 x 32, int4 groups of 32 along rows of 80 with f16 scales,
+// the last group partial, and of 64 with bf16 scales and a bias); and a
+// third attention
 // layer of Multi-head Latent Attention (32 heads, latent 32, RoPE 8 on the
 // trailing dims of 24-wide queries in fp32, values 12 wide) over a latent
 // cache, in the expanded form and in the absorbed one.
@@ -67,6 +70,10 @@
 // CHECK: kernel.call @gemm_simt({{.*}}entry = "gated_linear_gemm_simt_n36_k64_f32_f32_f32_act1"{{.*}}min_tokens = 17 : i32
 // CHECK: kernel.call @sigmoid_gate({{.*}}min_tokens = 17 : i32
 // CHECK: kernel.call @add({{.*}}min_tokens = 17 : i32
+// CHECK: kernel.call @gemv_e4m3({{.*}}entry = "linear_gemv_e4m3_n80_k64_b32x32_f32_f32"{{.*}}min_tokens = 1 : i32
+// CHECK: kernel.call @gemv_i4({{.*}}entry = "linear_gemv_i4_n64_k80_g32_sf16_f32_f32"{{.*}}min_tokens = 1 : i32, scales = array<i1: false, false, true, false>
+// CHECK: kernel.call @gemv_i4({{.*}}entry = "linear_gemv_i4_n64_k64_g64_sbf16_f32_f32_biasf32"
+// CHECK: kernel.call @add({{.*}}entry = "add_s64_f32_f32_f32"
 // CHECK: kernel.call @softcap({{.*}}entry = "softcap_s64_f32_f32_{{[0-9A-F]+}}"
 // CHECK: kernel.call @rms_norm({{.*}}entry = "rms_norm_s64_g1_var0_f32_f32_f32"
 // CHECK: kernel.call @gemv({{.*}}entry = "lm_head_gemv_n80_k64_f32_f32_f32"
@@ -185,7 +192,15 @@ func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?
   %de = llm.add %d, %es : tensor<?x64x!dt> loc("moe_sum")
   %de2 = llm.add %de, %e2g : tensor<?x64x!dt> loc("moe_sum2")
   %de3 = llm.add %de2, %es3 : tensor<?x64x!dt> loc("moe_sum3")
-  %dc = llm.softcap %de3 cap 5.0 : tensor<?x64x!dt> loc("softcap")
+  %qw1 = llm.param "quant_fp8.weight" scales "quant_fp8.weight_scale_inv" : !llm.qweight<shape = [80, 64], storage = f8E4M3FN, block = [32, 32], scale = f32>
+  %q1 = llm.linear %de3, %qw1 : tensor<?x64x!dt>, !llm.qweight<shape = [80, 64], storage = f8E4M3FN, block = [32, 32], scale = f32> -> tensor<?x80x!dt> loc("quant_fp8")
+  %qw2 = llm.param "quant_i4.weight" scales "quant_i4.weight_scale" : !llm.qweight<shape = [64, 80], storage = i4, block = [1, 32], scale = f16>
+  %q2 = llm.linear %q1, %qw2 : tensor<?x80x!dt>, !llm.qweight<shape = [64, 80], storage = i4, block = [1, 32], scale = f16> -> tensor<?x64x!dt> loc("quant_i4")
+  %qw3 = llm.param "quant_i4_wide.weight" scales "quant_i4_wide.weight_scale" : !llm.qweight<shape = [64, 64], storage = i4, block = [1, 64], scale = bf16>
+  %qb3 = llm.param "quant_i4_wide.bias" : tensor<64x!dt>
+  %q3 = llm.linear %q2, %qw3, %qb3 : tensor<?x64x!dt>, !llm.qweight<shape = [64, 64], storage = i4, block = [1, 64], scale = bf16>, tensor<64x!dt> -> tensor<?x64x!dt> loc("quant_i4_wide")
+  %de4 = llm.add %de3, %q3 : tensor<?x64x!dt> loc("quant_sum")
+  %dc = llm.softcap %de4 cap 5.0 : tensor<?x64x!dt> loc("softcap")
   %r = llm.add %dc, %sum : tensor<?x64x!dt> loc("residual")
   %final_norm = llm.param "final_norm.weight" : tensor<64x!dt>
   %f = llm.rms_norm cast_before_weight %r, %final_norm eps 1.0e-05 : tensor<?x64x!dt>, tensor<64x!dt> loc("final_norm")

@@ -1,8 +1,10 @@
 // RUN: llmc-opt %s --split-input-file --verify-diagnostics --kernel-lower="max-tokens=32 max-seq-len=64" | FileCheck %s
 //
 // A linear over an FP8-block weight runs gemv_e4m3 for every step size,
-// passed the weight twice: its codes, then (scales) its f32 scales. Other
-// encodings have no CUDA kernel yet and are refused by name.
+// passed the weight twice: its codes, then (scales) its f32 scales; over an
+// int4 weight in groups along its rows, gemv_i4. Other encodings (zero
+// points, int4 blocks across rows) have no CUDA kernel yet and are refused
+// by name.
 
 // CHECK-LABEL: func.func @prefill
 // CHECK: kernel.call @gemv_e4m3(%{{.+}}, %[[W:[^,]+]], %[[W]], %{{.+}}) {{.*}}entry = "linear_gemv_e4m3_n256_k384_b128x128_bf16_bf16"{{.*}}max_tokens = 0 : i32, min_tokens = 1 : i32, scales = array<i1: false, false, true, false>
@@ -14,9 +16,30 @@ func.func @prefill(%x: tensor<?x384xbf16>) -> tensor<?x256xbf16> attributes {llm
 
 // -----
 
+// An int4 weight in groups of 128 along its rows with f16 scales runs
+// gemv_i4, the scales' type in the entry name.
+// CHECK-LABEL: func.func @prefill
+// CHECK: kernel.call @gemv_i4(%{{.+}}, %[[W:[^,]+]], %[[W]], %{{.+}}) {{.*}}entry = "linear_gemv_i4_n64_k256_g128_sf16_bf16_bf16"{{.*}}max_tokens = 0 : i32, min_tokens = 1 : i32, scales = array<i1: false, false, true, false>
 func.func @prefill(%x: tensor<?x256xbf16>) -> tensor<?x64xbf16> attributes {llm.step = #llm.step<prefill>} {
   %w = llm.param "o.qweight" scales "o.scales" : !llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16>
-  // expected-error @+1 {{'llm.linear' op has a quantized weight ('!llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16>'): the CUDA kernels read f8E4M3FN values with f32 scales only}}
   %y = llm.linear %x, %w : tensor<?x256xbf16>, !llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16> -> tensor<?x64xbf16>
+  return %y : tensor<?x64xbf16>
+}
+
+// -----
+
+func.func @prefill(%x: tensor<?x256xbf16>) -> tensor<?x64xbf16> attributes {llm.step = #llm.step<prefill>} {
+  %w = llm.param "o.qweight" scales "o.scales" zeros "o.qzeros" : !llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16, zero = i4>
+  // expected-error @+1 {{'llm.linear' op has a quantized weight ('!llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16, zero = i4>'): the CUDA kernels read f8E4M3FN values with f32 scales, and i4 values in groups along a row of an even length with f16, bf16 or f32 scales, without zero points}}
+  %y = llm.linear %x, %w : tensor<?x256xbf16>, !llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16, zero = i4> -> tensor<?x64xbf16>
+  return %y : tensor<?x64xbf16>
+}
+
+// -----
+
+func.func @prefill(%x: tensor<?x256xbf16>) -> tensor<?x64xbf16> attributes {llm.step = #llm.step<prefill>} {
+  %w = llm.param "o.qweight" scales "o.scales" : !llm.qweight<shape = [64, 256], storage = i4, block = [2, 128], scale = f16>
+  // expected-error @+1 {{'llm.linear' op has a quantized weight ('!llm.qweight<shape = [64, 256], storage = i4, block = [2, 128], scale = f16>'): the CUDA kernels read}}
+  %y = llm.linear %x, %w : tensor<?x256xbf16>, !llm.qweight<shape = [64, 256], storage = i4, block = [2, 128], scale = f16> -> tensor<?x64xbf16>
   return %y : tensor<?x64xbf16>
 }

@@ -52,13 +52,18 @@ llvm::Expected<TestModule> lowerTestModule(const std::string &source,
 class TestWeights : public plan_writer::WeightSource {
 public:
   using Values = std::function<std::vector<float>(const plan_writer::WeightSpec &)>;
-  explicit TestWeights(Values values) : values(std::move(values)) {}
+  explicit TestWeights(Values values)
+      : values(std::move(values)),
+        quantized(plan_writer::makeRandomSource(/*seed=*/1)) {}
   llvm::Error check(const plan_writer::WeightSpec &spec) override;
   llvm::Error fill(const plan_writer::WeightSpec &spec, uint64_t offset,
                    llvm::MutableArrayRef<uint8_t> out) override;
 
 private:
   Values values;
+  /// Quantized weights' codes and scales: --random-weights' (codes of
+  /// every magnitude, scales that keep the dequantized rows' scale).
+  std::unique_ptr<plan_writer::WeightSource> quantized;
 };
 
 /// Deterministic values from the tensor's name: 1-D "*norm*" weights

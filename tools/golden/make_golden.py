@@ -111,6 +111,11 @@ class Spec:
     # ablations are the float32 model on their dequantization, loaded from a second directory; the model carries
     # the quantized data as model.golden_fp8 for the FP8 ablations and reference checks.
     fp8_block_size: int = 0
+    # 0: no int4. G > 0 (qwen3-w4-f32, float32 only): the checkpoint stays float32 and golden.json's compile_args
+    # quantize it (`llmc compile --quantize w4-g128`); the reference, its noise and the ablations are the float32
+    # model on the weights int4-quantized here (int4_quantize), loaded from a second directory; the model carries
+    # the quantization as model.golden_fp8 for the int4 ablations.
+    int4_group_size: int = 0
 
 
 def ablate_config(**changes):
@@ -1428,6 +1433,80 @@ def fp8_weights(variant):
     return apply
 
 
+# `llmc compile --quantize w4-g128` on a float32 checkpoint (qwen3-w4-f32): every decoder-layer linear weight as
+# symmetric signed int4 in groups of 128 consecutive input features, each with a float16 scale, as GPTQ (sym) and
+# compressed-tensors int4 checkpoints store them.
+INT4_GROUP = 128
+
+
+def int4_quantize(w, group, divisor=7.0):
+    """float32 [out, in] -> (int8 codes in [-8, 7] [out, in], float16 scales [out, ceil(in/group)]): per group of a
+    row, scale = float16(max|w| / divisor) (1 for an all-zero group; divisor 7 as llmc, 7.5 as compressed-tensors'
+    symmetric observer) and code = clamp(round_half_even(w / float32(scale)), -8, 7), computed in float32."""
+    rows, cols = w.shape
+    codes = torch.empty(w.shape, dtype=torch.int8)
+    scales = torch.empty(rows, -(-cols // group), dtype=torch.float16)
+    for g in range(scales.shape[1]):
+        blk = w[:, g * group:(g + 1) * group]
+        peak = blk.abs().amax(dim=1)
+        s = torch.where(peak > 0, peak / divisor, torch.ones_like(peak)).to(torch.float16)
+        scales[:, g] = s
+        codes[:, g * group:(g + 1) * group] = torch.clamp(torch.round(blk / s.float()[:, None]), -8, 7).to(torch.int8)
+    return codes, scales
+
+
+def int4_dequantize(codes, scales, group):
+    """float32(code) * float32(scale) of each element's group, one float32 multiply per element."""
+    return codes.float() * scales.float().repeat_interleave(group, 1)[:, :codes.shape[1]]
+
+
+def write_int4_reference(model_dir, ref_dir, group):
+    """The float32 checkpoint build_and_save wrote into model_dir stays as it is (llmc quantizes it while compiling);
+    ref_dir gets the reference checkpoint: the same config and weights with every decoder-layer linear weight
+    replaced by its int4 dequantization. Returns what the int4 ablations need."""
+    weights = load_safetensors(os.path.join(model_dir, "model.safetensors"))
+    ref = {}
+    data = dict(group=group, original={})
+    for name, w in weights.items():
+        if w.dtype != torch.float32:
+            sys.exit(f"{name}: the int4 reference expects a float32 checkpoint, got {w.dtype}")
+        if is_fp8_weight(name):
+            ref[name] = int4_dequantize(*int4_quantize(w, group), group)
+            data["original"][name] = w
+        else:
+            ref[name] = w
+    if not data["original"]:
+        sys.exit(f"{model_dir}: no decoder-layer linear weight to quantize")
+    os.makedirs(ref_dir, exist_ok=True)
+    save_safetensors(ref, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
+    shutil.copy(os.path.join(model_dir, "config.json"), os.path.join(ref_dir, "config.json"))
+    return data
+
+
+def int4_weights(variant):
+    """The reference model with every quantized weight replaced by another quantization of the same float32 weights
+    (or by the float32 weights themselves)."""
+
+    def apply(model, cfg):
+        data = model.golden_fp8
+        model = copy.deepcopy(model)
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, w in data["original"].items():
+                if variant == "float":  # not quantized
+                    q = w
+                elif variant == "group64":
+                    q = int4_dequantize(*int4_quantize(w, 64), 64)
+                elif variant == "divisor7.5":  # compressed-tensors' symmetric scale, max|w| / 7.5
+                    q = int4_dequantize(*int4_quantize(w, data["group"], 7.5), data["group"])
+                else:
+                    raise ValueError(variant)
+                params[name].copy_(q)
+        return model, cfg
+
+    return apply
+
+
 def safetensors_header(path):
     with open(path, "rb") as f:
         n = int.from_bytes(f.read(8), "little")
@@ -1722,6 +1801,24 @@ def specs():
                    "weight_block_size [128, 128], activation_scheme dynamic. The reference is WEIGHT-ONLY: the "
                    "float32 model on W = float32(q) * scale_inv (one float32 multiply per element); activations "
                    "are not quantized (no dynamic FP8 activation quantization), all arithmetic float32")))
+    # A float32 checkpoint that `llmc compile --quantize w4-g128` quantizes (float32 only: the reference is the
+    # float32 model on the int4 dequantization).
+    f32_only.append(
+        ("qwen3-w4-f32", Qwen3Config,
+         lambda: dict(qwen3_config(), hidden_size=128, intermediate_size=256, num_hidden_layers=2), 29, 2600, 0.45,
+         2.0, (),
+         [("weights not quantized (the float32 checkpoint)", int4_weights("float"), False),
+          ("the same weights quantized in groups of 64", int4_weights("group64"), False),
+          ("scale max|w| / 7.5 (compressed-tensors' symmetric int4) instead of / 7", int4_weights("divisor7.5"), False),
+          ("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
+          EPS_ABLATION],
+         dict(int4_group_size=INT4_GROUP, compile_args="--quantize w4-g128",
+              note="qwen3 float32 checkpoint compiled with --quantize w4-g128: every decoder-layer q/k/v/o and "
+                   "gate/up/down weight W [out, in] quantized per group of 128 input features of a row (q/k/v/o, "
+                   "gate/up: one group; down: two) to symmetric int4 with a float16 scale = max|w| / 7 (1 for "
+                   "an all-zero group), code = clamp(round_half_even(w / scale), -8, 7); embedding, lm_head "
+                   "(untied) and norms float32. The reference is WEIGHT-ONLY: the float32 model on W = "
+                   "float32(code) * float32(scale) (one float32 multiply per element), all arithmetic float32")))
     for name, cls, make_cfg, prompt_len, seed, embed_std, bigram, drop_keys, ablations, *extra in f32_only:
         out.append(Spec(name, cls, torch.float32, prompt_len, seed, make_cfg(), embed_std, bigram, drop_keys,
                         ablations, **(extra[0] if extra else {})))
@@ -2007,6 +2104,9 @@ def make_one(spec, root):
             fp8 = None
             if spec.fp8_block_size:
                 fp8 = write_fp8_checkpoint(tmp, ref_dir, spec.fp8_block_size)
+                model_dir = ref_dir
+            elif spec.int4_group_size:
+                fp8 = write_int4_reference(tmp, ref_dir, spec.int4_group_size)
                 model_dir = ref_dir
             model = load(model_dir, spec.dtype, model_class=spec.model_class)
             model.golden_fp8 = fp8

@@ -124,31 +124,58 @@ Matmul ofLinear(llm::LinearOp l) {
           w.getDimSize(1), w.getDimSize(0), -1};
 }
 
-/// A linear over an FP8-block weight: gemv_e4m3 for every step size (the
-/// codes dequantized in registers; tensor-core prefill comes later), 4
-/// tokens per pass (8 took 146 registers with f32 activations, 4 takes 99;
-/// bf16: 46).
+/// A linear over a quantized weight, the codes dequantized in registers
+/// for every step size (tensor-core prefill comes later), 4 tokens per
+/// pass: FP8 blocks with f32 scales run gemv_e4m3 (8 tokens took 146
+/// registers with f32 activations, 4 takes 99; bf16: 46); int4 groups
+/// along a row ([1, G], an even row length) with f16, bf16 or f32 scales
+/// run gemv_i4.
 FailureOr<unsigned> quantizedLinear(llm::LinearOp l, llm::QuantWeightType q,
                                     KernelBuilder &b) {
-  if (!isa<Float8E4M3FNType>(q.getStorage()) || !q.getScale().isF32() ||
-      q.getZero())
+  const bool fp8 = isa<Float8E4M3FNType>(q.getStorage()) &&
+                   q.getScale().isF32();
+  const bool i4 = q.getStorage().isInteger(4) && q.getBlock()[0] == 1 &&
+                  q.getShape()[1] % 2 == 0 &&
+                  (q.getScale().isF16() || q.getScale().isBF16() ||
+                   q.getScale().isF32());
+  if ((!fp8 && !i4) || q.getZero())
     return l.emitOpError("has a quantized weight (")
-           << q << "): the CUDA kernels read f8E4M3FN values with f32 scales "
-                   "only";
+           << q
+           << "): the CUDA kernels read f8E4M3FN values with f32 scales, and "
+              "i4 values in groups along a row of an even length with f16, "
+              "bf16 or f32 scales, without zero points";
   const int64_t n = q.getShape()[0], k = q.getShape()[1];
   const int64_t bn = q.getBlock()[0], bk = q.getBlock()[1];
   Value x = l.getInput(), y = l.getResult(), bias = l.getBias();
   Type xt = elementOf(x), yt = elementOf(y);
   Type biasType = bias ? elementOf(bias) : Float32Type::get(b.context());
+  const std::string biasTag =
+      bias ? "_bias" + typeTag(biasType) : std::string();
   Call c;
-  c.callee = "gemv_e4m3";
-  c.entry = llvm::formatv("linear_gemv_e4m3_n{0}_k{1}_b{2}x{3}_{4}_{5}{6}", n,
-                          k, bn, bk, typeTag(xt), typeTag(yt),
-                          bias ? "_bias" + typeTag(biasType) : std::string())
-                .str();
-  c.templateArgs = {b.i(n),         b.i(k),         b.i(bn),
-                    b.i(bk),        b.i(4),         b.flag(bool(bias)),
-                    b.type(xt),     b.type(biasType), b.type(yt)};
+  if (fp8) {
+    c.callee = "gemv_e4m3";
+    c.entry = llvm::formatv("linear_gemv_e4m3_n{0}_k{1}_b{2}x{3}_{4}_{5}{6}",
+                            n, k, bn, bk, typeTag(xt), typeTag(yt), biasTag)
+                  .str();
+    c.templateArgs = {b.i(n),     b.i(k),           b.i(bn),
+                      b.i(bk),    b.i(4),           b.flag(bool(bias)),
+                      b.type(xt), b.type(biasType), b.type(yt)};
+  } else {
+    c.callee = "gemv_i4";
+    c.entry = llvm::formatv("linear_gemv_i4_n{0}_k{1}_g{2}_s{3}_{4}_{5}{6}", n,
+                            k, bk, typeTag(q.getScale()), typeTag(xt),
+                            typeTag(yt), biasTag)
+                  .str();
+    c.templateArgs = {b.i(n),
+                      b.i(k),
+                      b.i(bk),
+                      b.i(4),
+                      b.flag(bool(bias)),
+                      b.type(xt),
+                      b.type(q.getScale()),
+                      b.type(biasType),
+                      b.type(yt)};
+  }
   c.args = {b.numTokens()};
   c.args.push_back(b.operand(c, x));
   c.args.push_back(b.operand(c, l.getWeight()));

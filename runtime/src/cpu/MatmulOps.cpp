@@ -20,17 +20,19 @@ void CpuBackend::linear(const P::Operand &xOp, const P::Operand &weightOp,
   const float *x = load(xOp);
   const float *bias = biasOp ? load(*biasOp) : nullptr;
   const uint8_t *w = weight(weightOp);
-  size_t rowBytes = inFeatures * dtypeSize(weightOp.dtype());
+  // Whole bytes per row: i4 rows have an even length (the verifier).
+  size_t rowBytes = size_t(packedBytes(weightOp.dtype(), inFeatures));
   int64_t tokens = step_.numTokens;
   // A quantized weight (the verifier checked its scales): row n's element
   // j is value * scales[n / bn, j / bk], one fp32 product.
-  const P::WeightQuant *quant =
-      plan_.plan()->weights()->Get(weightOp.index())->quant();
-  const float *scales = nullptr;
+  const auto *weights = plan_.plan()->weights();
+  const P::WeightQuant *quant = weights->Get(weightOp.index())->quant();
+  const uint8_t *scales = nullptr;
+  P::DType scaleType = P::DType::F32;
   int64_t bn = 1, bk = 1, scaleCols = 0;
   if (quant) {
-    scales = reinterpret_cast<const float *>(
-        plan_.weightData(quant->scales()));
+    scales = plan_.weightData(quant->scales());
+    scaleType = weights->Get(quant->scales())->dtype();
     bn = quant->block()->Get(0);
     bk = quant->block()->Get(1);
     scaleCols = (int64_t(inFeatures) + bk - 1) / bk;
@@ -44,7 +46,10 @@ void CpuBackend::linear(const P::Operand &xOp, const P::Operand &weightOp,
           const float *wn = asFloats(w + size_t(n) * rowBytes, weightOp.dtype(),
                                      inFeatures, buffer);
           if (quant) {
-            const float *sn = scales + (n / bn) * scaleCols;
+            const float *sn = asFloats(
+                scales + size_t(packedBytes(scaleType, uint64_t(
+                                                          (n / bn) * scaleCols))),
+                scaleType, size_t(scaleCols), workers_[t].b.data());
             for (size_t j = 0; j < inFeatures; ++j)
               buffer[j] = wn[j] * sn[int64_t(j) / bk];
             wn = buffer;

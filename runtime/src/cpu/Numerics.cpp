@@ -111,6 +111,15 @@ void widen(const void *src, P::DType dtype, float *dst, size_t n) {
       dst[i] = f8e4m3ToFloat(b[i]);
     return;
   }
+  case P::DType::I4: {
+    // Two's complement nibbles, element 2j in the low nibble of byte j.
+    const auto *b = static_cast<const uint8_t *>(src);
+    for (size_t i = 0; i < n; ++i) {
+      const unsigned nibble = (b[i / 2] >> (4 * (i % 2))) & 0xfu;
+      dst[i] = float(int(nibble) - int((nibble & 8u) << 1));
+    }
+    return;
+  }
   default:
     std::memmove(dst, src, n * sizeof(float));
     return;

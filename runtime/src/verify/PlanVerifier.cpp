@@ -257,8 +257,7 @@ Status PlanChecker::checkWeightLayout() {
     if (!w->name())
       return fail(what + " has no name");
     what += " \"" + w->name()->str() + "\": ";
-    uint64_t elemSize = dtypeSize(w->dtype());
-    if (elemSize == 0)
+    if (dtypeBits(w->dtype()) == 0)
       return fail(what + "invalid dtype " +
                   std::to_string(unsigned(w->dtype())));
     if (w->layout() != P::WeightLayout::RowMajor)
@@ -266,13 +265,17 @@ Status PlanChecker::checkWeightLayout() {
                   std::to_string(unsigned(w->layout())));
     if (!w->shape())
       return fail(what + "no shape");
-    uint64_t bytes = elemSize;
+    uint64_t elements = 1;
     for (int64_t dim : *w->shape()) {
       if (dim < 0)
         return fail(what + "negative dimension " + std::to_string(dim));
-      if (!checkedMul(bytes, uint64_t(dim), bytes))
+      if (!checkedMul(elements, uint64_t(dim), elements))
         return fail(what + "shape overflows");
     }
+    uint64_t bytes = elements / 2 + elements % 2; // I4: two per byte
+    if (w->dtype() != P::DType::I4 &&
+        !checkedMul(elements, dtypeSize(w->dtype()), bytes))
+      return fail(what + "shape overflows");
     if (bytes != w->size())
       return fail(what + "size " + std::to_string(w->size()) +
                   " bytes, but its shape and dtype make " +
@@ -292,23 +295,30 @@ Status PlanChecker::checkWeightLayout() {
   return Status::success();
 }
 
-/// Weight `i`'s quantization (WeightQuant): f8e4m3 values exactly when
-/// quantized, a block per dimension, f32 scales of shape ceil(shape /
-/// block) that are not themselves quantized.
+/// Weight `i`'s quantization (WeightQuant): f8e4m3 or i4 values exactly
+/// when quantized (i4 rows of an even length, so that each starts on a
+/// byte), a block per dimension, scales of shape ceil(shape / block) that
+/// are not themselves quantized: f32 for f8e4m3 values; f32, f16 or bf16
+/// for i4.
 Status PlanChecker::checkQuant(
     const flatbuffers::Vector<flatbuffers::Offset<P::Weight>> &weights,
     uint32_t i, const std::string &what) {
   const P::Weight *w = weights.Get(i);
   const P::WeightQuant *q = w->quant();
+  const bool i4 = w->dtype() == P::DType::I4;
   if (!q) {
-    if (w->dtype() == P::DType::F8E4M3)
-      return fail(what + "f8e4m3 values without their scales (quant)");
+    if (w->dtype() == P::DType::F8E4M3 || i4)
+      return fail(what + dtypeName(w->dtype()) +
+                  " values without their scales (quant)");
     return Status::success();
   }
-  if (w->dtype() != P::DType::F8E4M3)
-    return fail(what + "quantized values must be f8e4m3, got " +
+  if (w->dtype() != P::DType::F8E4M3 && !i4)
+    return fail(what + "quantized values must be f8e4m3 or i4, got " +
                 dtypeName(w->dtype()));
   const auto *shape = w->shape();
+  if (i4 && (shape->size() == 0 || shape->Get(shape->size() - 1) % 2 != 0))
+    return fail(what + "i4 values need an even last dimension (each row "
+                       "starts on a byte)");
   if (!q->block() || q->block()->size() != shape->size())
     return fail(what + "quant.block needs one extent per dimension (" +
                 std::to_string(shape->size()) + ")");
@@ -325,9 +335,12 @@ Status PlanChecker::checkQuant(
     return fail(what + "quant.scales " + std::to_string(q->scales()) +
                 " is not another weight of the plan");
   const P::Weight *s = weights.Get(q->scales());
-  if (s->dtype() != P::DType::F32 || s->quant() || !s->shape())
+  const bool scaleType =
+      s->dtype() == P::DType::F32 ||
+      (i4 && (s->dtype() == P::DType::F16 || s->dtype() == P::DType::BF16));
+  if (!scaleType || s->quant() || !s->shape())
     return fail(what + "its scales (weight " + std::to_string(q->scales()) +
-                ") must be plain f32");
+                ") must be plain " + (i4 ? "f32, f16 or bf16" : "f32"));
   std::vector<int64_t> actual(s->shape()->begin(), s->shape()->end());
   if (actual != scaleShape)
     return fail(what + "its scales have shape " + shapeString(actual) +

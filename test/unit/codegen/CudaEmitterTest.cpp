@@ -110,6 +110,15 @@ TEST_P(EveryOpKind, GeneratesEachKernelKind) {
   EXPECT_TRUE(hasEntry(p, "add_s64_"));
   EXPECT_TRUE(hasEntry(p, "softcap_s64_"));
   EXPECT_TRUE(hasEntry(p, "lm_head_gemv_n80_k64_"));
+  // Quantized weights: FP8 blocks, and int4 groups with f16 and bf16
+  // scales, whose pointers have the scales' type.
+  EXPECT_TRUE(hasEntry(p, "linear_gemv_e4m3_n80_k64_b32x32_" + t));
+  EXPECT_TRUE(hasEntry(p, "linear_gemv_i4_n64_k80_g32_sf16_" + t));
+  const cg::KernelSource *i4 = entry(p, "linear_gemv_i4_n64_k64_g64_sbf16_");
+  ASSERT_NE(i4, nullptr);
+  EXPECT_NE(i4->source.find("const bf16 *__restrict__"), std::string::npos);
+  EXPECT_NE(i4->source.find("const unsigned char *__restrict__"),
+            std::string::npos);
   // Tensor cores for 16-bit types (K = 64 and 96 are multiples of 32),
   // CUDA cores for fp32.
   bool mma = t != "f32";

@@ -1,6 +1,7 @@
 //===- QuantizeTest.cpp - llmc compile --quantize fp8-block ---------------===//
 //
-// The E4M3 rounding and the block quantizer (compiler/plan/Quantize.h):
+// The E4M3 rounding and the block quantizer (compiler/plan/Quantize.h), and
+// the f16 rounding and int4 group quantizer of --quantize w4-g128:
 // every code round-trips, ties go to the even code, overflow saturates, and
 // every dequantized weight is within half a quantization step of the
 // original (the quantization issue's bound), the runtime's decoder agreeing
@@ -99,6 +100,97 @@ TEST(Quantize, DequantizedWeightsAreWithinHalfAStep) {
       ++checked;
     }
   EXPECT_EQ(checked, w.size());
+}
+
+TEST(Quantize, F16RoundingMatchesTheRuntime) {
+  // Every half from the smallest subnormal to the largest finite value, and
+  // the midpoints between neighbours (ties to the even one).
+  for (uint32_t h = 0; h < 0x7c00; ++h) {
+    const float v = f16Value(uint16_t(h));
+    ASSERT_EQ(v, runtime::cpu::f16ToFloat(uint16_t(h))) << h;
+    ASSERT_EQ(f16Round(v), h) << v;
+    ASSERT_EQ(f16Round(v), runtime::cpu::floatToF16(v)) << v;
+    if (h + 1 < 0x7c00) {
+      const float mid = 0.5f * (v + f16Value(uint16_t(h + 1)));
+      ASSERT_EQ(f16Round(mid), runtime::cpu::floatToF16(mid)) << mid;
+      ASSERT_EQ(f16Round(mid) % 2, 0u) << mid;
+    }
+  }
+  EXPECT_EQ(f16Round(65504.0f), 0x7bff);
+  EXPECT_EQ(f16Round(1e9f), 0x7bff); // saturates
+  EXPECT_EQ(f16Round(0x1p-26f), 0);  // below half the smallest subnormal
+}
+
+/// The int4 code of element i of a packed row.
+int int4At(const std::vector<uint8_t> &packed, size_t i) {
+  const int nibble = (packed[i / 2] >> (4 * (i % 2))) & 0xf;
+  return nibble >= 8 ? nibble - 16 : nibble;
+}
+
+TEST(Quantize, Int4GroupsAreWithinHalfAStepAndPackedLowNibbleFirst) {
+  // A row of 300 in groups of 128 (the last of 44), for many rows of
+  // values spanning six decades, with an all-zero group and exact zeros.
+  const int64_t cols = 300, group = 128, groups = 3;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  size_t checked = 0;
+  for (int row = 0; row < 200; ++row) {
+    std::vector<float> w(static_cast<size_t>(cols));
+    for (int64_t c = 0; c < cols; ++c) {
+      w[size_t(c)] = normal(rng) * std::pow(10.0f, float(row % 7) - 4.0f);
+      if ((row % 5 == 0 && c >= 128 && c < 256) || (row + c) % 41 == 0)
+        w[size_t(c)] = 0.0f;
+    }
+    std::vector<uint8_t> packed(size_t(cols / 2), 0xee);
+    std::vector<uint16_t> scales(groups);
+    quantizeInt4Row(w.data(), cols, group, packed.data(), scales.data());
+    for (int64_t g = 0; g < groups; ++g) {
+      float amax = 0.0f;
+      for (int64_t c = g * group; c < std::min(cols, (g + 1) * group); ++c)
+        amax = std::max(amax, std::fabs(w[size_t(c)]));
+      if (amax == 0.0f) {
+        EXPECT_EQ(f16Value(scales[size_t(g)]), 1.0f)
+            << "an all-zero group keeps scale 1";
+        continue;
+      }
+      EXPECT_EQ(scales[size_t(g)], runtime::cpu::floatToF16(amax / 7.0f));
+    }
+    for (int64_t c = 0; c < cols; ++c) {
+      const float s = f16Value(scales[size_t(c / group)]);
+      const int q = int4At(packed, size_t(c));
+      ASSERT_GE(q, -8);
+      ASSERT_LE(q, 7);
+      // Round to nearest: within half a step (s) of w, unless clamped at
+      // -8 / 7, which max|w| / 7 (rounded to f16) keeps below 7.5 steps.
+      EXPECT_LE(std::fabs(float(q) * s - w[size_t(c)]), 0.5f * s * (1 + 1e-6f))
+          << "row " << row << " col " << c;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, size_t(200 * cols));
+  // The packing: element 2j in the low nibble of byte j.
+  const float w[4] = {-7.0f, 7.0f, 1.0f, -1.0f}; // scale 1
+  uint8_t packed[2];
+  uint16_t scale;
+  quantizeInt4Row(w, 4, 4, packed, &scale);
+  EXPECT_EQ(f16Value(scale), 1.0f);
+  EXPECT_EQ(packed[0], 0x79); // -7 = 0x9 low, 7 high
+  EXPECT_EQ(packed[1], 0xf1); // 1 low, -1 = 0xf high
+}
+
+TEST(Quantize, Int4TiesGoToEven) {
+  // max|w| = 7 gives scale 1: 2.5 -> 2, 3.5 -> 4, -0.5 -> 0, -1.5 -> -2.
+  const float w[6] = {7.0f, 2.5f, 3.5f, -0.5f, -1.5f, 0.0f};
+  uint8_t packed[3];
+  uint16_t scale;
+  quantizeInt4Row(w, 6, 6, packed, &scale);
+  const std::vector<uint8_t> p(packed, packed + 3);
+  EXPECT_EQ(int4At(p, 0), 7);
+  EXPECT_EQ(int4At(p, 1), 2);
+  EXPECT_EQ(int4At(p, 2), 4);
+  EXPECT_EQ(int4At(p, 3), 0);
+  EXPECT_EQ(int4At(p, 4), -2);
+  EXPECT_EQ(int4At(p, 5), 0);
 }
 
 } // namespace

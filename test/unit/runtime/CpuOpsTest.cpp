@@ -270,6 +270,38 @@ TEST(CpuOps, LinearFp8BlockQuantizedWeight) {
   expectClose(r.get(y, 3), matmul(xs, w, nullptr, 3, in, out));
 }
 
+TEST(CpuOps, LinearInt4GroupQuantizedWeight) {
+  // A 24 x 200 int4 weight in groups of 64 along its rows (the last group
+  // of 8), for each scale type: every code -8..7, scales of both signs.
+  const int64_t in = 200, out = 24, bk = 64, sc = (in + bk - 1) / bk;
+  for (P::DType scaleType : {P::DType::F16, P::DType::BF16, P::DType::F32}) {
+    SCOPED_TRACE(runtime::dtypeName(scaleType));
+    TestPlan t;
+    std::vector<float> q(size_t(out * in)), scales(size_t(out * sc));
+    for (size_t i = 0; i < q.size(); ++i)
+      q[i] = float(int((i * 7 + 3) % 16) - 8);
+    // Exact in every scale type.
+    for (size_t i = 0; i < scales.size(); ++i)
+      scales[i] = (i % 3 ? 1.0f : -1.0f) * std::ldexp(1.0f + float(i % 5) / 4,
+                                                      -int(i % 7));
+    P::Operand weight = t.quantizedWeight("w", {out, in}, q, {1, bk}, scales,
+                                          P::DType::I4, scaleType);
+    P::Operand x = t.arena(in), y = t.arena(out);
+    OpRunner r(planWith({linearOp(in, out, x, weight, nullptr, y)}, t));
+    ASSERT_TRUE(r.ok());
+    // The dequantized weight: code * scale of its group, one fp32 product.
+    std::vector<float> w(q.size());
+    for (int64_t n = 0; n < out; ++n)
+      for (int64_t k = 0; k < in; ++k)
+        w[size_t(n * in + k)] =
+            q[size_t(n * in + k)] * scales[size_t(n * sc + k / bk)];
+    std::vector<float> xs = randomValues(3 * in, 18);
+    r.set(x, xs);
+    r.run({0, 1, 2});
+    expectClose(r.get(y, 3), matmul(xs, w, nullptr, 3, in, out));
+  }
+}
+
 TEST(CpuOps, GatedLinear) {
   const int64_t in = 8, out = 16;
   TestPlan t;

@@ -444,7 +444,10 @@ TEST_F(PlanFileTest, QuantizedWeightsAreChecked) {
          t.weights[0].dtype = P::DType::F32;
          w = P::Operand(P::OperandKind::Weight, P::DType::F32, 0, 0, 0);
        },
-       "quantized values must be f8e4m3, got f32"},
+       "quantized values must be f8e4m3 or i4, got f32"},
+      {"f16 scales of f8e4m3 values",
+       [](TestPlan &t, P::Operand &) { t.weights[1].dtype = P::DType::F16; },
+       "its scales (weight 1) must be plain f32"},
   };
   for (Case &c : cases) {
     SCOPED_TRACE(c.name);
@@ -462,6 +465,60 @@ TEST_F(PlanFileTest, QuantizedWeightsAreChecked) {
   expectRejected(t.serialize(), LLMC_ERROR_INVALID_PLAN,
                  "gate weight: weight 0 \"w\" is quantized; only a linear's "
                  "weight may be");
+}
+
+/// A plan of one linear over a 16 x 32 i4 weight in groups of 16 along
+/// its rows with f16 scales (scales [16, 2]); `edit` damages it.
+TestPlan int4Plan(
+    const std::function<void(TestPlan &, P::Operand &)> &edit = {}) {
+  TestPlan t;
+  std::vector<float> codes(16 * 32);
+  for (size_t i = 0; i < codes.size(); ++i)
+    codes[i] = float(int(i % 16) - 8);
+  P::Operand w = t.quantizedWeight("w", {16, 32}, codes, {1, 16},
+                                   std::vector<float>(32, 0.25f),
+                                   P::DType::I4, P::DType::F16);
+  if (edit)
+    edit(t, w);
+  P::Operand x = t.arena(32), y = t.arena(16);
+  t.setOps({linearOp(32, 16, x, w, nullptr, y)}, t.arena(uint64_t(t.vocab)));
+  return t;
+}
+
+TEST_F(PlanFileTest, Int4WeightsAreChecked) {
+  std::string message;
+  EXPECT_EQ(openBytes(int4Plan().serialize(), &message), LLMC_OK) << message;
+  for (P::DType scales : {P::DType::BF16, P::DType::F32}) {
+    TestPlan t = int4Plan([&](TestPlan &t, P::Operand &) {
+      t.weights[1].dtype = scales;
+    });
+    EXPECT_EQ(openBytes(t.serialize(), &message), LLMC_OK) << message;
+  }
+  struct Case {
+    const char *name;
+    std::function<void(TestPlan &, P::Operand &)> edit;
+    const char *fragment;
+  };
+  std::vector<Case> cases = {
+      {"i4 without scales",
+       [](TestPlan &t, P::Operand &) { t.weights[0].block.clear(); },
+       "weight 0 \"w\": i4 values without their scales (quant)"},
+      {"an odd row length",
+       [](TestPlan &t, P::Operand &) {
+         t.weights[0].shape = {32, 15};
+         t.weights[0].values.resize(32 * 15);
+         t.weights[1].shape = {32, 1};
+       },
+       "weight 0 \"w\": i4 values need an even last dimension"},
+      {"i32 scales",
+       [](TestPlan &t, P::Operand &) { t.weights[1].dtype = P::DType::I32; },
+       "its scales (weight 1) must be plain f32, f16 or bf16"},
+  };
+  for (Case &c : cases) {
+    SCOPED_TRACE(c.name);
+    expectRejected(int4Plan(c.edit).serialize(), LLMC_ERROR_INVALID_PLAN,
+                   c.fragment);
+  }
 }
 
 TEST_F(PlanFileTest, EveryTruncationFailsCleanly) {

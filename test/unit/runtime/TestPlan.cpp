@@ -30,24 +30,30 @@ P::Operand TestPlan::quantizedWeight(const std::string &name,
                                      std::vector<int64_t> shape,
                                      std::vector<float> values,
                                      std::vector<int64_t> block,
-                                     std::vector<float> scales) {
+                                     std::vector<float> scales,
+                                     P::DType valueType, P::DType scaleType) {
   std::vector<int64_t> scaleShape;
   for (size_t d = 0; d < shape.size(); ++d)
     scaleShape.push_back((shape[d] + block[d] - 1) / block[d]);
-  P::Operand op = weight(name, std::move(shape), std::move(values),
-                         P::DType::F8E4M3);
+  P::Operand op = weight(name, std::move(shape), std::move(values), valueType);
   weights.back().block = std::move(block);
   weights.back().scales = uint32_t(weights.size());
-  weight(name + "_scale_inv", std::move(scaleShape), std::move(scales));
+  weight(name + "_scale_inv", std::move(scaleShape), std::move(scales),
+         scaleType);
   return op;
 }
 
 std::vector<uint8_t> TestPlan::weightBytes(const WeightSpec &w) const {
   size_t size = size_t(dtypeSize(w.dtype));
-  std::vector<uint8_t> bytes(w.values.size() * size);
+  std::vector<uint8_t> bytes(size_t(packedBytes(w.dtype, w.values.size())));
   for (size_t i = 0; i < w.values.size(); ++i) {
     float v = w.values[i];
-    if (w.dtype == P::DType::F8E4M3) {
+    if (w.dtype == P::DType::I4) {
+      // Integers -8..7, two per byte, element 2j in the low nibble.
+      if (v != std::nearbyint(v) || v < -8.0f || v > 7.0f)
+        throw std::runtime_error("not an int4 value: " + std::to_string(v));
+      bytes[i / 2] |= uint8_t((unsigned(int(v)) & 0xfu) << (4 * (i % 2)));
+    } else if (w.dtype == P::DType::F8E4M3) {
       // The code whose value is exactly v (tests pick E4M3 values).
       int code = 0;
       while (code < 256 && !(cpu::f8e4m3ToFloat(uint8_t(code)) == v &&
@@ -95,7 +101,7 @@ std::vector<uint8_t> TestPlan::flatbuffer(
     weightTables.push_back(P::CreateWeightDirect(
         fbb, has("weight.name") ? w.name.c_str() : nullptr, w.dtype,
         has("weight.shape") ? &w.shape : nullptr, P::WeightLayout::RowMajor,
-        offsets[i], w.values.size() * dtypeSize(w.dtype), checksums[i],
+        offsets[i], packedBytes(w.dtype, w.values.size()), checksums[i],
         quant));
   }
   auto launchTables = [&](const std::vector<LaunchSpec> &specs) {

@@ -135,14 +135,17 @@ public:
     return P::Operand(P::OperandKind::KVCache, kvCaches[layer].dtype, layer, 0,
                       0);
   }
-  /// Adds a quantized weight: `values` (each an exact E4M3 value) with
-  /// `block`, and its f32 scales as the next weight ("<name>_scale_inv",
-  /// shape ceil(shape / block)); returns the values' operand.
+  /// Adds a quantized weight: `values` (each an exact E4M3 value, or an
+  /// integer in -8..7 for I4) with `block`, and its scales as the next
+  /// weight ("<name>_scale_inv", shape ceil(shape / block)); returns the
+  /// values' operand.
   P::Operand quantizedWeight(const std::string &name,
                              std::vector<int64_t> shape,
                              std::vector<float> values,
                              std::vector<int64_t> block,
-                             std::vector<float> scales);
+                             std::vector<float> scales,
+                             P::DType valueType = P::DType::F8E4M3,
+                             P::DType scaleType = P::DType::F32);
   /// Both programs run the same single-kernel op list.
   void setOps(const std::vector<OpSpec> &ops, const P::Operand &logits) {
     prefill = decode = {ops};

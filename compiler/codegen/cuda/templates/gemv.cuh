@@ -164,3 +164,68 @@ __device__ __forceinline__ void gemv_e4m3(int T, const TX *x,
     }
   }
 }
+
+// A linear layer over an int4 group-quantized weight (plan format 1.6): W
+// as signed 4-bit codes [N, K] (K even), two per byte with element 2j in
+// the low nibble of byte j, and one TS (f16, bf16 or f32) scale per group
+// of BK consecutive elements of a row (scales [N, ceil(K / BK)]).
+// y[t, n] = sum_k x[t, k] * (code * scale) (+ bias[n]): each weight
+// dequantized in registers by one fp32 product, as the CPU reference does,
+// and summed in fp32. One warp per output row, each lane reading 16 bytes
+// (32 codes) per iteration when K allows, else one byte; tokens in chunks
+// of TT whose sums stay in registers, for every step size.
+template <int N, int K, int BK, int TT, bool BIAS, typename TX, typename TS,
+          typename TB, typename TY>
+__device__ __forceinline__ void gemv_i4(int T, const TX *x,
+                                        const unsigned char *w,
+                                        const TS *scales, const TB *bias,
+                                        TY *y) {
+  static_assert(K % 2 == 0, "int4 rows hold whole bytes");
+  constexpr int V = K % 32 == 0 ? 32 : 2; // codes per lane and iteration
+  constexpr int SC = (K + BK - 1) / BK;
+  const int lane = threadIdx.x % 32;
+  const int n = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+  if (n >= N)
+    return;
+  const unsigned char *wr = w + size_t(n) * (K / 2);
+  const TS *sr = scales + size_t(n) * SC;
+  for (int t0 = 0; t0 < T; t0 += TT) {
+    float acc[TT];
+#pragma unroll
+    for (int t = 0; t < TT; ++t)
+      acc[t] = 0.0f;
+    for (int k = lane * V; k < K; k += 32 * V) {
+      unsigned char packed[V / 2];
+      if constexpr (V == 32)
+        *reinterpret_cast<uint4 *>(packed) =
+            *reinterpret_cast<const uint4 *>(wr + k / 2);
+      else
+        packed[0] = wr[k / 2];
+      float wf[V];
+#pragma unroll
+      for (int i = 0; i < V; ++i) {
+        // The nibble moved to the top bits, then shifted down with its
+        // sign: two's complement -8..7.
+        const int code =
+            int(unsigned(packed[i / 2]) << (i % 2 == 0 ? 28 : 24)) >> 28;
+        wf[i] = float(code) * to_f(sr[(k + i) / BK]);
+      }
+#pragma unroll
+      for (int t = 0; t < TT; ++t) {
+        if (t0 + t < T) {
+          float xf[V];
+          load_n<TX, V>(x + size_t(t0 + t) * K + k, xf);
+#pragma unroll
+          for (int i = 0; i < V; ++i)
+            acc[t] = fmaf(xf[i], wf[i], acc[t]);
+        }
+      }
+    }
+#pragma unroll
+    for (int t = 0; t < TT; ++t) {
+      const float s = warp_sum(acc[t]);
+      if (lane == 0 && t0 + t < T)
+        y[size_t(t0 + t) * N + n] = from_f<TY>(BIAS ? s + to_f(bias[n]) : s);
+    }
+  }
+}
