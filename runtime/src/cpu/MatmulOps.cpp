@@ -50,8 +50,12 @@ void CpuBackend::linear(const P::Operand &xOp, const P::Operand &weightOp,
                 scales + size_t(packedBytes(scaleType, uint64_t(
                                                           (n / bn) * scaleCols))),
                 scaleType, size_t(scaleCols), workers_[t].b.data());
-            for (size_t j = 0; j < inFeatures; ++j)
-              buffer[j] = wn[j] * sn[int64_t(j) / bk];
+            for (int64_t g = 0; g < scaleCols; ++g) {
+              const float s = sn[g];
+              const size_t j1 = std::min(inFeatures, size_t((g + 1) * bk));
+              for (size_t j = size_t(g * bk); j < j1; ++j)
+                buffer[j] = wn[j] * s;
+            }
             wn = buffer;
           }
           float b = bias ? bias[n] : 0.0f;

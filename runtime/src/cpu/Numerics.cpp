@@ -10,6 +10,7 @@
 
 #include "runtime/src/cpu/Numerics.h"
 
+#include <array>
 #include <cstring>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -112,12 +113,22 @@ void widen(const void *src, P::DType dtype, float *dst, size_t n) {
     return;
   }
   case P::DType::I4: {
-    // Two's complement nibbles, element 2j in the low nibble of byte j.
+    // Two's complement nibbles, element 2j in the low nibble of byte j:
+    // each byte's pair from a table.
+    static const auto pairs = [] {
+      std::array<std::array<float, 2>, 256> t{};
+      for (unsigned b = 0; b < 256; ++b)
+        for (unsigned h = 0; h < 2; ++h) {
+          const unsigned nibble = (b >> (4 * h)) & 0xfu;
+          t[b][h] = float(int(nibble) - int((nibble & 8u) << 1));
+        }
+      return t;
+    }();
     const auto *b = static_cast<const uint8_t *>(src);
-    for (size_t i = 0; i < n; ++i) {
-      const unsigned nibble = (b[i / 2] >> (4 * (i % 2))) & 0xfu;
-      dst[i] = float(int(nibble) - int((nibble & 8u) << 1));
-    }
+    for (size_t j = 0; j < n / 2; ++j)
+      std::memcpy(dst + 2 * j, pairs[b[j]].data(), 2 * sizeof(float));
+    if (n % 2)
+      dst[n - 1] = pairs[b[n / 2]][0];
     return;
   }
   default:
