@@ -207,6 +207,7 @@ public:
     specs.push_back({p.getName().str(), shape, valueType});
     specs.back().block.assign(q.getBlock().begin(), q.getBlock().end());
     specs.back().scalesIndex = values + 1;
+    specs.back().packQuantized = p.getPackQuantized();
     specDTypes.push_back(valueType);
     weightIndex[scalesName] = values + 1;
     SmallVector<int64_t> scaleShape = q.getScaleShape();

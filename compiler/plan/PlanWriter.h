@@ -68,6 +68,10 @@ struct WeightSpec {
   /// quantized.
   std::vector<int64_t> block = {};
   unsigned scalesIndex = 0;
+  /// I4 values in compressed-tensors' pack-quantized layout (llm.param ...
+  /// pack_quantized): the checkpoint tensor is int32 [rows, ceil(cols /
+  /// 8)], each value stored plus 8; the plan gets them re-based.
+  bool packQuantized = false;
   /// The scales of a quantized weight: what --random-weights fills them
   /// with (1 / sqrt(in_features) for E4M3 codes, 1 / (8 sqrt(in_features))
   /// for I4 codes, so that dequantized values keep a dense random weight's

@@ -46,6 +46,8 @@ public:
       return llvm::Error::success(); // computed with its weight's values
     if (quantize && !spec.block.empty())
       return checkTensor(spec.name, spec.shape);
+    if (spec.packQuantized)
+      return checkPacked(spec);
     if (spec.transposed || spec.interleaved) {
       std::vector<int64_t> source = spec.shape;
       if (spec.transposed)
@@ -73,6 +75,8 @@ public:
                    llvm::MutableArrayRef<uint8_t> out) override {
     if (quantize && (!spec.block.empty() || !spec.scalesOf.empty()))
       return fillQuantized(spec, offset, out);
+    if (spec.packQuantized)
+      return fillPacked(spec, offset, out);
     if (spec.transposed || spec.interleaved)
       return fillGathered(spec, offset, out);
     if (spec.parts.empty())
@@ -243,6 +247,77 @@ private:
     quantRow = blockRow;
     return llvm::Error::success();
   }
+  /// The int32 words of a pack-quantized weight [rows, cols]: ceil(cols /
+  /// 8) per row.
+  static uint64_t packedRowBytes(const WeightSpec &spec) {
+    return uint64_t((spec.shape[1] + 7) / 8) * 4;
+  }
+  /// A pack-quantized weight: an I32 tensor [rows, ceil(cols / 8)] and,
+  /// when the checkpoint has it, its `weight_shape` [rows, cols].
+  llvm::Error checkPacked(const WeightSpec &spec) {
+    const std::string name = resolveName(spec.name);
+    const std::vector<int64_t> words = {spec.shape[0],
+                                        (spec.shape[1] + 7) / 8};
+    auto tensor = hf::requireTensor(archive, name, words, "");
+    if (!tensor)
+      return tensor.takeError();
+    if ((*tensor)->dtype != hf::TensorDType::I32)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "%s: tensor \"%s\" has dtype %s; pack-quantized int4 values are "
+          "I32 words",
+          (*tensor)->file.c_str(), name.c_str(),
+          hf::tensorDTypeName((*tensor)->dtype).str().c_str());
+    llvm::StringRef prefix(name);
+    if (!prefix.consume_back("weight_packed"))
+      return llvm::Error::success();
+    const std::string shapeName = prefix.str() + "weight_shape";
+    const hf::TensorView *shape = archive.find(shapeName);
+    if (!shape)
+      return llvm::Error::success();
+    std::vector<uint8_t> bytes(16);
+    if (shape->dtype != hf::TensorDType::I64 || shape->numElements() != 2)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "%s: tensor \"%s\" must be two I64 values [rows, columns]",
+          shape->file.c_str(), shapeName.c_str());
+    if (llvm::Error e = archive.read(*shape, 0, bytes))
+      return e;
+    int64_t dims[2];
+    std::memcpy(dims, bytes.data(), 16); // little-endian, as the host
+    if (dims[0] != spec.shape[0] || dims[1] != spec.shape[1])
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "%s: tensor \"%s\" says [%lld, %lld]; config.json makes the "
+          "weight [%lld, %lld]",
+          shape->file.c_str(), shapeName.c_str(), (long long)dims[0],
+          (long long)dims[1], (long long)spec.shape[0],
+          (long long)spec.shape[1]);
+    return llvm::Error::success();
+  }
+  /// Bytes [offset, offset + out.size()) of the plan's I4 rows (cols / 2
+  /// bytes each) from the checkpoint's words: byte j of a row holds values
+  /// 2j and 2j + 1 in both layouts (little-endian words, low bits first);
+  /// flipping bit 3 of each nibble subtracts the 8.
+  llvm::Error fillPacked(const WeightSpec &spec, uint64_t offset,
+                         llvm::MutableArrayRef<uint8_t> out) {
+    const hf::TensorView &tensor = *archive.find(resolveName(spec.name));
+    const uint64_t rowBytes = uint64_t(spec.shape[1]) / 2,
+                   srcRowBytes = packedRowBytes(spec);
+    for (uint64_t done = 0; done < out.size();) {
+      const uint64_t at = offset + done, row = at / rowBytes,
+                     within = at % rowBytes;
+      const uint64_t n =
+          std::min<uint64_t>(rowBytes - within, out.size() - done);
+      llvm::MutableArrayRef<uint8_t> dst = out.slice(done, n);
+      if (llvm::Error e = archive.read(tensor, row * srcRowBytes + within, dst))
+        return e;
+      for (uint8_t &b : dst)
+        b ^= 0x88;
+      done += n;
+    }
+    return llvm::Error::success();
+  }
   static uint64_t elementsOf(const WeightSpec &spec) {
     uint64_t n = 1;
     for (int64_t d : spec.shape)
@@ -251,14 +326,28 @@ private:
   }
 
   /// A quantized weight's values are copied as the checkpoint stores
-  /// them: its tensor must have exactly their dtype.
+  /// them: its tensor must have exactly their dtype. Its scales may only
+  /// widen (to f32), never round.
   llvm::Error checkStoredAs(const WeightSpec &spec) {
-    if (spec.block.empty())
+    if (spec.block.empty() && spec.scalesOf.empty())
       return llvm::Error::success();
     const hf::TensorView &tensor = *archive.find(resolveName(spec.name));
     const hf::TensorDType want = toTensorDType(spec.dtype);
     if (tensor.dtype == want)
       return llvm::Error::success();
+    if (!spec.scalesOf.empty()) {
+      if (want == hf::TensorDType::F32 &&
+          (tensor.dtype == hf::TensorDType::F16 ||
+           tensor.dtype == hf::TensorDType::BF16))
+        return llvm::Error::success();
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "%s: tensor \"%s\" (the scales of \"%s\") has dtype %s; the plan "
+          "reads them as %s, which would round them",
+          tensor.file.c_str(), tensor.name.c_str(), spec.scalesOf.c_str(),
+          hf::tensorDTypeName(tensor.dtype).str().c_str(),
+          hf::tensorDTypeName(want).str().c_str());
+    }
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
         "%s: tensor \"%s\" has dtype %s; quantized values must be stored as "

@@ -549,6 +549,17 @@ int compileMain(int argc, char **argv) {
         " (transformers' FP8 kernels also quantize them, per token and "
         "block of " +
         std::to_string(config->fp8->cols) + ")");
+  } else if (config->int4) {
+    const bool perRow =
+        config->int4->group == std::numeric_limits<int64_t>::max();
+    planOptions.notes.push_back(
+        "quantization_config (compressed-tensors, pack-quantized): decoder "
+        "linear weights kept as symmetric int4 " +
+        (perRow ? std::string("with one scale per row")
+                : "in groups of " + std::to_string(config->int4->group) +
+                      " input features") +
+        ", dequantized exactly; activations stay " +
+        llmc::hf::dtypeName(config->dtype).str());
   } else if (!config->quantMethod.empty()) {
     if (emit == Emit::Plan && !randomSeed)
       return fail(llmc::hf::quantizedError(*config));
@@ -614,6 +625,23 @@ int compileMain(int argc, char **argv) {
     if (!opened)
       return fail(toString(opened.takeError()));
     archive = std::move(*opened);
+    // A compressed-tensors checkpoint's scales are read as stored: their
+    // dtype is the first weight_scale tensor's.
+    if (config->int4 && !config->quantizeAtCompile)
+      for (const llmc::hf::TensorView &t : archive->tensors())
+        if (StringRef(t.name).ends_with(".weight_scale")) {
+          using TD = llmc::hf::TensorDType;
+          if (t.dtype == TD::F32 || t.dtype == TD::F16 || t.dtype == TD::BF16)
+            config->int4->scaleDtype =
+                t.dtype == TD::F32   ? llmc::hf::DType::F32
+                : t.dtype == TD::F16 ? llmc::hf::DType::F16
+                                     : llmc::hf::DType::BF16;
+          else
+            return fail(t.file + ": tensor \"" + t.name + "\" has dtype " +
+                        llmc::hf::tensorDTypeName(t.dtype).str() +
+                        "; int4 scales must be F32, F16 or BF16");
+          break;
+        }
     // transformers' loader: a checkpoint that ships both the embedding and
     // its own LM head is not tied, whatever tie_word_embeddings says
     // (Mistral-Small-3.1 leaves the wrapper's default true).

@@ -7,6 +7,7 @@
 #include "compiler/support/InputFile.h"
 
 #include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/Regex.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -172,6 +173,98 @@ ModelConfig::FP8Block readFP8(const Reader &q) {
     }
   }
   return fp8;
+}
+
+/// quantization_config of quant_method "compressed-tensors" (llm-compressor's
+/// checkpoints): weight-only symmetric int4 in groups or per channel, in
+/// the "pack-quantized" format (int32 words of eight values, each stored
+/// plus 8: `weight_packed`, `weight_scale`, `weight_shape`). Every other
+/// scheme is refused by name.
+ModelConfig::Int4Group readCompressedTensors(const Reader &q) {
+  ModelConfig::Int4Group int4;
+  auto isEmpty = [&](const char *key) {
+    if (!q.has(key))
+      return true;
+    const json &v = q.object.at(key);
+    return (v.is_object() || v.is_array()) && v.empty();
+  };
+  for (const char *key : {"sparsity_config", "transform_config",
+                          "kv_cache_scheme", "moe_sparsity_config"})
+    if (!isEmpty(key))
+      q.fail(key, "unsupported: " + describe(q.object.at(key)) +
+                      " (compressed-tensors checkpoints are read with "
+                      "weight-only int4 quantization and nothing else)");
+  std::string format = q.has("format") ? q.string("format") : "";
+  if (!q.has("config_groups") || !q.object.at("config_groups").is_object() ||
+      q.object.at("config_groups").size() != 1)
+    q.fail("config_groups",
+           "expected one quantization group, got " +
+               (q.has("config_groups") ? describe(q.object.at("config_groups"))
+                                       : std::string("none")));
+  const auto &[groupName, group] = *q.object.at("config_groups").items().begin();
+  if (!group.is_object())
+    q.fail("config_groups", "expected an object for \"" + groupName +
+                                "\", got " + describe(group));
+  const Reader g(group, q.prefix + "config_groups." + groupName + ".");
+  if (g.has("format"))
+    format = g.string("format");
+  if (format != "pack-quantized")
+    q.fail("format", "unsupported: \"" + format +
+                         "\" (compressed-tensors checkpoints are read in the "
+                         "\"pack-quantized\" format)");
+  if (!g.has("targets") || g.object.at("targets") != json::array({"Linear"}))
+    g.fail("targets", "unsupported: " +
+                          (g.has("targets") ? describe(g.object.at("targets"))
+                                            : std::string("none")) +
+                          " (expected [\"Linear\"])");
+  for (const char *key : {"input_activations", "output_activations"})
+    if (g.has(key))
+      g.fail(key, "unsupported: activation quantization (" +
+                      describe(g.object.at(key)) +
+                      "); weight-only checkpoints are read");
+  if (!g.has("weights") || !g.object.at("weights").is_object())
+    g.fail("weights", "expected the weights' quantization arguments");
+  const Reader w(g.object.at("weights"), g.prefix + "weights.");
+  if (w.integer("num_bits", 1, 64) != 4)
+    w.fail("num_bits", "unsupported: " + w.object.at("num_bits").dump() +
+                           " bits (4-bit weights are read)");
+  if (w.string("type") != "int")
+    w.fail("type", "unsupported: \"" + w.string("type") +
+                       "\" (integer weights are read)");
+  if (!w.boolean("symmetric", true))
+    w.fail("symmetric", "unsupported: asymmetric int4 (zero points are not "
+                        "read yet)");
+  if (w.boolean("dynamic", false))
+    w.fail("dynamic", "unsupported: dynamic weight quantization");
+  if (w.has("actorder"))
+    w.fail("actorder", "unsupported: " + w.object.at("actorder").dump() +
+                           " (activation-ordered groups, weight_g_idx, are "
+                           "not read)");
+  const std::string strategy = w.string("strategy");
+  if (strategy == "group")
+    int4.group = w.integer("group_size", 1, int64_t(1) << 30);
+  else if (strategy == "channel")
+    int4.group = std::numeric_limits<int64_t>::max(); // one per row
+  else
+    w.fail("strategy", "unsupported: \"" + strategy +
+                           "\" (\"group\" and \"channel\" are read)");
+  if (q.has("ignore")) {
+    const json &m = q.object.at("ignore");
+    if (!m.is_array())
+      q.fail("ignore", "expected a list of module names, got " + describe(m));
+    for (const json &e : m) {
+      if (!e.is_string())
+        q.fail("ignore", "expected module names, got " + describe(e));
+      const std::string name = e.get<std::string>();
+      std::string error;
+      if (llvm::StringRef(name).starts_with("re:") &&
+          !llvm::Regex(llvm::StringRef(name).drop_front(3)).isValid(error))
+        q.fail("ignore", "\"" + name + "\" is not a regular expression we "
+                         "read: " + error);
+      int4.notConverted.push_back(name);
+    }
+  }
+  return int4;
 }
 
 // Bounds that reject nonsense while leaving room for models to come.
@@ -1169,6 +1262,8 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
                           : "?";
     if (cfg.quantMethod == "fp8")
       cfg.fp8 = readFP8(Reader(q, "quantization_config."));
+    else if (cfg.quantMethod == "compressed-tensors")
+      cfg.int4 = readCompressedTensors(Reader(q, "quantization_config."));
   }
 
   cfg.vocabSize = top.integer("vocab_size", 1, kMaxVocab);
@@ -1404,6 +1499,20 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
   // the IR yet: such checkpoints stay refused (quantizedError).
   if (cfg.fp8 && (cfg.moe || cfg.mla))
     cfg.fp8.reset();
+  if (cfg.int4 && (cfg.moe || cfg.mla))
+    cfg.int4.reset();
+  if (cfg.int4)
+    cfg.int4->scaleDtype = cfg.dtype; // until the checkpoint says otherwise
+  // Every Linear is quantized but those `ignore` names: the LM head must
+  // be one of them (no quantized LM head yet).
+  if (cfg.int4 && !cfg.int4->ignores("lm_head"))
+    top.fail("quantization_config.ignore",
+             "unsupported: a quantized lm_head (\"lm_head\" is not in "
+             "ignore)");
+  if (cfg.int4 && cfg.fusedProjections)
+    top.fail("quantization_config",
+             "unsupported: int4 weights of fused projections (" +
+                 cfg.modelType + "'s qkv_proj, gate_up_proj)");
   // Phi-3's fused qkv_proj / gate_up_proj are read as row slices; block
   // scales of a slice are not read yet.
   if (cfg.fp8 && cfg.fusedProjections)
@@ -1415,11 +1524,29 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
 
 } // namespace
 
+bool ModelConfig::Int4Group::ignores(const std::string &module) const {
+  for (const std::string &entry : notConverted) {
+    llvm::StringRef e(entry);
+    if (e.consume_front("re:")) {
+      // Python's re.match: anchored at the start only.
+      if (llvm::Regex("^(" + e.str() + ")").match(module))
+        return true;
+    } else if (entry == module) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string quantizedError(const ModelConfig &config) {
-  std::string why = config.quantMethod == "fp8"
-                        ? " with Mixture-of-Experts or Multi-head Latent "
-                          "Attention layers; dense FP8 checkpoints are read"
-                        : "";
+  std::string why =
+      config.quantMethod == "fp8"
+          ? " with Mixture-of-Experts or Multi-head Latent "
+            "Attention layers; dense FP8 checkpoints are read"
+      : config.quantMethod == "compressed-tensors"
+          ? " with Mixture-of-Experts or Multi-head Latent Attention "
+            "layers; dense int4 pack-quantized checkpoints are read"
+          : "";
   return config.path + ": key \"quantization_config\": unsupported: "
                        "quantized checkpoints (quant_method \"" +
          config.quantMethod + "\")" + why;

@@ -233,12 +233,24 @@ struct ModelConfig {
     std::vector<std::string> notConverted;
   };
   std::optional<FP8Block> fp8;
-  /// `llmc compile --quantize w4-g128`: the decoder's linear weights as
-  /// signed int4 in groups of `group` consecutive input features, each
-  /// group with an f16 scale (compiler/plan/Quantize.h); a weight whose
-  /// input features are odd stays in `dtype`.
+  /// The decoder's linear weights as signed int4 in groups of `group`
+  /// consecutive input features (at most a row), each group with a scale:
+  /// from `llmc compile --quantize w4-g128` (quantizeAtCompile; f16 scales,
+  /// compiler/plan/Quantize.h; a weight whose input features are odd stays
+  /// in `dtype`), or quant_method "compressed-tensors" (pack-quantized,
+  /// symmetric, weight-only: `<module>.weight_packed` and `.weight_scale`
+  /// of `scaleDtype`, the modules `ignore` names left in `dtype`).
   struct Int4Group {
     int64_t group = 128;
+    /// compressed-tensors' `ignore`: module names, or "re:" and a regular
+    /// expression matched from the start of the name.
+    std::vector<std::string> notConverted;
+    /// The scales' dtype as the checkpoint stores them (llmc sets it from
+    /// the first `weight_scale` tensor; without one, `dtype`).
+    DType scaleDtype = DType::F16;
+    /// Whether `module` ("model.layers.0.mlp.down_proj") is left
+    /// unquantized.
+    bool ignores(const std::string &module) const;
   };
   std::optional<Int4Group> int4;
   /// fp8 or int4 comes from `llmc compile --quantize`: the checkpoint is

@@ -79,7 +79,8 @@ private:
         b, loc(name), RankedTensorType::get(shape, element ? element : act),
         b.getStringAttr(weightName(name)), /*parts=*/nullptr,
         /*rows=*/nullptr, /*transposed=*/false, /*interleaved=*/false,
-        /*scales=*/nullptr, /*zeros=*/nullptr);
+        /*scales=*/nullptr, /*zeros=*/nullptr,
+        /*packQuantized=*/false);
   }
   /// A checkpoint tensor stored in another order: the last two dimensions
   /// of `shape` swapped (Llama 4's and gpt-oss's experts), the halves of
@@ -90,7 +91,7 @@ private:
                                 b.getStringAttr(weightName(name)),
                                 /*parts=*/nullptr, /*rows=*/nullptr,
                                 transposed, interleaved, /*scales=*/nullptr,
-                                /*zeros=*/nullptr);
+                                /*zeros=*/nullptr, /*packQuantized=*/false);
   }
   /// The checkpoint tensors `parts`, concatenated, as one weight `name`.
   Value stacked(const std::string &name, ArrayRef<int64_t> shape,
@@ -103,7 +104,8 @@ private:
                                 b.getStringAttr(weightName(name)),
                                 b.getStrArrayAttr(refs), /*rows=*/nullptr,
                                 /*transposed=*/false, /*interleaved=*/false,
-                                /*scales=*/nullptr, /*zeros=*/nullptr);
+                                /*scales=*/nullptr, /*zeros=*/nullptr,
+        /*packQuantized=*/false);
   }
   /// Rows [begin, begin + out) of the [total, in] checkpoint tensor
   /// `source` as the weight of `module` (Phi-3's fused projections).
@@ -116,7 +118,8 @@ private:
         b, loc(module), RankedTensorType::get({out, in}, act),
         b.getStringAttr(name), b.getStrArrayAttr(parts),
         b.getDenseI64ArrayAttr({begin, total}), /*transposed=*/false,
-        /*interleaved=*/false, /*scales=*/nullptr, /*zeros=*/nullptr);
+        /*interleaved=*/false, /*scales=*/nullptr, /*zeros=*/nullptr,
+        /*packQuantized=*/false);
   }
   Value linearRows(Value x, const std::string &module,
                    const std::string &source, int64_t begin, int64_t total,
@@ -138,6 +141,8 @@ private:
       for (const std::string &skip : cfg.fp8->notConverted)
         if (module.find(skip) != std::string::npos)
           return false;
+    if (cfg.int4 && cfg.int4->ignores(weightName(module)))
+      return false;
     return true;
   }
   /// A quantized weight [out, in]: FP8 blocks and their
@@ -146,14 +151,24 @@ private:
   /// that weight stays dense).
   Value quantizedWeight(const std::string &module, int64_t out, int64_t in) {
     llm::QuantWeightType type;
-    std::string scales;
+    std::string values = module + ".weight", scales;
+    bool packed = false;
     if (cfg.int4) {
-      if (in % 2 != 0)
+      // --quantize packs rows of whole bytes; a checkpoint's odd rows
+      // cannot be read yet.
+      if (in % 2 != 0 && cfg.quantizeAtCompile)
         return param(module + ".weight", {out, in});
+      Type scale = cfg.int4->scaleDtype == DType::BF16  ? b.getBF16Type()
+                   : cfg.int4->scaleDtype == DType::F32 ? b.getF32Type()
+                                                        : b.getF16Type();
       type = llm::QuantWeightType::get(&ctx, {out, in}, b.getIntegerType(4),
                                        {1, std::min(cfg.int4->group, in)},
-                                       b.getF16Type(), Type());
+                                       scale, Type());
       scales = module + ".weight_scale";
+      if (!cfg.quantizeAtCompile) {
+        values = module + ".weight_packed";
+        packed = true;
+      }
     } else {
       type = llm::QuantWeightType::get(
           &ctx, {out, in}, b.getType<Float8E4M3FNType>(),
@@ -162,10 +177,10 @@ private:
       scales = module + ".weight_scale_inv";
     }
     return llm::ParamOp::create(
-        b, loc(module), type, b.getStringAttr(weightName(module + ".weight")),
+        b, loc(module), type, b.getStringAttr(weightName(values)),
         /*parts=*/nullptr, /*rows=*/nullptr, /*transposed=*/false,
         /*interleaved=*/false, b.getStringAttr(weightName(scales)),
-        /*zeros=*/nullptr);
+        /*zeros=*/nullptr, packed);
   }
   /// `module.weight`, and `module.bias` when `bias`.
   Value linear(Value x, const std::string &module, int64_t out, int64_t in,

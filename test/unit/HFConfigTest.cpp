@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -404,6 +406,45 @@ TEST(HFConfigErrors, NameFileAndKey) {
   EXPECT_EQ(f.fp8->cols, 128);
   EXPECT_EQ(errorOf("[1, 2]"), "dir/config.json: expected a JSON object at the "
                                "top level, got an array");
+}
+
+// compressed-tensors int4: groups or one scale per row, and `ignore` as
+// compressed-tensors matches it (a name, or "re:" and a regular expression
+// matched from the start of the module name).
+TEST(HFConfig, CompressedTensorsInt4) {
+  json j = tiny("llama");
+  json weights = {{"num_bits", 4},      {"type", "int"},
+                  {"symmetric", true},  {"strategy", "group"},
+                  {"group_size", 32},   {"dynamic", false}};
+  j["quantization_config"] = {
+      {"quant_method", "compressed-tensors"},
+      {"format", "pack-quantized"},
+      {"config_groups",
+       {{"group_0", {{"targets", {"Linear"}}, {"weights", weights}}}}},
+      {"ignore", {"lm_head", "re:.*mlp\\.down_proj", "re:layers"}}};
+  ModelConfig c = parse(j);
+  ASSERT_TRUE(c.int4);
+  EXPECT_FALSE(c.quantizeAtCompile);
+  EXPECT_EQ(c.int4->group, 32);
+  EXPECT_EQ(c.int4->scaleDtype, c.dtype);
+  EXPECT_TRUE(c.int4->ignores("lm_head"));
+  EXPECT_TRUE(c.int4->ignores("model.layers.3.mlp.down_proj"));
+  EXPECT_FALSE(c.int4->ignores("model.layers.3.mlp.up_proj"));
+  // re.match anchors at the start: "layers" does not match "model.layers".
+  EXPECT_FALSE(c.int4->ignores("model.layers.0.self_attn.q_proj"));
+  EXPECT_FALSE(c.int4->ignores("lm_head2"));
+  j["quantization_config"]["config_groups"]["group_0"]["weights"]["strategy"] =
+      "channel";
+  ModelConfig perRow = parse(j);
+  ASSERT_TRUE(perRow.int4);
+  EXPECT_EQ(perRow.int4->group, std::numeric_limits<int64_t>::max());
+  // MoE models' experts have no int4 form: their checkpoints are refused.
+  json moe = tiny("qwen3_moe");
+  moe["num_experts"] = 4;
+  moe["num_experts_per_tok"] = 2;
+  moe["moe_intermediate_size"] = 32;
+  moe["quantization_config"] = j["quantization_config"];
+  EXPECT_FALSE(parse(moe).int4);
 }
 
 // Mixture-of-Experts: transformers' defaults and per-layer choices.

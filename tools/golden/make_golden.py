@@ -116,6 +116,11 @@ class Spec:
     # model on the weights int4-quantized here (int4_quantize), loaded from a second directory; the model carries
     # the quantization as model.golden_fp8 for the int4 ablations.
     int4_group_size: int = 0
+    # 0: no compressed-tensors. G > 0 (qwen3-ct-w4-f32, float32 only): the float32 checkpoint is quantized and
+    # written by the compressed-tensors library itself (write_ct_checkpoint: symmetric int4 in groups of G,
+    # pack-quantized); the reference, its noise and the ablations are the float32 model on transformers' own
+    # decompression of it, loaded from a second directory; model.golden_fp8 carries the data for the ablations.
+    ct_group_size: int = 0
 
 
 def ablate_config(**changes):
@@ -1507,6 +1512,113 @@ def int4_weights(variant):
     return apply
 
 
+# A compressed-tensors checkpoint as llm-compressor writes it (qwen3-ct-w4-f32): the library's own quantization
+# (calculate_qparams: symmetric, scale = max|w| / 7.5 per group) and "pack-quantized" packing.
+CT_GROUP = 64
+
+
+def write_ct_checkpoint(model_dir, ref_dir, group):
+    """Turn the float32 checkpoint build_and_save wrote into model_dir into a compressed-tensors one (every Linear
+    but lm_head as int4 in groups of `group`: weight_packed int32, weight_scale float32, weight_shape int64;
+    quantization_config added) with compressed-tensors' own functions, and write into ref_dir the reference: the
+    float32 model transformers decompresses from it, saved dense. Returns what the ablations and checks need."""
+    import compressed_tensors
+    from compressed_tensors.compressors import ModelCompressor
+    from compressed_tensors.quantization import (QuantizationArgs, QuantizationConfig, QuantizationScheme,
+                                                 apply_quantization_config)
+    from compressed_tensors.quantization.utils import calculate_qparams
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager")
+    original = {n: p.detach().clone() for n, p in model.named_parameters() if is_fp8_weight(n)}
+    args = QuantizationArgs(num_bits=4, type="int", symmetric=True, strategy="group", group_size=group)
+    apply_quantization_config(model, QuantizationConfig(
+        config_groups={"group_0": QuantizationScheme(targets=["Linear"], weights=args)}, ignore=["lm_head"]))
+    scales = {}
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if getattr(module, "quantization_scheme", None) is None:
+                continue
+            w = module.weight
+            g = w.reshape(w.shape[0], -1, group)
+            scale, zero = calculate_qparams(g.amin(-1), g.amax(-1), args)
+            module.weight_scale.copy_(scale)
+            module.weight_zero_point.copy_(zero)
+            scales[name + ".weight"] = scale.clone()
+    compressor = ModelCompressor.from_pretrained_model(model, quantization_format="pack-quantized")
+    compressor.compress_model(model)
+    for f in os.listdir(model_dir):
+        if f.endswith(".safetensors"):
+            os.remove(os.path.join(model_dir, f))
+    model.save_pretrained(model_dir)
+    compressor.update_config(model_dir)
+    if os.path.exists(os.path.join(model_dir, "generation_config.json")):  # as build_and_save leaves it
+        os.remove(os.path.join(model_dir, "generation_config.json"))
+    theirs = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager")
+    with torch.no_grad():  # the library decompresses on the first forward
+        theirs(torch.tensor([[0]]))
+    extra = ("weight_scale", "weight_shape", "weight_packed", "weight_zero_point")
+    ref = {n: t.detach().clone().contiguous() for n, t in theirs.state_dict().items() if not n.endswith(extra)}
+    if set(ref) != set(n for n, _ in model.named_parameters() if not n.endswith(extra)) | set(original):
+        sys.exit(f"qwen3-ct: transformers' decompressed model has other tensors: {sorted(ref)}")
+    os.makedirs(ref_dir, exist_ok=True)
+    save_safetensors(ref, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = json.load(f)
+    cfg.pop("quantization_config")
+    with open(os.path.join(ref_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
+    return dict(dir=model_dir, group=group, original=original, scales=scales, dense=ref,
+                version=compressed_tensors.__version__)
+
+
+def ct_weights(variant):
+    """The reference model with every quantized weight replaced by another reading of the same checkpoint (or by the
+    float32 weights it was made from)."""
+
+    def apply(model, cfg):
+        data = model.golden_fp8
+        model = copy.deepcopy(model)
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, w in data["original"].items():
+                dense, scale = data["dense"][name], data["scales"][name]
+                per_element = scale.repeat_interleave(data["group"], 1)[:, :w.shape[1]]
+                if variant == "float":  # not quantized
+                    q = w
+                elif variant == "unshifted":  # the stored 0..15 read without subtracting 8
+                    q = dense + 8 * per_element
+                elif variant == "first_scale":  # each row's first group's scale for the whole row
+                    q = (dense / per_element) * scale[:, :1]
+                else:
+                    raise ValueError(variant)
+                params[name].copy_(q)
+        return model, cfg
+
+    return apply
+
+
+@torch.no_grad()
+def ct_checkpoint_layout(model, prompt):
+    """The written checkpoint is compressed-tensors' pack-quantized layout, and the reference weights are exactly
+    float32(code) * scale of the stored codes (unpacked here, independently of the library)."""
+    data = model.golden_fp8
+    stored = load_safetensors(os.path.join(data["dir"], "model.safetensors"))
+    params = dict(model.named_parameters())
+    for name in data["original"]:
+        prefix = name[:-len("weight")]
+        packed, scale, shape = (stored[prefix + k] for k in ("weight_packed", "weight_scale", "weight_shape"))
+        rows, cols = shape.tolist()
+        if packed.dtype != torch.int32 or tuple(packed.shape) != (rows, -(-cols // 8)):
+            sys.exit(f"qwen3-ct: {prefix}weight_packed is {packed.dtype} {tuple(packed.shape)}")
+        words = packed.to(torch.int64) & 0xFFFFFFFF
+        codes = torch.stack([(words >> (4 * i)) & 15 for i in range(8)], dim=2).reshape(rows, -1)[:, :cols] - 8
+        dense = codes.float() * scale.float().repeat_interleave(data["group"], 1)[:, :cols]
+        if not torch.equal(params[name], dense):
+            sys.exit(f"qwen3-ct: the reference's {name} is not float32(code) * scale of the checkpoint")
+    return (f"{len(data['original'])} weights as compressed-tensors {data['version']} pack-quantized int32 words "
+            f"with F32 group scales; the reference (transformers' decompression) = float32(code) * scale exactly")
+
+
 def safetensors_header(path):
     with open(path, "rb") as f:
         n = int.from_bytes(f.read(8), "little")
@@ -1819,6 +1931,26 @@ def specs():
                    "an all-zero group), code = clamp(round_half_even(w / scale), -8, 7); embedding, lm_head "
                    "(untied) and norms float32. The reference is WEIGHT-ONLY: the float32 model on W = "
                    "float32(code) * float32(scale) (one float32 multiply per element), all arithmetic float32")))
+    # A compressed-tensors int4 checkpoint written by the library (float32 only: the reference is the float32 model
+    # on transformers' decompression of it).
+    f32_only.append(
+        ("qwen3-ct-w4-f32", Qwen3Config,
+         lambda: dict(qwen3_config(), hidden_size=128, intermediate_size=256, num_hidden_layers=2), 29, 2700, 0.45,
+         2.0, (),
+         [("weights not quantized (the float32 weights the checkpoint was made from)", ct_weights("float"), False),
+          ("stored codes read without subtracting 8", ct_weights("unshifted"), False),
+          ("each row's first group scale for the whole row", ct_weights("first_scale"), False),
+          ("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
+          EPS_ABLATION],
+         dict(ct_group_size=CT_GROUP, reference_checks=[ct_checkpoint_layout],
+              note="qwen3 as an llm-compressor W4A16 checkpoint, written by the compressed-tensors library: every "
+                   "decoder-layer q/k/v/o and gate/up/down Linear as symmetric int4 in groups of 64 input features "
+                   "(scale = max|w| / 7.5 by compressed-tensors' calculate_qparams, code = clamp(round(w / scale), "
+                   "-8, 7)), format pack-quantized: <prefix>.weight_packed I32 [out, in/8] (eight codes + 8 per word, "
+                   "low bits first), <prefix>.weight_scale F32 [out, in/64], <prefix>.weight_shape I64 [2]; "
+                   "lm_head ignored, embedding and norms F32. The reference is transformers' own load of the "
+                   "checkpoint (compressed-tensors decompresses it to float32 Linear weights = code * scale); "
+                   "activations are not quantized, all arithmetic float32")))
     for name, cls, make_cfg, prompt_len, seed, embed_std, bigram, drop_keys, ablations, *extra in f32_only:
         out.append(Spec(name, cls, torch.float32, prompt_len, seed, make_cfg(), embed_std, bigram, drop_keys,
                         ablations, **(extra[0] if extra else {})))
@@ -2107,6 +2239,9 @@ def make_one(spec, root):
                 model_dir = ref_dir
             elif spec.int4_group_size:
                 fp8 = write_int4_reference(tmp, ref_dir, spec.int4_group_size)
+                model_dir = ref_dir
+            elif spec.ct_group_size:
+                fp8 = write_ct_checkpoint(tmp, ref_dir, spec.ct_group_size)
                 model_dir = ref_dir
             model = load(model_dir, spec.dtype, model_class=spec.model_class)
             model.golden_fp8 = fp8

@@ -104,8 +104,15 @@ LogicalResult ParamOp::verify() {
       return emitOpError() << "quantized weight '" << getName()
                            << "': stacked, rows, transposed and interleaved "
                               "are not supported for quantized weights yet";
+    if (getPackQuantized() && !q.getStorage().isInteger(4))
+      return emitOpError() << "pack_quantized weight '" << getName()
+                           << "' needs i4 storage, got " << q.getStorage();
     return success();
   }
+  if (getPackQuantized())
+    return emitOpError() << "weight '" << getName()
+                         << "' is not quantized: pack_quantized needs an "
+                            "!llm.qweight type";
   if (getScales() || getZeros())
     return emitOpError() << "weight '" << getName()
                          << "' is not quantized: scales and zeros need an "

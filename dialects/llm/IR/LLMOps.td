@@ -67,7 +67,12 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
     A quantized weight (`!llm.qweight`) names its scale tensor with
     `scales` and, when its type has zero points, their tensor with `zeros`
     (checkpoint names; their shape is the type's getScaleShape()). The
-    recipes above do not apply to quantized weights yet.
+    recipes above do not apply to quantized weights yet. With
+    `pack_quantized` (i4 storage only), the checkpoint tensor holds the
+    values as compressed-tensors' "pack-quantized" format writes them:
+    int32 words `[rows, ceil(columns / 8)]`, eight values per word from the
+    low bits up, each stored plus 8 (0..15); the plan holds them re-based
+    to two's complement.
 
     ```mlir
     %w = llm.param "model.layers.0.self_attn.q_proj.weight" : tensor<2048x2048xbf16>
@@ -79,18 +84,21 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
     %g = llm.param "model.layers.1.feed_forward.experts.gate_up_proj" transposed : tensor<16x16384x5120xbf16>
     %f = llm.param "model.layers.0.mlp.down_proj.weight" scales "model.layers.0.mlp.down_proj.weight_scale_inv"
         : !llm.qweight<shape = [7168, 18432], storage = f8E4M3FN, block = [128, 128], scale = f32>
+    %p = llm.param "model.layers.0.mlp.up_proj.weight_packed" scales "model.layers.0.mlp.up_proj.weight_scale" pack_quantized
+        : !llm.qweight<shape = [14336, 4096], storage = i4, block = [1, 128], scale = bf16>
     ```
   }];
   let arguments = (ins StrAttr:$name, OptionalAttr<StrArrayAttr>:$parts,
                        OptionalAttr<DenseI64ArrayAttr>:$rows,
                        UnitAttr:$transposed, UnitAttr:$interleaved,
                        OptionalAttr<StrAttr>:$scales,
-                       OptionalAttr<StrAttr>:$zeros);
+                       OptionalAttr<StrAttr>:$zeros,
+                       UnitAttr:$pack_quantized);
   let results = (outs LLM_AnyWeight:$result);
   let assemblyFormat = [{
     $name (`stacked` $parts^)? (`rows` $rows^)? (`transposed` $transposed^)?
     (`interleaved` $interleaved^)? (`scales` $scales^)? (`zeros` $zeros^)?
-    attr-dict `:` type($result)
+    (`pack_quantized` $pack_quantized^)? attr-dict `:` type($result)
   }];
   let hasVerifier = 1;
 }
