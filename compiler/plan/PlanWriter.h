@@ -42,6 +42,8 @@ class TimingScope;
 
 namespace llmc::plan_writer {
 
+class QuantReport;
+
 /// A weight the plan needs: the checkpoint tensor `name`, stored as `dtype`
 /// (F32, F16 or BF16; F8E4M3 for a quantized weight's values, which are
 /// copied as the checkpoint stores them).
@@ -105,10 +107,12 @@ public:
 /// The checkpoint's tensors. With quantizeDense (llmc compile --quantize
 /// fp8-block), quantized weights are read from the checkpoint's float
 /// tensors of their names and quantized here (Quantize.h), their scales
-/// computed alongside, instead of read as stored.
+/// computed alongside, instead of read as stored; with `report`, each
+/// quantized weight's error against the checkpoint's values is added to it.
 std::unique_ptr<WeightSource>
 makeSafetensorsSource(const hf::SafetensorsArchive &archive,
-                      bool tieWordEmbeddings, bool quantizeDense = false);
+                      bool tieWordEmbeddings, bool quantizeDense = false,
+                      QuantReport *report = nullptr);
 
 /// Deterministic pseudo-random values for benchmarks without a checkpoint:
 /// norm weights 1, every other tensor uniform in +-1/sqrt(last dimension),

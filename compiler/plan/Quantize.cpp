@@ -2,6 +2,9 @@
 
 #include "compiler/plan/Quantize.h"
 
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -107,6 +110,54 @@ void quantizeInt4Row(const float *w, int64_t cols, int64_t group,
       packed[c / 2] |= uint8_t(code << (4 * (c % 2)));
     }
   }
+}
+
+double QuantError::rmsRelative() const {
+  return sumSquares > 0 ? std::sqrt(sumSquaredError / sumSquares) : 0;
+}
+
+QuantError &QuantReport::of(const std::string &name,
+                            const std::string &format) {
+  if (entries.empty() || entries.back().name != name) {
+    for (QuantError &e : entries)
+      if (e.name == name)
+        return e;
+    entries.push_back({name, format});
+  }
+  return entries.back();
+}
+
+void QuantReport::print(llvm::raw_ostream &os) const {
+  os << "quantization error per weight: max|q - w| / max|w| and rms(q - w) / "
+        "rms(w), q the dequantized value of the original w\n";
+  unsigned width = 6;
+  for (const QuantError &e : entries)
+    width = std::max(width, unsigned(e.name.size()));
+  os << llvm::left_justify("weight", width) << "  "
+     << llvm::left_justify("format", 16) << "    max rel    rms rel\n";
+  double worst = 0, sumSquaredError = 0, sumSquares = 0;
+  uint64_t count = 0;
+  std::string worstName = "none";
+  for (const QuantError &e : entries) {
+    os << llvm::left_justify(e.name, width) << "  "
+       << llvm::left_justify(e.format, 16) << "  "
+       << llvm::format("%9.2e  %9.2e", e.maxRelative(), e.rmsRelative())
+       << "\n";
+    if (e.maxRelative() >= worst) {
+      worst = e.maxRelative();
+      worstName = e.name;
+    }
+    sumSquaredError += e.sumSquaredError;
+    sumSquares += e.sumSquares;
+    count += e.count;
+  }
+  os << entries.size() << " weights, " << count << " values: rms(q - w) / "
+     << "rms(w) "
+     << llvm::format("%.2e",
+                     sumSquares > 0 ? std::sqrt(sumSquaredError / sumSquares)
+                                    : 0.0)
+     << " over all; worst max|q - w| / max|w| " << llvm::format("%.2e", worst)
+     << " (" << worstName << ")\n";
 }
 
 } // namespace llmc::plan_writer

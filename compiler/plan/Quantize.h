@@ -20,8 +20,14 @@
 #ifndef LLMC_COMPILER_PLAN_QUANTIZE_H
 #define LLMC_COMPILER_PLAN_QUANTIZE_H
 
+#include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
+
+namespace llvm {
+class raw_ostream;
+}
 
 namespace llmc::plan_writer {
 
@@ -57,6 +63,40 @@ inline constexpr float kInt4Max = 7.0f;
 /// to `scales`.
 void quantizeInt4Row(const float *w, int64_t cols, int64_t group,
                      uint8_t *packed, uint16_t *scales);
+
+/// How far one weight's dequantized values are from the original ones
+/// (`llmc compile --quantize ... --report`).
+struct QuantError {
+  std::string name;
+  /// "f8e4m3 128x128", "i4 1x128".
+  std::string format;
+  double maxError = 0, maxAbs = 0, sumSquaredError = 0, sumSquares = 0;
+  uint64_t count = 0;
+  void add(float original, float dequantized) {
+    const double e = double(dequantized) - double(original);
+    maxError = std::max(maxError, e < 0 ? -e : e);
+    maxAbs = std::max(maxAbs, double(original < 0 ? -original : original));
+    sumSquaredError += e * e;
+    sumSquares += double(original) * double(original);
+    ++count;
+  }
+  /// max|q - w| / max|w| and rms(q - w) / rms(w); 0 for an all-zero weight.
+  double maxRelative() const { return maxAbs > 0 ? maxError / maxAbs : 0; }
+  double rmsRelative() const;
+};
+
+/// Every quantized weight's QuantError, in the order quantized.
+class QuantReport {
+public:
+  /// The entry of `name`, made on first use.
+  QuantError &of(const std::string &name, const std::string &format);
+  const std::vector<QuantError> &weights() const { return entries; }
+  /// One line per weight, then the worst and the overall figures.
+  void print(llvm::raw_ostream &os) const;
+
+private:
+  std::vector<QuantError> entries;
+};
 
 } // namespace llmc::plan_writer
 

@@ -38,8 +38,8 @@ hf::TensorDType toTensorDType(llmc::plan::DType d) {
 class SafetensorsSource : public WeightSource {
 public:
   SafetensorsSource(const hf::SafetensorsArchive &archive, bool tied,
-                    bool quantize)
-      : archive(archive), tied(tied), quantize(quantize) {}
+                    bool quantize, QuantReport *report)
+      : archive(archive), tied(tied), quantize(quantize), report(report) {}
 
   llvm::Error check(const WeightSpec &spec) override {
     if (quantize && !spec.scalesOf.empty())
@@ -200,7 +200,9 @@ private:
       // Values: row r of the weight lies in block row r / bn; scales: row
       // r is block row r.
       const int64_t blockRow = scales ? row : row / bn;
-      if (llvm::Error e = loadBlockRow(name, blockRow))
+      // The values' pass quantizes each block row once, in order: the
+      // report counts it then.
+      if (llvm::Error e = loadBlockRow(name, blockRow, !scales))
         return e;
       const uint64_t within = at % rowBytes;
       const uint64_t n = std::min<uint64_t>(rowBytes - within, out.size() - done);
@@ -215,7 +217,8 @@ private:
   /// Quantizes block row `blockRow` of `name` ([quantN, quantK], values of
   /// quantType in blocks of quantBlock) into quantCodes / quantScales,
   /// unless it is there already.
-  llvm::Error loadBlockRow(const std::string &name, int64_t blockRow) {
+  llvm::Error loadBlockRow(const std::string &name, int64_t blockRow,
+                           bool record) {
     if (quantName == name && quantRow == blockRow)
       return llvm::Error::success();
     const int64_t bn = quantBlock[0], bk = quantBlock[1];
@@ -237,11 +240,28 @@ private:
       quantScales.resize(scaleCols * 2);
       quantizeInt4Row(w, quantK, bk, quantCodes.data(),
                       reinterpret_cast<uint16_t *>(quantScales.data()));
+      if (report && record) {
+        QuantError &e = report->of(name, "i4 1x" + std::to_string(bk));
+        const auto *sc = reinterpret_cast<const uint16_t *>(quantScales.data());
+        for (int64_t c = 0; c < quantK; ++c) {
+          const int nibble = (quantCodes[size_t(c / 2)] >> (4 * (c % 2))) & 15;
+          e.add(w[c], float(nibble >= 8 ? nibble - 16 : nibble) *
+                          f16Value(sc[size_t(c / bk)]));
+        }
+      }
     } else {
       quantCodes.resize(size_t(rows * quantK));
       quantScales.resize(scaleCols * 4);
       quantizeBlockRow(w, rows, quantK, bk, quantCodes.data(),
                        reinterpret_cast<float *>(quantScales.data()));
+      if (report && record) {
+        QuantError &e = report->of(name, "f8e4m3 " + std::to_string(bn) +
+                                             "x" + std::to_string(bk));
+        const auto *sc = reinterpret_cast<const float *>(quantScales.data());
+        for (int64_t i = 0; i < rows * quantK; ++i)
+          e.add(w[i], e4m3Value(quantCodes[size_t(i)]) *
+                          sc[size_t((i % quantK) / bk)]);
+      }
     }
     quantName = name;
     quantRow = blockRow;
@@ -396,6 +416,7 @@ private:
   const hf::SafetensorsArchive &archive;
   bool tied;
   bool quantize;
+  QuantReport *report;
   // fillQuantized's current weight and block row (its scales' bytes).
   std::array<int64_t, 2> quantBlock{1, 1};
   int64_t quantN = 0, quantK = 0, quantRow = -1;
@@ -517,9 +538,10 @@ private:
 
 std::unique_ptr<WeightSource>
 makeSafetensorsSource(const hf::SafetensorsArchive &archive,
-                      bool tieWordEmbeddings, bool quantizeDense) {
+                      bool tieWordEmbeddings, bool quantizeDense,
+                      QuantReport *report) {
   return std::make_unique<SafetensorsSource>(archive, tieWordEmbeddings,
-                                             quantizeDense);
+                                             quantizeDense, report);
 }
 
 std::unique_ptr<WeightSource> makeRandomSource(uint64_t seed) {

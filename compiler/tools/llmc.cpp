@@ -19,6 +19,7 @@
 #include "dialects/kernel/IR/KernelOps.h"
 #include "dialects/llm/IR/LLMDialect.h"
 #include "frontends/hf/HFConfig.h"
+#include "compiler/plan/Quantize.h"
 #include "frontends/hf/ModelBuilder.h"
 #include "frontends/hf/safetensors/Safetensors.h"
 #include "passes/Passes.h"
@@ -349,6 +350,12 @@ int compileMain(int argc, char **argv) {
                "128 input features (max|w| / 7, round to nearest). Dense "
                "models only (w8, fp8-tensor: not yet)"),
       cl::value_desc("fp8-block|w4-g128"), cl::cat(category));
+  cl::opt<bool> report(
+      "report",
+      cl::desc("With --quantize and -o: after writing the plan, print each "
+               "quantized weight's error against the checkpoint's values "
+               "(max|q - w| / max|w| and rms(q - w) / rms(w)) to stdout"),
+      cl::cat(category));
   cl::opt<bool> quiet(
       "quiet",
       cl::desc("Print no progress (errors are still printed). Progress goes "
@@ -452,6 +459,13 @@ int compileMain(int argc, char **argv) {
     config->quantizeAtCompile = true;
   }
 
+  if (report && !quantize.getNumOccurrences())
+    return fail("--report measures --quantize: give a --quantize scheme");
+  if (report && (randomWeights.getNumOccurrences() || output == "-" ||
+                 (emit.getNumOccurrences() && emit != Emit::Plan)))
+    return fail("--report compares the quantized weights with the "
+                "checkpoint's: it needs a checkpoint (no --random-weights) "
+                "and a plan written with -o <file>");
   if (emit.getNumOccurrences() == 0)
     emit = output == "-" ? Emit::LLM : Emit::Plan;
   if (emit == Emit::Plan && output == "-")
@@ -717,11 +731,13 @@ int compileMain(int argc, char **argv) {
   }
 
   if (emit == Emit::Plan) {
+    llmc::plan_writer::QuantReport quantReport;
     std::unique_ptr<llmc::plan_writer::WeightSource> weights =
         randomSeed ? llmc::plan_writer::makeRandomSource(*randomSeed)
                    : llmc::plan_writer::makeSafetensorsSource(
                          *archive, config->tieWordEmbeddings,
-                         config->quantizeAtCompile);
+                         config->quantizeAtCompile,
+                         report ? &quantReport : nullptr);
     planOptions.maxSeqLen = seqLen;
     planOptions.progress = &progress;
     planOptions.timing = &rootTimer;
@@ -742,6 +758,8 @@ int compileMain(int argc, char **argv) {
       progress.clear();
       return fail(toString(std::move(err)));
     }
+    if (report)
+      quantReport.print(outs());
     return 0;
   }
 
