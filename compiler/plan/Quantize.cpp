@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 namespace llmc::plan_writer {
 
@@ -49,20 +50,30 @@ uint8_t e4m3Round(float x) {
   return sign | uint8_t(lo % 2 == 0 ? lo : hi); // a tie: the even code
 }
 
+void foldBlockAmax(const float *w, int64_t rows, int64_t cols, int64_t bk,
+                   float *amax) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      amax[c / bk] = std::max(amax[c / bk], std::fabs(w[r * cols + c]));
+}
+
+float e4m3Scale(float amax) { return amax > 0.0f ? amax / kE4M3Max : 1.0f; }
+
+void encodeE4M3Rows(const float *w, int64_t rows, int64_t cols, int64_t bk,
+                    const float *scales, uint8_t *codes) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      codes[r * cols + c] = e4m3Round(w[r * cols + c] / scales[c / bk]);
+}
+
 void quantizeBlockRow(const float *w, int64_t rows, int64_t cols, int64_t bk,
                       uint8_t *codes, float *scales) {
-  for (int64_t c0 = 0, b = 0; c0 < cols; c0 += bk, ++b) {
-    const int64_t c1 = std::min(cols, c0 + bk);
-    float amax = 0.0f;
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = c0; c < c1; ++c)
-        amax = std::max(amax, std::fabs(w[r * cols + c]));
-    const float scale = amax > 0.0f ? amax / kE4M3Max : 1.0f;
-    scales[b] = scale;
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = c0; c < c1; ++c)
-        codes[r * cols + c] = e4m3Round(w[r * cols + c] / scale);
-  }
+  const int64_t blocks = (cols + bk - 1) / bk;
+  std::vector<float> amax(size_t(blocks), 0.0f);
+  foldBlockAmax(w, rows, cols, bk, amax.data());
+  for (int64_t b = 0; b < blocks; ++b)
+    scales[b] = e4m3Scale(amax[size_t(b)]);
+  encodeE4M3Rows(w, rows, cols, bk, scales, codes);
 }
 
 uint16_t f16Round(float x) {

@@ -47,6 +47,18 @@ uint8_t e4m3Round(float x);
 void quantizeBlockRow(const float *w, int64_t rows, int64_t cols, int64_t bk,
                       uint8_t *codes, float *scales);
 
+/// The same in two passes over a block row too large to hold in floats
+/// (fp8-tensor: the whole weight is one block): fold the max|w| of each
+/// column block of some of its rows into `amax` (ceil(cols / bk) entries,
+/// zeros to begin with), ...
+void foldBlockAmax(const float *w, int64_t rows, int64_t cols, int64_t bk,
+                   float *amax);
+/// ... turn the maxima into scales (max|w| / 448, 1 for 0), ...
+float e4m3Scale(float amax);
+/// ... and encode the rows with them.
+void encodeE4M3Rows(const float *w, int64_t rows, int64_t cols, int64_t bk,
+                    const float *scales, uint8_t *codes);
+
 /// The IEEE half-precision value nearest to x (ties to even) as its bits,
 /// for 0 <= x; beyond the largest finite half (65504) saturates to it.
 uint16_t f16Round(float x);

@@ -223,12 +223,57 @@ private:
       return llvm::Error::success();
     const int64_t bn = quantBlock[0], bk = quantBlock[1];
     const int64_t r0 = blockRow * bn, rows = std::min(bn, quantN - r0);
+    const size_t scaleCols = size_t((quantK + bk - 1) / bk);
+    // A block row of more than 128 rows (fp8-tensor's whole weight) is
+    // read twice in chunks of 128 rows, maxima then codes, so that no more
+    // than 128 rows are held as floats.
+    const int64_t chunk = 128;
+    if (quantType == llmc::plan::DType::F8E4M3 && rows > chunk) {
+      std::vector<float> amax(scaleCols, 0.0f), floats;
+      auto read = [&](int64_t r, int64_t n) {
+        floats.resize(size_t(n * quantK));
+        return fillTensor(name, llmc::plan::DType::F32,
+                          uint64_t((r0 + r) * quantK) * 4,
+                          llvm::MutableArrayRef<uint8_t>(
+                              reinterpret_cast<uint8_t *>(floats.data()),
+                              floats.size() * 4));
+      };
+      for (int64_t r = 0; r < rows; r += chunk) {
+        const int64_t n = std::min(chunk, rows - r);
+        if (llvm::Error e = read(r, n))
+          return e;
+        foldBlockAmax(floats.data(), n, quantK, bk, amax.data());
+      }
+      quantScales.resize(scaleCols * 4);
+      auto *scales = reinterpret_cast<float *>(quantScales.data());
+      for (size_t b = 0; b < scaleCols; ++b)
+        scales[b] = e4m3Scale(amax[b]);
+      quantCodes.resize(size_t(rows * quantK));
+      QuantError *stats =
+          report && record
+              ? &report->of(name, "f8e4m3 " + std::to_string(bn) + "x" +
+                                      std::to_string(bk))
+              : nullptr;
+      for (int64_t r = 0; r < rows; r += chunk) {
+        const int64_t n = std::min(chunk, rows - r);
+        if (llvm::Error e = read(r, n))
+          return e;
+        uint8_t *codes = quantCodes.data() + size_t(r * quantK);
+        encodeE4M3Rows(floats.data(), n, quantK, bk, scales, codes);
+        if (stats)
+          for (int64_t i = 0; i < n * quantK; ++i)
+            stats->add(floats[size_t(i)],
+                       e4m3Value(codes[i]) * scales[size_t((i % quantK) / bk)]);
+      }
+      quantName = name;
+      quantRow = blockRow;
+      return llvm::Error::success();
+    }
     std::vector<uint8_t> floats(size_t(rows * quantK) * 4);
     if (llvm::Error e = fillTensor(name, llmc::plan::DType::F32,
                                    uint64_t(r0 * quantK) * 4, floats))
       return e;
     const float *w = reinterpret_cast<const float *>(floats.data());
-    const size_t scaleCols = size_t((quantK + bk - 1) / bk);
     if (quantType == llmc::plan::DType::I4) {
       if (bn != 1 || quantK % 2 != 0)
         return llvm::createStringError(

@@ -346,10 +346,11 @@ int compileMain(int argc, char **argv) {
                "lm_head and norms stay in the model dtype, and so do "
                "activations. fp8-block: float8_e4m3fn values with an f32 "
                "scale per 128 x 128 block (max|w| / 448, round to nearest). "
+               "fp8-tensor: the same with one f32 scale per weight. "
                "w4-g128: signed int4 values with an f16 scale per group of "
                "128 input features (max|w| / 7, round to nearest). Dense "
-               "models only (w8, fp8-tensor: not yet)"),
-      cl::value_desc("fp8-block|w4-g128"), cl::cat(category));
+               "models only (w8: not yet)"),
+      cl::value_desc("fp8-block|fp8-tensor|w4-g128"), cl::cat(category));
   cl::opt<bool> report(
       "report",
       cl::desc("With --quantize and -o: after writing the plan, print each "
@@ -437,10 +438,11 @@ int compileMain(int argc, char **argv) {
   if (!config)
     return fail(toString(config.takeError()));
   if (quantize.getNumOccurrences()) {
-    if (quantize != "fp8-block" && quantize != "w4-g128")
+    if (quantize != "fp8-block" && quantize != "fp8-tensor" &&
+        quantize != "w4-g128")
       return fail("--quantize: unsupported scheme '" + quantize +
-                  "' (supported: fp8-block, w4-g128; w8 and fp8-tensor are "
-                  "not built yet)");
+                  "' (supported: fp8-block, fp8-tensor, w4-g128; w8 is not "
+                  "built yet)");
     if (!config->quantMethod.empty())
       return fail("--quantize: " + config->path +
                   " is already quantized (quant_method \"" +
@@ -454,6 +456,10 @@ int compileMain(int argc, char **argv) {
                   " models are not quantized yet");
     if (quantize == "fp8-block")
       config->fp8 = llmc::hf::ModelConfig::FP8Block{};
+    else if (quantize == "fp8-tensor") // one block: the whole weight
+      config->fp8 = llmc::hf::ModelConfig::FP8Block{
+          std::numeric_limits<int64_t>::max(),
+          std::numeric_limits<int64_t>::max(), {}};
     else
       config->int4 = llmc::hf::ModelConfig::Int4Group{};
     config->quantizeAtCompile = true;
@@ -548,9 +554,11 @@ int compileMain(int argc, char **argv) {
         llmc::hf::dtypeName(config->dtype).str() + " checkpoint");
   } else if (config->quantizeAtCompile) {
     planOptions.notes.push_back(
-        "--quantize fp8-block: decoder linear weights quantized to "
-        "float8_e4m3fn in 128 x 128 blocks (scale max|w| / 448, round to "
-        "nearest) from the " +
+        "--quantize " + quantize +
+        ": decoder linear weights quantized to float8_e4m3fn " +
+        (quantize == "fp8-tensor" ? "with one scale per weight"
+                                  : "in 128 x 128 blocks") +
+        " (scale max|w| / 448, round to nearest) from the " +
         llmc::hf::dtypeName(config->dtype).str() + " checkpoint");
   } else if (config->fp8) {
     planOptions.notes.push_back(

@@ -116,6 +116,9 @@ class Spec:
     # model on the weights int4-quantized here (int4_quantize), loaded from a second directory; the model carries
     # the quantization as model.golden_fp8 for the int4 ablations.
     int4_group_size: int = 0
+    # True (qwen3-fp8t-f32): like int4_group_size, for `--quantize fp8-tensor` (write_fp8_tensor_reference). Its float32
+    # checkpoint is qwen3-w4-f32's (same sizes and seed), so the directory links to that file instead of a copy.
+    fp8_tensor_reference: bool = False
     # 0: no compressed-tensors. G > 0 (qwen3-ct-w4-f32, float32 only): the float32 checkpoint is quantized and
     # written by the compressed-tensors library itself (write_ct_checkpoint: symmetric int4 in groups of G,
     # pack-quantized); the reference, its noise and the ablations are the float32 model on transformers' own
@@ -1488,6 +1491,47 @@ def write_int4_reference(model_dir, ref_dir, group):
     return data
 
 
+def write_fp8_tensor_reference(model_dir, ref_dir):
+    """`llmc compile --quantize fp8-tensor` (qwen3-fp8t-f32): the float32 checkpoint stays as it is; ref_dir gets the
+    same config and weights with every decoder-layer linear weight replaced by its FP8 quantization with one scale
+    for the whole tensor (fp8_quantize with one block)."""
+    weights = load_safetensors(os.path.join(model_dir, "model.safetensors"))
+    ref, data = {}, dict(original={})
+    for name, w in weights.items():
+        if is_fp8_weight(name):
+            block = max(w.shape)
+            ref[name] = fp8_dequantize(*fp8_quantize(w, block), block)
+            data["original"][name] = w
+        else:
+            ref[name] = w
+    os.makedirs(ref_dir, exist_ok=True)
+    save_safetensors(ref, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
+    shutil.copy(os.path.join(model_dir, "config.json"), os.path.join(ref_dir, "config.json"))
+    return data
+
+
+def fp8_tensor_weights(variant):
+    """The reference model with every quantized weight replaced by another quantization of the same float32
+    weights."""
+
+    def apply(model, cfg):
+        data = model.golden_fp8
+        model = copy.deepcopy(model)
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, w in data["original"].items():
+                if variant == "float":
+                    q = w
+                elif variant == "block128":
+                    q = fp8_dequantize(*fp8_quantize(w, 128), 128)
+                else:
+                    raise ValueError(variant)
+                params[name].copy_(q)
+        return model, cfg
+
+    return apply
+
+
 def int4_weights(variant):
     """The reference model with every quantized weight replaced by another quantization of the same float32 weights
     (or by the float32 weights themselves)."""
@@ -1931,6 +1975,22 @@ def specs():
                    "an all-zero group), code = clamp(round_half_even(w / scale), -8, 7); embedding, lm_head "
                    "(untied) and norms float32. The reference is WEIGHT-ONLY: the float32 model on W = "
                    "float32(code) * float32(scale) (one float32 multiply per element), all arithmetic float32")))
+    # The same float32 checkpoint compiled with --quantize fp8-tensor (one scale per weight; llmc reads a weight of
+    # more than 128 rows twice, maxima then codes: gate/up here have 256).
+    f32_only.append(
+        ("qwen3-fp8t-f32", Qwen3Config,
+         lambda: dict(qwen3_config(), hidden_size=128, intermediate_size=256, num_hidden_layers=2), 29, 2600, 0.45,
+         2.0, (),
+         [("weights not quantized (the float32 checkpoint)", fp8_tensor_weights("float"), False),
+          ("the same weights quantized in 128 x 128 blocks", fp8_tensor_weights("block128"), False),
+          ("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
+          EPS_ABLATION],
+         dict(fp8_tensor_reference=True, compile_args="--quantize fp8-tensor",
+              note="qwen3 float32 checkpoint (qwen3-w4-f32's, linked) compiled with --quantize fp8-tensor: every "
+                   "decoder-layer q/k/v/o and gate/up/down weight W as float8_e4m3fn with ONE float32 scale = "
+                   "max|W| / 448 for the whole tensor (1 if all zero), q = (W / scale) rounded to nearest even; "
+                   "embedding, lm_head and norms float32. The reference is WEIGHT-ONLY: the float32 model on "
+                   "W = float32(q) * scale, all arithmetic float32")))
     # A compressed-tensors int4 checkpoint written by the library (float32 only: the reference is the float32 model
     # on transformers' decompression of it).
     f32_only.append(
@@ -2240,6 +2300,9 @@ def make_one(spec, root):
             elif spec.int4_group_size:
                 fp8 = write_int4_reference(tmp, ref_dir, spec.int4_group_size)
                 model_dir = ref_dir
+            elif spec.fp8_tensor_reference:
+                fp8 = write_fp8_tensor_reference(tmp, ref_dir)
+                model_dir = ref_dir
             elif spec.ct_group_size:
                 fp8 = write_ct_checkpoint(tmp, ref_dir, spec.ct_group_size)
                 model_dir = ref_dir
@@ -2300,6 +2363,14 @@ def make_one(spec, root):
             os.chmod(out_dir, 0o755)
             for f in os.listdir(out_dir):
                 os.chmod(os.path.join(out_dir, f), 0o644)
+            if spec.fp8_tensor_reference:  # the same bytes as qwen3-w4-f32's: a link, not a second copy
+                twin = os.path.join(root, "qwen3-w4-f32", "model.safetensors")
+                mine = os.path.join(out_dir, "model.safetensors")
+                with open(twin, "rb") as a, open(mine, "rb") as b:
+                    if a.read() != b.read():
+                        sys.exit("qwen3-fp8t-f32: its checkpoint is not qwen3-w4-f32's; make both")
+                os.remove(mine)
+                os.symlink(os.path.join("..", "qwen3-w4-f32", "model.safetensors"), mine)
         break
     else:
         sys.exit(f"{spec.name}: no seed with a large enough greedy margin in {spec.max_seed_tries} tries")
