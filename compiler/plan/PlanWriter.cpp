@@ -92,6 +92,8 @@ std::optional<pl::DType> planDType(Type t) {
     return pl::DType::F8E4M3;
   if (t.isInteger(4))
     return pl::DType::I4;
+  if (t.isInteger(8))
+    return pl::DType::I8;
   return std::nullopt;
 }
 
@@ -174,16 +176,17 @@ public:
   WalkResult collectQuantized(llm::ParamOp p, llm::QuantWeightType q) {
     const bool fp8 = isa<Float8E4M3FNType>(q.getStorage()) &&
                      q.getScale().isF32();
-    const bool i4 = q.getStorage().isInteger(4) &&
-                    (q.getScale().isF32() || q.getScale().isF16() ||
-                     q.getScale().isBF16()) &&
+    const bool floatScale = q.getScale().isF32() || q.getScale().isF16() ||
+                            q.getScale().isBF16();
+    const bool i4 = q.getStorage().isInteger(4) && floatScale &&
                     q.getShape().back() % 2 == 0;
-    if ((!fp8 && !i4) || q.getZero()) {
+    const bool i8 = q.getStorage().isInteger(8) && floatScale;
+    if ((!fp8 && !i4 && !i8) || q.getZero()) {
       p.emitError("quantized weight '")
           << p.getName() << "' (" << q
           << "): plans hold f8E4M3FN values with f32 scales, and i4 values "
-             "(an even number of columns) with f32, f16 or bf16 scales, "
-             "without zero points";
+             "(an even number of columns) and i8 values with f32, f16 or "
+             "bf16 scales, without zero points";
       return WalkResult::interrupt();
     }
     const pl::DType valueType = *planDType(q.getStorage()),
@@ -214,9 +217,10 @@ public:
     specs.push_back({scalesName,
                      std::vector<int64_t>(scaleShape.begin(), scaleShape.end()),
                      scaleType});
-    // Random values: e4m3 codes of magnitude 1/8 to 15/16, i4 codes -8..7.
+    // Random values: e4m3 codes of magnitude 1/8 to 15/16, i4 codes
+    // -8..7, i8 codes -128..127.
     specs.back().randomScale =
-        (fp8 ? 1.0f : 0.125f) / std::sqrt(float(shape.back()));
+        (fp8 ? 1.0f : i4 ? 0.125f : 1.0f / 128) / std::sqrt(float(shape.back()));
     specs.back().scalesOf = p.getName().str();
     specDTypes.push_back(scaleType);
     return WalkResult::advance();

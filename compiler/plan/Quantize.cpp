@@ -123,6 +123,16 @@ void quantizeInt4Row(const float *w, int64_t cols, int64_t group,
   }
 }
 
+float quantizeInt8Row(const float *w, int64_t cols, int8_t *codes) {
+  float amax = 0.0f;
+  for (int64_t c = 0; c < cols; ++c)
+    amax = std::max(amax, std::fabs(w[c]));
+  const float scale = amax > 0.0f ? amax / kInt8Max : 1.0f;
+  for (int64_t c = 0; c < cols; ++c)
+    codes[c] = int8_t(std::clamp(std::nearbyint(w[c] / scale), -127.0f, 127.0f));
+  return scale;
+}
+
 double QuantError::rmsRelative() const {
   return sumSquares > 0 ? std::sqrt(sumSquaredError / sumSquares) : 0;
 }

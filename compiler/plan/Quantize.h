@@ -110,6 +110,15 @@ private:
   std::vector<QuantError> entries;
 };
 
+/// The largest int8 code's magnitude the scale maps max|w| to.
+inline constexpr float kInt8Max = 127.0f;
+
+/// Row `w` of `cols` floats, one f32 scale for the row (`llmc compile
+/// --quantize w8`, per-channel int8): scale = max|w| / 127 (1 for an
+/// all-zero row), code = w / scale rounded to the nearest integer (ties to
+/// even), so within half a step of w. Writes `cols` codes.
+float quantizeInt8Row(const float *w, int64_t cols, int8_t *codes);
+
 } // namespace llmc::plan_writer
 
 #endif // LLMC_COMPILER_PLAN_QUANTIZE_H

@@ -30,6 +30,7 @@ hf::TensorDType toTensorDType(llmc::plan::DType d) {
   case llmc::plan::DType::F32:
   case llmc::plan::DType::I32: // never a weight's (PlanWriter checks)
   case llmc::plan::DType::I4:  // only computed here (--quantize, random)
+  case llmc::plan::DType::I8:  // or read packed (pack_quantized)
     break;
   }
   return hf::TensorDType::F32;
@@ -179,6 +180,7 @@ private:
       quantK = spec.shape[1];
       quantType = spec.dtype;
     }
+    // --quantize's scales: f16 for int4 groups, f32 otherwise.
     const llmc::plan::DType scaleType = quantType == llmc::plan::DType::I4
                                             ? llmc::plan::DType::F16
                                             : llmc::plan::DType::F32;
@@ -274,7 +276,24 @@ private:
                                    uint64_t(r0 * quantK) * 4, floats))
       return e;
     const float *w = reinterpret_cast<const float *>(floats.data());
-    if (quantType == llmc::plan::DType::I4) {
+    if (quantType == llmc::plan::DType::I8) {
+      if (bn != 1 || bk != quantK)
+        return llvm::createStringError(
+            llvm::inconvertibleErrorCode(),
+            "--quantize: %s: int8 weights have one scale per row (block [1, "
+            "columns])",
+            name.c_str());
+      quantCodes.resize(size_t(quantK));
+      quantScales.resize(4);
+      const float scale = quantizeInt8Row(
+          w, quantK, reinterpret_cast<int8_t *>(quantCodes.data()));
+      std::memcpy(quantScales.data(), &scale, 4);
+      if (report && record) {
+        QuantError &e = report->of(name, "i8 1x" + std::to_string(bk));
+        for (int64_t c = 0; c < quantK; ++c)
+          e.add(w[c], float(int8_t(quantCodes[size_t(c)])) * scale);
+      }
+    } else if (quantType == llmc::plan::DType::I4) {
       if (bn != 1 || quantK % 2 != 0)
         return llvm::createStringError(
             llvm::inconvertibleErrorCode(),
@@ -312,25 +331,29 @@ private:
     quantRow = blockRow;
     return llvm::Error::success();
   }
-  /// The int32 words of a pack-quantized weight [rows, cols]: ceil(cols /
-  /// 8) per row.
-  static uint64_t packedRowBytes(const WeightSpec &spec) {
-    return uint64_t((spec.shape[1] + 7) / 8) * 4;
+  /// Values per int32 word of a pack-quantized weight: 8 (i4) or 4 (i8).
+  static int64_t perWord(const WeightSpec &spec) {
+    return spec.dtype == llmc::plan::DType::I4 ? 8 : 4;
   }
-  /// A pack-quantized weight: an I32 tensor [rows, ceil(cols / 8)] and,
-  /// when the checkpoint has it, its `weight_shape` [rows, cols].
+  /// The int32 words of a pack-quantized weight [rows, cols]: ceil(cols /
+  /// perWord) per row.
+  static uint64_t packedRowBytes(const WeightSpec &spec) {
+    return uint64_t((spec.shape[1] + perWord(spec) - 1) / perWord(spec)) * 4;
+  }
+  /// A pack-quantized weight: an I32 tensor [rows, ceil(cols / perWord)]
+  /// and, when the checkpoint has it, its `weight_shape` [rows, cols].
   llvm::Error checkPacked(const WeightSpec &spec) {
     const std::string name = resolveName(spec.name);
-    const std::vector<int64_t> words = {spec.shape[0],
-                                        (spec.shape[1] + 7) / 8};
+    const std::vector<int64_t> words = {
+        spec.shape[0], (spec.shape[1] + perWord(spec) - 1) / perWord(spec)};
     auto tensor = hf::requireTensor(archive, name, words, "");
     if (!tensor)
       return tensor.takeError();
     if ((*tensor)->dtype != hf::TensorDType::I32)
       return llvm::createStringError(
           llvm::inconvertibleErrorCode(),
-          "%s: tensor \"%s\" has dtype %s; pack-quantized int4 values are "
-          "I32 words",
+          "%s: tensor \"%s\" has dtype %s; pack-quantized integer values "
+          "are I32 words",
           (*tensor)->file.c_str(), name.c_str(),
           hf::tensorDTypeName((*tensor)->dtype).str().c_str());
     llvm::StringRef prefix(name);
@@ -360,15 +383,17 @@ private:
           (long long)spec.shape[1]);
     return llvm::Error::success();
   }
-  /// Bytes [offset, offset + out.size()) of the plan's I4 rows (cols / 2
-  /// bytes each) from the checkpoint's words: byte j of a row holds values
-  /// 2j and 2j + 1 in both layouts (little-endian words, low bits first);
-  /// flipping bit 3 of each nibble subtracts the 8.
+  /// Bytes [offset, offset + out.size()) of the plan's I4 or I8 rows from
+  /// the checkpoint's words: the bytes of a row hold the same values in
+  /// both layouts (little-endian words, low bits first); flipping the top
+  /// bit of each value subtracts the 2^(bits - 1).
   llvm::Error fillPacked(const WeightSpec &spec, uint64_t offset,
                          llvm::MutableArrayRef<uint8_t> out) {
     const hf::TensorView &tensor = *archive.find(resolveName(spec.name));
-    const uint64_t rowBytes = uint64_t(spec.shape[1]) / 2,
+    const uint64_t rowBytes =
+                       runtime::packedBytes(spec.dtype, uint64_t(spec.shape[1])),
                    srcRowBytes = packedRowBytes(spec);
+    const uint8_t flip = spec.dtype == llmc::plan::DType::I4 ? 0x88 : 0x80;
     for (uint64_t done = 0; done < out.size();) {
       const uint64_t at = offset + done, row = at / rowBytes,
                      within = at % rowBytes;
@@ -378,7 +403,7 @@ private:
       if (llvm::Error e = archive.read(tensor, row * srcRowBytes + within, dst))
         return e;
       for (uint8_t &b : dst)
-        b ^= 0x88;
+        b ^= flip;
       done += n;
     }
     return llvm::Error::success();
@@ -511,8 +536,9 @@ public:
       }
       return llvm::Error::success();
     }
-    // I4: every byte is two codes of -8..7.
-    if (spec.dtype == llmc::plan::DType::I4) {
+    // I4: every byte is two codes of -8..7; I8: one of -128..127.
+    if (spec.dtype == llmc::plan::DType::I4 ||
+        spec.dtype == llmc::plan::DType::I8) {
       for (uint64_t i = 0; i < out.size(); ++i)
         out[i] = uint8_t(splitmix64(stream + offset + i));
       return llvm::Error::success();

@@ -348,9 +348,10 @@ int compileMain(int argc, char **argv) {
                "scale per 128 x 128 block (max|w| / 448, round to nearest). "
                "fp8-tensor: the same with one f32 scale per weight. "
                "w4-g128: signed int4 values with an f16 scale per group of "
-               "128 input features (max|w| / 7, round to nearest). Dense "
-               "models only (w8: not yet)"),
-      cl::value_desc("fp8-block|fp8-tensor|w4-g128"), cl::cat(category));
+               "128 input features (max|w| / 7, round to nearest). "
+               "w8: signed int8 values with one f32 scale per output row "
+               "(max|w| / 127, round to nearest). Dense models only"),
+      cl::value_desc("fp8-block|fp8-tensor|w4-g128|w8"), cl::cat(category));
   cl::opt<bool> report(
       "report",
       cl::desc("With --quantize and -o: after writing the plan, print each "
@@ -439,10 +440,9 @@ int compileMain(int argc, char **argv) {
     return fail(toString(config.takeError()));
   if (quantize.getNumOccurrences()) {
     if (quantize != "fp8-block" && quantize != "fp8-tensor" &&
-        quantize != "w4-g128")
+        quantize != "w4-g128" && quantize != "w8")
       return fail("--quantize: unsupported scheme '" + quantize +
-                  "' (supported: fp8-block, fp8-tensor, w4-g128; w8 is not "
-                  "built yet)");
+                  "' (supported: fp8-block, fp8-tensor, w4-g128, w8)");
     if (!config->quantMethod.empty())
       return fail("--quantize: " + config->path +
                   " is already quantized (quant_method \"" +
@@ -460,8 +460,12 @@ int compileMain(int argc, char **argv) {
       config->fp8 = llmc::hf::ModelConfig::FP8Block{
           std::numeric_limits<int64_t>::max(),
           std::numeric_limits<int64_t>::max(), {}};
+    else if (quantize == "w8") // one f32 scale per row
+      config->intWeights = llmc::hf::ModelConfig::IntWeights{
+          8, std::numeric_limits<int64_t>::max(), {},
+          llmc::hf::DType::F32};
     else
-      config->int4 = llmc::hf::ModelConfig::Int4Group{};
+      config->intWeights = llmc::hf::ModelConfig::IntWeights{};
     config->quantizeAtCompile = true;
   }
 
@@ -546,7 +550,14 @@ int compileMain(int argc, char **argv) {
   // Quantized checkpoints are refused where weights are read; without
   // weights the model compiles in its dtype. What the compile leaves out is
   // said now and kept in the plan for `llmc inspect`.
-  if (config->quantizeAtCompile && config->int4) {
+  if (config->quantizeAtCompile && config->intWeights &&
+      config->intWeights->bits == 8) {
+    planOptions.notes.push_back(
+        "--quantize w8: decoder linear weights quantized to signed int8 "
+        "with one f32 scale per output row (max|w| / 127, round to "
+        "nearest) from the " +
+        llmc::hf::dtypeName(config->dtype).str() + " checkpoint");
+  } else if (config->quantizeAtCompile && config->intWeights) {
     planOptions.notes.push_back(
         "--quantize w4-g128: decoder linear weights quantized to signed "
         "int4 in groups of 128 input features (a whole row when shorter) "
@@ -571,14 +582,15 @@ int compileMain(int argc, char **argv) {
         " (transformers' FP8 kernels also quantize them, per token and "
         "block of " +
         std::to_string(config->fp8->cols) + ")");
-  } else if (config->int4) {
+  } else if (config->intWeights) {
     const bool perRow =
-        config->int4->group == std::numeric_limits<int64_t>::max();
+        config->intWeights->group == std::numeric_limits<int64_t>::max();
     planOptions.notes.push_back(
         "quantization_config (compressed-tensors, pack-quantized): decoder "
-        "linear weights kept as symmetric int4 " +
+        "linear weights kept as symmetric int" +
+        std::to_string(config->intWeights->bits) + " " +
         (perRow ? std::string("with one scale per row")
-                : "in groups of " + std::to_string(config->int4->group) +
+                : "in groups of " + std::to_string(config->intWeights->group) +
                       " input features") +
         ", dequantized exactly; activations stay " +
         llmc::hf::dtypeName(config->dtype).str());
@@ -649,12 +661,12 @@ int compileMain(int argc, char **argv) {
     archive = std::move(*opened);
     // A compressed-tensors checkpoint's scales are read as stored: their
     // dtype is the first weight_scale tensor's.
-    if (config->int4 && !config->quantizeAtCompile)
+    if (config->intWeights && !config->quantizeAtCompile)
       for (const llmc::hf::TensorView &t : archive->tensors())
         if (StringRef(t.name).ends_with(".weight_scale")) {
           using TD = llmc::hf::TensorDType;
           if (t.dtype == TD::F32 || t.dtype == TD::F16 || t.dtype == TD::BF16)
-            config->int4->scaleDtype =
+            config->intWeights->scaleDtype =
                 t.dtype == TD::F32   ? llmc::hf::DType::F32
                 : t.dtype == TD::F16 ? llmc::hf::DType::F16
                                      : llmc::hf::DType::BF16;

@@ -180,8 +180,8 @@ ModelConfig::FP8Block readFP8(const Reader &q) {
 /// the "pack-quantized" format (int32 words of eight values, each stored
 /// plus 8: `weight_packed`, `weight_scale`, `weight_shape`). Every other
 /// scheme is refused by name.
-ModelConfig::Int4Group readCompressedTensors(const Reader &q) {
-  ModelConfig::Int4Group int4;
+ModelConfig::IntWeights readCompressedTensors(const Reader &q) {
+  ModelConfig::IntWeights weights;
   auto isEmpty = [&](const char *key) {
     if (!q.has(key))
       return true;
@@ -193,7 +193,7 @@ ModelConfig::Int4Group readCompressedTensors(const Reader &q) {
     if (!isEmpty(key))
       q.fail(key, "unsupported: " + describe(q.object.at(key)) +
                       " (compressed-tensors checkpoints are read with "
-                      "weight-only int4 quantization and nothing else)");
+                      "weight-only int4/int8 quantization and nothing else)");
   std::string format = q.has("format") ? q.string("format") : "";
   if (!q.has("config_groups") || !q.object.at("config_groups").is_object() ||
       q.object.at("config_groups").size() != 1)
@@ -225,14 +225,15 @@ ModelConfig::Int4Group readCompressedTensors(const Reader &q) {
   if (!g.has("weights") || !g.object.at("weights").is_object())
     g.fail("weights", "expected the weights' quantization arguments");
   const Reader w(g.object.at("weights"), g.prefix + "weights.");
-  if (w.integer("num_bits", 1, 64) != 4)
+  weights.bits = int(w.integer("num_bits", 1, 64));
+  if (weights.bits != 4 && weights.bits != 8)
     w.fail("num_bits", "unsupported: " + w.object.at("num_bits").dump() +
-                           " bits (4-bit weights are read)");
+                           " bits (4- and 8-bit weights are read)");
   if (w.string("type") != "int")
     w.fail("type", "unsupported: \"" + w.string("type") +
                        "\" (integer weights are read)");
   if (!w.boolean("symmetric", true))
-    w.fail("symmetric", "unsupported: asymmetric int4 (zero points are not "
+    w.fail("symmetric", "unsupported: asymmetric integers (zero points are not "
                         "read yet)");
   if (w.boolean("dynamic", false))
     w.fail("dynamic", "unsupported: dynamic weight quantization");
@@ -242,9 +243,9 @@ ModelConfig::Int4Group readCompressedTensors(const Reader &q) {
                            "not read)");
   const std::string strategy = w.string("strategy");
   if (strategy == "group")
-    int4.group = w.integer("group_size", 1, int64_t(1) << 30);
+    weights.group = w.integer("group_size", 1, int64_t(1) << 30);
   else if (strategy == "channel")
-    int4.group = std::numeric_limits<int64_t>::max(); // one per row
+    weights.group = std::numeric_limits<int64_t>::max(); // one per row
   else
     w.fail("strategy", "unsupported: \"" + strategy +
                            "\" (\"group\" and \"channel\" are read)");
@@ -261,10 +262,10 @@ ModelConfig::Int4Group readCompressedTensors(const Reader &q) {
           !llvm::Regex(llvm::StringRef(name).drop_front(3)).isValid(error))
         q.fail("ignore", "\"" + name + "\" is not a regular expression we "
                          "read: " + error);
-      int4.notConverted.push_back(name);
+      weights.notConverted.push_back(name);
     }
   }
-  return int4;
+  return weights;
 }
 
 // Bounds that reject nonsense while leaving room for models to come.
@@ -1263,7 +1264,7 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
     if (cfg.quantMethod == "fp8")
       cfg.fp8 = readFP8(Reader(q, "quantization_config."));
     else if (cfg.quantMethod == "compressed-tensors")
-      cfg.int4 = readCompressedTensors(Reader(q, "quantization_config."));
+      cfg.intWeights = readCompressedTensors(Reader(q, "quantization_config."));
   }
 
   cfg.vocabSize = top.integer("vocab_size", 1, kMaxVocab);
@@ -1499,17 +1500,17 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
   // the IR yet: such checkpoints stay refused (quantizedError).
   if (cfg.fp8 && (cfg.moe || cfg.mla))
     cfg.fp8.reset();
-  if (cfg.int4 && (cfg.moe || cfg.mla))
-    cfg.int4.reset();
-  if (cfg.int4)
-    cfg.int4->scaleDtype = cfg.dtype; // until the checkpoint says otherwise
+  if (cfg.intWeights && (cfg.moe || cfg.mla))
+    cfg.intWeights.reset();
+  if (cfg.intWeights)
+    cfg.intWeights->scaleDtype = cfg.dtype; // until the checkpoint says otherwise
   // Every Linear is quantized but those `ignore` names: the LM head must
   // be one of them (no quantized LM head yet).
-  if (cfg.int4 && !cfg.int4->ignores("lm_head"))
+  if (cfg.intWeights && !cfg.intWeights->ignores("lm_head"))
     top.fail("quantization_config.ignore",
              "unsupported: a quantized lm_head (\"lm_head\" is not in "
              "ignore)");
-  if (cfg.int4 && cfg.fusedProjections)
+  if (cfg.intWeights && cfg.fusedProjections)
     top.fail("quantization_config",
              "unsupported: int4 weights of fused projections (" +
                  cfg.modelType + "'s qkv_proj, gate_up_proj)");
@@ -1524,7 +1525,7 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
 
 } // namespace
 
-bool ModelConfig::Int4Group::ignores(const std::string &module) const {
+bool ModelConfig::IntWeights::ignores(const std::string &module) const {
   for (const std::string &entry : notConverted) {
     llvm::StringRef e(entry);
     if (e.consume_front("re:")) {
@@ -1545,7 +1546,7 @@ std::string quantizedError(const ModelConfig &config) {
             "Attention layers; dense FP8 checkpoints are read"
       : config.quantMethod == "compressed-tensors"
           ? " with Mixture-of-Experts or Multi-head Latent Attention "
-            "layers; dense int4 pack-quantized checkpoints are read"
+            "layers; dense int4/int8 pack-quantized checkpoints are read"
           : "";
   return config.path + ": key \"quantization_config\": unsupported: "
                        "quantized checkpoints (quant_method \"" +
@@ -1578,6 +1579,7 @@ llvm::StringRef dtypeName(DType dtype) {
   case DType::I32:
   case DType::F8E4M3:
   case DType::I4:
+  case DType::I8:
     break;
   }
   return "?";

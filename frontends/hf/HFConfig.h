@@ -233,14 +233,17 @@ struct ModelConfig {
     std::vector<std::string> notConverted;
   };
   std::optional<FP8Block> fp8;
-  /// The decoder's linear weights as signed int4 in groups of `group`
-  /// consecutive input features (at most a row), each group with a scale:
-  /// from `llmc compile --quantize w4-g128` (quantizeAtCompile; f16 scales,
-  /// compiler/plan/Quantize.h; a weight whose input features are odd stays
-  /// in `dtype`), or quant_method "compressed-tensors" (pack-quantized,
-  /// symmetric, weight-only: `<module>.weight_packed` and `.weight_scale`
-  /// of `scaleDtype`, the modules `ignore` names left in `dtype`).
-  struct Int4Group {
+  /// The decoder's linear weights as signed integers of `bits` (4 or 8)
+  /// in groups of `group` consecutive input features (at most a row), each
+  /// group with a scale: from `llmc compile --quantize w4-g128 | w8`
+  /// (quantizeAtCompile; compiler/plan/Quantize.h: int4 with f16 scales,
+  /// a weight whose input features are odd staying in `dtype`; int8 with
+  /// one f32 scale per row), or quant_method "compressed-tensors"
+  /// (pack-quantized, symmetric, weight-only: `<module>.weight_packed` and
+  /// `.weight_scale` of `scaleDtype`, the modules `ignore` names left in
+  /// `dtype`).
+  struct IntWeights {
+    int bits = 4;
     int64_t group = 128;
     /// compressed-tensors' `ignore`: module names, or "re:" and a regular
     /// expression matched from the start of the name.
@@ -252,7 +255,7 @@ struct ModelConfig {
     /// unquantized.
     bool ignores(const std::string &module) const;
   };
-  std::optional<Int4Group> int4;
+  std::optional<IntWeights> intWeights;
   /// fp8 or int4 comes from `llmc compile --quantize`: the checkpoint is
   /// float and the plan writer quantizes it.
   bool quantizeAtCompile = false;

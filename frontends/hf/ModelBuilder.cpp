@@ -43,6 +43,7 @@ public:
     case DType::I32:    // never a config's dtype
     case DType::F8E4M3: // only a quantized weight's values
     case DType::I4:
+    case DType::I8:
       act = b.getF32Type();
       break;
     }
@@ -134,14 +135,14 @@ private:
   /// modules_to_not_convert names (a substring match, as transformers
   /// makes it).
   bool quantizedModule(const std::string &module) const {
-    if ((!cfg.fp8 && !cfg.int4) ||
+    if ((!cfg.fp8 && !cfg.intWeights) ||
         module.find("layers.") == std::string::npos)
       return false;
     if (cfg.fp8)
       for (const std::string &skip : cfg.fp8->notConverted)
         if (module.find(skip) != std::string::npos)
           return false;
-    if (cfg.int4 && cfg.int4->ignores(weightName(module)))
+    if (cfg.intWeights && cfg.intWeights->ignores(weightName(module)))
       return false;
     return true;
   }
@@ -153,16 +154,18 @@ private:
     llm::QuantWeightType type;
     std::string values = module + ".weight", scales;
     bool packed = false;
-    if (cfg.int4) {
-      // --quantize packs rows of whole bytes; a checkpoint's odd rows
-      // cannot be read yet.
-      if (in % 2 != 0 && cfg.quantizeAtCompile)
+    if (cfg.intWeights) {
+      // --quantize packs int4 rows of whole bytes; a checkpoint's odd
+      // rows cannot be read yet.
+      const bool i4 = cfg.intWeights->bits == 4;
+      if (i4 && in % 2 != 0 && cfg.quantizeAtCompile)
         return param(module + ".weight", {out, in});
-      Type scale = cfg.int4->scaleDtype == DType::BF16  ? b.getBF16Type()
-                   : cfg.int4->scaleDtype == DType::F32 ? b.getF32Type()
+      Type scale = cfg.intWeights->scaleDtype == DType::BF16  ? b.getBF16Type()
+                   : cfg.intWeights->scaleDtype == DType::F32 ? b.getF32Type()
                                                         : b.getF16Type();
-      type = llm::QuantWeightType::get(&ctx, {out, in}, b.getIntegerType(4),
-                                       {1, std::min(cfg.int4->group, in)},
+      type = llm::QuantWeightType::get(&ctx, {out, in},
+                                       b.getIntegerType(i4 ? 4 : 8),
+                                       {1, std::min(cfg.intWeights->group, in)},
                                        scale, Type());
       scales = module + ".weight_scale";
       if (!cfg.quantizeAtCompile) {

@@ -102,6 +102,7 @@ inline constexpr uint64_t dtypeSize(llmc::plan::DType dtype) {
   case llmc::plan::DType::BF16:
     return 2;
   case llmc::plan::DType::F8E4M3:
+  case llmc::plan::DType::I8:
     return 1;
   }
   return 0;
@@ -120,7 +121,7 @@ inline constexpr uint64_t packedBytes(llmc::plan::DType dtype,
                                         : elements * dtypeSize(dtype);
 }
 
-/// "f32", "f16", "bf16", "i32", "f8e4m3", "i4", or "invalid dtype" outside
+/// "f32", "f16", "bf16", "i32", "f8e4m3", "i4", "i8", or "invalid dtype" outside
 /// the enum.
 inline const char *dtypeName(llmc::plan::DType dtype) {
   switch (dtype) {
@@ -136,6 +137,8 @@ inline const char *dtypeName(llmc::plan::DType dtype) {
     return "f8e4m3";
   case llmc::plan::DType::I4:
     return "i4";
+  case llmc::plan::DType::I8:
+    return "i8";
   }
   return "invalid dtype";
 }

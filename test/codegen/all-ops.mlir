@@ -16,7 +16,9 @@
 // scalar path), scaled per token by a
 // sigmoid gate (Qwen2-MoE's shared_expert_gate); quantized linears (FP8
 // blocks of 32 x 32, int4 groups of 32 along rows of 80 with f16 scales,
-// the last group partial, and of 64 with bf16 scales and a bias); and a
+// the last group partial, and of 64 with bf16 scales and a bias; int8 rows
+// with one f32 scale, and rows of 40 in f16-scaled groups of 16, the
+// one-byte path); and a
 // third attention
 // layer of Multi-head Latent Attention (32 heads, latent 32, RoPE 8 on the
 // trailing dims of 24-wide queries in fp32, values 12 wide) over a latent
@@ -73,6 +75,8 @@
 // CHECK: kernel.call @gemv_e4m3({{.*}}entry = "linear_gemv_e4m3_n80_k64_b32x32_f32_f32"{{.*}}min_tokens = 1 : i32
 // CHECK: kernel.call @gemv_i4({{.*}}entry = "linear_gemv_i4_n64_k80_g32_sf16_f32_f32"{{.*}}min_tokens = 1 : i32, scales = array<i1: false, false, true, false>
 // CHECK: kernel.call @gemv_i4({{.*}}entry = "linear_gemv_i4_n64_k64_g64_sbf16_f32_f32_biasf32"
+// CHECK: kernel.call @gemv_i8({{.*}}entry = "linear_gemv_i8_n40_k64_g64_sf32_f32_f32"
+// CHECK: kernel.call @gemv_i8({{.*}}entry = "linear_gemv_i8_n64_k40_g16_sf16_f32_f32"
 // CHECK: kernel.call @add({{.*}}entry = "add_s64_f32_f32_f32"
 // CHECK: kernel.call @softcap({{.*}}entry = "softcap_s64_f32_f32_{{[0-9A-F]+}}"
 // CHECK: kernel.call @rms_norm({{.*}}entry = "rms_norm_s64_g1_var0_f32_f32_f32"
@@ -199,7 +203,11 @@ func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?
   %qw3 = llm.param "quant_i4_wide.weight" scales "quant_i4_wide.weight_scale" : !llm.qweight<shape = [64, 64], storage = i4, block = [1, 64], scale = bf16>
   %qb3 = llm.param "quant_i4_wide.bias" : tensor<64x!dt>
   %q3 = llm.linear %q2, %qw3, %qb3 : tensor<?x64x!dt>, !llm.qweight<shape = [64, 64], storage = i4, block = [1, 64], scale = bf16>, tensor<64x!dt> -> tensor<?x64x!dt> loc("quant_i4_wide")
-  %de4 = llm.add %de3, %q3 : tensor<?x64x!dt> loc("quant_sum")
+  %qw4 = llm.param "quant_i8.weight" scales "quant_i8.weight_scale" : !llm.qweight<shape = [40, 64], storage = i8, block = [1, 64], scale = f32>
+  %q4 = llm.linear %q3, %qw4 : tensor<?x64x!dt>, !llm.qweight<shape = [40, 64], storage = i8, block = [1, 64], scale = f32> -> tensor<?x40x!dt> loc("quant_i8")
+  %qw5 = llm.param "quant_i8_narrow.weight" scales "quant_i8_narrow.weight_scale" : !llm.qweight<shape = [64, 40], storage = i8, block = [1, 16], scale = f16>
+  %q5 = llm.linear %q4, %qw5 : tensor<?x40x!dt>, !llm.qweight<shape = [64, 40], storage = i8, block = [1, 16], scale = f16> -> tensor<?x64x!dt> loc("quant_i8_narrow")
+  %de4 = llm.add %de3, %q5 : tensor<?x64x!dt> loc("quant_sum")
   %dc = llm.softcap %de4 cap 5.0 : tensor<?x64x!dt> loc("softcap")
   %r = llm.add %dc, %sum : tensor<?x64x!dt> loc("residual")
   %final_norm = llm.param "final_norm.weight" : tensor<64x!dt>

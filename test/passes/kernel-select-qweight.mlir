@@ -28,9 +28,20 @@ func.func @prefill(%x: tensor<?x256xbf16>) -> tensor<?x64xbf16> attributes {llm.
 
 // -----
 
+// An int8 weight with one f32 scale per row runs gemv_i8.
+// CHECK-LABEL: func.func @prefill
+// CHECK: kernel.call @gemv_i8(%{{.+}}, %[[W:[^,]+]], %[[W]], %{{.+}}) {{.*}}entry = "linear_gemv_i8_n64_k256_g256_sf32_bf16_bf16"
+func.func @prefill(%x: tensor<?x256xbf16>) -> tensor<?x64xbf16> attributes {llm.step = #llm.step<prefill>} {
+  %w = llm.param "o.qweight" scales "o.scales" : !llm.qweight<shape = [64, 256], storage = i8, block = [1, 256], scale = f32>
+  %y = llm.linear %x, %w : tensor<?x256xbf16>, !llm.qweight<shape = [64, 256], storage = i8, block = [1, 256], scale = f32> -> tensor<?x64xbf16>
+  return %y : tensor<?x64xbf16>
+}
+
+// -----
+
 func.func @prefill(%x: tensor<?x256xbf16>) -> tensor<?x64xbf16> attributes {llm.step = #llm.step<prefill>} {
   %w = llm.param "o.qweight" scales "o.scales" zeros "o.qzeros" : !llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16, zero = i4>
-  // expected-error @+1 {{'llm.linear' op has a quantized weight ('!llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16, zero = i4>'): the CUDA kernels read f8E4M3FN values with f32 scales, and i4 values in groups along a row of an even length with f16, bf16 or f32 scales, without zero points}}
+  // expected-error @+1 {{'llm.linear' op has a quantized weight ('!llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16, zero = i4>'): the CUDA kernels read f8E4M3FN values with f32 scales, and i4 (rows of an even length) and i8 values in groups along a row with f16, bf16 or f32 scales, without zero points}}
   %y = llm.linear %x, %w : tensor<?x256xbf16>, !llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16, zero = i4> -> tensor<?x64xbf16>
   return %y : tensor<?x64xbf16>
 }

@@ -423,28 +423,28 @@ TEST(HFConfig, CompressedTensorsInt4) {
        {{"group_0", {{"targets", {"Linear"}}, {"weights", weights}}}}},
       {"ignore", {"lm_head", "re:.*mlp\\.down_proj", "re:layers"}}};
   ModelConfig c = parse(j);
-  ASSERT_TRUE(c.int4);
+  ASSERT_TRUE(c.intWeights);
   EXPECT_FALSE(c.quantizeAtCompile);
-  EXPECT_EQ(c.int4->group, 32);
-  EXPECT_EQ(c.int4->scaleDtype, c.dtype);
-  EXPECT_TRUE(c.int4->ignores("lm_head"));
-  EXPECT_TRUE(c.int4->ignores("model.layers.3.mlp.down_proj"));
-  EXPECT_FALSE(c.int4->ignores("model.layers.3.mlp.up_proj"));
+  EXPECT_EQ(c.intWeights->group, 32);
+  EXPECT_EQ(c.intWeights->scaleDtype, c.dtype);
+  EXPECT_TRUE(c.intWeights->ignores("lm_head"));
+  EXPECT_TRUE(c.intWeights->ignores("model.layers.3.mlp.down_proj"));
+  EXPECT_FALSE(c.intWeights->ignores("model.layers.3.mlp.up_proj"));
   // re.match anchors at the start: "layers" does not match "model.layers".
-  EXPECT_FALSE(c.int4->ignores("model.layers.0.self_attn.q_proj"));
-  EXPECT_FALSE(c.int4->ignores("lm_head2"));
+  EXPECT_FALSE(c.intWeights->ignores("model.layers.0.self_attn.q_proj"));
+  EXPECT_FALSE(c.intWeights->ignores("lm_head2"));
   j["quantization_config"]["config_groups"]["group_0"]["weights"]["strategy"] =
       "channel";
   ModelConfig perRow = parse(j);
-  ASSERT_TRUE(perRow.int4);
-  EXPECT_EQ(perRow.int4->group, std::numeric_limits<int64_t>::max());
+  ASSERT_TRUE(perRow.intWeights);
+  EXPECT_EQ(perRow.intWeights->group, std::numeric_limits<int64_t>::max());
   // MoE models' experts have no int4 form: their checkpoints are refused.
   json moe = tiny("qwen3_moe");
   moe["num_experts"] = 4;
   moe["num_experts_per_tok"] = 2;
   moe["moe_intermediate_size"] = 32;
   moe["quantization_config"] = j["quantization_config"];
-  EXPECT_FALSE(parse(moe).int4);
+  EXPECT_FALSE(parse(moe).intWeights);
 }
 
 // Mixture-of-Experts: transformers' defaults and per-layer choices.

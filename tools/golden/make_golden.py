@@ -119,11 +119,16 @@ class Spec:
     # True (qwen3-fp8t-f32): like int4_group_size, for `--quantize fp8-tensor` (write_fp8_tensor_reference). Its float32
     # checkpoint is qwen3-w4-f32's (same sizes and seed), so the directory links to that file instead of a copy.
     fp8_tensor_reference: bool = False
+    # True (qwen3-w8-f32): the same for `--quantize w8` (write_int8_reference), linked to the same checkpoint.
+    int8_reference: bool = False
     # 0: no compressed-tensors. G > 0 (qwen3-ct-w4-f32, float32 only): the float32 checkpoint is quantized and
     # written by the compressed-tensors library itself (write_ct_checkpoint: symmetric int4 in groups of G,
     # pack-quantized); the reference, its noise and the ablations are the float32 model on transformers' own
     # decompression of it, loaded from a second directory; model.golden_fp8 carries the data for the ablations.
     ct_group_size: int = 0
+    # The compressed-tensors checkpoint's bits (4: groups of ct_group_size; 8: strategy "channel", one scale per row,
+    # qwen3-ct-w8-f32).
+    ct_bits: int = 4
 
 
 def ablate_config(**changes):
@@ -1510,6 +1515,54 @@ def write_fp8_tensor_reference(model_dir, ref_dir):
     return data
 
 
+def int8_quantize(w, divisor=127.0):
+    """float32 [out, in] -> (int8 codes, float32 scales [out, 1]): per row, scale = max|w| / divisor (1 for an
+    all-zero row), code = round_half_even(w / scale), in float32 (|w / scale| <= 127: no clamp needed)."""
+    peak = w.abs().amax(dim=1, keepdim=True)
+    scale = torch.where(peak > 0, peak / divisor, torch.ones_like(peak))
+    return torch.clamp(torch.round(w / scale), -127, 127).to(torch.int8), scale
+
+
+def write_int8_reference(model_dir, ref_dir):
+    """`llmc compile --quantize w8` (qwen3-w8-f32): ref_dir gets the float32 model with every decoder-layer linear
+    weight replaced by float32(code) * scale of its per-row int8 quantization."""
+    weights = load_safetensors(os.path.join(model_dir, "model.safetensors"))
+    ref, data = {}, dict(original={})
+    for name, w in weights.items():
+        if is_fp8_weight(name):
+            codes, scale = int8_quantize(w)
+            ref[name] = codes.float() * scale
+            data["original"][name] = w
+        else:
+            ref[name] = w
+    os.makedirs(ref_dir, exist_ok=True)
+    save_safetensors(ref, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
+    shutil.copy(os.path.join(model_dir, "config.json"), os.path.join(ref_dir, "config.json"))
+    return data
+
+
+def int8_weights(variant):
+    """The reference model with every quantized weight replaced by another quantization of the same weights."""
+
+    def apply(model, cfg):
+        data = model.golden_fp8
+        model = copy.deepcopy(model)
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, w in data["original"].items():
+                if variant == "float":
+                    q = w
+                elif variant == "int4":  # the same rows in int4 (one scale per row)
+                    codes, scale = int8_quantize(w, 7.0)
+                    q = torch.clamp(codes.float(), -8, 7) * scale
+                else:
+                    raise ValueError(variant)
+                params[name].copy_(q)
+        return model, cfg
+
+    return apply
+
+
 def fp8_tensor_weights(variant):
     """The reference model with every quantized weight replaced by another quantization of the same float32
     weights."""
@@ -1561,7 +1614,7 @@ def int4_weights(variant):
 CT_GROUP = 64
 
 
-def write_ct_checkpoint(model_dir, ref_dir, group):
+def write_ct_checkpoint(model_dir, ref_dir, group, bits=4):
     """Turn the float32 checkpoint build_and_save wrote into model_dir into a compressed-tensors one (every Linear
     but lm_head as int4 in groups of `group`: weight_packed int32, weight_scale float32, weight_shape int64;
     quantization_config added) with compressed-tensors' own functions, and write into ref_dir the reference: the
@@ -1573,7 +1626,10 @@ def write_ct_checkpoint(model_dir, ref_dir, group):
     from compressed_tensors.quantization.utils import calculate_qparams
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager")
     original = {n: p.detach().clone() for n, p in model.named_parameters() if is_fp8_weight(n)}
-    args = QuantizationArgs(num_bits=4, type="int", symmetric=True, strategy="group", group_size=group)
+    if bits == 4:
+        args = QuantizationArgs(num_bits=4, type="int", symmetric=True, strategy="group", group_size=group)
+    else:  # per channel: one scale per row
+        args = QuantizationArgs(num_bits=bits, type="int", symmetric=True, strategy="channel")
     apply_quantization_config(model, QuantizationConfig(
         config_groups={"group_0": QuantizationScheme(targets=["Linear"], weights=args)}, ignore=["lm_head"]))
     scales = {}
@@ -1582,7 +1638,7 @@ def write_ct_checkpoint(model_dir, ref_dir, group):
             if getattr(module, "quantization_scheme", None) is None:
                 continue
             w = module.weight
-            g = w.reshape(w.shape[0], -1, group)
+            g = w.reshape(w.shape[0], -1, group if bits == 4 else w.shape[1])
             scale, zero = calculate_qparams(g.amin(-1), g.amax(-1), args)
             module.weight_scale.copy_(scale)
             module.weight_zero_point.copy_(zero)
@@ -1611,8 +1667,8 @@ def write_ct_checkpoint(model_dir, ref_dir, group):
     with open(os.path.join(ref_dir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2, sort_keys=True)
         f.write("\n")
-    return dict(dir=model_dir, group=group, original=original, scales=scales, dense=ref,
-                version=compressed_tensors.__version__)
+    return dict(dir=model_dir, group=group if bits == 4 else None, bits=bits, original=original, scales=scales,
+                dense=ref, version=compressed_tensors.__version__)
 
 
 def ct_weights(variant):
@@ -1626,11 +1682,11 @@ def ct_weights(variant):
         with torch.no_grad():
             for name, w in data["original"].items():
                 dense, scale = data["dense"][name], data["scales"][name]
-                per_element = scale.repeat_interleave(data["group"], 1)[:, :w.shape[1]]
+                per_element = scale.repeat_interleave(data["group"] or w.shape[1], 1)[:, :w.shape[1]]
                 if variant == "float":  # not quantized
                     q = w
-                elif variant == "unshifted":  # the stored 0..15 read without subtracting 8
-                    q = dense + 8 * per_element
+                elif variant == "unshifted":  # the stored 0..15 (0..255) read without subtracting 8 (128)
+                    q = dense + (1 << (data["bits"] - 1)) * per_element
                 elif variant == "first_scale":  # each row's first group's scale for the whole row
                     q = (dense / per_element) * scale[:, :1]
                 else:
@@ -1652,15 +1708,18 @@ def ct_checkpoint_layout(model, prompt):
         prefix = name[:-len("weight")]
         packed, scale, shape = (stored[prefix + k] for k in ("weight_packed", "weight_scale", "weight_shape"))
         rows, cols = shape.tolist()
-        if packed.dtype != torch.int32 or tuple(packed.shape) != (rows, -(-cols // 8)):
+        bits = data["bits"]
+        per = 32 // bits
+        if packed.dtype != torch.int32 or tuple(packed.shape) != (rows, -(-cols // per)):
             sys.exit(f"qwen3-ct: {prefix}weight_packed is {packed.dtype} {tuple(packed.shape)}")
         words = packed.to(torch.int64) & 0xFFFFFFFF
-        codes = torch.stack([(words >> (4 * i)) & 15 for i in range(8)], dim=2).reshape(rows, -1)[:, :cols] - 8
-        dense = codes.float() * scale.float().repeat_interleave(data["group"], 1)[:, :cols]
+        mask, offset = (1 << bits) - 1, 1 << (bits - 1)
+        codes = torch.stack([(words >> (bits * i)) & mask for i in range(per)], dim=2).reshape(rows, -1)[:, :cols]
+        dense = (codes - offset).float() * scale.float().repeat_interleave(data["group"] or cols, 1)[:, :cols]
         if not torch.equal(params[name], dense):
             sys.exit(f"qwen3-ct: the reference's {name} is not float32(code) * scale of the checkpoint")
     return (f"{len(data['original'])} weights as compressed-tensors {data['version']} pack-quantized int32 words "
-            f"with F32 group scales; the reference (transformers' decompression) = float32(code) * scale exactly")
+            f"({data['bits']}-bit) with F32 scales; the reference (transformers' decompression) = float32(code) * scale exactly")
 
 
 def safetensors_header(path):
@@ -1991,6 +2050,21 @@ def specs():
                    "max|W| / 448 for the whole tensor (1 if all zero), q = (W / scale) rounded to nearest even; "
                    "embedding, lm_head and norms float32. The reference is WEIGHT-ONLY: the float32 model on "
                    "W = float32(q) * scale, all arithmetic float32")))
+    # The same float32 checkpoint compiled with --quantize w8 (int8, one scale per row).
+    f32_only.append(
+        ("qwen3-w8-f32", Qwen3Config,
+         lambda: dict(qwen3_config(), hidden_size=128, intermediate_size=256, num_hidden_layers=2), 29, 2600, 0.45,
+         2.0, (),
+         [("weights not quantized (the float32 checkpoint)", int8_weights("float"), False),
+          ("the same rows quantized to int4 (max|w| / 7, one scale per row)", int8_weights("int4"), False),
+          ("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
+          EPS_ABLATION],
+         dict(int8_reference=True, compile_args="--quantize w8",
+              note="qwen3 float32 checkpoint (qwen3-w4-f32's, linked) compiled with --quantize w8: every "
+                   "decoder-layer q/k/v/o and gate/up/down weight W as int8 with one float32 scale per output row, "
+                   "scale = max|W_row| / 127 (1 if all zero), code = round_half_even(W / scale); embedding, "
+                   "lm_head and norms float32. The reference is WEIGHT-ONLY: the float32 model on W = "
+                   "float32(code) * scale, all arithmetic float32")))
     # A compressed-tensors int4 checkpoint written by the library (float32 only: the reference is the float32 model
     # on transformers' decompression of it).
     f32_only.append(
@@ -2011,6 +2085,23 @@ def specs():
                    "lm_head ignored, embedding and norms F32. The reference is transformers' own load of the "
                    "checkpoint (compressed-tensors decompresses it to float32 Linear weights = code * scale); "
                    "activations are not quantized, all arithmetic float32")))
+    # A compressed-tensors int8 checkpoint (W8A16, one scale per row), written by the library.
+    f32_only.append(
+        ("qwen3-ct-w8-f32", Qwen3Config,
+         lambda: dict(qwen3_config(), hidden_size=128, intermediate_size=256, num_hidden_layers=2), 29, 2800, 0.45,
+         2.0, (),
+         [("weights not quantized (the float32 weights the checkpoint was made from)", ct_weights("float"), False),
+          ("stored codes read without subtracting 128", ct_weights("unshifted"), False),
+          ("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
+          EPS_ABLATION],
+         dict(ct_group_size=1, ct_bits=8, reference_checks=[ct_checkpoint_layout],
+              note="qwen3 as an llm-compressor W8A16 checkpoint, written by the compressed-tensors library: every "
+                   "decoder-layer q/k/v/o and gate/up/down Linear as symmetric int8 with one scale per output row "
+                   "(strategy channel; scale = max|w| / 127.5 by calculate_qparams, code = clamp(round(w / scale), "
+                   "-128, 127)), format pack-quantized: <prefix>.weight_packed I32 [out, in/4] (four codes + 128 per "
+                   "word, low bits first), <prefix>.weight_scale F32 [out, 1], <prefix>.weight_shape I64 [2]; "
+                   "lm_head ignored. The reference is transformers' own load of the checkpoint (decompressed to "
+                   "float32 Linear weights = code * scale); all arithmetic float32")))
     for name, cls, make_cfg, prompt_len, seed, embed_std, bigram, drop_keys, ablations, *extra in f32_only:
         out.append(Spec(name, cls, torch.float32, prompt_len, seed, make_cfg(), embed_std, bigram, drop_keys,
                         ablations, **(extra[0] if extra else {})))
@@ -2303,8 +2394,11 @@ def make_one(spec, root):
             elif spec.fp8_tensor_reference:
                 fp8 = write_fp8_tensor_reference(tmp, ref_dir)
                 model_dir = ref_dir
+            elif spec.int8_reference:
+                fp8 = write_int8_reference(tmp, ref_dir)
+                model_dir = ref_dir
             elif spec.ct_group_size:
-                fp8 = write_ct_checkpoint(tmp, ref_dir, spec.ct_group_size)
+                fp8 = write_ct_checkpoint(tmp, ref_dir, spec.ct_group_size, spec.ct_bits)
                 model_dir = ref_dir
             model = load(model_dir, spec.dtype, model_class=spec.model_class)
             model.golden_fp8 = fp8
@@ -2363,12 +2457,12 @@ def make_one(spec, root):
             os.chmod(out_dir, 0o755)
             for f in os.listdir(out_dir):
                 os.chmod(os.path.join(out_dir, f), 0o644)
-            if spec.fp8_tensor_reference:  # the same bytes as qwen3-w4-f32's: a link, not a second copy
+            if spec.fp8_tensor_reference or spec.int8_reference:  # qwen3-w4-f32's bytes: a link, not a copy
                 twin = os.path.join(root, "qwen3-w4-f32", "model.safetensors")
                 mine = os.path.join(out_dir, "model.safetensors")
                 with open(twin, "rb") as a, open(mine, "rb") as b:
                     if a.read() != b.read():
-                        sys.exit("qwen3-fp8t-f32: its checkpoint is not qwen3-w4-f32's; make both")
+                        sys.exit(f"{spec.name}: its checkpoint is not qwen3-w4-f32's; make both")
                 os.remove(mine)
                 os.symlink(os.path.join("..", "qwen3-w4-f32", "model.safetensors"), mine)
         break

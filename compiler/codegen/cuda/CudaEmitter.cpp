@@ -32,7 +32,8 @@ const char *templateOf(llvm::StringRef callee) {
               "rope_kv_cache_write"},
              k_elementwise_cuh)
       .Cases({"rms_norm", "rms_norm_pair", "add_rms_norm"}, k_norm_cuh)
-      .Cases({"gemv", "gemv_multi", "gemv_e4m3", "gemv_i4"}, k_gemv_cuh)
+      .Cases({"gemv", "gemv_multi", "gemv_e4m3", "gemv_i4", "gemv_i8"},
+             k_gemv_cuh)
       .Case("gemm_mma", k_gemm_mma_cuh)
       .Case("gemm_simt", k_gemm_simt_cuh)
       .Cases({"attn_prefill", "attn_decode_split", "attn_decode_combine"},
@@ -111,11 +112,11 @@ entryParamTypes(kernel::CallOp call) {
       types.push_back("const " + *name + " *__restrict__");
       continue;
     }
-    // A quantized weight's values: bytes (E4M3 codes, or two int4 codes
-    // each), decoded in the kernel.
+    // A quantized weight's values: bytes (E4M3 or int8 codes, or two int4
+    // codes each), decoded in the kernel.
     if (auto q = dyn_cast<llm::QuantWeightType>(t)) {
       if (!isa<Float8E4M3FNType>(q.getStorage()) &&
-          !q.getStorage().isInteger(4))
+          !q.getStorage().isInteger(4) && !q.getStorage().isInteger(8))
         return err("no CUDA type for quantized storage");
       types.push_back("const unsigned char *__restrict__");
       continue;

@@ -104,9 +104,11 @@ LogicalResult ParamOp::verify() {
       return emitOpError() << "quantized weight '" << getName()
                            << "': stacked, rows, transposed and interleaved "
                               "are not supported for quantized weights yet";
-    if (getPackQuantized() && !q.getStorage().isInteger(4))
+    if (getPackQuantized() && !q.getStorage().isInteger(4) &&
+        !q.getStorage().isInteger(8))
       return emitOpError() << "pack_quantized weight '" << getName()
-                           << "' needs i4 storage, got " << q.getStorage();
+                           << "' needs i4 or i8 storage, got "
+                           << q.getStorage();
     return success();
   }
   if (getPackQuantized())

@@ -68,11 +68,11 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
     `scales` and, when its type has zero points, their tensor with `zeros`
     (checkpoint names; their shape is the type's getScaleShape()). The
     recipes above do not apply to quantized weights yet. With
-    `pack_quantized` (i4 storage only), the checkpoint tensor holds the
+    `pack_quantized` (i4 or i8 storage), the checkpoint tensor holds the
     values as compressed-tensors' "pack-quantized" format writes them:
-    int32 words `[rows, ceil(columns / 8)]`, eight values per word from the
-    low bits up, each stored plus 8 (0..15); the plan holds them re-based
-    to two's complement.
+    int32 words `[rows, ceil(columns * bits / 32)]`, values from the low
+    bits up, each stored plus 2^(bits - 1) (i4: 0..15, i8: 0..255); the
+    plan holds them re-based to two's complement.
 
     ```mlir
     %w = llm.param "model.layers.0.self_attn.q_proj.weight" : tensor<2048x2048xbf16>

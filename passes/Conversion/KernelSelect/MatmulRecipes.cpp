@@ -129,21 +129,23 @@ Matmul ofLinear(llm::LinearOp l) {
 /// pass: FP8 blocks with f32 scales run gemv_e4m3 (8 tokens took 146
 /// registers with f32 activations, 4 takes 99; bf16: 46); int4 groups
 /// along a row ([1, G], an even row length) with f16, bf16 or f32 scales
-/// run gemv_i4.
+/// run gemv_i4, int8 ones gemv_i8 (the same template, gemv_int).
 FailureOr<unsigned> quantizedLinear(llm::LinearOp l, llm::QuantWeightType q,
                                     KernelBuilder &b) {
   const bool fp8 = isa<Float8E4M3FNType>(q.getStorage()) &&
                    q.getScale().isF32();
-  const bool i4 = q.getStorage().isInteger(4) && q.getBlock()[0] == 1 &&
-                  q.getShape()[1] % 2 == 0 &&
-                  (q.getScale().isF16() || q.getScale().isBF16() ||
-                   q.getScale().isF32());
-  if ((!fp8 && !i4) || q.getZero())
+  const bool rowGroups = q.getBlock()[0] == 1 &&
+                         (q.getScale().isF16() || q.getScale().isBF16() ||
+                          q.getScale().isF32());
+  const bool i4 = q.getStorage().isInteger(4) && rowGroups &&
+                  q.getShape()[1] % 2 == 0;
+  const bool i8 = q.getStorage().isInteger(8) && rowGroups;
+  if ((!fp8 && !i4 && !i8) || q.getZero())
     return l.emitOpError("has a quantized weight (")
            << q
            << "): the CUDA kernels read f8E4M3FN values with f32 scales, and "
-              "i4 values in groups along a row of an even length with f16, "
-              "bf16 or f32 scales, without zero points";
+              "i4 (rows of an even length) and i8 values in groups along a "
+              "row with f16, bf16 or f32 scales, without zero points";
   const int64_t n = q.getShape()[0], k = q.getShape()[1];
   const int64_t bn = q.getBlock()[0], bk = q.getBlock()[1];
   Value x = l.getInput(), y = l.getResult(), bias = l.getBias();
@@ -161,10 +163,10 @@ FailureOr<unsigned> quantizedLinear(llm::LinearOp l, llm::QuantWeightType q,
                       b.i(bk),    b.i(4),           b.flag(bool(bias)),
                       b.type(xt), b.type(biasType), b.type(yt)};
   } else {
-    c.callee = "gemv_i4";
-    c.entry = llvm::formatv("linear_gemv_i4_n{0}_k{1}_g{2}_s{3}_{4}_{5}{6}", n,
-                            k, bk, typeTag(q.getScale()), typeTag(xt),
-                            typeTag(yt), biasTag)
+    c.callee = i4 ? "gemv_i4" : "gemv_i8";
+    c.entry = llvm::formatv("linear_{0}_n{1}_k{2}_g{3}_s{4}_{5}_{6}{7}",
+                            c.callee, n, k, bk, typeTag(q.getScale()),
+                            typeTag(xt), typeTag(yt), biasTag)
                   .str();
     c.templateArgs = {b.i(n),
                       b.i(k),

@@ -112,6 +112,12 @@ void widen(const void *src, P::DType dtype, float *dst, size_t n) {
       dst[i] = f8e4m3ToFloat(b[i]);
     return;
   }
+  case P::DType::I8: {
+    const auto *b = static_cast<const int8_t *>(src);
+    for (size_t i = 0; i < n; ++i)
+      dst[i] = float(b[i]);
+    return;
+  }
   case P::DType::I4: {
     // Two's complement nibbles, element 2j in the low nibble of byte j:
     // each byte's pair from a table.

@@ -95,7 +95,7 @@ inline float roundTo(llmc::plan::DType dtype, float x) {
 }
 
 /// dst[i] = src[i] for n elements of `dtype` (a float type, or a quantized
-/// weight's f8e4m3 or i4 values; i4: `src` is the byte holding element 0
+/// weight's f8e4m3, i8 or i4 values; i4: `src` is the byte holding element 0
 /// in its low nibble) at `src`.
 void widen(const void *src, llmc::plan::DType dtype, float *dst, size_t n);
 

@@ -306,14 +306,15 @@ Status PlanChecker::checkQuant(
   const P::Weight *w = weights.Get(i);
   const P::WeightQuant *q = w->quant();
   const bool i4 = w->dtype() == P::DType::I4;
+  const bool integer = i4 || w->dtype() == P::DType::I8;
   if (!q) {
-    if (w->dtype() == P::DType::F8E4M3 || i4)
+    if (w->dtype() == P::DType::F8E4M3 || integer)
       return fail(what + dtypeName(w->dtype()) +
                   " values without their scales (quant)");
     return Status::success();
   }
-  if (w->dtype() != P::DType::F8E4M3 && !i4)
-    return fail(what + "quantized values must be f8e4m3 or i4, got " +
+  if (w->dtype() != P::DType::F8E4M3 && !integer)
+    return fail(what + "quantized values must be f8e4m3, i4 or i8, got " +
                 dtypeName(w->dtype()));
   const auto *shape = w->shape();
   if (i4 && (shape->size() == 0 || shape->Get(shape->size() - 1) % 2 != 0))
@@ -337,10 +338,11 @@ Status PlanChecker::checkQuant(
   const P::Weight *s = weights.Get(q->scales());
   const bool scaleType =
       s->dtype() == P::DType::F32 ||
-      (i4 && (s->dtype() == P::DType::F16 || s->dtype() == P::DType::BF16));
+      (integer &&
+       (s->dtype() == P::DType::F16 || s->dtype() == P::DType::BF16));
   if (!scaleType || s->quant() || !s->shape())
     return fail(what + "its scales (weight " + std::to_string(q->scales()) +
-                ") must be plain " + (i4 ? "f32, f16 or bf16" : "f32"));
+                ") must be plain " + (integer ? "f32, f16 or bf16" : "f32"));
   std::vector<int64_t> actual(s->shape()->begin(), s->shape()->end());
   if (actual != scaleShape)
     return fail(what + "its scales have shape " + shapeString(actual) +

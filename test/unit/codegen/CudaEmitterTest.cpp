@@ -119,6 +119,8 @@ TEST_P(EveryOpKind, GeneratesEachKernelKind) {
   EXPECT_NE(i4->source.find("const bf16 *__restrict__"), std::string::npos);
   EXPECT_NE(i4->source.find("const unsigned char *__restrict__"),
             std::string::npos);
+  EXPECT_TRUE(hasEntry(p, "linear_gemv_i8_n40_k64_g64_sf32_" + t));
+  EXPECT_TRUE(hasEntry(p, "linear_gemv_i8_n64_k40_g16_sf16_" + t));
   // Tensor cores for 16-bit types (K = 64 and 96 are multiples of 32),
   // CUDA cores for fp32.
   bool mma = t != "f32";

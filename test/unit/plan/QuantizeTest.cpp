@@ -178,6 +178,36 @@ TEST(Quantize, Int4GroupsAreWithinHalfAStepAndPackedLowNibbleFirst) {
   EXPECT_EQ(packed[1], 0xf1); // 1 low, -1 = 0xf high
 }
 
+TEST(Quantize, Int8RowsAreWithinHalfAStep) {
+  std::mt19937 rng(13);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int row = 0; row < 100; ++row) {
+    std::vector<float> w(static_cast<size_t>(301));
+    for (size_t c = 0; c < w.size(); ++c)
+      w[c] = (row % 9 == 0) ? 0.0f : normal(rng) * std::pow(10.0f, float(row % 5) - 3.0f);
+    std::vector<int8_t> codes(w.size());
+    const float scale = quantizeInt8Row(w.data(), int64_t(w.size()), codes.data());
+    float amax = 0.0f;
+    for (float v : w)
+      amax = std::max(amax, std::fabs(v));
+    EXPECT_EQ(scale, amax > 0.0f ? amax / 127.0f : 1.0f);
+    for (size_t c = 0; c < w.size(); ++c) {
+      ASSERT_GE(codes[c], -127);
+      EXPECT_LE(std::fabs(float(codes[c]) * scale - w[c]),
+                0.5f * scale * (1 + 1e-6f))
+          << "row " << row << " col " << c;
+    }
+  }
+  // Ties to even: max|w| = 127 gives scale 1.
+  const float w[4] = {127.0f, 2.5f, -3.5f, 0.5f};
+  int8_t codes[4];
+  EXPECT_EQ(quantizeInt8Row(w, 4, codes), 1.0f);
+  EXPECT_EQ(codes[0], 127);
+  EXPECT_EQ(codes[1], 2);
+  EXPECT_EQ(codes[2], -4);
+  EXPECT_EQ(codes[3], 0);
+}
+
 TEST(Quantize, Int4TiesGoToEven) {
   // max|w| = 7 gives scale 1: 2.5 -> 2, 3.5 -> 4, -0.5 -> 0, -1.5 -> -2.
   const float w[6] = {7.0f, 2.5f, 3.5f, -0.5f, -1.5f, 0.0f};

@@ -302,6 +302,36 @@ TEST(CpuOps, LinearInt4GroupQuantizedWeight) {
   }
 }
 
+TEST(CpuOps, LinearInt8QuantizedWeight) {
+  // A 24 x 200 int8 weight, one scale per row (f32) and in groups of 64
+  // (bf16): codes across -128..127.
+  const int64_t in = 200, out = 24;
+  for (int64_t bk : {in, int64_t(64)}) {
+    const int64_t sc = (in + bk - 1) / bk;
+    const P::DType scaleType = bk == in ? P::DType::F32 : P::DType::BF16;
+    TestPlan t;
+    std::vector<float> q(size_t(out * in)), scales(size_t(out * sc));
+    for (size_t i = 0; i < q.size(); ++i)
+      q[i] = float(int((i * 37 + 11) % 256) - 128);
+    for (size_t i = 0; i < scales.size(); ++i)
+      scales[i] = (i % 2 ? -1.0f : 1.0f) * std::ldexp(1.0f, -7 - int(i % 3));
+    P::Operand weight = t.quantizedWeight("w", {out, in}, q, {1, bk}, scales,
+                                          P::DType::I8, scaleType);
+    P::Operand x = t.arena(in), y = t.arena(out);
+    OpRunner r(planWith({linearOp(in, out, x, weight, nullptr, y)}, t));
+    ASSERT_TRUE(r.ok());
+    std::vector<float> w(q.size());
+    for (int64_t n = 0; n < out; ++n)
+      for (int64_t k = 0; k < in; ++k)
+        w[size_t(n * in + k)] =
+            q[size_t(n * in + k)] * scales[size_t(n * sc + k / bk)];
+    std::vector<float> xs = randomValues(2 * in, 19);
+    r.set(x, xs);
+    r.run({0, 1});
+    expectClose(r.get(y, 2), matmul(xs, w, nullptr, 2, in, out));
+  }
+}
+
 TEST(CpuOps, GatedLinear) {
   const int64_t in = 8, out = 16;
   TestPlan t;

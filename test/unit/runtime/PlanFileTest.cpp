@@ -444,7 +444,7 @@ TEST_F(PlanFileTest, QuantizedWeightsAreChecked) {
          t.weights[0].dtype = P::DType::F32;
          w = P::Operand(P::OperandKind::Weight, P::DType::F32, 0, 0, 0);
        },
-       "quantized values must be f8e4m3 or i4, got f32"},
+       "quantized values must be f8e4m3, i4 or i8, got f32"},
       {"f16 scales of f8e4m3 values",
        [](TestPlan &t, P::Operand &) { t.weights[1].dtype = P::DType::F16; },
        "its scales (weight 1) must be plain f32"},
@@ -510,6 +510,13 @@ TEST_F(PlanFileTest, Int4WeightsAreChecked) {
          t.weights[1].shape = {32, 1};
        },
        "weight 0 \"w\": i4 values need an even last dimension"},
+      {"i8 without scales",
+       [](TestPlan &t, P::Operand &w) {
+         t.weights[0].dtype = P::DType::I8;
+         t.weights[0].block.clear();
+         w = P::Operand(P::OperandKind::Weight, P::DType::I8, 0, 0, 0);
+       },
+       "weight 0 \"w\": i8 values without their scales (quant)"},
       {"i32 scales",
        [](TestPlan &t, P::Operand &) { t.weights[1].dtype = P::DType::I32; },
        "its scales (weight 1) must be plain f32, f16 or bf16"},

@@ -48,7 +48,11 @@ std::vector<uint8_t> TestPlan::weightBytes(const WeightSpec &w) const {
   std::vector<uint8_t> bytes(size_t(packedBytes(w.dtype, w.values.size())));
   for (size_t i = 0; i < w.values.size(); ++i) {
     float v = w.values[i];
-    if (w.dtype == P::DType::I4) {
+    if (w.dtype == P::DType::I8) {
+      if (v != std::nearbyint(v) || v < -128.0f || v > 127.0f)
+        throw std::runtime_error("not an int8 value: " + std::to_string(v));
+      bytes[i] = uint8_t(int8_t(v));
+    } else if (w.dtype == P::DType::I4) {
       // Integers -8..7, two per byte, element 2j in the low nibble.
       if (v != std::nearbyint(v) || v < -8.0f || v > 7.0f)
         throw std::runtime_error("not an int4 value: " + std::to_string(v));

@@ -165,29 +165,33 @@ __device__ __forceinline__ void gemv_e4m3(int T, const TX *x,
   }
 }
 
-// A linear layer over an int4 group-quantized weight (plan format 1.6): W
-// as signed 4-bit codes [N, K] (K even), two per byte with element 2j in
-// the low nibble of byte j, and one TS (f16, bf16 or f32) scale per group
-// of BK consecutive elements of a row (scales [N, ceil(K / BK)]).
-// y[t, n] = sum_k x[t, k] * (code * scale) (+ bias[n]): each weight
-// dequantized in registers by one fp32 product, as the CPU reference does,
-// and summed in fp32. One warp per output row, each lane reading 16 bytes
-// (32 codes) per iteration when K allows, else one byte; tokens in chunks
-// of TT whose sums stay in registers, for every step size.
-template <int N, int K, int BK, int TT, bool BIAS, typename TX, typename TS,
-          typename TB, typename TY>
-__device__ __forceinline__ void gemv_i4(int T, const TX *x,
-                                        const unsigned char *w,
-                                        const TS *scales, const TB *bias,
-                                        TY *y) {
-  static_assert(K % 2 == 0, "int4 rows hold whole bytes");
-  constexpr int V = K % 32 == 0 ? 32 : 2; // codes per lane and iteration
+// A linear layer over an integer group-quantized weight (plan format 1.6):
+// W as signed BITS-bit codes [N, K] (BITS 4: two per byte with element 2j
+// in the low nibble of byte j, K even; BITS 8: one per byte) and one TS
+// (f16, bf16 or f32) scale per group of BK consecutive elements of a row
+// (scales [N, ceil(K / BK)]). y[t, n] = sum_k x[t, k] * (code * scale)
+// (+ bias[n]): each weight dequantized in registers by one fp32 product,
+// as the CPU reference does, and summed in fp32. One warp per output row,
+// each lane reading 16 bytes (32 int4 or 16 int8 codes) per iteration when
+// K allows, else one byte; tokens in chunks of TT whose sums stay in
+// registers, for every step size.
+template <int BITS, int N, int K, int BK, int TT, bool BIAS, typename TX,
+          typename TS, typename TB, typename TY>
+__device__ __forceinline__ void gemv_int(int T, const TX *x,
+                                         const unsigned char *w,
+                                         const TS *scales, const TB *bias,
+                                         TY *y) {
+  static_assert(BITS == 4 || BITS == 8, "int4 or int8 codes");
+  static_assert(BITS == 8 || K % 2 == 0, "int4 rows hold whole bytes");
+  constexpr int PER_BYTE = 8 / BITS;
+  constexpr int WIDE = 16 * PER_BYTE; // codes in 16 bytes
+  constexpr int V = K % WIDE == 0 ? WIDE : PER_BYTE; // codes per lane and pass
   constexpr int SC = (K + BK - 1) / BK;
   const int lane = threadIdx.x % 32;
   const int n = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
   if (n >= N)
     return;
-  const unsigned char *wr = w + size_t(n) * (K / 2);
+  const unsigned char *wr = w + size_t(n) * (K / PER_BYTE);
   const TS *sr = scales + size_t(n) * SC;
   for (int t0 = 0; t0 < T; t0 += TT) {
     float acc[TT];
@@ -195,19 +199,22 @@ __device__ __forceinline__ void gemv_i4(int T, const TX *x,
     for (int t = 0; t < TT; ++t)
       acc[t] = 0.0f;
     for (int k = lane * V; k < K; k += 32 * V) {
-      unsigned char packed[V / 2];
-      if constexpr (V == 32)
+      unsigned char packed[V / PER_BYTE];
+      if constexpr (V == WIDE)
         *reinterpret_cast<uint4 *>(packed) =
-            *reinterpret_cast<const uint4 *>(wr + k / 2);
+            *reinterpret_cast<const uint4 *>(wr + k / PER_BYTE);
       else
-        packed[0] = wr[k / 2];
+        packed[0] = wr[k / PER_BYTE];
       float wf[V];
 #pragma unroll
       for (int i = 0; i < V; ++i) {
-        // The nibble moved to the top bits, then shifted down with its
-        // sign: two's complement -8..7.
-        const int code =
-            int(unsigned(packed[i / 2]) << (i % 2 == 0 ? 28 : 24)) >> 28;
+        // The code moved to the top bits, then shifted down with its
+        // sign: two's complement.
+        int code;
+        if constexpr (BITS == 4)
+          code = int(unsigned(packed[i / 2]) << (i % 2 == 0 ? 28 : 24)) >> 28;
+        else
+          code = int(unsigned(packed[i]) << 24) >> 24;
         wf[i] = float(code) * to_f(sr[(k + i) / BK]);
       }
 #pragma unroll
@@ -228,4 +235,22 @@ __device__ __forceinline__ void gemv_i4(int T, const TX *x,
         y[size_t(t0 + t) * N + n] = from_f<TY>(BIAS ? s + to_f(bias[n]) : s);
     }
   }
+}
+
+template <int N, int K, int BK, int TT, bool BIAS, typename TX, typename TS,
+          typename TB, typename TY>
+__device__ __forceinline__ void gemv_i4(int T, const TX *x,
+                                        const unsigned char *w,
+                                        const TS *scales, const TB *bias,
+                                        TY *y) {
+  gemv_int<4, N, K, BK, TT, BIAS, TX, TS, TB, TY>(T, x, w, scales, bias, y);
+}
+
+template <int N, int K, int BK, int TT, bool BIAS, typename TX, typename TS,
+          typename TB, typename TY>
+__device__ __forceinline__ void gemv_i8(int T, const TX *x,
+                                        const unsigned char *w,
+                                        const TS *scales, const TB *bias,
+                                        TY *y) {
+  gemv_int<8, N, K, BK, TT, BIAS, TX, TS, TB, TY>(T, x, w, scales, bias, y);
 }
