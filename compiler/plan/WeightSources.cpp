@@ -56,7 +56,7 @@ public:
       return checkTensor(spec.name, source);
     }
     if (spec.parts.empty()) {
-      if (llvm::Error e = checkTensor(spec.name, spec.shape))
+      if (llvm::Error e = checkTensor(spec.name, scalesShape(spec)))
         return e;
       return checkStoredAs(spec);
     }
@@ -407,6 +407,24 @@ private:
       done += n;
     }
     return llvm::Error::success();
+  }
+  /// The shape a tensor must have: the spec's, except that a quantized
+  /// weight's scales may be stored without or with extra dimensions of 1
+  /// (compressed-tensors' per-tensor scale is [1], per-row [rows, 1]).
+  std::vector<int64_t> scalesShape(const WeightSpec &spec) const {
+    if (spec.scalesOf.empty())
+      return spec.shape;
+    const hf::TensorView *t = archive.find(resolveName(spec.name));
+    if (!t)
+      return spec.shape;
+    auto squeeze = [](llvm::ArrayRef<int64_t> shape) {
+      std::vector<int64_t> out;
+      for (int64_t d : shape)
+        if (d != 1)
+          out.push_back(d);
+      return out;
+    };
+    return squeeze(t->shape) == squeeze(spec.shape) ? t->shape : spec.shape;
   }
   static uint64_t elementsOf(const WeightSpec &spec) {
     uint64_t n = 1;

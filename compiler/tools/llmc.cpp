@@ -571,6 +571,20 @@ int compileMain(int argc, char **argv) {
                                   : "in 128 x 128 blocks") +
         " (scale max|w| / 448, round to nearest) from the " +
         llmc::hf::dtypeName(config->dtype).str() + " checkpoint");
+  } else if (config->fp8 && config->quantMethod == "compressed-tensors") {
+    const int64_t whole = std::numeric_limits<int64_t>::max();
+    const std::string layout =
+        config->fp8->rows == whole ? "with one scale per weight"
+        : config->fp8->cols == whole
+            ? "with one scale per row"
+            : "in " + std::to_string(config->fp8->rows) + " x " +
+                  std::to_string(config->fp8->cols) + " blocks";
+    planOptions.notes.push_back(
+        "quantization_config (compressed-tensors, float-quantized): decoder "
+        "linear weights kept as float8_e4m3fn " +
+        layout + ", dequantized exactly; activations stay " +
+        llmc::hf::dtypeName(config->dtype).str() +
+        " (a W8A8 checkpoint's kernels also quantize them to FP8 per token)");
   } else if (config->fp8) {
     planOptions.notes.push_back(
         "quantization_config (quant_method \"fp8\"): decoder linear weights "

@@ -176,12 +176,15 @@ ModelConfig::FP8Block readFP8(const Reader &q) {
 }
 
 /// quantization_config of quant_method "compressed-tensors" (llm-compressor's
-/// checkpoints): weight-only symmetric int4 in groups or per channel, in
-/// the "pack-quantized" format (int32 words of eight values, each stored
-/// plus 8: `weight_packed`, `weight_scale`, `weight_shape`). Every other
-/// scheme is refused by name.
-ModelConfig::IntWeights readCompressedTensors(const Reader &q) {
-  ModelConfig::IntWeights weights;
+/// checkpoints), into cfg.intWeights or cfg.fp8: symmetric int4/int8
+/// weights in groups or per channel in the "pack-quantized" format (int32
+/// words of values stored plus 2^(bits - 1): `weight_packed`,
+/// `weight_scale`, `weight_shape`), weight-only; or FP8 (e4m3) weights per
+/// channel, per tensor or in blocks in the "float-quantized" format
+/// (`weight`, `weight_scale`), with at most dynamic FP8 activations, which
+/// llmc keeps unquantized (said in a note). Every other scheme is refused
+/// by name.
+void readCompressedTensors(const Reader &q, ModelConfig &cfg) {
   auto isEmpty = [&](const char *key) {
     if (!q.has(key))
       return true;
@@ -193,7 +196,7 @@ ModelConfig::IntWeights readCompressedTensors(const Reader &q) {
     if (!isEmpty(key))
       q.fail(key, "unsupported: " + describe(q.object.at(key)) +
                       " (compressed-tensors checkpoints are read with "
-                      "weight-only int4/int8 quantization and nothing else)");
+                      "weight quantization and nothing else)");
   std::string format = q.has("format") ? q.string("format") : "";
   if (!q.has("config_groups") || !q.object.at("config_groups").is_object() ||
       q.object.at("config_groups").size() != 1)
@@ -208,30 +211,51 @@ ModelConfig::IntWeights readCompressedTensors(const Reader &q) {
   const Reader g(group, q.prefix + "config_groups." + groupName + ".");
   if (g.has("format"))
     format = g.string("format");
-  if (format != "pack-quantized")
+  const bool packed = format == "pack-quantized";
+  if (!packed && format != "float-quantized")
     q.fail("format", "unsupported: \"" + format +
                          "\" (compressed-tensors checkpoints are read in the "
-                         "\"pack-quantized\" format)");
+                         "\"pack-quantized\" (int4, int8) and "
+                         "\"float-quantized\" (FP8) formats)");
   if (!g.has("targets") || g.object.at("targets") != json::array({"Linear"}))
     g.fail("targets", "unsupported: " +
                           (g.has("targets") ? describe(g.object.at("targets"))
                                             : std::string("none")) +
                           " (expected [\"Linear\"])");
-  for (const char *key : {"input_activations", "output_activations"})
-    if (g.has(key))
-      g.fail(key, "unsupported: activation quantization (" +
-                      describe(g.object.at(key)) +
-                      "); weight-only checkpoints are read");
+  if (g.has("output_activations"))
+    g.fail("output_activations",
+           "unsupported: output quantization (" +
+               describe(g.object.at("output_activations")) + ")");
+  if (g.has("input_activations")) {
+    // FP8 weights with dynamic per-token FP8 activations (W8A8-FP8): the
+    // weights are read, the activations kept unquantized (a note says so).
+    const json &a = g.object.at("input_activations");
+    const bool dynamicFp8 =
+        !packed && a.is_object() && a.value("type", "") == "float" &&
+        a.value("num_bits", 0) == 8 && a.value("dynamic", false) == true;
+    if (!dynamicFp8)
+      g.fail("input_activations",
+             "unsupported: activation quantization (" + describe(a) +
+                 "); weight-only checkpoints are read, and FP8 weights with "
+                 "dynamic FP8 activations");
+  }
   if (!g.has("weights") || !g.object.at("weights").is_object())
     g.fail("weights", "expected the weights' quantization arguments");
   const Reader w(g.object.at("weights"), g.prefix + "weights.");
-  weights.bits = int(w.integer("num_bits", 1, 64));
-  if (weights.bits != 4 && weights.bits != 8)
+  const int bits = int(w.integer("num_bits", 1, 64));
+  const std::string type = w.string("type");
+  if (packed && type != "int")
+    w.fail("type", "unsupported: \"" + type +
+                       "\" (the pack-quantized format holds integers)");
+  if (!packed && type != "float")
+    w.fail("type", "unsupported: \"" + type +
+                       "\" (the float-quantized format holds FP8)");
+  if (packed && bits != 4 && bits != 8)
     w.fail("num_bits", "unsupported: " + w.object.at("num_bits").dump() +
                            " bits (4- and 8-bit weights are read)");
-  if (w.string("type") != "int")
-    w.fail("type", "unsupported: \"" + w.string("type") +
-                       "\" (integer weights are read)");
+  if (!packed && bits != 8)
+    w.fail("num_bits", "unsupported: " + w.object.at("num_bits").dump() +
+                           "-bit floats (FP8 e4m3 weights are read)");
   if (!w.boolean("symmetric", true))
     w.fail("symmetric", "unsupported: asymmetric integers (zero points are not "
                         "read yet)");
@@ -241,14 +265,39 @@ ModelConfig::IntWeights readCompressedTensors(const Reader &q) {
     w.fail("actorder", "unsupported: " + w.object.at("actorder").dump() +
                            " (activation-ordered groups, weight_g_idx, are "
                            "not read)");
+  const int64_t whole = std::numeric_limits<int64_t>::max();
   const std::string strategy = w.string("strategy");
-  if (strategy == "group")
-    weights.group = w.integer("group_size", 1, int64_t(1) << 30);
-  else if (strategy == "channel")
-    weights.group = std::numeric_limits<int64_t>::max(); // one per row
-  else
-    w.fail("strategy", "unsupported: \"" + strategy +
-                           "\" (\"group\" and \"channel\" are read)");
+  ModelConfig::IntWeights ints;
+  ModelConfig::FP8Block fp8;
+  ints.bits = bits;
+  fp8.scaleSuffix = "weight_scale";
+  if (strategy == "channel") {
+    ints.group = whole; // one per row
+    fp8.rows = 1;
+    fp8.cols = whole;
+  } else if (packed && strategy == "group") {
+    ints.group = w.integer("group_size", 1, int64_t(1) << 30);
+  } else if (!packed && strategy == "tensor") {
+    fp8.rows = fp8.cols = whole;
+  } else if (!packed && strategy == "block") {
+    const json &b = w.object.contains("block_structure")
+                        ? w.object.at("block_structure")
+                        : json();
+    if (!b.is_array() || b.size() != 2 || !b[0].is_number_integer() ||
+        !b[1].is_number_integer() || b[0].get<int64_t>() < 1 ||
+        b[1].get<int64_t>() < 1)
+      w.fail("block_structure",
+             "expected two positive integers [rows, columns], got " +
+                 describe(b));
+    fp8.rows = b[0].get<int64_t>();
+    fp8.cols = b[1].get<int64_t>();
+  } else {
+    w.fail("strategy", "unsupported: \"" + strategy + "\" (" +
+                           (packed ? "\"group\" and \"channel\""
+                                   : "\"channel\", \"tensor\" and \"block\"") +
+                           " are read)");
+  }
+  std::vector<std::string> ignore;
   if (q.has("ignore")) {
     const json &m = q.object.at("ignore");
     if (!m.is_array())
@@ -262,10 +311,21 @@ ModelConfig::IntWeights readCompressedTensors(const Reader &q) {
           !llvm::Regex(llvm::StringRef(name).drop_front(3)).isValid(error))
         q.fail("ignore", "\"" + name + "\" is not a regular expression we "
                          "read: " + error);
-      weights.notConverted.push_back(name);
+      ignore.push_back(name);
     }
   }
-  return weights;
+  // Every Linear is quantized but those `ignore` names: the LM head must
+  // be one of them (no quantized LM head yet).
+  if (!ignoredByCompressedTensors(ignore, "lm_head"))
+    q.fail("ignore", "unsupported: a quantized lm_head (\"lm_head\" is not "
+                     "in ignore)");
+  if (packed) {
+    ints.notConverted = std::move(ignore);
+    cfg.intWeights = std::move(ints);
+  } else {
+    fp8.ignore = std::move(ignore);
+    cfg.fp8 = std::move(fp8);
+  }
 }
 
 // Bounds that reject nonsense while leaving room for models to come.
@@ -1264,7 +1324,7 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
     if (cfg.quantMethod == "fp8")
       cfg.fp8 = readFP8(Reader(q, "quantization_config."));
     else if (cfg.quantMethod == "compressed-tensors")
-      cfg.intWeights = readCompressedTensors(Reader(q, "quantization_config."));
+      readCompressedTensors(Reader(q, "quantization_config."), cfg);
   }
 
   cfg.vocabSize = top.integer("vocab_size", 1, kMaxVocab);
@@ -1504,12 +1564,6 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
     cfg.intWeights.reset();
   if (cfg.intWeights)
     cfg.intWeights->scaleDtype = cfg.dtype; // until the checkpoint says otherwise
-  // Every Linear is quantized but those `ignore` names: the LM head must
-  // be one of them (no quantized LM head yet).
-  if (cfg.intWeights && !cfg.intWeights->ignores("lm_head"))
-    top.fail("quantization_config.ignore",
-             "unsupported: a quantized lm_head (\"lm_head\" is not in "
-             "ignore)");
   if (cfg.intWeights && cfg.fusedProjections)
     top.fail("quantization_config",
              "unsupported: int4 weights of fused projections (" +
@@ -1526,7 +1580,12 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
 } // namespace
 
 bool ModelConfig::IntWeights::ignores(const std::string &module) const {
-  for (const std::string &entry : notConverted) {
+  return ignoredByCompressedTensors(notConverted, module);
+}
+
+bool ignoredByCompressedTensors(const std::vector<std::string> &ignore,
+                                const std::string &module) {
+  for (const std::string &entry : ignore) {
     llvm::StringRef e(entry);
     if (e.consume_front("re:")) {
       // Python's re.match: anchored at the start only.
@@ -1546,7 +1605,7 @@ std::string quantizedError(const ModelConfig &config) {
             "Attention layers; dense FP8 checkpoints are read"
       : config.quantMethod == "compressed-tensors"
           ? " with Mixture-of-Experts or Multi-head Latent Attention "
-            "layers; dense int4/int8 pack-quantized checkpoints are read"
+            "layers; dense compressed-tensors checkpoints are read"
           : "";
   return config.path + ": key \"quantization_config\": unsupported: "
                        "quantized checkpoints (quant_method \"" +

@@ -116,6 +116,12 @@ struct MLAConfig {
 
 /// The model_type values we accept, for messages.
 llvm::StringRef supportedModelTypes();
+/// Whether compressed-tensors' `ignore` list names `module`: an entry equal
+/// to it, or "re:" and a regular expression that matches from its start
+/// (Python's re.match).
+bool ignoredByCompressedTensors(const std::vector<std::string> &ignore,
+                                const std::string &module);
+
 /// "bfloat16" etc. -> DType; the spellings of torch dtypes and our short ones.
 std::optional<DType> parseDType(llvm::StringRef name);
 llvm::StringRef dtypeName(DType dtype);
@@ -230,7 +236,13 @@ struct ModelConfig {
   /// `dtype` (weight-only), which the compile says in a note.
   struct FP8Block {
     int64_t rows = 128, cols = 128;
+    /// modules_to_not_convert: substrings of module names (transformers).
     std::vector<std::string> notConverted;
+    /// compressed-tensors' `ignore` (ignoredByCompressedTensors).
+    std::vector<std::string> ignore;
+    /// The scales' tensor: `<module>.<scaleSuffix>` ("weight_scale" in
+    /// compressed-tensors' float-quantized checkpoints).
+    std::string scaleSuffix = "weight_scale_inv";
   };
   std::optional<FP8Block> fp8;
   /// The decoder's linear weights as signed integers of `bits` (4 or 8)

@@ -138,10 +138,13 @@ private:
     if ((!cfg.fp8 && !cfg.intWeights) ||
         module.find("layers.") == std::string::npos)
       return false;
-    if (cfg.fp8)
+    if (cfg.fp8) {
       for (const std::string &skip : cfg.fp8->notConverted)
         if (module.find(skip) != std::string::npos)
           return false;
+      if (ignoredByCompressedTensors(cfg.fp8->ignore, weightName(module)))
+        return false;
+    }
     if (cfg.intWeights && cfg.intWeights->ignores(weightName(module)))
       return false;
     return true;
@@ -177,7 +180,7 @@ private:
           &ctx, {out, in}, b.getType<Float8E4M3FNType>(),
           {std::min(cfg.fp8->rows, out), std::min(cfg.fp8->cols, in)},
           b.getF32Type(), Type());
-      scales = module + ".weight_scale_inv";
+      scales = module + "." + cfg.fp8->scaleSuffix;
     }
     return llm::ParamOp::create(
         b, loc(module), type, b.getStringAttr(weightName(values)),

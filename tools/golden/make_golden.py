@@ -129,6 +129,9 @@ class Spec:
     # The compressed-tensors checkpoint's bits (4: groups of ct_group_size; 8: strategy "channel", one scale per row,
     # qwen3-ct-w8-f32).
     ct_bits: int = 4
+    # True (qwen3-ct-fp8-f32): FP8 e4m3 weights with one scale per row and dynamic FP8 input activations (W8A8-FP8,
+    # format float-quantized) instead of integers.
+    ct_fp8: bool = False
 
 
 def ablate_config(**changes):
@@ -1614,7 +1617,7 @@ def int4_weights(variant):
 CT_GROUP = 64
 
 
-def write_ct_checkpoint(model_dir, ref_dir, group, bits=4):
+def write_ct_checkpoint(model_dir, ref_dir, group, bits=4, fp8=False):
     """Turn the float32 checkpoint build_and_save wrote into model_dir into a compressed-tensors one (every Linear
     but lm_head as int4 in groups of `group`: weight_packed int32, weight_scale float32, weight_shape int64;
     quantization_config added) with compressed-tensors' own functions, and write into ref_dir the reference: the
@@ -1626,24 +1629,30 @@ def write_ct_checkpoint(model_dir, ref_dir, group, bits=4):
     from compressed_tensors.quantization.utils import calculate_qparams
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager")
     original = {n: p.detach().clone() for n, p in model.named_parameters() if is_fp8_weight(n)}
-    if bits == 4:
+    inputs = None
+    if fp8:  # W8A8-FP8: e4m3 weights per channel, dynamic per-token FP8 activations
+        args = QuantizationArgs(num_bits=8, type="float", symmetric=True, strategy="channel")
+        inputs = QuantizationArgs(num_bits=8, type="float", symmetric=True, strategy="token", dynamic=True)
+    elif bits == 4:
         args = QuantizationArgs(num_bits=4, type="int", symmetric=True, strategy="group", group_size=group)
     else:  # per channel: one scale per row
         args = QuantizationArgs(num_bits=bits, type="int", symmetric=True, strategy="channel")
     apply_quantization_config(model, QuantizationConfig(
-        config_groups={"group_0": QuantizationScheme(targets=["Linear"], weights=args)}, ignore=["lm_head"]))
+        config_groups={"group_0": QuantizationScheme(targets=["Linear"], weights=args, input_activations=inputs)},
+        ignore=["lm_head"]))
     scales = {}
     with torch.no_grad():
         for name, module in model.named_modules():
             if getattr(module, "quantization_scheme", None) is None:
                 continue
             w = module.weight
-            g = w.reshape(w.shape[0], -1, group if bits == 4 else w.shape[1])
+            g = w.reshape(w.shape[0], -1, group if bits == 4 and not fp8 else w.shape[1])
             scale, zero = calculate_qparams(g.amin(-1), g.amax(-1), args)
-            module.weight_scale.copy_(scale)
-            module.weight_zero_point.copy_(zero)
+            module.weight_scale.copy_(scale.reshape(module.weight_scale.shape))
+            module.weight_zero_point.copy_(zero.reshape(module.weight_zero_point.shape))
             scales[name + ".weight"] = scale.clone()
-    compressor = ModelCompressor.from_pretrained_model(model, quantization_format="pack-quantized")
+    compressor = ModelCompressor.from_pretrained_model(
+        model, quantization_format="float-quantized" if fp8 else "pack-quantized")
     compressor.compress_model(model)
     for f in os.listdir(model_dir):
         if f.endswith(".safetensors"):
@@ -1667,8 +1676,8 @@ def write_ct_checkpoint(model_dir, ref_dir, group, bits=4):
     with open(os.path.join(ref_dir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2, sort_keys=True)
         f.write("\n")
-    return dict(dir=model_dir, group=group if bits == 4 else None, bits=bits, original=original, scales=scales,
-                dense=ref, version=compressed_tensors.__version__)
+    return dict(dir=model_dir, group=group if bits == 4 and not fp8 else None, bits=bits, fp8=fp8,
+                original=original, scales=scales, dense=ref, version=compressed_tensors.__version__)
 
 
 def ct_weights(variant):
@@ -1685,6 +1694,8 @@ def ct_weights(variant):
                 per_element = scale.repeat_interleave(data["group"] or w.shape[1], 1)[:, :w.shape[1]]
                 if variant == "float":  # not quantized
                     q = w
+                elif variant == "unscaled":  # weight_scale ignored
+                    q = dense / per_element
                 elif variant == "unshifted":  # the stored 0..15 (0..255) read without subtracting 8 (128)
                     q = dense + (1 << (data["bits"] - 1)) * per_element
                 elif variant == "first_scale":  # each row's first group's scale for the whole row
@@ -1706,6 +1717,13 @@ def ct_checkpoint_layout(model, prompt):
     params = dict(model.named_parameters())
     for name in data["original"]:
         prefix = name[:-len("weight")]
+        if data["fp8"]:
+            q, scale = stored[name], stored[prefix + "weight_scale"]
+            if q.dtype != torch.float8_e4m3fn or scale.dtype != torch.float32 or tuple(scale.shape) != (q.shape[0], 1):
+                sys.exit(f"qwen3-ct: {name} is {q.dtype} with scales {scale.dtype} {tuple(scale.shape)}")
+            if not torch.equal(params[name], q.float() * scale):
+                sys.exit(f"qwen3-ct: the reference's {name} is not float32(q) * scale of the checkpoint")
+            continue
         packed, scale, shape = (stored[prefix + k] for k in ("weight_packed", "weight_scale", "weight_shape"))
         rows, cols = shape.tolist()
         bits = data["bits"]
@@ -1718,8 +1736,8 @@ def ct_checkpoint_layout(model, prompt):
         dense = (codes - offset).float() * scale.float().repeat_interleave(data["group"] or cols, 1)[:, :cols]
         if not torch.equal(params[name], dense):
             sys.exit(f"qwen3-ct: the reference's {name} is not float32(code) * scale of the checkpoint")
-    return (f"{len(data['original'])} weights as compressed-tensors {data['version']} pack-quantized int32 words "
-            f"({data['bits']}-bit) with F32 scales; the reference (transformers' decompression) = float32(code) * scale exactly")
+    layout = "float-quantized F8_E4M3" if data["fp8"] else f"pack-quantized int32 words ({data['bits']}-bit)"
+    return (f"{len(data['original'])} weights as compressed-tensors {data['version']} {layout} with F32 scales; the reference (transformers' decompression) = float32(code) * scale exactly")
 
 
 def safetensors_header(path):
@@ -2102,6 +2120,24 @@ def specs():
                    "word, low bits first), <prefix>.weight_scale F32 [out, 1], <prefix>.weight_shape I64 [2]; "
                    "lm_head ignored. The reference is transformers' own load of the checkpoint (decompressed to "
                    "float32 Linear weights = code * scale); all arithmetic float32")))
+    # A compressed-tensors FP8 checkpoint (W8A8-FP8: weights per channel, dynamic per-token activations, which llmc
+    # keeps unquantized), written by the library; the reference is weight-only.
+    f32_only.append(
+        ("qwen3-ct-fp8-f32", Qwen3Config,
+         lambda: dict(qwen3_config(), hidden_size=128, intermediate_size=256, num_hidden_layers=2), 29, 2900, 0.45,
+         2.0, (),
+         [("weights not quantized (the float32 weights the checkpoint was made from)", ct_weights("float"), False),
+          ("weight_scale ignored", ct_weights("unscaled"), False),
+          ("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
+          EPS_ABLATION],
+         dict(ct_group_size=1, ct_bits=8, ct_fp8=True, reference_checks=[ct_checkpoint_layout],
+              note="qwen3 as an llm-compressor FP8 (W8A8-FP8 dynamic) checkpoint, written by the compressed-tensors "
+                   "library: every decoder-layer q/k/v/o and gate/up/down Linear as float8_e4m3fn with one F32 "
+                   "scale per output row (strategy channel; scale = max|w| / 448 by calculate_qparams), format "
+                   "float-quantized: <prefix>.weight F8_E4M3 [out, in], <prefix>.weight_scale F32 [out, 1]; input "
+                   "activations dynamic per-token FP8 in the config; lm_head ignored. The reference is WEIGHT-ONLY: "
+                   "the float32 model on transformers' decompression of the checkpoint (weights = float32(q) * "
+                   "scale), activations not quantized, all arithmetic float32")))
     for name, cls, make_cfg, prompt_len, seed, embed_std, bigram, drop_keys, ablations, *extra in f32_only:
         out.append(Spec(name, cls, torch.float32, prompt_len, seed, make_cfg(), embed_std, bigram, drop_keys,
                         ablations, **(extra[0] if extra else {})))
@@ -2398,7 +2434,7 @@ def make_one(spec, root):
                 fp8 = write_int8_reference(tmp, ref_dir)
                 model_dir = ref_dir
             elif spec.ct_group_size:
-                fp8 = write_ct_checkpoint(tmp, ref_dir, spec.ct_group_size, spec.ct_bits)
+                fp8 = write_ct_checkpoint(tmp, ref_dir, spec.ct_group_size, spec.ct_bits, spec.ct_fp8)
                 model_dir = ref_dir
             model = load(model_dir, spec.dtype, model_class=spec.model_class)
             model.golden_fp8 = fp8
