@@ -181,12 +181,12 @@ public:
     const bool i4 = q.getStorage().isInteger(4) && floatScale &&
                     q.getShape().back() % 2 == 0;
     const bool i8 = q.getStorage().isInteger(8) && floatScale;
-    if ((!fp8 && !i4 && !i8) || q.getZero()) {
+    if ((!fp8 && !i4 && !i8) || (q.getZero() && fp8)) {
       p.emitError("quantized weight '")
           << p.getName() << "' (" << q
           << "): plans hold f8E4M3FN values with f32 scales, and i4 values "
              "(an even number of columns) and i8 values with f32, f16 or "
-             "bf16 scales, without zero points";
+             "bf16 scales and optional zero points";
       return WalkResult::interrupt();
     }
     const pl::DType valueType = *planDType(q.getStorage()),
@@ -223,6 +223,26 @@ public:
         (fp8 ? 1.0f : i4 ? 0.125f : 1.0f / 128) / std::sqrt(float(shape.back()));
     specs.back().scalesOf = p.getName().str();
     specDTypes.push_back(scaleType);
+    // Zero points (signed bytes in the values' range) right after.
+    if (q.getZero()) {
+      const std::string zerosName = p.getZeros()->str();
+      if (weightIndex.count(zerosName)) {
+        p.emitError("zero points \"")
+            << zerosName << "\" of quantized weight '" << p.getName()
+            << "' are also another weight";
+        return WalkResult::interrupt();
+      }
+      specs[values].hasZeros = true;
+      weightIndex[zerosName] = values + 2;
+      specs.push_back({zerosName,
+                       std::vector<int64_t>(scaleShape.begin(),
+                                            scaleShape.end()),
+                       pl::DType::I8});
+      specs.back().zerosOf = p.getName().str();
+      specs.back().zeroBits = q.getZero().getIntOrFloatBitWidth();
+      specs.back().packQuantized = p.getPackQuantized();
+      specDTypes.push_back(pl::DType::I8);
+    }
     return WalkResult::advance();
   }
 
@@ -284,8 +304,9 @@ public:
     for (auto [i, spec] : llvm::enumerate(specs)) {
       fb::Offset<pl::WeightQuant> quant;
       if (!spec.block.empty())
-        quant = pl::CreateWeightQuant(fbb, fbb.CreateVector(spec.block),
-                                      spec.scalesIndex);
+        quant = pl::CreateWeightQuant(
+            fbb, fbb.CreateVector(spec.block), spec.scalesIndex,
+            spec.hasZeros ? int64_t(spec.scalesIndex) + 1 : -1);
       weightTable.push_back(pl::CreateWeight(
           fbb, fbb.CreateString(spec.name), specDTypes[i],
           fbb.CreateVector(spec.shape), pl::WeightLayout::RowMajor,
@@ -655,6 +676,7 @@ private:
                    ": no such entry in the compiled code");
       std::vector<pl::Operand> args;
       std::optional<ArrayRef<bool>> scales = call.getScales();
+      std::optional<ArrayRef<bool>> zeros = call.getZeros();
       for (auto [i, v] : llvm::enumerate(call.getBuffers())) {
         auto o = resolve(v);
         if (!o)
@@ -665,6 +687,10 @@ private:
           *o = pl::Operand(pl::OperandKind::Weight,
                            specDTypes[specs[o->index()].scalesIndex],
                            specs[o->index()].scalesIndex, 0, 0);
+        // Its zero points: the weight after its scales.
+        if (zeros && (*zeros)[i])
+          *o = pl::Operand(pl::OperandKind::Weight, pl::DType::I8,
+                           specs[o->index()].scalesIndex + 1, 0, 0);
         args.push_back(*o);
       }
       std::vector<uint32_t> grid(call.getGrid().begin(), call.getGrid().end());

@@ -74,6 +74,15 @@ struct WeightSpec {
   /// pack_quantized): the checkpoint tensor is int32 [rows, ceil(cols /
   /// 8)], each value stored plus 8; the plan gets them re-based.
   bool packQuantized = false;
+  /// A quantized weight with zero points: they are the weight after its
+  /// scales (scalesIndex + 1), I8 of the scales' shape.
+  bool hasZeros = false;
+  /// The zero points of a quantized weight: that weight's name, and the
+  /// bits the checkpoint stores each in (pack_quantized: int32 words
+  /// packed along the rows, each value plus 2^(bits - 1)). Empty: not
+  /// zero points.
+  std::string zerosOf = {};
+  unsigned zeroBits = 0;
   /// The scales of a quantized weight: what --random-weights fills them
   /// with (1 / sqrt(in_features) for E4M3 codes, 1 / (8 sqrt(in_features))
   /// for I4 codes, so that dequantized values keep a dense random weight's

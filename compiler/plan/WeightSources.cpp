@@ -47,6 +47,8 @@ public:
       return llvm::Error::success(); // computed with its weight's values
     if (quantize && !spec.block.empty())
       return checkTensor(spec.name, spec.shape);
+    if (!spec.zerosOf.empty())
+      return checkZeros(spec);
     if (spec.packQuantized)
       return checkPacked(spec);
     if (spec.transposed || spec.interleaved) {
@@ -76,6 +78,8 @@ public:
                    llvm::MutableArrayRef<uint8_t> out) override {
     if (quantize && (!spec.block.empty() || !spec.scalesOf.empty()))
       return fillQuantized(spec, offset, out);
+    if (!spec.zerosOf.empty())
+      return fillZeros(spec, offset, out);
     if (spec.packQuantized)
       return fillPacked(spec, offset, out);
     if (spec.transposed || spec.interleaved)
@@ -426,6 +430,56 @@ private:
     };
     return squeeze(t->shape) == squeeze(spec.shape) ? t->shape : spec.shape;
   }
+  /// Zero points [rows, groups] of a pack-quantized weight: int32 words
+  /// packed along the rows ([ceil(rows / perWord), groups], each value
+  /// plus 2^(bits - 1)), unpacked and re-based into signed bytes.
+  llvm::Error checkZeros(const WeightSpec &spec) {
+    if (!spec.packQuantized)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "zero points \"%s\": read from pack-quantized checkpoints only",
+          spec.name.c_str());
+    const int64_t per = 32 / int64_t(spec.zeroBits);
+    const std::string name = resolveName(spec.name);
+    auto tensor = hf::requireTensor(
+        archive, name, {(spec.shape[0] + per - 1) / per, spec.shape[1]}, "");
+    if (!tensor)
+      return tensor.takeError();
+    if ((*tensor)->dtype != hf::TensorDType::I32)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "%s: tensor \"%s\" has dtype %s; pack-quantized zero points are "
+          "I32 words",
+          (*tensor)->file.c_str(), name.c_str(),
+          hf::tensorDTypeName((*tensor)->dtype).str().c_str());
+    return llvm::Error::success();
+  }
+  llvm::Error fillZeros(const WeightSpec &spec, uint64_t offset,
+                        llvm::MutableArrayRef<uint8_t> out) {
+    if (zerosName != spec.name) {
+      const hf::TensorView &tensor = *archive.find(resolveName(spec.name));
+      std::vector<uint8_t> words(tensor.size);
+      if (llvm::Error e = archive.read(tensor, 0, words))
+        return e;
+      const int64_t rows = spec.shape[0], groups = spec.shape[1];
+      const unsigned bits = spec.zeroBits;
+      const int64_t per = 32 / int64_t(bits);
+      zerosData.assign(size_t(rows * groups), 0);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t g = 0; g < groups; ++g) {
+          uint32_t word;
+          std::memcpy(&word, words.data() + size_t(((r / per) * groups + g) * 4),
+                      4);
+          const uint32_t v = (word >> (bits * unsigned(r % per))) &
+                             ((1u << bits) - 1u);
+          zerosData[size_t(r * groups + g)] =
+              uint8_t(int8_t(int(v) - (1 << (bits - 1))));
+        }
+      zerosName = spec.name;
+    }
+    std::memcpy(out.data(), zerosData.data() + offset, out.size());
+    return llvm::Error::success();
+  }
   static uint64_t elementsOf(const WeightSpec &spec) {
     uint64_t n = 1;
     for (int64_t d : spec.shape)
@@ -513,6 +567,9 @@ private:
   std::vector<uint8_t> quantCodes;
   std::vector<uint8_t> quantScales;
   std::vector<uint8_t> staging; // the checkpoint's bytes of one chunk
+  // fillZeros' unpacked zero points of one weight.
+  std::string zerosName;
+  std::vector<uint8_t> zerosData;
   // fillGathered's current slice of dimension 0, converted.
   std::vector<uint8_t> sliceData;
   std::string sliceName;
@@ -552,6 +609,12 @@ public:
         const uint64_t r = splitmix64(stream + offset + i);
         out[i] = uint8_t((r & 0x80) | ((4 + (r >> 8) % 3) << 3) | (r >> 16) % 8);
       }
+      return llvm::Error::success();
+    }
+    // Zero points: -2..2, so that they move the random codes a little.
+    if (!spec.zerosOf.empty()) {
+      for (uint64_t i = 0; i < out.size(); ++i)
+        out[i] = uint8_t(int8_t(int(splitmix64(stream + offset + i) % 5) - 2));
       return llvm::Error::success();
     }
     // I4: every byte is two codes of -8..7; I8: one of -128..127.

@@ -462,7 +462,7 @@ int compileMain(int argc, char **argv) {
           std::numeric_limits<int64_t>::max(), {}};
     else if (quantize == "w8") // one f32 scale per row
       config->intWeights = llmc::hf::ModelConfig::IntWeights{
-          8, std::numeric_limits<int64_t>::max(), {},
+          8, std::numeric_limits<int64_t>::max(), false, {},
           llmc::hf::DType::F32};
     else
       config->intWeights = llmc::hf::ModelConfig::IntWeights{};
@@ -601,7 +601,9 @@ int compileMain(int argc, char **argv) {
         config->intWeights->group == std::numeric_limits<int64_t>::max();
     planOptions.notes.push_back(
         "quantization_config (compressed-tensors, pack-quantized): decoder "
-        "linear weights kept as symmetric int" +
+        "linear weights kept as " +
+        std::string(config->intWeights->zeros ? "asymmetric" : "symmetric") +
+        " int" +
         std::to_string(config->intWeights->bits) + " " +
         (perRow ? std::string("with one scale per row")
                 : "in groups of " + std::to_string(config->intWeights->group) +

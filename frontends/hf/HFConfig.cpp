@@ -204,7 +204,9 @@ void readCompressedTensors(const Reader &q, ModelConfig &cfg) {
            "expected one quantization group, got " +
                (q.has("config_groups") ? describe(q.object.at("config_groups"))
                                        : std::string("none")));
-  const auto &[groupName, group] = *q.object.at("config_groups").items().begin();
+  const json &groups = q.object.at("config_groups");
+  const std::string groupName = groups.begin().key();
+  const json &group = groups.begin().value();
   if (!group.is_object())
     q.fail("config_groups", "expected an object for \"" + groupName +
                                 "\", got " + describe(group));
@@ -256,9 +258,10 @@ void readCompressedTensors(const Reader &q, ModelConfig &cfg) {
   if (!packed && bits != 8)
     w.fail("num_bits", "unsupported: " + w.object.at("num_bits").dump() +
                            "-bit floats (FP8 e4m3 weights are read)");
-  if (!w.boolean("symmetric", true))
-    w.fail("symmetric", "unsupported: asymmetric integers (zero points are not "
-                        "read yet)");
+  // Asymmetric integers have zero points; asymmetric FP8 does not exist.
+  const bool asymmetric = !w.boolean("symmetric", true);
+  if (asymmetric && !packed)
+    w.fail("symmetric", "unsupported: asymmetric FP8");
   if (w.boolean("dynamic", false))
     w.fail("dynamic", "unsupported: dynamic weight quantization");
   if (w.has("actorder"))
@@ -270,6 +273,7 @@ void readCompressedTensors(const Reader &q, ModelConfig &cfg) {
   ModelConfig::IntWeights ints;
   ModelConfig::FP8Block fp8;
   ints.bits = bits;
+  ints.zeros = asymmetric;
   fp8.scaleSuffix = "weight_scale";
   if (strategy == "channel") {
     ints.group = whole; // one per row

@@ -257,6 +257,9 @@ struct ModelConfig {
   struct IntWeights {
     int bits = 4;
     int64_t group = 128;
+    /// Asymmetric: a zero point per group (`<module>.weight_zero_point`,
+    /// int32 words packed along the rows).
+    bool zeros = false;
     /// compressed-tensors' `ignore`: module names, or "re:" and a regular
     /// expression matched from the start of the name.
     std::vector<std::string> notConverted;

@@ -155,7 +155,7 @@ private:
   /// that weight stays dense).
   Value quantizedWeight(const std::string &module, int64_t out, int64_t in) {
     llm::QuantWeightType type;
-    std::string values = module + ".weight", scales;
+    std::string values = module + ".weight", scales, zeros;
     bool packed = false;
     if (cfg.intWeights) {
       // --quantize packs int4 rows of whole bytes; a checkpoint's odd
@@ -166,10 +166,12 @@ private:
       Type scale = cfg.intWeights->scaleDtype == DType::BF16  ? b.getBF16Type()
                    : cfg.intWeights->scaleDtype == DType::F32 ? b.getF32Type()
                                                         : b.getF16Type();
-      type = llm::QuantWeightType::get(&ctx, {out, in},
-                                       b.getIntegerType(i4 ? 4 : 8),
-                                       {1, std::min(cfg.intWeights->group, in)},
-                                       scale, Type());
+      type = llm::QuantWeightType::get(
+          &ctx, {out, in}, b.getIntegerType(i4 ? 4 : 8),
+          {1, std::min(cfg.intWeights->group, in)}, scale,
+          cfg.intWeights->zeros ? b.getIntegerType(i4 ? 4 : 8) : Type());
+      if (cfg.intWeights->zeros)
+        zeros = module + ".weight_zero_point";
       scales = module + ".weight_scale";
       if (!cfg.quantizeAtCompile) {
         values = module + ".weight_packed";
@@ -186,7 +188,8 @@ private:
         b, loc(module), type, b.getStringAttr(weightName(values)),
         /*parts=*/nullptr, /*rows=*/nullptr, /*transposed=*/false,
         /*interleaved=*/false, b.getStringAttr(weightName(scales)),
-        /*zeros=*/nullptr, packed);
+        zeros.empty() ? StringAttr() : b.getStringAttr(weightName(zeros)),
+        packed);
   }
   /// `module.weight`, and `module.bias` when `bias`.
   Value linear(Value x, const std::string &module, int64_t out, int64_t in,

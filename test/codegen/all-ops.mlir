@@ -16,7 +16,8 @@
 // scalar path), scaled per token by a
 // sigmoid gate (Qwen2-MoE's shared_expert_gate); quantized linears (FP8
 // blocks of 32 x 32, int4 groups of 32 along rows of 80 with f16 scales,
-// the last group partial, and of 64 with bf16 scales and a bias; int8 rows
+// the last group partial, and of 64 with bf16 scales, zero points and a
+// bias; int8 rows
 // with one f32 scale, and rows of 40 in f16-scaled groups of 16, the
 // one-byte path); and a
 // third attention
@@ -74,7 +75,7 @@
 // CHECK: kernel.call @add({{.*}}min_tokens = 17 : i32
 // CHECK: kernel.call @gemv_e4m3({{.*}}entry = "linear_gemv_e4m3_n80_k64_b32x32_f32_f32"{{.*}}min_tokens = 1 : i32
 // CHECK: kernel.call @gemv_i4({{.*}}entry = "linear_gemv_i4_n64_k80_g32_sf16_f32_f32"{{.*}}min_tokens = 1 : i32, scales = array<i1: false, false, true, false>
-// CHECK: kernel.call @gemv_i4({{.*}}entry = "linear_gemv_i4_n64_k64_g64_sbf16_f32_f32_biasf32"
+// CHECK: kernel.call @gemv_i4({{.*}}entry = "linear_gemv_i4_n64_k64_g64_sbf16_zp_f32_f32_biasf32"
 // CHECK: kernel.call @gemv_i8({{.*}}entry = "linear_gemv_i8_n40_k64_g64_sf32_f32_f32"
 // CHECK: kernel.call @gemv_i8({{.*}}entry = "linear_gemv_i8_n64_k40_g16_sf16_f32_f32"
 // CHECK: kernel.call @add({{.*}}entry = "add_s64_f32_f32_f32"
@@ -200,9 +201,9 @@ func.func @prefill(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?
   %q1 = llm.linear %de3, %qw1 : tensor<?x64x!dt>, !llm.qweight<shape = [80, 64], storage = f8E4M3FN, block = [32, 32], scale = f32> -> tensor<?x80x!dt> loc("quant_fp8")
   %qw2 = llm.param "quant_i4.weight" scales "quant_i4.weight_scale" : !llm.qweight<shape = [64, 80], storage = i4, block = [1, 32], scale = f16>
   %q2 = llm.linear %q1, %qw2 : tensor<?x80x!dt>, !llm.qweight<shape = [64, 80], storage = i4, block = [1, 32], scale = f16> -> tensor<?x64x!dt> loc("quant_i4")
-  %qw3 = llm.param "quant_i4_wide.weight" scales "quant_i4_wide.weight_scale" : !llm.qweight<shape = [64, 64], storage = i4, block = [1, 64], scale = bf16>
+  %qw3 = llm.param "quant_i4_wide.weight" scales "quant_i4_wide.weight_scale" zeros "quant_i4_wide.weight_zero_point" : !llm.qweight<shape = [64, 64], storage = i4, block = [1, 64], scale = bf16, zero = i4>
   %qb3 = llm.param "quant_i4_wide.bias" : tensor<64x!dt>
-  %q3 = llm.linear %q2, %qw3, %qb3 : tensor<?x64x!dt>, !llm.qweight<shape = [64, 64], storage = i4, block = [1, 64], scale = bf16>, tensor<64x!dt> -> tensor<?x64x!dt> loc("quant_i4_wide")
+  %q3 = llm.linear %q2, %qw3, %qb3 : tensor<?x64x!dt>, !llm.qweight<shape = [64, 64], storage = i4, block = [1, 64], scale = bf16, zero = i4>, tensor<64x!dt> -> tensor<?x64x!dt> loc("quant_i4_wide")
   %qw4 = llm.param "quant_i8.weight" scales "quant_i8.weight_scale" : !llm.qweight<shape = [40, 64], storage = i8, block = [1, 64], scale = f32>
   %q4 = llm.linear %q3, %qw4 : tensor<?x64x!dt>, !llm.qweight<shape = [40, 64], storage = i8, block = [1, 64], scale = f32> -> tensor<?x40x!dt> loc("quant_i8")
   %qw5 = llm.param "quant_i8_narrow.weight" scales "quant_i8_narrow.weight_scale" : !llm.qweight<shape = [64, 40], storage = i8, block = [1, 16], scale = f16>

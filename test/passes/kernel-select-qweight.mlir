@@ -2,8 +2,8 @@
 //
 // A linear over an FP8-block weight runs gemv_e4m3 for every step size,
 // passed the weight twice: its codes, then (scales) its f32 scales; over an
-// int4 weight in groups along its rows, gemv_i4. Other encodings (zero
-// points, int4 blocks across rows) have no CUDA kernel yet and are refused
+// int4 weight in groups along its rows, gemv_i4. Other encodings (int4 blocks
+// across rows) have no CUDA kernel yet and are refused
 // by name.
 
 // CHECK-LABEL: func.func @prefill
@@ -39,9 +39,11 @@ func.func @prefill(%x: tensor<?x256xbf16>) -> tensor<?x64xbf16> attributes {llm.
 
 // -----
 
+// Zero points: the weight a third time, marked in `zeros`.
+// CHECK-LABEL: func.func @prefill
+// CHECK: kernel.call @gemv_i4(%{{.+}}, %[[W:[^,]+]], %[[W]], %[[W]], %{{.+}}) {{.*}}entry = "linear_gemv_i4_n64_k256_g128_sf16_zp_bf16_bf16"{{.*}}scales = array<i1: false, false, true, false, false>{{.*}}zeros = array<i1: false, false, false, true, false>
 func.func @prefill(%x: tensor<?x256xbf16>) -> tensor<?x64xbf16> attributes {llm.step = #llm.step<prefill>} {
   %w = llm.param "o.qweight" scales "o.scales" zeros "o.qzeros" : !llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16, zero = i4>
-  // expected-error @+1 {{'llm.linear' op has a quantized weight ('!llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16, zero = i4>'): the CUDA kernels read f8E4M3FN values with f32 scales, and i4 (rows of an even length) and i8 values in groups along a row with f16, bf16 or f32 scales, without zero points}}
   %y = llm.linear %x, %w : tensor<?x256xbf16>, !llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16, zero = i4> -> tensor<?x64xbf16>
   return %y : tensor<?x64xbf16>
 }

@@ -95,7 +95,7 @@ llvm::Expected<TestModule> lowerTestModule(const std::string &source,
 }
 
 llvm::Error TestWeights::check(const plan_writer::WeightSpec &spec) {
-  if (!spec.block.empty() || !spec.scalesOf.empty())
+  if (!spec.block.empty() || !spec.scalesOf.empty() || !spec.zerosOf.empty())
     return quantized->check(spec);
   uint64_t n = 1;
   for (int64_t d : spec.shape)
@@ -111,7 +111,7 @@ llvm::Error TestWeights::check(const plan_writer::WeightSpec &spec) {
 llvm::Error TestWeights::fill(const plan_writer::WeightSpec &spec,
                               uint64_t offset,
                               llvm::MutableArrayRef<uint8_t> out) {
-  if (!spec.block.empty() || !spec.scalesOf.empty())
+  if (!spec.block.empty() || !spec.scalesOf.empty() || !spec.zerosOf.empty())
     return quantized->fill(spec, offset, out);
   std::vector<float> v = values(spec);
   const uint64_t size = runtime::dtypeSize(spec.dtype);

@@ -132,6 +132,9 @@ class Spec:
     # True (qwen3-ct-fp8-f32): FP8 e4m3 weights with one scale per row and dynamic FP8 input activations (W8A8-FP8,
     # format float-quantized) instead of integers.
     ct_fp8: bool = False
+    # True (qwen3-ct-w4a-f32): asymmetric int4, with zero points (weight_zero_point); the reference is the library's
+    # own decompression (ModelCompressor.decompress_model), as transformers 5.24 cannot load the packed zero points.
+    ct_asym: bool = False
 
 
 def ablate_config(**changes):
@@ -1617,7 +1620,7 @@ def int4_weights(variant):
 CT_GROUP = 64
 
 
-def write_ct_checkpoint(model_dir, ref_dir, group, bits=4, fp8=False):
+def write_ct_checkpoint(model_dir, ref_dir, group, bits=4, fp8=False, asym=False):
     """Turn the float32 checkpoint build_and_save wrote into model_dir into a compressed-tensors one (every Linear
     but lm_head as int4 in groups of `group`: weight_packed int32, weight_scale float32, weight_shape int64;
     quantization_config added) with compressed-tensors' own functions, and write into ref_dir the reference: the
@@ -1634,13 +1637,13 @@ def write_ct_checkpoint(model_dir, ref_dir, group, bits=4, fp8=False):
         args = QuantizationArgs(num_bits=8, type="float", symmetric=True, strategy="channel")
         inputs = QuantizationArgs(num_bits=8, type="float", symmetric=True, strategy="token", dynamic=True)
     elif bits == 4:
-        args = QuantizationArgs(num_bits=4, type="int", symmetric=True, strategy="group", group_size=group)
+        args = QuantizationArgs(num_bits=4, type="int", symmetric=not asym, strategy="group", group_size=group)
     else:  # per channel: one scale per row
         args = QuantizationArgs(num_bits=bits, type="int", symmetric=True, strategy="channel")
     apply_quantization_config(model, QuantizationConfig(
         config_groups={"group_0": QuantizationScheme(targets=["Linear"], weights=args, input_activations=inputs)},
         ignore=["lm_head"]))
-    scales = {}
+    scales, zeros = {}, {}
     with torch.no_grad():
         for name, module in model.named_modules():
             if getattr(module, "quantization_scheme", None) is None:
@@ -1651,6 +1654,7 @@ def write_ct_checkpoint(model_dir, ref_dir, group, bits=4, fp8=False):
             module.weight_scale.copy_(scale.reshape(module.weight_scale.shape))
             module.weight_zero_point.copy_(zero.reshape(module.weight_zero_point.shape))
             scales[name + ".weight"] = scale.clone()
+            zeros[name + ".weight"] = zero.clone().float().reshape(scale.shape)
     compressor = ModelCompressor.from_pretrained_model(
         model, quantization_format="float-quantized" if fp8 else "pack-quantized")
     compressor.compress_model(model)
@@ -1661,12 +1665,16 @@ def write_ct_checkpoint(model_dir, ref_dir, group, bits=4, fp8=False):
     compressor.update_config(model_dir)
     if os.path.exists(os.path.join(model_dir, "generation_config.json")):  # as build_and_save leaves it
         os.remove(os.path.join(model_dir, "generation_config.json"))
-    theirs = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager")
+    if asym:  # the library's own decompression of the model just compressed
+        compressor.decompress_model(model)
+        theirs = model
+    else:
+        theirs = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager")
     with torch.no_grad():  # the library decompresses on the first forward
         theirs(torch.tensor([[0]]))
     extra = ("weight_scale", "weight_shape", "weight_packed", "weight_zero_point")
     ref = {n: t.detach().clone().contiguous() for n, t in theirs.state_dict().items() if not n.endswith(extra)}
-    if set(ref) != set(n for n, _ in model.named_parameters() if not n.endswith(extra)) | set(original):
+    if set(ref) != set(n for n, _ in theirs.named_parameters() if not n.endswith(extra)) | set(original):
         sys.exit(f"qwen3-ct: transformers' decompressed model has other tensors: {sorted(ref)}")
     os.makedirs(ref_dir, exist_ok=True)
     save_safetensors(ref, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
@@ -1676,8 +1684,8 @@ def write_ct_checkpoint(model_dir, ref_dir, group, bits=4, fp8=False):
     with open(os.path.join(ref_dir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2, sort_keys=True)
         f.write("\n")
-    return dict(dir=model_dir, group=group if bits == 4 and not fp8 else None, bits=bits, fp8=fp8,
-                original=original, scales=scales, dense=ref, version=compressed_tensors.__version__)
+    return dict(dir=model_dir, group=group if bits == 4 and not fp8 else None, bits=bits, fp8=fp8, asym=asym,
+                original=original, scales=scales, zero=zeros, dense=ref, version=compressed_tensors.__version__)
 
 
 def ct_weights(variant):
@@ -1694,6 +1702,9 @@ def ct_weights(variant):
                 per_element = scale.repeat_interleave(data["group"] or w.shape[1], 1)[:, :w.shape[1]]
                 if variant == "float":  # not quantized
                     q = w
+                elif variant == "no_zero":  # zero points read as 0
+                    q = ((dense / per_element).round() + data["zero"][name].repeat_interleave(
+                        data["group"], 1)[:, :w.shape[1]]) * per_element
                 elif variant == "unscaled":  # weight_scale ignored
                     q = dense / per_element
                 elif variant == "unshifted":  # the stored 0..15 (0..255) read without subtracting 8 (128)
@@ -1733,11 +1744,20 @@ def ct_checkpoint_layout(model, prompt):
         words = packed.to(torch.int64) & 0xFFFFFFFF
         mask, offset = (1 << bits) - 1, 1 << (bits - 1)
         codes = torch.stack([(words >> (bits * i)) & mask for i in range(per)], dim=2).reshape(rows, -1)[:, :cols]
-        dense = (codes - offset).float() * scale.float().repeat_interleave(data["group"] or cols, 1)[:, :cols]
+        zero = 0
+        if data["asym"]:  # zero points [rows, groups] packed along the rows
+            zwords = stored[prefix + "weight_zero_point"].to(torch.int64) & 0xFFFFFFFF
+            zero = torch.stack([(zwords >> (bits * i)) & mask for i in range(per)], dim=1)
+            zero = zero.reshape(-1, zwords.shape[1])[:rows] - offset
+            zero = zero.repeat_interleave(data["group"] or cols, 1)[:, :cols]
+        dense = ((codes - offset) - zero).float() * scale.float().repeat_interleave(data["group"] or cols, 1)[:, :cols]
         if not torch.equal(params[name], dense):
             sys.exit(f"qwen3-ct: the reference's {name} is not float32(code) * scale of the checkpoint")
     layout = "float-quantized F8_E4M3" if data["fp8"] else f"pack-quantized int32 words ({data['bits']}-bit)"
-    return (f"{len(data['original'])} weights as compressed-tensors {data['version']} {layout} with F32 scales; the reference (transformers' decompression) = float32(code) * scale exactly")
+    source = "the library's decompression" if data["asym"] else "transformers' decompression"
+    formula = "float32(code - zero) * scale" if data["asym"] else "float32(code) * scale"
+    return (f"{len(data['original'])} weights as compressed-tensors {data['version']} {layout} with F32 scales"
+            f"{' and zero points' if data['asym'] else ''}; the reference ({source}) = {formula} exactly")
 
 
 def safetensors_header(path):
@@ -2120,6 +2140,24 @@ def specs():
                    "word, low bits first), <prefix>.weight_scale F32 [out, 1], <prefix>.weight_shape I64 [2]; "
                    "lm_head ignored. The reference is transformers' own load of the checkpoint (decompressed to "
                    "float32 Linear weights = code * scale); all arithmetic float32")))
+    # An asymmetric compressed-tensors int4 checkpoint (zero points), written by the library.
+    f32_only.append(
+        ("qwen3-ct-w4a-f32", Qwen3Config,
+         lambda: dict(qwen3_config(), hidden_size=128, intermediate_size=256, num_hidden_layers=2), 29, 3000, 0.45,
+         2.0, (),
+         [("weights not quantized (the float32 weights the checkpoint was made from)", ct_weights("float"), False),
+          ("zero points ignored", ct_weights("no_zero"), False),
+          ("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
+          EPS_ABLATION],
+         dict(ct_group_size=CT_GROUP, ct_asym=True, reference_checks=[ct_checkpoint_layout],
+              note="qwen3 as an llm-compressor asymmetric W4A16 checkpoint, written by the compressed-tensors library: "
+                   "every decoder-layer q/k/v/o and gate/up/down Linear as int4 in groups of 64 with a scale and a "
+                   "zero point per group (calculate_qparams: scale = (max - min) / 15, zero = clamp(round(-8 - min / "
+                   "scale), -8, 7)), format pack-quantized: weight_packed I32 [out, in/8], weight_scale F32 "
+                   "[out, in/64], weight_zero_point I32 [out/8, in/64] (eight zero points + 8 per word, packed along "
+                   "the rows), weight_shape; lm_head ignored. The reference is the library's own decompression "
+                   "(ModelCompressor.decompress_model: (code - zero) * scale; transformers 5.24 does not load these "
+                   "zero points), all arithmetic float32")))
     # A compressed-tensors FP8 checkpoint (W8A8-FP8: weights per channel, dynamic per-token activations, which llmc
     # keeps unquantized), written by the library; the reference is weight-only.
     f32_only.append(
@@ -2434,7 +2472,7 @@ def make_one(spec, root):
                 fp8 = write_int8_reference(tmp, ref_dir)
                 model_dir = ref_dir
             elif spec.ct_group_size:
-                fp8 = write_ct_checkpoint(tmp, ref_dir, spec.ct_group_size, spec.ct_bits, spec.ct_fp8)
+                fp8 = write_ct_checkpoint(tmp, ref_dir, spec.ct_group_size, spec.ct_bits, spec.ct_fp8, spec.ct_asym)
                 model_dir = ref_dir
             model = load(model_dir, spec.dtype, model_class=spec.model_class)
             model.golden_fp8 = fp8

@@ -65,6 +65,8 @@ llvm::Expected<std::string> typeName(Type t) {
     return std::string("bf16");
   if (t.isInteger(32))
     return std::string("int");
+  if (t.isInteger(8)) // zero points
+    return std::string("signed char");
   std::string s;
   llvm::raw_string_ostream(s) << t;
   return err("no CUDA type for " + s);
@@ -97,10 +99,16 @@ llvm::Expected<std::vector<std::string>>
 entryParamTypes(kernel::CallOp call) {
   std::vector<std::string> types{"int"}; // num_tokens
   std::optional<ArrayRef<bool>> scales = call.getScales();
+  std::optional<ArrayRef<bool>> zeros = call.getZeros();
   for (auto [i, v] : llvm::enumerate(call.getBuffers())) {
     Type t = v.getType();
     if (isa<llm::KVCacheType, llm::LatentCacheType>(t)) {
       types.push_back("llmc_kv");
+      continue;
+    }
+    // A quantized weight's zero points: signed bytes.
+    if (zeros && (*zeros)[i]) {
+      types.push_back("const signed char *__restrict__");
       continue;
     }
     // A quantized weight's scales, of the type the weight names.

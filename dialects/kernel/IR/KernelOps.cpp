@@ -85,6 +85,18 @@ LogicalResult CallOp::verify() {
         return emitOpError("operand ")
                << i << " is read as scales but is not a quantized weight";
   }
+  if (std::optional<ArrayRef<bool>> zeros = getZeros()) {
+    if (zeros->size() != n)
+      return emitOpError("zeros has ") << zeros->size() << " entries for "
+                                       << n << " operands";
+    for (size_t i = 0; i < n; ++i) {
+      auto q = dyn_cast<llmc::llm::QuantWeightType>(getBuffers()[i].getType());
+      if ((*zeros)[i] && (getWrites()[i] || !q || !q.getZero()))
+        return emitOpError("operand ")
+               << i << " is read as zero points but is not a quantized "
+                  "weight with zero points";
+    }
+  }
   std::vector<bool> used(n, false);
   for (Attribute a : getArgs()) {
     if (auto i = dyn_cast<IntegerAttr>(a)) {

@@ -127,8 +127,10 @@ def Kernel_CallOp : Kernel_Op<"call"> {
 
     `writes[i]` says whether the kernel writes operand `i`; `scales[i]`
     (when present) that operand `i` is a quantized weight (`!llm.qweight`)
-    whose parameter is its f32 scales (`const float *`), not its values
-    (the same weight passed once more, for its values). The launch
+    whose parameter is its scales (`const float *` or its scale type), not
+    its values (the same weight passed once more, for its values);
+    `zeros[i]` likewise that the parameter is its zero points (`const
+    signed char *`). The launch
     geometry: `grid` blocks of `block` threads, the grid's axis
     `token_axis` multiplied by ceil(T / `tokens_per_block`) when that is
     not 0; the call runs for steps of T in [`min_tokens`, `max_tokens`]
@@ -152,6 +154,7 @@ def Kernel_CallOp : Kernel_Op<"call"> {
       I32Attr:$token_axis, I32Attr:$min_tokens, I32Attr:$max_tokens,
       UnitAttr:$hot, OptionalAttr<DenseF32ArrayAttr>:$inv_freq,
       OptionalAttr<DenseBoolArrayAttr>:$scales,
+      OptionalAttr<DenseBoolArrayAttr>:$zeros,
       Variadic<AnyType>:$buffers);
   let assemblyFormat = "$callee `(` $buffers `)` attr-dict `:` type($buffers)";
   let hasVerifier = 1;

@@ -48,8 +48,9 @@ struct Call {
   llvm::SmallVector<mlir::Attribute> args;
   llvm::SmallVector<mlir::Value> buffers;
   llvm::SmallVector<bool> writes;
-  /// Per buffer: a quantized weight passed for its scales (scalesOf).
-  llvm::SmallVector<bool> scales;
+  /// Per buffer: a quantized weight passed for its scales (scalesOf) or
+  /// its zero points (zerosOf).
+  llvm::SmallVector<bool> scales, zeros;
   std::array<int32_t, 3> grid{1, 1, 1};
   int32_t block = 1;
   int32_t tokensPerBlock = 0;
@@ -109,6 +110,7 @@ public:
     c.buffers.push_back(v);
     c.writes.push_back(writes);
     c.scales.push_back(false);
+    c.zeros.push_back(false);
     return b.getI64IntegerAttr(int64_t(c.buffers.size() - 1));
   }
   /// Adds the f32 scales of the quantized weight `w` as the call's next
@@ -116,6 +118,14 @@ public:
   mlir::Attribute scalesOf(Call &c, mlir::Value w) {
     mlir::Attribute a = operand(c, w);
     c.scales.back() = true;
+    return a;
+  }
+  /// Adds the zero points of the quantized weight `w` (which has them) as
+  /// the call's next operand (a `const signed char *`); returns its
+  /// argument.
+  mlir::Attribute zerosOf(Call &c, mlir::Value w) {
+    mlir::Attribute a = operand(c, w);
+    c.zeros.back() = true;
     return a;
   }
   /// A null `const T *` (an absent input).

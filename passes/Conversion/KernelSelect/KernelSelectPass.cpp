@@ -134,6 +134,8 @@ void KernelBuilder::create(Location loc, Call c) {
       c.hot ? b.getUnitAttr() : UnitAttr(), table,
       llvm::is_contained(c.scales, true) ? b.getDenseBoolArrayAttr(c.scales)
                                          : DenseBoolArrayAttr(),
+      llvm::is_contained(c.zeros, true) ? b.getDenseBoolArrayAttr(c.zeros)
+                                        : DenseBoolArrayAttr(),
       c.buffers);
   entries.try_emplace(unique, call.getOperation());
 }

@@ -140,12 +140,12 @@ FailureOr<unsigned> quantizedLinear(llm::LinearOp l, llm::QuantWeightType q,
   const bool i4 = q.getStorage().isInteger(4) && rowGroups &&
                   q.getShape()[1] % 2 == 0;
   const bool i8 = q.getStorage().isInteger(8) && rowGroups;
-  if ((!fp8 && !i4 && !i8) || q.getZero())
+  if ((!fp8 && !i4 && !i8) || (fp8 && q.getZero()))
     return l.emitOpError("has a quantized weight (")
            << q
            << "): the CUDA kernels read f8E4M3FN values with f32 scales, and "
               "i4 (rows of an even length) and i8 values in groups along a "
-              "row with f16, bf16 or f32 scales, without zero points";
+              "row with f16, bf16 or f32 scales and optional zero points";
   const int64_t n = q.getShape()[0], k = q.getShape()[1];
   const int64_t bn = q.getBlock()[0], bk = q.getBlock()[1];
   Value x = l.getInput(), y = l.getResult(), bias = l.getBias();
@@ -164,15 +164,17 @@ FailureOr<unsigned> quantizedLinear(llm::LinearOp l, llm::QuantWeightType q,
                       b.type(xt), b.type(biasType), b.type(yt)};
   } else {
     c.callee = i4 ? "gemv_i4" : "gemv_i8";
-    c.entry = llvm::formatv("linear_{0}_n{1}_k{2}_g{3}_s{4}_{5}_{6}{7}",
+    c.entry = llvm::formatv("linear_{0}_n{1}_k{2}_g{3}_s{4}{5}_{6}_{7}{8}",
                             c.callee, n, k, bk, typeTag(q.getScale()),
-                            typeTag(xt), typeTag(yt), biasTag)
+                            q.getZero() ? "_zp" : "", typeTag(xt),
+                            typeTag(yt), biasTag)
                   .str();
     c.templateArgs = {b.i(n),
                       b.i(k),
                       b.i(bk),
                       b.i(4),
                       b.flag(bool(bias)),
+                      b.flag(bool(q.getZero())),
                       b.type(xt),
                       b.type(q.getScale()),
                       b.type(biasType),
@@ -182,6 +184,10 @@ FailureOr<unsigned> quantizedLinear(llm::LinearOp l, llm::QuantWeightType q,
   c.args.push_back(b.operand(c, x));
   c.args.push_back(b.operand(c, l.getWeight()));
   c.args.push_back(b.scalesOf(c, l.getWeight()));
+  if (!fp8)
+    c.args.push_back(q.getZero()
+                         ? b.zerosOf(c, l.getWeight())
+                         : b.null(IntegerType::get(b.context(), 8)));
   c.args.push_back(bias ? b.operand(c, bias) : b.null(biasType));
   c.args.push_back(b.operand(c, y, true));
   c.grid = {ceilDiv(n, 8), 1, 1};

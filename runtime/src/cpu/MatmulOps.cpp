@@ -28,6 +28,7 @@ void CpuBackend::linear(const P::Operand &xOp, const P::Operand &weightOp,
   const auto *weights = plan_.plan()->weights();
   const P::WeightQuant *quant = weights->Get(weightOp.index())->quant();
   const uint8_t *scales = nullptr;
+  const int8_t *zeros = nullptr; // (value - zero) * scale when present
   P::DType scaleType = P::DType::F32;
   int64_t bn = 1, bk = 1, scaleCols = 0;
   if (quant) {
@@ -36,6 +37,9 @@ void CpuBackend::linear(const P::Operand &xOp, const P::Operand &weightOp,
     bn = quant->block()->Get(0);
     bk = quant->block()->Get(1);
     scaleCols = (int64_t(inFeatures) + bk - 1) / bk;
+    if (quant->zeros() >= 0)
+      zeros = reinterpret_cast<const int8_t *>(
+          plan_.weightData(uint32_t(quant->zeros())));
   }
   // Split over output features: decode has one token, and each weight row
   // is then read (and widened) once per step.
@@ -50,11 +54,12 @@ void CpuBackend::linear(const P::Operand &xOp, const P::Operand &weightOp,
                 scales + size_t(packedBytes(scaleType, uint64_t(
                                                           (n / bn) * scaleCols))),
                 scaleType, size_t(scaleCols), workers_[t].b.data());
+            const int8_t *zn = zeros ? zeros + (n / bn) * scaleCols : nullptr;
             for (int64_t g = 0; g < scaleCols; ++g) {
-              const float s = sn[g];
+              const float s = sn[g], z = zn ? float(zn[g]) : 0.0f;
               const size_t j1 = std::min(inFeatures, size_t((g + 1) * bk));
               for (size_t j = size_t(g * bk); j < j1; ++j)
-                buffer[j] = wn[j] * s;
+                buffer[j] = (wn[j] - z) * s;
             }
             wn = buffer;
           }

@@ -58,7 +58,7 @@ private:
   Status checkPadding();
   Status checkQuant(
       const flatbuffers::Vector<flatbuffers::Offset<P::Weight>> &weights,
-      uint32_t i, const std::string &what);
+      uint32_t i, const std::string &what, bool zeroPoints);
   Status checkWeightChecksums();
   /// Format 1.1's code section: every entry compiled for every target.
   Status checkCudaCode();

@@ -251,6 +251,12 @@ Status PlanChecker::checkWeightLayout() {
   const auto *weights = plan_.weights();
   if (!weights)
     return Status::success();
+  // The weights that are some quantized weight's zero points: plain I8.
+  std::vector<bool> zeroPoints(weights->size(), false);
+  for (const P::Weight *w : *weights)
+    if (w->quant() && w->quant()->zeros() >= 0 &&
+        w->quant()->zeros() < int64_t(weights->size()))
+      zeroPoints[size_t(w->quant()->zeros())] = true;
   for (uint32_t i = 0; i < weights->size(); ++i) {
     const P::Weight *w = weights->Get(i);
     std::string what = "weight " + std::to_string(i);
@@ -280,7 +286,7 @@ Status PlanChecker::checkWeightLayout() {
       return fail(what + "size " + std::to_string(w->size()) +
                   " bytes, but its shape and dtype make " +
                   std::to_string(bytes));
-    LLMC_RETURN_IF_ERROR(checkQuant(*weights, i, what));
+    LLMC_RETURN_IF_ERROR(checkQuant(*weights, i, what, zeroPoints[i]));
     if (w->offset() % alignment != 0)
       return fail(what + "offset " + std::to_string(w->offset()) +
                   " is not a multiple of weight_alignment " +
@@ -302,12 +308,14 @@ Status PlanChecker::checkWeightLayout() {
 /// for i4.
 Status PlanChecker::checkQuant(
     const flatbuffers::Vector<flatbuffers::Offset<P::Weight>> &weights,
-    uint32_t i, const std::string &what) {
+    uint32_t i, const std::string &what, bool zeroPoints) {
   const P::Weight *w = weights.Get(i);
   const P::WeightQuant *q = w->quant();
   const bool i4 = w->dtype() == P::DType::I4;
   const bool integer = i4 || w->dtype() == P::DType::I8;
   if (!q) {
+    if (zeroPoints && w->dtype() == P::DType::I8)
+      return Status::success();
     if (w->dtype() == P::DType::F8E4M3 || integer)
       return fail(what + dtypeName(w->dtype()) +
                   " values without their scales (quant)");
@@ -347,6 +355,23 @@ Status PlanChecker::checkQuant(
   if (actual != scaleShape)
     return fail(what + "its scales have shape " + shapeString(actual) +
                 ", expected " + shapeString(scaleShape));
+  if (q->zeros() == -1)
+    return Status::success();
+  if (!integer)
+    return fail(what + "zero points need i4 or i8 values");
+  if (q->zeros() < 0 || q->zeros() >= int64_t(weights.size()) ||
+      q->zeros() == int64_t(i) || q->zeros() == int64_t(q->scales()))
+    return fail(what + "quant.zeros " + std::to_string(q->zeros()) +
+                " is not another weight of the plan");
+  const P::Weight *z = weights.Get(uint32_t(q->zeros()));
+  if (z->dtype() != P::DType::I8 || z->quant() || !z->shape())
+    return fail(what + "its zero points (weight " +
+                std::to_string(q->zeros()) + ") must be plain i8");
+  std::vector<int64_t> zeroShape(z->shape()->begin(), z->shape()->end());
+  if (zeroShape != scaleShape)
+    return fail(what + "its zero points have shape " +
+                shapeString(zeroShape) + ", expected " +
+                shapeString(scaleShape));
   return Status::success();
 }
 

@@ -114,9 +114,11 @@ TEST_P(EveryOpKind, GeneratesEachKernelKind) {
   // scales, whose pointers have the scales' type.
   EXPECT_TRUE(hasEntry(p, "linear_gemv_e4m3_n80_k64_b32x32_" + t));
   EXPECT_TRUE(hasEntry(p, "linear_gemv_i4_n64_k80_g32_sf16_" + t));
-  const cg::KernelSource *i4 = entry(p, "linear_gemv_i4_n64_k64_g64_sbf16_");
+  const cg::KernelSource *i4 = entry(p, "linear_gemv_i4_n64_k64_g64_sbf16_zp_");
   ASSERT_NE(i4, nullptr);
   EXPECT_NE(i4->source.find("const bf16 *__restrict__"), std::string::npos);
+  EXPECT_NE(i4->source.find("const signed char *__restrict__"),
+            std::string::npos);
   EXPECT_NE(i4->source.find("const unsigned char *__restrict__"),
             std::string::npos);
   EXPECT_TRUE(hasEntry(p, "linear_gemv_i8_n40_k64_g64_sf32_" + t));

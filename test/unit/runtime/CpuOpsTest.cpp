@@ -332,6 +332,36 @@ TEST(CpuOps, LinearInt8QuantizedWeight) {
   }
 }
 
+TEST(CpuOps, LinearInt4WithZeroPoints) {
+  // (code - zero) * scale per group of 64 along rows of 200.
+  const int64_t in = 200, out = 24, bk = 64, sc = (in + bk - 1) / bk;
+  TestPlan t;
+  std::vector<float> q(size_t(out * in)), scales(size_t(out * sc)),
+      zeros(scales.size());
+  for (size_t i = 0; i < q.size(); ++i)
+    q[i] = float(int((i * 5 + 1) % 16) - 8);
+  for (size_t i = 0; i < scales.size(); ++i) {
+    scales[i] = std::ldexp(1.0f + float(i % 3) / 2, -6);
+    zeros[i] = float(int(i % 16) - 8);
+  }
+  P::Operand weight = t.quantizedWeight("w", {out, in}, q, {1, bk}, scales,
+                                        P::DType::I4, P::DType::F16);
+  t.addZeroPoints(zeros);
+  P::Operand x = t.arena(in), y = t.arena(out);
+  OpRunner r(planWith({linearOp(in, out, x, weight, nullptr, y)}, t));
+  ASSERT_TRUE(r.ok());
+  std::vector<float> w(q.size());
+  for (int64_t n = 0; n < out; ++n)
+    for (int64_t k = 0; k < in; ++k) {
+      const size_t g = size_t(n * sc + k / bk);
+      w[size_t(n * in + k)] = (q[size_t(n * in + k)] - zeros[g]) * scales[g];
+    }
+  std::vector<float> xs = randomValues(2 * in, 20);
+  r.set(x, xs);
+  r.run({0, 1});
+  expectClose(r.get(y, 2), matmul(xs, w, nullptr, 2, in, out));
+}
+
 TEST(CpuOps, GatedLinear) {
   const int64_t in = 8, out = 16;
   TestPlan t;

@@ -445,6 +445,9 @@ TEST_F(PlanFileTest, QuantizedWeightsAreChecked) {
          w = P::Operand(P::OperandKind::Weight, P::DType::F32, 0, 0, 0);
        },
        "quantized values must be f8e4m3, i4 or i8, got f32"},
+      {"zero points of f8e4m3 values",
+       [](TestPlan &t, P::Operand &) { t.weights[0].zeros = 1; },
+       "weight 0 \"w\": zero points need i4 or i8 values"},
       {"f16 scales of f8e4m3 values",
        [](TestPlan &t, P::Operand &) { t.weights[1].dtype = P::DType::F16; },
        "its scales (weight 1) must be plain f32"},
@@ -522,6 +525,37 @@ TEST_F(PlanFileTest, Int4WeightsAreChecked) {
        "its scales (weight 1) must be plain f32, f16 or bf16"},
   };
   for (Case &c : cases) {
+    SCOPED_TRACE(c.name);
+    expectRejected(int4Plan(c.edit).serialize(), LLMC_ERROR_INVALID_PLAN,
+                   c.fragment);
+  }
+  // Zero points: plain i8 of the scales' shape, for integer values only.
+  auto withZeros = [](TestPlan &t, P::Operand &) {
+    t.addZeroPoints(std::vector<float>(32, 3.0f));
+  };
+  EXPECT_EQ(openBytes(int4Plan(withZeros).serialize(), &message), LLMC_OK)
+      << message;
+  std::vector<Case> zeroCases = {
+      {"zero points of another shape",
+       [&](TestPlan &t, P::Operand &w) {
+         withZeros(t, w);
+         t.weights[2].shape = {32, 1};
+       },
+       "weight 0 \"w\": its zero points have shape [32, 1], expected [16, 2]"},
+      {"f32 zero points",
+       [&](TestPlan &t, P::Operand &w) {
+         withZeros(t, w);
+         t.weights[2].dtype = P::DType::F32;
+       },
+       "its zero points (weight 2) must be plain i8"},
+      {"zero points that are the scales",
+       [&](TestPlan &t, P::Operand &w) {
+         withZeros(t, w);
+         t.weights[0].zeros = 1;
+       },
+       "quant.zeros 1 is not another weight of the plan"},
+  };
+  for (Case &c : zeroCases) {
     SCOPED_TRACE(c.name);
     expectRejected(int4Plan(c.edit).serialize(), LLMC_ERROR_INVALID_PLAN,
                    c.fragment);

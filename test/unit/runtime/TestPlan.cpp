@@ -101,7 +101,7 @@ std::vector<uint8_t> TestPlan::flatbuffer(
     const WeightSpec &w = weights[i];
     flatbuffers::Offset<P::WeightQuant> quant;
     if (!w.block.empty())
-      quant = P::CreateWeightQuantDirect(fbb, &w.block, w.scales);
+      quant = P::CreateWeightQuantDirect(fbb, &w.block, w.scales, w.zeros);
     weightTables.push_back(P::CreateWeightDirect(
         fbb, has("weight.name") ? w.name.c_str() : nullptr, w.dtype,
         has("weight.shape") ? &w.shape : nullptr, P::WeightLayout::RowMajor,

@@ -35,6 +35,8 @@ struct WeightSpec {
   /// values must then be exact E4M3 values.
   std::vector<int64_t> block = {};
   uint32_t scales = 0;
+  /// The index of its zero points (I8), -1: none.
+  int64_t zeros = -1;
 };
 
 struct OpSpec {
@@ -146,6 +148,15 @@ public:
                              std::vector<float> scales,
                              P::DType valueType = P::DType::F8E4M3,
                              P::DType scaleType = P::DType::F32);
+  /// Gives the last quantized weight (added just before, by
+  /// quantizedWeight) zero points: `zeros` (integers) as the next weight.
+  void addZeroPoints(std::vector<float> zeros) {
+    WeightSpec &values = weights[weights.size() - 2];
+    values.zeros = int64_t(weights.size());
+    std::vector<int64_t> shape = weights.back().shape;
+    weight(values.name + "_zero_point", std::move(shape), std::move(zeros),
+           P::DType::I8);
+  }
   /// Both programs run the same single-kernel op list.
   void setOps(const std::vector<OpSpec> &ops, const P::Operand &logits) {
     prefill = decode = {ops};

@@ -169,18 +169,21 @@ __device__ __forceinline__ void gemv_e4m3(int T, const TX *x,
 // W as signed BITS-bit codes [N, K] (BITS 4: two per byte with element 2j
 // in the low nibble of byte j, K even; BITS 8: one per byte) and one TS
 // (f16, bf16 or f32) scale per group of BK consecutive elements of a row
-// (scales [N, ceil(K / BK)]). y[t, n] = sum_k x[t, k] * (code * scale)
-// (+ bias[n]): each weight dequantized in registers by one fp32 product,
+// (scales [N, ceil(K / BK)]) and, with ZP, a signed-byte zero point per
+// group (the scales' shape). y[t, n] = sum_k x[t, k] * ((code - zero) *
+// scale) (+ bias[n]): each weight dequantized in registers by one fp32
+// product,
 // as the CPU reference does, and summed in fp32. One warp per output row,
 // each lane reading 16 bytes (32 int4 or 16 int8 codes) per iteration when
 // K allows, else one byte; tokens in chunks of TT whose sums stay in
 // registers, for every step size.
-template <int BITS, int N, int K, int BK, int TT, bool BIAS, typename TX,
-          typename TS, typename TB, typename TY>
+template <int BITS, int N, int K, int BK, int TT, bool BIAS, bool ZP,
+          typename TX, typename TS, typename TB, typename TY>
 __device__ __forceinline__ void gemv_int(int T, const TX *x,
                                          const unsigned char *w,
-                                         const TS *scales, const TB *bias,
-                                         TY *y) {
+                                         const TS *scales,
+                                         const signed char *zeros,
+                                         const TB *bias, TY *y) {
   static_assert(BITS == 4 || BITS == 8, "int4 or int8 codes");
   static_assert(BITS == 8 || K % 2 == 0, "int4 rows hold whole bytes");
   constexpr int PER_BYTE = 8 / BITS;
@@ -193,6 +196,7 @@ __device__ __forceinline__ void gemv_int(int T, const TX *x,
     return;
   const unsigned char *wr = w + size_t(n) * (K / PER_BYTE);
   const TS *sr = scales + size_t(n) * SC;
+  const signed char *zr = ZP ? zeros + size_t(n) * SC : nullptr;
   for (int t0 = 0; t0 < T; t0 += TT) {
     float acc[TT];
 #pragma unroll
@@ -215,7 +219,8 @@ __device__ __forceinline__ void gemv_int(int T, const TX *x,
           code = int(unsigned(packed[i / 2]) << (i % 2 == 0 ? 28 : 24)) >> 28;
         else
           code = int(unsigned(packed[i]) << 24) >> 24;
-        wf[i] = float(code) * to_f(sr[(k + i) / BK]);
+        const float zero = ZP ? float(zr[(k + i) / BK]) : 0.0f;
+        wf[i] = (float(code) - zero) * to_f(sr[(k + i) / BK]);
       }
 #pragma unroll
       for (int t = 0; t < TT; ++t) {
@@ -237,20 +242,24 @@ __device__ __forceinline__ void gemv_int(int T, const TX *x,
   }
 }
 
-template <int N, int K, int BK, int TT, bool BIAS, typename TX, typename TS,
-          typename TB, typename TY>
+template <int N, int K, int BK, int TT, bool BIAS, bool ZP, typename TX,
+          typename TS, typename TB, typename TY>
 __device__ __forceinline__ void gemv_i4(int T, const TX *x,
                                         const unsigned char *w,
-                                        const TS *scales, const TB *bias,
-                                        TY *y) {
-  gemv_int<4, N, K, BK, TT, BIAS, TX, TS, TB, TY>(T, x, w, scales, bias, y);
+                                        const TS *scales,
+                                        const signed char *zeros,
+                                        const TB *bias, TY *y) {
+  gemv_int<4, N, K, BK, TT, BIAS, ZP, TX, TS, TB, TY>(T, x, w, scales, zeros,
+                                                     bias, y);
 }
 
-template <int N, int K, int BK, int TT, bool BIAS, typename TX, typename TS,
-          typename TB, typename TY>
+template <int N, int K, int BK, int TT, bool BIAS, bool ZP, typename TX,
+          typename TS, typename TB, typename TY>
 __device__ __forceinline__ void gemv_i8(int T, const TX *x,
                                         const unsigned char *w,
-                                        const TS *scales, const TB *bias,
-                                        TY *y) {
-  gemv_int<8, N, K, BK, TT, BIAS, TX, TS, TB, TY>(T, x, w, scales, bias, y);
+                                        const TS *scales,
+                                        const signed char *zeros,
+                                        const TB *bias, TY *y) {
+  gemv_int<8, N, K, BK, TT, BIAS, ZP, TX, TS, TB, TY>(T, x, w, scales, zeros,
+                                                     bias, y);
 }
