@@ -210,7 +210,7 @@ public:
     specs.push_back({p.getName().str(), shape, valueType});
     specs.back().block.assign(q.getBlock().begin(), q.getBlock().end());
     specs.back().scalesIndex = values + 1;
-    specs.back().packQuantized = p.getPackQuantized();
+    specs.back().packing = p.getPacking().value_or("").str();
     specDTypes.push_back(valueType);
     weightIndex[scalesName] = values + 1;
     SmallVector<int64_t> scaleShape = q.getScaleShape();
@@ -222,6 +222,8 @@ public:
     specs.back().randomScale =
         (fp8 ? 1.0f : i4 ? 0.125f : 1.0f / 128) / std::sqrt(float(shape.back()));
     specs.back().scalesOf = p.getName().str();
+    // AutoAWQ stores the scales [groups, rows].
+    specs.back().transposed = p.getPacking() == "awq-gemm";
     specDTypes.push_back(scaleType);
     // Zero points (signed bytes in the values' range) right after.
     if (q.getZero()) {
@@ -240,7 +242,7 @@ public:
                        pl::DType::I8});
       specs.back().zerosOf = p.getName().str();
       specs.back().zeroBits = q.getZero().getIntOrFloatBitWidth();
-      specs.back().packQuantized = p.getPackQuantized();
+      specs.back().packing = p.getPacking().value_or("").str();
       specDTypes.push_back(pl::DType::I8);
     }
     return WalkResult::advance();

@@ -70,17 +70,16 @@ struct WeightSpec {
   /// quantized.
   std::vector<int64_t> block = {};
   unsigned scalesIndex = 0;
-  /// I4 values in compressed-tensors' pack-quantized layout (llm.param ...
-  /// pack_quantized): the checkpoint tensor is int32 [rows, ceil(cols /
-  /// 8)], each value stored plus 8; the plan gets them re-based.
-  bool packQuantized = false;
+  /// How the checkpoint packs integer values, their zero points and
+  /// (awq-gemm) scales (llm.param ... packing): "pack-quantized",
+  /// "awq-gemm", or empty (stored as the plan holds them, or computed).
+  std::string packing = {};
   /// A quantized weight with zero points: they are the weight after its
   /// scales (scalesIndex + 1), I8 of the scales' shape.
   bool hasZeros = false;
   /// The zero points of a quantized weight: that weight's name, and the
-  /// bits the checkpoint stores each in (pack_quantized: int32 words
-  /// packed along the rows, each value plus 2^(bits - 1)). Empty: not
-  /// zero points.
+  /// bits the checkpoint stores each in (packed into int32 words as the
+  /// weight's `packing` says). Empty: not zero points.
   std::string zerosOf = {};
   unsigned zeroBits = 0;
   /// The scales of a quantized weight: what --random-weights fills them

@@ -30,7 +30,7 @@ hf::TensorDType toTensorDType(llmc::plan::DType d) {
   case llmc::plan::DType::F32:
   case llmc::plan::DType::I32: // never a weight's (PlanWriter checks)
   case llmc::plan::DType::I4:  // only computed here (--quantize, random)
-  case llmc::plan::DType::I8:  // or read packed (pack_quantized)
+  case llmc::plan::DType::I8:  // or read packed (llm.param ... packing)
     break;
   }
   return hf::TensorDType::F32;
@@ -49,13 +49,18 @@ public:
       return checkTensor(spec.name, spec.shape);
     if (!spec.zerosOf.empty())
       return checkZeros(spec);
-    if (spec.packQuantized)
+    if (spec.packing == "pack-quantized")
       return checkPacked(spec);
+    if (spec.packing == "awq-gemm")
+      return checkAWQ(spec);
     if (spec.transposed || spec.interleaved) {
       std::vector<int64_t> source = spec.shape;
       if (spec.transposed)
         std::swap(source[source.size() - 1], source[source.size() - 2]);
-      return checkTensor(spec.name, source);
+      if (llvm::Error e = checkTensor(spec.name, source))
+        return e;
+      return spec.scalesOf.empty() ? llvm::Error::success()
+                                   : checkStoredAs(spec);
     }
     if (spec.parts.empty()) {
       if (llvm::Error e = checkTensor(spec.name, scalesShape(spec)))
@@ -80,8 +85,10 @@ public:
       return fillQuantized(spec, offset, out);
     if (!spec.zerosOf.empty())
       return fillZeros(spec, offset, out);
-    if (spec.packQuantized)
+    if (spec.packing == "pack-quantized")
       return fillPacked(spec, offset, out);
+    if (spec.packing == "awq-gemm")
+      return fillAWQ(spec, offset, out);
     if (spec.transposed || spec.interleaved)
       return fillGathered(spec, offset, out);
     if (spec.parts.empty())
@@ -137,10 +144,15 @@ private:
   llvm::Error fillGathered(const WeightSpec &spec, uint64_t offset,
                            llvm::MutableArrayRef<uint8_t> out) {
     const uint64_t es = spec.bytes() / elementsOf(spec);
-    const uint64_t slice = elementsOf(spec) / uint64_t(spec.shape[0]);
+    // Slices of dimension 0 ([E, ...] weights), or the whole of a
+    // transposed matrix (AWQ's scales).
+    const size_t rank = spec.shape.size();
+    const uint64_t slice =
+        rank == 2 && spec.transposed
+            ? elementsOf(spec)
+            : elementsOf(spec) / uint64_t(spec.shape[0]);
     // The weight's slice as [R, C] with R = dimension 1 (C: the rest).
     const uint64_t R = uint64_t(spec.shape[1]), C = slice / R;
-    const size_t rank = spec.shape.size();
     const uint64_t last = uint64_t(spec.shape[rank - 1]);
     const uint64_t before = uint64_t(spec.shape[rank - 2]);
     for (uint64_t k = offset / es, n = 0; n < out.size() / es; ++k, ++n) {
@@ -430,14 +442,84 @@ private:
     };
     return squeeze(t->shape) == squeeze(spec.shape) ? t->shape : spec.shape;
   }
+  /// AutoAWQ's GEMM packing: int32 words holding the values of 8 rows (of
+  /// our [rows, cols] weight) at one column, the rows of word c in the
+  /// order 8c + {0, 2, 4, 6, 1, 3, 5, 7} from the low bits up, unsigned.
+  /// The unsigned value of row `r` in the words `w` ([n, rows / 8]) of
+  /// index `i`.
+  static unsigned awqValue(const uint8_t *w, int64_t i, int64_t rows,
+                           int64_t r) {
+    uint32_t word;
+    std::memcpy(&word, w + size_t((i * (rows / 8) + r / 8) * 4), 4);
+    static constexpr int position[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+    return (word >> (4 * position[r % 8])) & 15u;
+  }
+  /// qweight: I32 [cols, rows / 8].
+  llvm::Error checkAWQ(const WeightSpec &spec) {
+    const std::string name = resolveName(spec.name);
+    if (spec.shape[0] % 8 != 0)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "\"%s\": AWQ packs 8 output features per word; %lld is not a "
+          "multiple of 8",
+          name.c_str(), (long long)spec.shape[0]);
+    auto tensor =
+        hf::requireTensor(archive, name, {spec.shape[1], spec.shape[0] / 8}, "");
+    if (!tensor)
+      return tensor.takeError();
+    if ((*tensor)->dtype != hf::TensorDType::I32)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "%s: tensor \"%s\" has dtype %s; AWQ's qweight is I32 words",
+          (*tensor)->file.c_str(), name.c_str(),
+          hf::tensorDTypeName((*tensor)->dtype).str().c_str());
+    return llvm::Error::success();
+  }
+  /// The plan's I4 rows of an AWQ weight, transposed and re-based (v - 8)
+  /// from the whole qweight at once.
+  llvm::Error fillAWQ(const WeightSpec &spec, uint64_t offset,
+                      llvm::MutableArrayRef<uint8_t> out) {
+    if (awqName != spec.name) {
+      const hf::TensorView &tensor = *archive.find(resolveName(spec.name));
+      std::vector<uint8_t> words(tensor.size);
+      if (llvm::Error e = archive.read(tensor, 0, words))
+        return e;
+      const int64_t rows = spec.shape[0], cols = spec.shape[1];
+      awqData.assign(size_t(rows * cols / 2), 0);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t k = 0; k < cols; ++k) {
+          const unsigned v = awqValue(words.data(), k, rows, r) ^ 8u;
+          awqData[size_t(r * (cols / 2) + k / 2)] |=
+              uint8_t(v << (4 * (k % 2)));
+        }
+      awqName = spec.name;
+    }
+    std::memcpy(out.data(), awqData.data() + offset, out.size());
+    return llvm::Error::success();
+  }
   /// Zero points [rows, groups] of a pack-quantized weight: int32 words
   /// packed along the rows ([ceil(rows / perWord), groups], each value
   /// plus 2^(bits - 1)), unpacked and re-based into signed bytes.
   llvm::Error checkZeros(const WeightSpec &spec) {
-    if (!spec.packQuantized)
+    if (spec.packing == "awq-gemm") { // qzeros: I32 [groups, rows / 8]
+      const std::string name = resolveName(spec.name);
+      auto tensor = hf::requireTensor(
+          archive, name, {spec.shape[1], spec.shape[0] / 8}, "");
+      if (!tensor)
+        return tensor.takeError();
+      if ((*tensor)->dtype != hf::TensorDType::I32)
+        return llvm::createStringError(
+            llvm::inconvertibleErrorCode(),
+            "%s: tensor \"%s\" has dtype %s; AWQ's qzeros is I32 words",
+            (*tensor)->file.c_str(), name.c_str(),
+            hf::tensorDTypeName((*tensor)->dtype).str().c_str());
+      return llvm::Error::success();
+    }
+    if (spec.packing != "pack-quantized")
       return llvm::createStringError(
           llvm::inconvertibleErrorCode(),
-          "zero points \"%s\": read from pack-quantized checkpoints only",
+          "zero points \"%s\": read from pack-quantized and AWQ "
+          "checkpoints only",
           spec.name.c_str());
     const int64_t per = 32 / int64_t(spec.zeroBits);
     const std::string name = resolveName(spec.name);
@@ -465,6 +547,15 @@ private:
       const unsigned bits = spec.zeroBits;
       const int64_t per = 32 / int64_t(bits);
       zerosData.assign(size_t(rows * groups), 0);
+      if (spec.packing == "awq-gemm") {
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t g = 0; g < groups; ++g)
+            zerosData[size_t(r * groups + g)] =
+                uint8_t(int8_t(int(awqValue(words.data(), g, rows, r)) - 8));
+        zerosName = spec.name;
+        std::memcpy(out.data(), zerosData.data() + offset, out.size());
+        return llvm::Error::success();
+      }
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t g = 0; g < groups; ++g) {
           uint32_t word;
@@ -570,6 +661,9 @@ private:
   // fillZeros' unpacked zero points of one weight.
   std::string zerosName;
   std::vector<uint8_t> zerosData;
+  // fillAWQ's unpacked values of one weight.
+  std::string awqName;
+  std::vector<uint8_t> awqData;
   // fillGathered's current slice of dimension 0, converted.
   std::vector<uint8_t> sliceData;
   std::string sliceName;

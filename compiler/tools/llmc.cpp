@@ -460,10 +460,12 @@ int compileMain(int argc, char **argv) {
       config->fp8 = llmc::hf::ModelConfig::FP8Block{
           std::numeric_limits<int64_t>::max(),
           std::numeric_limits<int64_t>::max(), {}};
-    else if (quantize == "w8") // one f32 scale per row
-      config->intWeights = llmc::hf::ModelConfig::IntWeights{
-          8, std::numeric_limits<int64_t>::max(), false, {},
-          llmc::hf::DType::F32};
+    else if (quantize == "w8") { // one f32 scale per row
+      config->intWeights = llmc::hf::ModelConfig::IntWeights{};
+      config->intWeights->bits = 8;
+      config->intWeights->group = std::numeric_limits<int64_t>::max();
+      config->intWeights->scaleDtype = llmc::hf::DType::F32;
+    }
     else
       config->intWeights = llmc::hf::ModelConfig::IntWeights{};
     config->quantizeAtCompile = true;
@@ -600,8 +602,11 @@ int compileMain(int argc, char **argv) {
     const bool perRow =
         config->intWeights->group == std::numeric_limits<int64_t>::max();
     planOptions.notes.push_back(
-        "quantization_config (compressed-tensors, pack-quantized): decoder "
-        "linear weights kept as " +
+        std::string(config->intWeights->awq
+                        ? "quantization_config (awq, gemm)"
+                        : "quantization_config (compressed-tensors, "
+                          "pack-quantized)") +
+        ": decoder linear weights kept as " +
         std::string(config->intWeights->zeros ? "asymmetric" : "symmetric") +
         " int" +
         std::to_string(config->intWeights->bits) + " " +
@@ -677,7 +682,8 @@ int compileMain(int argc, char **argv) {
     archive = std::move(*opened);
     // A compressed-tensors checkpoint's scales are read as stored: their
     // dtype is the first weight_scale tensor's.
-    if (config->intWeights && !config->quantizeAtCompile)
+    if (config->intWeights && !config->quantizeAtCompile &&
+        !config->intWeights->awq)
       for (const llmc::hf::TensorView &t : archive->tensors())
         if (StringRef(t.name).ends_with(".weight_scale")) {
           using TD = llmc::hf::TensorDType;

@@ -332,6 +332,47 @@ void readCompressedTensors(const Reader &q, ModelConfig &cfg) {
   }
 }
 
+/// quantization_config of quant_method "awq" (AutoAWQ checkpoints, read by
+/// transformers' AwqConfig): 4-bit with zero points in groups, the GEMM
+/// layout; other versions (GEMV, Marlin, ExLlama, IPEX packings) and
+/// symmetric AWQ are refused by name.
+ModelConfig::IntWeights readAWQ(const Reader &q) {
+  ModelConfig::IntWeights w;
+  w.awq = true;
+  w.zeros = true;
+  w.scaleDtype = DType::F16; // AutoAWQ writes half scales
+  const int64_t bits = q.integer(q.has("bits") ? "bits" : "w_bit", 1, 64);
+  if (bits != 4)
+    q.fail(q.has("bits") ? "bits" : "w_bit",
+           "unsupported: " + std::to_string(bits) + " bits (4-bit AWQ is read)");
+  const char *groupKey = q.has("group_size") ? "group_size" : "q_group_size";
+  const int64_t group = q.integer(groupKey, -1, int64_t(1) << 30);
+  if (group == 0)
+    q.fail(groupKey, "unsupported: 0");
+  w.group = group == -1 ? std::numeric_limits<int64_t>::max() : group;
+  if (!q.boolean("zero_point", true))
+    q.fail("zero_point", "unsupported: AWQ without zero points");
+  if (q.has("version")) {
+    const std::string version = q.string("version");
+    if (version != "gemm" && version != "GEMM")
+      q.fail("version", "unsupported: \"" + version +
+                            "\" (AWQ's \"gemm\" packing is read)");
+  }
+  if (q.has("modules_to_not_convert")) {
+    const json &m = q.object.at("modules_to_not_convert");
+    if (!m.is_array())
+      q.fail("modules_to_not_convert",
+             "expected a list of module names, got " + describe(m));
+    for (const json &e : m) {
+      if (!e.is_string())
+        q.fail("modules_to_not_convert",
+               "expected module names, got " + describe(e));
+      w.notConverted.push_back(e.get<std::string>());
+    }
+  }
+  return w;
+}
+
 // Bounds that reject nonsense while leaving room for models to come.
 constexpr int64_t kMaxLayers = 4096;
 constexpr int64_t kMaxHidden = int64_t(1) << 20;
@@ -1329,6 +1370,8 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
       cfg.fp8 = readFP8(Reader(q, "quantization_config."));
     else if (cfg.quantMethod == "compressed-tensors")
       readCompressedTensors(Reader(q, "quantization_config."), cfg);
+    else if (cfg.quantMethod == "awq")
+      cfg.intWeights = readAWQ(Reader(q, "quantization_config."));
   }
 
   cfg.vocabSize = top.integer("vocab_size", 1, kMaxVocab);
@@ -1566,7 +1609,7 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
     cfg.fp8.reset();
   if (cfg.intWeights && (cfg.moe || cfg.mla))
     cfg.intWeights.reset();
-  if (cfg.intWeights)
+  if (cfg.intWeights && !cfg.intWeights->awq)
     cfg.intWeights->scaleDtype = cfg.dtype; // until the checkpoint says otherwise
   if (cfg.intWeights && cfg.fusedProjections)
     top.fail("quantization_config",
@@ -1584,6 +1627,10 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
 } // namespace
 
 bool ModelConfig::IntWeights::ignores(const std::string &module) const {
+  if (awq)
+    return llvm::any_of(notConverted, [&](const std::string &s) {
+      return module.find(s) != std::string::npos;
+    });
   return ignoredByCompressedTensors(notConverted, module);
 }
 

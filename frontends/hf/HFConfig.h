@@ -260,6 +260,10 @@ struct ModelConfig {
     /// Asymmetric: a zero point per group (`<module>.weight_zero_point`,
     /// int32 words packed along the rows).
     bool zeros = false;
+    /// quant_method "awq" (AutoAWQ's GEMM layout, `<module>.qweight`,
+    /// `.qzeros`, `.scales`): notConverted then holds
+    /// modules_to_not_convert, matched as substrings (transformers' rule).
+    bool awq = false;
     /// compressed-tensors' `ignore`: module names, or "re:" and a regular
     /// expression matched from the start of the name.
     std::vector<std::string> notConverted;

@@ -81,7 +81,7 @@ private:
         b.getStringAttr(weightName(name)), /*parts=*/nullptr,
         /*rows=*/nullptr, /*transposed=*/false, /*interleaved=*/false,
         /*scales=*/nullptr, /*zeros=*/nullptr,
-        /*packQuantized=*/false);
+        /*packing=*/nullptr);
   }
   /// A checkpoint tensor stored in another order: the last two dimensions
   /// of `shape` swapped (Llama 4's and gpt-oss's experts), the halves of
@@ -92,7 +92,7 @@ private:
                                 b.getStringAttr(weightName(name)),
                                 /*parts=*/nullptr, /*rows=*/nullptr,
                                 transposed, interleaved, /*scales=*/nullptr,
-                                /*zeros=*/nullptr, /*packQuantized=*/false);
+                                /*zeros=*/nullptr, /*packing=*/nullptr);
   }
   /// The checkpoint tensors `parts`, concatenated, as one weight `name`.
   Value stacked(const std::string &name, ArrayRef<int64_t> shape,
@@ -106,7 +106,7 @@ private:
                                 b.getStrArrayAttr(refs), /*rows=*/nullptr,
                                 /*transposed=*/false, /*interleaved=*/false,
                                 /*scales=*/nullptr, /*zeros=*/nullptr,
-        /*packQuantized=*/false);
+        /*packing=*/nullptr);
   }
   /// Rows [begin, begin + out) of the [total, in] checkpoint tensor
   /// `source` as the weight of `module` (Phi-3's fused projections).
@@ -120,7 +120,7 @@ private:
         b.getStringAttr(name), b.getStrArrayAttr(parts),
         b.getDenseI64ArrayAttr({begin, total}), /*transposed=*/false,
         /*interleaved=*/false, /*scales=*/nullptr, /*zeros=*/nullptr,
-        /*packQuantized=*/false);
+        /*packing=*/nullptr);
   }
   Value linearRows(Value x, const std::string &module,
                    const std::string &source, int64_t begin, int64_t total,
@@ -156,7 +156,7 @@ private:
   Value quantizedWeight(const std::string &module, int64_t out, int64_t in) {
     llm::QuantWeightType type;
     std::string values = module + ".weight", scales, zeros;
-    bool packed = false;
+    std::string packing; // as the checkpoint stores the values
     if (cfg.intWeights) {
       // --quantize packs int4 rows of whole bytes; a checkpoint's odd
       // rows cannot be read yet.
@@ -173,9 +173,14 @@ private:
       if (cfg.intWeights->zeros)
         zeros = module + ".weight_zero_point";
       scales = module + ".weight_scale";
-      if (!cfg.quantizeAtCompile) {
+      if (cfg.intWeights->awq) {
+        values = module + ".qweight";
+        scales = module + ".scales";
+        zeros = module + ".qzeros";
+        packing = "awq-gemm";
+      } else if (!cfg.quantizeAtCompile) {
         values = module + ".weight_packed";
-        packed = true;
+        packing = "pack-quantized";
       }
     } else {
       type = llm::QuantWeightType::get(
@@ -189,7 +194,7 @@ private:
         /*parts=*/nullptr, /*rows=*/nullptr, /*transposed=*/false,
         /*interleaved=*/false, b.getStringAttr(weightName(scales)),
         zeros.empty() ? StringAttr() : b.getStringAttr(weightName(zeros)),
-        packed);
+        packing.empty() ? StringAttr() : b.getStringAttr(packing));
   }
   /// `module.weight`, and `module.bias` when `bias`.
   Value linear(Value x, const std::string &module, int64_t out, int64_t in,

@@ -135,6 +135,10 @@ class Spec:
     # True (qwen3-ct-w4a-f32): asymmetric int4, with zero points (weight_zero_point); the reference is the library's
     # own decompression (ModelCompressor.decompress_model), as transformers 5.24 cannot load the packed zero points.
     ct_asym: bool = False
+    # G > 0 (qwen3-awq-f32): an AutoAWQ checkpoint (GEMM packing, 4-bit with zero points in groups of G) made with
+    # AutoAWQ's own WQLinear_GEMM.from_linear; the reference is the float32 model on its values unpacked by AutoAWQ's
+    # unpack_awq / reverse_awq_order, (q - z) * scale in float32.
+    awq_group_size: int = 0
 
 
 def ablate_config(**changes):
@@ -1688,6 +1692,90 @@ def write_ct_checkpoint(model_dir, ref_dir, group, bits=4, fp8=False, asym=False
                 original=original, scales=scales, zero=zeros, dense=ref, version=compressed_tensors.__version__)
 
 
+AWQ_GROUP = 64
+
+
+def write_awq_checkpoint(model_dir, ref_dir, group):
+    """Turn the float32 checkpoint build_and_save wrote into model_dir into an AutoAWQ one: every decoder-layer
+    projection through AutoAWQ's zero-point quantization (scale = (max - min) / 15, zero = clamp(-round(min / scale),
+    0, 15) per group of a row, as AwqQuantizer.pseudo_quantize_tensor computes them, without the activation-aware
+    search) and WQLinear_GEMM.from_linear's packing (qweight, qzeros int32, scales float16); quantization_config
+    {"quant_method": "awq", "version": "gemm", ...}. ref_dir gets the float32 model on the unpacked values."""
+    from awq.modules.linear.gemm import WQLinear_GEMM
+    from awq.utils.packing_utils import dequantize_gemm, reverse_awq_order, unpack_awq
+    weights = load_safetensors(os.path.join(model_dir, "model.safetensors"))
+    out, ref = {}, {}
+    data = dict(dir=model_dir, group=group, original={}, packed={})
+    for name, w in weights.items():
+        if not is_fp8_weight(name):
+            out[name] = ref[name] = w
+            continue
+        rows, cols = w.shape
+        g = w.reshape(-1, group)
+        max_val, min_val = g.amax(dim=1, keepdim=True), g.amin(dim=1, keepdim=True)
+        scales = (max_val - min_val).clamp(min=1e-5) / 15
+        zeros = (-torch.round(min_val / scales)).clamp_(0, 15)
+        scales, zeros = scales.view(rows, -1), zeros.view(rows, -1)
+        linear = torch.nn.Linear(cols, rows, bias=False)
+        linear.weight.data.copy_(w)
+        q = WQLinear_GEMM.from_linear(linear, 4, group, False, scales.t().contiguous(), zeros.t().contiguous())
+        prefix = name[:-len("weight")]
+        out[prefix + "qweight"], out[prefix + "qzeros"], out[prefix + "scales"] = q.qweight, q.qzeros, q.scales
+        iw, iz = unpack_awq(q.qweight, q.qzeros, 4)
+        iw, iz = reverse_awq_order(iw, iz, 4)
+        iw, iz = torch.bitwise_and(iw, 15), torch.bitwise_and(iz, 15)
+        dense = (iw.float() - iz.float().repeat_interleave(group, 0)) * q.scales.float().repeat_interleave(group, 0)
+        ref[name] = dense.t().contiguous()
+        # AutoAWQ's own dequantization (in float16) agrees to float16's rounding.
+        theirs = dequantize_gemm(q.qweight, q.qzeros, q.scales, 4, group).float().t()
+        if not torch.allclose(theirs, ref[name], rtol=2 ** -10, atol=0):
+            sys.exit(f"qwen3-awq: AutoAWQ's dequantize_gemm of {name} differs from the float32 unpacking")
+        data["original"][name] = w
+        data["packed"][name] = (iw, iz, q.scales)
+    save_safetensors(out, os.path.join(model_dir, "model.safetensors"), metadata={"format": "pt"})
+    os.makedirs(ref_dir, exist_ok=True)
+    save_safetensors(ref, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
+    path = os.path.join(model_dir, "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    with open(os.path.join(ref_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
+    cfg["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": group, "zero_point": True,
+                                  "version": "gemm", "modules_to_not_convert": None}
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
+    return data
+
+
+def awq_weights(variant):
+    """The reference model with every quantized weight replaced by another reading of the same checkpoint."""
+
+    def apply(model, cfg):
+        data = model.golden_fp8
+        model = copy.deepcopy(model)
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, w in data["original"].items():
+                iw, iz, scales = data["packed"][name]
+                group = data["group"]
+                if variant == "float":
+                    q = w
+                elif variant == "no_zero":  # qzeros ignored
+                    q = (iw.float() * scales.float().repeat_interleave(group, 0)).t()
+                elif variant == "awq_order_ignored":  # the words' values read in plain order 0..7
+                    perm = torch.arange(iw.shape[1]).view(-1, 8)[:, [0, 2, 4, 6, 1, 3, 5, 7]].reshape(-1)
+                    q = ((iw[:, perm].float() - iz[:, perm].float().repeat_interleave(group, 0))
+                         * scales.float().repeat_interleave(group, 0)).t()
+                else:
+                    raise ValueError(variant)
+                params[name].copy_(q)
+        return model, cfg
+
+    return apply
+
+
 def ct_weights(variant):
     """The reference model with every quantized weight replaced by another reading of the same checkpoint (or by the
     float32 weights it was made from)."""
@@ -2140,6 +2228,25 @@ def specs():
                    "word, low bits first), <prefix>.weight_scale F32 [out, 1], <prefix>.weight_shape I64 [2]; "
                    "lm_head ignored. The reference is transformers' own load of the checkpoint (decompressed to "
                    "float32 Linear weights = code * scale); all arithmetic float32")))
+    # An AutoAWQ checkpoint (GEMM packing), packed by AutoAWQ itself.
+    f32_only.append(
+        ("qwen3-awq-f32", Qwen3Config,
+         lambda: dict(qwen3_config(), hidden_size=128, intermediate_size=256, num_hidden_layers=2), 29, 3100, 0.45,
+         2.0, (),
+         [("weights not quantized (the float32 weights the checkpoint was made from)", awq_weights("float"), False),
+          ("qzeros ignored", awq_weights("no_zero"), False),
+          ("AWQ's word order ignored (values read as rows 0..7)", awq_weights("awq_order_ignored"), False),
+          ("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
+          EPS_ABLATION],
+         dict(awq_group_size=AWQ_GROUP,
+              note="qwen3 as an AutoAWQ checkpoint (autoawq 0.2.9's WQLinear_GEMM.from_linear packing): every "
+                   "decoder-layer q/k/v/o and gate/up/down weight as 4-bit with a float16 scale and a zero point "
+                   "per group of 64 input features (scale = (max - min) / 15, zero = clamp(-round(min / scale), 0, "
+                   "15), no activation-aware search): <prefix>.qweight I32 [in, out/8] (eight outputs per word in "
+                   "the order 0, 2, 4, 6, 1, 3, 5, 7, unsigned), <prefix>.qzeros I32 [in/64, out/8], <prefix>.scales "
+                   "F16 [in/64, out]; quantization_config awq gemm. The reference is the float32 model on the "
+                   "values AutoAWQ's unpack_awq / reverse_awq_order read back, (q - z) * scale in float32 (its "
+                   "dequantize_gemm, in float16, agrees to float16 rounding); all arithmetic float32")))
     # An asymmetric compressed-tensors int4 checkpoint (zero points), written by the library.
     f32_only.append(
         ("qwen3-ct-w4a-f32", Qwen3Config,
@@ -2470,6 +2577,9 @@ def make_one(spec, root):
                 model_dir = ref_dir
             elif spec.int8_reference:
                 fp8 = write_int8_reference(tmp, ref_dir)
+                model_dir = ref_dir
+            elif spec.awq_group_size:
+                fp8 = write_awq_checkpoint(tmp, ref_dir, spec.awq_group_size)
                 model_dir = ref_dir
             elif spec.ct_group_size:
                 fp8 = write_ct_checkpoint(tmp, ref_dir, spec.ct_group_size, spec.ct_bits, spec.ct_fp8, spec.ct_asym)

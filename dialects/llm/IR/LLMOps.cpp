@@ -104,16 +104,27 @@ LogicalResult ParamOp::verify() {
       return emitOpError() << "quantized weight '" << getName()
                            << "': stacked, rows, transposed and interleaved "
                               "are not supported for quantized weights yet";
-    if (getPackQuantized() && !q.getStorage().isInteger(4) &&
-        !q.getStorage().isInteger(8))
-      return emitOpError() << "pack_quantized weight '" << getName()
-                           << "' needs i4 or i8 storage, got "
-                           << q.getStorage();
+    if (std::optional<StringRef> packing = getPacking()) {
+      const bool integer =
+          q.getStorage().isInteger(4) || q.getStorage().isInteger(8);
+      if (*packing == "pack-quantized" && !integer)
+        return emitOpError() << "pack-quantized weight '" << getName()
+                             << "' needs i4 or i8 storage, got "
+                             << q.getStorage();
+      if (*packing == "awq-gemm" &&
+          (!q.getStorage().isInteger(4) || !q.getZero()))
+        return emitOpError() << "awq-gemm weight '" << getName()
+                             << "' needs i4 storage with zero points";
+      if (*packing != "pack-quantized" && *packing != "awq-gemm")
+        return emitOpError() << "weight '" << getName()
+                             << "': unknown packing \"" << *packing
+                             << "\" (pack-quantized, awq-gemm)";
+    }
     return success();
   }
-  if (getPackQuantized())
+  if (getPacking())
     return emitOpError() << "weight '" << getName()
-                         << "' is not quantized: pack_quantized needs an "
+                         << "' is not quantized: a packing needs an "
                             "!llm.qweight type";
   if (getScales() || getZeros())
     return emitOpError() << "weight '" << getName()

@@ -67,12 +67,15 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
     A quantized weight (`!llm.qweight`) names its scale tensor with
     `scales` and, when its type has zero points, their tensor with `zeros`
     (checkpoint names; their shape is the type's getScaleShape()). The
-    recipes above do not apply to quantized weights yet. With
-    `pack_quantized` (i4 or i8 storage), the checkpoint tensor holds the
-    values as compressed-tensors' "pack-quantized" format writes them:
-    int32 words `[rows, ceil(columns * bits / 32)]`, values from the low
-    bits up, each stored plus 2^(bits - 1) (i4: 0..15, i8: 0..255); the
-    plan holds them re-based to two's complement.
+    recipes above do not apply to quantized weights yet. `packing` names
+    how the checkpoint stores integer values (the plan holds them
+    row-major, re-based to two's complement): "pack-quantized" (i4 or i8:
+    compressed-tensors' int32 words `[rows, ceil(columns * bits / 32)]`,
+    values from the low bits up, each plus 2^(bits - 1); zero points packed
+    the same way along the rows), "awq-gemm" (i4 with zero points: AutoAWQ's
+    GEMM layout, `qweight` int32 `[columns, rows / 8]` with the rows of a
+    word in the order 0, 2, 4, 6, 1, 3, 5, 7 and each value unsigned,
+    `qzeros` packed the same way, `scales` `[groups, rows]`).
 
     ```mlir
     %w = llm.param "model.layers.0.self_attn.q_proj.weight" : tensor<2048x2048xbf16>
@@ -84,7 +87,7 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
     %g = llm.param "model.layers.1.feed_forward.experts.gate_up_proj" transposed : tensor<16x16384x5120xbf16>
     %f = llm.param "model.layers.0.mlp.down_proj.weight" scales "model.layers.0.mlp.down_proj.weight_scale_inv"
         : !llm.qweight<shape = [7168, 18432], storage = f8E4M3FN, block = [128, 128], scale = f32>
-    %p = llm.param "model.layers.0.mlp.up_proj.weight_packed" scales "model.layers.0.mlp.up_proj.weight_scale" pack_quantized
+    %p = llm.param "model.layers.0.mlp.up_proj.weight_packed" scales "model.layers.0.mlp.up_proj.weight_scale" packing "pack-quantized"
         : !llm.qweight<shape = [14336, 4096], storage = i4, block = [1, 128], scale = bf16>
     ```
   }];
@@ -93,12 +96,12 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
                        UnitAttr:$transposed, UnitAttr:$interleaved,
                        OptionalAttr<StrAttr>:$scales,
                        OptionalAttr<StrAttr>:$zeros,
-                       UnitAttr:$pack_quantized);
+                       OptionalAttr<StrAttr>:$packing);
   let results = (outs LLM_AnyWeight:$result);
   let assemblyFormat = [{
     $name (`stacked` $parts^)? (`rows` $rows^)? (`transposed` $transposed^)?
     (`interleaved` $interleaved^)? (`scales` $scales^)? (`zeros` $zeros^)?
-    (`pack_quantized` $pack_quantized^)? attr-dict `:` type($result)
+    (`packing` $packing^)? attr-dict `:` type($result)
   }];
   let hasVerifier = 1;
 }
