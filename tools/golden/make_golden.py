@@ -1634,7 +1634,10 @@ def write_ct_checkpoint(model_dir, ref_dir, group, bits=4, fp8=False, asym=False
     from compressed_tensors.quantization import (QuantizationArgs, QuantizationConfig, QuantizationScheme,
                                                  apply_quantization_config)
     from compressed_tensors.quantization.utils import calculate_qparams
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager")
+    # The checkpoint's dtype (bf16: scales in bf16, as llm-compressor writes them for a bf16 model).
+    with open(os.path.join(model_dir, "config.json")) as f:
+        dtype = torch.bfloat16 if json.load(f).get("dtype") == "bfloat16" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, attn_implementation="eager")
     original = {n: p.detach().clone() for n, p in model.named_parameters() if is_fp8_weight(n)}
     inputs = None
     if fp8:  # W8A8-FP8: e4m3 weights per channel, dynamic per-token FP8 activations
@@ -1673,7 +1676,7 @@ def write_ct_checkpoint(model_dir, ref_dir, group, bits=4, fp8=False, asym=False
         compressor.decompress_model(model)
         theirs = model
     else:
-        theirs = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager")
+        theirs = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, attn_implementation="eager")
     with torch.no_grad():  # the library decompresses on the first forward
         theirs(torch.tensor([[0]]))
     extra = ("weight_scale", "weight_shape", "weight_packed", "weight_zero_point")
@@ -1839,13 +1842,15 @@ def ct_checkpoint_layout(model, prompt):
             zero = zero.reshape(-1, zwords.shape[1])[:rows] - offset
             zero = zero.repeat_interleave(data["group"] or cols, 1)[:, :cols]
         dense = ((codes - offset) - zero).float() * scale.float().repeat_interleave(data["group"] or cols, 1)[:, :cols]
-        if not torch.equal(params[name], dense):
+        if not torch.equal(params[name], dense.to(params[name].dtype)):
             sys.exit(f"qwen3-ct: the reference's {name} is not float32(code) * scale of the checkpoint")
     layout = "float-quantized F8_E4M3" if data["fp8"] else f"pack-quantized int32 words ({data['bits']}-bit)"
     source = "the library's decompression" if data["asym"] else "transformers' decompression"
     formula = "float32(code - zero) * scale" if data["asym"] else "float32(code) * scale"
-    return (f"{len(data['original'])} weights as compressed-tensors {data['version']} {layout} with F32 scales"
-            f"{' and zero points' if data['asym'] else ''}; the reference ({source}) = {formula} exactly")
+    scale_type = "BF16" if next(iter(data["scales"].values())).dtype == torch.bfloat16 else "F32"
+    return (f"{len(data['original'])} weights as compressed-tensors {data['version']} {layout} with {scale_type} scales"
+            f"{' and zero points' if data['asym'] else ''}; the reference ({source}) = {formula} exactly"
+            f"{' (rounded to bfloat16)' if scale_type == 'BF16' else ''}")
 
 
 def safetensors_header(path):
@@ -2286,6 +2291,18 @@ def specs():
     for name, cls, make_cfg, prompt_len, seed, embed_std, bigram, drop_keys, ablations, *extra in f32_only:
         out.append(Spec(name, cls, torch.float32, prompt_len, seed, make_cfg(), embed_std, bigram, drop_keys,
                         ablations, **(extra[0] if extra else {})))
+    # compressed-tensors int4 as llm-compressor writes it for a bf16 model (bf16 weights, bf16 scales); the reference
+    # is transformers' own load, whose decompressed bf16 weights round code * scale to bf16 (llmc does not: within
+    # the bf16 tolerance).
+    out.append(Spec("qwen3-ct-w4-bf16", Qwen3Config, torch.bfloat16, 29, 3200,
+                    dict(qwen3_config(), hidden_size=128, intermediate_size=256, num_hidden_layers=2), 0.45, 2.0, (),
+                    [("weights not quantized (the bf16 weights the checkpoint was made from)", ct_weights("float"),
+                      False),
+                     ("stored codes read without subtracting 8", ct_weights("unshifted"), False)],
+                    ct_group_size=CT_GROUP, reference_checks=[ct_checkpoint_layout],
+                    note="qwen3-ct-w4-f32's scheme on a bfloat16 model: compressed-tensors 0.20.1 writes int4 in "
+                         "groups of 64 with BF16 weight_scale [out, in/64]; embedding, lm_head and norms BF16. The "
+                         "reference is transformers' own load of the checkpoint (bf16 weights = bf16(code * scale))"))
     return out
 
 
