@@ -109,6 +109,22 @@ public:
     return v.get<std::string>();
   }
 
+  /// The module names listed under `key` (absent or null: none).
+  std::vector<std::string> moduleNames(const char *key) const {
+    std::vector<std::string> out;
+    if (!has(key))
+      return out;
+    const json &m = object.at(key);
+    if (!m.is_array())
+      fail(key, "expected a list of module names, got " + describe(m));
+    for (const json &e : m) {
+      if (!e.is_string())
+        fail(key, "expected module names, got " + describe(e));
+      out.push_back(e.get<std::string>());
+    }
+    return out;
+  }
+
   std::vector<double> numbers(const char *key, size_t count) const {
     if (!has(key))
       fail(key, "required key is missing");
@@ -160,18 +176,9 @@ ModelConfig::FP8Block readFP8(const Reader &q) {
     fp8.rows = b[0].get<int64_t>();
     fp8.cols = b[1].get<int64_t>();
   }
-  for (const char *key : {"modules_to_not_convert", "ignored_layers"}) {
-    if (!q.has(key))
-      continue;
-    const json &m = q.object.at(key);
-    if (!m.is_array())
-      q.fail(key, "expected a list of module names, got " + describe(m));
-    for (const json &e : m) {
-      if (!e.is_string())
-        q.fail(key, "expected module names, got " + describe(e));
-      fp8.notConverted.push_back(e.get<std::string>());
-    }
-  }
+  for (const char *key : {"modules_to_not_convert", "ignored_layers"})
+    for (std::string &name : q.moduleNames(key))
+      fp8.notConverted.push_back(std::move(name));
   return fp8;
 }
 
@@ -197,6 +204,15 @@ void readCompressedTensors(const Reader &q, ModelConfig &cfg) {
       q.fail(key, "unsupported: " + describe(q.object.at(key)) +
                       " (compressed-tensors checkpoints are read with "
                       "weight quantization and nothing else)");
+  // "compressed": the tensors are packed as `format` says; "frozen" or
+  // "calibration" checkpoints hold float weights beside their scales.
+  if (q.has("quantization_status") &&
+      q.string("quantization_status") != "compressed")
+    q.fail("quantization_status",
+           "unsupported: \"" + q.string("quantization_status") +
+               "\" (compressed checkpoints are read)");
+  // version and global_compression_ratio describe the writer, not the
+  // numbers.
   std::string format = q.has("format") ? q.string("format") : "";
   if (!q.has("config_groups") || !q.object.at("config_groups").is_object() ||
       q.object.at("config_groups").size() != 1)
@@ -301,22 +317,13 @@ void readCompressedTensors(const Reader &q, ModelConfig &cfg) {
                                    : "\"channel\", \"tensor\" and \"block\"") +
                            " are read)");
   }
-  std::vector<std::string> ignore;
-  if (q.has("ignore")) {
-    const json &m = q.object.at("ignore");
-    if (!m.is_array())
-      q.fail("ignore", "expected a list of module names, got " + describe(m));
-    for (const json &e : m) {
-      if (!e.is_string())
-        q.fail("ignore", "expected module names, got " + describe(e));
-      const std::string name = e.get<std::string>();
-      std::string error;
-      if (llvm::StringRef(name).starts_with("re:") &&
-          !llvm::Regex(llvm::StringRef(name).drop_front(3)).isValid(error))
-        q.fail("ignore", "\"" + name + "\" is not a regular expression we "
-                         "read: " + error);
-      ignore.push_back(name);
-    }
+  std::vector<std::string> ignore = q.moduleNames("ignore");
+  for (const std::string &name : ignore) {
+    std::string error;
+    if (llvm::StringRef(name).starts_with("re:") &&
+        !llvm::Regex(llvm::StringRef(name).drop_front(3)).isValid(error))
+      q.fail("ignore", "\"" + name + "\" is not a regular expression we "
+                       "read: " + error);
   }
   // Every Linear is quantized but those `ignore` names: the LM head must
   // be one of them (no quantized LM head yet).
@@ -358,18 +365,9 @@ ModelConfig::IntWeights readAWQ(const Reader &q) {
       q.fail("version", "unsupported: \"" + version +
                             "\" (AWQ's \"gemm\" packing is read)");
   }
-  if (q.has("modules_to_not_convert")) {
-    const json &m = q.object.at("modules_to_not_convert");
-    if (!m.is_array())
-      q.fail("modules_to_not_convert",
-             "expected a list of module names, got " + describe(m));
-    for (const json &e : m) {
-      if (!e.is_string())
-        q.fail("modules_to_not_convert",
-               "expected module names, got " + describe(e));
-      w.notConverted.push_back(e.get<std::string>());
-    }
-  }
+  // do_fuse, fuse_max_seq_len, modules_to_fuse, backend, exllama_config:
+  // which kernels transformers runs, not what they compute.
+  w.notConverted = q.moduleNames("modules_to_not_convert");
   return w;
 }
 
