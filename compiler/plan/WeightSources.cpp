@@ -356,22 +356,38 @@ private:
   static uint64_t packedRowBytes(const WeightSpec &spec) {
     return uint64_t((spec.shape[1] + perWord(spec) - 1) / perWord(spec)) * 4;
   }
-  /// A pack-quantized weight: an I32 tensor [rows, ceil(cols / perWord)]
-  /// and, when the checkpoint has it, its `weight_shape` [rows, cols].
-  llvm::Error checkPacked(const WeightSpec &spec) {
-    const std::string name = resolveName(spec.name);
-    const std::vector<int64_t> words = {
-        spec.shape[0], (spec.shape[1] + perWord(spec) - 1) / perWord(spec)};
-    auto tensor = hf::requireTensor(archive, name, words, "");
+  /// The checkpoint tensor `name` (resolved) must be I32 words of `shape`;
+  /// `what` names them in the error ("pack-quantized zero points").
+  llvm::Error checkWords(const std::string &name,
+                         const std::vector<int64_t> &shape, const char *what) {
+    auto tensor = hf::requireTensor(archive, name, shape, "");
     if (!tensor)
       return tensor.takeError();
     if ((*tensor)->dtype != hf::TensorDType::I32)
       return llvm::createStringError(
           llvm::inconvertibleErrorCode(),
-          "%s: tensor \"%s\" has dtype %s; pack-quantized integer values "
-          "are I32 words",
+          "%s: tensor \"%s\" has dtype %s; %s are I32 words",
           (*tensor)->file.c_str(), name.c_str(),
-          hf::tensorDTypeName((*tensor)->dtype).str().c_str());
+          hf::tensorDTypeName((*tensor)->dtype).str().c_str(), what);
+    return llvm::Error::success();
+  }
+  /// The whole of a (small or once-read) checkpoint tensor's bytes.
+  llvm::Expected<std::vector<uint8_t>> readWhole(const std::string &wanted) {
+    const hf::TensorView &tensor = *archive.find(resolveName(wanted));
+    std::vector<uint8_t> bytes(tensor.size);
+    if (llvm::Error e = archive.read(tensor, 0, bytes))
+      return e;
+    return bytes;
+  }
+  /// A pack-quantized weight: an I32 tensor [rows, ceil(cols / perWord)]
+  /// and, when the checkpoint has it, its `weight_shape` [rows, cols].
+  llvm::Error checkPacked(const WeightSpec &spec) {
+    const std::string name = resolveName(spec.name);
+    if (llvm::Error e = checkWords(
+            name,
+            {spec.shape[0], (spec.shape[1] + perWord(spec) - 1) / perWord(spec)},
+            "pack-quantized integer values"))
+      return e;
     llvm::StringRef prefix(name);
     if (!prefix.consume_back("weight_packed"))
       return llvm::Error::success();
@@ -463,32 +479,22 @@ private:
           "\"%s\": AWQ packs 8 output features per word; %lld is not a "
           "multiple of 8",
           name.c_str(), (long long)spec.shape[0]);
-    auto tensor =
-        hf::requireTensor(archive, name, {spec.shape[1], spec.shape[0] / 8}, "");
-    if (!tensor)
-      return tensor.takeError();
-    if ((*tensor)->dtype != hf::TensorDType::I32)
-      return llvm::createStringError(
-          llvm::inconvertibleErrorCode(),
-          "%s: tensor \"%s\" has dtype %s; AWQ's qweight is I32 words",
-          (*tensor)->file.c_str(), name.c_str(),
-          hf::tensorDTypeName((*tensor)->dtype).str().c_str());
-    return llvm::Error::success();
+    return checkWords(name, {spec.shape[1], spec.shape[0] / 8},
+                      "AWQ's qweight values");
   }
   /// The plan's I4 rows of an AWQ weight, transposed and re-based (v - 8)
   /// from the whole qweight at once.
   llvm::Error fillAWQ(const WeightSpec &spec, uint64_t offset,
                       llvm::MutableArrayRef<uint8_t> out) {
     if (awqName != spec.name) {
-      const hf::TensorView &tensor = *archive.find(resolveName(spec.name));
-      std::vector<uint8_t> words(tensor.size);
-      if (llvm::Error e = archive.read(tensor, 0, words))
-        return e;
+      auto words = readWhole(spec.name);
+      if (!words)
+        return words.takeError();
       const int64_t rows = spec.shape[0], cols = spec.shape[1];
       awqData.assign(size_t(rows * cols / 2), 0);
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t k = 0; k < cols; ++k) {
-          const unsigned v = awqValue(words.data(), k, rows, r) ^ 8u;
+          const unsigned v = awqValue(words->data(), k, rows, r) ^ 8u;
           awqData[size_t(r * (cols / 2) + k / 2)] |=
               uint8_t(v << (4 * (k % 2)));
         }
@@ -501,20 +507,10 @@ private:
   /// packed along the rows ([ceil(rows / perWord), groups], each value
   /// plus 2^(bits - 1)), unpacked and re-based into signed bytes.
   llvm::Error checkZeros(const WeightSpec &spec) {
-    if (spec.packing == "awq-gemm") { // qzeros: I32 [groups, rows / 8]
-      const std::string name = resolveName(spec.name);
-      auto tensor = hf::requireTensor(
-          archive, name, {spec.shape[1], spec.shape[0] / 8}, "");
-      if (!tensor)
-        return tensor.takeError();
-      if ((*tensor)->dtype != hf::TensorDType::I32)
-        return llvm::createStringError(
-            llvm::inconvertibleErrorCode(),
-            "%s: tensor \"%s\" has dtype %s; AWQ's qzeros is I32 words",
-            (*tensor)->file.c_str(), name.c_str(),
-            hf::tensorDTypeName((*tensor)->dtype).str().c_str());
-      return llvm::Error::success();
-    }
+    if (spec.packing == "awq-gemm") // qzeros: I32 [groups, rows / 8]
+      return checkWords(resolveName(spec.name),
+                        {spec.shape[1], spec.shape[0] / 8},
+                        "AWQ's qzeros");
     if (spec.packing != "pack-quantized")
       return llvm::createStringError(
           llvm::inconvertibleErrorCode(),
@@ -522,47 +518,31 @@ private:
           "checkpoints only",
           spec.name.c_str());
     const int64_t per = 32 / int64_t(spec.zeroBits);
-    const std::string name = resolveName(spec.name);
-    auto tensor = hf::requireTensor(
-        archive, name, {(spec.shape[0] + per - 1) / per, spec.shape[1]}, "");
-    if (!tensor)
-      return tensor.takeError();
-    if ((*tensor)->dtype != hf::TensorDType::I32)
-      return llvm::createStringError(
-          llvm::inconvertibleErrorCode(),
-          "%s: tensor \"%s\" has dtype %s; pack-quantized zero points are "
-          "I32 words",
-          (*tensor)->file.c_str(), name.c_str(),
-          hf::tensorDTypeName((*tensor)->dtype).str().c_str());
-    return llvm::Error::success();
+    return checkWords(resolveName(spec.name),
+                      {(spec.shape[0] + per - 1) / per, spec.shape[1]},
+                      "pack-quantized zero points");
   }
   llvm::Error fillZeros(const WeightSpec &spec, uint64_t offset,
                         llvm::MutableArrayRef<uint8_t> out) {
     if (zerosName != spec.name) {
-      const hf::TensorView &tensor = *archive.find(resolveName(spec.name));
-      std::vector<uint8_t> words(tensor.size);
-      if (llvm::Error e = archive.read(tensor, 0, words))
-        return e;
+      auto words = readWhole(spec.name);
+      if (!words)
+        return words.takeError();
       const int64_t rows = spec.shape[0], groups = spec.shape[1];
       const unsigned bits = spec.zeroBits;
       const int64_t per = 32 / int64_t(bits);
       zerosData.assign(size_t(rows * groups), 0);
-      if (spec.packing == "awq-gemm") {
-        for (int64_t r = 0; r < rows; ++r)
-          for (int64_t g = 0; g < groups; ++g)
-            zerosData[size_t(r * groups + g)] =
-                uint8_t(int8_t(int(awqValue(words.data(), g, rows, r)) - 8));
-        zerosName = spec.name;
-        std::memcpy(out.data(), zerosData.data() + offset, out.size());
-        return llvm::Error::success();
-      }
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t g = 0; g < groups; ++g) {
-          uint32_t word;
-          std::memcpy(&word, words.data() + size_t(((r / per) * groups + g) * 4),
-                      4);
-          const uint32_t v = (word >> (bits * unsigned(r % per))) &
-                             ((1u << bits) - 1u);
+          uint32_t v;
+          if (spec.packing == "awq-gemm") {
+            v = awqValue(words->data(), g, rows, r);
+          } else {
+            uint32_t word;
+            std::memcpy(&word,
+                        words->data() + size_t(((r / per) * groups + g) * 4), 4);
+            v = (word >> (bits * unsigned(r % per))) & ((1u << bits) - 1u);
+          }
           zerosData[size_t(r * groups + g)] =
               uint8_t(int8_t(int(v) - (1 << (bits - 1))));
         }
