@@ -111,16 +111,15 @@ class Spec:
     # ablations are the float32 model on their dequantization, loaded from a second directory; the model carries
     # the quantized data as model.golden_fp8 for the FP8 ablations and reference checks.
     fp8_block_size: int = 0
-    # 0: no int4. G > 0 (qwen3-w4-f32, float32 only): the checkpoint stays float32 and golden.json's compile_args
-    # quantize it (`llmc compile --quantize w4-g128`); the reference, its noise and the ablations are the float32
-    # model on the weights int4-quantized here (int4_quantize), loaded from a second directory; the model carries
-    # the quantization as model.golden_fp8 for the int4 ablations.
-    int4_group_size: int = 0
-    # True (qwen3-fp8t-f32): like int4_group_size, for `--quantize fp8-tensor` (write_fp8_tensor_reference). Its float32
-    # checkpoint is qwen3-w4-f32's (same sizes and seed), so the directory links to that file instead of a copy.
-    fp8_tensor_reference: bool = False
-    # True (qwen3-w8-f32): the same for `--quantize w8` (write_int8_reference), linked to the same checkpoint.
-    int8_reference: bool = False
+    # None, or (qwen3-w4-f32, qwen3-fp8t-f32, qwen3-w8-f32; float32 only) what `llmc compile --quantize` (in
+    # golden.json's compile_args) makes of a float32 weight W, as a function of W returning float32(dequantized
+    # values): the checkpoint stays float32, and the reference, its noise and the ablations are the float32 model on
+    # every decoder-layer linear weight so quantized here, loaded from a second directory
+    # (write_dequantized_reference); the model carries the original weights as model.golden_fp8 for the ablations.
+    compile_quantization: object = None
+    # The golden directory whose float32 checkpoint this one's is, byte for byte (same sizes and seed): the
+    # directory links to that file instead of holding a copy ("" for none).
+    linked_checkpoint: str = ""
     # 0: no compressed-tensors. G > 0 (qwen3-ct-w4-f32, float32 only): the float32 checkpoint is quantized and
     # written by the compressed-tensors library itself (write_ct_checkpoint: symmetric int4 in groups of G,
     # pack-quantized); the reference, its noise and the ablations are the float32 model on transformers' own
@@ -1483,18 +1482,18 @@ def int4_dequantize(codes, scales, group):
     return codes.float() * scales.float().repeat_interleave(group, 1)[:, :codes.shape[1]]
 
 
-def write_int4_reference(model_dir, ref_dir, group):
+def write_dequantized_reference(model_dir, ref_dir, dequantize):
     """The float32 checkpoint build_and_save wrote into model_dir stays as it is (llmc quantizes it while compiling);
-    ref_dir gets the reference checkpoint: the same config and weights with every decoder-layer linear weight
-    replaced by its int4 dequantization. Returns what the int4 ablations need."""
+    ref_dir gets the reference checkpoint: the same config and weights with every decoder-layer linear weight W
+    replaced by dequantize(W). Returns what the ablations need."""
     weights = load_safetensors(os.path.join(model_dir, "model.safetensors"))
     ref = {}
-    data = dict(group=group, original={})
+    data = dict(original={})
     for name, w in weights.items():
         if w.dtype != torch.float32:
-            sys.exit(f"{name}: the int4 reference expects a float32 checkpoint, got {w.dtype}")
+            sys.exit(f"{name}: the quantized reference expects a float32 checkpoint, got {w.dtype}")
         if is_fp8_weight(name):
-            ref[name] = int4_dequantize(*int4_quantize(w, group), group)
+            ref[name] = dequantize(w)
             data["original"][name] = w
         else:
             ref[name] = w
@@ -1506,23 +1505,14 @@ def write_int4_reference(model_dir, ref_dir, group):
     return data
 
 
-def write_fp8_tensor_reference(model_dir, ref_dir):
-    """`llmc compile --quantize fp8-tensor` (qwen3-fp8t-f32): the float32 checkpoint stays as it is; ref_dir gets the
-    same config and weights with every decoder-layer linear weight replaced by its FP8 quantization with one scale
-    for the whole tensor (fp8_quantize with one block)."""
-    weights = load_safetensors(os.path.join(model_dir, "model.safetensors"))
-    ref, data = {}, dict(original={})
-    for name, w in weights.items():
-        if is_fp8_weight(name):
-            block = max(w.shape)
-            ref[name] = fp8_dequantize(*fp8_quantize(w, block), block)
-            data["original"][name] = w
-        else:
-            ref[name] = w
-    os.makedirs(ref_dir, exist_ok=True)
-    save_safetensors(ref, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
-    shutil.copy(os.path.join(model_dir, "config.json"), os.path.join(ref_dir, "config.json"))
-    return data
+def int4_reference(w, group=INT4_GROUP, divisor=7.0):
+    """--quantize w4-g128 of w (int4_quantize), dequantized."""
+    return int4_dequantize(*int4_quantize(w, group, divisor), group)
+
+
+def fp8_tensor_reference(w):
+    """--quantize fp8-tensor of w: FP8 with one scale for the whole tensor (fp8_quantize with one block)."""
+    return fp8_dequantize(*fp8_quantize(w, max(w.shape)), max(w.shape))
 
 
 def int8_quantize(w, divisor=127.0):
@@ -1533,26 +1523,21 @@ def int8_quantize(w, divisor=127.0):
     return torch.clamp(torch.round(w / scale), -127, 127).to(torch.int8), scale
 
 
-def write_int8_reference(model_dir, ref_dir):
-    """`llmc compile --quantize w8` (qwen3-w8-f32): ref_dir gets the float32 model with every decoder-layer linear
-    weight replaced by float32(code) * scale of its per-row int8 quantization."""
-    weights = load_safetensors(os.path.join(model_dir, "model.safetensors"))
-    ref, data = {}, dict(original={})
-    for name, w in weights.items():
-        if is_fp8_weight(name):
-            codes, scale = int8_quantize(w)
-            ref[name] = codes.float() * scale
-            data["original"][name] = w
-        else:
-            ref[name] = w
-    os.makedirs(ref_dir, exist_ok=True)
-    save_safetensors(ref, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
-    shutil.copy(os.path.join(model_dir, "config.json"), os.path.join(ref_dir, "config.json"))
-    return data
+def int8_reference(w):
+    """--quantize w8 of w: float32(code) * scale of its per-row int8 quantization."""
+    codes, scale = int8_quantize(w)
+    return codes.float() * scale
 
 
-def int8_weights(variant):
-    """The reference model with every quantized weight replaced by another quantization of the same weights."""
+def int4_rows_reference(w):
+    """w's rows in int4 with one scale per row (max|w| / 7): an ablation of --quantize w8."""
+    codes, scale = int8_quantize(w, 7.0)
+    return torch.clamp(codes.float(), -8, 7) * scale
+
+
+def requantized_weights(quantize):
+    """The reference model with every quantized weight W replaced by quantize(W): another quantization of the same
+    float32 weights, or (lambda w: w) the weights themselves."""
 
     def apply(model, cfg):
         data = model.golden_fp8
@@ -1560,60 +1545,7 @@ def int8_weights(variant):
         params = dict(model.named_parameters())
         with torch.no_grad():
             for name, w in data["original"].items():
-                if variant == "float":
-                    q = w
-                elif variant == "int4":  # the same rows in int4 (one scale per row)
-                    codes, scale = int8_quantize(w, 7.0)
-                    q = torch.clamp(codes.float(), -8, 7) * scale
-                else:
-                    raise ValueError(variant)
-                params[name].copy_(q)
-        return model, cfg
-
-    return apply
-
-
-def fp8_tensor_weights(variant):
-    """The reference model with every quantized weight replaced by another quantization of the same float32
-    weights."""
-
-    def apply(model, cfg):
-        data = model.golden_fp8
-        model = copy.deepcopy(model)
-        params = dict(model.named_parameters())
-        with torch.no_grad():
-            for name, w in data["original"].items():
-                if variant == "float":
-                    q = w
-                elif variant == "block128":
-                    q = fp8_dequantize(*fp8_quantize(w, 128), 128)
-                else:
-                    raise ValueError(variant)
-                params[name].copy_(q)
-        return model, cfg
-
-    return apply
-
-
-def int4_weights(variant):
-    """The reference model with every quantized weight replaced by another quantization of the same float32 weights
-    (or by the float32 weights themselves)."""
-
-    def apply(model, cfg):
-        data = model.golden_fp8
-        model = copy.deepcopy(model)
-        params = dict(model.named_parameters())
-        with torch.no_grad():
-            for name, w in data["original"].items():
-                if variant == "float":  # not quantized
-                    q = w
-                elif variant == "group64":
-                    q = int4_dequantize(*int4_quantize(w, 64), 64)
-                elif variant == "divisor7.5":  # compressed-tensors' symmetric scale, max|w| / 7.5
-                    q = int4_dequantize(*int4_quantize(w, data["group"], 7.5), data["group"])
-                else:
-                    raise ValueError(variant)
-                params[name].copy_(q)
+                params[name].copy_(quantize(w))
         return model, cfg
 
     return apply
@@ -2153,12 +2085,13 @@ def specs():
         ("qwen3-w4-f32", Qwen3Config,
          lambda: dict(qwen3_config(), hidden_size=128, intermediate_size=256, num_hidden_layers=2), 29, 2600, 0.45,
          2.0, (),
-         [("weights not quantized (the float32 checkpoint)", int4_weights("float"), False),
-          ("the same weights quantized in groups of 64", int4_weights("group64"), False),
-          ("scale max|w| / 7.5 (compressed-tensors' symmetric int4) instead of / 7", int4_weights("divisor7.5"), False),
+         [("weights not quantized (the float32 checkpoint)", requantized_weights(lambda w: w), False),
+          ("the same weights quantized in groups of 64", requantized_weights(lambda w: int4_reference(w, 64)), False),
+          ("scale max|w| / 7.5 (compressed-tensors' symmetric int4) instead of / 7",
+           requantized_weights(lambda w: int4_reference(w, divisor=7.5)), False),
           ("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
           EPS_ABLATION],
-         dict(int4_group_size=INT4_GROUP, compile_args="--quantize w4-g128",
+         dict(compile_quantization=int4_reference, compile_args="--quantize w4-g128",
               note="qwen3 float32 checkpoint compiled with --quantize w4-g128: every decoder-layer q/k/v/o and "
                    "gate/up/down weight W [out, in] quantized per group of 128 input features of a row (q/k/v/o, "
                    "gate/up: one group; down: two) to symmetric int4 with a float16 scale = max|w| / 7 (1 for "
@@ -2171,11 +2104,13 @@ def specs():
         ("qwen3-fp8t-f32", Qwen3Config,
          lambda: dict(qwen3_config(), hidden_size=128, intermediate_size=256, num_hidden_layers=2), 29, 2600, 0.45,
          2.0, (),
-         [("weights not quantized (the float32 checkpoint)", fp8_tensor_weights("float"), False),
-          ("the same weights quantized in 128 x 128 blocks", fp8_tensor_weights("block128"), False),
+         [("weights not quantized (the float32 checkpoint)", requantized_weights(lambda w: w), False),
+          ("the same weights quantized in 128 x 128 blocks",
+           requantized_weights(lambda w: fp8_dequantize(*fp8_quantize(w, 128), 128)), False),
           ("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
           EPS_ABLATION],
-         dict(fp8_tensor_reference=True, compile_args="--quantize fp8-tensor",
+         dict(compile_quantization=fp8_tensor_reference, linked_checkpoint="qwen3-w4-f32",
+              compile_args="--quantize fp8-tensor",
               note="qwen3 float32 checkpoint (qwen3-w4-f32's, linked) compiled with --quantize fp8-tensor: every "
                    "decoder-layer q/k/v/o and gate/up/down weight W as float8_e4m3fn with ONE float32 scale = "
                    "max|W| / 448 for the whole tensor (1 if all zero), q = (W / scale) rounded to nearest even; "
@@ -2186,11 +2121,12 @@ def specs():
         ("qwen3-w8-f32", Qwen3Config,
          lambda: dict(qwen3_config(), hidden_size=128, intermediate_size=256, num_hidden_layers=2), 29, 2600, 0.45,
          2.0, (),
-         [("weights not quantized (the float32 checkpoint)", int8_weights("float"), False),
-          ("the same rows quantized to int4 (max|w| / 7, one scale per row)", int8_weights("int4"), False),
+         [("weights not quantized (the float32 checkpoint)", requantized_weights(lambda w: w), False),
+          ("the same rows quantized to int4 (max|w| / 7, one scale per row)",
+           requantized_weights(int4_rows_reference), False),
           ("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
           EPS_ABLATION],
-         dict(int8_reference=True, compile_args="--quantize w8",
+         dict(compile_quantization=int8_reference, linked_checkpoint="qwen3-w4-f32", compile_args="--quantize w8",
               note="qwen3 float32 checkpoint (qwen3-w4-f32's, linked) compiled with --quantize w8: every "
                    "decoder-layer q/k/v/o and gate/up/down weight W as int8 with one float32 scale per output row, "
                    "scale = max|W_row| / 127 (1 if all zero), code = round_half_even(W / scale); embedding, "
@@ -2586,14 +2522,8 @@ def make_one(spec, root):
             if spec.fp8_block_size:
                 fp8 = write_fp8_checkpoint(tmp, ref_dir, spec.fp8_block_size)
                 model_dir = ref_dir
-            elif spec.int4_group_size:
-                fp8 = write_int4_reference(tmp, ref_dir, spec.int4_group_size)
-                model_dir = ref_dir
-            elif spec.fp8_tensor_reference:
-                fp8 = write_fp8_tensor_reference(tmp, ref_dir)
-                model_dir = ref_dir
-            elif spec.int8_reference:
-                fp8 = write_int8_reference(tmp, ref_dir)
+            elif spec.compile_quantization:
+                fp8 = write_dequantized_reference(tmp, ref_dir, spec.compile_quantization)
                 model_dir = ref_dir
             elif spec.awq_group_size:
                 fp8 = write_awq_checkpoint(tmp, ref_dir, spec.awq_group_size)
@@ -2658,14 +2588,14 @@ def make_one(spec, root):
             os.chmod(out_dir, 0o755)
             for f in os.listdir(out_dir):
                 os.chmod(os.path.join(out_dir, f), 0o644)
-            if spec.fp8_tensor_reference or spec.int8_reference:  # qwen3-w4-f32's bytes: a link, not a copy
-                twin = os.path.join(root, "qwen3-w4-f32", "model.safetensors")
+            if spec.linked_checkpoint:  # the twin's bytes: a link, not a copy
+                twin = os.path.join(root, spec.linked_checkpoint, "model.safetensors")
                 mine = os.path.join(out_dir, "model.safetensors")
                 with open(twin, "rb") as a, open(mine, "rb") as b:
                     if a.read() != b.read():
-                        sys.exit(f"{spec.name}: its checkpoint is not qwen3-w4-f32's; make both")
+                        sys.exit(f"{spec.name}: its checkpoint is not {spec.linked_checkpoint}'s; make both")
                 os.remove(mine)
-                os.symlink(os.path.join("..", "qwen3-w4-f32", "model.safetensors"), mine)
+                os.symlink(os.path.join("..", spec.linked_checkpoint, "model.safetensors"), mine)
         break
     else:
         sys.exit(f"{spec.name}: no seed with a large enough greedy margin in {spec.max_seed_tries} tries")
