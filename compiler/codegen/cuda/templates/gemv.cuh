@@ -106,45 +106,33 @@ __device__ __forceinline__ float e4m3_to_f(unsigned b) {
   return (b & 0x80u) ? -v : v;
 }
 
-// A linear layer over an FP8-block quantized weight (plan format 1.5): W as
-// E4M3 codes [N, K] with one f32 scale per BN x BK block (scales [ceil(N /
-// BN), ceil(K / BK)]; the last block of a dimension may be partial).
-// y[t, n] = sum_k x[t, k] * (code * scale) (+ bias[n]): each weight
-// dequantized in registers by one fp32 product, as the CPU reference does,
-// and summed in fp32. One warp per output row (blockDim / 32 rows per
-// block), each lane reading V consecutive codes (16 bytes when K allows);
-// tokens in chunks of TT whose sums stay in registers, for every step size
-// (a prefill reads each row once per TT tokens).
-template <int N, int K, int BN, int BK, int TT, bool BIAS, typename TX,
-          typename TB, typename TY>
-__device__ __forceinline__ void gemv_e4m3(int T, const TX *x,
-                                          const unsigned char *w,
-                                          const float *scales, const TB *bias,
-                                          TY *y) {
-  constexpr int V = K % 16 == 0 ? 16 : 1;
-  constexpr int SC = (K + BK - 1) / BK;
+// The row loop of the GEMVs over quantized weights: warp row `n`'s lanes
+// read V consecutive codes per pass (PER_BYTE codes per byte; 16 bytes when
+// V fills them, else one byte), `dequant(codes, k, wf)` turns the codes of
+// elements k .. k + V - 1 into V floats in registers, and the tokens' sums
+// (chunks of TT, in fp32) are stored as gemv stores them (+ bias[n]).
+template <int N, int K, int V, int PER_BYTE, int TT, bool BIAS, typename TX,
+          typename TB, typename TY, typename Dequant>
+__device__ __forceinline__ void gemv_dequant_row(int n, int T, const TX *x,
+                                                 const unsigned char *wr,
+                                                 Dequant dequant,
+                                                 const TB *bias, TY *y) {
+  constexpr int BYTES = V / PER_BYTE; // per lane and pass
   const int lane = threadIdx.x % 32;
-  const int n = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
-  if (n >= N)
-    return;
-  const unsigned char *wr = w + size_t(n) * K;
-  const float *sr = scales + size_t(n / BN) * SC;
   for (int t0 = 0; t0 < T; t0 += TT) {
     float acc[TT];
 #pragma unroll
     for (int t = 0; t < TT; ++t)
       acc[t] = 0.0f;
     for (int k = lane * V; k < K; k += 32 * V) {
-      unsigned char codes[V];
-      if constexpr (V == 16)
+      unsigned char codes[BYTES];
+      if constexpr (BYTES == 16)
         *reinterpret_cast<uint4 *>(codes) =
-            *reinterpret_cast<const uint4 *>(wr + k);
+            *reinterpret_cast<const uint4 *>(wr + k / PER_BYTE);
       else
-        codes[0] = wr[k];
+        codes[0] = wr[k / PER_BYTE];
       float wf[V];
-#pragma unroll
-      for (int i = 0; i < V; ++i)
-        wf[i] = e4m3_to_f(codes[i]) * sr[(k + i) / BK];
+      dequant(codes, k, wf);
 #pragma unroll
       for (int t = 0; t < TT; ++t) {
         if (t0 + t < T) {
@@ -165,6 +153,37 @@ __device__ __forceinline__ void gemv_e4m3(int T, const TX *x,
   }
 }
 
+// A linear layer over an FP8-block quantized weight (plan format 1.5): W as
+// E4M3 codes [N, K] with one f32 scale per BN x BK block (scales [ceil(N /
+// BN), ceil(K / BK)]; the last block of a dimension may be partial).
+// y[t, n] = sum_k x[t, k] * (code * scale) (+ bias[n]): each weight
+// dequantized in registers by one fp32 product, as the CPU reference does,
+// and summed in fp32. One warp per output row (blockDim / 32 rows per
+// block), each lane reading V consecutive codes (16 bytes when K allows);
+// tokens in chunks of TT whose sums stay in registers, for every step size
+// (a prefill reads each row once per TT tokens).
+template <int N, int K, int BN, int BK, int TT, bool BIAS, typename TX,
+          typename TB, typename TY>
+__device__ __forceinline__ void gemv_e4m3(int T, const TX *x,
+                                          const unsigned char *w,
+                                          const float *scales, const TB *bias,
+                                          TY *y) {
+  constexpr int V = K % 16 == 0 ? 16 : 1;
+  constexpr int SC = (K + BK - 1) / BK;
+  const int n = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+  if (n >= N)
+    return;
+  const float *sr = scales + size_t(n / BN) * SC;
+  gemv_dequant_row<N, K, V, 1, TT, BIAS>(
+      n, T, x, w + size_t(n) * K,
+      [&](const unsigned char *codes, int k, float *wf) {
+#pragma unroll
+        for (int i = 0; i < V; ++i)
+          wf[i] = e4m3_to_f(codes[i]) * sr[(k + i) / BK];
+      },
+      bias, y);
+}
+
 // A linear layer over an integer group-quantized weight (plan format 1.6):
 // W as signed BITS-bit codes [N, K] (BITS 4: two per byte with element 2j
 // in the low nibble of byte j, K even; BITS 8: one per byte) and one TS
@@ -172,11 +191,10 @@ __device__ __forceinline__ void gemv_e4m3(int T, const TX *x,
 // (scales [N, ceil(K / BK)]) and, with ZP, a signed-byte zero point per
 // group (the scales' shape). y[t, n] = sum_k x[t, k] * ((code - zero) *
 // scale) (+ bias[n]): each weight dequantized in registers by one fp32
-// product,
-// as the CPU reference does, and summed in fp32. One warp per output row,
-// each lane reading 16 bytes (32 int4 or 16 int8 codes) per iteration when
-// K allows, else one byte; tokens in chunks of TT whose sums stay in
-// registers, for every step size.
+// product, as the CPU reference does, and summed in fp32. One warp per
+// output row, each lane reading 16 bytes (32 int4 or 16 int8 codes) per
+// pass when K allows, else one byte; tokens in chunks of TT, for every
+// step size.
 template <int BITS, int N, int K, int BK, int TT, bool BIAS, bool ZP,
           typename TX, typename TS, typename TB, typename TY>
 __device__ __forceinline__ void gemv_int(int T, const TX *x,
@@ -190,56 +208,28 @@ __device__ __forceinline__ void gemv_int(int T, const TX *x,
   constexpr int WIDE = 16 * PER_BYTE; // codes in 16 bytes
   constexpr int V = K % WIDE == 0 ? WIDE : PER_BYTE; // codes per lane and pass
   constexpr int SC = (K + BK - 1) / BK;
-  const int lane = threadIdx.x % 32;
   const int n = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
   if (n >= N)
     return;
-  const unsigned char *wr = w + size_t(n) * (K / PER_BYTE);
   const TS *sr = scales + size_t(n) * SC;
   const signed char *zr = ZP ? zeros + size_t(n) * SC : nullptr;
-  for (int t0 = 0; t0 < T; t0 += TT) {
-    float acc[TT];
+  gemv_dequant_row<N, K, V, PER_BYTE, TT, BIAS>(
+      n, T, x, w + size_t(n) * (K / PER_BYTE),
+      [&](const unsigned char *packed, int k, float *wf) {
 #pragma unroll
-    for (int t = 0; t < TT; ++t)
-      acc[t] = 0.0f;
-    for (int k = lane * V; k < K; k += 32 * V) {
-      unsigned char packed[V / PER_BYTE];
-      if constexpr (V == WIDE)
-        *reinterpret_cast<uint4 *>(packed) =
-            *reinterpret_cast<const uint4 *>(wr + k / PER_BYTE);
-      else
-        packed[0] = wr[k / PER_BYTE];
-      float wf[V];
-#pragma unroll
-      for (int i = 0; i < V; ++i) {
-        // The code moved to the top bits, then shifted down with its
-        // sign: two's complement.
-        int code;
-        if constexpr (BITS == 4)
-          code = int(unsigned(packed[i / 2]) << (i % 2 == 0 ? 28 : 24)) >> 28;
-        else
-          code = int(unsigned(packed[i]) << 24) >> 24;
-        const float zero = ZP ? float(zr[(k + i) / BK]) : 0.0f;
-        wf[i] = (float(code) - zero) * to_f(sr[(k + i) / BK]);
-      }
-#pragma unroll
-      for (int t = 0; t < TT; ++t) {
-        if (t0 + t < T) {
-          float xf[V];
-          load_n<TX, V>(x + size_t(t0 + t) * K + k, xf);
-#pragma unroll
-          for (int i = 0; i < V; ++i)
-            acc[t] = fmaf(xf[i], wf[i], acc[t]);
+        for (int i = 0; i < V; ++i) {
+          // The code moved to the top bits, then shifted down with its
+          // sign: two's complement.
+          int code;
+          if constexpr (BITS == 4)
+            code = int(unsigned(packed[i / 2]) << (i % 2 == 0 ? 28 : 24)) >> 28;
+          else
+            code = int(unsigned(packed[i]) << 24) >> 24;
+          const float zero = ZP ? float(zr[(k + i) / BK]) : 0.0f;
+          wf[i] = (float(code) - zero) * to_f(sr[(k + i) / BK]);
         }
-      }
-    }
-#pragma unroll
-    for (int t = 0; t < TT; ++t) {
-      const float s = warp_sum(acc[t]);
-      if (lane == 0 && t0 + t < T)
-        y[size_t(t0 + t) * N + n] = from_f<TY>(BIAS ? s + to_f(bias[n]) : s);
-    }
-  }
+      },
+      bias, y);
 }
 
 template <int N, int K, int BK, int TT, bool BIAS, bool ZP, typename TX,
