@@ -94,6 +94,10 @@ std::optional<pl::DType> planDType(Type t) {
     return pl::DType::I4;
   if (t.isInteger(8))
     return pl::DType::I8;
+  if (isa<Float4E2M1FNType>(t))
+    return pl::DType::F4E2M1;
+  if (isa<Float8E8M0FNUType>(t))
+    return pl::DType::E8M0;
   return std::nullopt;
 }
 
@@ -170,9 +174,11 @@ public:
   }
 
   /// A quantized weight: its values (as stored) and, as a weight of their
-  /// own, its scales. The plan format has f8e4m3 values with f32 scales and
-  /// i4 values (rows of an even length) with f32, f16 or bf16 scales, no
-  /// zero points; other encodings are refused here by name.
+  /// own, its scales (and zero points). The plan format has f8e4m3 values
+  /// with f32 scales, i4 and i8 values with f32, f16 or bf16 scales and
+  /// optional zero points, and f4e2m1 values with e8m0 scales (i4 and
+  /// f4e2m1 rows of an even length); other encodings are refused here by
+  /// name.
   WalkResult collectQuantized(llm::ParamOp p, llm::QuantWeightType q) {
     const bool fp8 = isa<Float8E4M3FNType>(q.getStorage()) &&
                      q.getScale().isF32();
@@ -181,12 +187,16 @@ public:
     const bool i4 = q.getStorage().isInteger(4) && floatScale &&
                     q.getShape().back() % 2 == 0;
     const bool i8 = q.getStorage().isInteger(8) && floatScale;
-    if ((!fp8 && !i4 && !i8) || (q.getZero() && fp8)) {
+    const bool fp4 = isa<Float4E2M1FNType>(q.getStorage()) &&
+                     isa<Float8E8M0FNUType>(q.getScale()) &&
+                     q.getShape().back() % 2 == 0;
+    if ((!fp8 && !i4 && !i8 && !fp4) || (q.getZero() && (fp8 || fp4))) {
       p.emitError("quantized weight '")
           << p.getName() << "' (" << q
-          << "): plans hold f8E4M3FN values with f32 scales, and i4 values "
+          << "): plans hold f8E4M3FN values with f32 scales, i4 values "
              "(an even number of columns) and i8 values with f32, f16 or "
-             "bf16 scales and optional zero points";
+             "bf16 scales and optional zero points, and f4E2M1FN values "
+             "(an even number of columns) with f8E8M0FNU scales";
       return WalkResult::interrupt();
     }
     const pl::DType valueType = *planDType(q.getStorage()),
@@ -207,21 +217,32 @@ public:
     }
     const unsigned values = unsigned(specs.size());
     weightIndex[p.getName()] = values;
-    specs.push_back({p.getName().str(), shape, valueType});
+    auto names = [](std::optional<ArrayAttr> list) {
+      std::vector<std::string> out;
+      if (list)
+        for (Attribute a : *list)
+          out.push_back(cast<StringAttr>(a).str());
+      return out;
+    };
+    specs.push_back({p.getName().str(), shape, valueType, names(p.getParts())});
     specs.back().block.assign(q.getBlock().begin(), q.getBlock().end());
     specs.back().scalesIndex = values + 1;
     specs.back().packing = p.getPacking().value_or("").str();
+    specs.back().interleaved = p.getInterleaved();
     specDTypes.push_back(valueType);
     weightIndex[scalesName] = values + 1;
     SmallVector<int64_t> scaleShape = q.getScaleShape();
     specs.push_back({scalesName,
                      std::vector<int64_t>(scaleShape.begin(), scaleShape.end()),
-                     scaleType});
+                     scaleType, names(p.getScaleParts())});
     // Random values: e4m3 codes of magnitude 1/8 to 15/16, i4 codes
-    // -8..7, i8 codes -128..127.
+    // -8..7, i8 codes -128..127, f4e2m1 codes of magnitude 0 to 6 (the
+    // source rounds an e8m0 scale to a power of two).
     specs.back().randomScale =
-        (fp8 ? 1.0f : i4 ? 0.125f : 1.0f / 128) / std::sqrt(float(shape.back()));
+        (fp8 ? 1.0f : i4 ? 0.125f : fp4 ? 0.25f : 1.0f / 128) /
+        std::sqrt(float(shape.back()));
     specs.back().scalesOf = p.getName().str();
+    specs.back().interleaved = p.getInterleaved();
     // AutoAWQ stores the scales [groups, rows].
     specs.back().transposed = p.getPacking() == "awq-gemm";
     specDTypes.push_back(scaleType);

@@ -32,6 +32,9 @@ hf::TensorDType toTensorDType(llmc::plan::DType d) {
   case llmc::plan::DType::I4:  // only computed here (--quantize, random)
   case llmc::plan::DType::I8:  // or read packed (llm.param ... packing)
     break;
+  case llmc::plan::DType::F4E2M1: // MXFP4 blocks and scales: bytes
+  case llmc::plan::DType::E8M0:
+    return hf::TensorDType::U8;
   }
   return hf::TensorDType::F32;
 }
@@ -53,29 +56,39 @@ public:
       return checkPacked(spec);
     if (spec.packing == "awq-gemm")
       return checkAWQ(spec);
+    if (isMX(spec))
+      return checkMX(spec);
     if (spec.transposed || spec.interleaved) {
       std::vector<int64_t> source = spec.shape;
       if (spec.transposed)
         std::swap(source[source.size() - 1], source[source.size() - 2]);
-      if (llvm::Error e = checkTensor(spec.name, source))
+      if (llvm::Error e = checkTensor(spec.name, source,
+                                      spec.dtype == llmc::plan::DType::F8E4M3))
         return e;
       return spec.scalesOf.empty() ? llvm::Error::success()
-                                   : checkStoredAs(spec);
+                                   : checkStoredAs(spec, spec.name);
     }
+    const bool fp8 = spec.dtype == llmc::plan::DType::F8E4M3;
     if (spec.parts.empty()) {
-      if (llvm::Error e = checkTensor(spec.name, scalesShape(spec)))
+      if (llvm::Error e = checkTensor(spec.name, scalesShape(spec), fp8))
         return e;
-      return checkStoredAs(spec);
+      return checkStoredAs(spec, spec.name);
     }
     if (spec.sourceRows > 0) {
       std::vector<int64_t> source = spec.shape;
       source[0] = spec.sourceRows;
       return checkTensor(spec.parts.front(), source);
     }
+    // Stacked parts (a quantized weight's and its scales' alike: each
+    // part's values as stored, its scales at most widened).
     std::vector<int64_t> shape = spec.partShape();
-    for (const std::string &part : spec.parts)
-      if (llvm::Error e = checkTensor(part, shape))
+    for (const std::string &part : spec.parts) {
+      if (llvm::Error e =
+              checkTensor(part, scalesShape(spec, part, shape), fp8))
         return e;
+      if (llvm::Error e = checkStoredAs(spec, part))
+        return e;
+    }
     return llvm::Error::success();
   }
 
@@ -89,6 +102,8 @@ public:
       return fillPacked(spec, offset, out);
     if (spec.packing == "awq-gemm")
       return fillAWQ(spec, offset, out);
+    if (isMX(spec))
+      return fillMX(spec, offset, out);
     if (spec.transposed || spec.interleaved)
       return fillGathered(spec, offset, out);
     if (spec.parts.empty())
@@ -444,11 +459,18 @@ private:
   /// weight's scales may be stored without or with extra dimensions of 1
   /// (compressed-tensors' per-tensor scale is [1], per-row [rows, 1]).
   std::vector<int64_t> scalesShape(const WeightSpec &spec) const {
+    return scalesShape(spec, spec.name, spec.shape);
+  }
+  /// That of tensor `name` expected as `shape` (one part of a stacked
+  /// weight, or the whole).
+  std::vector<int64_t> scalesShape(const WeightSpec &spec,
+                                   const std::string &name,
+                                   const std::vector<int64_t> &shape) const {
     if (spec.scalesOf.empty())
-      return spec.shape;
-    const hf::TensorView *t = archive.find(resolveName(spec.name));
+      return shape;
+    const hf::TensorView *t = archive.find(resolveName(name));
     if (!t)
-      return spec.shape;
+      return shape;
     auto squeeze = [](llvm::ArrayRef<int64_t> shape) {
       std::vector<int64_t> out;
       for (int64_t d : shape)
@@ -456,7 +478,78 @@ private:
           out.push_back(d);
       return out;
     };
-    return squeeze(t->shape) == squeeze(spec.shape) ? t->shape : spec.shape;
+    return squeeze(t->shape) == squeeze(shape) ? t->shape : shape;
+  }
+  /// MXFP4 (gpt-oss): values as `<name>_blocks` U8 [..., rows, columns /
+  /// 32, 16] (two e2m1 codes per byte, the lower-indexed in the low
+  /// nibble: the plan's packing) and scales as `<name>_scales` U8 [...,
+  /// rows, columns / 32] (e8m0 bytes): both copied as bytes, rows
+  /// interleaved when the weight is.
+  static bool isMX(const WeightSpec &spec) {
+    return spec.dtype == llmc::plan::DType::F4E2M1 ||
+           spec.dtype == llmc::plan::DType::E8M0;
+  }
+  llvm::Error checkMX(const WeightSpec &spec) {
+    const std::string name = resolveName(spec.name);
+    const hf::TensorView *t = archive.find(name);
+    const std::string what =
+        spec.dtype == llmc::plan::DType::E8M0 ? "e8m0 scales" : "e2m1 blocks";
+    if (!t)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "checkpoint has no tensor \"%s\" (MXFP4 "
+                                     "%s)",
+                                     name.c_str(), what.c_str());
+    // The leading dimensions and the bytes of each row must agree.
+    const uint64_t rowBytes =
+        runtime::packedBytes(spec.dtype, uint64_t(spec.shape.back()));
+    std::vector<int64_t> lead(spec.shape.begin(), spec.shape.end() - 1);
+    uint64_t tail = 1;
+    bool leadOk = t->shape.size() >= lead.size();
+    for (size_t d = 0; leadOk && d < t->shape.size(); ++d) {
+      if (d < lead.size())
+        leadOk = t->shape[d] == lead[d];
+      else
+        tail *= uint64_t(t->shape[d]);
+    }
+    if (t->dtype != hf::TensorDType::U8 || !leadOk || tail != rowBytes) {
+      std::string want, got = "[";
+      for (int64_t d : lead)
+        want += std::to_string(d) + ", ";
+      for (size_t d = 0; d < t->shape.size(); ++d)
+        got += (d ? ", " : "") + std::to_string(t->shape[d]);
+      got += "]";
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "%s: tensor \"%s\" (MXFP4 %s) must be U8 [%s...] with %llu bytes "
+          "per row, got %s %s",
+          t->file.c_str(), name.c_str(), what.c_str(), want.c_str(),
+          (unsigned long long)rowBytes,
+          hf::tensorDTypeName(t->dtype).str().c_str(), got.c_str());
+    }
+    return llvm::Error::success();
+  }
+  llvm::Error fillMX(const WeightSpec &spec, uint64_t offset,
+                     llvm::MutableArrayRef<uint8_t> out) {
+    const hf::TensorView &tensor = *archive.find(resolveName(spec.name));
+    const uint64_t rowBytes =
+        runtime::packedBytes(spec.dtype, uint64_t(spec.shape.back()));
+    if (!spec.interleaved)
+      return archive.read(tensor, offset, out);
+    // Row r of dimension 1 (of R) is the checkpoint's 2r (r < R / 2) or
+    // 2(r - R / 2) + 1.
+    const uint64_t R = uint64_t(spec.shape[1]), half = R / 2;
+    for (uint64_t done = 0; done < out.size();) {
+      const uint64_t at = offset + done, row = at / rowBytes,
+                     within = at % rowBytes;
+      const uint64_t lead = row / R, r = row % R;
+      const uint64_t source = lead * R + (r < half ? 2 * r : 2 * (r - half) + 1);
+      const uint64_t n = std::min<uint64_t>(rowBytes - within, out.size() - done);
+      if (llvm::Error e = archive.read(tensor, source * rowBytes + within,
+                                       out.slice(done, n)))
+        return e;
+      done += n;
+    }
+    return llvm::Error::success();
   }
   /// AutoAWQ's GEMM packing: int32 words holding the values of 8 rows (of
   /// our [rows, cols] weight) at one column, the rows of word c in the
@@ -559,12 +652,12 @@ private:
   }
 
   /// A quantized weight's values are copied as the checkpoint stores
-  /// them: its tensor must have exactly their dtype. Its scales may only
-  /// widen (to f32), never round.
-  llvm::Error checkStoredAs(const WeightSpec &spec) {
+  /// them: its tensor `name` (the weight's, or one part's) must have
+  /// exactly their dtype. Its scales may only widen (to f32), never round.
+  llvm::Error checkStoredAs(const WeightSpec &spec, const std::string &name) {
     if (spec.block.empty() && spec.scalesOf.empty())
       return llvm::Error::success();
-    const hf::TensorView &tensor = *archive.find(resolveName(spec.name));
+    const hf::TensorView &tensor = *archive.find(resolveName(name));
     const hf::TensorDType want = toTensorDType(spec.dtype);
     if (tensor.dtype == want)
       return llvm::Error::success();
@@ -590,8 +683,11 @@ private:
         hf::tensorDTypeName(want).str().c_str());
   }
 
+  /// The checkpoint tensor `wanted` must exist with `shape` and a float
+  /// dtype; FP8 only for `quantizedValues`.
   llvm::Error checkTensor(const std::string &wanted,
-                          const std::vector<int64_t> &shape) {
+                          const std::vector<int64_t> &shape,
+                          bool quantizedValues = false) {
     const std::string name = resolveName(wanted);
     std::string why;
     if (llvm::StringRef(name).ends_with("lm_head.weight") && !tied)
@@ -603,6 +699,18 @@ private:
       return llvm::createStringError(
           llvm::inconvertibleErrorCode(),
           "%s: tensor \"%s\" has dtype %s, expected a floating-point type",
+          (*tensor)->file.c_str(), name.c_str(),
+          hf::tensorDTypeName((*tensor)->dtype).str().c_str());
+    // FP8 values mean nothing without their scales: only a quantized
+    // weight's values may be stored so.
+    const bool fp8 = (*tensor)->dtype == hf::TensorDType::F8_E4M3 ||
+                     (*tensor)->dtype == hf::TensorDType::F8_E5M2;
+    if (fp8 && !quantizedValues)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "%s: tensor \"%s\" is stored as %s but read as a dense weight "
+          "(its scales would be ignored); FP8 is read for decoder linear "
+          "weights and routed experts, not for this one",
           (*tensor)->file.c_str(), name.c_str(),
           hf::tensorDTypeName((*tensor)->dtype).str().c_str());
     return llvm::Error::success();
@@ -683,6 +791,18 @@ public:
         const uint64_t r = splitmix64(stream + offset + i);
         out[i] = uint8_t((r & 0x80) | ((4 + (r >> 8) % 3) << 3) | (r >> 16) % 8);
       }
+      return llvm::Error::success();
+    }
+    // MXFP4: any byte is two e2m1 codes; the scales the power of two
+    // nearest randomScale.
+    if (spec.dtype == llmc::plan::DType::F4E2M1) {
+      for (uint64_t i = 0; i < out.size(); ++i)
+        out[i] = uint8_t(splitmix64(stream + offset + i));
+      return llvm::Error::success();
+    }
+    if (spec.dtype == llmc::plan::DType::E8M0) {
+      const int e = int(std::lround(std::log2(double(spec.randomScale))));
+      std::fill(out.begin(), out.end(), uint8_t(127 + e));
       return llvm::Error::success();
     }
     // Zero points: -2..2, so that they move the random codes a little.

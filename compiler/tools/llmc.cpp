@@ -589,8 +589,13 @@ int compileMain(int argc, char **argv) {
         " (a W8A8 checkpoint's kernels also quantize them to FP8 per token)");
   } else if (config->fp8) {
     planOptions.notes.push_back(
-        "quantization_config (quant_method \"fp8\"): decoder linear weights "
-        "kept as float8_e4m3fn in " +
+        std::string("quantization_config (quant_method \"fp8\"): decoder "
+                    "linear weights") +
+        (config->moe ? " and routed experts" : "") +
+        (config->mla ? " (not MLA's kv_b_proj: the absorbed attention reads it "
+                       "dense, and its FP8 form is refused)"
+                     : "") +
+        " kept as float8_e4m3fn in " +
         std::to_string(config->fp8->rows) + " x " +
         std::to_string(config->fp8->cols) +
         " blocks with f32 scales, dequantized exactly; activations stay " +
@@ -614,6 +619,13 @@ int compileMain(int argc, char **argv) {
                 : "in groups of " + std::to_string(config->intWeights->group) +
                       " input features") +
         ", dequantized exactly; activations stay " +
+        llmc::hf::dtypeName(config->dtype).str());
+  } else if (config->mxfp4) {
+    planOptions.notes.push_back(
+        "quantization_config (quant_method \"mxfp4\"): the routed experts' "
+        "gate_up and down kept as float4_e2m1 in blocks of 32 input features "
+        "with e8m0 scales, dequantized exactly; every other weight and the "
+        "activations stay " +
         llmc::hf::dtypeName(config->dtype).str());
   } else if (!config->quantMethod.empty()) {
     if (emit == Emit::Plan && !randomSeed)

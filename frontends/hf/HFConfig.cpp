@@ -182,6 +182,15 @@ ModelConfig::FP8Block readFP8(const Reader &q) {
   return fp8;
 }
 
+/// quantization_config of quant_method "mxfp4" (transformers' Mxfp4Config,
+/// gpt-oss): modules_to_not_convert is read; `dequantize` only says how
+/// transformers loads the checkpoint and changes nothing here.
+ModelConfig::MXFP4 readMXFP4(const Reader &q) {
+  ModelConfig::MXFP4 mx;
+  mx.notConverted = q.moduleNames("modules_to_not_convert");
+  return mx;
+}
+
 /// quantization_config of quant_method "compressed-tensors" (llm-compressor's
 /// checkpoints), into cfg.intWeights or cfg.fp8: symmetric int4/int8
 /// weights in groups or per channel in the "pack-quantized" format (int32
@@ -1370,6 +1379,8 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
       readCompressedTensors(Reader(q, "quantization_config."), cfg);
     else if (cfg.quantMethod == "awq")
       cfg.intWeights = readAWQ(Reader(q, "quantization_config."));
+    else if (cfg.quantMethod == "mxfp4")
+      cfg.mxfp4 = readMXFP4(Reader(q, "quantization_config."));
   }
 
   cfg.vocabSize = top.integer("vocab_size", 1, kMaxVocab);
@@ -1601,12 +1612,39 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
   readMoE(top, cfg);
   if (mla)
     readMLA(top, cfg);
-  // FP8 experts and MLA's absorbed projections have no quantized form in
-  // the IR yet: such checkpoints stay refused (quantizedError).
-  if (cfg.fp8 && (cfg.moe || cfg.mla))
-    cfg.fp8.reset();
+  // Integer experts and MLA projections have no quantized form in the IR
+  // yet: such checkpoints stay refused (quantizedError). FP8 experts are
+  // read (stacked per expert, so each expert's gate and up must be whole
+  // blocks of rows), as are MLA's FP8 linears; its kv_b_proj is refused by
+  // the compile that would read it (fp8KvBError).
   if (cfg.intWeights && (cfg.moe || cfg.mla))
     cfg.intWeights.reset();
+  if (cfg.fp8 && cfg.moe && !cfg.moe->llama4 && !cfg.moe->gptOss &&
+      cfg.moe->intermediateSize > cfg.fp8->rows &&
+      cfg.moe->intermediateSize % cfg.fp8->rows != 0)
+    top.fail("quantization_config.weight_block_size",
+             "unsupported: moe_intermediate_size " +
+                 std::to_string(cfg.moe->intermediateSize) +
+                 " is not a multiple of the " +
+                 std::to_string(cfg.fp8->rows) +
+                 "-row FP8 blocks (each expert's gate and up are read as "
+                 "one stacked weight)");
+  if (cfg.fp8 && cfg.moe && (cfg.moe->llama4 || cfg.moe->gptOss))
+    top.fail("quantization_config",
+             "unsupported: FP8 weights of fused experts (" + cfg.modelType +
+                 "'s experts.gate_up_proj)");
+  if (cfg.mxfp4) {
+    if (!cfg.moe || !cfg.moe->gptOss)
+      top.fail("quantization_config.quant_method",
+               "unsupported: \"mxfp4\" for model_type \"" + cfg.modelType +
+                   "\" (MXFP4 experts are read for gpt_oss)");
+    if (cfg.hiddenSize % 32 != 0 || cfg.moe->intermediateSize % 32 != 0)
+      top.fail("quantization_config",
+               "unsupported: MXFP4 experts need hidden_size and "
+               "intermediate_size multiples of 32 (blocks of 32), got " +
+                   std::to_string(cfg.hiddenSize) + " and " +
+                   std::to_string(cfg.moe->intermediateSize));
+  }
   if (cfg.intWeights && !cfg.intWeights->awq)
     cfg.intWeights->scaleDtype = cfg.dtype; // until the checkpoint says otherwise
   if (cfg.intWeights && cfg.fusedProjections)
@@ -1649,10 +1687,7 @@ bool ignoredByCompressedTensors(const std::vector<std::string> &ignore,
 
 std::string quantizedError(const ModelConfig &config) {
   std::string why =
-      config.quantMethod == "fp8"
-          ? " with Mixture-of-Experts or Multi-head Latent "
-            "Attention layers; dense FP8 checkpoints are read"
-      : config.quantMethod == "compressed-tensors"
+      config.quantMethod == "compressed-tensors"
           ? " with Mixture-of-Experts or Multi-head Latent Attention "
             "layers; dense compressed-tensors checkpoints are read"
           : "";
@@ -1688,6 +1723,8 @@ llvm::StringRef dtypeName(DType dtype) {
   case DType::F8E4M3:
   case DType::I4:
   case DType::I8:
+  case DType::F4E2M1:
+  case DType::E8M0:
     break;
   }
   return "?";

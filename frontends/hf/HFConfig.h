@@ -245,6 +245,15 @@ struct ModelConfig {
     std::string scaleSuffix = "weight_scale_inv";
   };
   std::optional<FP8Block> fp8;
+  /// quant_method "mxfp4" (gpt-oss): the routed experts' gate_up and down
+  /// as OCP MX FP4 (e2m1 values in blocks of 32 along the input features,
+  /// one e8m0 scale each: `<name>_blocks`, `<name>_scales`), as transformers'
+  /// Mxfp4 quantizer replaces only GptOssExperts; every other weight
+  /// dense. modules_to_not_convert may name the experts too.
+  struct MXFP4 {
+    std::vector<std::string> notConverted;
+  };
+  std::optional<MXFP4> mxfp4;
   /// The decoder's linear weights as signed integers of `bits` (4 or 8)
   /// in groups of `group` consecutive input features (at most a row), each
   /// group with a scale: from `llmc compile --quantize w4-g128 | w8`

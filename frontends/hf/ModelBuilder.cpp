@@ -81,7 +81,7 @@ private:
         b.getStringAttr(weightName(name)), /*parts=*/nullptr,
         /*rows=*/nullptr, /*transposed=*/false, /*interleaved=*/false,
         /*scales=*/nullptr, /*zeros=*/nullptr,
-        /*packing=*/nullptr);
+        /*packing=*/nullptr, /*scaleParts=*/nullptr);
   }
   /// A checkpoint tensor stored in another order: the last two dimensions
   /// of `shape` swapped (Llama 4's and gpt-oss's experts), the halves of
@@ -92,7 +92,7 @@ private:
                                 b.getStringAttr(weightName(name)),
                                 /*parts=*/nullptr, /*rows=*/nullptr,
                                 transposed, interleaved, /*scales=*/nullptr,
-                                /*zeros=*/nullptr, /*packing=*/nullptr);
+                                /*zeros=*/nullptr, /*packing=*/nullptr, /*scaleParts=*/nullptr);
   }
   /// The checkpoint tensors `parts`, concatenated, as one weight `name`.
   Value stacked(const std::string &name, ArrayRef<int64_t> shape,
@@ -106,7 +106,7 @@ private:
                                 b.getStrArrayAttr(refs), /*rows=*/nullptr,
                                 /*transposed=*/false, /*interleaved=*/false,
                                 /*scales=*/nullptr, /*zeros=*/nullptr,
-        /*packing=*/nullptr);
+        /*packing=*/nullptr, /*scaleParts=*/nullptr);
   }
   /// Rows [begin, begin + out) of the [total, in] checkpoint tensor
   /// `source` as the weight of `module` (Phi-3's fused projections).
@@ -120,7 +120,7 @@ private:
         b.getStringAttr(name), b.getStrArrayAttr(parts),
         b.getDenseI64ArrayAttr({begin, total}), /*transposed=*/false,
         /*interleaved=*/false, /*scales=*/nullptr, /*zeros=*/nullptr,
-        /*packing=*/nullptr);
+        /*packing=*/nullptr, /*scaleParts=*/nullptr);
   }
   Value linearRows(Value x, const std::string &module,
                    const std::string &source, int64_t begin, int64_t total,
@@ -147,6 +147,17 @@ private:
     }
     if (cfg.intWeights && cfg.intWeights->ignores(weightName(module)))
       return false;
+    return true;
+  }
+  /// Whether gpt-oss's experts of `block` are MXFP4 (quant_method
+  /// "mxfp4", unless modules_to_not_convert names them).
+  bool mxfp4Experts(const std::string &block) const {
+    if (!cfg.mxfp4)
+      return false;
+    const std::string module = block + ".experts";
+    for (const std::string &skip : cfg.mxfp4->notConverted)
+      if (module.find(skip) != std::string::npos)
+        return false;
     return true;
   }
   /// A quantized weight [out, in]: FP8 blocks and their
@@ -194,8 +205,42 @@ private:
         /*parts=*/nullptr, /*rows=*/nullptr, /*transposed=*/false,
         /*interleaved=*/false, b.getStringAttr(weightName(scales)),
         zeros.empty() ? StringAttr() : b.getStringAttr(weightName(zeros)),
-        packing.empty() ? StringAttr() : b.getStringAttr(packing));
+        packing.empty() ? StringAttr() : b.getStringAttr(packing),
+        /*scaleParts=*/nullptr);
   }
+  /// A quantized weight of `type` read from `values` and `scales` (each
+  /// the concatenation of `parts` / `scaleParts` when those are given).
+  Value quantParam(const std::string &name, llm::QuantWeightType type,
+                   const std::string &values, const std::string &scales,
+                   ArrayRef<std::string> parts = {},
+                   ArrayRef<std::string> scaleParts = {},
+                   bool interleaved = false) {
+    auto list = [&](ArrayRef<std::string> names) -> ArrayAttr {
+      if (names.empty())
+        return nullptr;
+      std::vector<std::string> full;
+      for (const std::string &n : names)
+        full.push_back(weightName(n));
+      SmallVector<StringRef> refs(full.begin(), full.end());
+      return b.getStrArrayAttr(refs);
+    };
+    return llm::ParamOp::create(
+        b, loc(name), type, b.getStringAttr(weightName(values)), list(parts),
+        /*rows=*/nullptr, /*transposed=*/false, interleaved,
+        b.getStringAttr(weightName(scales)), /*zeros=*/nullptr,
+        /*packing=*/nullptr, list(scaleParts));
+  }
+  /// FP8 blocks of a stacked expert weight [E, rows, cols]: each expert's
+  /// block grid as its checkpoint tensors have it (a partial last block
+  /// row or column when they are shorter than a block).
+  llm::QuantWeightType fp8Experts(int64_t E, int64_t rows, int64_t partRows,
+                                  int64_t cols) {
+    return llm::QuantWeightType::get(
+        &ctx, {E, rows, cols}, b.getType<Float8E4M3FNType>(),
+        {1, std::min(cfg.fp8->rows, partRows), std::min(cfg.fp8->cols, cols)},
+        b.getF32Type(), Type());
+  }
+
   /// `module.weight`, and `module.bias` when `bias`.
   Value linear(Value x, const std::string &module, int64_t out, int64_t in,
                bool bias) {
@@ -552,7 +597,24 @@ private:
         llvm::APFloat(m.scaling));
 
     Value gateUp, down, gateUpBias, downBias;
-    if (m.gptOss) {
+    if (m.gptOss && mxfp4Experts(block)) {
+      // MXFP4 (transformers' Mxfp4 quantizer): [E, out, in / 32, 16] bytes
+      // of e2m1 pairs and [E, out, in / 32] e8m0 scales, not transposed;
+      // gate/up rows interleaved as the dense columns are.
+      auto mx = [&](int64_t rows, int64_t cols) {
+        return llm::QuantWeightType::get(
+            &ctx, {E, rows, cols}, b.getType<Float4E2M1FNType>(), {1, 1, 32},
+            b.getType<Float8E8M0FNUType>(), Type());
+      };
+      const std::string gu = block + ".experts.gate_up_proj";
+      const std::string dn = block + ".experts.down_proj";
+      gateUp = quantParam(gu, mx(2 * I, H), gu + "_blocks", gu + "_scales",
+                          {}, {}, /*interleaved=*/true);
+      down = quantParam(dn, mx(H, I), dn + "_blocks", dn + "_scales");
+      gateUpBias = gathered(block + ".experts.gate_up_proj_bias", {E, 2 * I},
+                            /*transposed=*/false, /*interleaved=*/true);
+      downBias = param(block + ".experts.down_proj_bias", {E, H});
+    } else if (m.gptOss) {
       // Fused for x W, gate/up columns interleaved (2j gate j, 2j + 1 up j),
       // the bias likewise.
       gateUp = gathered(block + ".experts.gate_up_proj", {E, 2 * I, H},
@@ -577,9 +639,25 @@ private:
         gateUpParts.push_back(expert + upName + ".weight");
         downParts.push_back(expert + downName + ".weight");
       }
-      gateUp =
-          stacked(block + ".experts.gate_up_proj", {E, 2 * I, H}, gateUpParts);
-      down = stacked(block + ".experts.down_proj", {E, H, I}, downParts);
+      const std::string gu = block + ".experts.gate_up_proj";
+      const std::string dn = block + ".experts.down_proj";
+      if (quantizedModule(block + ".experts")) {
+        // FP8 (DeepSeek V3, Qwen3-MoE-FP8): every part with its scales.
+        auto scalesOf = [&](const std::vector<std::string> &parts) {
+          std::vector<std::string> out;
+          for (const std::string &part : parts)
+            out.push_back(part.substr(0, part.size() - 6) + cfg.fp8->scaleSuffix);
+          return out;
+        };
+        const std::string suffix = "_" + cfg.fp8->scaleSuffix;
+        gateUp = quantParam(gu, fp8Experts(E, 2 * I, I, H), gu, gu + suffix,
+                            gateUpParts, scalesOf(gateUpParts));
+        down = quantParam(dn, fp8Experts(E, H, H, I), dn, dn + suffix,
+                          downParts, scalesOf(downParts));
+      } else {
+        gateUp = stacked(gu, {E, 2 * I, H}, gateUpParts);
+        down = stacked(dn, {E, H, I}, downParts);
+      }
     }
     Value out = llm::MoEExpertsOp::create(
         b, loc(block + ".experts"), y.getType(), y, route.getWeights(),

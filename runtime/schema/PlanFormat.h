@@ -27,7 +27,7 @@ namespace llmc::runtime {
 /// accepts its own major version with a minor version up to its own (a
 /// newer minor may carry fields it would ignore).
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 6;
+inline constexpr uint16_t kFormatMinor = 7;
 
 /// Bytes 8..12 of every plan (after the u32 size prefix and root offset).
 inline constexpr char kFileIdentifier[] = "LLMP";
@@ -89,11 +89,12 @@ inline uint64_t checksum(const void *data, size_t size) {
   return XXH3_64bits(data, size);
 }
 
-/// Bytes per element of `dtype`; 0 for I4 (half a byte: see dtypeBits and
-/// packedBytes) and for a value outside the enum.
+/// Bytes per element of `dtype`; 0 for I4 and F4E2M1 (half a byte: see
+/// dtypeBits and packedBytes) and for a value outside the enum.
 inline constexpr uint64_t dtypeSize(llmc::plan::DType dtype) {
   switch (dtype) {
   case llmc::plan::DType::I4:
+  case llmc::plan::DType::F4E2M1:
     return 0;
   case llmc::plan::DType::F32:
   case llmc::plan::DType::I32:
@@ -103,26 +104,32 @@ inline constexpr uint64_t dtypeSize(llmc::plan::DType dtype) {
     return 2;
   case llmc::plan::DType::F8E4M3:
   case llmc::plan::DType::I8:
+  case llmc::plan::DType::E8M0:
     return 1;
   }
   return 0;
 }
 
+/// Whether `dtype` packs two elements per byte (I4, F4E2M1).
+inline constexpr bool isNibble(llmc::plan::DType dtype) {
+  return dtype == llmc::plan::DType::I4 || dtype == llmc::plan::DType::F4E2M1;
+}
+
 /// Bits per element of `dtype`; 0 for a value outside the enum.
 inline constexpr uint64_t dtypeBits(llmc::plan::DType dtype) {
-  return dtype == llmc::plan::DType::I4 ? 4 : 8 * dtypeSize(dtype);
+  return isNibble(dtype) ? 4 : 8 * dtypeSize(dtype);
 }
 
-/// Bytes that `elements` densely packed elements of `dtype` take (I4: two
-/// per byte, rounded up). The caller guarantees no overflow.
+/// Bytes that `elements` densely packed elements of `dtype` take (I4,
+/// F4E2M1: two per byte, rounded up). The caller guarantees no overflow.
 inline constexpr uint64_t packedBytes(llmc::plan::DType dtype,
                                       uint64_t elements) {
-  return dtype == llmc::plan::DType::I4 ? elements / 2 + elements % 2
-                                        : elements * dtypeSize(dtype);
+  return isNibble(dtype) ? elements / 2 + elements % 2
+                         : elements * dtypeSize(dtype);
 }
 
-/// "f32", "f16", "bf16", "i32", "f8e4m3", "i4", "i8", or "invalid dtype" outside
-/// the enum.
+/// "f32", "f16", "bf16", "i32", "f8e4m3", "i4", "i8", "f4e2m1", "e8m0", or
+/// "invalid dtype" outside the enum.
 inline const char *dtypeName(llmc::plan::DType dtype) {
   switch (dtype) {
   case llmc::plan::DType::F32:
@@ -139,6 +146,10 @@ inline const char *dtypeName(llmc::plan::DType dtype) {
     return "i4";
   case llmc::plan::DType::I8:
     return "i8";
+  case llmc::plan::DType::F4E2M1:
+    return "f4e2m1";
+  case llmc::plan::DType::E8M0:
+    return "e8m0";
   }
   return "invalid dtype";
 }

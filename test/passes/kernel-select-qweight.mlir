@@ -56,3 +56,43 @@ func.func @prefill(%x: tensor<?x256xbf16>) -> tensor<?x64xbf16> attributes {llm.
   %y = llm.linear %x, %w : tensor<?x256xbf16>, !llm.qweight<shape = [64, 256], storage = i4, block = [2, 128], scale = f16> -> tensor<?x64xbf16>
   return %y : tensor<?x64xbf16>
 }
+
+// -----
+
+// Quantized experts run the per-pair kernels for every step size (no
+// grouped GEMM), each weight passed as its codes, then (scales) its scales:
+// MXFP4 with e8m0 scale bytes ...
+// CHECK-LABEL: func.func @prefill
+// CHECK: kernel.call @moe_gate_up_q({{.+}}, %[[GU:[^,]+]], %[[GU]], {{.+}}) {{.*}}entry = "moe_gate_up_mxfp4_e4_h64_i32_k2_b1x32_bf16_act0"{{.*}}scales = array<i1: false, false, false, true, false>
+// CHECK: kernel.call @moe_down_q({{.+}}, %[[D:[^,]+]], %[[D]], {{.+}}) {{.*}}entry = "moe_down_mxfp4_e4_h64_i32_k2_b1x32_bf16_wf32"
+// CHECK-NOT: grouped
+func.func @prefill(%x: tensor<?x64xbf16>, %w: tensor<?x2xf32>, %ids: tensor<?x2xi32>) -> tensor<?x64xbf16> attributes {llm.step = #llm.step<prefill>} {
+  %gu = llm.param "gu_blocks" scales "gu_scales" : !llm.qweight<shape = [4, 64, 64], storage = f4E2M1FN, block = [1, 1, 32], scale = f8E8M0FNU>
+  %d = llm.param "d_blocks" scales "d_scales" : !llm.qweight<shape = [4, 64, 32], storage = f4E2M1FN, block = [1, 1, 32], scale = f8E8M0FNU>
+  %y = llm.moe_experts silu %x, %w, %ids, %gu, %d : tensor<?x64xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, !llm.qweight<shape = [4, 64, 64], storage = f4E2M1FN, block = [1, 1, 32], scale = f8E8M0FNU>, !llm.qweight<shape = [4, 64, 32], storage = f4E2M1FN, block = [1, 1, 32], scale = f8E8M0FNU> -> tensor<?x64xbf16>
+  return %y : tensor<?x64xbf16>
+}
+
+// -----
+
+// ... and FP8 blocks with f32 scales, the block in the entry name.
+// CHECK-LABEL: func.func @prefill
+// CHECK: kernel.call @moe_gate_up_q({{.+}}) {{.*}}entry = "moe_gate_up_e4m3_e4_h64_i32_k2_b32x64_bf16_act0"
+// CHECK: kernel.call @moe_down_q({{.+}}) {{.*}}entry = "moe_down_e4m3_e4_h64_i32_k2_b64x32_bf16_wf32"
+func.func @prefill(%x: tensor<?x64xbf16>, %w: tensor<?x2xf32>, %ids: tensor<?x2xi32>) -> tensor<?x64xbf16> attributes {llm.step = #llm.step<prefill>} {
+  %gu = llm.param "gu" scales "gu_s" : !llm.qweight<shape = [4, 64, 64], storage = f8E4M3FN, block = [1, 32, 64], scale = f32>
+  %d = llm.param "d" scales "d_s" : !llm.qweight<shape = [4, 64, 32], storage = f8E4M3FN, block = [1, 64, 32], scale = f32>
+  %y = llm.moe_experts silu %x, %w, %ids, %gu, %d : tensor<?x64xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, !llm.qweight<shape = [4, 64, 64], storage = f8E4M3FN, block = [1, 32, 64], scale = f32>, !llm.qweight<shape = [4, 64, 32], storage = f8E4M3FN, block = [1, 64, 32], scale = f32> -> tensor<?x64xbf16>
+  return %y : tensor<?x64xbf16>
+}
+
+// -----
+
+// Integer experts have no CUDA kernel yet: refused by name.
+func.func @prefill(%x: tensor<?x64xbf16>, %w: tensor<?x2xf32>, %ids: tensor<?x2xi32>) -> tensor<?x64xbf16> attributes {llm.step = #llm.step<prefill>} {
+  %gu = llm.param "gu" scales "gu_s" : !llm.qweight<shape = [4, 64, 64], storage = i4, block = [1, 1, 32], scale = f16>
+  %d = llm.param "d" scales "d_s" : !llm.qweight<shape = [4, 64, 32], storage = i4, block = [1, 1, 32], scale = f16>
+  // expected-error @+1 {{has quantized experts (}}
+  %y = llm.moe_experts silu %x, %w, %ids, %gu, %d : tensor<?x64xbf16>, tensor<?x2xf32>, tensor<?x2xi32>, !llm.qweight<shape = [4, 64, 64], storage = i4, block = [1, 1, 32], scale = f16>, !llm.qweight<shape = [4, 64, 32], storage = i4, block = [1, 1, 32], scale = f16> -> tensor<?x64xbf16>
+  return %y : tensor<?x64xbf16>
+}

@@ -138,6 +138,10 @@ class Spec:
     # AutoAWQ's own WQLinear_GEMM.from_linear; the reference is the float32 model on its values unpacked by AutoAWQ's
     # unpack_awq / reverse_awq_order, (q - z) * scale in float32.
     awq_group_size: int = 0
+    # True (gpt-oss-mxfp4-f32): the experts' gate_up_proj / down_proj written as gpt-oss ships them, MXFP4
+    # (<name>_blocks U8 [E, out, in/32, 16] of e2m1 pairs, <name>_scales U8 [E, out, in/32] of e8m0) with
+    # quantization_config mxfp4 (write_mxfp4_checkpoint); the reference is the float32 model on their dequantization.
+    mxfp4: bool = False
 
 
 def ablate_config(**changes):
@@ -1367,8 +1371,118 @@ FP8_QUANTIZATION_CONFIG = {"quant_method": "fp8", "fmt": "e4m3", "activation_sch
 
 
 def is_fp8_weight(name):
-    """The decoder layers' q/k/v/o and gate/up/down projection weights (not the embedding, lm_head or norms)."""
-    return re.fullmatch(r"model\.layers\.\d+\.(self_attn\.[qkvo]_proj|mlp\.(gate|up|down)_proj)\.weight", name)
+    """The decoder layers' q/k/v/o and gate/up/down projection weights, the routed experts' included (not the
+    embedding, lm_head, norms or routers)."""
+    return re.fullmatch(r"model\.layers\.\d+\.(self_attn\.[qkvo]_proj|mlp\.(experts\.\d+\.)?(gate|up|down)_proj)"
+                        r"\.weight", name)
+
+
+# OCP MX FP4 (E2M1): the 8 magnitudes of codes 0-7; code | 8 is the negative.
+E2M1_VALUES = torch.tensor([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0])
+MXFP4_BLOCK = 32
+
+
+def mxfp4_quantize(w):
+    """float32 [..., out, in] (in a multiple of 32) -> (blocks U8 [..., out, in/32, 16], scales U8 [..., out, in/32]):
+    per block of 32 along `in`, scale = 2^e with e = ceil(log2(max|w| / 6)) (e8m0 byte e + 127; 2^-127 for an
+    all-zero block), each code the e2m1 value nearest w / scale (ties to the lower magnitude), two codes per byte with
+    the lower-indexed in the low nibble."""
+    *lead, out, cols = w.shape
+    g = w.reshape(*lead, out, cols // MXFP4_BLOCK, MXFP4_BLOCK)
+    peak = g.abs().amax(dim=-1)
+    e = torch.where(peak > 0, torch.ceil(torch.log2(peak / 6.0)), torch.full_like(peak, -127.0)).clamp(-127, 127)
+    scaled = g / torch.pow(2.0, e)[..., None]
+    mag = (scaled.abs()[..., None] - E2M1_VALUES).abs().argmin(dim=-1)
+    codes = (mag | torch.where(scaled < 0, 8, 0)).to(torch.uint8)
+    blocks = (codes[..., 0::2] | (codes[..., 1::2] << 4)).to(torch.uint8)
+    return blocks, (e + 127).to(torch.uint8)
+
+
+def mxfp4_dequantize(blocks, scales):
+    """The float32 [..., out, in] of mxfp4_quantize's output: code value * 2^(scale - 127), one float32 product."""
+    lo, hi = blocks & 15, blocks >> 4
+    codes = torch.stack([lo, hi], dim=-1).reshape(*blocks.shape[:-1], MXFP4_BLOCK).long()
+    vals = E2M1_VALUES[codes & 7] * torch.where(codes >= 8, -1.0, 1.0)
+    w = vals * torch.pow(2.0, scales.float() - 127)[..., None]
+    return w.reshape(*blocks.shape[:-2], blocks.shape[-2] * MXFP4_BLOCK)
+
+
+def write_mxfp4_checkpoint(model_dir, ref_dir):
+    """gpt-oss's experts as shipped: every experts.gate_up_proj / down_proj (bf16 layout [E, in, out], x W) of the
+    float32 checkpoint in model_dir becomes <name>_blocks / <name>_scales over its transpose [E, out, in]; the rest
+    unchanged; quantization_config mxfp4 added. ref_dir gets the float32 checkpoint with those weights replaced by
+    their dequantization (transposed back), and the config without quantization_config."""
+    weights = load_safetensors(os.path.join(model_dir, "model.safetensors"))
+    mx, ref = {}, {}
+    data = dict(dir=model_dir, original={}, blocks={}, scales={})
+    for name, w in weights.items():
+        if re.fullmatch(r"model\.layers\.\d+\.mlp\.experts\.(gate_up|down)_proj", name):
+            blocks, scales = mxfp4_quantize(w.transpose(1, 2).contiguous())
+            mx[name + "_blocks"], mx[name + "_scales"] = blocks, scales
+            ref[name] = mxfp4_dequantize(blocks, scales).transpose(1, 2).contiguous()
+            data["original"][name], data["blocks"][name], data["scales"][name] = w, blocks, scales
+        else:
+            mx[name] = ref[name] = w
+    os.makedirs(ref_dir, exist_ok=True)
+    save_safetensors(mx, os.path.join(model_dir, "model.safetensors"), metadata={"format": "pt"})
+    save_safetensors(ref, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
+    path = os.path.join(model_dir, "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    qc = {"quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.*.self_attn", "model.layers.*.mlp.router",
+                                                            "model.embed_tokens", "lm_head"]}
+    for target, extra in ((ref_dir, {}), (model_dir, {"quantization_config": qc})):
+        with open(os.path.join(target, "config.json"), "w") as f:
+            json.dump(dict(cfg, **extra), f, indent=2, sort_keys=True)
+            f.write("\n")
+    return data
+
+
+def mxfp4_weights(variant):
+    """The reference with the experts read another way: "unscaled" (codes without their e8m0 scales), "swapped"
+    (the nibbles of each byte swapped), "halves" (rows not interleaved but gate first)."""
+
+    def apply(model, cfg):
+        data = model.golden_fp8
+        model = copy.deepcopy(model)
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, blocks in data["blocks"].items():
+                scales = data["scales"][name]
+                if variant == "unscaled":
+                    w = mxfp4_dequantize(blocks, torch.full_like(scales, 127))
+                elif variant == "swapped":
+                    w = mxfp4_dequantize((blocks >> 4) | ((blocks & 15) << 4), scales)
+                else:
+                    raise ValueError(variant)
+                params[name].copy_(w.transpose(1, 2))
+        return model, cfg
+
+    return apply
+
+
+def mxfp4_transformers_dequantize(model, prompt):
+    """transformers' own loading of the MXFP4 checkpoint on CPU (Mxfp4Config(dequantize=True)) gives the reference's
+    expert weights and logits bit for bit; skipped, and said so, where it cannot load it."""
+    data = model.golden_fp8
+    try:
+        theirs = AutoModelForCausalLM.from_pretrained(
+            data["dir"], dtype=torch.float32, attn_implementation="eager",
+            quantization_config=transformers.Mxfp4Config(dequantize=True))
+    except Exception as e:  # noqa: BLE001 - any loader failure is reported, not fatal
+        return f"SKIPPED: transformers cannot load the MXFP4 checkpoint on CPU here ({type(e).__name__}: {e})"
+    theirs.eval()
+    mine, other = model.state_dict(), theirs.state_dict()
+    differ = [n for n in mine if n in other and not torch.equal(mine[n], other[n].float())]
+    if differ or mine.keys() != other.keys():
+        sys.exit(f"gpt-oss-mxfp4: transformers' dequantized weights differ in {differ[:4]} "
+                 f"(keys {sorted(set(mine) ^ set(other))[:4]})")
+    tokens = prompt + greedy_with_cache(model, prompt, MAX_NEW_TOKENS)[1]
+    a, b = teacher_forced(model, tokens), teacher_forced(theirs, tokens)
+    if not np.array_equal(a, b):
+        sys.exit(f"gpt-oss-mxfp4: transformers' MXFP4 load gives other logits ({rel_diff(b, a):.2e} x max|logit|)")
+    return (f"transformers {transformers.__version__} Mxfp4Config(dequantize=True) on CPU: all {len(mine)} tensors "
+            f"and the {len(tokens)} rows of logits bit-identical")
 
 
 def fp8_quantize(w, block):
@@ -1449,7 +1563,16 @@ def fp8_weights(variant):
                     w = fp8_dequantize(q, s, data["block"]).bfloat16().float()
                 else:
                     raise ValueError(variant)
-                params[name].copy_(w)
+                expert = re.fullmatch(r"(.+\.experts)\.(\d+)\.(gate|up|down)_proj\.weight", name)
+                if expert and name not in params:
+                    # transformers' fused experts: gate_up_proj [E, 2I, H] (gate rows first), down_proj [E, H, I].
+                    prefix, e, which = expert.group(1), int(expert.group(2)), expert.group(3)
+                    fused = params[prefix + (".down_proj" if which == "down" else ".gate_up_proj")]
+                    rows = w.shape[0]
+                    at = rows if which == "up" else 0
+                    fused[e, at:at + rows].copy_(w)
+                else:
+                    params[name].copy_(w)
         return model, cfg
 
     return apply
@@ -2079,6 +2202,32 @@ def specs():
                    "weight_block_size [128, 128], activation_scheme dynamic. The reference is WEIGHT-ONLY: the "
                    "float32 model on W = float32(q) * scale_inv (one float32 multiply per element); activations "
                    "are not quantized (no dynamic FP8 activation quantization), all arithmetic float32")))
+    # MoE experts stored as block-scaled FP8, as DeepSeek-V3 / Qwen3-30B-A3B-FP8 ship them (float32 only).
+    f32_only.append(
+        ("qwen3-moe-fp8-f32", Qwen3MoeConfig, qwen3_moe_config, 30, 600, 0.45, 2.0, (),
+         [("weight_scale_inv ignored (weights read as plain float8 values)", fp8_weights("unscaled"), False),
+          ("the same weights quantized with 64 x 64 blocks", fp8_weights("block64"), False),
+          ("norm_topk_prob off", ablate_config(norm_topk_prob=False), False)],
+         dict(fp8_block_size=FP8_BLOCK,
+              note="qwen3_moe (as qwen3-moe-f32) with FP8 weights: every decoder-layer q/k/v/o, dense gate/up/down "
+                   "and every routed expert's gate/up/down weight W [out, in] stored as F8_E4M3 with an F32 "
+                   "<prefix>.weight_scale_inv [ceil(out/128), ceil(in/128)] (all one partial block here); routers, "
+                   "embedding, lm_head and norms F32; quantization_config fp8 e4m3, weight_block_size [128, 128]. "
+                   "The reference is WEIGHT-ONLY: the float32 model on W = float32(q) * scale_inv")))
+    # gpt-oss's experts as shipped: MXFP4 (float32 only: the reference is the float32 model on the dequantization).
+    f32_only.append(
+        ("gpt-oss-mxfp4-f32", GptOssConfig, gpt_oss_config, 29, 38864500, 1.0, 2.0, (),
+         [("e8m0 scales ignored (codes read as plain e2m1 values)", mxfp4_weights("unscaled"), False),
+          ("the two e2m1 codes of each byte swapped", mxfp4_weights("swapped"), False),
+          ("experts' gate/up as contiguous halves, not interleaved", gpt_oss_gate_up_halves, False)],
+         dict(mxfp4=True, min_expert_tokens=MIN_EXPERT_TOKENS, f32_routing_slack=True,
+              reference_checks=[mxfp4_transformers_dequantize],
+              note="gpt_oss (as gpt-oss-f32) with the experts as gpt-oss ships them: experts.gate_up_proj_blocks "
+                   "U8 [E, 2I, H/32, 16] (rows: the output features, gate/up interleaved) and _scales U8 "
+                   "[E, 2I, H/32], down_proj likewise [E, H, I/32, 16] / [E, H, I/32]; each byte two e2m1 codes, "
+                   "the lower-indexed in the low nibble; value = e2m1 * 2^(scale - 127); quantization_config mxfp4 "
+                   "with gpt-oss's modules_to_not_convert. The reference is the float32 model on the dequantized "
+                   "experts")))
     # A float32 checkpoint that `llmc compile --quantize w4-g128` quantizes (float32 only: the reference is the
     # float32 model on the int4 dequantization).
     f32_only.append(
@@ -2524,6 +2673,9 @@ def make_one(spec, root):
                 model_dir = ref_dir
             elif spec.compile_quantization:
                 fp8 = write_dequantized_reference(tmp, ref_dir, spec.compile_quantization)
+                model_dir = ref_dir
+            elif spec.mxfp4:
+                fp8 = write_mxfp4_checkpoint(tmp, ref_dir)
                 model_dir = ref_dir
             elif spec.awq_group_size:
                 fp8 = write_awq_checkpoint(tmp, ref_dir, spec.awq_group_size)

@@ -43,7 +43,8 @@ const char *templateOf(llvm::StringRef callee) {
              k_mla_cuh)
       .Cases({"argmax_partial", "argmax_final"}, k_argmax_cuh)
       .Cases({"moe_router", "moe_scale_input", "moe_gate_up", "moe_down",
-              "moe_gate_up_shared", "moe_down_shared", "sigmoid_gate"},
+              "moe_gate_up_shared", "moe_down_shared", "sigmoid_gate",
+              "moe_gate_up_q", "moe_down_q"},
              k_moe_cuh)
       .Cases({"moe_sort", "moe_gate_up_grouped", "moe_down_grouped",
               "moe_combine"},
@@ -67,6 +68,8 @@ llvm::Expected<std::string> typeName(Type t) {
     return std::string("int");
   if (t.isInteger(8)) // zero points
     return std::string("signed char");
+  if (isa<Float8E8M0FNUType>(t)) // MXFP4 scales
+    return std::string("unsigned char");
   std::string s;
   llvm::raw_string_ostream(s) << t;
   return err("no CUDA type for " + s);
@@ -121,9 +124,9 @@ entryParamTypes(kernel::CallOp call) {
       continue;
     }
     // A quantized weight's values: bytes (E4M3 or int8 codes, or two int4
-    // codes each), decoded in the kernel.
+    // or e2m1 codes each), decoded in the kernel.
     if (auto q = dyn_cast<llm::QuantWeightType>(t)) {
-      if (!isa<Float8E4M3FNType>(q.getStorage()) &&
+      if (!isa<Float8E4M3FNType, Float4E2M1FNType>(q.getStorage()) &&
           !q.getStorage().isInteger(4) && !q.getStorage().isInteger(8))
         return err("no CUDA type for quantized storage");
       types.push_back("const unsigned char *__restrict__");

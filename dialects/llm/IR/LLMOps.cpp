@@ -100,10 +100,44 @@ LogicalResult ParamOp::verify() {
       return emitOpError() << "quantized weight '" << getName()
                            << "' has no zero points in its type but names a "
                               "zeros tensor";
-    if (getParts() || getRows() || getTransposed() || getInterleaved())
+    if (getRows() || getTransposed())
       return emitOpError() << "quantized weight '" << getName()
-                           << "': stacked, rows, transposed and interleaved "
-                              "are not supported for quantized weights yet";
+                           << "': rows and transposed are not supported for "
+                              "quantized weights";
+    if (bool(getParts()) != bool(getScaleParts()) ||
+        (getParts() && getParts()->size() != getScaleParts()->size()))
+      return emitOpError() << "stacked quantized weight '" << getName()
+                           << "' needs one scale tensor per part "
+                              "(scale_parts)";
+    if (getParts()) {
+      // Each part is an equal share of the rows (leading dimensions
+      // flattened): whole matrices, or whole blocks of rows within one, so
+      // that the parts' scales concatenated are the weight's.
+      ArrayRef<int64_t> shape = q.getShape();
+      const int64_t n = int64_t(getParts()->size());
+      int64_t total = 1;
+      for (size_t i = 0; i + 1 < shape.size(); ++i)
+        total *= shape[i];
+      const int64_t matrixRows = shape[shape.size() - 2];
+      const int64_t blockRows = q.getBlock()[shape.size() - 2];
+      const int64_t partRows = total / n;
+      if (total % n != 0 ||
+          (partRows % matrixRows != 0 &&
+           (matrixRows % partRows != 0 || partRows % blockRows != 0)))
+        return emitOpError() << "stacked quantized weight '" << getName()
+                             << "': " << n << " parts of " << total
+                             << " rows are not whole blocks of " << blockRows
+                             << " rows each";
+    } else if (getScaleParts()) {
+      return emitOpError() << "weight '" << getName()
+                           << "': scale_parts need stacked parts";
+    }
+    if (getInterleaved() &&
+        (q.getShape().size() < 2 || q.getShape()[1] % 2 != 0 ||
+         q.getBlock()[1] != 1 || getParts()))
+      return emitOpError() << "interleaved quantized weight '" << getName()
+                           << "' must be one checkpoint tensor with blocks "
+                              "of one row along an even dimension 1";
     if (std::optional<StringRef> packing = getPacking()) {
       const bool integer =
           q.getStorage().isInteger(4) || q.getStorage().isInteger(8);
@@ -126,7 +160,7 @@ LogicalResult ParamOp::verify() {
     return emitOpError() << "weight '" << getName()
                          << "' is not quantized: a packing needs an "
                             "!llm.qweight type";
-  if (getScales() || getZeros())
+  if (getScales() || getZeros() || getScaleParts())
     return emitOpError() << "weight '" << getName()
                          << "' is not quantized: scales and zeros need an "
                             "!llm.qweight type";
@@ -356,22 +390,38 @@ LogicalResult MoERouterOp::verify() {
 
 LogicalResult MoEExpertsOp::verify() {
   RankedTensorType in = getInput().getType(), w = getWeights().getType(),
-                   ids = getExpertIds().getType(),
-                   gu = getGateUp().getType(), down = getDown().getType(),
-                   out = getType();
-  if (in.getRank() != 2 || gu.getRank() != 3 || down.getRank() != 3)
+                   ids = getExpertIds().getType(), out = getType();
+  Type guType = getGateUp().getType(), downType = getDown().getType();
+  ArrayRef<int64_t> gu = weightShape(guType), down = weightShape(downType);
+  if (in.getRank() != 2 || gu.size() != 3 || down.size() != 3)
     return emitOpError() << "expects input [T, H], gate_up [E, 2I, H] and "
                             "down [E, H, I]";
-  const int64_t experts = gu.getDimSize(0), hidden = in.getDimSize(1);
-  const int64_t inter = gu.getDimSize(1) / 2;
-  if (gu.getDimSize(1) % 2 != 0 || gu.getDimSize(2) != hidden ||
-      down.getDimSize(0) != experts || down.getDimSize(1) != hidden ||
-      down.getDimSize(2) != inter)
+  const int64_t experts = gu[0], hidden = in.getDimSize(1);
+  const int64_t inter = gu[1] / 2;
+  if (gu[1] % 2 != 0 || gu[2] != hidden || down[0] != experts ||
+      down[1] != hidden || down[2] != inter)
     return emitOpError() << "expects gate_up [E, 2I, " << hidden
-                         << "] and down [E, " << hidden << ", I], got " << gu
-                         << " and " << down;
-  if (gu.getElementType() != down.getElementType())
+                         << "] and down [E, " << hidden << ", I], got "
+                         << guType << " and " << downType;
+  // Quantized alike (storage, scale and zero types), or dense of one type.
+  auto qgu = dyn_cast<QuantWeightType>(guType);
+  auto qdown = dyn_cast<QuantWeightType>(downType);
+  if (qgu || qdown) {
+    if (!qgu || !qdown || qgu.getStorage() != qdown.getStorage() ||
+        qgu.getScale() != qdown.getScale() ||
+        qgu.getZero() != qdown.getZero())
+      return emitOpError() << "gate_up and down must be quantized alike, got "
+                           << guType << " and " << downType;
+    for (QuantWeightType q : {qgu, qdown})
+      if (q.getBlock()[0] != 1)
+        return emitOpError() << "a quantized expert weight's blocks lie "
+                                "within one expert (block [1, rows, "
+                                "columns]), got "
+                             << q;
+  } else if (cast<RankedTensorType>(guType).getElementType() !=
+             cast<RankedTensorType>(downType).getElementType()) {
     return emitOpError() << "gate_up and down must share an element type";
+  }
   if (w.getRank() != 2 || ids.getRank() != 2 ||
       w.getDimSize(1) != ids.getDimSize(1))
     return emitOpError() << "weights and expert ids must be [T, top_k], got "

@@ -67,7 +67,11 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
     A quantized weight (`!llm.qweight`) names its scale tensor with
     `scales` and, when its type has zero points, their tensor with `zeros`
     (checkpoint names; their shape is the type's getScaleShape()). The
-    recipes above do not apply to quantized weights yet. `packing` names
+    recipes `rows` and `transposed` do not apply to quantized weights;
+    `stacked` does, with `scale_parts` naming each part's scale tensor (the
+    stacked scales, named `scales`, are their concatenation: each part's
+    rows must be whole blocks), and `interleaved` does for blocks of one
+    row (each row's scales move with it). `packing` names
     how the checkpoint stores integer values (the plan holds them
     row-major, re-based to two's complement): "pack-quantized" (i4 or i8:
     compressed-tensors' int32 words `[rows, ceil(columns * bits / 32)]`,
@@ -96,11 +100,13 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
                        UnitAttr:$transposed, UnitAttr:$interleaved,
                        OptionalAttr<StrAttr>:$scales,
                        OptionalAttr<StrAttr>:$zeros,
-                       OptionalAttr<StrAttr>:$packing);
+                       OptionalAttr<StrAttr>:$packing,
+                       OptionalAttr<StrArrayAttr>:$scale_parts);
   let results = (outs LLM_AnyWeight:$result);
   let assemblyFormat = [{
     $name (`stacked` $parts^)? (`rows` $rows^)? (`transposed` $transposed^)?
-    (`interleaved` $interleaved^)? (`scales` $scales^)? (`zeros` $zeros^)?
+    (`interleaved` $interleaved^)? (`scales` $scales^)?
+    (`scale_parts` $scale_parts^)? (`zeros` $zeros^)?
     (`packing` $packing^)? attr-dict `:` type($result)
   }];
   let hasVerifier = 1;
@@ -315,7 +321,9 @@ def LLM_MoEExpertsOp : LLM_Op<"moe_experts", [Pure, AttrSizedOperandSegments]> {
     in fp32 and rounded once to x's type (transformers' grouped experts).
     `gate_up` is `[E, 2I, H]` (rows `[0, I)` the gate, `[I, 2I)` up), `down`
     `[E, H, I]`: transformers' fused layout, stacked from per-expert
-    checkpoint tensors by `llm.param ... stacked`.
+    checkpoint tensors by `llm.param ... stacked`. Both may be quantized
+    alike (`!llm.qweight`, blocks `[1, rows, columns]` within each expert:
+    DeepSeek's FP8 blocks, gpt-oss's MXFP4), dequantized as the type says.
 
     With `scale_input` (Llama 4), the weight scales the expert's input
     instead of its output: `x_j = weights[t, j] * x` rounded to x's type,
@@ -333,8 +341,8 @@ def LLM_MoEExpertsOp : LLM_Op<"moe_experts", [Pure, AttrSizedOperandSegments]> {
     ```
   }];
   let arguments = (ins LLM_Activation:$input, LLM_Activation:$weights,
-      RankedTensorOf<[I32]>:$expert_ids, LLM_Weight:$gate_up,
-      LLM_Weight:$down, Optional<LLM_Weight>:$gate_up_bias,
+      RankedTensorOf<[I32]>:$expert_ids, LLM_AnyWeight:$gate_up,
+      LLM_AnyWeight:$down, Optional<LLM_Weight>:$gate_up_bias,
       Optional<LLM_Weight>:$down_bias, LLM_ActivationFn:$activation,
       UnitAttr:$scale_input, OptionalAttr<F64Attr>:$swiglu_limit,
       OptionalAttr<F64Attr>:$swiglu_alpha);

@@ -210,17 +210,132 @@ void lowerSharedPairs(llm::MoEExpertsOp x, Value in, Value weights, Value m,
   b.create(x.getLoc(), std::move(dn));
 }
 
+/// The per-pair gate/up and down launches over quantized experts (moe.cuh's
+/// moe_gate_up_q and moe_down_q; `qfmt` its QFMT_*), for every step size:
+/// `in` and `weights` are what the pairs read (Llama 4's scaled rows and
+/// ones), `m` their intermediate scratch. Each weight is passed twice, its
+/// codes and then its scales.
+void lowerQuantizedPairs(llm::MoEExpertsOp x, Value in, Value weights,
+                         Value m, StringRef pairTag, int qfmt,
+                         llm::QuantWeightType gu, llm::QuantWeightType dq,
+                         KernelBuilder &b) {
+  const int64_t E = dq.getShape()[0], H = dq.getShape()[1],
+                I = dq.getShape()[2];
+  const int64_t K =
+      cast<RankedTensorType>(x.getWeights().getType()).getDimSize(1);
+  Type xt = elementOf(x.getInput()), rt = elementOf(x.getWeights());
+  Type st = dq.getScale();
+  const int act = int(x.getActivation());
+  const char *fmtTag = qfmt == 1 ? "mxfp4" : "e4m3";
+  const std::string shape = llvm::formatv("e{0}_h{1}_i{2}_k{3}", E, H, I, K);
+  auto blockTag = [](llm::QuantWeightType q) {
+    return llvm::formatv("b{0}x{1}", q.getBlock()[1], q.getBlock()[2]).str();
+  };
+  Value guBias = x.getGateUpBias(), downBias = x.getDownBias();
+  const bool oai = bool(x.getSwigluLimit());
+  const double limit = oai ? x.getSwigluLimit()->convertToDouble() : 0.0;
+  const double alpha = oai ? x.getSwigluAlpha()->convertToDouble() : 0.0;
+
+  Call up;
+  up.callee = "moe_gate_up_q";
+  up.entry = "moe_gate_up_" + std::string(fmtTag) + "_" + shape + "_" +
+             blockTag(gu) + "_" + typeTag(xt) + "_act" + std::to_string(act) +
+             pairTag.str();
+  up.templateArgs = {b.i(E),          b.i(H),          b.i(I),
+                     b.i(K),          b.i(act),        b.i(qfmt),
+                     b.i(gu.getBlock()[1]), b.i(gu.getBlock()[2]),
+                     b.type(xt),      b.type(st),      b.type(xt),
+                     b.i(pairTag.empty() ? K : 1)};
+  up.args = {b.numTokens()};
+  up.args.push_back(b.operand(up, in));
+  up.args.push_back(b.operand(up, x.getExpertIds()));
+  up.args.push_back(b.operand(up, x.getGateUp()));
+  up.args.push_back(b.scalesOf(up, x.getGateUp()));
+  up.args.push_back(b.operand(up, m, true));
+  if (guBias || oai) {
+    Type bt = guBias ? elementOf(guBias) : Type(Float32Type::get(b.context()));
+    up.templateArgs.push_back(b.flag(bool(guBias)));
+    up.templateArgs.push_back(b.flag(oai));
+    up.templateArgs.push_back(b.type(bt));
+    up.args.push_back(guBias ? b.operand(up, guBias) : b.null(bt));
+    up.args.push_back(b.f(limit));
+    up.args.push_back(b.f(alpha));
+    up.entry +=
+        std::string(guBias ? "_bias" + typeTag(bt) : "") +
+        (oai ? "_oai_" + hashTag(kernel::cudaFloatLiteral(float(limit)) +
+                                 ", " +
+                                 kernel::cudaFloatLiteral(float(alpha)))
+             : "");
+  }
+  up.grid = {int32_t(K), ceilDiv(I, 8), 1};
+  up.block = 256;
+  up.tokensPerBlock = 1;
+  up.tokenAxis = 0;
+  up.hot = true;
+  b.create(x.getLoc(), std::move(up));
+
+  Call dn;
+  dn.callee = "moe_down_q";
+  dn.entry = "moe_down_" + std::string(fmtTag) + "_" + shape + "_" +
+             blockTag(dq) + "_" + typeTag(xt) + "_w" + typeTag(rt);
+  dn.templateArgs = {b.i(E),     b.i(H),     b.i(I),
+                     b.i(K),     b.i(qfmt),  b.i(dq.getBlock()[1]),
+                     b.i(dq.getBlock()[2]),  b.type(xt),
+                     b.type(st), b.type(rt), b.type(xt)};
+  dn.args = {b.numTokens()};
+  dn.args.push_back(b.operand(dn, m));
+  dn.args.push_back(b.operand(dn, weights));
+  dn.args.push_back(b.operand(dn, x.getExpertIds()));
+  dn.args.push_back(b.operand(dn, x.getDown()));
+  dn.args.push_back(b.scalesOf(dn, x.getDown()));
+  dn.args.push_back(b.operand(dn, x.getResult(), true));
+  if (downBias) {
+    dn.templateArgs.push_back(b.flag(true));
+    dn.templateArgs.push_back(b.type(elementOf(downBias)));
+    dn.args.push_back(b.operand(dn, downBias));
+    dn.entry += "_bias" + typeTag(elementOf(downBias));
+  }
+  dn.grid = {1, ceilDiv(H, 8), 1};
+  dn.block = 256;
+  dn.tokensPerBlock = 1;
+  dn.tokenAxis = 0;
+  dn.hot = true;
+  b.create(x.getLoc(), std::move(dn));
+}
+
 /// The kernels of the routed experts `x`; with `shared`, the per-pair
 /// kernels that also run the shared expert and write the sum (for the
 /// counts of the caller's TokenRange).
-void lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
-                  SharedExpert *shared) {
-  auto down = cast<RankedTensorType>(x.getDown().getType());
-  const int64_t E = down.getDimSize(0), H = down.getDimSize(1),
-                I = down.getDimSize(2);
+LogicalResult lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
+                           SharedExpert *shared) {
+  ArrayRef<int64_t> down = llm::weightShape(x.getDown().getType());
+  const int64_t E = down[0], H = down[1], I = down[2];
   const int64_t K = cast<RankedTensorType>(x.getWeights().getType()).getDimSize(1);
-  Type xt = elementOf(x.getInput()), wt = down.getElementType(),
+  // Quantized experts: their stored values' type here.
+  auto quant = dyn_cast<llm::QuantWeightType>(x.getDown().getType());
+  auto guQuant = dyn_cast<llm::QuantWeightType>(x.getGateUp().getType());
+  Type xt = elementOf(x.getInput()),
+       wt = quant ? quant.getStorage()
+                  : cast<RankedTensorType>(x.getDown().getType())
+                        .getElementType(),
        rt = elementOf(x.getWeights());
+  // FP8 blocks with f32 scales and MXFP4 with e8m0 scales run the
+  // dequantizing per-pair kernels for every step size.
+  int qfmt = -1;
+  if (quant) {
+    if (isa<Float8E4M3FNType>(quant.getStorage()) &&
+        quant.getScale().isF32() && !quant.getZero())
+      qfmt = 0; // QFMT_E4M3
+    else if (isa<Float4E2M1FNType>(quant.getStorage()) &&
+             isa<Float8E8M0FNUType>(quant.getScale()) && H % 2 == 0 &&
+             I % 2 == 0)
+      qfmt = 1; // QFMT_E2M1
+    else
+      return x.emitOpError("has quantized experts (")
+             << quant
+             << "): the CUDA kernels read f8E4M3FN values with f32 scales "
+                "and f4E2M1FN values with f8E8M0FNU scales";
+  }
   const int act = int(x.getActivation());
   const std::string shape = llvm::formatv("e{0}_h{1}_i{2}_k{3}", E, H, I, K);
 
@@ -235,7 +350,7 @@ void lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
       oai ? "_oai_" + hashTag(kernel::cudaFloatLiteral(float(limit)) + ", " +
                               kernel::cudaFloatLiteral(float(alpha)))
           : "";
-  const bool grouped = !shared && maxT > kPairTokens && xt == wt &&
+  const bool grouped = !shared && !quant && maxT > kPairTokens && xt == wt &&
                        (xt.isBF16() || xt.isF16()) && H % 32 == 0 &&
                        I % 32 == 0;
   const int32_t pairMax = grouped ? int32_t(kPairTokens) : 0;
@@ -285,10 +400,14 @@ void lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
     pairTag = "_pairs";
   }
 
+  if (quant) {
+    lowerQuantizedPairs(x, in, weights, m, pairTag, qfmt, guQuant, quant, b);
+    return success();
+  }
   const bool vecUp = vectorized(xt, wt, H);
   if (shared) {
     lowerSharedPairs(x, in, weights, m, pairTag, *shared, b);
-    return;
+    return success();
   }
   Call up;
   up.callee = "moe_gate_up";
@@ -352,7 +471,7 @@ void lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
   dn.hot = true;
   b.create(x.getLoc(), std::move(dn));
   if (!grouped)
-    return;
+    return success();
 
   // Prefill: yp [T * K, H] (each pair's down output), then the sort's
   // segment starts, tile starts and permutation.
@@ -450,6 +569,7 @@ void lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
   comb.tokenAxis = 1;
   prefillOnly(comb);
   b.create(x.getLoc(), std::move(comb));
+  return success();
 }
 
 FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
@@ -457,7 +577,8 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
   auto x = dyn_cast<llm::MoEExpertsOp>(ops[first]);
   if (!x)
     return 0u;
-  lowerExperts(x, b, nullptr);
+  if (failed(lowerExperts(x, b, nullptr)))
+    return failure();
   return 1u;
 }
 
@@ -518,7 +639,8 @@ FailureOr<unsigned> expertsWithShared(ArrayRef<Operation *> ops,
 
   {
     KernelBuilder::TokenRange decode(b, 1, int32_t(kPairTokens));
-    lowerExperts(x, b, &sh);
+    if (failed(lowerExperts(x, b, &sh)))
+      return failure();
   }
   if (b.info().maxTokens > kPairTokens) {
     KernelBuilder::TokenRange rest(b, int32_t(kPairTokens + 1), 0);

@@ -9,6 +9,7 @@
 
 #include "runtime/schema/PlanFormat.h"
 #include "runtime/src/cpu/Numerics.h"
+#include "runtime/src/cpu/WeightRows.h"
 
 namespace llmc::runtime::cpu {
 
@@ -19,50 +20,16 @@ void CpuBackend::linear(const P::Operand &xOp, const P::Operand &weightOp,
                         size_t inFeatures, size_t outFeatures) {
   const float *x = load(xOp);
   const float *bias = biasOp ? load(*biasOp) : nullptr;
-  const uint8_t *w = weight(weightOp);
-  // Whole bytes per row: i4 rows have an even length (the verifier).
-  size_t rowBytes = size_t(packedBytes(weightOp.dtype(), inFeatures));
+  // A quantized weight's rows come dequantized (WeightRows).
+  const WeightRows rows(plan_, weightOp);
   int64_t tokens = step_.numTokens;
-  // A quantized weight (the verifier checked its scales): row n's element
-  // j is value * scales[n / bn, j / bk], one fp32 product.
-  const auto *weights = plan_.plan()->weights();
-  const P::WeightQuant *quant = weights->Get(weightOp.index())->quant();
-  const uint8_t *scales = nullptr;
-  const int8_t *zeros = nullptr; // (value - zero) * scale when present
-  P::DType scaleType = P::DType::F32;
-  int64_t bn = 1, bk = 1, scaleCols = 0;
-  if (quant) {
-    scales = plan_.weightData(quant->scales());
-    scaleType = weights->Get(quant->scales())->dtype();
-    bn = quant->block()->Get(0);
-    bk = quant->block()->Get(1);
-    scaleCols = (int64_t(inFeatures) + bk - 1) / bk;
-    if (quant->zeros() >= 0)
-      zeros = reinterpret_cast<const int8_t *>(
-          plan_.weightData(uint32_t(quant->zeros())));
-  }
   // Split over output features: decode has one token, and each weight row
   // is then read (and widened) once per step.
   pool_->parallelFor(
       int64_t(outFeatures), [&](int64_t begin, int64_t end, int t) {
         float *buffer = workers_[t].a.data();
         for (int64_t n = begin; n < end; ++n) {
-          const float *wn = asFloats(w + size_t(n) * rowBytes, weightOp.dtype(),
-                                     inFeatures, buffer);
-          if (quant) {
-            const float *sn = asFloats(
-                scales + size_t(packedBytes(scaleType, uint64_t(
-                                                          (n / bn) * scaleCols))),
-                scaleType, size_t(scaleCols), workers_[t].b.data());
-            const int8_t *zn = zeros ? zeros + (n / bn) * scaleCols : nullptr;
-            for (int64_t g = 0; g < scaleCols; ++g) {
-              const float s = sn[g], z = zn ? float(zn[g]) : 0.0f;
-              const size_t j1 = std::min(inFeatures, size_t((g + 1) * bk));
-              for (size_t j = size_t(g * bk); j < j1; ++j)
-                buffer[j] = (wn[j] - z) * s;
-            }
-            wn = buffer;
-          }
+          const float *wn = rows.row(size_t(n), buffer);
           float b = bias ? bias[n] : 0.0f;
           for (int64_t i = 0; i < tokens; ++i)
             storeOne(row(out, i), out.dtype(), size_t(n),

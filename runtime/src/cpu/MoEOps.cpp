@@ -11,6 +11,7 @@
 
 #include "runtime/schema/PlanFormat.h"
 #include "runtime/src/cpu/Numerics.h"
+#include "runtime/src/cpu/WeightRows.h"
 
 #include <algorithm>
 #include <cmath>
@@ -173,10 +174,8 @@ void CpuBackend::moeExperts(const P::Op &op, const P::MoEExperts &p) {
   const size_t H = size_t(p.hidden()), I = size_t(p.intermediate());
   const int64_t K = p.top_k(), T = step_.numTokens;
   const P::DType type = out.dtype(), wtype = wOp.dtype();
-  const uint8_t *gateUp = weight(guOp);
-  const uint8_t *down = weight(downOp);
-  const size_t guRow = H * dtypeSize(guOp.dtype());
-  const size_t downRow = I * dtypeSize(downOp.dtype());
+  // Rows of [E * 2I, H] and [E * H, I], quantized ones dequantized.
+  const WeightRows gateUp(plan_, guOp), down(plan_, downOp);
   // The verifier ties the ids to a router of at most E experts; an id out
   // of range anyway (an arena overwritten in between) contributes nothing,
   // as in the generated kernels, rather than reading outside the weights.
@@ -220,12 +219,10 @@ void CpuBackend::moeExperts(const P::Op &op, const P::MoEExperts &p) {
         xi = xs;
       }
       for (size_t n = 0; n < I; ++n) {
-        const uint8_t *g = gateUp + (e * 2 * I + n) * guRow;
-        const uint8_t *u = gateUp + (e * 2 * I + I + n) * guRow;
-        float gv = roundTo(type, dot(xi, asFloats(g, guOp.dtype(), H,
-                                                  wk.a.data()), H));
-        float uv = roundTo(type, dot(xi, asFloats(u, guOp.dtype(), H,
-                                                  wk.b.data()), H));
+        float gv = roundTo(
+            type, dot(xi, gateUp.row(e * 2 * I + n, wk.a.data()), H));
+        float uv = roundTo(
+            type, dot(xi, gateUp.row(e * 2 * I + I + n, wk.b.data()), H));
         if (guBiasOp) {
           gv = roundTo(type, gv + biasAt(*guBiasOp, e * 2 * I + n));
           uv = roundTo(type, uv + biasAt(*guBiasOp, e * 2 * I + I + n));
@@ -248,8 +245,7 @@ void CpuBackend::moeExperts(const P::Op &op, const P::MoEExperts &p) {
           const size_t e = expertOf(i, j);
           if (e >= E)
             continue;
-          const float *d = asFloats(down + (e * H + n) * downRow,
-                                    downOp.dtype(), I, wk.a.data());
+          const float *d = down.row(e * H + n, wk.a.data());
           float y = roundTo(type, dot(m + size_t(i * K + j) * I, d, I));
           if (downBiasOp)
             y = roundTo(type, y + biasAt(*downBiasOp, e * H + n));

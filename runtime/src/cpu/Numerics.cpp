@@ -137,6 +137,18 @@ void widen(const void *src, P::DType dtype, float *dst, size_t n) {
       dst[n - 1] = pairs[b[n / 2]][0];
     return;
   }
+  case P::DType::F4E2M1: {
+    const auto *b = static_cast<const uint8_t *>(src);
+    for (size_t i = 0; i < n; ++i)
+      dst[i] = f4e2m1ToFloat(uint8_t(b[i / 2] >> (4 * (i % 2))));
+    return;
+  }
+  case P::DType::E8M0: {
+    const auto *b = static_cast<const uint8_t *>(src);
+    for (size_t i = 0; i < n; ++i)
+      dst[i] = e8m0ToFloat(b[i]);
+    return;
+  }
   default:
     std::memmove(dst, src, n * sizeof(float));
     return;

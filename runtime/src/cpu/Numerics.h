@@ -82,6 +82,23 @@ inline float f8e4m3ToFloat(uint8_t b) {
   return sign * std::ldexp(float(8 + m), e - 10);
 }
 
+/// An OCP MX FP4 (E2M1) code in the low 4 bits of `b` as a float: 0, 0.5,
+/// 1, 1.5, 2, 3, 4, 6, the top bit the sign.
+inline float f4e2m1ToFloat(uint8_t b) {
+  static constexpr float kValues[8] = {0.0f, 0.5f, 1.0f, 1.5f,
+                                       2.0f, 3.0f, 4.0f, 6.0f};
+  const float v = kValues[b & 7u];
+  return (b & 8u) ? -v : v;
+}
+
+/// An OCP MX E8M0 scale byte as a float: 2^(b - 127), 0xFF NaN (b = 0 is
+/// 2^-127, below float's normal range: exact as a subnormal).
+inline float e8m0ToFloat(uint8_t b) {
+  if (b == 0xFF)
+    return std::numeric_limits<float>::quiet_NaN();
+  return std::ldexp(1.0f, int(b) - 127);
+}
+
 /// `x` rounded to `dtype` (identity for f32).
 inline float roundTo(llmc::plan::DType dtype, float x) {
   switch (dtype) {
@@ -95,8 +112,8 @@ inline float roundTo(llmc::plan::DType dtype, float x) {
 }
 
 /// dst[i] = src[i] for n elements of `dtype` (a float type, or a quantized
-/// weight's f8e4m3, i8 or i4 values; i4: `src` is the byte holding element 0
-/// in its low nibble) at `src`.
+/// weight's f8e4m3, i8, i4 or f4e2m1 values, or e8m0 scales; i4, f4e2m1:
+/// `src` is the byte holding element 0 in its low nibble) at `src`.
 void widen(const void *src, llmc::plan::DType dtype, float *dst, size_t n);
 
 /// n elements of `dtype` at `dst` = src[i] rounded.

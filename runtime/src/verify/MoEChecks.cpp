@@ -115,10 +115,13 @@ Status PlanChecker::checkMoEExperts(const P::Op &op, const P::MoEExperts &p) {
     return failOp("the router chooses among " + std::to_string(router->second) +
                   " experts, the experts op holds " +
                   std::to_string(p.experts()));
+  // Format 1.7: the experts' weights may be quantized (FP8 blocks, MXFP4).
   LLMC_RETURN_IF_ERROR(weight(in(op, 3), "gate_up",
-                              {p.experts(), 2 * p.intermediate(), p.hidden()}));
+                              {p.experts(), 2 * p.intermediate(), p.hidden()},
+                              /*allowQuantized=*/true));
   LLMC_RETURN_IF_ERROR(weight(in(op, 4), "down",
-                              {p.experts(), p.hidden(), p.intermediate()}));
+                              {p.experts(), p.hidden(), p.intermediate()},
+                              /*allowQuantized=*/true));
   if (in(op, 3).dtype() != in(op, 4).dtype())
     return failOp("gate_up and down have different dtypes");
   LLMC_RETURN_IF_ERROR(arena(out(op, 0), "output", uint64_t(p.hidden())));

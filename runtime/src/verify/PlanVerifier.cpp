@@ -278,8 +278,8 @@ Status PlanChecker::checkWeightLayout() {
       if (!checkedMul(elements, uint64_t(dim), elements))
         return fail(what + "shape overflows");
     }
-    uint64_t bytes = elements / 2 + elements % 2; // I4: two per byte
-    if (w->dtype() != P::DType::I4 &&
+    uint64_t bytes = elements / 2 + elements % 2; // I4, F4E2M1: two per byte
+    if (!isNibble(w->dtype()) &&
         !checkedMul(elements, dtypeSize(w->dtype()), bytes))
       return fail(what + "shape overflows");
     if (bytes != w->size())
@@ -301,33 +301,37 @@ Status PlanChecker::checkWeightLayout() {
   return Status::success();
 }
 
-/// Weight `i`'s quantization (WeightQuant): f8e4m3 or i4 values exactly
-/// when quantized (i4 rows of an even length, so that each starts on a
-/// byte), a block per dimension, scales of shape ceil(shape / block) that
-/// are not themselves quantized: f32 for f8e4m3 values; f32, f16 or bf16
-/// for i4.
+/// Weight `i`'s quantization (WeightQuant): f8e4m3, i4, i8 or f4e2m1
+/// values exactly when quantized (i4 and f4e2m1 rows of an even length, so
+/// that each starts on a byte), a block per dimension (1 in every dimension
+/// but the last two), scales of shape ceil(shape / block) that are not
+/// themselves quantized: f32 for f8e4m3 values; f32, f16 or bf16 for i4 and
+/// i8; e8m0 for f4e2m1 (and e8m0 only for those).
 Status PlanChecker::checkQuant(
     const flatbuffers::Vector<flatbuffers::Offset<P::Weight>> &weights,
     uint32_t i, const std::string &what, bool zeroPoints) {
   const P::Weight *w = weights.Get(i);
   const P::WeightQuant *q = w->quant();
-  const bool i4 = w->dtype() == P::DType::I4;
-  const bool integer = i4 || w->dtype() == P::DType::I8;
+  const bool fp4 = w->dtype() == P::DType::F4E2M1;
+  const bool integer = w->dtype() == P::DType::I4 || w->dtype() == P::DType::I8;
   if (!q) {
     if (zeroPoints && w->dtype() == P::DType::I8)
       return Status::success();
-    if (w->dtype() == P::DType::F8E4M3 || integer)
+    if (w->dtype() == P::DType::F8E4M3 || integer || fp4)
       return fail(what + dtypeName(w->dtype()) +
                   " values without their scales (quant)");
     return Status::success();
   }
-  if (w->dtype() != P::DType::F8E4M3 && !integer)
-    return fail(what + "quantized values must be f8e4m3, i4 or i8, got " +
+  if (w->dtype() != P::DType::F8E4M3 && !integer && !fp4)
+    return fail(what + "quantized values must be f8e4m3, i4, i8 or f4e2m1, "
+                       "got " +
                 dtypeName(w->dtype()));
   const auto *shape = w->shape();
-  if (i4 && (shape->size() == 0 || shape->Get(shape->size() - 1) % 2 != 0))
-    return fail(what + "i4 values need an even last dimension (each row "
-                       "starts on a byte)");
+  if (isNibble(w->dtype()) &&
+      (shape->size() == 0 || shape->Get(shape->size() - 1) % 2 != 0))
+    return fail(what + dtypeName(w->dtype()) +
+                " values need an even last dimension (each row starts on a "
+                "byte)");
   if (!q->block() || q->block()->size() != shape->size())
     return fail(what + "quant.block needs one extent per dimension (" +
                 std::to_string(shape->size()) + ")");
@@ -338,6 +342,10 @@ Status PlanChecker::checkQuant(
       return fail(what + "quant.block extent " + std::to_string(b) +
                   " of dimension " + std::to_string(d) + " is not in [1, " +
                   std::to_string(dim) + "]");
+    if (d + 2 < shape->size() && b != 1)
+      return fail(what + "quant.block extent " + std::to_string(b) +
+                  " of dimension " + std::to_string(d) +
+                  ": blocks span only the last two dimensions");
     scaleShape.push_back((dim + b - 1) / b);
   }
   if (q->scales() >= weights.size() || q->scales() == i)
@@ -345,12 +353,14 @@ Status PlanChecker::checkQuant(
                 " is not another weight of the plan");
   const P::Weight *s = weights.Get(q->scales());
   const bool scaleType =
-      s->dtype() == P::DType::F32 ||
-      (integer &&
-       (s->dtype() == P::DType::F16 || s->dtype() == P::DType::BF16));
+      fp4 ? s->dtype() == P::DType::E8M0
+          : s->dtype() == P::DType::F32 ||
+                (integer &&
+                 (s->dtype() == P::DType::F16 || s->dtype() == P::DType::BF16));
   if (!scaleType || s->quant() || !s->shape())
     return fail(what + "its scales (weight " + std::to_string(q->scales()) +
-                ") must be plain " + (integer ? "f32, f16 or bf16" : "f32"));
+                ") must be plain " +
+                (fp4 ? "e8m0" : integer ? "f32, f16 or bf16" : "f32"));
   std::vector<int64_t> actual(s->shape()->begin(), s->shape()->end());
   if (actual != scaleShape)
     return fail(what + "its scales have shape " + shapeString(actual) +
@@ -725,7 +735,8 @@ Status PlanChecker::weight(const P::Operand &o, const std::string &role,
     return failOp(what + " is " + dtypeName(w->dtype()) +
                   " but the operand says " + dtypeName(o.dtype()));
   if (w->quant() && !allowQuantized)
-    return failOp(what + " is quantized; only a linear's weight may be");
+    return failOp(what + " is quantized; only a linear's and the "
+                         "experts' weights may be");
   if (!w->quant() && !isFloat(w->dtype()))
     return failOp(what + " has dtype " + dtypeName(w->dtype()) +
                   "; expected f32, f16 or bf16");

@@ -70,8 +70,55 @@ func.func @dense_scales() {
 // -----
 
 func.func @stacked() {
-  // expected-error @+1 {{quantized weight 'e': stacked, rows, transposed and interleaved are not supported for quantized weights yet}}
+  // expected-error @+1 {{stacked quantized weight 'e' needs one scale tensor per part (scale_parts)}}
   %w = llm.param "e" stacked ["e.0", "e.1"] scales "s" : !llm.qweight<shape = [2, 64, 64], storage = i8, block = [1, 1, 64], scale = f32>
+  return
+}
+
+// -----
+
+// Gate and up rows of 48 stacked per expert cannot share 32-row blocks.
+func.func @stacked_blocks() {
+  // expected-error @+1 {{stacked quantized weight 'gu': 4 parts of 192 rows are not whole blocks of 32 rows each}}
+  %w = llm.param "gu" stacked ["g.0", "u.0", "g.1", "u.1"] scales "s" scale_parts ["gs.0", "us.0", "gs.1", "us.1"] : !llm.qweight<shape = [2, 96, 64], storage = f8E4M3FN, block = [1, 32, 64], scale = f32>
+  return
+}
+
+// -----
+
+func.func @rows_quantized() {
+  // expected-error @+1 {{quantized weight 'r': rows and transposed are not supported for quantized weights}}
+  %w = llm.param "r" stacked ["qkv"] rows [0, 128] scales "s" : !llm.qweight<shape = [64, 64], storage = i8, block = [1, 64], scale = f32>
+  return
+}
+
+// -----
+
+// Interleaved rows carry their scales only with blocks of one row.
+func.func @interleaved_blocks() {
+  // expected-error @+1 {{interleaved quantized weight 'i' must be one checkpoint tensor with blocks of one row along an even dimension 1}}
+  %w = llm.param "i" interleaved scales "s" : !llm.qweight<shape = [2, 64, 64], storage = f8E4M3FN, block = [1, 2, 64], scale = f32>
+  return
+}
+
+// -----
+
+// Quantized experts: both weights alike, blocks within one expert.
+func.func @experts_alike(%x: tensor<?x64xf32>, %w: tensor<?x2xf32>, %ids: tensor<?x2xi32>) {
+  %gu = llm.param "gu" scales "gs" : !llm.qweight<shape = [4, 64, 64], storage = f4E2M1FN, block = [1, 1, 32], scale = f8E8M0FNU>
+  %d = llm.param "d" : tensor<4x64x32xf32>
+  // expected-error @+1 {{gate_up and down must be quantized alike}}
+  %y = llm.moe_experts silu %x, %w, %ids, %gu, %d : tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>, !llm.qweight<shape = [4, 64, 64], storage = f4E2M1FN, block = [1, 1, 32], scale = f8E8M0FNU>, tensor<4x64x32xf32> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @experts_blocks(%x: tensor<?x64xf32>, %w: tensor<?x2xf32>, %ids: tensor<?x2xi32>) {
+  %gu = llm.param "gu" scales "gs" : !llm.qweight<shape = [4, 64, 64], storage = f8E4M3FN, block = [2, 64, 64], scale = f32>
+  %d = llm.param "d" scales "ds" : !llm.qweight<shape = [4, 64, 32], storage = f8E4M3FN, block = [2, 64, 32], scale = f32>
+  // expected-error @+1 {{a quantized expert weight's blocks lie within one expert}}
+  %y = llm.moe_experts silu %x, %w, %ids, %gu, %d : tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>, !llm.qweight<shape = [4, 64, 64], storage = f8E4M3FN, block = [2, 64, 64], scale = f32>, !llm.qweight<shape = [4, 64, 32], storage = f8E4M3FN, block = [2, 64, 32], scale = f32> -> tensor<?x64xf32>
   return
 }
 

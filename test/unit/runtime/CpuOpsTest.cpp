@@ -989,6 +989,106 @@ TEST(CpuOps, MoEExpertsReadTheChosenExperts) {
   expectClose(r.get(y, tokens), want, 1e-5, 1e-5);
 }
 
+/// Quantized experts (plan format 1.7) compute exactly what dense experts
+/// holding their dequantized values do: each element code * scale of its
+/// block in fp32 (WeightRows).
+TEST(CpuOps, MoEExpertsDequantizeMXFP4AndFP8Blocks) {
+  const int64_t H = 64, I = 32, E = 3, K = 2, tokens = 3;
+  struct Format {
+    const char *name;
+    P::DType values, scales;
+    int64_t blockRows, blockCols;
+  };
+  for (const Format &f :
+       {Format{"mxfp4", P::DType::F4E2M1, P::DType::E8M0, 1, 32},
+        Format{"fp8 blocks", P::DType::F8E4M3, P::DType::F32, 16, 32}}) {
+    SCOPED_TRACE(f.name);
+    const bool fp4 = f.values == P::DType::F4E2M1;
+    // Codes: exact values of the format; scales: powers of two (e8m0) or
+    // any f32.
+    auto codes = [&](size_t n, uint64_t seed) {
+      static const float kFp4[] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f,
+                                   6.0f, -0.5f, -1.0f, -3.0f, -6.0f};
+      static const float kFp8[] = {0.125f, -0.25f, 0.875f, -1.5f, 3.0f,
+                                   -448.0f, 0.015625f, 13.0f};
+      std::vector<float> v(n);
+      uint64_t s = seed;
+      for (float &x : v) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        x = fp4 ? kFp4[(s >> 33) % 12] : kFp8[(s >> 33) % 8];
+      }
+      return v;
+    };
+    auto scalesFor = [&](int64_t rows, int64_t cols, uint64_t seed) {
+      const int64_t n = E * ((rows + f.blockRows - 1) / f.blockRows) *
+                        ((cols + f.blockCols - 1) / f.blockCols);
+      std::vector<float> v = randomValues(size_t(n), seed, 1.0f);
+      for (float &x : v)
+        x = fp4 ? std::ldexp(1.0f, int(std::lround(x * 4.0f)) - 4)
+                : std::fabs(x) * 0.01f + 0.001f;
+      return v;
+    };
+    std::vector<float> guCodes = codes(size_t(E * 2 * I * H), 61),
+                       dnCodes = codes(size_t(E * H * I), 62);
+    std::vector<float> guScales = scalesFor(2 * I, H, 63),
+                       dnScales = scalesFor(H, I, 64);
+    // The dense twin: each element its code times its block's scale.
+    auto dequant = [&](const std::vector<float> &c,
+                       const std::vector<float> &sc, int64_t rows,
+                       int64_t cols) {
+      const int64_t sr = (rows + f.blockRows - 1) / f.blockRows,
+                    scols = (cols + f.blockCols - 1) / f.blockCols;
+      std::vector<float> w(c.size());
+      for (int64_t e = 0; e < E; ++e)
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t k = 0; k < cols; ++k) {
+            const size_t i = size_t((e * rows + r) * cols + k);
+            w[i] = c[i] * sc[size_t((e * sr + r / f.blockRows) * scols +
+                                    k / f.blockCols)];
+          }
+      return w;
+    };
+    std::vector<float> gw = randomValues(size_t(E * H), 65, 1.0f);
+    std::vector<float> xs = randomValues(size_t(tokens * H), 66, 0.05f);
+    std::vector<std::vector<float>> outs;
+    for (bool quantized : {true, false}) {
+      TestPlan t;
+      MoERouterParams rp;
+      rp.hidden = H;
+      rp.experts = E;
+      rp.topK = K;
+      rp.normalize = true;
+      P::Operand gate = t.weight("gate", {E, H}, gw);
+      P::Operand gateUp =
+          quantized ? t.quantizedWeight("gate_up", {E, 2 * I, H}, guCodes,
+                                        {1, f.blockRows, f.blockCols},
+                                        guScales, f.values, f.scales)
+                    : t.weight("gate_up", {E, 2 * I, H},
+                               dequant(guCodes, guScales, 2 * I, H));
+      P::Operand down =
+          quantized ? t.quantizedWeight("down", {E, H, I}, dnCodes,
+                                        {1, f.blockRows, f.blockCols},
+                                        dnScales, f.values, f.scales)
+                    : t.weight("down", {E, H, I},
+                               dequant(dnCodes, dnScales, H, I));
+      P::Operand x = t.arena(uint64_t(H)), weights = t.arena(uint64_t(K)),
+                 ids = t.arena(uint64_t(K), P::DType::I32),
+                 y = t.arena(uint64_t(H));
+      OpRunner r(planWith({moeRouterOp(rp, x, gate, nullptr, weights, ids),
+                           moeExpertsOp(H, I, E, K, P::Activation::Silu, x,
+                                        weights, ids, gateUp, down, y)},
+                          t));
+      ASSERT_TRUE(r.ok());
+      r.set(x, xs);
+      r.run({0, 1, 2});
+      outs.push_back(r.get(y, tokens));
+    }
+    // Bit for bit: the same fp32 products in the same order.
+    EXPECT_EQ(outs[0], outs[1]);
+    EXPECT_NE(outs[0], std::vector<float>(size_t(tokens * H), 0.0f));
+  }
+}
+
 TEST(CpuOps, SigmoidGateScalesEachToken) {
   const int64_t H = 24, N = 10, tokens = 3;
   TestPlan t;

@@ -444,7 +444,20 @@ TEST_F(PlanFileTest, QuantizedWeightsAreChecked) {
          t.weights[0].dtype = P::DType::F32;
          w = P::Operand(P::OperandKind::Weight, P::DType::F32, 0, 0, 0);
        },
-       "quantized values must be f8e4m3, i4 or i8, got f32"},
+       "quantized values must be f8e4m3, i4, i8 or f4e2m1, got f32"},
+      {"e8m0 scales of f8e4m3 values",
+       [](TestPlan &t, P::Operand &) {
+         t.weights[1].dtype = P::DType::E8M0;
+         t.weights[1].values = {1.0f, 2.0f, 4.0f, 8.0f};
+       },
+       "its scales (weight 1) must be plain f32"},
+      {"f32 scales of f4e2m1 values",
+       [](TestPlan &t, P::Operand &w) {
+         t.weights[0].dtype = P::DType::F4E2M1;
+         t.weights[0].values.assign(16 * 32, 0.5f);
+         w = P::Operand(P::OperandKind::Weight, P::DType::F4E2M1, 0, 0, 0);
+       },
+       "its scales (weight 1) must be plain e8m0"},
       {"zero points of f8e4m3 values",
        [](TestPlan &t, P::Operand &) { t.weights[0].zeros = 1; },
        "weight 0 \"w\": zero points need i4 or i8 values"},
@@ -467,7 +480,7 @@ TEST_F(PlanFileTest, QuantizedWeightsAreChecked) {
            t.arena(uint64_t(t.vocab)));
   expectRejected(t.serialize(), LLMC_ERROR_INVALID_PLAN,
                  "gate weight: weight 0 \"w\" is quantized; only a linear's "
-                 "weight may be");
+                 "and the experts' weights may be");
 }
 
 /// A plan of one linear over a 16 x 32 i4 weight in groups of 16 along

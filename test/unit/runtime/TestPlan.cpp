@@ -67,6 +67,22 @@ std::vector<uint8_t> TestPlan::weightBytes(const WeightSpec &w) const {
       if (code == 256)
         throw std::runtime_error("not an E4M3 value: " + std::to_string(v));
       bytes[i] = uint8_t(code);
+    } else if (w.dtype == P::DType::F4E2M1) {
+      // The e2m1 code whose value is exactly v, two per byte.
+      unsigned code = 0;
+      while (code < 16 && !(cpu::f4e2m1ToFloat(uint8_t(code)) == v &&
+                            std::signbit(cpu::f4e2m1ToFloat(uint8_t(code))) ==
+                                std::signbit(v)))
+        ++code;
+      if (code == 16)
+        throw std::runtime_error("not an E2M1 value: " + std::to_string(v));
+      bytes[i / 2] |= uint8_t(code << (4 * (i % 2)));
+    } else if (w.dtype == P::DType::E8M0) {
+      // A power of two 2^(b - 127).
+      int e = 0;
+      if (std::frexp(v, &e) != 0.5f || e - 1 < -127 || e - 1 > 127)
+        throw std::runtime_error("not an E8M0 value: " + std::to_string(v));
+      bytes[i] = uint8_t(e - 1 + 127);
     } else if (w.dtype == P::DType::F32) {
       std::memcpy(&bytes[i * 4], &v, 4);
     } else {

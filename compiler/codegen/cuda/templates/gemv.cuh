@@ -92,20 +92,6 @@ gemv_multi(int T, const TX *x, const TW *w0, const TB *b0, TY *y0,
         b - B0 - B1, T, x, w2, (const TW *)nullptr, b2, y2);
 }
 
-// An OCP FP8 E4M3 code ("fn": no infinities, 0x7F / 0xFF NaN) as a float:
-// exact, as the CPU reference decodes it (cpu/Numerics.h).
-__device__ __forceinline__ float e4m3_to_f(unsigned b) {
-  const unsigned e = (b >> 3) & 15u, m = b & 7u;
-  float v;
-  if (e == 0)
-    v = float(m) * 0x1p-9f;
-  else if (e == 15 && m == 7)
-    v = __int_as_float(0x7fc00000);
-  else
-    v = __uint_as_float(((e + 120u) << 23) | (m << 20));
-  return (b & 0x80u) ? -v : v;
-}
-
 // The row loop of the GEMVs over quantized weights: warp row `n`'s lanes
 // read V consecutive codes per pass (PER_BYTE codes per byte; 16 bytes when
 // V fills them, else one byte), `dequant(codes, k, wf)` turns the codes of

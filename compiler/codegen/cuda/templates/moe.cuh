@@ -333,3 +333,122 @@ moe_down_shared(int T, const TY *m, const TR *weights, const int *ids,
   if (threadIdx.x % 32 == 0)
     y[size_t(t) * H + n] = from_f<TY>(routed + s);
 }
+
+// Quantized experts (plan format 1.7): a weight [E, R, C] stored as codes,
+// QFMT_E4M3 (FP8, one per byte, f32 scales) or QFMT_E2M1 (MXFP4, two per
+// byte with the lower-indexed in the low nibble, e8m0 scale bytes), with
+// one scale per block of BR rows x BC columns of an expert (scales [E,
+// ceil(R / BR), ceil(C / BC)]). Each code is dequantized in registers by
+// one fp32 product with its block's scale, as the CPU reference does.
+constexpr int QFMT_E4M3 = 0;
+constexpr int QFMT_E2M1 = 1;
+
+template <int FMT, typename TS>
+__device__ __forceinline__ float q_scale(TS s) {
+  if constexpr (FMT == QFMT_E2M1)
+    return e8m0_to_f(unsigned(s));
+  else
+    return to_f(s);
+}
+
+// The dot product of a warp: x[0, C) . row r of expert e's matrix [R, C]
+// (codes w, scales s), lanes striding by 32 vectors of 16 code bytes when C
+// allows, else by single bytes; the sum reaches every lane.
+template <int R, int C, int FMT, int BR, int BC, typename TX, typename TS>
+__device__ __forceinline__ float q_warp_dot(const TX *x,
+                                            const unsigned char *w,
+                                            const TS *s, int e, int r) {
+  constexpr int PER_BYTE = FMT == QFMT_E2M1 ? 2 : 1;
+  constexpr int WIDE = 16 * PER_BYTE;
+  constexpr int V = C % WIDE == 0 ? WIDE : PER_BYTE; // codes per pass
+  constexpr int BYTES = V / PER_BYTE;
+  constexpr int SC = (C + BC - 1) / BC, SR = (R + BR - 1) / BR;
+  const unsigned char *row = w + (size_t(e) * R + r) * (C / PER_BYTE);
+  const TS *sr = s + (size_t(e) * SR + r / BR) * SC;
+  const int lane = threadIdx.x % 32;
+  float acc = 0.0f;
+  for (int k = lane * V; k < C; k += 32 * V) {
+    unsigned char b[BYTES];
+    if constexpr (BYTES == 16)
+      *reinterpret_cast<uint4 *>(b) =
+          *reinterpret_cast<const uint4 *>(row + k / PER_BYTE);
+    else
+      b[0] = row[k / PER_BYTE];
+    float xf[V];
+    load_n<TX, V>(x + k, xf);
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      const float code = FMT == QFMT_E2M1
+                             ? e2m1_to_f(unsigned(b[i / 2]) >> (4 * (i % 2)))
+                             : e4m3_to_f(b[i]);
+      acc = fmaf(xf[i], code * q_scale<FMT>(sr[(k + i) / BC]), acc);
+    }
+  }
+  return warp_sum(acc);
+}
+
+// moe_gate_up over quantized gate_up [E, 2I, H] (codes, scales; blocks of
+// BR x BC): the same pairs, rows and epilogue.
+template <int E, int H, int I, int K, int ACT, int FMT, int BR, int BC,
+          typename TX, typename TS, typename TY, int XDIV = K,
+          bool BIAS = false, bool OAI = false, typename TB = float>
+__device__ __forceinline__ void
+moe_gate_up_q(int T, const TX *x, const int *ids, const unsigned char *gate_up,
+              const TS *scales, TY *m, const TB *bias = nullptr,
+              float limit = 0.0f, float alpha = 0.0f) {
+  const int p = blockIdx.x;
+  const int n = blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32;
+  if (p >= T * K || n >= I)
+    return;
+  const int e = ids[p];
+  if (e < 0 || e >= E)
+    return; // the router never writes one; the plan verifier bounds E
+  const TX *xr = x + size_t(p / XDIV) * H;
+  const float gv =
+      q_warp_dot<2 * I, H, FMT, BR, BC, TX, TS>(xr, gate_up, scales, e, n);
+  const float uv = q_warp_dot<2 * I, H, FMT, BR, BC, TX, TS>(
+      xr, gate_up, scales, e, I + n);
+  if (threadIdx.x % 32 != 0)
+    return;
+  float gr = round_to<TY>(gv), ur = round_to<TY>(uv);
+  if (BIAS) {
+    gr = round_to<TY>(gr + to_f(bias[size_t(e) * 2 * I + n]));
+    ur = round_to<TY>(ur + to_f(bias[size_t(e) * 2 * I + I + n]));
+  }
+  m[size_t(p) * I + n] =
+      from_f<TY>(OAI ? oai_swiglu<TY>(gr, ur, limit, alpha)
+                     : round_to<TY>(activate<ACT>(gr)) * ur);
+}
+
+// moe_down over quantized down [E, H, I] (codes, scales; blocks of BR x
+// BC): block (t, r), warp w computes row n = r * WARPS + w of
+// y[t] = round(sum_j round_w(w[t, j] * round(down_e . m[t, j]))), in fp32
+// in choice order. BIAS (gpt-oss): down_bias[e] [H] joins the rounded
+// product, rounded again, before the weighting.
+template <int E, int H, int I, int K, int FMT, int BR, int BC, typename TM,
+          typename TS, typename TR, typename TY, bool BIAS = false,
+          typename TB = float>
+__device__ __forceinline__ void
+moe_down_q(int T, const TM *m, const TR *weights, const int *ids,
+           const unsigned char *down, const TS *scales, TY *y,
+           const TB *bias = nullptr) {
+  const int t = blockIdx.x;
+  const int n = blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32;
+  if (t >= T || n >= H)
+    return;
+  float acc = 0.0f;
+  for (int j = 0; j < K; ++j) {
+    const int p = t * K + j;
+    const int e = ids[p];
+    if (e < 0 || e >= E)
+      continue;
+    const float d = q_warp_dot<H, I, FMT, BR, BC, TM, TS>(
+        m + size_t(p) * I, down, scales, e, n);
+    float yv = round_to<TY>(d);
+    if (BIAS)
+      yv = round_to<TY>(yv + to_f(bias[size_t(e) * H + n]));
+    acc += round_to<TR>(to_f(weights[p]) * yv);
+  }
+  if (threadIdx.x % 32 == 0)
+    y[size_t(t) * H + n] = from_f<TY>(acc);
+}

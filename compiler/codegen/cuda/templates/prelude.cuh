@@ -133,3 +133,36 @@ __device__ __forceinline__ float oai_swiglu(float g, float u, float limit,
   const float glu = round_to<T>(g * sig);
   return round_to<T>(round_to<T>(u + 1.0f) * glu);
 }
+
+// An OCP FP8 E4M3 code ("fn": no infinities, 0x7F / 0xFF NaN) as a float:
+// exact, as the CPU reference decodes it (cpu/Numerics.h).
+__device__ __forceinline__ float e4m3_to_f(unsigned b) {
+  const unsigned e = (b >> 3) & 15u, m = b & 7u;
+  float v;
+  if (e == 0)
+    v = float(m) * 0x1p-9f;
+  else if (e == 15 && m == 7)
+    v = __int_as_float(0x7fc00000);
+  else
+    v = __uint_as_float(((e + 120u) << 23) | (m << 20));
+  return (b & 0x80u) ? -v : v;
+}
+
+// An OCP MX FP4 (E2M1) code (the low 4 bits of c) as a float: 0, 0.5, 1,
+// 1.5, 2, 3, 4, 6, bit 3 the sign; exact, as cpu/Numerics.h decodes it.
+__device__ __forceinline__ float e2m1_to_f(unsigned c) {
+  const unsigned m = c & 7u;
+  // 2^(e - 1) * (1 + m / 2) for e = m >> 1 > 0; m / 2 below.
+  const float v = m < 2 ? 0.5f * float(m)
+                        : __uint_as_float(((m >> 1) + 126u) << 23 |
+                                          (m & 1u) << 22);
+  return (c & 8u) ? -v : v;
+}
+
+// An OCP MX E8M0 scale byte as a float: 2^(b - 127), 0xFF NaN (b = 0:
+// 2^-127, a subnormal).
+__device__ __forceinline__ float e8m0_to_f(unsigned b) {
+  if (b == 255u)
+    return __int_as_float(0x7fc00000);
+  return b == 0u ? __uint_as_float(0x00400000u) : __uint_as_float(b << 23);
+}
