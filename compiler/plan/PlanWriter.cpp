@@ -160,6 +160,19 @@ public:
         }
         specs.back().transposed = p.getTransposed();
         specs.back().interleaved = p.getInterleaved();
+        if (std::optional<Type> stored = p.getStored()) {
+          auto q = cast<llm::QuantWeightType>(*stored);
+          if (!isa<Float8E4M3FNType>(q.getStorage()) || !q.getScale().isF32() ||
+              q.getShape().size() != 2) {
+            p.emitError("weight '")
+                << p.getName() << "' stored as " << q
+                << ": plans dequantize f8E4M3FN matrices with f32 scales";
+            return WalkResult::interrupt();
+          }
+          specs.back().storedScales = p.getScales()->str();
+          specs.back().storedBlock.assign(q.getBlock().begin(),
+                                          q.getBlock().end());
+        }
         specDTypes.push_back(*dtype);
       } else if (llvm::ArrayRef<int64_t>(specs[it->second].shape) !=
                  type.getShape()) {
@@ -243,8 +256,10 @@ public:
         std::sqrt(float(shape.back()));
     specs.back().scalesOf = p.getName().str();
     specs.back().interleaved = p.getInterleaved();
-    // AutoAWQ stores the scales [groups, rows].
-    specs.back().transposed = p.getPacking() == "awq-gemm";
+    // AutoAWQ and GPTQ store the scales [groups, rows].
+    specs.back().transposed = p.getPacking() == "awq-gemm" ||
+                              p.getPacking() == "gptq" ||
+                              p.getPacking() == "gptq-v2";
     specDTypes.push_back(scaleType);
     // Zero points (signed bytes in the values' range) right after.
     if (q.getZero()) {

@@ -90,6 +90,11 @@ struct WeightSpec {
   /// The scales of a quantized weight: that weight's name (its values'
   /// spec), from which --quantize computes them. Empty: not scales.
   std::string scalesOf = {};
+  /// A dense weight the checkpoint stores as FP8 blocks (llm.param ...
+  /// stored): its scales' tensor and block; the writer dequantizes each
+  /// element (code * scale in fp32) into `dtype`. Empty: stored as is.
+  std::string storedScales = {};
+  std::vector<int64_t> storedBlock = {};
   uint64_t bytes() const;
   /// The shape of one part: rows of the last dimension's width, as many as
   /// one part's share of the elements makes ([E, 2I, H] from 2E parts:

@@ -56,8 +56,12 @@ public:
       return checkPacked(spec);
     if (spec.packing == "awq-gemm")
       return checkAWQ(spec);
+    if (isGPTQ(spec))
+      return checkGPTQ(spec);
     if (isMX(spec))
       return checkMX(spec);
+    if (!spec.storedScales.empty())
+      return checkStoredFP8(spec);
     if (spec.transposed || spec.interleaved) {
       std::vector<int64_t> source = spec.shape;
       if (spec.transposed)
@@ -102,8 +106,12 @@ public:
       return fillPacked(spec, offset, out);
     if (spec.packing == "awq-gemm")
       return fillAWQ(spec, offset, out);
+    if (isGPTQ(spec))
+      return fillGPTQ(spec, offset, out);
     if (isMX(spec))
       return fillMX(spec, offset, out);
+    if (!spec.storedScales.empty())
+      return fillStoredFP8(spec, offset, out);
     if (spec.transposed || spec.interleaved)
       return fillGathered(spec, offset, out);
     if (spec.parts.empty())
@@ -480,6 +488,72 @@ private:
     };
     return squeeze(t->shape) == squeeze(shape) ? t->shape : shape;
   }
+  /// A dense weight [rows, cols] stored as F8_E4M3 codes with F32 block
+  /// scales (llm.param ... stored): both checked as a quantized weight's.
+  llvm::Error checkStoredFP8(const WeightSpec &spec) {
+    if (llvm::Error e = checkTensor(spec.name, spec.shape, true))
+      return e;
+    const hf::TensorView &t = *archive.find(resolveName(spec.name));
+    if (t.dtype != hf::TensorDType::F8_E4M3)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "%s: tensor \"%s\" has dtype %s; the config makes it FP8 (F8_E4M3)",
+          t.file.c_str(), t.name.c_str(),
+          hf::tensorDTypeName(t.dtype).str().c_str());
+    const int64_t bn = spec.storedBlock[0], bk = spec.storedBlock[1];
+    std::vector<int64_t> grid{(spec.shape[0] + bn - 1) / bn,
+                              (spec.shape[1] + bk - 1) / bk};
+    WeightSpec scales{spec.storedScales, grid, llmc::plan::DType::F32};
+    scales.scalesOf = spec.name;
+    if (llvm::Error e = checkTensor(spec.storedScales, scalesShape(scales)))
+      return e;
+    return checkStoredAs(scales, spec.storedScales);
+  }
+  /// Its rows dequantized: code * scale of the block in fp32, then
+  /// converted to the weight's dtype, a row at a time.
+  llvm::Error fillStoredFP8(const WeightSpec &spec, uint64_t offset,
+                            llvm::MutableArrayRef<uint8_t> out) {
+    const int64_t cols = spec.shape[1];
+    const int64_t bn = spec.storedBlock[0], bk = spec.storedBlock[1];
+    const int64_t scaleCols = (cols + bk - 1) / bk;
+    const uint64_t es = runtime::dtypeSize(spec.dtype);
+    const uint64_t rowBytes = uint64_t(cols) * es;
+    if (storedName != spec.storedScales) {
+      storedData.resize(size_t(((spec.shape[0] + bn - 1) / bn) * scaleCols) * 4);
+      if (llvm::Error e = fillTensor(spec.storedScales, llmc::plan::DType::F32,
+                                     0, storedData))
+        return e;
+      storedName = spec.storedScales;
+    }
+    const auto *scales = reinterpret_cast<const float *>(storedData.data());
+    std::vector<uint8_t> codes(static_cast<size_t>(cols)),
+        row(static_cast<size_t>(rowBytes));
+    std::vector<float> values(static_cast<size_t>(cols));
+    for (uint64_t done = 0; done < out.size();) {
+      const uint64_t at = offset + done, r = at / rowBytes,
+                     within = at % rowBytes;
+      if (llvm::Error e = fillTensor(spec.name, llmc::plan::DType::F8E4M3,
+                                     r * uint64_t(cols), codes))
+        return e;
+      for (int64_t c = 0; c < cols; ++c)
+        values[size_t(c)] =
+            e4m3Value(codes[size_t(c)]) *
+            scales[size_t((int64_t(r) / bn) * scaleCols + c / bk)];
+      hf::TensorView view{spec.name,
+                          hf::TensorDType::F32,
+                          {cols},
+                          reinterpret_cast<const uint8_t *>(values.data()),
+                          values.size() * 4,
+                          "(dequantized)"};
+      if (llvm::Error e =
+              hf::convertTensor(view, toTensorDType(spec.dtype), row))
+        return e;
+      const uint64_t n = std::min<uint64_t>(rowBytes - within, out.size() - done);
+      std::memcpy(out.data() + done, row.data() + within, n);
+      done += n;
+    }
+    return llvm::Error::success();
+  }
   /// MXFP4 (gpt-oss): values as `<name>_blocks` U8 [..., rows, columns /
   /// 32, 16] (two e2m1 codes per byte, the lower-indexed in the low
   /// nibble: the plan's packing) and scales as `<name>_scales` U8 [...,
@@ -596,10 +670,104 @@ private:
     std::memcpy(out.data(), awqData.data() + offset, out.size());
     return llvm::Error::success();
   }
+  /// GPTQ (AutoGPTQ, GPTQModel; desc_act false): qweight I32 [cols * bits
+  /// / 32, rows], word (c / per, r) holding the values of columns c of row
+  /// r from the low bits up, unsigned; `g_idx`, when present, must be the
+  /// plain c / group (act-order is refused).
+  static bool isGPTQ(const WeightSpec &spec) {
+    return spec.packing == "gptq" || spec.packing == "gptq-v2";
+  }
+  llvm::Error checkGPTQ(const WeightSpec &spec) {
+    const std::string name = resolveName(spec.name);
+    gptqBits = spec.dtype == llmc::plan::DType::I4 ? 4u : 8u;
+    const int64_t per = 32 / int64_t(gptqBits);
+    const int64_t rows = spec.shape[0], cols = spec.shape[1];
+    if (cols % per != 0)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "\"%s\": GPTQ packs %lld input features per word; %lld is not a "
+          "multiple",
+          name.c_str(), (long long)per, (long long)cols);
+    if (llvm::Error e = checkWords(name, {cols / per, rows},
+                                   "GPTQ's qweight values"))
+      return e;
+    llvm::StringRef prefix(name);
+    if (!prefix.consume_back("qweight"))
+      return llvm::Error::success();
+    const std::string gidxName = prefix.str() + "g_idx";
+    const hf::TensorView *gidx = archive.find(gidxName);
+    if (!gidx)
+      return llvm::Error::success();
+    if (gidx->dtype != hf::TensorDType::I32 || gidx->numElements() != cols)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "%s: tensor \"%s\" must be I32 [%lld]", gidx->file.c_str(),
+          gidxName.c_str(), (long long)cols);
+    std::vector<uint8_t> bytes(size_t(cols) * 4);
+    if (llvm::Error e = archive.read(*gidx, 0, bytes))
+      return e;
+    const int64_t group = spec.block[1];
+    for (int64_t c = 0; c < cols; ++c) {
+      int32_t g;
+      std::memcpy(&g, bytes.data() + size_t(c) * 4, 4);
+      if (g != c / group)
+        return llvm::createStringError(
+            llvm::inconvertibleErrorCode(),
+            "%s: tensor \"%s\": input feature %lld is in group %d, not %lld: "
+            "act-order (desc_act) checkpoints are not read",
+            gidx->file.c_str(), gidxName.c_str(), (long long)c, int(g),
+            (long long)(c / group));
+    }
+    return llvm::Error::success();
+  }
+  /// The plan's rows of a GPTQ weight, re-based to two's complement (v -
+  /// 2^(bits - 1)), from the whole qweight at once.
+  llvm::Error fillGPTQ(const WeightSpec &spec, uint64_t offset,
+                       llvm::MutableArrayRef<uint8_t> out) {
+    if (gptqName != spec.name) {
+      auto words = readWhole(spec.name);
+      if (!words)
+        return words.takeError();
+      const unsigned bits = spec.dtype == llmc::plan::DType::I4 ? 4u : 8u;
+      const int64_t per = 32 / int64_t(bits);
+      const int64_t rows = spec.shape[0], cols = spec.shape[1];
+      gptqData.assign(size_t(runtime::packedBytes(spec.dtype,
+                                                  uint64_t(rows * cols))),
+                      0);
+      for (int64_t c = 0; c < cols; ++c)
+        for (int64_t r = 0; r < rows; ++r) {
+          uint32_t word;
+          std::memcpy(&word,
+                      words->data() + size_t(((c / per) * rows + r) * 4), 4);
+          const unsigned v =
+              (word >> (bits * unsigned(c % per))) & ((1u << bits) - 1u);
+          const unsigned code = v ^ (1u << (bits - 1)); // v - 2^(bits - 1)
+          if (bits == 4)
+            gptqData[size_t(r * (cols / 2) + c / 2)] |=
+                uint8_t(code << (4 * (c % 2)));
+          else
+            gptqData[size_t(r * cols + c)] = uint8_t(code);
+        }
+      gptqName = spec.name;
+    }
+    std::memcpy(out.data(), gptqData.data() + offset, out.size());
+    return llvm::Error::success();
+  }
   /// Zero points [rows, groups] of a pack-quantized weight: int32 words
   /// packed along the rows ([ceil(rows / perWord), groups], each value
   /// plus 2^(bits - 1)), unpacked and re-based into signed bytes.
   llvm::Error checkZeros(const WeightSpec &spec) {
+    if (isGPTQ(spec)) { // qzeros: I32 [groups, rows * bits / 32]
+      const int64_t per = 32 / int64_t(gptqBits);
+      if (spec.shape[0] % per != 0)
+        return llvm::createStringError(
+            llvm::inconvertibleErrorCode(),
+            "\"%s\": GPTQ packs %lld output features per word; %lld is not a "
+            "multiple",
+            spec.name.c_str(), (long long)per, (long long)spec.shape[0]);
+      return checkWords(resolveName(spec.name),
+                        {spec.shape[1], spec.shape[0] / per}, "GPTQ's qzeros");
+    }
     if (spec.packing == "awq-gemm") // qzeros: I32 [groups, rows / 8]
       return checkWords(resolveName(spec.name),
                         {spec.shape[1], spec.shape[0] / 8},
@@ -628,6 +796,23 @@ private:
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t g = 0; g < groups; ++g) {
           uint32_t v;
+          if (isGPTQ(spec)) {
+            // Word (g, r / per), value r % per from the low bits up; the
+            // zero point is it plus the format's offset (unmasked, as
+            // AutoGPTQ adds it).
+            const int64_t gper = 32 / int64_t(gptqBits);
+            uint32_t word;
+            std::memcpy(&word,
+                        words->data() +
+                            size_t((g * (rows / gper) + r / gper) * 4),
+                        4);
+            v = ((word >> (gptqBits * unsigned(r % gper))) &
+                 ((1u << gptqBits) - 1u)) +
+                (spec.packing == "gptq" ? 1u : 0u);
+            zerosData[size_t(r * groups + g)] =
+                uint8_t(int8_t(int(v) - (1 << (gptqBits - 1))));
+            continue;
+          }
           if (spec.packing == "awq-gemm") {
             v = awqValue(words->data(), g, rows, r);
           } else {
@@ -746,9 +931,17 @@ private:
   std::vector<uint8_t> quantCodes;
   std::vector<uint8_t> quantScales;
   std::vector<uint8_t> staging; // the checkpoint's bytes of one chunk
+  // fillStoredFP8's f32 scales of one weight.
+  std::string storedName;
+  std::vector<uint8_t> storedData;
   // fillZeros' unpacked zero points of one weight.
   std::string zerosName;
   std::vector<uint8_t> zerosData;
+  // fillGPTQ's unpacked values of one weight; the bits of the last GPTQ
+  // weight checked (its zero points follow it).
+  std::string gptqName;
+  std::vector<uint8_t> gptqData;
+  unsigned gptqBits = 4;
   // fillAWQ's unpacked values of one weight.
   std::string awqName;
   std::vector<uint8_t> awqData;

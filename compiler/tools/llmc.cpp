@@ -592,9 +592,11 @@ int compileMain(int argc, char **argv) {
         std::string("quantization_config (quant_method \"fp8\"): decoder "
                     "linear weights") +
         (config->moe ? " and routed experts" : "") +
-        (config->mla ? " (not MLA's kv_b_proj: the absorbed attention reads it "
-                       "dense, and its FP8 form is refused)"
-                     : "") +
+        (config->mla ? " (MLA's kv_b_proj, which the absorbed attention reads "
+                       "dense, is dequantized into " +
+                           llmc::hf::dtypeName(config->dtype).str() +
+                           " when the plan is written)"
+                     : std::string()) +
         " kept as float8_e4m3fn in " +
         std::to_string(config->fp8->rows) + " x " +
         std::to_string(config->fp8->cols) +
@@ -607,8 +609,11 @@ int compileMain(int argc, char **argv) {
     const bool perRow =
         config->intWeights->group == std::numeric_limits<int64_t>::max();
     planOptions.notes.push_back(
-        std::string(config->intWeights->awq
-                        ? "quantization_config (awq, gemm)"
+        std::string(config->intWeights->awq ? "quantization_config (awq, gemm)"
+                    : config->intWeights->gptq
+                        ? (config->intWeights->gptqZeroOffset
+                               ? "quantization_config (gptq)"
+                               : "quantization_config (gptq, gptq_v2)")
                         : "quantization_config (compressed-tensors, "
                           "pack-quantized)") +
         ": decoder linear weights kept as " +
@@ -695,7 +700,7 @@ int compileMain(int argc, char **argv) {
     // A compressed-tensors checkpoint's scales are read as stored: their
     // dtype is the first weight_scale tensor's.
     if (config->intWeights && !config->quantizeAtCompile &&
-        !config->intWeights->awq)
+        !config->intWeights->awq && !config->intWeights->gptq)
       for (const llmc::hf::TensorView &t : archive->tensors())
         if (StringRef(t.name).ends_with(".weight_scale")) {
           using TD = llmc::hf::TensorDType;

@@ -380,6 +380,52 @@ ModelConfig::IntWeights readAWQ(const Reader &q) {
   return w;
 }
 
+/// quantization_config of quant_method "gptq" (transformers' GPTQConfig,
+/// AutoGPTQ and GPTQModel checkpoints): 4- or 8-bit values in groups along
+/// the input features with float16 scales and zero points, weight-only.
+/// desc_act (act-order: groups in a permuted order through g_idx) is
+/// refused by name, as are per-module overrides.
+ModelConfig::IntWeights readGPTQ(const Reader &q) {
+  ModelConfig::IntWeights w;
+  w.gptq = true;
+  w.zeros = true;
+  w.scaleDtype = DType::F16;
+  const int64_t bits = q.integer("bits", 1, 64);
+  if (bits != 4 && bits != 8)
+    q.fail("bits", "unsupported: " + std::to_string(bits) +
+                       " bits (4- and 8-bit GPTQ are read)");
+  w.bits = int(bits);
+  // GPTQConfig's default group_size is 128.
+  const int64_t group = q.has("group_size")
+                            ? q.integer("group_size", -1, int64_t(1) << 30)
+                            : 128;
+  if (group == 0)
+    q.fail("group_size", "unsupported: 0");
+  w.group = group == -1 ? std::numeric_limits<int64_t>::max() : group;
+  if (q.boolean("desc_act", false))
+    q.fail("desc_act", "unsupported: true (act-order checkpoints, whose "
+                       "groups follow g_idx, are not read)");
+  if (q.has("checkpoint_format")) {
+    const std::string format = q.string("checkpoint_format");
+    if (format == "gptq_v2")
+      w.gptqZeroOffset = 0;
+    else if (format != "gptq")
+      q.fail("checkpoint_format",
+             "unsupported: \"" + format + "\" (\"gptq\" and \"gptq_v2\" are read)");
+  }
+  for (const char *key : {"dynamic", "modules_in_block_to_quantize"})
+    if (q.has(key) && !q.object.at(key).is_null() &&
+        !(q.object.at(key).is_array() && q.object.at(key).empty()) &&
+        !(q.object.at(key).is_object() && q.object.at(key).empty()))
+      q.fail(key, "unsupported: per-module GPTQ settings are not read");
+  // sym only says how the zero points were chosen (they are stored either
+  // way); damp_percent, true_sequential, static_groups, use_exllama,
+  // exllama_config, backend, dataset, tokenizer, model_seqlen and the
+  // like say how it was made or which kernels transformers runs.
+  w.notConverted = q.moduleNames("modules_to_not_convert");
+  return w;
+}
+
 // Bounds that reject nonsense while leaving room for models to come.
 constexpr int64_t kMaxLayers = 4096;
 constexpr int64_t kMaxHidden = int64_t(1) << 20;
@@ -1381,6 +1427,8 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
       cfg.intWeights = readAWQ(Reader(q, "quantization_config."));
     else if (cfg.quantMethod == "mxfp4")
       cfg.mxfp4 = readMXFP4(Reader(q, "quantization_config."));
+    else if (cfg.quantMethod == "gptq")
+      cfg.intWeights = readGPTQ(Reader(q, "quantization_config."));
   }
 
   cfg.vocabSize = top.integer("vocab_size", 1, kMaxVocab);
@@ -1645,7 +1693,7 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
                    std::to_string(cfg.hiddenSize) + " and " +
                    std::to_string(cfg.moe->intermediateSize));
   }
-  if (cfg.intWeights && !cfg.intWeights->awq)
+  if (cfg.intWeights && !cfg.intWeights->awq && !cfg.intWeights->gptq)
     cfg.intWeights->scaleDtype = cfg.dtype; // until the checkpoint says otherwise
   if (cfg.intWeights && cfg.fusedProjections)
     top.fail("quantization_config",
@@ -1663,7 +1711,7 @@ ModelConfig resolveText(const json &root, std::optional<DType> dtypeOverride,
 } // namespace
 
 bool ModelConfig::IntWeights::ignores(const std::string &module) const {
-  if (awq)
+  if (awq || gptq)
     return llvm::any_of(notConverted, [&](const std::string &s) {
       return module.find(s) != std::string::npos;
     });

@@ -273,6 +273,14 @@ struct ModelConfig {
     /// `.qzeros`, `.scales`): notConverted then holds
     /// modules_to_not_convert, matched as substrings (transformers' rule).
     bool awq = false;
+    /// quant_method "gptq" (desc_act false; AutoGPTQ / GPTQModel layout:
+    /// `<module>.qweight` int32 [in * bits / 32, out] packed along the
+    /// input features, `.qzeros` int32 [groups, out * bits / 32] packed
+    /// along the outputs, `.scales` [groups, out], values unsigned); the
+    /// stored zero points are the real ones minus gptqZeroOffset (1 in the
+    /// "gptq" checkpoint format, 0 in "gptq_v2").
+    bool gptq = false;
+    int gptqZeroOffset = 1;
     /// compressed-tensors' `ignore`: module names, or "re:" and a regular
     /// expression matched from the start of the name.
     std::vector<std::string> notConverted;

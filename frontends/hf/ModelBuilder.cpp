@@ -81,7 +81,7 @@ private:
         b.getStringAttr(weightName(name)), /*parts=*/nullptr,
         /*rows=*/nullptr, /*transposed=*/false, /*interleaved=*/false,
         /*scales=*/nullptr, /*zeros=*/nullptr,
-        /*packing=*/nullptr, /*scaleParts=*/nullptr);
+        /*packing=*/nullptr, /*scaleParts=*/nullptr, /*stored=*/nullptr);
   }
   /// A checkpoint tensor stored in another order: the last two dimensions
   /// of `shape` swapped (Llama 4's and gpt-oss's experts), the halves of
@@ -92,7 +92,7 @@ private:
                                 b.getStringAttr(weightName(name)),
                                 /*parts=*/nullptr, /*rows=*/nullptr,
                                 transposed, interleaved, /*scales=*/nullptr,
-                                /*zeros=*/nullptr, /*packing=*/nullptr, /*scaleParts=*/nullptr);
+                                /*zeros=*/nullptr, /*packing=*/nullptr, /*scaleParts=*/nullptr, /*stored=*/nullptr);
   }
   /// The checkpoint tensors `parts`, concatenated, as one weight `name`.
   Value stacked(const std::string &name, ArrayRef<int64_t> shape,
@@ -106,7 +106,7 @@ private:
                                 b.getStrArrayAttr(refs), /*rows=*/nullptr,
                                 /*transposed=*/false, /*interleaved=*/false,
                                 /*scales=*/nullptr, /*zeros=*/nullptr,
-        /*packing=*/nullptr, /*scaleParts=*/nullptr);
+        /*packing=*/nullptr, /*scaleParts=*/nullptr, /*stored=*/nullptr);
   }
   /// Rows [begin, begin + out) of the [total, in] checkpoint tensor
   /// `source` as the weight of `module` (Phi-3's fused projections).
@@ -120,7 +120,7 @@ private:
         b.getStringAttr(name), b.getStrArrayAttr(parts),
         b.getDenseI64ArrayAttr({begin, total}), /*transposed=*/false,
         /*interleaved=*/false, /*scales=*/nullptr, /*zeros=*/nullptr,
-        /*packing=*/nullptr, /*scaleParts=*/nullptr);
+        /*packing=*/nullptr, /*scaleParts=*/nullptr, /*stored=*/nullptr);
   }
   Value linearRows(Value x, const std::string &module,
                    const std::string &source, int64_t begin, int64_t total,
@@ -177,10 +177,13 @@ private:
       Type scale = cfg.intWeights->scaleDtype == DType::BF16  ? b.getBF16Type()
                    : cfg.intWeights->scaleDtype == DType::F32 ? b.getF32Type()
                                                         : b.getF16Type();
+      // GPTQ's zero points reach 2^bits (stored 2^bits - 1, plus one):
+      // re-based, one more than the values' signed range; held as i8.
+      const unsigned zeroBits = cfg.intWeights->gptq ? 8 : i4 ? 4 : 8;
       type = llm::QuantWeightType::get(
           &ctx, {out, in}, b.getIntegerType(i4 ? 4 : 8),
           {1, std::min(cfg.intWeights->group, in)}, scale,
-          cfg.intWeights->zeros ? b.getIntegerType(i4 ? 4 : 8) : Type());
+          cfg.intWeights->zeros ? b.getIntegerType(zeroBits) : Type());
       if (cfg.intWeights->zeros)
         zeros = module + ".weight_zero_point";
       scales = module + ".weight_scale";
@@ -189,6 +192,11 @@ private:
         scales = module + ".scales";
         zeros = module + ".qzeros";
         packing = "awq-gemm";
+      } else if (cfg.intWeights->gptq) {
+        values = module + ".qweight";
+        scales = module + ".scales";
+        zeros = module + ".qzeros";
+        packing = cfg.intWeights->gptqZeroOffset ? "gptq" : "gptq-v2";
       } else if (!cfg.quantizeAtCompile) {
         values = module + ".weight_packed";
         packing = "pack-quantized";
@@ -206,7 +214,7 @@ private:
         /*interleaved=*/false, b.getStringAttr(weightName(scales)),
         zeros.empty() ? StringAttr() : b.getStringAttr(weightName(zeros)),
         packing.empty() ? StringAttr() : b.getStringAttr(packing),
-        /*scaleParts=*/nullptr);
+        /*scaleParts=*/nullptr, /*stored=*/nullptr);
   }
   /// A quantized weight of `type` read from `values` and `scales` (each
   /// the concatenation of `parts` / `scaleParts` when those are given).
@@ -228,7 +236,7 @@ private:
         b, loc(name), type, b.getStringAttr(weightName(values)), list(parts),
         /*rows=*/nullptr, /*transposed=*/false, interleaved,
         b.getStringAttr(weightName(scales)), /*zeros=*/nullptr,
-        /*packing=*/nullptr, list(scaleParts));
+        /*packing=*/nullptr, list(scaleParts), /*stored=*/nullptr);
   }
   /// FP8 blocks of a stacked expert weight [E, rows, cols]: each expert's
   /// block grid as its checkpoint tensors have it (a partial last block
@@ -533,8 +541,29 @@ private:
         slots, positions, b.getF64FloatAttr(kLowRankEps), rope,
         m.ropeInFp32 ? b.getUnitAttr() : UnitAttr());
     caches.push_back(updated);
-    Value kvB = param(attn + ".kv_b_proj.weight",
-                      {nH * (m.nopeDim + m.vDim), m.kvLoraRank});
+    const int64_t kvBRows = nH * (m.nopeDim + m.vDim);
+    // kv_b_proj is split per head by the absorbed attention, which reads
+    // it dense: an FP8 checkpoint's is dequantized when the plan is
+    // written.
+    Value kvB =
+        cfg.fp8 && quantizedModule(attn + ".kv_b_proj")
+            ? llm::ParamOp::create(
+                  b, loc(attn + ".kv_b_proj"),
+                  RankedTensorType::get({kvBRows, m.kvLoraRank}, act),
+                  b.getStringAttr(weightName(attn + ".kv_b_proj.weight")),
+                  /*parts=*/nullptr, /*rows=*/nullptr, /*transposed=*/false,
+                  /*interleaved=*/false,
+                  b.getStringAttr(weightName(attn + ".kv_b_proj." +
+                                             cfg.fp8->scaleSuffix)),
+                  /*zeros=*/nullptr, /*packing=*/nullptr,
+                  /*scaleParts=*/nullptr,
+                  TypeAttr::get(llm::QuantWeightType::get(
+                      &ctx, {kvBRows, m.kvLoraRank},
+                      b.getType<Float8E4M3FNType>(),
+                      {std::min(cfg.fp8->rows, kvBRows),
+                       std::min(cfg.fp8->cols, m.kvLoraRank)},
+                      b.getF32Type(), Type())))
+            : param(attn + ".kv_b_proj.weight", {kvBRows, m.kvLoraRank});
     Value a = llm::MLAAttentionOp::create(
         b, loc(attn), tokens({nH, m.vDim}), q, updated, kvB, slots, positions,
         b.getF64FloatAttr(m.scale));

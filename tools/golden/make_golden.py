@@ -1371,10 +1371,10 @@ FP8_QUANTIZATION_CONFIG = {"quant_method": "fp8", "fmt": "e4m3", "activation_sch
 
 
 def is_fp8_weight(name):
-    """The decoder layers' q/k/v/o and gate/up/down projection weights, the routed experts' included (not the
-    embedding, lm_head, norms or routers)."""
-    return re.fullmatch(r"model\.layers\.\d+\.(self_attn\.[qkvo]_proj|mlp\.(experts\.\d+\.)?(gate|up|down)_proj)"
-                        r"\.weight", name)
+    """The decoder layers' q/k/v/o (MLA: q_a/q_b/kv_a_with_mqa/kv_b/o) and gate/up/down projection weights, the
+    routed and shared experts' included (not the embedding, lm_head, norms or routers)."""
+    return re.fullmatch(r"model\.layers\.\d+\.(self_attn\.([qkvo]|q_a|q_b|kv_a|kv_b)_proj(_with_mqa)?|"
+                        r"mlp\.(experts\.\d+\.|shared_experts\.)?(gate|up|down)_proj)\.weight", name)
 
 
 # OCP MX FP4 (E2M1): the 8 magnitudes of codes 0-7; code | 8 is the negative.
@@ -2214,6 +2214,19 @@ def specs():
                    "<prefix>.weight_scale_inv [ceil(out/128), ceil(in/128)] (all one partial block here); routers, "
                    "embedding, lm_head and norms F32; quantization_config fp8 e4m3, weight_block_size [128, 128]. "
                    "The reference is WEIGHT-ONLY: the float32 model on W = float32(q) * scale_inv")))
+    # DeepSeek-V3 as shipped: FP8 blocks for the MLA projections (kv_b_proj too), the dense MLP and every expert.
+    f32_only.append(
+        ("deepseek-v3-fp8-f32", DeepseekV3Config, deepseek_v3_config, 31, 1200, 0.45, 2.0, (),
+         [("weight_scale_inv ignored (weights read as plain float8 values)", fp8_weights("unscaled"), False),
+          ("the same weights quantized with 64 x 64 blocks", fp8_weights("block64"), False),
+          ("e_score_correction_bias zeroed", zero_correction_bias, False)],
+         dict(fp8_block_size=FP8_BLOCK,
+              note="deepseek_v3 (as deepseek-v3-f32) with FP8 weights as DeepSeek-V3/R1 and Kimi K2 ship them: "
+                   "q_a/q_b/kv_a_proj_with_mqa/kv_b/o_proj, the dense and shared gate/up/down and every routed "
+                   "expert's gate/up/down weight W [out, in] stored as F8_E4M3 with an F32 <prefix>.weight_scale_inv "
+                   "[ceil(out/128), ceil(in/128)]; routers, norms, embedding and lm_head F32; quantization_config "
+                   "fp8 e4m3, weight_block_size [128, 128]. The reference is WEIGHT-ONLY: the float32 model on "
+                   "W = float32(q) * scale_inv")))
     # gpt-oss's experts as shipped: MXFP4 (float32 only: the reference is the float32 model on the dequantization).
     f32_only.append(
         ("gpt-oss-mxfp4-f32", GptOssConfig, gpt_oss_config, 29, 38864500, 1.0, 2.0, (),

@@ -100,6 +100,9 @@ LogicalResult ParamOp::verify() {
       return emitOpError() << "quantized weight '" << getName()
                            << "' has no zero points in its type but names a "
                               "zeros tensor";
+    if (getStored())
+      return emitOpError() << "quantized weight '" << getName()
+                           << "': stored is for dense weights";
     if (getRows() || getTransposed())
       return emitOpError() << "quantized weight '" << getName()
                            << "': rows and transposed are not supported for "
@@ -149,10 +152,14 @@ LogicalResult ParamOp::verify() {
           (!q.getStorage().isInteger(4) || !q.getZero()))
         return emitOpError() << "awq-gemm weight '" << getName()
                              << "' needs i4 storage with zero points";
-      if (*packing != "pack-quantized" && *packing != "awq-gemm")
+      const bool gptq = *packing == "gptq" || *packing == "gptq-v2";
+      if (gptq && (!integer || !q.getZero()))
+        return emitOpError() << "gptq weight '" << getName()
+                             << "' needs i4 or i8 storage with zero points";
+      if (*packing != "pack-quantized" && *packing != "awq-gemm" && !gptq)
         return emitOpError() << "weight '" << getName()
                              << "': unknown packing \"" << *packing
-                             << "\" (pack-quantized, awq-gemm)";
+                             << "\" (pack-quantized, awq-gemm, gptq, gptq-v2)";
     }
     return success();
   }
@@ -160,6 +167,18 @@ LogicalResult ParamOp::verify() {
     return emitOpError() << "weight '" << getName()
                          << "' is not quantized: a packing needs an "
                             "!llm.qweight type";
+  if (std::optional<Type> stored = getStored()) {
+    auto q = cast<QuantWeightType>(*stored);
+    auto dense = cast<RankedTensorType>(getResult().getType());
+    if (q.getShape() != dense.getShape() || !getScales() || q.getZero() ||
+        getZeros() || getParts() || getPacking() || getTransposed() ||
+        getInterleaved() || getScaleParts())
+      return emitOpError() << "weight '" << getName()
+                           << "' stored as " << q
+                           << " needs its shape, a scales tensor and no "
+                              "other recipe";
+    return success();
+  }
   if (getScales() || getZeros() || getScaleParts())
     return emitOpError() << "weight '" << getName()
                          << "' is not quantized: scales and zeros need an "

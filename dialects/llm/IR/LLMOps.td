@@ -67,7 +67,14 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
     A quantized weight (`!llm.qweight`) names its scale tensor with
     `scales` and, when its type has zero points, their tensor with `zeros`
     (checkpoint names; their shape is the type's getScaleShape()). The
-    recipes `rows` and `transposed` do not apply to quantized weights;
+    With `stored` (a `!llm.qweight` type) and `scales`, a dense weight is
+    stored quantized in the checkpoint and dequantized when the plan is
+    written (each element `value * scale` in fp32, then rounded to the
+    weight's element type): for the weights a kernel reads dense that the
+    checkpoint ships quantized (DeepSeek's FP8 `kv_b_proj`, which the
+    absorbed attention splits per head).
+
+    The recipes `rows` and `transposed` do not apply to quantized weights;
     `stacked` does, with `scale_parts` naming each part's scale tensor (the
     stacked scales, named `scales`, are their concatenation: each part's
     rows must be whole blocks), and `interleaved` does for blocks of one
@@ -79,7 +86,12 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
     the same way along the rows), "awq-gemm" (i4 with zero points: AutoAWQ's
     GEMM layout, `qweight` int32 `[columns, rows / 8]` with the rows of a
     word in the order 0, 2, 4, 6, 1, 3, 5, 7 and each value unsigned,
-    `qzeros` packed the same way, `scales` `[groups, rows]`).
+    `qzeros` packed the same way, `scales` `[groups, rows]`), "gptq" and
+    "gptq-v2" (i4 or i8 with zero points: AutoGPTQ's and GPTQModel's
+    `qweight` int32 `[columns * bits / 32, rows]`, values of consecutive
+    columns from the low bits up, unsigned; `qzeros` int32 `[groups, rows *
+    bits / 32]` packed along the rows, each the zero point minus 1 in
+    "gptq", as is in "gptq-v2"; `scales` `[groups, rows]`).
 
     ```mlir
     %w = llm.param "model.layers.0.self_attn.q_proj.weight" : tensor<2048x2048xbf16>
@@ -101,13 +113,14 @@ def LLM_ParamOp : LLM_Op<"param", [Pure]> {
                        OptionalAttr<StrAttr>:$scales,
                        OptionalAttr<StrAttr>:$zeros,
                        OptionalAttr<StrAttr>:$packing,
-                       OptionalAttr<StrArrayAttr>:$scale_parts);
+                       OptionalAttr<StrArrayAttr>:$scale_parts,
+                       OptionalAttr<TypeAttrOf<LLM_QuantWeight>>:$stored);
   let results = (outs LLM_AnyWeight:$result);
   let assemblyFormat = [{
     $name (`stacked` $parts^)? (`rows` $rows^)? (`transposed` $transposed^)?
     (`interleaved` $interleaved^)? (`scales` $scales^)?
     (`scale_parts` $scale_parts^)? (`zeros` $zeros^)?
-    (`packing` $packing^)? attr-dict `:` type($result)
+    (`packing` $packing^)? (`stored` $stored^)? attr-dict `:` type($result)
   }];
   let hasVerifier = 1;
 }
