@@ -142,6 +142,9 @@ class Spec:
     # (<name>_blocks U8 [E, out, in/32, 16] of e2m1 pairs, <name>_scales U8 [E, out, in/32] of e8m0) with
     # quantization_config mxfp4 (write_mxfp4_checkpoint); the reference is the float32 model on their dequantization.
     mxfp4: bool = False
+    # > 0 (qwen3-gptq-f32): every decoder-layer linear weight as a GPTQ checkpoint stores it (AutoGPTQ's "gptq"
+    # format, desc_act false) in groups of this many input features (write_gptq_checkpoint).
+    gptq_group_size: int = 0
 
 
 def ablate_config(**changes):
@@ -1807,6 +1810,92 @@ def write_awq_checkpoint(model_dir, ref_dir, group):
     return data
 
 
+def write_gptq_checkpoint(model_dir, ref_dir, group):
+    """Turn the float32 checkpoint in model_dir into a GPTQ one as AutoGPTQ / GPTQModel write it (checkpoint_format
+    "gptq", desc_act false, 4 bits): per group of `group` input features of a row, scale = (max - min) / 15 and zero
+    = clamp(-round(min / scale), 1, 15) (1, not 0: the "gptq" format stores zero - 1 and 0 would wrap), q =
+    clamp(round(w / scale) + zero, 0, 15) (round-to-nearest, no Hessian update); <prefix>.qweight I32 [in/8, out]
+    (eight consecutive input features per word, low bits first), .qzeros I32 [in/group, out/8] (eight outputs per
+    word, each zero - 1), .scales F16 [in/group, out], .g_idx I32 [in] = i // group. ref_dir gets the float32 model
+    on (q - zero) * float32(scale), checked against an unpacking of the written words."""
+    weights = load_safetensors(os.path.join(model_dir, "model.safetensors"))
+    out, ref = {}, {}
+    data = dict(dir=model_dir, group=group, original={}, packed={})
+    shifts = torch.arange(8, dtype=torch.int64) * 4
+
+    def pack(v, dim):  # v int64 in [0, 15], packed 8 per int32 along dim
+        v = v.movedim(dim, -1)
+        words = (v.reshape(*v.shape[:-1], -1, 8) << shifts).sum(-1)
+        words = torch.where(words >= 2 ** 31, words - 2 ** 32, words).to(torch.int32)
+        return words.movedim(-1, dim).contiguous()
+
+    def unpack(words, dim):
+        w = words.to(torch.int64).movedim(dim, -1) & 0xFFFFFFFF
+        v = (w[..., None] >> shifts) & 15
+        return v.reshape(*w.shape[:-1], -1).movedim(-1, dim)
+
+    for name, w in weights.items():
+        if not is_fp8_weight(name):
+            out[name] = ref[name] = w
+            continue
+        rows, cols = w.shape
+        g = w.reshape(rows, cols // group, group)
+        lo, hi = g.amin(dim=2), g.amax(dim=2)
+        scales = ((hi - lo).clamp(min=1e-5) / 15).to(torch.float16)
+        sf = scales.float()
+        zeros = (-torch.round(lo / sf)).clamp(1, 15)
+        q = torch.clamp(torch.round(g / sf[..., None]) + zeros[..., None], 0, 15).reshape(rows, cols).long()
+        prefix = name[:-len("weight")]
+        out[prefix + "qweight"] = pack(q.t().contiguous(), 0)  # [in/8, out]
+        out[prefix + "qzeros"] = pack((zeros.long() - 1).t().contiguous(), 1)  # [groups, out/8]
+        out[prefix + "scales"] = scales.t().contiguous()  # [groups, out]
+        out[prefix + "g_idx"] = (torch.arange(cols) // group).to(torch.int32)
+        dense = (q.float() - zeros.repeat_interleave(group, 1)) * sf.repeat_interleave(group, 1)
+        # The words read back as the format defines them give the same weight.
+        back_q = unpack(out[prefix + "qweight"], 0).t()
+        back_z = unpack(out[prefix + "qzeros"], 1).t().float() + 1
+        back = (back_q.float() - back_z.repeat_interleave(group, 1)) * sf.repeat_interleave(group, 1)
+        if not torch.equal(back, dense):
+            sys.exit(f"qwen3-gptq: {name}: the packed words do not read back")
+        ref[name] = dense
+        data["original"][name] = w
+        data["packed"][name] = (q, zeros, sf)
+    save_safetensors(out, os.path.join(model_dir, "model.safetensors"), metadata={"format": "pt"})
+    os.makedirs(ref_dir, exist_ok=True)
+    save_safetensors(ref, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
+    path = os.path.join(model_dir, "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    with open(os.path.join(ref_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
+    cfg["quantization_config"] = {"quant_method": "gptq", "bits": 4, "group_size": group, "desc_act": False,
+                                  "sym": False, "checkpoint_format": "gptq", "damp_percent": 0.01,
+                                  "true_sequential": True}
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
+    return data
+
+
+def gptq_weights(variant):
+    """The reference with every quantized weight read another way: "v2" (qzeros without the + 1 of the "gptq"
+    format), "no_zero" (qzeros ignored)."""
+
+    def apply(model, cfg):
+        data = model.golden_fp8
+        model = copy.deepcopy(model)
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, (q, zeros, sf) in data["packed"].items():
+                group = data["group"]
+                z = zeros - 1 if variant == "v2" else torch.zeros_like(zeros)
+                params[name].copy_((q.float() - z.repeat_interleave(group, 1)) * sf.repeat_interleave(group, 1))
+        return model, cfg
+
+    return apply
+
+
 def awq_weights(variant):
     """The reference model with every quantized weight replaced by another reading of the same checkpoint."""
 
@@ -2227,6 +2316,22 @@ def specs():
                    "[ceil(out/128), ceil(in/128)]; routers, norms, embedding and lm_head F32; quantization_config "
                    "fp8 e4m3, weight_block_size [128, 128]. The reference is WEIGHT-ONLY: the float32 model on "
                    "W = float32(q) * scale_inv")))
+    # A GPTQ checkpoint (AutoGPTQ's "gptq" format, desc_act false; float32 only).
+    f32_only.append(
+        ("qwen3-gptq-f32", Qwen3Config,
+         lambda: dict(qwen3_config(), hidden_size=128, intermediate_size=256, num_hidden_layers=2), 29, 3300, 0.45,
+         2.0, (),
+         [("qzeros read without the + 1 (as gptq_v2)", gptq_weights("v2"), False),
+          ("qzeros ignored", gptq_weights("no_zero"), False),
+          EPS_ABLATION],
+         dict(gptq_group_size=AWQ_GROUP,
+              note="qwen3 as a GPTQ checkpoint (AutoGPTQ/GPTQModel's \"gptq\" format, desc_act false, round-to-"
+                   "nearest values: no Hessian update): every decoder-layer q/k/v/o and gate/up/down weight as 4-bit "
+                   "with a float16 scale and a zero point per group of 64 input features (scale = (max - min) / 15, "
+                   "zero = clamp(-round(min / scale), 1, 15)): <prefix>.qweight I32 [in/8, out] (eight consecutive "
+                   "input features per word, low bits first, unsigned), .qzeros I32 [in/64, out/8] (zero - 1), "
+                   ".scales F16 [in/64, out], .g_idx I32 [in] = i // 64; quantization_config gptq. The reference is "
+                   "the float32 model on (q - zero) * scale in float32; all arithmetic float32")))
     # gpt-oss's experts as shipped: MXFP4 (float32 only: the reference is the float32 model on the dequantization).
     f32_only.append(
         ("gpt-oss-mxfp4-f32", GptOssConfig, gpt_oss_config, 29, 38864500, 1.0, 2.0, (),
@@ -2686,6 +2791,9 @@ def make_one(spec, root):
                 model_dir = ref_dir
             elif spec.compile_quantization:
                 fp8 = write_dequantized_reference(tmp, ref_dir, spec.compile_quantization)
+                model_dir = ref_dir
+            elif spec.gptq_group_size:
+                fp8 = write_gptq_checkpoint(tmp, ref_dir, spec.gptq_group_size)
                 model_dir = ref_dir
             elif spec.mxfp4:
                 fp8 = write_mxfp4_checkpoint(tmp, ref_dir)
