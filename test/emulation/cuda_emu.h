@@ -52,8 +52,12 @@ using std::min;
 struct dim3 {
   unsigned x = 1, y = 1, z = 1;
 };
-struct uint4 {
+struct alignas(16) uint4 {
   unsigned x, y, z, w;
+};
+// 8-byte vector loads (ld.global.v2.u32): a copy of two words.
+struct alignas(8) uint2 {
+  unsigned x, y;
 };
 inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) {
   return uint4{x, y, z, w};

@@ -1,13 +1,15 @@
 // RUN: llmc-opt %s --split-input-file --verify-diagnostics --kernel-lower="max-tokens=32 max-seq-len=64" | FileCheck %s
 //
-// A linear over an FP8-block weight runs gemv_e4m3 for every step size,
-// passed the weight twice: its codes, then (scales) its f32 scales; over an
-// int4 weight in groups along its rows, gemv_i4. Other encodings (int4 blocks
+// A linear over an FP8-block weight runs gemv_e4m3 up to 16 tokens and
+// gemm_mma_q on tensor cores past that (16-bit activations), passed the
+// weight twice: its codes, then (scales) its f32 scales; over an int4
+// weight in groups along its rows, gemv_i4 and gemm_mma_q (QFMT_I4). Other encodings (int4 blocks
 // across rows) have no CUDA kernel yet and are refused
 // by name.
 
 // CHECK-LABEL: func.func @prefill
-// CHECK: kernel.call @gemv_e4m3(%{{.+}}, %[[W:[^,]+]], %[[W]], %{{.+}}) {{.*}}entry = "linear_gemv_e4m3_n256_k384_b128x128_bf16_bf16"{{.*}}max_tokens = 0 : i32, min_tokens = 1 : i32, scales = array<i1: false, false, true, false>
+// CHECK: kernel.call @gemv_e4m3(%{{.+}}, %[[W:[^,]+]], %[[W]], %{{.+}}) {{.*}}entry = "linear_gemv_e4m3_n256_k384_b128x128_bf16_bf16"{{.*}}max_tokens = 16 : i32, min_tokens = 1 : i32, scales = array<i1: false, false, true, false>
+// CHECK: kernel.call @gemm_mma_q(%{{.+}}, %[[W]], %[[W]], %{{.+}}) {{.*}}entry = "linear_gemm_mma_e4m3_n256_k384_b128x128_sf32_bf16"{{.*}}min_tokens = 17 : i32, scales = array<i1: false, false, true, false>{{.*}}template_args = [0, 256, 384, 128, 128, false, false, bf16, f32, f32, bf16]
 func.func @prefill(%x: tensor<?x384xbf16>) -> tensor<?x256xbf16> attributes {llm.step = #llm.step<prefill>} {
   %w = llm.param "q_proj.weight" scales "q_proj.weight_scale_inv" : !llm.qweight<shape = [256, 384], storage = f8E4M3FN, block = [128, 128], scale = f32>
   %y = llm.linear %x, %w : tensor<?x384xbf16>, !llm.qweight<shape = [256, 384], storage = f8E4M3FN, block = [128, 128], scale = f32> -> tensor<?x256xbf16>
@@ -19,7 +21,8 @@ func.func @prefill(%x: tensor<?x384xbf16>) -> tensor<?x256xbf16> attributes {llm
 // An int4 weight in groups of 128 along its rows with f16 scales runs
 // gemv_i4, the scales' type in the entry name.
 // CHECK-LABEL: func.func @prefill
-// CHECK: kernel.call @gemv_i4(%{{.+}}, %[[W:[^,]+]], %[[W]], %{{.+}}) {{.*}}entry = "linear_gemv_i4_n64_k256_g128_sf16_bf16_bf16"{{.*}}max_tokens = 0 : i32, min_tokens = 1 : i32, scales = array<i1: false, false, true, false>
+// CHECK: kernel.call @gemv_i4(%{{.+}}, %[[W:[^,]+]], %[[W]], %{{.+}}) {{.*}}entry = "linear_gemv_i4_n64_k256_g128_sf16_bf16_bf16"{{.*}}max_tokens = 16 : i32, min_tokens = 1 : i32, scales = array<i1: false, false, true, false>
+// CHECK: kernel.call @gemm_mma_q({{.+}}) {{.*}}entry = "linear_gemm_mma_i4_n64_k256_b1x128_sf16_bf16"
 func.func @prefill(%x: tensor<?x256xbf16>) -> tensor<?x64xbf16> attributes {llm.step = #llm.step<prefill>} {
   %w = llm.param "o.qweight" scales "o.scales" : !llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16>
   %y = llm.linear %x, %w : tensor<?x256xbf16>, !llm.qweight<shape = [64, 256], storage = i4, block = [1, 128], scale = f16> -> tensor<?x64xbf16>

@@ -34,7 +34,7 @@ const char *templateOf(llvm::StringRef callee) {
       .Cases({"rms_norm", "rms_norm_pair", "add_rms_norm"}, k_norm_cuh)
       .Cases({"gemv", "gemv_multi", "gemv_e4m3", "gemv_i4", "gemv_i8"},
              k_gemv_cuh)
-      .Case("gemm_mma", k_gemm_mma_cuh)
+      .Cases({"gemm_mma", "gemm_mma_q"}, k_gemm_mma_cuh)
       .Case("gemm_simt", k_gemm_simt_cuh)
       .Cases({"attn_prefill", "attn_decode_split", "attn_decode_combine"},
              k_attention_cuh)

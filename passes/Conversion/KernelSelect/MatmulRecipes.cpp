@@ -125,8 +125,8 @@ Matmul ofLinear(llm::LinearOp l) {
 }
 
 /// A linear over a quantized weight, the codes dequantized in registers
-/// for every step size (tensor-core prefill comes later), 4 tokens per
-/// pass: FP8 blocks with f32 scales run gemv_e4m3 (8 tokens took 146
+/// (up to kGemvTokens tokens, or every step size when tensor cores do not
+/// apply), 4 tokens per pass: FP8 blocks with f32 scales run gemv_e4m3 (8 tokens took 146
 /// registers with f32 activations, 4 takes 99; bf16: 46); int4 groups
 /// along a row ([1, G], an even row length) with f16, bf16 or f32 scales
 /// run gemv_i4, int8 ones gemv_i8 (the same template, gemv_int).
@@ -193,9 +193,47 @@ FailureOr<unsigned> quantizedLinear(llm::LinearOp l, llm::QuantWeightType q,
   c.grid = {ceilDiv(n, 8), 1, 1};
   c.block = 256;
   c.minTokens = 1;
-  c.maxTokens = 0;
+  // Steps of more tokens run on tensor cores when x and y share a 16-bit
+  // type and every scale block is whole k steps of 32.
+  const bool mma = b.info().maxTokens > kGemvTokens && xt == yt &&
+                   (xt.isBF16() || xt.isF16()) && k % 32 == 0 &&
+                   (bk % 32 == 0 || bk >= k);
+  c.maxTokens = mma ? kGemvTokens : 0;
   c.hot = true;
   b.create(l.getLoc(), std::move(c));
+  if (!mma)
+    return 1u;
+
+  // gemm_mma_q: codes (minus zero points) as exact 16-bit values in the
+  // tiles, scales on the accumulators once per block of columns.
+  const int qfmt = fp8 ? 0 : i4 ? 2 : 3; // QFMT_E4M3, QFMT_I4, QFMT_I8
+  Call g;
+  g.callee = "gemm_mma_q";
+  g.entry = llvm::formatv("linear_gemm_mma_{0}_n{1}_k{2}_b{3}x{4}_s{5}{6}_{7}{8}",
+                          fp8 ? "e4m3" : i4 ? "i4" : "i8", n, k, bn, bk,
+                          typeTag(q.getScale()), q.getZero() ? "_zp" : "",
+                          typeTag(xt), biasTag)
+                .str();
+  g.templateArgs = {b.i(qfmt),       b.i(n),           b.i(k),
+                    b.i(bn),         b.i(bk),          b.flag(bool(q.getZero())),
+                    b.flag(bool(bias)), b.type(xt),    b.type(q.getScale()),
+                    b.type(biasType), b.type(yt)};
+  g.args = {b.numTokens()};
+  g.args.push_back(b.operand(g, x));
+  g.args.push_back(b.operand(g, l.getWeight()));
+  g.args.push_back(b.scalesOf(g, l.getWeight()));
+  g.args.push_back(q.getZero() ? b.zerosOf(g, l.getWeight())
+                               : b.null(IntegerType::get(b.context(), 8)));
+  g.args.push_back(bias ? b.operand(g, bias) : b.null(biasType));
+  g.args.push_back(b.operand(g, y, true));
+  g.grid = {ceilDiv(n, 64), 1, 1};
+  g.block = 128;
+  g.tokensPerBlock = 64;
+  g.tokenAxis = 1;
+  g.minTokens = kGemvTokens + 1;
+  g.maxTokens = 0;
+  g.hot = true;
+  b.create(l.getLoc(), std::move(g));
   return 1u;
 }
 

@@ -177,3 +177,121 @@ __device__ __forceinline__ void gemm_mma(int M, const T *x, const T *w,
         }
       }
 }
+
+// A quantized weight's tile for the tensor cores: rows [row0, row0 + 64) x
+// columns [k0, k0 + 32) of W (codes of FMT, rows of K) as T, each element
+// its code's value minus its group's zero point (ZP: zeros [N, ceil(K /
+// BK)], signed bytes). These are small integers or FP8 / FP4 values, exact
+// in bf16 and f16; the scales multiply the accumulators (gemm_mma_q).
+// Thread t converts 16 codes of row t / 2. Rows past `rows` are zeros.
+template <int FMT, int K, int BK, bool ZP, typename T>
+__device__ __forceinline__ void
+mma_load_qtile(T (*tile)[LLMC_MMA_BK + LLMC_MMA_PAD], const unsigned char *w,
+               const signed char *zeros, int row0, int rows, int k0) {
+  constexpr int PER_BYTE = FMT == QFMT_I4 || FMT == QFMT_E2M1 ? 2 : 1;
+  constexpr int SC = (K + BK - 1) / BK;
+  const int r = threadIdx.x / 2, c0 = (threadIdx.x % 2) * 16;
+  float v[16];
+  if (row0 + r < rows) {
+    const unsigned char *src =
+        w + size_t(row0 + r) * (K / PER_BYTE) + (k0 + c0) / PER_BYTE;
+    unsigned char b[16 / PER_BYTE];
+    if constexpr (PER_BYTE == 2)
+      *reinterpret_cast<uint2 *>(b) = *reinterpret_cast<const uint2 *>(src);
+    else
+      *reinterpret_cast<uint4 *>(b) = *reinterpret_cast<const uint4 *>(src);
+    const float z = ZP ? float(zeros[size_t(row0 + r) * SC + k0 / BK]) : 0.0f;
+#pragma unroll
+    for (int i = 0; i < 16; ++i)
+      v[i] = q_code<FMT>(b, i) - z;
+  } else {
+#pragma unroll
+    for (int i = 0; i < 16; ++i)
+      v[i] = 0.0f;
+  }
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    uint4 pack;
+    T *p = reinterpret_cast<T *>(&pack);
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+      p[j] = from_f<T>(v[h * 8 + j]);
+    *reinterpret_cast<uint4 *>(&tile[r][c0 + h * 8]) = pack;
+  }
+}
+
+// y = x W^T (+ bias) over a quantized W [N, K] (FMT codes, one TS scale
+// per BN x BK block: scales [ceil(N / BN), ceil(K / BK)]; ZP: zero points
+// per group, BN 1) on tensor cores: the tiles hold code - zero exactly, each
+// k step's products accumulate apart, and at the end of each block of BK
+// columns they join the sum times the block's scale, in fp32:
+// y[m, n] = sum_b scale(n, b) * sum_{k in b} x[m, k] (code - zero), what
+// the CPU reference's sum of x * ((code - zero) * scale) is up to fp32
+// rounding. BK % 32 == 0 (or BK >= K, one block per row).
+template <int FMT, int N, int K, int BN, int BK, bool ZP, bool BIAS,
+          typename T, typename TS, typename TB, typename TY>
+__device__ __forceinline__ void
+gemm_mma_q(int M, const T *x, const unsigned char *w, const TS *scales,
+           const signed char *zeros, const TB *bias, TY *y) {
+  static_assert(K % LLMC_MMA_BK == 0, "K must be a multiple of 32");
+  static_assert(BK % LLMC_MMA_BK == 0 || BK >= K,
+                "scale blocks must be whole k steps");
+  constexpr int SC = (K + BK - 1) / BK;
+  __shared__ __align__(16) T xs[2][LLMC_MMA_BM][LLMC_MMA_BK + LLMC_MMA_PAD];
+  __shared__ __align__(16) T ws[2][1][LLMC_MMA_BN][LLMC_MMA_BK + LLMC_MMA_PAD];
+
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int wm = (warp / 2) * 32, wn = (warp % 2) * 32;
+  const int m0 = blockIdx.y * LLMC_MMA_BM, n0 = blockIdx.x * LLMC_MMA_BN;
+
+  float acc[1][2][4][4], part[1][2][4][4];
+  mma_zero<1>(acc);
+  mma_zero<1>(part);
+
+  mma_load_tile<K>(xs[0], x, m0, M, 0);
+  mma_load_qtile<FMT, K, BK, ZP>(ws[0][0], w, zeros, n0, N, 0);
+  __syncthreads();
+
+  for (int k0 = 0; k0 < K; k0 += LLMC_MMA_BK) {
+    const int cur = (k0 / LLMC_MMA_BK) % 2;
+    if (k0 + LLMC_MMA_BK < K) {
+      mma_load_tile<K>(xs[cur ^ 1], x, m0, M, k0 + LLMC_MMA_BK);
+      mma_load_qtile<FMT, K, BK, ZP>(ws[cur ^ 1][0], w, zeros, n0, N,
+                                     k0 + LLMC_MMA_BK);
+    }
+    mma_k_step<1>(xs[cur], ws[cur], part, wm, wn);
+    if ((k0 + LLMC_MMA_BK) % BK == 0 || k0 + LLMC_MMA_BK == K) {
+      const int kb = k0 / BK;
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int n = n0 + wn + j * 8 + (lane % 4) * 2 + e;
+          const float s =
+              n < N ? q_scale<FMT>(scales[size_t(n / BN) * SC + kb]) : 0.0f;
+#pragma unroll
+          for (int i = 0; i < 2; ++i)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+              acc[0][i][j][2 * h + e] =
+                  fmaf(part[0][i][j][2 * h + e], s, acc[0][i][j][2 * h + e]);
+              part[0][i][j][2 * h + e] = 0.0f;
+            }
+        }
+    }
+    __syncthreads();
+  }
+
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int m = m0 + wm + i * 16 + lane / 4 + (e / 2) * 8;
+        const int n = n0 + wn + j * 8 + (lane % 4) * 2 + e % 2;
+        if (m < M && n < N)
+          y[size_t(m) * N + n] = from_f<TY>(
+              BIAS ? acc[0][i][j][e] + to_f(bias[n]) : acc[0][i][j][e]);
+      }
+}

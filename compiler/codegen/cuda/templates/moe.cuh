@@ -340,17 +340,6 @@ moe_down_shared(int T, const TY *m, const TR *weights, const int *ids,
 // one scale per block of BR rows x BC columns of an expert (scales [E,
 // ceil(R / BR), ceil(C / BC)]). Each code is dequantized in registers by
 // one fp32 product with its block's scale, as the CPU reference does.
-constexpr int QFMT_E4M3 = 0;
-constexpr int QFMT_E2M1 = 1;
-
-template <int FMT, typename TS>
-__device__ __forceinline__ float q_scale(TS s) {
-  if constexpr (FMT == QFMT_E2M1)
-    return e8m0_to_f(unsigned(s));
-  else
-    return to_f(s);
-}
-
 // The dot product of a warp: x[0, C) . row r of expert e's matrix [R, C]
 // (codes w, scales s), lanes striding by 32 vectors of 16 code bytes when C
 // allows, else by single bytes; the sum reaches every lane.

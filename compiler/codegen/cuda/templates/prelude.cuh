@@ -166,3 +166,34 @@ __device__ __forceinline__ float e8m0_to_f(unsigned b) {
     return __int_as_float(0x7fc00000);
   return b == 0u ? __uint_as_float(0x00400000u) : __uint_as_float(b << 23);
 }
+
+// The encodings of quantized weights' codes (llm.qweight storage): FP8
+// E4M3 (one per byte, f32 scales), MXFP4 E2M1 (two per byte, the
+// lower-indexed in the low nibble, e8m0 scale bytes), signed int4 (two per
+// byte, likewise) and int8.
+constexpr int QFMT_E4M3 = 0;
+constexpr int QFMT_E2M1 = 1;
+constexpr int QFMT_I4 = 2;
+constexpr int QFMT_I8 = 3;
+
+template <int FMT, typename TS>
+__device__ __forceinline__ float q_scale(TS s) {
+  if constexpr (FMT == QFMT_E2M1)
+    return e8m0_to_f(unsigned(s));
+  else
+    return to_f(s);
+}
+
+// The value of code i of the packed bytes b (FMT).
+template <int FMT>
+__device__ __forceinline__ float q_code(const unsigned char *b, int i) {
+  if constexpr (FMT == QFMT_E4M3)
+    return e4m3_to_f(b[i]);
+  else if constexpr (FMT == QFMT_E2M1)
+    return e2m1_to_f(unsigned(b[i / 2]) >> (4 * (i % 2)));
+  else if constexpr (FMT == QFMT_I4)
+    // The nibble moved to the top bits, then shifted down with its sign.
+    return float(int(unsigned(b[i / 2]) << (i % 2 == 0 ? 28 : 24)) >> 28);
+  else
+    return float((signed char)b[i]);
+}
