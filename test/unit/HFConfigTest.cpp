@@ -391,13 +391,13 @@ TEST(HFConfigErrors, NameFileAndKey) {
   // A quantized config parses (compiles without weights read it as its
   // dtype); reading its weights is refused with this message.
   json quant = j;
-  quant["quantization_config"] = {{"quant_method", "gptq"}};
+  quant["quantization_config"] = {{"quant_method", "hqq"}};
   ModelConfig q = parse(quant);
-  EXPECT_EQ(q.quantMethod, "gptq");
+  EXPECT_EQ(q.quantMethod, "hqq");
   EXPECT_FALSE(q.fp8);
   EXPECT_EQ(llmc::hf::quantizedError(q),
             "config.json: key \"quantization_config\": unsupported: quantized "
-            "checkpoints (quant_method \"gptq\")");
+            "checkpoints (quant_method \"hqq\")");
   // A dense model's FP8 blocks are read (128 x 128 unless said otherwise).
   quant["quantization_config"] = {{"quant_method", "fp8"}};
   ModelConfig f = parse(quant);
