@@ -62,13 +62,17 @@ func.func @prefill(%x: tensor<?x256xbf16>) -> tensor<?x64xbf16> attributes {llm.
 
 // -----
 
-// Quantized experts run the per-pair kernels for every step size (no
-// grouped GEMM), each weight passed as its codes, then (scales) its scales:
-// MXFP4 with e8m0 scale bytes ...
+// Quantized experts run the per-pair kernels up to 16 tokens and grouped
+// GEMMs on tensor cores past that (scale blocks of whole k steps), each
+// weight passed as its codes, then (scales) its scales: MXFP4 with e8m0
+// scale bytes ...
 // CHECK-LABEL: func.func @prefill
 // CHECK: kernel.call @moe_gate_up_q({{.+}}, %[[GU:[^,]+]], %[[GU]], {{.+}}) {{.*}}entry = "moe_gate_up_mxfp4_e4_h64_i32_k2_b1x32_bf16_act0"{{.*}}scales = array<i1: false, false, false, true, false>
-// CHECK: kernel.call @moe_down_q({{.+}}, %[[D:[^,]+]], %[[D]], {{.+}}) {{.*}}entry = "moe_down_mxfp4_e4_h64_i32_k2_b1x32_bf16_wf32"
-// CHECK-NOT: grouped
+// CHECK: kernel.call @moe_down_q({{.+}}, %[[D:[^,]+]], %[[D]], {{.+}}) {{.*}}entry = "moe_down_mxfp4_e4_h64_i32_k2_b1x32_bf16_wf32"{{.*}}max_tokens = 16 : i32
+// CHECK: kernel.call @moe_sort(
+// CHECK: kernel.call @moe_gate_up_grouped_q({{.+}}, %[[GU]], %[[GU]], {{.+}}) {{.*}}entry = "moe_gate_up_grouped_mxfp4_e4_h64_i32_k2_b1x32_bf16_act0"{{.*}}min_tokens = 17 : i32, scales = array<i1: false, false, false, false, false, true, false>{{.*}}template_args = [4, 64, 32, 2, 0, 1, 1, 32, bf16, f8E8M0FNU]
+// CHECK: kernel.call @moe_down_grouped_q({{.+}}, %[[D]], %[[D]], {{.+}}) {{.*}}entry = "moe_down_grouped_mxfp4_e4_h64_i32_k2_b1x32_bf16"
+// CHECK: kernel.call @moe_combine(
 func.func @prefill(%x: tensor<?x64xbf16>, %w: tensor<?x2xf32>, %ids: tensor<?x2xi32>) -> tensor<?x64xbf16> attributes {llm.step = #llm.step<prefill>} {
   %gu = llm.param "gu_blocks" scales "gu_scales" : !llm.qweight<shape = [4, 64, 64], storage = f4E2M1FN, block = [1, 1, 32], scale = f8E8M0FNU>
   %d = llm.param "d_blocks" scales "d_scales" : !llm.qweight<shape = [4, 64, 32], storage = f4E2M1FN, block = [1, 1, 32], scale = f8E8M0FNU>

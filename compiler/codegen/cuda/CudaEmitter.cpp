@@ -47,7 +47,7 @@ const char *templateOf(llvm::StringRef callee) {
               "moe_gate_up_q", "moe_down_q"},
              k_moe_cuh)
       .Cases({"moe_sort", "moe_gate_up_grouped", "moe_down_grouped",
-              "moe_combine"},
+              "moe_combine", "moe_gate_up_grouped_q", "moe_down_grouped_q"},
              k_moe_grouped_cuh)
       .Default(nullptr);
 }

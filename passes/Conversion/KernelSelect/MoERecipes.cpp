@@ -69,22 +69,21 @@ FailureOr<unsigned> router(ArrayRef<Operation *> ops, unsigned first,
   const int scoring = int(r.getScoring()), gscore = int(r.getGroupScore());
   Call c;
   c.callee = "moe_router";
-  const char *scoringTag = r.getScoring() == llm::RouterScoring::Sigmoid
-                               ? "sigmoid"
-                           : r.getScoring() == llm::RouterScoring::SoftmaxTopK
-                               ? "topk_softmax"
-                               : "softmax";
+  const char *scoringTag =
+      r.getScoring() == llm::RouterScoring::Sigmoid       ? "sigmoid"
+      : r.getScoring() == llm::RouterScoring::SoftmaxTopK ? "topk_softmax"
+                                                          : "softmax";
   Value logitBias = r.getLogitBias();
-  c.entry = llvm::formatv("moe_router_e{0}_h{1}_k{2}_{3}_{4}_{5}", E, H, K,
-                          scoringTag, typeTag(xt), typeTag(wt))
-                .str() +
-            (logitBias ? "_lbias" + typeTag(elementOf(logitBias)) : "") +
-            (r.getLogitsInFp32() ? "_f32logits" : "") + (bias ? "_bias" : "") +
-            (r.getGroups() > 1 ? llvm::formatv("_g{0}of{1}", r.getTopGroups(),
-                                               r.getGroups())
-                                     .str()
-                               : "") +
-            (r.getNormalize() ? "_norm" : "") + "_w" + typeTag(rt);
+  c.entry =
+      llvm::formatv("moe_router_e{0}_h{1}_k{2}_{3}_{4}_{5}", E, H, K,
+                    scoringTag, typeTag(xt), typeTag(wt))
+          .str() +
+      (logitBias ? "_lbias" + typeTag(elementOf(logitBias)) : "") +
+      (r.getLogitsInFp32() ? "_f32logits" : "") + (bias ? "_bias" : "") +
+      (r.getGroups() > 1
+           ? llvm::formatv("_g{0}of{1}", r.getTopGroups(), r.getGroups()).str()
+           : "") +
+      (r.getNormalize() ? "_norm" : "") + "_w" + typeTag(rt);
   c.templateArgs = {b.i(E),
                     b.i(H),
                     b.i(K),
@@ -137,19 +136,16 @@ struct SharedExpert {
 /// intermediate scratch; the shared intermediate lives in the gated
 /// linear's own buffer and the sum is written to the add's.
 void lowerSharedPairs(llm::MoEExpertsOp x, Value in, Value weights, Value m,
-                      StringRef pairTag, SharedExpert sh,
-                      KernelBuilder &b) {
+                      StringRef pairTag, SharedExpert sh, KernelBuilder &b) {
   auto down = cast<RankedTensorType>(x.getDown().getType());
   const int64_t E = down.getDimSize(0), H = down.getDimSize(1),
                 I = down.getDimSize(2);
   const int64_t K =
       cast<RankedTensorType>(x.getWeights().getType()).getDimSize(1);
   const int64_t IS =
-      cast<RankedTensorType>(sh.gateUp.getGateWeight().getType())
-          .getDimSize(0);
+      cast<RankedTensorType>(sh.gateUp.getGateWeight().getType()).getDimSize(0);
   Type xt = elementOf(x.getInput()), rt = elementOf(x.getWeights());
-  const int act = int(x.getActivation()),
-            actS = int(sh.gateUp.getActivation());
+  const int act = int(x.getActivation()), actS = int(sh.gateUp.getActivation());
   const std::string shape =
       llvm::formatv("e{0}_h{1}_i{2}_k{3}_s{4}", E, H, I, K, IS);
   const bool vecUp = vectorized(xt, xt, H), vecDown = vectorized(xt, xt, I),
@@ -160,10 +156,12 @@ void lowerSharedPairs(llm::MoEExpertsOp x, Value in, Value weights, Value m,
   up.entry = "moe_gate_up_shared_" + shape + "_" + typeTag(xt) + "_act" +
              std::to_string(act) + "_sact" + std::to_string(actS) +
              (vecUp ? "" : "_scalar") + pairTag.str();
-  up.templateArgs = {b.i(E),     b.i(H),     b.i(I),
-                     b.i(K),     b.i(act),   b.flag(vecUp),
-                     b.type(xt), b.type(xt), b.type(xt),
-                     b.i(pairTag.empty() ? K : 1), b.i(IS), b.i(actS)};
+  up.templateArgs = {b.i(E),     b.i(H),
+                     b.i(I),     b.i(K),
+                     b.i(act),   b.flag(vecUp),
+                     b.type(xt), b.type(xt),
+                     b.type(xt), b.i(pairTag.empty() ? K : 1),
+                     b.i(IS),    b.i(actS)};
   up.args = {b.numTokens()};
   up.args.push_back(b.operand(up, in));
   up.args.push_back(b.operand(up, x.getExpertIds()));
@@ -188,10 +186,10 @@ void lowerSharedPairs(llm::MoEExpertsOp x, Value in, Value weights, Value m,
              typeTag(rt) + (vecDown ? "" : "_scalar") +
              (vecShared ? "" : "_sscalar") +
              (gated ? "_sgate" + typeTag(gt) : "");
-  dn.templateArgs = {b.i(E),       b.i(H),        b.i(I),
-                     b.i(K),       b.flag(vecDown), b.type(xt),
-                     b.type(rt),   b.type(xt),    b.i(IS),
-                     b.flag(vecShared), b.flag(gated), b.type(gt)};
+  dn.templateArgs = {
+      b.i(E),        b.i(H),     b.i(I),     b.i(K),  b.flag(vecDown),
+      b.type(xt),    b.type(rt), b.type(xt), b.i(IS), b.flag(vecShared),
+      b.flag(gated), b.type(gt)};
   dn.args = {b.numTokens()};
   dn.args.push_back(b.operand(dn, m));
   dn.args.push_back(b.operand(dn, weights));
@@ -211,13 +209,14 @@ void lowerSharedPairs(llm::MoEExpertsOp x, Value in, Value weights, Value m,
 }
 
 /// The per-pair gate/up and down launches over quantized experts (moe.cuh's
-/// moe_gate_up_q and moe_down_q; `qfmt` its QFMT_*), for every step size:
+/// moe_gate_up_q and moe_down_q; `qfmt` its QFMT_*), up to pairMax tokens
+/// (0: every step size):
 /// `in` and `weights` are what the pairs read (Llama 4's scaled rows and
 /// ones), `m` their intermediate scratch. Each weight is passed twice, its
 /// codes and then its scales.
-void lowerQuantizedPairs(llm::MoEExpertsOp x, Value in, Value weights,
-                         Value m, StringRef pairTag, int qfmt,
-                         llm::QuantWeightType gu, llm::QuantWeightType dq,
+void lowerQuantizedPairs(llm::MoEExpertsOp x, Value in, Value weights, Value m,
+                         StringRef pairTag, int qfmt, llm::QuantWeightType gu,
+                         llm::QuantWeightType dq, int32_t pairMax,
                          KernelBuilder &b) {
   const int64_t E = dq.getShape()[0], H = dq.getShape()[1],
                 I = dq.getShape()[2];
@@ -241,10 +240,17 @@ void lowerQuantizedPairs(llm::MoEExpertsOp x, Value in, Value weights,
   up.entry = "moe_gate_up_" + std::string(fmtTag) + "_" + shape + "_" +
              blockTag(gu) + "_" + typeTag(xt) + "_act" + std::to_string(act) +
              pairTag.str();
-  up.templateArgs = {b.i(E),          b.i(H),          b.i(I),
-                     b.i(K),          b.i(act),        b.i(qfmt),
-                     b.i(gu.getBlock()[1]), b.i(gu.getBlock()[2]),
-                     b.type(xt),      b.type(st),      b.type(xt),
+  up.templateArgs = {b.i(E),
+                     b.i(H),
+                     b.i(I),
+                     b.i(K),
+                     b.i(act),
+                     b.i(qfmt),
+                     b.i(gu.getBlock()[1]),
+                     b.i(gu.getBlock()[2]),
+                     b.type(xt),
+                     b.type(st),
+                     b.type(xt),
                      b.i(pairTag.empty() ? K : 1)};
   up.args = {b.numTokens()};
   up.args.push_back(b.operand(up, in));
@@ -262,8 +268,7 @@ void lowerQuantizedPairs(llm::MoEExpertsOp x, Value in, Value weights,
     up.args.push_back(b.f(alpha));
     up.entry +=
         std::string(guBias ? "_bias" + typeTag(bt) : "") +
-        (oai ? "_oai_" + hashTag(kernel::cudaFloatLiteral(float(limit)) +
-                                 ", " +
+        (oai ? "_oai_" + hashTag(kernel::cudaFloatLiteral(float(limit)) + ", " +
                                  kernel::cudaFloatLiteral(float(alpha)))
              : "");
   }
@@ -271,6 +276,7 @@ void lowerQuantizedPairs(llm::MoEExpertsOp x, Value in, Value weights,
   up.block = 256;
   up.tokensPerBlock = 1;
   up.tokenAxis = 0;
+  up.maxTokens = pairMax;
   up.hot = true;
   b.create(x.getLoc(), std::move(up));
 
@@ -278,10 +284,17 @@ void lowerQuantizedPairs(llm::MoEExpertsOp x, Value in, Value weights,
   dn.callee = "moe_down_q";
   dn.entry = "moe_down_" + std::string(fmtTag) + "_" + shape + "_" +
              blockTag(dq) + "_" + typeTag(xt) + "_w" + typeTag(rt);
-  dn.templateArgs = {b.i(E),     b.i(H),     b.i(I),
-                     b.i(K),     b.i(qfmt),  b.i(dq.getBlock()[1]),
-                     b.i(dq.getBlock()[2]),  b.type(xt),
-                     b.type(st), b.type(rt), b.type(xt)};
+  dn.templateArgs = {b.i(E),
+                     b.i(H),
+                     b.i(I),
+                     b.i(K),
+                     b.i(qfmt),
+                     b.i(dq.getBlock()[1]),
+                     b.i(dq.getBlock()[2]),
+                     b.type(xt),
+                     b.type(st),
+                     b.type(rt),
+                     b.type(xt)};
   dn.args = {b.numTokens()};
   dn.args.push_back(b.operand(dn, m));
   dn.args.push_back(b.operand(dn, weights));
@@ -299,6 +312,7 @@ void lowerQuantizedPairs(llm::MoEExpertsOp x, Value in, Value weights,
   dn.block = 256;
   dn.tokensPerBlock = 1;
   dn.tokenAxis = 0;
+  dn.maxTokens = pairMax;
   dn.hot = true;
   b.create(x.getLoc(), std::move(dn));
 }
@@ -310,21 +324,23 @@ LogicalResult lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
                            SharedExpert *shared) {
   ArrayRef<int64_t> down = llm::weightShape(x.getDown().getType());
   const int64_t E = down[0], H = down[1], I = down[2];
-  const int64_t K = cast<RankedTensorType>(x.getWeights().getType()).getDimSize(1);
+  const int64_t K =
+      cast<RankedTensorType>(x.getWeights().getType()).getDimSize(1);
   // Quantized experts: their stored values' type here.
   auto quant = dyn_cast<llm::QuantWeightType>(x.getDown().getType());
   auto guQuant = dyn_cast<llm::QuantWeightType>(x.getGateUp().getType());
   Type xt = elementOf(x.getInput()),
-       wt = quant ? quant.getStorage()
-                  : cast<RankedTensorType>(x.getDown().getType())
-                        .getElementType(),
+       wt =
+           quant
+               ? quant.getStorage()
+               : cast<RankedTensorType>(x.getDown().getType()).getElementType(),
        rt = elementOf(x.getWeights());
   // FP8 blocks with f32 scales and MXFP4 with e8m0 scales run the
   // dequantizing per-pair kernels for every step size.
   int qfmt = -1;
   if (quant) {
-    if (isa<Float8E4M3FNType>(quant.getStorage()) &&
-        quant.getScale().isF32() && !quant.getZero())
+    if (isa<Float8E4M3FNType>(quant.getStorage()) && quant.getScale().isF32() &&
+        !quant.getZero())
       qfmt = 0; // QFMT_E4M3
     else if (isa<Float4E2M1FNType>(quant.getStorage()) &&
              isa<Float8E8M0FNUType>(quant.getScale()) && H % 2 == 0 &&
@@ -350,9 +366,13 @@ LogicalResult lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
       oai ? "_oai_" + hashTag(kernel::cudaFloatLiteral(float(limit)) + ", " +
                               kernel::cudaFloatLiteral(float(alpha)))
           : "";
-  const bool grouped = !shared && !quant && maxT > kPairTokens && xt == wt &&
-                       (xt.isBF16() || xt.isF16()) && H % 32 == 0 &&
-                       I % 32 == 0;
+  // Quantized experts group too when every scale block is whole k steps
+  // of 32 (FP8's 128, MXFP4's 32).
+  const bool quantGroups =
+      quant && guQuant.getBlock()[2] % 32 == 0 && quant.getBlock()[2] % 32 == 0;
+  const bool grouped =
+      !shared && maxT > kPairTokens && (quant ? quantGroups : xt == wt) &&
+      (xt.isBF16() || xt.isF16()) && H % 32 == 0 && I % 32 == 0;
   const int32_t pairMax = grouped ? int32_t(kPairTokens) : 0;
 
   // m: [T, K * I] in x's type, in scratch between the launches.
@@ -373,8 +393,7 @@ LogicalResult lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
   std::string pairTag;
   if (x.getScaleInput()) {
     const uint64_t xsAt = llvm::alignTo(grouped ? groupedEnd : mBytes, 256);
-    const uint64_t onesAt =
-        llvm::alignTo(xsAt + pairs * uint64_t(H) * es, 256);
+    const uint64_t onesAt = llvm::alignTo(xsAt + pairs * uint64_t(H) * es, 256);
     Value xs = b.scratch(x.getLoc(), xsAt, pairs * uint64_t(H) * es,
                          uint64_t(K * H), xt);
     Value ones = b.scratch(x.getLoc(), onesAt, pairs * uint64_t(bytesOf(rt)),
@@ -400,76 +419,77 @@ LogicalResult lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
     pairTag = "_pairs";
   }
 
+  const bool extras = guBias || oai;
   if (quant) {
-    lowerQuantizedPairs(x, in, weights, m, pairTag, qfmt, guQuant, quant, b);
-    return success();
-  }
-  const bool vecUp = vectorized(xt, wt, H);
-  if (shared) {
+    lowerQuantizedPairs(x, in, weights, m, pairTag, qfmt, guQuant, quant,
+                        pairMax, b);
+  } else if (shared) {
     lowerSharedPairs(x, in, weights, m, pairTag, *shared, b);
     return success();
-  }
-  Call up;
-  up.callee = "moe_gate_up";
-  up.entry = "moe_gate_up_" + shape + "_" + typeTag(xt) + "_" + typeTag(wt) +
-             "_act" + std::to_string(act) + (vecUp ? "" : "_scalar") +
-             pairTag;
-  up.templateArgs = {b.i(E),        b.i(H),      b.i(I),
-                     b.i(K),        b.i(act),    b.flag(vecUp),
-                     b.type(xt),    b.type(wt),  b.type(xt)};
-  const bool extras = guBias || oai;
-  if (!pairTag.empty() || extras)
-    up.templateArgs.push_back(b.i(pairTag.empty() ? K : 1)); // XDIV
-  up.args = {b.numTokens()};
-  up.args.push_back(b.operand(up, in));
-  up.args.push_back(b.operand(up, x.getExpertIds()));
-  up.args.push_back(b.operand(up, x.getGateUp()));
-  up.args.push_back(b.operand(up, m, true));
-  if (extras) {
-    Type bt = guBias ? elementOf(guBias) : Type(Float32Type::get(b.context()));
-    up.templateArgs.push_back(b.flag(bool(guBias)));
-    up.templateArgs.push_back(b.flag(oai));
-    up.templateArgs.push_back(b.type(bt));
-    up.args.push_back(guBias ? b.operand(up, guBias) : b.null(bt));
-    up.args.push_back(b.f(limit));
-    up.args.push_back(b.f(alpha));
-    up.entry += std::string(guBias ? "_bias" + typeTag(bt) : "") + oaiTag;
-  }
-  up.grid = {int32_t(K), ceilDiv(I, 8), 1};
-  up.block = 256;
-  up.tokensPerBlock = 1;
-  up.tokenAxis = 0;
-  up.maxTokens = pairMax;
-  up.hot = true;
-  b.create(x.getLoc(), std::move(up));
+  } else {
+    const bool vecUp = vectorized(xt, wt, H);
+    Call up;
+    up.callee = "moe_gate_up";
+    up.entry = "moe_gate_up_" + shape + "_" + typeTag(xt) + "_" + typeTag(wt) +
+               "_act" + std::to_string(act) + (vecUp ? "" : "_scalar") +
+               pairTag;
+    up.templateArgs = {b.i(E),     b.i(H),     b.i(I),
+                       b.i(K),     b.i(act),   b.flag(vecUp),
+                       b.type(xt), b.type(wt), b.type(xt)};
+    if (!pairTag.empty() || extras)
+      up.templateArgs.push_back(b.i(pairTag.empty() ? K : 1)); // XDIV
+    up.args = {b.numTokens()};
+    up.args.push_back(b.operand(up, in));
+    up.args.push_back(b.operand(up, x.getExpertIds()));
+    up.args.push_back(b.operand(up, x.getGateUp()));
+    up.args.push_back(b.operand(up, m, true));
+    if (extras) {
+      Type bt =
+          guBias ? elementOf(guBias) : Type(Float32Type::get(b.context()));
+      up.templateArgs.push_back(b.flag(bool(guBias)));
+      up.templateArgs.push_back(b.flag(oai));
+      up.templateArgs.push_back(b.type(bt));
+      up.args.push_back(guBias ? b.operand(up, guBias) : b.null(bt));
+      up.args.push_back(b.f(limit));
+      up.args.push_back(b.f(alpha));
+      up.entry += std::string(guBias ? "_bias" + typeTag(bt) : "") + oaiTag;
+    }
+    up.grid = {int32_t(K), ceilDiv(I, 8), 1};
+    up.block = 256;
+    up.tokensPerBlock = 1;
+    up.tokenAxis = 0;
+    up.maxTokens = pairMax;
+    up.hot = true;
+    b.create(x.getLoc(), std::move(up));
 
-  const bool vecDown = vectorized(xt, wt, I);
-  Call dn;
-  dn.callee = "moe_down";
-  dn.entry = "moe_down_" + shape + "_" + typeTag(xt) + "_" + typeTag(wt) +
-             "_w" + typeTag(rt) + (vecDown ? "" : "_scalar");
-  dn.templateArgs = {b.i(E),     b.i(H),     b.i(I),     b.i(K),
-                     b.flag(vecDown), b.type(xt), b.type(wt), b.type(rt),
-                     b.type(xt)};
-  dn.args = {b.numTokens()};
-  dn.args.push_back(b.operand(dn, m));
-  dn.args.push_back(b.operand(dn, weights));
-  dn.args.push_back(b.operand(dn, x.getExpertIds()));
-  dn.args.push_back(b.operand(dn, x.getDown()));
-  dn.args.push_back(b.operand(dn, x.getResult(), true));
-  if (downBias) {
-    dn.templateArgs.push_back(b.flag(true));
-    dn.templateArgs.push_back(b.type(elementOf(downBias)));
-    dn.args.push_back(b.operand(dn, downBias));
-    dn.entry += "_bias" + typeTag(elementOf(downBias));
+    const bool vecDown = vectorized(xt, wt, I);
+    Call dn;
+    dn.callee = "moe_down";
+    dn.entry = "moe_down_" + shape + "_" + typeTag(xt) + "_" + typeTag(wt) +
+               "_w" + typeTag(rt) + (vecDown ? "" : "_scalar");
+    dn.templateArgs = {b.i(E),     b.i(H),          b.i(I),
+                       b.i(K),     b.flag(vecDown), b.type(xt),
+                       b.type(wt), b.type(rt),      b.type(xt)};
+    dn.args = {b.numTokens()};
+    dn.args.push_back(b.operand(dn, m));
+    dn.args.push_back(b.operand(dn, weights));
+    dn.args.push_back(b.operand(dn, x.getExpertIds()));
+    dn.args.push_back(b.operand(dn, x.getDown()));
+    dn.args.push_back(b.operand(dn, x.getResult(), true));
+    if (downBias) {
+      dn.templateArgs.push_back(b.flag(true));
+      dn.templateArgs.push_back(b.type(elementOf(downBias)));
+      dn.args.push_back(b.operand(dn, downBias));
+      dn.entry += "_bias" + typeTag(elementOf(downBias));
+    }
+    dn.grid = {1, ceilDiv(H, 8), 1};
+    dn.block = 256;
+    dn.tokensPerBlock = 1;
+    dn.tokenAxis = 0;
+    dn.maxTokens = pairMax;
+    dn.hot = true;
+    b.create(x.getLoc(), std::move(dn));
   }
-  dn.grid = {1, ceilDiv(H, 8), 1};
-  dn.block = 256;
-  dn.tokensPerBlock = 1;
-  dn.tokenAxis = 0;
-  dn.maxTokens = pairMax;
-  dn.hot = true;
-  b.create(x.getLoc(), std::move(dn));
   if (!grouped)
     return success();
 
@@ -481,8 +501,8 @@ LogicalResult lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
   Value seg = b.scratch(x.getLoc(), segAt, uint64_t(E + 1) * 4, 0, i32);
   Value tiles = b.scratch(x.getLoc(), tilesAt, uint64_t(E + 1) * 4, 0, i32);
   Value perm = b.scratch(x.getLoc(), permAt, pairs * 4, uint64_t(K), i32);
-  const int32_t tileBlocks = int32_t(std::min<int64_t>(
-      kMaxTileBlocks, (int64_t(pairs) + 63) / 64 + E));
+  const int32_t tileBlocks = int32_t(
+      std::min<int64_t>(kMaxTileBlocks, (int64_t(pairs) + 63) / 64 + E));
   auto prefillOnly = [](Call &c) {
     c.minTokens = int32_t(kPairTokens + 1);
     c.maxTokens = 0;
@@ -518,6 +538,8 @@ LogicalResult lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
     c.args.push_back(b.operand(c, tiles));
     c.args.push_back(b.operand(c, perm));
     c.args.push_back(b.operand(c, weight));
+    if (quant)
+      c.args.push_back(b.scalesOf(c, weight));
     c.args.push_back(b.operand(c, out, true));
     c.grid = {ceilDiv(n, 64), tileBlocks, 1};
     c.block = 128;
@@ -526,13 +548,29 @@ LogicalResult lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
   };
   // The template's K only divides the pair index into x's row: 1 reads
   // the pairs' own scaled rows.
+  // Quantized: the format, block and scale type after the shape.
+  auto quantArgs = [&](llm::QuantWeightType q) -> SmallVector<Attribute> {
+    return {b.i(qfmt), b.i(q.getBlock()[1]), b.i(q.getBlock()[2])};
+  };
+  const std::string qTag =
+      quant ? std::string(qfmt == 1 ? "_mxfp4" : "_e4m3") : std::string();
+  SmallVector<Attribute> guArgs = {b.i(E), b.i(H), b.i(I),
+                                   b.i(pairTag.empty() ? K : 1), b.i(act)};
+  if (quant) {
+    guArgs.append(quantArgs(guQuant));
+    guArgs.append({b.type(xt), b.type(guQuant.getScale())});
+  } else {
+    guArgs.push_back(b.type(xt));
+  }
   Call gu = groupedGemm(
-      "moe_gate_up_grouped",
-      "moe_gate_up_grouped_" + shape + "_" + typeTag(xt) + "_act" +
-          std::to_string(act) + pairTag,
-      {b.i(E), b.i(H), b.i(I), b.i(pairTag.empty() ? K : 1), b.i(act),
-       b.type(xt)},
-      in, x.getGateUp(), m, I);
+      quant ? "moe_gate_up_grouped_q" : "moe_gate_up_grouped",
+      "moe_gate_up_grouped" + qTag + "_" + shape +
+          (quant ? llvm::formatv("_b{0}x{1}", guQuant.getBlock()[1],
+                                 guQuant.getBlock()[2])
+                       .str()
+                 : "") +
+          "_" + typeTag(xt) + "_act" + std::to_string(act) + pairTag,
+      guArgs, in, x.getGateUp(), m, I);
   if (extras) {
     Type bt = guBias ? elementOf(guBias) : Type(Float32Type::get(b.context()));
     gu.templateArgs.append({b.flag(bool(guBias)), b.flag(oai), b.type(bt)});
@@ -542,10 +580,22 @@ LogicalResult lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
     gu.entry += std::string(guBias ? "_bias" + typeTag(bt) : "") + oaiTag;
   }
   b.create(x.getLoc(), std::move(gu));
-  Call gd = groupedGemm("moe_down_grouped",
-                        "moe_down_grouped_" + shape + "_" + typeTag(xt),
-                        {b.i(E), b.i(H), b.i(I), b.i(K), b.type(xt)}, m,
-                        x.getDown(), yp, H);
+  SmallVector<Attribute> gdArgs = {b.i(E), b.i(H), b.i(I), b.i(K)};
+  if (quant) {
+    gdArgs.append(quantArgs(quant));
+    gdArgs.append({b.type(xt), b.type(quant.getScale())});
+  } else {
+    gdArgs.push_back(b.type(xt));
+  }
+  Call gd =
+      groupedGemm(quant ? "moe_down_grouped_q" : "moe_down_grouped",
+                  "moe_down_grouped" + qTag + "_" + shape +
+                      (quant ? llvm::formatv("_b{0}x{1}", quant.getBlock()[1],
+                                             quant.getBlock()[2])
+                                   .str()
+                             : "") +
+                      "_" + typeTag(xt),
+                  gdArgs, m, x.getDown(), yp, H);
   if (downBias) {
     gd.templateArgs.append({b.flag(true), b.type(elementOf(downBias))});
     gd.args.push_back(b.operand(gd, downBias));
@@ -588,8 +638,8 @@ FailureOr<unsigned> experts(ArrayRef<Operation *> ops, unsigned first,
 /// kernels (the shared expert as dense GEMMs on tensor cores). Shapes
 /// allow it when everything is one 16-bit or f32 type, unquantized,
 /// without gpt-oss's biases or clamped SwiGLU (no family has both).
-FailureOr<unsigned> expertsWithShared(ArrayRef<Operation *> ops,
-                                      unsigned first, KernelBuilder &b) {
+FailureOr<unsigned> expertsWithShared(ArrayRef<Operation *> ops, unsigned first,
+                                      KernelBuilder &b) {
   auto x = dyn_cast<llm::MoEExpertsOp>(ops[first]);
   if (!x || first + 3 >= ops.size())
     return 0u;
@@ -624,14 +674,15 @@ FailureOr<unsigned> expertsWithShared(ArrayRef<Operation *> ops,
   if (x.getGateUpBias() || x.getDownBias() || x.getSwigluLimit())
     return 0u;
   Type xt = elementOf(x.getInput());
-  for (Value w : SmallVector<Value>{x.getGateUp(), x.getDown(), sh.gateUp.getGateWeight(),
-                  sh.gateUp.getUpWeight(), sh.down.getWeight()}) {
+  for (Value w :
+       SmallVector<Value>{x.getGateUp(), x.getDown(), sh.gateUp.getGateWeight(),
+                          sh.gateUp.getUpWeight(), sh.down.getWeight()}) {
     auto t = dyn_cast<RankedTensorType>(w.getType());
     if (!t || t.getElementType() != xt)
       return 0u;
   }
-  for (Value v : SmallVector<Value>{x.getResult(), sh.gateUp.getResult(), sh.down.getResult(),
-                  sh.sum.getResult()})
+  for (Value v : SmallVector<Value>{x.getResult(), sh.gateUp.getResult(),
+                                    sh.down.getResult(), sh.sum.getResult()})
     if (elementOf(v) != xt)
       return 0u;
   if (sh.gate && !isa<RankedTensorType>(sh.gate.getWeight().getType()))

@@ -68,16 +68,30 @@ __device__ __forceinline__ void moe_load_rows(
 // (GATED) or round(acc). BIAS (gpt-oss): bias_e = bias + e * NB * N joins
 // the rounded products, rounded again, as in moe_gate_up / moe_down; OAI
 // (GATED only): oai_swiglu(g, u) instead of act(g) * u.
+//
+// Quantized experts (FMT >= 0, a QFMT_* without zero points): w holds each
+// expert's [NB * N, KD] codes, scales [E, ceil(NB * N / BR), ceil(KD / BC)]
+// (TS) one per BR x BC block; the tiles hold the codes' exact values, each
+// block of BC columns accumulates apart and joins the sum times its scale
+// (gemm_mma_q's scheme). BC % 32 == 0.
 template <int E, int N, int KD, int DIV, bool GATED, int ACT, typename T,
-          bool BIAS = false, bool OAI = false, typename TB = float>
+          bool BIAS = false, bool OAI = false, typename TB = float,
+          int FMT = -1, int BR = 1, int BC = 1, typename TS = float,
+          typename TW = T>
 __device__ __forceinline__ void
 moe_grouped_mma(const T *x, const int *seg, const int *tiles, const int *perm,
-                const T *w, T *y, const TB *bias = nullptr, float limit = 0.0f,
-                float alpha = 0.0f) {
+                const TW *w, T *y, const TB *bias = nullptr, float limit = 0.0f,
+                float alpha = 0.0f, const TS *scales = nullptr) {
   static_assert(GATED || !OAI, "the clamped SwiGLU needs gate and up");
   static_assert(KD % LLMC_MMA_BK == 0, "KD must be a multiple of 32");
+  static_assert(FMT < 0 || BC % LLMC_MMA_BK == 0,
+                "scale blocks must be whole k steps");
   constexpr int NB = GATED ? 2 : 1;
-  constexpr size_t W_STRIDE = size_t(NB) * N * KD;
+  constexpr bool Q = FMT >= 0;
+  constexpr int PER_BYTE = FMT == QFMT_I4 || FMT == QFMT_E2M1 ? 2 : 1;
+  // Elements of TW per expert (codes: bytes).
+  constexpr size_t W_STRIDE = size_t(NB) * N * KD / (Q ? PER_BYTE : 1);
+  constexpr int SR = (NB * N + BR - 1) / BR, SC = (KD + BC - 1) / BC;
   __shared__ __align__(16) T xs[2][LLMC_MMA_BM][LLMC_MMA_BK + LLMC_MMA_PAD];
   __shared__ __align__(16) T
       ws[2][NB][LLMC_MMA_BN][LLMC_MMA_BK + LLMC_MMA_PAD];
@@ -105,27 +119,67 @@ moe_grouped_mma(const T *x, const int *seg, const int *tiles, const int *perm,
       rows[threadIdx.x] =
           r0 + int(threadIdx.x) < r1 ? perm[r0 + threadIdx.x] : -1;
     __syncthreads();
-    const T *we = w + size_t(e) * W_STRIDE;
+    const TW *we = w + size_t(e) * W_STRIDE;
+    // Rows [n0, n0 + 64) of weight matrix b (gate or down 0, up 1).
+    auto loadW = [&](T (*tile)[LLMC_MMA_BK + LLMC_MMA_PAD], int b, int k0) {
+      if constexpr (Q)
+        mma_load_qtile<(Q ? FMT : 0), KD, BC, false>(
+            tile, reinterpret_cast<const unsigned char *>(we) +
+                      size_t(b) * N * (KD / PER_BYTE),
+            nullptr, n0, N, k0);
+      else
+        mma_load_tile<KD>(tile, reinterpret_cast<const T *>(we) +
+                                    size_t(b) * N * KD,
+                          n0, N, k0);
+    };
 
-    float acc[NB][2][4][4];
+    float acc[NB][2][4][4], part[NB][2][4][4];
     mma_zero<NB>(acc);
+    mma_zero<NB>(part);
 
     moe_load_rows<KD, DIV>(xs[0], x, rows, 0);
-    mma_load_tile<KD>(ws[0][0], we, n0, N, 0);
+    loadW(ws[0][0], 0, 0);
     if constexpr (GATED)
-      mma_load_tile<KD>(ws[0][NB - 1], we + size_t(N) * KD, n0, N, 0);
+      loadW(ws[0][NB - 1], 1, 0);
     __syncthreads();
 
     for (int k0 = 0; k0 < KD; k0 += LLMC_MMA_BK) {
       const int cur = (k0 / LLMC_MMA_BK) % 2;
       if (k0 + LLMC_MMA_BK < KD) {
         moe_load_rows<KD, DIV>(xs[cur ^ 1], x, rows, k0 + LLMC_MMA_BK);
-        mma_load_tile<KD>(ws[cur ^ 1][0], we, n0, N, k0 + LLMC_MMA_BK);
+        loadW(ws[cur ^ 1][0], 0, k0 + LLMC_MMA_BK);
         if constexpr (GATED)
-          mma_load_tile<KD>(ws[cur ^ 1][NB - 1], we + size_t(N) * KD, n0, N,
-                            k0 + LLMC_MMA_BK);
+          loadW(ws[cur ^ 1][NB - 1], 1, k0 + LLMC_MMA_BK);
       }
-      mma_k_step<NB>(xs[cur], ws[cur], acc, wm, wn);
+      if constexpr (Q) {
+        mma_k_step<NB>(xs[cur], ws[cur], part, wm, wn);
+        if ((k0 + LLMC_MMA_BK) % BC == 0 || k0 + LLMC_MMA_BK == KD) {
+          const int kb = k0 / BC;
+#pragma unroll
+          for (int b = 0; b < NB; ++b)
+#pragma unroll
+            for (int j = 0; j < 4; ++j)
+#pragma unroll
+              for (int c = 0; c < 2; ++c) {
+                const int n = n0 + wn + j * 8 + (lane % 4) * 2 + c;
+                const float sc =
+                    n < N ? q_scale<(Q ? FMT : 0)>(
+                                scales[(size_t(e) * SR + (b * N + n) / BR) * SC +
+                                       kb])
+                          : 0.0f;
+#pragma unroll
+                for (int i = 0; i < 2; ++i)
+#pragma unroll
+                  for (int h = 0; h < 2; ++h) {
+                    acc[b][i][j][2 * h + c] = fmaf(part[b][i][j][2 * h + c],
+                                                   sc, acc[b][i][j][2 * h + c]);
+                    part[b][i][j][2 * h + c] = 0.0f;
+                  }
+              }
+        }
+      } else {
+        mma_k_step<NB>(xs[cur], ws[cur], acc, wm, wn);
+      }
       __syncthreads();
     }
 
@@ -176,6 +230,30 @@ moe_down_grouped(int, const T *m, const int *seg, const int *tiles,
                  const TB *bias = nullptr) {
   moe_grouped_mma<E, H, I, 1, false, 0, T, BIAS, false, TB>(
       m, seg, tiles, perm, down, yp, bias);
+}
+
+// The grouped GEMMs over quantized experts (codes and scales; no zero
+// points): the same tiles, rows and epilogues.
+template <int E, int H, int I, int K, int ACT, int FMT, int BR, int BC,
+          typename T, typename TS, bool BIAS = false, bool OAI = false,
+          typename TB = float>
+__device__ __forceinline__ void
+moe_gate_up_grouped_q(int, const T *x, const int *seg, const int *tiles,
+                      const int *perm, const unsigned char *gate_up,
+                      const TS *scales, T *m, const TB *bias = nullptr,
+                      float limit = 0.0f, float alpha = 0.0f) {
+  moe_grouped_mma<E, I, H, K, true, ACT, T, BIAS, OAI, TB, FMT, BR, BC, TS>(
+      x, seg, tiles, perm, gate_up, m, bias, limit, alpha, scales);
+}
+
+template <int E, int H, int I, int K, int FMT, int BR, int BC, typename T,
+          typename TS, bool BIAS = false, typename TB = float>
+__device__ __forceinline__ void
+moe_down_grouped_q(int, const T *m, const int *seg, const int *tiles,
+                   const int *perm, const unsigned char *down,
+                   const TS *scales, T *yp, const TB *bias = nullptr) {
+  moe_grouped_mma<E, H, I, 1, false, 0, T, BIAS, false, TB, FMT, BR, BC, TS>(
+      m, seg, tiles, perm, down, yp, bias, 0.0f, 0.0f, scales);
 }
 
 // y[t, n] = round(sum_j round_w(w[t, j] * yp[t * K + j, n])), in choice
