@@ -116,6 +116,8 @@ inline __nv_bfloat16 __ushort_as_bfloat16(unsigned short b) {
   return __nv_bfloat16{b};
 }
 inline __half __ushort_as_half(unsigned short b) { return __half{b}; }
+inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 h) { return h.x; }
+inline unsigned short __half_as_ushort(__half h) { return h.x; }
 
 //===----------------------------------------------------------------------===//
 // Fibers

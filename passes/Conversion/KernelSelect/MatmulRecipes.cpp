@@ -193,12 +193,10 @@ FailureOr<unsigned> quantizedLinear(llm::LinearOp l, llm::QuantWeightType q,
   c.grid = {ceilDiv(n, 8), 1, 1};
   c.block = 256;
   c.minTokens = 1;
-  // Steps of more tokens run on tensor cores when x and y are bf16 and
-  // every scale block is whole k steps of 32. (f16 activations stay on the
-  // GEMV: the emulated f16 tensor-core path disagrees with the CPU
-  // reference, not yet understood.)
+  // Steps of more tokens run on tensor cores when x and y share a 16-bit
+  // type and every scale block is whole k steps of 32.
   const bool mma = b.info().maxTokens > kGemvTokens && xt == yt &&
-                   xt.isBF16() && k % 32 == 0 &&
+                   (xt.isBF16() || xt.isF16()) && k % 32 == 0 &&
                    (bk % 32 == 0 || bk >= k);
   c.maxTokens = mma ? kGemvTokens : 0;
   c.hot = true;

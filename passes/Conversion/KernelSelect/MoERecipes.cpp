@@ -367,11 +367,8 @@ LogicalResult lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
                               kernel::cudaFloatLiteral(float(alpha)))
           : "";
   // Quantized experts group too when every scale block is whole k steps
-  // of 32 (FP8's 128, MXFP4's 32) and activations are bf16 (f16's
-  // dequantizing tensor-core path disagrees with the CPU reference under
-  // the emulator, as gemm_mma_q's: per pair until understood).
-  const bool quantGroups = quant && xt.isBF16() &&
-                           guQuant.getBlock()[2] % 32 == 0 &&
+  // of 32 (FP8's 128, MXFP4's 32).
+  const bool quantGroups = quant && guQuant.getBlock()[2] % 32 == 0 &&
                            quant.getBlock()[2] % 32 == 0;
   const bool grouped =
       !shared && maxT > kPairTokens && (quant ? quantGroups : xt == wt) &&

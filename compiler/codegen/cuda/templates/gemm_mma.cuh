@@ -195,7 +195,7 @@ mma_load_qtile(T (*tile)[LLMC_MMA_BK + LLMC_MMA_PAD], const unsigned char *w,
   if (row0 + r < rows) {
     const unsigned char *src =
         w + size_t(row0 + r) * (K / PER_BYTE) + (k0 + c0) / PER_BYTE;
-    unsigned char b[16 / PER_BYTE];
+    alignas(16) unsigned char b[16 / PER_BYTE];
     if constexpr (PER_BYTE == 2)
       *reinterpret_cast<uint2 *>(b) = *reinterpret_cast<const uint2 *>(src);
     else
@@ -209,15 +209,18 @@ mma_load_qtile(T (*tile)[LLMC_MMA_BK + LLMC_MMA_PAD], const unsigned char *w,
     for (int i = 0; i < 16; ++i)
       v[i] = 0.0f;
   }
+  // Pairs of 16-bit values as words (their bits, not a store through a
+  // T pointer into a uint4, which the compiler may reorder).
+  unsigned words[8];
 #pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    uint4 pack;
-    T *p = reinterpret_cast<T *>(&pack);
+  for (int j = 0; j < 8; ++j)
+    words[j] = unsigned(to_bits(from_f<T>(v[2 * j]))) |
+               unsigned(to_bits(from_f<T>(v[2 * j + 1]))) << 16;
 #pragma unroll
-    for (int j = 0; j < 8; ++j)
-      p[j] = from_f<T>(v[h * 8 + j]);
-    *reinterpret_cast<uint4 *>(&tile[r][c0 + h * 8]) = pack;
-  }
+  for (int h = 0; h < 2; ++h)
+    *reinterpret_cast<uint4 *>(&tile[r][c0 + h * 8]) =
+        make_uint4(words[4 * h], words[4 * h + 1], words[4 * h + 2],
+                   words[4 * h + 3]);
 }
 
 // y = x W^T (+ bias) over a quantized W [N, K] (FMT codes, one TS scale

@@ -111,7 +111,7 @@ __device__ __forceinline__ void gemv_dequant_row(int n, int T, const TX *x,
     for (int t = 0; t < TT; ++t)
       acc[t] = 0.0f;
     for (int k = lane * V; k < K; k += 32 * V) {
-      unsigned char codes[BYTES];
+      alignas(16) unsigned char codes[BYTES];
       if constexpr (BYTES == 16)
         *reinterpret_cast<uint4 *>(codes) =
             *reinterpret_cast<const uint4 *>(wr + k / PER_BYTE);

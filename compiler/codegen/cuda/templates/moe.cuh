@@ -357,7 +357,7 @@ __device__ __forceinline__ float q_warp_dot(const TX *x,
   const int lane = threadIdx.x % 32;
   float acc = 0.0f;
   for (int k = lane * V; k < C; k += 32 * V) {
-    unsigned char b[BYTES];
+    alignas(16) unsigned char b[BYTES];
     if constexpr (BYTES == 16)
       *reinterpret_cast<uint4 *>(b) =
           *reinterpret_cast<const uint4 *>(row + k / PER_BYTE);

@@ -43,6 +43,14 @@ template <> __device__ __forceinline__ f16 from_bits<f16>(unsigned short b) {
   return __ushort_as_half(b);
 }
 
+// The bits of a 16-bit value (no type punning through memory).
+__device__ __forceinline__ unsigned short to_bits(bf16 x) {
+  return __bfloat16_as_ushort(x);
+}
+__device__ __forceinline__ unsigned short to_bits(f16 x) {
+  return __half_as_ushort(x);
+}
+
 // Widens the 16 bytes at p (elements of T) into f[16 / sizeof(T)].
 template <typename T>
 __device__ __forceinline__ void unpack16(const void *p, float *f) {
