@@ -1429,15 +1429,10 @@ def write_mxfp4_checkpoint(model_dir, ref_dir):
     os.makedirs(ref_dir, exist_ok=True)
     save_safetensors(mx, os.path.join(model_dir, "model.safetensors"), metadata={"format": "pt"})
     save_safetensors(ref, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
-    path = os.path.join(model_dir, "config.json")
-    with open(path) as f:
-        cfg = json.load(f)
-    qc = {"quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.*.self_attn", "model.layers.*.mlp.router",
-                                                            "model.embed_tokens", "lm_head"]}
-    for target, extra in ((ref_dir, {}), (model_dir, {"quantization_config": qc})):
-        with open(os.path.join(target, "config.json"), "w") as f:
-            json.dump(dict(cfg, **extra), f, indent=2, sort_keys=True)
-            f.write("\n")
+    write_quantized_configs(model_dir, ref_dir, {
+        "quant_method": "mxfp4",
+        "modules_to_not_convert": ["model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens",
+                                   "lm_head"]})
     return data
 
 
@@ -1512,6 +1507,17 @@ def fp8_dequantize(q, scale_inv, block):
     return q.float() * s
 
 
+def write_quantized_configs(model_dir, ref_dir, quantization_config):
+    """model_dir's config.json as is into ref_dir (the dequantized reference) and with `quantization_config` added
+    into model_dir (the quantized checkpoint)."""
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = json.load(f)
+    for target, extra in ((ref_dir, {}), (model_dir, {"quantization_config": quantization_config})):
+        with open(os.path.join(target, "config.json"), "w") as f:
+            json.dump(dict(cfg, **extra), f, indent=2, sort_keys=True)
+            f.write("\n")
+
+
 def write_fp8_checkpoint(model_dir, ref_dir, block):
     """Turn the float32 checkpoint build_and_save wrote into model_dir into the FP8 one (is_fp8_weight tensors as
     float8_e4m3fn plus <prefix>.weight_scale_inv, the rest unchanged; quantization_config added to config.json) and
@@ -1535,13 +1541,7 @@ def write_fp8_checkpoint(model_dir, ref_dir, block):
     os.makedirs(ref_dir, exist_ok=True)
     save_safetensors(fp8, os.path.join(model_dir, "model.safetensors"), metadata={"format": "pt"})
     save_safetensors(ref, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
-    path = os.path.join(model_dir, "config.json")
-    with open(path) as f:
-        cfg = json.load(f)
-    for target, extra in ((ref_dir, {}), (model_dir, {"quantization_config": FP8_QUANTIZATION_CONFIG})):
-        with open(os.path.join(target, "config.json"), "w") as f:
-            json.dump(dict(cfg, **extra), f, indent=2, sort_keys=True)
-            f.write("\n")
+    write_quantized_configs(model_dir, ref_dir, FP8_QUANTIZATION_CONFIG)
     return data
 
 
@@ -1796,17 +1796,9 @@ def write_awq_checkpoint(model_dir, ref_dir, group):
     save_safetensors(out, os.path.join(model_dir, "model.safetensors"), metadata={"format": "pt"})
     os.makedirs(ref_dir, exist_ok=True)
     save_safetensors(ref, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
-    path = os.path.join(model_dir, "config.json")
-    with open(path) as f:
-        cfg = json.load(f)
-    with open(os.path.join(ref_dir, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2, sort_keys=True)
-        f.write("\n")
-    cfg["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": group, "zero_point": True,
-                                  "version": "gemm", "modules_to_not_convert": None}
-    with open(path, "w") as f:
-        json.dump(cfg, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_quantized_configs(model_dir, ref_dir, {"quant_method": "awq", "bits": 4, "group_size": group,
+                                                 "zero_point": True, "version": "gemm",
+                                                 "modules_to_not_convert": None})
     return data
 
 
@@ -1863,18 +1855,9 @@ def write_gptq_checkpoint(model_dir, ref_dir, group):
     save_safetensors(out, os.path.join(model_dir, "model.safetensors"), metadata={"format": "pt"})
     os.makedirs(ref_dir, exist_ok=True)
     save_safetensors(ref, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
-    path = os.path.join(model_dir, "config.json")
-    with open(path) as f:
-        cfg = json.load(f)
-    with open(os.path.join(ref_dir, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2, sort_keys=True)
-        f.write("\n")
-    cfg["quantization_config"] = {"quant_method": "gptq", "bits": 4, "group_size": group, "desc_act": False,
-                                  "sym": False, "checkpoint_format": "gptq", "damp_percent": 0.01,
-                                  "true_sequential": True}
-    with open(path, "w") as f:
-        json.dump(cfg, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_quantized_configs(model_dir, ref_dir, {"quant_method": "gptq", "bits": 4, "group_size": group,
+                                                 "desc_act": False, "sym": False, "checkpoint_format": "gptq",
+                                                 "damp_percent": 0.01, "true_sequential": True})
     return data
 
 

@@ -208,6 +208,39 @@ void lowerSharedPairs(llm::MoEExpertsOp x, Value in, Value weights, Value m,
   b.create(x.getLoc(), std::move(dn));
 }
 
+/// gpt-oss's extras on a gate/up launch `c` when `x` has them: template
+/// arguments BIAS, OAI and the bias type, arguments the gate_up bias (or
+/// null), the SwiGLU limit and alpha, and the entry's suffix (the limit and
+/// alpha as CUDA literals, hashed).
+void addGateUpExtras(Call &c, llm::MoEExpertsOp x, KernelBuilder &b) {
+  Value bias = x.getGateUpBias();
+  const bool oai = bool(x.getSwigluLimit());
+  if (!bias && !oai)
+    return;
+  const double limit = oai ? x.getSwigluLimit()->convertToDouble() : 0.0;
+  const double alpha = oai ? x.getSwigluAlpha()->convertToDouble() : 0.0;
+  Type bt = bias ? elementOf(bias) : Type(Float32Type::get(b.context()));
+  c.templateArgs.append({b.flag(bool(bias)), b.flag(oai), b.type(bt)});
+  c.args.push_back(bias ? b.operand(c, bias) : b.null(bt));
+  c.args.push_back(b.f(limit));
+  c.args.push_back(b.f(alpha));
+  c.entry +=
+      std::string(bias ? "_bias" + typeTag(bt) : "") +
+      (oai ? "_oai_" + hashTag(kernel::cudaFloatLiteral(float(limit)) + ", " +
+                               kernel::cudaFloatLiteral(float(alpha)))
+           : "");
+}
+
+/// gpt-oss's down bias on a down launch `c` when `x` has one.
+void addDownBias(Call &c, llm::MoEExpertsOp x, KernelBuilder &b) {
+  Value bias = x.getDownBias();
+  if (!bias)
+    return;
+  c.templateArgs.append({b.flag(true), b.type(elementOf(bias))});
+  c.args.push_back(b.operand(c, bias));
+  c.entry += "_bias" + typeTag(elementOf(bias));
+}
+
 /// The per-pair gate/up and down launches over quantized experts (moe.cuh's
 /// moe_gate_up_q and moe_down_q; `qfmt` its QFMT_*), up to pairMax tokens
 /// (0: every step size):
@@ -230,10 +263,6 @@ void lowerQuantizedPairs(llm::MoEExpertsOp x, Value in, Value weights, Value m,
   auto blockTag = [](llm::QuantWeightType q) {
     return llvm::formatv("b{0}x{1}", q.getBlock()[1], q.getBlock()[2]).str();
   };
-  Value guBias = x.getGateUpBias(), downBias = x.getDownBias();
-  const bool oai = bool(x.getSwigluLimit());
-  const double limit = oai ? x.getSwigluLimit()->convertToDouble() : 0.0;
-  const double alpha = oai ? x.getSwigluAlpha()->convertToDouble() : 0.0;
 
   Call up;
   up.callee = "moe_gate_up_q";
@@ -258,20 +287,7 @@ void lowerQuantizedPairs(llm::MoEExpertsOp x, Value in, Value weights, Value m,
   up.args.push_back(b.operand(up, x.getGateUp()));
   up.args.push_back(b.scalesOf(up, x.getGateUp()));
   up.args.push_back(b.operand(up, m, true));
-  if (guBias || oai) {
-    Type bt = guBias ? elementOf(guBias) : Type(Float32Type::get(b.context()));
-    up.templateArgs.push_back(b.flag(bool(guBias)));
-    up.templateArgs.push_back(b.flag(oai));
-    up.templateArgs.push_back(b.type(bt));
-    up.args.push_back(guBias ? b.operand(up, guBias) : b.null(bt));
-    up.args.push_back(b.f(limit));
-    up.args.push_back(b.f(alpha));
-    up.entry +=
-        std::string(guBias ? "_bias" + typeTag(bt) : "") +
-        (oai ? "_oai_" + hashTag(kernel::cudaFloatLiteral(float(limit)) + ", " +
-                                 kernel::cudaFloatLiteral(float(alpha)))
-             : "");
-  }
+  addGateUpExtras(up, x, b);
   up.grid = {int32_t(K), ceilDiv(I, 8), 1};
   up.block = 256;
   up.tokensPerBlock = 1;
@@ -302,12 +318,7 @@ void lowerQuantizedPairs(llm::MoEExpertsOp x, Value in, Value weights, Value m,
   dn.args.push_back(b.operand(dn, x.getDown()));
   dn.args.push_back(b.scalesOf(dn, x.getDown()));
   dn.args.push_back(b.operand(dn, x.getResult(), true));
-  if (downBias) {
-    dn.templateArgs.push_back(b.flag(true));
-    dn.templateArgs.push_back(b.type(elementOf(downBias)));
-    dn.args.push_back(b.operand(dn, downBias));
-    dn.entry += "_bias" + typeTag(elementOf(downBias));
-  }
+  addDownBias(dn, x, b);
   dn.grid = {1, ceilDiv(H, 8), 1};
   dn.block = 256;
   dn.tokensPerBlock = 1;
@@ -356,16 +367,8 @@ LogicalResult lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
   const std::string shape = llvm::formatv("e{0}_h{1}_i{2}_k{3}", E, H, I, K);
 
   const int64_t maxT = b.info().maxTokens;
-  // gpt-oss's biases and clamped SwiGLU join the epilogues of both paths.
-  Value guBias = x.getGateUpBias(), downBias = x.getDownBias();
-  const bool oai = bool(x.getSwigluLimit());
-  const double limit = oai ? x.getSwigluLimit()->convertToDouble() : 0.0;
-  const double alpha = oai ? x.getSwigluAlpha()->convertToDouble() : 0.0;
-  // The entry suffix of the extras (the limit and alpha as CUDA literals).
-  const std::string oaiTag =
-      oai ? "_oai_" + hashTag(kernel::cudaFloatLiteral(float(limit)) + ", " +
-                              kernel::cudaFloatLiteral(float(alpha)))
-          : "";
+  // gpt-oss's biases and clamped SwiGLU join the epilogues of both paths
+  // (addGateUpExtras, addDownBias).
   // Quantized experts group too when every scale block is whole k steps
   // of 32 (FP8's 128, MXFP4's 32).
   const bool quantGroups = quant && guQuant.getBlock()[2] % 32 == 0 &&
@@ -419,7 +422,7 @@ LogicalResult lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
     pairTag = "_pairs";
   }
 
-  const bool extras = guBias || oai;
+  const bool extras = x.getGateUpBias() || x.getSwigluLimit();
   if (quant) {
     lowerQuantizedPairs(x, in, weights, m, pairTag, qfmt, guQuant, quant,
                         pairMax, b);
@@ -443,17 +446,7 @@ LogicalResult lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
     up.args.push_back(b.operand(up, x.getExpertIds()));
     up.args.push_back(b.operand(up, x.getGateUp()));
     up.args.push_back(b.operand(up, m, true));
-    if (extras) {
-      Type bt =
-          guBias ? elementOf(guBias) : Type(Float32Type::get(b.context()));
-      up.templateArgs.push_back(b.flag(bool(guBias)));
-      up.templateArgs.push_back(b.flag(oai));
-      up.templateArgs.push_back(b.type(bt));
-      up.args.push_back(guBias ? b.operand(up, guBias) : b.null(bt));
-      up.args.push_back(b.f(limit));
-      up.args.push_back(b.f(alpha));
-      up.entry += std::string(guBias ? "_bias" + typeTag(bt) : "") + oaiTag;
-    }
+    addGateUpExtras(up, x, b);
     up.grid = {int32_t(K), ceilDiv(I, 8), 1};
     up.block = 256;
     up.tokensPerBlock = 1;
@@ -476,12 +469,7 @@ LogicalResult lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
     dn.args.push_back(b.operand(dn, x.getExpertIds()));
     dn.args.push_back(b.operand(dn, x.getDown()));
     dn.args.push_back(b.operand(dn, x.getResult(), true));
-    if (downBias) {
-      dn.templateArgs.push_back(b.flag(true));
-      dn.templateArgs.push_back(b.type(elementOf(downBias)));
-      dn.args.push_back(b.operand(dn, downBias));
-      dn.entry += "_bias" + typeTag(elementOf(downBias));
-    }
+    addDownBias(dn, x, b);
     dn.grid = {1, ceilDiv(H, 8), 1};
     dn.block = 256;
     dn.tokensPerBlock = 1;
@@ -571,14 +559,7 @@ LogicalResult lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
                  : "") +
           "_" + typeTag(xt) + "_act" + std::to_string(act) + pairTag,
       guArgs, in, x.getGateUp(), m, I);
-  if (extras) {
-    Type bt = guBias ? elementOf(guBias) : Type(Float32Type::get(b.context()));
-    gu.templateArgs.append({b.flag(bool(guBias)), b.flag(oai), b.type(bt)});
-    gu.args.push_back(guBias ? b.operand(gu, guBias) : b.null(bt));
-    gu.args.push_back(b.f(limit));
-    gu.args.push_back(b.f(alpha));
-    gu.entry += std::string(guBias ? "_bias" + typeTag(bt) : "") + oaiTag;
-  }
+  addGateUpExtras(gu, x, b);
   b.create(x.getLoc(), std::move(gu));
   SmallVector<Attribute> gdArgs = {b.i(E), b.i(H), b.i(I), b.i(K)};
   if (quant) {
@@ -596,11 +577,7 @@ LogicalResult lowerExperts(llm::MoEExpertsOp x, KernelBuilder &b,
                              : "") +
                       "_" + typeTag(xt),
                   gdArgs, m, x.getDown(), yp, H);
-  if (downBias) {
-    gd.templateArgs.append({b.flag(true), b.type(elementOf(downBias))});
-    gd.args.push_back(b.operand(gd, downBias));
-    gd.entry += "_bias" + typeTag(elementOf(downBias));
-  }
+  addDownBias(gd, x, b);
   b.create(x.getLoc(), std::move(gd));
 
   Call comb;

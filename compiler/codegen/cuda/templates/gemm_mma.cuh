@@ -223,6 +223,34 @@ mma_load_qtile(T (*tile)[LLMC_MMA_BK + LLMC_MMA_PAD], const unsigned char *w,
                    words[4 * h + 3]);
 }
 
+// The end of a block of scale columns in a dequantizing GEMM: acc[b] +=
+// part[b] * scale(b, n) for each accumulator's column n (of the warp's
+// tile at wn of the block's columns at n0), then part = 0. `scale(b, n)`
+// is the scale of weight matrix b's row n (called for n < N only).
+template <int NB, int N, typename Scale>
+__device__ __forceinline__ void mma_fold_scaled(float (&acc)[NB][2][4][4],
+                                                float (&part)[NB][2][4][4],
+                                                int n0, int wn, Scale scale) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int b = 0; b < NB; ++b)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int c = 0; c < 2; ++c) {
+        const int n = n0 + wn + j * 8 + (lane % 4) * 2 + c;
+        const float s = n < N ? scale(b, n) : 0.0f;
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            acc[b][i][j][2 * h + c] =
+                fmaf(part[b][i][j][2 * h + c], s, acc[b][i][j][2 * h + c]);
+            part[b][i][j][2 * h + c] = 0.0f;
+          }
+      }
+}
+
 // y = x W^T (+ bias) over a quantized W [N, K] (FMT codes, one TS scale
 // per BN x BK block: scales [ceil(N / BN), ceil(K / BK)]; ZP: zero points
 // per group, BN 1) on tensor cores: the tiles hold code - zero exactly, each
@@ -265,22 +293,9 @@ gemm_mma_q(int M, const T *x, const unsigned char *w, const TS *scales,
     mma_k_step<1>(xs[cur], ws[cur], part, wm, wn);
     if ((k0 + LLMC_MMA_BK) % BK == 0 || k0 + LLMC_MMA_BK == K) {
       const int kb = k0 / BK;
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int n = n0 + wn + j * 8 + (lane % 4) * 2 + e;
-          const float s =
-              n < N ? q_scale<FMT>(scales[size_t(n / BN) * SC + kb]) : 0.0f;
-#pragma unroll
-          for (int i = 0; i < 2; ++i)
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-              acc[0][i][j][2 * h + e] =
-                  fmaf(part[0][i][j][2 * h + e], s, acc[0][i][j][2 * h + e]);
-              part[0][i][j][2 * h + e] = 0.0f;
-            }
-        }
+      mma_fold_scaled<1, N>(acc, part, n0, wn, [&](int, int n) {
+        return q_scale<FMT>(scales[size_t(n / BN) * SC + kb]);
+      });
     }
     __syncthreads();
   }

@@ -181,6 +181,23 @@ __device__ __forceinline__ void moe_scale_input(int T, const TX *x,
   }
 }
 
+// Row n of pair p's intermediate from expert e's gate and up products:
+// round(act(round(g))) * round(u), or with BIAS (gpt-oss) gate_up_bias[e]
+// [2I] joining the rounded products, rounded again, and with OAI
+// oai_swiglu (prelude.cuh) instead of act(g) * u.
+template <int I, int ACT, typename TY, bool BIAS, bool OAI, typename TB>
+__device__ __forceinline__ float moe_gate_up_out(float gv, float uv, int e,
+                                                 int n, const TB *bias,
+                                                 float limit, float alpha) {
+  float gr = round_to<TY>(gv), ur = round_to<TY>(uv);
+  if (BIAS) {
+    gr = round_to<TY>(gr + to_f(bias[size_t(e) * 2 * I + n]));
+    ur = round_to<TY>(ur + to_f(bias[size_t(e) * 2 * I + I + n]));
+  }
+  return OAI ? oai_swiglu<TY>(gr, ur, limit, alpha)
+             : round_to<TY>(activate<ACT>(gr)) * ur;
+}
+
 // Gate and up of the chosen experts: block (p, r) with p = t * K + j runs
 // choice j of token t, e = ids[p]; warp w of the block computes row
 // n = r * WARPS + w of m[p] = round(act(round(gate_e . x))) * round(up_e . x),
@@ -207,16 +224,9 @@ __device__ __forceinline__ void moe_gate_up(int T, const TX *x,
   const TW *g = gate_up + (size_t(e) * 2 * I + n) * H;
   const float gv = warp_dot<H, VEC, TX, TW>(xr, g);
   const float uv = warp_dot<H, VEC, TX, TW>(xr, g + size_t(I) * H);
-  if (threadIdx.x % 32 != 0)
-    return;
-  float gr = round_to<TY>(gv), ur = round_to<TY>(uv);
-  if (BIAS) {
-    gr = round_to<TY>(gr + to_f(bias[size_t(e) * 2 * I + n]));
-    ur = round_to<TY>(ur + to_f(bias[size_t(e) * 2 * I + I + n]));
-  }
-  m[size_t(p) * I + n] =
-      from_f<TY>(OAI ? oai_swiglu<TY>(gr, ur, limit, alpha)
-                     : round_to<TY>(activate<ACT>(gr)) * ur);
+  if (threadIdx.x % 32 == 0)
+    m[size_t(p) * I + n] = from_f<TY>(
+        moe_gate_up_out<I, ACT, TY, BIAS, OAI>(gv, uv, e, n, bias, limit, alpha));
 }
 
 // The weighted sum of token t's chosen experts at row n of the output,
@@ -224,6 +234,26 @@ __device__ __forceinline__ void moe_gate_up(int T, const TX *x,
 // sum_j round_w(w[t, j] * round(down_e . m[t, j])) with down[e] [H, I], in
 // fp32 in choice order. BIAS (gpt-oss): down_bias[e] [H] joins the rounded
 // product, rounded again, before the weighting.
+template <int E, int H, int K, typename TR, typename TY, bool BIAS,
+          typename TB, typename Dot>
+__device__ __forceinline__ float moe_routed_sum(int t, int n,
+                                                const TR *weights,
+                                                const int *ids, const TB *bias,
+                                                Dot dot) {
+  float acc = 0.0f;
+  for (int j = 0; j < K; ++j) {
+    const int p = t * K + j;
+    const int e = ids[p];
+    if (e < 0 || e >= E)
+      continue;
+    float yv = round_to<TY>(dot(p, e));
+    if (BIAS)
+      yv = round_to<TY>(yv + to_f(bias[size_t(e) * H + n]));
+    acc += round_to<TR>(to_f(weights[p]) * yv);
+  }
+  return acc;
+}
+
 template <int E, int H, int I, int K, bool VEC, typename TM, typename TW,
           typename TR, typename TY, bool BIAS, typename TB>
 __device__ __forceinline__ float moe_routed_row(int t, int n, const TM *m,
@@ -231,20 +261,11 @@ __device__ __forceinline__ float moe_routed_row(int t, int n, const TM *m,
                                                 const int *ids,
                                                 const TW *down,
                                                 const TB *bias) {
-  float acc = 0.0f;
-  for (int j = 0; j < K; ++j) {
-    const int p = t * K + j;
-    const int e = ids[p];
-    if (e < 0 || e >= E)
-      continue;
-    const float d = warp_dot<I, VEC, TM, TW>(
-        m + size_t(p) * I, down + (size_t(e) * H + n) * I);
-    float yv = round_to<TY>(d);
-    if (BIAS)
-      yv = round_to<TY>(yv + to_f(bias[size_t(e) * H + n]));
-    acc += round_to<TR>(to_f(weights[p]) * yv);
-  }
-  return acc;
+  return moe_routed_sum<E, H, K, TR, TY, BIAS>(
+      t, n, weights, ids, bias, [&](int p, int e) {
+        return warp_dot<I, VEC, TM, TW>(m + size_t(p) * I,
+                                        down + (size_t(e) * H + n) * I);
+      });
 }
 
 // Down and the weighted sum: block (t, r), warp w computes row
@@ -397,16 +418,9 @@ moe_gate_up_q(int T, const TX *x, const int *ids, const unsigned char *gate_up,
       q_warp_dot<2 * I, H, FMT, BR, BC, TX, TS>(xr, gate_up, scales, e, n);
   const float uv = q_warp_dot<2 * I, H, FMT, BR, BC, TX, TS>(
       xr, gate_up, scales, e, I + n);
-  if (threadIdx.x % 32 != 0)
-    return;
-  float gr = round_to<TY>(gv), ur = round_to<TY>(uv);
-  if (BIAS) {
-    gr = round_to<TY>(gr + to_f(bias[size_t(e) * 2 * I + n]));
-    ur = round_to<TY>(ur + to_f(bias[size_t(e) * 2 * I + I + n]));
-  }
-  m[size_t(p) * I + n] =
-      from_f<TY>(OAI ? oai_swiglu<TY>(gr, ur, limit, alpha)
-                     : round_to<TY>(activate<ACT>(gr)) * ur);
+  if (threadIdx.x % 32 == 0)
+    m[size_t(p) * I + n] = from_f<TY>(
+        moe_gate_up_out<I, ACT, TY, BIAS, OAI>(gv, uv, e, n, bias, limit, alpha));
 }
 
 // moe_down over quantized down [E, H, I] (codes, scales; blocks of BR x
@@ -425,19 +439,11 @@ moe_down_q(int T, const TM *m, const TR *weights, const int *ids,
   const int n = blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32;
   if (t >= T || n >= H)
     return;
-  float acc = 0.0f;
-  for (int j = 0; j < K; ++j) {
-    const int p = t * K + j;
-    const int e = ids[p];
-    if (e < 0 || e >= E)
-      continue;
-    const float d = q_warp_dot<H, I, FMT, BR, BC, TM, TS>(
-        m + size_t(p) * I, down, scales, e, n);
-    float yv = round_to<TY>(d);
-    if (BIAS)
-      yv = round_to<TY>(yv + to_f(bias[size_t(e) * H + n]));
-    acc += round_to<TR>(to_f(weights[p]) * yv);
-  }
+  const float acc = moe_routed_sum<E, H, K, TR, TY, BIAS>(
+      t, n, weights, ids, bias, [&](int p, int e) {
+        return q_warp_dot<H, I, FMT, BR, BC, TM, TS>(m + size_t(p) * I, down,
+                                                     scales, e, n);
+      });
   if (threadIdx.x % 32 == 0)
     y[size_t(t) * H + n] = from_f<TY>(acc);
 }

@@ -155,27 +155,10 @@ moe_grouped_mma(const T *x, const int *seg, const int *tiles, const int *perm,
         mma_k_step<NB>(xs[cur], ws[cur], part, wm, wn);
         if ((k0 + LLMC_MMA_BK) % BC == 0 || k0 + LLMC_MMA_BK == KD) {
           const int kb = k0 / BC;
-#pragma unroll
-          for (int b = 0; b < NB; ++b)
-#pragma unroll
-            for (int j = 0; j < 4; ++j)
-#pragma unroll
-              for (int c = 0; c < 2; ++c) {
-                const int n = n0 + wn + j * 8 + (lane % 4) * 2 + c;
-                const float sc =
-                    n < N ? q_scale<(Q ? FMT : 0)>(
-                                scales[(size_t(e) * SR + (b * N + n) / BR) * SC +
-                                       kb])
-                          : 0.0f;
-#pragma unroll
-                for (int i = 0; i < 2; ++i)
-#pragma unroll
-                  for (int h = 0; h < 2; ++h) {
-                    acc[b][i][j][2 * h + c] = fmaf(part[b][i][j][2 * h + c],
-                                                   sc, acc[b][i][j][2 * h + c]);
-                    part[b][i][j][2 * h + c] = 0.0f;
-                  }
-              }
+          mma_fold_scaled<NB, N>(acc, part, n0, wn, [&](int b, int n) {
+            return q_scale<(Q ? FMT : 0)>(
+                scales[(size_t(e) * SR + (b * N + n) / BR) * SC + kb]);
+          });
         }
       } else {
         mma_k_step<NB>(xs[cur], ws[cur], acc, wm, wn);
