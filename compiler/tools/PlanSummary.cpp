@@ -166,9 +166,9 @@ void printPlanSummary(raw_ostream &os, const pl::Plan &plan, StringRef path,
   // KV cache bytes, with the runtime's own capacity rule; layers with the
   // same layout are listed once.
   // A latent cache (MLA) holds one row per token, a KV cache two.
+  // (FP8: with the f32 scale of every head.)
   auto perToken = [](const pl::KVCacheLayout &c) {
-    return runtime::kvCacheArrays(c) * uint64_t(c.kv_heads()) *
-           uint64_t(c.head_dim()) * runtime::dtypeSize(c.dtype());
+    return runtime::kvCacheArrays(c) * runtime::kvCacheRowBytes(c);
   };
   auto capacity = [&](const pl::KVCacheLayout &c) {
     return runtime::kvCacheCapacity(c, model.max_seq_len(),
@@ -196,7 +196,8 @@ void printPlanSummary(raw_ostream &os, const pl::Plan &plan, StringRef path,
     else
       os << "  " << group.second << " layer(s): K+V " << c.kv_heads()
          << " heads x " << c.head_dim() << " x "
-         << runtime::dtypeName(c.dtype());
+         << runtime::dtypeName(c.dtype())
+         << (runtime::kvCacheScaled(c) ? " + an f32 scale per head" : "");
     if (c.window())
       os << ", window " << c.window();
     os << ": " << perToken(c) << " bytes per token per layer, "

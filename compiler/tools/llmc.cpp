@@ -352,6 +352,17 @@ int compileMain(int argc, char **argv) {
                "w8: signed int8 values with one f32 scale per output row "
                "(max|w| / 127, round to nearest). Dense models only"),
       cl::value_desc("fp8-block|fp8-tensor|w4-g128|w8"), cl::cat(category));
+  cl::opt<std::string> kvDtype(
+      "kv-dtype",
+      cl::desc("KV cache element type: auto (default: the activation "
+               "dtype) or fp8_e4m3: float8_e4m3fn codes with one f32 scale "
+               "per token and KV head for keys and for values (max|x| / 448 "
+               "over the head, round to nearest even), about half the bytes "
+               "of a bf16 cache; attention reads code * scale in fp32. "
+               "Costs accuracy: each cached value moves by up to 1/16 of "
+               "itself (docs/PERF.md lists the measured logit error). Not "
+               "for MLA's latent cache"),
+      cl::value_desc("auto|fp8_e4m3"), cl::init("auto"), cl::cat(category));
   cl::opt<bool> report(
       "report",
       cl::desc("With --quantize and -o: after writing the plan, print each "
@@ -479,6 +490,16 @@ int compileMain(int argc, char **argv) {
     config->quantizeAtCompile = true;
   }
 
+  if (kvDtype == "fp8_e4m3") {
+    if (config->mla)
+      return fail("--kv-dtype fp8_e4m3: " + config->path +
+                  ": Multi-head Latent Attention's latent cache (" +
+                  config->modelType + ") is not stored in FP8 yet");
+    config->fp8KVCache = true;
+  } else if (kvDtype != "auto") {
+    return fail("--kv-dtype: unsupported KV cache dtype '" + kvDtype +
+                "' (supported: auto, fp8_e4m3)");
+  }
   if (report && !quantize.getNumOccurrences())
     return fail("--report measures --quantize: give a --quantize scheme");
   if (report && (randomWeights.getNumOccurrences() || output == "-" ||

@@ -295,6 +295,10 @@ struct ModelConfig {
   /// fp8 or int4 comes from `llmc compile --quantize`: the checkpoint is
   /// float and the plan writer quantizes it.
   bool quantizeAtCompile = false;
+  /// `llmc compile --kv-dtype fp8_e4m3`: the KV caches hold FP8 E4M3 codes
+  /// with per-token, per-head scales (!llm.kv_cache); false: the
+  /// activation dtype.
+  bool fp8KVCache = false;
 
   std::string ropeType;   // "default", "llama3", ...
   rope::Params rope;

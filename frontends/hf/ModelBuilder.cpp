@@ -339,7 +339,8 @@ private:
       return llm::LatentCacheType::get(&ctx, cfg.mla->kvLoraRank,
                                        cfg.mla->ropeDim, act);
     int64_t window = cfg.slidingLayers[layer] ? *cfg.slidingWindow : 0;
-    return llm::KVCacheType::get(&ctx, cfg.numKVHeads, cfg.headDim, act,
+    Type dtype = cfg.fp8KVCache ? Type(b.getType<Float8E4M3FNType>()) : act;
+    return llm::KVCacheType::get(&ctx, cfg.numKVHeads, cfg.headDim, dtype,
                                  window);
   }
 

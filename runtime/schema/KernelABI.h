@@ -12,7 +12,8 @@
 //
 // KV cache layout (plan.fbs, KVCacheLayout): keys [max_batch, capacity,
 // kv_heads, head_dim], values likewise; position p of slot s at row
-// s * capacity + p % capacity.
+// s * capacity + p % capacity. An F8E4M3 cache (format 1.8) adds f32 key
+// and value scales [max_batch, capacity, kv_heads]; other caches pass null.
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,12 +30,15 @@ struct LLMCKvArg {
   void *keys = nullptr;
   void *values = nullptr;
   int32_t capacity = 0; // rows per sequence
+  float *key_scales = nullptr;   // F8E4M3 caches only
+  float *value_scales = nullptr; // F8E4M3 caches only
 };
-static_assert(sizeof(LLMCKvArg) == 24 && alignof(LLMCKvArg) == 8);
+static_assert(sizeof(LLMCKvArg) == 40 && alignof(LLMCKvArg) == 8);
 
 /// The same struct as generated CUDA C++ declares it.
 inline constexpr const char *kKvArgDeclaration =
-    "struct llmc_kv { void *keys; void *values; int capacity; };";
+    "struct llmc_kv { void *keys; void *values; int capacity; "
+    "float *key_scales; float *value_scales; };";
 
 } // namespace llmc::runtime::cuda
 

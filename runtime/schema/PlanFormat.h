@@ -27,7 +27,7 @@ namespace llmc::runtime {
 /// accepts its own major version with a minor version up to its own (a
 /// newer minor may carry fields it would ignore).
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 7;
+inline constexpr uint16_t kFormatMinor = 8;
 
 /// Bytes 8..12 of every plan (after the u32 size prefix and root offset).
 inline constexpr char kFileIdentifier[] = "LLMP";
@@ -157,6 +157,20 @@ inline const char *dtypeName(llmc::plan::DType dtype) {
 /// Arrays of rows a cache holds: keys and values, or (MLA) one latent row.
 inline uint64_t kvCacheArrays(const llmc::plan::KVCacheLayout &layout) {
   return layout.latent_dim() > 0 ? 1 : 2;
+}
+
+/// Whether a cache's rows carry one f32 scale per token and KV head in each
+/// array (format 1.8: F8E4M3 keys and values).
+inline bool kvCacheScaled(const llmc::plan::KVCacheLayout &layout) {
+  return layout.dtype() == llmc::plan::DType::F8E4M3;
+}
+
+/// Bytes one token takes in one array of a cache, scales included. The
+/// caller guarantees no overflow (a verified plan).
+inline uint64_t kvCacheRowBytes(const llmc::plan::KVCacheLayout &layout) {
+  const uint64_t heads = uint64_t(layout.kv_heads());
+  return heads * uint64_t(layout.head_dim()) * dtypeSize(layout.dtype()) +
+         (kvCacheScaled(layout) ? heads * sizeof(float) : 0);
 }
 
 /// Rows of a KV cache per sequence (KVCacheLayout): a windowed layer keeps

@@ -214,8 +214,7 @@ llmc_status llmc_plan_get_info(const llmc_plan *plan,
           llmc::runtime::kvCacheArrays(*layout) *
           uint64_t(llmc::runtime::kvCacheCapacity(*layout, info.max_seq_len,
                                                   info.max_tokens)) *
-          uint64_t(layout->kv_heads()) * uint64_t(layout->head_dim()) *
-          llmc::runtime::dtypeSize(layout->dtype());
+          llmc::runtime::kvCacheRowBytes(*layout);
     *out_info = info;
     return Status::success();
   });

@@ -107,6 +107,8 @@ bool run(const std::string &symbol, const std::string &signature,
     void *keys;
     void *values;
     int capacity;
+    float *key_scales;
+    float *value_scales;
   };
   std::vector<int32_t> ints(signature.size());
   std::vector<void *> pointers(signature.size());
@@ -126,8 +128,10 @@ bool run(const std::string &symbol, const std::string &signature,
     default:
       kvs[i] = Kv{reinterpret_cast<void *>(params[j]),
                   reinterpret_cast<void *>(params[j + 1]),
-                  int(params[j + 2])};
-      j += 3;
+                  int(params[j + 2]),
+                  reinterpret_cast<float *>(params[j + 3]),
+                  reinterpret_cast<float *>(params[j + 4])};
+      j += 5;
       array.push_back(&kvs[i]);
       break;
     }

@@ -145,6 +145,9 @@ class Spec:
     # > 0 (qwen3-gptq-f32): every decoder-layer linear weight as a GPTQ checkpoint stores it (AutoGPTQ's "gptq"
     # format, desc_act false) in groups of this many input features (write_gptq_checkpoint).
     gptq_group_size: int = 0
+    # None, or (qwen3-kvfp8-f32, with compile_args --kv-dtype fp8_e4m3) the KV cache's quantization: the reference
+    # and the wide model attend over keys and values fake-quantized as llmc's FP8 cache stores them (kv_fp8_attention).
+    kv_fp8: str = None
 
 
 def ablate_config(**changes):
@@ -1661,6 +1664,53 @@ def int4_rows_reference(w):
     return torch.clamp(codes.float(), -8, 7) * scale
 
 
+def e4m3_per_head(x, per="head"):
+    """Keys or values [batch, kv_heads, seq, head_dim] as `llmc compile --kv-dtype fp8_e4m3` caches them: per token
+    and KV head ("head"; "token": one scale over all KV heads of a token), s = max|x| / 448 in float32 (1 if all 0),
+    code = float8_e4m3fn(x / s) (round to nearest even), value = float32(code) * s; back in x's dtype (the float64
+    wide model quantizes in float32 too)."""
+    f = x.float()
+    amax = f.abs().amax(dim=-1, keepdim=True) if per == "head" else f.abs().amax(dim=(1, 3), keepdim=True)
+    s = torch.where(amax > 0, amax / 448.0, torch.ones_like(amax))
+    return ((f / s).to(torch.float8_e4m3fn).float() * s).to(x.dtype)
+
+
+def kv_fp8_attention(variant="head"):
+    """An attention implementation: the family's eager attention over fake-quantized keys and values (cached ones
+    too: each token's row is quantized from its own values, as when it was written). variant: "head" (llmc's), "token"
+    (one scale per token) or "keys" (values left unquantized), for the ablations."""
+    name = "llmc_fp8_kv_" + variant
+
+    def attention(module, query, key, value, attention_mask, **kwargs):
+        eager = sys.modules[type(module).__module__].eager_attention_forward
+        per = "token" if variant == "token" else "head"
+        key = e4m3_per_head(key, per)
+        if variant != "keys":
+            value = e4m3_per_head(value, per)
+        return eager(module, query, key, value, attention_mask, **kwargs)
+
+    transformers.AttentionInterface.register(name, attention)
+    transformers.masking_utils.AttentionMaskInterface.register(name, transformers.masking_utils.eager_mask)
+    return name
+
+
+def with_kv_fp8(model, variant):
+    """model (eager attention) attending over an FP8 KV cache as `variant` (kv_fp8_attention) quantizes it."""
+    model.set_attn_implementation(kv_fp8_attention(variant))
+    return model
+
+
+def kv_variant(variant):
+    """An ablation: the reference with another KV quantization (None: none, the model dtype's cache)."""
+
+    def apply(model, cfg):
+        model = copy.deepcopy(model)
+        model.set_attn_implementation("eager")
+        return (with_kv_fp8(model, variant) if variant else model), cfg
+
+    return apply
+
+
 def requantized_weights(quantize):
     """The reference model with every quantized weight W replaced by quantize(W): another quantization of the same
     float32 weights, or (lambda w: w) the weights themselves."""
@@ -2382,6 +2432,23 @@ def specs():
                    "scale = max|W_row| / 127 (1 if all zero), code = round_half_even(W / scale); embedding, "
                    "lm_head and norms float32. The reference is WEIGHT-ONLY: the float32 model on W = "
                    "float32(code) * scale, all arithmetic float32")))
+    # The same float32 checkpoint compiled with --kv-dtype fp8_e4m3 (float32 only: the reference is the float32
+    # model attending over the fake-quantized cache).
+    f32_only.append(
+        ("qwen3-kvfp8-f32", Qwen3Config,
+         lambda: dict(qwen3_config(), hidden_size=128, intermediate_size=256, num_hidden_layers=2), 29, 2600, 0.45,
+         2.0, (),
+         [("KV cache not quantized (float32)", kv_variant(None), False),
+          ("one scale per token for all KV heads", kv_variant("token"), False),
+          ("values not quantized (keys only)", kv_variant("keys"), False),
+          ("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
+          EPS_ABLATION],
+         dict(kv_fp8="head", linked_checkpoint="qwen3-w4-f32", compile_args="--kv-dtype fp8_e4m3",
+              note="qwen3 float32 checkpoint (qwen3-w4-f32's, linked) compiled with --kv-dtype fp8_e4m3: every "
+                   "cached key and value head (per token and KV head, after RoPE and k_norm) stored as "
+                   "float8_e4m3fn codes q = (x / s) rounded to nearest even with one float32 scale s = max|x| / 448 "
+                   "over the head's 32 elements (1 if all zero). The reference is the float32 model attending "
+                   "(eager) over float32(q) * s, the current token's key and value included; weights float32")))
     # A compressed-tensors int4 checkpoint written by the library (float32 only: the reference is the float32 model
     # on transformers' decompression of it).
     f32_only.append(
@@ -2729,6 +2796,8 @@ def feature_effects(spec, model_dir, model, tokens, ref):
                 changed["text_config"] = {k: v for k, v in changed["text_config"].items()
                                           if spec.config["text_config"].get(k) != v}
             variant = load(model_dir, spec.dtype, changed, spec.model_class)
+            if spec.kv_fp8:
+                variant = with_kv_fp8(variant, spec.kv_fp8)
         effects.append((what, rel_diff(teacher_forced(variant, tokens), ref)))
     return effects
 
@@ -2788,6 +2857,8 @@ def make_one(spec, root):
                 fp8 = write_ct_checkpoint(tmp, ref_dir, spec.ct_group_size, spec.ct_bits, spec.ct_fp8, spec.ct_asym)
                 model_dir = ref_dir
             model = load(model_dir, spec.dtype, model_class=spec.model_class)
+            if spec.kv_fp8:
+                model = with_kv_fp8(model, spec.kv_fp8)
             model.golden_fp8 = fp8
             check_lm_head(spec, model_dir, model)
             vocab = model.config.get_text_config().vocab_size
@@ -2807,6 +2878,8 @@ def make_one(spec, root):
             # Noise of the reference itself: the same weights evaluated in a wider type.
             wide = load(model_dir, torch.float64 if spec.dtype == torch.float32 else torch.float32,
                         model_class=spec.model_class)
+            if spec.kv_fp8:
+                wide = with_kv_fp8(wide, spec.kv_fp8)
             slack = None
             if spec.dtype == torch.bfloat16 or spec.f32_routing_slack:
                 slack = routing_slack(model, wide, tokens, -7 if spec.dtype == torch.bfloat16 else -23)

@@ -28,7 +28,7 @@ llvm::Error err(const llvm::Twine &message) {
 const char *templateOf(llvm::StringRef callee) {
   return llvm::StringSwitch<const char *>(callee)
       .Cases({"embedding", "glu", "add", "softcap", "scale", "attn_temperature", "rope",
-              "kv_cache_write",
+              "kv_cache_write", "kv_cache_write_e4m3",
               "rope_kv_cache_write"},
              k_elementwise_cuh)
       .Cases({"rms_norm", "rms_norm_pair", "add_rms_norm"}, k_norm_cuh)
@@ -70,6 +70,8 @@ llvm::Expected<std::string> typeName(Type t) {
     return std::string("signed char");
   if (isa<Float8E8M0FNUType>(t)) // MXFP4 scales
     return std::string("unsigned char");
+  if (isa<Float8E4M3FNType>(t)) // an FP8 KV cache's elements
+    return std::string("llmc_e4m3");
   std::string s;
   llvm::raw_string_ostream(s) << t;
   return err("no CUDA type for " + s);

@@ -25,7 +25,8 @@ enum class StorageKind { Input, Weight, KVCache, Arena, Scratch };
 
 struct Storage {
   StorageKind kind = StorageKind::Arena;
-  /// f32, f16, bf16 or i32: the element type (a KV cache's dtype).
+  /// f32, f16, bf16 or i32: the element type (a KV cache's dtype, which
+  /// may also be f8E4M3FN).
   mlir::Type elementType;
   /// Input: 0 tokens, 1 positions, 2 slots; KVCache: the layer.
   unsigned index = 0;

@@ -558,7 +558,9 @@ def LLM_KVCacheWriteOp : LLM_Op<"kv_cache_write", [Pure,
     Token `t`'s key and value (`[T, nKV, d]` each) are stored at position
     `positions[t]` of sequence `slots[t]`; the result is the updated cache.
     With a windowed cache only the last `window` positions of each sequence
-    are kept. Lowering makes the update in place.
+    are kept. An f8E4M3FN cache stores each head's values as E4M3 codes
+    with one f32 scale (`!llm.kv_cache`). Lowering makes the update in
+    place.
 
     ```mlir
     %c1 = llm.kv_cache_write %k, %v into %c0 at %slots, %pos : tensor<?x8x64xbf16>, tensor<?x8x64xbf16>, !llm.kv_cache<kv_heads = 8, head_dim = 64, dtype = bf16>

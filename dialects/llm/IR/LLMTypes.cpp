@@ -24,8 +24,10 @@ LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "kv_heads must be positive, got " << kvHeads;
   if (headDim <= 0)
     return emitError() << "head_dim must be positive, got " << headDim;
-  if (!isa<FloatType>(dtype))
-    return emitError() << "dtype must be a float type, got " << dtype;
+  if (!dtype.isF32() && !dtype.isF16() && !dtype.isBF16() &&
+      !isa<Float8E4M3FNType>(dtype))
+    return emitError() << "dtype must be f32, f16, bf16 or f8E4M3FN, got "
+                       << dtype;
   if (window < 0)
     return emitError() << "window must be positive (or absent), got "
                        << window;

@@ -22,9 +22,17 @@ def LLM_KVCacheType : LLM_Type<"KVCache", "kv_cache"> {
     cache (`window = W`): it needs to hold `W` tokens per sequence, not the
     whole sequence, and the runtime allocates it that way.
 
+    `dtype` is f32, f16, bf16 or f8E4M3FN (`llmc compile --kv-dtype
+    fp8_e4m3`). An FP8 cache also keeps one f32 scale per token and KV head
+    for keys and for values: `llm.kv_cache_write` stores element x of a head
+    as the E4M3 code nearest to x / s (ties to even), s = max|x| / 448 over
+    the head's elements (1 when all are 0), and attention reads it back as
+    code * s in fp32.
+
     ```mlir
     !llm.kv_cache<kv_heads = 8, head_dim = 128, dtype = bf16>
     !llm.kv_cache<kv_heads = 8, head_dim = 128, dtype = bf16, window = 4096>
+    !llm.kv_cache<kv_heads = 8, head_dim = 128, dtype = f8E4M3FN>
     ```
 
     Other cache kinds (MLA's `!llm.latent_cache`, later linear attention's

@@ -4,7 +4,8 @@
 // RoPE, cos/sin in fp32). Fusion: rope(q), rope(k) (either order) and
 // kv_cache_write(rotated k, v) in a row become one rope_kv_cache_write
 // launch, which still stores the rotated keys to the arena, where no write
-// lands on what another part reads.
+// lands on what another part reads. An FP8 cache is written by a warp per
+// head (kv_cache_write_e4m3: the head's scale is its max|x| / 448).
 //
 //===----------------------------------------------------------------------===//
 
@@ -194,6 +195,25 @@ FailureOr<unsigned> kvCacheWrite(ArrayRef<Operation *> ops, unsigned first,
   const int64_t row = rowElems(w.getKey());
   Type kt = elementOf(w.getKey()), vt = elementOf(w.getValue()),
        ct = elementOf(w.getCache());
+  if (isa<Float8E4M3FNType>(ct)) {
+    // FP8: a warp per head computes its scale (4 heads per block).
+    auto cacheType = cast<llm::KVCacheType>(w.getCache().getType());
+    const int64_t kvHeads = cacheType.getKvHeads(), d = cacheType.getHeadDim();
+    Call c;
+    c.callee = "kv_cache_write_e4m3";
+    c.entry = llvm::formatv("kv_cache_write_e4m3_kv{0}_d{1}_{2}_{3}", kvHeads,
+                            d, typeTag(kt), typeTag(vt));
+    c.templateArgs = {b.i(kvHeads), b.i(d), b.type(kt), b.type(vt)};
+    for (Value v : SmallVector<Value>{w.getKey(), w.getValue(), w.getCache(),
+                                      w.getSlots(), w.getPositions()})
+      c.args.push_back(b.operand(c, v));
+    c.grid = {ceilDiv(2 * kvHeads, 4), 1, 1};
+    c.block = 128;
+    c.tokensPerBlock = 1;
+    c.tokenAxis = 1;
+    b.create(w.getLoc(), std::move(c));
+    return 1u;
+  }
   Call c;
   c.callee = "kv_cache_write";
   c.entry = llvm::formatv("kv_cache_write_r{0}_{1}_{2}_{3}", row, typeTag(kt),
@@ -220,6 +240,9 @@ FailureOr<unsigned> ropeKvCacheWrite(ArrayRef<Operation *> ops, unsigned first,
   // The fused kernel rotates from element 0, rounding in the activation
   // dtype.
   if (qOp.getOffset() || kOp.getOffset() || qOp.getFp32() || kOp.getFp32())
+    return 0u;
+  // An FP8 cache's scales need the whole head: kv_cache_write_e4m3.
+  if (isa<Float8E4M3FNType>(elementOf(w.getCache())))
     return 0u;
   Value key = w.getKey(), value = w.getValue();
   if (b.same(qOp.getResult(), key))

@@ -32,6 +32,8 @@ std::string typeTag(Type t) {
     return "bf16";
   if (t.isInteger(32))
     return "i32";
+  if (isa<Float8E4M3FNType>(t))
+    return "e4m3";
   return "x";
 }
 

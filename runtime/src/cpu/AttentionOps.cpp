@@ -52,19 +52,60 @@ void CpuBackend::rope(const P::Op &op, const P::Rope &p) {
   });
 }
 
+namespace {
+
+/// One head of an FP8 cache row: scale s = max|x| / 448 (1 when all are 0;
+/// NaNs do not count), codes e4m3(x / s). Returns s.
+float quantizeHead(const float *x, size_t n, uint8_t *codes) {
+  float amax = 0.0f;
+  for (size_t e = 0; e < n; ++e)
+    if (std::fabs(x[e]) > amax)
+      amax = std::fabs(x[e]);
+  const float s = amax > 0.0f ? amax / 448.0f : 1.0f;
+  for (size_t e = 0; e < n; ++e)
+    codes[e] = floatToF8e4m3(x[e] / s);
+  return s;
+}
+
+/// Element e of a cached head: its value in fp32 (FP8: code * scale).
+const float *headValues(const uint8_t *src, P::DType dtype, const float *scale,
+                        size_t n, float *tmp) {
+  if (dtype != P::DType::F8E4M3)
+    return asFloats(src, dtype, n, tmp);
+  for (size_t e = 0; e < n; ++e)
+    tmp[e] = f8e4m3ToFloat(src[e]) * *scale;
+  return tmp;
+}
+
+} // namespace
+
 void CpuBackend::kvCacheWrite(const P::Op &op, const P::KVCacheWrite &p) {
   const float *keys = load(*op.inputs()->Get(0));
   const float *values = load(*op.inputs()->Get(1));
   Cache &cache = caches_[p.layer()];
   size_t rowBytes = cache.rowElems * dtypeSize(cache.dtype);
+  const bool scaled = cache.dtype == P::DType::F8E4M3;
+  const size_t kvHeads = cache.kvHeads;
   for (int64_t i = 0; i < step_.numTokens; ++i) {
     // Position p of sequence s lives at row (s, p % capacity).
     size_t row = size_t(step_.slots[i]) * size_t(cache.capacity) +
                  size_t(step_.positions[i] % cache.capacity);
     uint8_t *dst = cache.data.data() + row * rowBytes;
-    narrow(keys + size_t(i) * cache.rowElems, cache.dtype, dst, cache.rowElems);
-    narrow(values + size_t(i) * cache.rowElems, cache.dtype,
-           dst + cache.valuesOffset, cache.rowElems);
+    const float *k = keys + size_t(i) * cache.rowElems;
+    const float *v = values + size_t(i) * cache.rowElems;
+    if (!scaled) {
+      narrow(k, cache.dtype, dst, cache.rowElems);
+      narrow(v, cache.dtype, dst + cache.valuesOffset, cache.rowElems);
+      continue;
+    }
+    const size_t headDim = cache.rowElems / kvHeads;
+    float *ks = cache.scales.data() + row * kvHeads;
+    float *vs = ks + cache.valueScalesOffset;
+    for (size_t h = 0; h < kvHeads; ++h) {
+      ks[h] = quantizeHead(k + h * headDim, headDim, dst + h * headDim);
+      vs[h] = quantizeHead(v + h * headDim, headDim,
+                           dst + cache.valuesOffset + h * headDim);
+    }
   }
 }
 
@@ -100,11 +141,19 @@ void CpuBackend::attention(const P::Op &op, const P::Attention &p) {
         return cache.data.data() +
                (r * cache.rowElems + kvHead * headDim) * elemSize;
       };
+      // An FP8 head's key scale (the value scale valueScalesOffset on).
+      auto scaleAt = [&](int64_t j) {
+        size_t r = base + size_t(j % cache.capacity);
+        return cache.scales.empty()
+                   ? nullptr
+                   : cache.scales.data() + r * cache.kvHeads + kvHead;
+      };
       const float *q = query + size_t(item) * headDim;
       float *scores = w.scores.data();
       float maxScore = -std::numeric_limits<float>::infinity();
       for (int64_t j = first; j <= position; ++j) {
-        const float *k = asFloats(rowAt(j), cache.dtype, headDim, w.a.data());
+        const float *k =
+            headValues(rowAt(j), cache.dtype, scaleAt(j), headDim, w.a.data());
         float s = dot(q, k, headDim) * scale;
         if (cap > 0)
           s = cap * std::tanh(s / cap);
@@ -122,8 +171,11 @@ void CpuBackend::attention(const P::Op &op, const P::Attention &p) {
       float *acc = w.b.data();
       std::fill(acc, acc + headDim, 0.0f);
       for (int64_t j = first; j <= position; ++j) {
-        const float *v = asFloats(rowAt(j) + cache.valuesOffset, cache.dtype,
-                                  headDim, w.a.data());
+        const float *scale = scaleAt(j);
+        const float *v =
+            headValues(rowAt(j) + cache.valuesOffset, cache.dtype,
+                       scale ? scale + cache.valueScalesOffset : nullptr,
+                       headDim, w.a.data());
         axpy(scores[j - first] / sum, v, acc, headDim);
       }
       narrow(acc, out.dtype(), row(out, i) + size_t(h) * headDim * outElemSize,

@@ -102,6 +102,7 @@ Status CpuBackend::create(const PlanFile &plan, const SessionShape &shape,
       cache.capacity =
           kvCacheCapacity(layout, shape.maxSeqLen, int64_t(maxTokens));
       cache.rowElems = size_t(layout.kv_heads()) * size_t(layout.head_dim());
+      cache.kvHeads = size_t(layout.kv_heads());
       cache.dtype = layout.dtype();
       uint64_t half, bytes;
       // A latent cache holds one array of rows, a KV cache keys and values.
@@ -123,6 +124,20 @@ Status CpuBackend::create(const PlanFile &plan, const SessionShape &shape,
                           " bytes)");
       }
       cache.valuesOffset = size_t(half);
+      if (kvCacheScaled(layout)) {
+        // Two scales per row and head: fits, as the codes did.
+        const size_t perArray = size_t(shape.maxBatch) *
+                                size_t(cache.capacity) *
+                                size_t(layout.kv_heads());
+        try {
+          cache.scales.assign(2 * perArray, 0.0f);
+        } catch (const std::bad_alloc &) {
+          return Status(LLMC_ERROR_OUT_OF_MEMORY,
+                        path + ": cannot allocate the KV cache scales of "
+                               "layer " + std::to_string(layer));
+        }
+        cache.valueScalesOffset = perArray;
+      }
       maxSpan = std::max<size_t>(maxSpan, size_t(cache.capacity));
       backend->caches_.push_back(std::move(cache));
     }

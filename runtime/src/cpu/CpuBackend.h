@@ -70,8 +70,13 @@ private:
     AlignedBuffer data;
     int64_t capacity = 0;
     size_t rowElems = 0; // kv_heads * head_dim
+    size_t kvHeads = 0;
     llmc::plan::DType dtype = llmc::plan::DType::F32;
     size_t valuesOffset = 0;
+    /// F8E4M3 caches: one f32 scale per row and KV head, keys' then
+    /// values' (at valueScalesOffset floats); empty otherwise.
+    std::vector<float> scales;
+    size_t valueScalesOffset = 0;
   };
   /// Per-thread scratch, sized at creation so that ops never allocate.
   struct Worker {

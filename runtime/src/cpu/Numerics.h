@@ -82,6 +82,26 @@ inline float f8e4m3ToFloat(uint8_t b) {
   return sign * std::ldexp(float(8 + m), e - 10);
 }
 
+/// The E4M3 code nearest to x (ties to the even code); beyond +-448
+/// saturated to +-448 (the "satfinite" conversion), NaN to 0x7F with x's
+/// sign. The generated kernels round the same way (prelude.cuh
+/// e4m3_from_f).
+inline uint8_t floatToF8e4m3(float x) {
+  const uint8_t sign = std::signbit(x) ? 0x80 : 0x00;
+  const float a = std::fabs(x);
+  if (std::isnan(a))
+    return sign | 0x7F;
+  if (a >= 448.0f)
+    return sign | 0x7E;
+  if (a < 0x1p-6f) // subnormal codes m * 2^-9 (m = 8 is 2^-6, code 8)
+    return sign | uint8_t(std::nearbyint(a * 0x1p9f));
+  // a = m * 2^(e - 3) with m in [8, 16] after rounding: a carry to 16 is
+  // the next binade's first code.
+  const int e = std::ilogb(a);
+  const float m = std::nearbyint(std::ldexp(a, 3 - e));
+  return sign | uint8_t(8 * e + 48 + int(m));
+}
+
 /// An OCP MX FP4 (E2M1) code in the low 4 bits of `b` as a float: 0, 0.5,
 /// 1, 1.5, 2, 3, 4, 6, the top bit the sign.
 inline float f4e2m1ToFloat(uint8_t b) {

@@ -261,15 +261,21 @@ Status CudaBackend::planMemory() {
       Layout::Cache cache;
       cache.capacity =
           kvCacheCapacity(layout, shape_.maxSeqLen, int64_t(maxTokens_));
-      uint64_t half = 0;
+      uint64_t half = 0, scales = 0;
+      cache.scaled = kvCacheScaled(layout);
       ok = checkedProduct({uint64_t(shape_.maxBatch), uint64_t(cache.capacity),
                            uint64_t(layout.kv_heads()),
                            uint64_t(layout.head_dim()),
                            dtypeSize(layout.dtype())},
                           half) &&
+           checkedProduct({uint64_t(shape_.maxBatch), uint64_t(cache.capacity),
+                           uint64_t(layout.kv_heads()), sizeof(float)},
+                          scales) &&
            placeRegion(half, end, cache.keys) &&
            placeRegion(kvCacheArrays(layout) == 2 ? half : 0, end,
-                       cache.values);
+                       cache.values) &&
+           placeRegion(cache.scaled ? scales : 0, end, cache.keyScales) &&
+           placeRegion(cache.scaled ? scales : 0, end, cache.valueScales);
       l.caches.push_back(cache);
     }
   }
@@ -378,6 +384,10 @@ LLMCKvArg CudaBackend::cache(uint32_t layer) const {
   arg.keys = reinterpret_cast<void *>(base_ + c.keys);
   arg.values = reinterpret_cast<void *>(base_ + c.values);
   arg.capacity = int32_t(c.capacity);
+  if (c.scaled) {
+    arg.key_scales = reinterpret_cast<float *>(base_ + c.keyScales);
+    arg.value_scales = reinterpret_cast<float *>(base_ + c.valueScales);
+  }
   return arg;
 }
 

@@ -80,7 +80,8 @@ public:
   CUdeviceptr weights() const { return base_ + layout_.weights; }
   CUdeviceptr arena() const { return base_ + layout_.arena; }
   CUdeviceptr scratch() const { return base_ + layout_.scratch; }
-  /// Keys, values and rows per sequence of layer `layer`'s KV cache.
+  /// Keys, values, rows per sequence and scales of layer `layer`'s KV
+  /// cache.
   LLMCKvArg cache(uint32_t layer) const;
   /// The device allocation's size in bytes.
   uint64_t deviceBytes() const { return layout_.total; }
@@ -94,6 +95,9 @@ private:
     uint64_t weights = 0, arena = 0, scratch = 0;
     struct Cache {
       uint64_t keys = 0, values = 0;
+      /// F8E4M3 caches: the f32 scales (plan.fbs, KVCacheLayout).
+      uint64_t keyScales = 0, valueScales = 0;
+      bool scaled = false;
       int64_t capacity = 0;
     };
     std::vector<Cache> caches;
@@ -113,7 +117,7 @@ private:
     uint32_t minTokens = 0, maxTokens = 0;
     /// Parameter values after num_tokens: a CUdeviceptr or an LLMCKvArg
     /// each, in a slot large and aligned enough for either.
-    using ArgSlot = std::array<uint64_t, 3>;
+    using ArgSlot = std::array<uint64_t, 5>;
     static_assert(sizeof(LLMCKvArg) <= sizeof(ArgSlot) &&
                   alignof(LLMCKvArg) <= alignof(ArgSlot));
     std::vector<ArgSlot> args;

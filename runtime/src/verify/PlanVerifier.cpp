@@ -204,9 +204,13 @@ Status PlanChecker::checkKVCaches() {
       return fail(what + "kv_heads " + std::to_string(c->kv_heads()) +
                   " and head_dim " + std::to_string(c->head_dim()) +
                   " must be positive");
-    if (!isFloat(c->dtype()))
+    // Format 1.8: FP8 keys and values with per-head scales.
+    if (!isFloat(c->dtype()) &&
+        !(c->dtype() == P::DType::F8E4M3 && c->latent_dim() == 0))
       return fail(what + "dtype is " + dtypeName(c->dtype()) +
-                  "; expected f32, f16 or bf16");
+                  (c->latent_dim() > 0
+                       ? "; expected f32, f16 or bf16 for a latent cache"
+                       : "; expected f32, f16, bf16 or f8e4m3"));
     if (c->window() < 0)
       return fail(what + "window " + std::to_string(c->window()) +
                   " is negative");

@@ -47,8 +47,14 @@ func.func private @f(!llm.kv_cache<kv_heads = 0, head_dim = 64, dtype = bf16>)
 
 // -----
 
-// expected-error @+1 {{dtype must be a float type, got 'i8'}}
+// expected-error @+1 {{dtype must be f32, f16, bf16 or f8E4M3FN, got 'i8'}}
 func.func private @f(!llm.kv_cache<kv_heads = 8, head_dim = 64, dtype = i8>)
+
+// -----
+
+// FP8 caches are E4M3 only.
+// expected-error @+1 {{dtype must be f32, f16, bf16 or f8E4M3FN, got 'f8E5M2'}}
+func.func private @f(!llm.kv_cache<kv_heads = 8, head_dim = 64, dtype = f8E5M2>)
 
 // -----
 

@@ -300,6 +300,53 @@ TEST_F(CudaBackendTest, CreatesTheDeviceState) {
   fake_.expectAllReleased();
 }
 
+// Format 1.8: an FP8 cache's codes take a byte each, and its key and value
+// scales (one f32 per row and KV head) get regions of their own, passed in
+// the kernel argument; other caches pass null scales (CreatesTheDeviceState).
+TEST_F(CudaBackendTest, PlacesTheScalesOfAnFp8Cache) {
+  TestPlan t = plan();
+  t.kvCaches[0].dtype = P::DType::F8E4M3;
+  auto retype = [](P::Operand &o) {
+    if (o.kind() == P::OperandKind::KVCache)
+      o = P::Operand(o.kind(), P::DType::F8E4M3, o.index(), o.offset(),
+                     o.row_elems());
+  };
+  for (auto *program : {&t.prefill, &t.decode})
+    for (auto &kernel : *program)
+      for (runtime::test::OpSpec &op : kernel) {
+        for (P::Operand &o : op.inputs)
+          retype(o);
+        for (P::Operand &o : op.outputs)
+          retype(o);
+      }
+  for (auto *launches : {&t.prefillLaunches, &t.decodeLaunches})
+    for (auto &kernel : *launches)
+      for (runtime::test::LaunchSpec &l : kernel)
+        for (P::Operand &o : l.args)
+          retype(o);
+  std::unique_ptr<CudaBackend> backend;
+  Status s = create(t, backend);
+  ASSERT_TRUE(s.ok()) << s.message();
+  LLMCKvArg cache = backend->cache(0);
+  // max_batch 2 x capacity 16 rows of 1 head x 4 codes; 2 x 16 scales.
+  const auto *keys = static_cast<const uint8_t *>(cache.keys);
+  const auto *values = static_cast<const uint8_t *>(cache.values);
+  const auto *keyScales = reinterpret_cast<const uint8_t *>(cache.key_scales);
+  const auto *valueScales =
+      reinterpret_cast<const uint8_t *>(cache.value_scales);
+  ASSERT_NE(cache.key_scales, nullptr);
+  ASSERT_NE(cache.value_scales, nullptr);
+  EXPECT_GE(values, keys + 2 * 16 * 4);
+  EXPECT_GE(keyScales, values + 2 * 16 * 4);
+  EXPECT_GE(valueScales, keyScales + 2 * 16 * sizeof(float));
+  // Inside the one allocation, which starts with the weights.
+  EXPECT_LE(uint64_t(uintptr_t(valueScales)) + 2 * 16 * sizeof(float),
+            backend->weights() + backend->deviceBytes());
+  EXPECT_EQ(uintptr_t(keyScales) % 256, 0u);
+  backend.reset();
+  fake_.expectAllReleased();
+}
+
 TEST_F(CudaBackendTest, PtxWhenNoCubinFitsTheDevice) {
   std::unique_ptr<CudaBackend> backend;
   Status s = create(plan({"sm_80"}), backend);
@@ -359,12 +406,12 @@ TEST_F(CudaBackendTest, LaunchesPrefillWithItsParameters) {
   EXPECT_EQ(embed.block[0], 128u);
   EXPECT_EQ(embed.block[1], 1u);
   EXPECT_EQ(embed.sharedBytes, 64u * 1024);
-  ASSERT_EQ(embed.numParams, 10);
+  ASSERT_EQ(embed.numParams, 12);
   EXPECT_EQ(embed.params[0], 3u); // T
   // Inputs: the step's tokens, positions and slots in device arrays.
   const int32_t *deviceTokens = hostView<int32_t>(embed.params[1]);
-  const int32_t *devicePositions = hostView<int32_t>(embed.params[8]);
-  const int32_t *deviceSlots = hostView<int32_t>(embed.params[9]);
+  const int32_t *devicePositions = hostView<int32_t>(embed.params[10]);
+  const int32_t *deviceSlots = hostView<int32_t>(embed.params[11]);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(deviceTokens[i], tokens[i]);
     EXPECT_EQ(devicePositions[i], positions[i]);
@@ -379,7 +426,10 @@ TEST_F(CudaBackendTest, LaunchesPrefillWithItsParameters) {
   EXPECT_EQ(embed.params[4], uint64_t(uintptr_t(cache.keys)));
   EXPECT_EQ(embed.params[5], uint64_t(uintptr_t(cache.values)));
   EXPECT_EQ(embed.params[6], 16u);
-  EXPECT_EQ(embed.params[7], backend->scratch() + 256);
+  // An f32 cache has no scales.
+  EXPECT_EQ(embed.params[7], 0u);
+  EXPECT_EQ(embed.params[8], 0u);
+  EXPECT_EQ(embed.params[9], backend->scratch() + 256);
 
   const LLMCFakeCudaLaunch &head = launches[1];
   EXPECT_STREQ(head.symbol, "head");
@@ -430,7 +480,7 @@ TEST_F(CudaBackendTest, DecodeIsCapturedOncePerBatchSize) {
   EXPECT_EQ(fake_.counts().captures, 1);
   EXPECT_EQ(fake_.counts().graphLaunches, 2);
   EXPECT_EQ(deviceTokens[0], 11);
-  EXPECT_EQ(hostView<int32_t>(launches[0].params[8])[0], 8);
+  EXPECT_EQ(hostView<int32_t>(launches[0].params[10])[0], 8);
   launches = launchesFrom(2);
   ASSERT_EQ(launches.size(), 2u);
   EXPECT_EQ(launches[0].params[0], 1u);

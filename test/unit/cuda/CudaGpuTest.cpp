@@ -36,7 +36,7 @@ using runtime::test::TinyLlama;
 /// KV cache row of (slots[t], positions[t]) gets t + i in its keys and
 /// -(t + i) in its values (kv_heads 1, head_dim 4, f32).
 constexpr const char *kSource = R"(
-struct llmc_kv { void *keys; void *values; int capacity; };
+struct llmc_kv { void *keys; void *values; int capacity; float *key_scales; float *value_scales; };
 extern "C" __global__ void smoke(int num_tokens, const int *tokens,
                                  const float *table, float *out,
                                  const int *positions, const int *slots,

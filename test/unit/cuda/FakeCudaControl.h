@@ -13,7 +13,9 @@
 //   "FAKEPTX <target> <symbol> <signature>"     loaded by cuModuleLoadDataEx
 //
 // where <signature> has one letter per kernel parameter: 'i' an int, 'p' a
-// pointer, 'k' an llmc_kv. cuLaunchKernel reads the parameters by it.
+// pointer, 'k' an llmc_kv (five parameters in a launch record: keys,
+// values, capacity, key_scales, value_scales). cuLaunchKernel reads the
+// parameters by it.
 //
 //===----------------------------------------------------------------------===//
 

@@ -562,10 +562,10 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned gridX,
   if (!m || !s)
     return CUDA_ERROR_INVALID_HANDLE;
   // The decoded parameters must fit the launch record (an llmc_kv takes
-  // three); real CUDA allows 32 KB of them.
+  // five); real CUDA allows 32 KB of them.
   size_t slots = 0;
   for (char kind : m->signature)
-    slots += kind == 'k' ? 3 : 1;
+    slots += kind == 'k' ? 5 : 1;
   if (!gridX || !gridY || !gridZ || !blockX || !blockY || !blockZ ||
       uint64_t(blockX) * blockY * blockZ > 1024 || !params || extra ||
       int(sharedBytes) > m->maxDynamicShared ||
@@ -599,12 +599,14 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned gridX,
       std::memcpy(out, p, 8);
       launch.numParams += 1;
       break;
-    case 'k': { // struct llmc_kv { void *keys; void *values; int capacity; }
+    case 'k': { // struct llmc_kv { void *keys; void *values; int capacity;
+                //                  float *key_scales; float *value_scales; }
       int32_t capacity;
       std::memcpy(out, p, 16);
       std::memcpy(&capacity, static_cast<const char *>(p) + 16, 4);
       out[2] = uint64_t(int64_t(capacity));
-      launch.numParams += 3;
+      std::memcpy(out + 3, static_cast<const char *>(p) + 24, 16);
+      launch.numParams += 5;
       break;
     }
     default:

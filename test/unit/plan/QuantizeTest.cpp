@@ -4,8 +4,8 @@
 // the f16 rounding and int4 group quantizer of --quantize w4-g128:
 // every code round-trips, ties go to the even code, overflow saturates, and
 // every dequantized weight is within half a quantization step of the
-// original (the quantization issue's bound), the runtime's decoder agreeing
-// with the compiler's values.
+// original (the quantization issue's bound), the runtime's decoder and
+// rounding (FP8 KV caches) agreeing with the compiler's.
 //
 //===----------------------------------------------------------------------===//
 
@@ -50,6 +50,33 @@ TEST(Quantize, TiesGoToTheEvenCodeAndOverflowSaturates) {
   EXPECT_EQ(e4m3Round(460.0f), 0x7e);
   EXPECT_EQ(e4m3Round(-1e30f), 0xfe);
   EXPECT_EQ(e4m3Round(INFINITY), 0x7e);
+}
+
+// The runtime's arithmetic rounding (FP8 KV caches: cpu/Numerics.h, and
+// prelude.cuh's e4m3_from_f, the same steps) against the compiler's
+// table search: every code, every midpoint between neighbours and just
+// either side of it, and random values over the whole range and beyond.
+TEST(Quantize, RuntimeRoundingMatchesTheCompilers) {
+  std::vector<float> xs;
+  for (int c = 0; c < 0x7e; ++c) {
+    const float lo = e4m3Value(uint8_t(c)), hi = e4m3Value(uint8_t(c + 1));
+    const float mid = lo + (hi - lo) / 2; // exact: a step is a power of 2
+    for (float x : {lo, mid, std::nextafter(mid, 0.0f),
+                    std::nextafter(mid, 1000.0f)})
+      xs.insert(xs.end(), {x, -x});
+  }
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> exponent(-14.0f, 10.0f);
+  for (int i = 0; i < 200000; ++i) {
+    const float x = std::exp2(exponent(rng));
+    xs.insert(xs.end(), {x, -x});
+  }
+  xs.insert(xs.end(), {0.0f, -0.0f, 448.0f, 463.9f, 464.0f, 1e30f,
+                       INFINITY, -INFINITY});
+  for (float x : xs)
+    ASSERT_EQ(runtime::cpu::floatToF8e4m3(x), e4m3Round(x)) << x;
+  EXPECT_EQ(runtime::cpu::floatToF8e4m3(NAN), 0x7f);
+  EXPECT_EQ(runtime::cpu::floatToF8e4m3(-NAN), 0xff);
 }
 
 /// The distance between the E4M3 values around |x| (x in range).

@@ -285,6 +285,17 @@ TEST_F(PlanFileTest, InconsistentPlansAreRejected) {
        "memory.max_tokens 0"},
       {"max_seq_len", [](TestPlan &t) { t.maxSeqLen = 0; },
        "model.max_seq_len 0"},
+      {"KV cache dtype",
+       [](TestPlan &t) { t.kvCaches[0].dtype = P::DType::I8; },
+       "KV cache 0: dtype is i8; expected f32, f16, bf16 or f8e4m3"},
+      // Format 1.8's FP8 caches are key/value ones: a latent row has no
+      // scales.
+      {"FP8 latent cache",
+       [](TestPlan &t) {
+         t.kvCaches[0] = {1, 6, P::DType::F8E4M3, 0, 4};
+       },
+       "KV cache 0: dtype is f8e4m3; expected f32, f16 or bf16 for a latent "
+       "cache"},
       {"activation dtype", [](TestPlan &t) { t.dtype = P::DType::I32; },
        "model.dtype is i32"},
       {"weight dtype",

@@ -259,7 +259,7 @@ TEST_F(SessionTest, PlanInfo) {
   uint32_t major = 0, minor = 9;
   llmc_plan_format_version(&major, &minor);
   EXPECT_EQ(major, 1u);
-  EXPECT_EQ(minor, 7u);
+  EXPECT_EQ(minor, 8u);
   EXPECT_STREQ(llmc_status_string(LLMC_ERROR_INVALID_PLAN), "invalid plan");
   EXPECT_STREQ(llmc_status_string(LLMC_OK), "ok");
 }

@@ -203,7 +203,8 @@ std::vector<uint8_t> TestPlan::flatbuffer(
   std::vector<flatbuffers::Offset<P::KVCacheLayout>> layouts;
   for (const KVCacheSpec &c : kvCaches)
     layouts.push_back(
-        P::CreateKVCacheLayout(fbb, c.kvHeads, c.headDim, c.dtype, c.window));
+        P::CreateKVCacheLayout(fbb, c.kvHeads, c.headDim, c.dtype, c.window,
+                               c.latentDim));
   auto model = has("model")
                    ? P::CreateModelDirect(
                          fbb, has("model.model_type") ? modelType.c_str()

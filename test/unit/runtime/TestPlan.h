@@ -51,6 +51,7 @@ struct KVCacheSpec {
   int64_t kvHeads = 1, headDim = 4;
   P::DType dtype = P::DType::F32;
   int64_t window = 0;
+  int64_t latentDim = 0; // > 0: an MLA latent cache
 };
 
 /// One Launch of a kernel (format 1.1).

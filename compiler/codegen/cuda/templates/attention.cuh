@@ -16,6 +16,10 @@
 //    maxima, sums and outputs go to scratch and are merged by the second
 //    kernel.
 //
+// An FP8 cache (TC llmc_e4m3) holds codes and one scale per token and KV
+// head: a cached element is to_f(code) * scale, rounded once in fp32 as
+// the CPU reference widens it (other caches: times 1, exact).
+//
 // With SINKS, head h's softmax has one more logit, sinks[h], with no value
 // (gpt-oss): folded in once per row, after the keys (prefill) or when the
 // splits are merged (decode).
@@ -77,9 +81,11 @@ __device__ __forceinline__ void attn_prefill(int T, const TQ *q, llmc_kv kv,
                                              float scale, float cap) {
   constexpr int WARPS = 4, QPW = QT / WARPS, DPL = (D + 31) / 32;
   constexpr int ROW = KV_HEADS * D;
+  constexpr bool SCALED = llmc_scaled_kv<TC>::value;
   static_assert(QT % WARPS == 0, "whole queries per warp");
   __shared__ TC ks[KT][D];
   __shared__ TC vs[KT][D];
+  __shared__ float kss[SCALED ? KT : 1], vss[SCALED ? KT : 1];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int h = blockIdx.x, kvh = h / (HEADS / KV_HEADS);
   const int t0 = blockIdx.y * QT;
@@ -119,16 +125,27 @@ __device__ __forceinline__ void attn_prefill(int T, const TQ *q, llmc_kv kv,
         vs[jj][d] = vbase[r];
       }
     }
+    if (SCALED)
+      for (int jj = threadIdx.x; jj < KT; jj += blockDim.x) {
+        const int j = j0 + jj;
+        if (j <= hi) {
+          const size_t r = (seq_row + j % kv.capacity) * KV_HEADS + kvh;
+          kss[jj] = kv.key_scales[r];
+          vss[jj] = kv.value_scales[r];
+        }
+      }
     __syncthreads();
     const int jn = min(KT, hi - j0 + 1);
     for (int jj = 0; jj < jn; ++jj) {
       const int j = j0 + jj;
+      const float ksc = SCALED ? kss[jj] : 1.0f;
+      const float vsc = SCALED ? vss[jj] : 1.0f;
       float kf[DPL], vf[DPL];
 #pragma unroll
       for (int d = 0; d < DPL; ++d) {
         const int e = lane + 32 * d;
-        kf[d] = e < D ? to_f(ks[jj][e]) : 0.0f;
-        vf[d] = e < D ? to_f(vs[jj][e]) : 0.0f;
+        kf[d] = e < D ? to_f(ks[jj][e]) * ksc : 0.0f;
+        vf[d] = e < D ? to_f(vs[jj][e]) * vsc : 0.0f;
       }
 #pragma unroll
       for (int i = 0; i < QPW; ++i) {
@@ -178,6 +195,7 @@ __device__ __forceinline__ void attn_decode_split(int T, const TQ *q,
   static_assert((HEADS / KV_HEADS) % GP == 0,
                 "a block's heads must share one KV head");
   constexpr int WARPS = 4, DPL = (D + 31) / 32, ROW = KV_HEADS * D;
+  constexpr bool SCALED = llmc_scaled_kv<TC>::value;
   __shared__ float wm[WARPS][GP], wl[WARPS][GP];
   __shared__ float wacc[WARPS][GP][D];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -207,13 +225,16 @@ __device__ __forceinline__ void attn_decode_split(int T, const TQ *q,
     }
   }
   for (int j = j0 + warp; j < j1; j += WARPS) {
-    const size_t r = (seq_row + j % kv.capacity) * ROW + size_t(kvh) * D;
+    const size_t row = seq_row + j % kv.capacity;
+    const size_t r = row * ROW + size_t(kvh) * D;
+    const float ksc = SCALED ? kv.key_scales[row * KV_HEADS + kvh] : 1.0f;
+    const float vsc = SCALED ? kv.value_scales[row * KV_HEADS + kvh] : 1.0f;
     float kf[DPL], vf[DPL];
 #pragma unroll
     for (int d = 0; d < DPL; ++d) {
       const int e = lane + 32 * d;
-      kf[d] = e < D ? to_f(kbase[r + e]) : 0.0f;
-      vf[d] = e < D ? to_f(vbase[r + e]) : 0.0f;
+      kf[d] = e < D ? to_f(kbase[r + e]) * ksc : 0.0f;
+      vf[d] = e < D ? to_f(vbase[r + e]) * vsc : 0.0f;
     }
 #pragma unroll
     for (int g = 0; g < GP; ++g) {

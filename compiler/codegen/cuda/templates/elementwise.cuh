@@ -193,3 +193,48 @@ __device__ __forceinline__ void kv_cache_write(const TK *keys,
   static_cast<TC *>(cache.values)[row * ROW + i] =
       from_f<TC>(to_f(values[size_t(t) * ROW + i]));
 }
+
+// kv_cache_write for an FP8 cache: one warp per (token, KV head, keys or
+// values): the head's D elements (the activation rounded to its type) are
+// scaled by s = max|x| / 448 (1 when all are 0), rounded to E4M3 codes
+// (e4m3_from_f) and stored with s beside the row. Blocks of 4 warps over
+// the 2 * KV_HEADS heads of a token (keys first), tokens on the y axis.
+template <int KV_HEADS, int D, typename TK, typename TV>
+__device__ __forceinline__ void kv_cache_write_e4m3(const TK *keys,
+                                                    const TV *values,
+                                                    llmc_kv cache,
+                                                    const int *slots,
+                                                    const int *positions) {
+  constexpr int DPL = (D + 31) / 32;
+  const int lane = threadIdx.x % 32;
+  const int t = blockIdx.y;
+  const int w = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+  if (w >= 2 * KV_HEADS)
+    return; // a whole warp
+  const bool is_key = w < KV_HEADS;
+  const int h = is_key ? w : w - KV_HEADS;
+  const size_t head = (size_t(slots[t]) * cache.capacity +
+                       positions[t] % cache.capacity) * KV_HEADS + h;
+  float x[DPL];
+  float amax = 0.0f;
+#pragma unroll
+  for (int d = 0; d < DPL; ++d) {
+    const int e = lane + 32 * d;
+    const size_t src = (size_t(t) * KV_HEADS + h) * D + e;
+    x[d] = e < D ? (is_key ? to_f(keys[src]) : to_f(values[src])) : 0.0f;
+    amax = fmaxf(amax, fabsf(x[d]));
+  }
+  amax = warp_max(amax);
+  const float s = amax > 0.0f ? amax / 448.0f : 1.0f;
+  unsigned char *codes =
+      static_cast<unsigned char *>(is_key ? cache.keys : cache.values) +
+      head * D;
+#pragma unroll
+  for (int d = 0; d < DPL; ++d) {
+    const int e = lane + 32 * d;
+    if (e < D)
+      codes[e] = (unsigned char)e4m3_from_f(x[d] / s);
+  }
+  if (lane == 0)
+    (is_key ? cache.key_scales : cache.value_scales)[head] = s;
+}

@@ -8,9 +8,14 @@
 typedef __nv_bfloat16 bf16;
 typedef __half f16;
 
-// A KVCache operand (runtime/src/cuda/KernelABI.h): keys and values of one
-// layer, [max_batch, capacity, kv_heads, head_dim] each.
-struct llmc_kv { void *keys; void *values; int capacity; };
+// A KVCache operand (runtime/schema/KernelABI.h): keys and values of one
+// layer, [max_batch, capacity, kv_heads, head_dim] each; for an FP8 cache
+// also their f32 scales, [max_batch, capacity, kv_heads] each (else null).
+struct llmc_kv { void *keys; void *values; int capacity; float *key_scales; float *value_scales; };
+
+// An FP8 E4M3 element of a KV cache (its code; the scale is kept beside
+// the row, llmc_kv).
+struct llmc_e4m3 { unsigned char bits; };
 
 // The type a computation rounds to: T, or float when FP32 (a RoPE computed
 // in fp32 and rounded once).
@@ -155,6 +160,31 @@ __device__ __forceinline__ float e4m3_to_f(unsigned b) {
     v = __uint_as_float(((e + 120u) << 23) | (m << 20));
   return (b & 0x80u) ? -v : v;
 }
+
+__device__ __forceinline__ float to_f(llmc_e4m3 x) { return e4m3_to_f(x.bits); }
+
+// The E4M3 code nearest to x (ties to the even code), beyond +-448
+// saturated to +-448, NaN to 0x7F with x's sign: as the CPU reference
+// rounds (cpu/Numerics.h floatToF8e4m3).
+__device__ __forceinline__ unsigned e4m3_from_f(float x) {
+  const unsigned sign = (__float_as_uint(x) >> 24) & 0x80u;
+  const float a = fabsf(x);
+  if (!(a == a))
+    return sign | 0x7fu;
+  if (a >= 448.0f)
+    return sign | 0x7eu;
+  if (a < 0x1p-6f) // subnormal codes m * 2^-9 (m = 8 is 2^-6, code 8)
+    return sign | unsigned(rintf(a * 0x1p9f));
+  // a = m * 2^(e - 3), m in [8, 16] after rounding: a carry to 16 is the
+  // next binade's first code.
+  const int e = int((__float_as_uint(a) >> 23) & 0xffu) - 127;
+  const float m = rintf(a * __uint_as_float(unsigned(130 - e) << 23));
+  return sign | unsigned(8 * e + 48 + int(m));
+}
+
+// Whether a KV cache of element type T keeps per-head scales (FP8).
+template <typename T> struct llmc_scaled_kv { static constexpr bool value = false; };
+template <> struct llmc_scaled_kv<llmc_e4m3> { static constexpr bool value = true; };
 
 // An OCP MX FP4 (E2M1) code (the low 4 bits of c) as a float: 0, 0.5, 1,
 // 1.5, 2, 3, 4, 6, bit 3 the sign; exact, as cpu/Numerics.h decodes it.
