@@ -459,9 +459,13 @@ private:
                                     n.getEps().convertToDouble())
                    .Union();
     } else if (auto l = dyn_cast<llm::LinearOp>(op)) {
+      static_assert(llm::kFp8ActivationGroup ==
+                        runtime::kFp8ActivationGroup,
+                    "one activation group width in the IR and the plan");
       kind = pl::OpParams::Linear;
       params = pl::CreateLinear(fbb, shape(l.getWeight())[1],
-                                shape(l.getWeight())[0], bool(l.getBias()))
+                                shape(l.getWeight())[0], bool(l.getBias()),
+                                l.getFp8Activations())
                    .Union();
     } else if (auto g = dyn_cast<llm::GatedLinearOp>(op)) {
       kind = pl::OpParams::GatedLinear;

@@ -18,6 +18,7 @@
 #include "compiler/tools/Version.h"
 #include "dialects/kernel/IR/KernelOps.h"
 #include "dialects/llm/IR/LLMDialect.h"
+#include "dialects/llm/IR/LLMOps.h"
 #include "frontends/hf/HFConfig.h"
 #include "compiler/plan/Quantize.h"
 #include "frontends/hf/ModelBuilder.h"
@@ -363,6 +364,17 @@ int compileMain(int argc, char **argv) {
                "itself (docs/PERF.md lists the measured logit error). Not "
                "for MLA's latent cache"),
       cl::value_desc("auto|fp8_e4m3"), cl::init("auto"), cl::cat(category));
+  cl::opt<bool> fp8Activations(
+      "fp8-activations",
+      cl::desc("FP8-block weights (an fp8 checkpoint or --quantize "
+               "fp8-block): quantize each linear's input too, per token and "
+               "128 input features (max|x| / 448, round to nearest even), and "
+               "multiply e4m3 by e4m3 on FP8 tensor cores (sm_89 and newer "
+               "targets), as DeepSeek-V3 runs its linears (the checkpoint's "
+               "activation_scheme \"dynamic\"). Default: activations stay in "
+               "the model dtype and only the weights are FP8. Routed experts "
+               "keep 16-bit activations"),
+      cl::cat(category));
   cl::opt<bool> report(
       "report",
       cl::desc("With --quantize and -o: after writing the plan, print each "
@@ -500,6 +512,22 @@ int compileMain(int argc, char **argv) {
     return fail("--kv-dtype: unsupported KV cache dtype '" + kvDtype +
                 "' (supported: auto, fp8_e4m3)");
   }
+  if (fp8Activations) {
+    if (!config->fp8 ||
+        config->fp8->cols != llmc::llm::kFp8ActivationGroup)
+      return fail(
+          "--fp8-activations: " + config->path +
+          (!config->fp8 ? " has no FP8-block weights (an fp8 checkpoint or "
+                          "--quantize fp8-block)"
+           : config->fp8->cols == std::numeric_limits<int64_t>::max()
+               ? ": its FP8 weights have one scale per row or per weight; "
+                 "activation groups need blocks of 128 input features"
+               : ": its FP8 weights' blocks are " +
+                     std::to_string(config->fp8->cols) +
+                     " input features wide; activation groups need blocks "
+                     "of 128"));
+    config->fp8Activations = true;
+  }
   if (report && !quantize.getNumOccurrences())
     return fail("--report measures --quantize: give a --quantize scheme");
   if (report && (randomWeights.getNumOccurrences() || output == "-" ||
@@ -517,10 +545,14 @@ int compileMain(int argc, char **argv) {
   for (const std::string &t : targetList) {
     if (t == "cpu")
       continue;
-    if (auto parsed = llmc::codegen::cuda::parseTarget(t); !parsed)
+    auto parsed = llmc::codegen::cuda::parseTarget(t);
+    if (!parsed)
       return fail("--target: " + toString(parsed.takeError()));
     if (std::count(targetList.begin(), targetList.end(), t) > 1)
       return fail("--target: '" + t + "' given twice");
+    if (fp8Activations && parsed->major * 10 + parsed->minor < 89)
+      return fail("--fp8-activations multiplies on FP8 tensor cores, which " +
+                  t + " does not have (sm_89 and newer do)");
   }
   llmc::plan_writer::PlanOptions planOptions;
   planOptions.targets = targetList;
@@ -613,9 +645,12 @@ int compileMain(int argc, char **argv) {
     planOptions.notes.push_back(
         "quantization_config (compressed-tensors, float-quantized): decoder "
         "linear weights kept as float8_e4m3fn " +
-        layout + ", dequantized exactly; activations stay " +
-        llmc::hf::dtypeName(config->dtype).str() +
-        " (a W8A8 checkpoint's kernels also quantize them to FP8 per token)");
+        layout + ", dequantized exactly; " +
+        (config->fp8Activations
+             ? std::string("activations quantized too (--fp8-activations)")
+             : "activations stay " + llmc::hf::dtypeName(config->dtype).str() +
+                   " (a W8A8 checkpoint's kernels also quantize them to FP8 "
+                   "per token)"));
   } else if (config->fp8) {
     planOptions.notes.push_back(
         std::string("quantization_config (quant_method \"fp8\"): decoder "
@@ -629,11 +664,14 @@ int compileMain(int argc, char **argv) {
         " kept as float8_e4m3fn in " +
         std::to_string(config->fp8->rows) + " x " +
         std::to_string(config->fp8->cols) +
-        " blocks with f32 scales, dequantized exactly; activations stay " +
-        llmc::hf::dtypeName(config->dtype).str() +
-        " (transformers' FP8 kernels also quantize them, per token and "
-        "block of " +
-        std::to_string(config->fp8->cols) + ")");
+        " blocks with f32 scales, dequantized exactly; " +
+        (config->fp8Activations
+             ? std::string("activations quantized too (--fp8-activations)")
+             : "activations stay " + llmc::hf::dtypeName(config->dtype).str() +
+                   " (transformers' FP8 kernels also quantize them, per "
+                   "token and block of " +
+                   std::to_string(config->fp8->cols) +
+                   "; --fp8-activations does too)"));
   } else if (config->intWeights) {
     const bool perRow =
         config->intWeights->group == std::numeric_limits<int64_t>::max();
@@ -669,6 +707,20 @@ int compileMain(int argc, char **argv) {
         "\") ignored: no checkpoint is read, the model compiles in " +
         llmc::hf::dtypeName(config->dtype).str());
   }
+  if (config->fp8Activations)
+    planOptions.notes.push_back(
+        "--fp8-activations: the FP8 linears' inputs quantized to "
+        "float8_e4m3fn per token and 128 input features (max|x| / 448, "
+        "round to nearest even) and multiplied on FP8 tensor cores" +
+        std::string(config->moe ? "; routed experts keep " +
+                                      llmc::hf::dtypeName(config->dtype).str() +
+                                      " activations"
+                                : ""));
+  if (config->fp8KVCache)
+    planOptions.notes.push_back(
+        "--kv-dtype fp8_e4m3: keys and values cached as float8_e4m3fn with "
+        "one f32 scale per token and KV head (max|x| / 448, round to nearest "
+        "even)");
   // dynamic and longrope frequencies depend on the sequence length; a plan
   // fixes them for --max-seq-len. Up to the length where transformers
   // starts to rescale they are exact; past it, say how they differ.
@@ -769,6 +821,27 @@ int compileMain(int argc, char **argv) {
   if (failed(mlir::verify(*module)))
     return fail(config->path + ": internal error: the imported IR does not "
                                "verify (please report this)");
+  if (config->fp8Activations) {
+    // Every FP8 linear quantizes its input, or the compile stops.
+    std::string unfit;
+    module->walk([&](llmc::llm::LinearOp l) {
+      auto q = dyn_cast<llmc::llm::QuantWeightType>(l.getWeight().getType());
+      if (unfit.empty() && q && !l.getFp8Activations())
+        if (auto name = dyn_cast<mlir::NameLoc>(l.getLoc()))
+          unfit = name.getName().str() + " (" +
+                  std::to_string(q.getShape()[1]) + " input features in " +
+                  std::to_string(q.getBlock()[1]) + "-wide blocks)";
+        else
+          unfit = "a linear of " + std::to_string(q.getShape()[1]) +
+                  " input features";
+    });
+    if (!unfit.empty())
+      return fail("--fp8-activations: " + config->path + ": " + unfit +
+                  " cannot quantize its input in groups of " +
+                  std::to_string(llmc::llm::kFp8ActivationGroup) +
+                  " features (its FP8 blocks must be 128 wide and its "
+                  "input a multiple of 128)");
+  }
   parseTimer.stop();
   if (progress.enabled()) {
     std::string detail = config->path + ": " + config->modelType + ", " +

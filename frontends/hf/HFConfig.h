@@ -299,6 +299,9 @@ struct ModelConfig {
   /// with per-token, per-head scales (!llm.kv_cache); false: the
   /// activation dtype.
   bool fp8KVCache = false;
+  /// `llmc compile --fp8-activations`: the FP8-block linears also quantize
+  /// their inputs per token and 128 features (llm.linear fp8_activations).
+  bool fp8Activations = false;
 
   std::string ropeType;   // "default", "llama3", ...
   rope::Params rope;

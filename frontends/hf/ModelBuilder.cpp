@@ -255,7 +255,15 @@ private:
     Value w = quantizedModule(module) ? quantizedWeight(module, out, in)
                                       : param(module + ".weight", {out, in});
     Value bv = bias ? param(module + ".bias", {out}) : Value();
-    return llm::LinearOp::create(b, loc(module), tokens({out}), x, w, bv);
+    auto l = llm::LinearOp::create(b, loc(module), tokens({out}), x, w, bv);
+    // --fp8-activations: where the weight's blocks are the activation
+    // groups (llmc compile refuses a model with other FP8 linears).
+    auto q = dyn_cast<llm::QuantWeightType>(w.getType());
+    if (cfg.fp8Activations && q && isa<Float8E4M3FNType>(q.getStorage()) &&
+        q.getBlock()[1] == llm::kFp8ActivationGroup &&
+        in % llm::kFp8ActivationGroup == 0)
+      l.setFp8Activations(true);
+    return l;
   }
   /// x * factor (or / factor), in fp32, rounded once.
   Value scale(Value x, const std::string &name, double factor,

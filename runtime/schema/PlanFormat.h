@@ -159,6 +159,11 @@ inline uint64_t kvCacheArrays(const llmc::plan::KVCacheLayout &layout) {
   return layout.latent_dim() > 0 ? 1 : 2;
 }
 
+/// Input features that share one activation scale in a Linear with
+/// fp8_activations (format 1.8). The llm dialect's kFp8ActivationGroup is
+/// the same number (the plan writer asserts it).
+inline constexpr int64_t kFp8ActivationGroup = 128;
+
 /// Whether a cache's rows carry one f32 scale per token and KV head in each
 /// array (format 1.8: F8E4M3 keys and values).
 inline bool kvCacheScaled(const llmc::plan::KVCacheLayout &layout) {

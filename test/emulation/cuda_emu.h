@@ -378,6 +378,54 @@ inline void llmc_emu_mma(float *c, const unsigned *a, const unsigned *b) {
 /// ldmatrix.sync.aligned.m8n8.x4.shared.b16: lane l gives the address of
 /// row l % 8 of matrix l / 8; r[j] gets row lane / 4, elements 2 (lane % 4)
 /// and 2 (lane % 4) + 1 of matrix j.
+/// The value of an FP8 E4M3 code (OCP "fn": 0x7F / 0xFF NaN), exact.
+inline float llmc_emu_e4m3(unsigned b) {
+  const unsigned e = (b >> 3) & 15u, m = b & 7u;
+  float v = e == 0 ? std::ldexp(float(m), -9)
+            : (e == 15 && m == 7) ? NAN
+                                  : std::ldexp(float(8 + m), int(e) - 10);
+  return (b & 0x80u) ? -v : v;
+}
+
+/// mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32: d = A (16x32, row)
+/// * B (32x8, col) + c, four E4M3 codes per register (PTX ISA, the 8-bit
+/// m16n8k32 fragments): a0 row g, k 4t..4t+3; a1 row g + 8; a2 and a3 the
+/// same rows at k + 16; b0 column g, k 4t..4t+3; b1 k + 16 (g = lane / 4,
+/// t = lane % 4, byte i of a register at k + i). Products are exact in
+/// fp32 and summed in fp32 in k order (the hardware's internal order and
+/// precision may differ; CPU backend and this agree to fp32 rounding).
+inline void llmc_emu_mma_e4m3(float *c, const unsigned *a,
+                              const unsigned *b) {
+  llmc_emu::Warp &w = llmc_emu::warp();
+  unsigned lane = llmc_emu::lane();
+  for (int i = 0; i < 4; ++i) {
+    w.fragA[lane][i] = a[i];
+    w.fragC[lane][i] = c[i];
+  }
+  w.fragB[lane][0] = b[0];
+  w.fragB[lane][1] = b[1];
+  llmc_emu::warpSync();
+  float out[4];
+  for (int e = 0; e < 4; ++e) {
+    // c0, c1: row g, columns 2t, 2t + 1; c2, c3: row g + 8.
+    unsigned row = lane / 4 + (e / 2) * 8, col = 2 * (lane % 4) + e % 2;
+    float sum = 0.0f;
+    for (unsigned k = 0; k < 32; ++k) {
+      unsigned aLane = (row % 8) * 4 + (k % 16) / 4;
+      unsigned aReg = row / 8 + 2 * (k / 16);
+      unsigned bLane = col * 4 + (k % 16) / 4;
+      unsigned bReg = k / 16;
+      unsigned shift = 8 * (k % 4);
+      sum += llmc_emu_e4m3((w.fragA[aLane][aReg] >> shift) & 0xffu) *
+             llmc_emu_e4m3((w.fragB[bLane][bReg] >> shift) & 0xffu);
+    }
+    out[e] = sum + w.fragC[lane][e];
+  }
+  llmc_emu::warpSync();
+  for (int e = 0; e < 4; ++e)
+    c[e] = out[e];
+}
+
 inline void llmc_emu_ldmatrix_x4(unsigned *r, const void *p) {
   llmc_emu::Warp &w = llmc_emu::warp();
   unsigned lane = llmc_emu::lane();

@@ -148,6 +148,9 @@ class Spec:
     # None, or (qwen3-kvfp8-f32, with compile_args --kv-dtype fp8_e4m3) the KV cache's quantization: the reference
     # and the wide model attend over keys and values fake-quantized as llmc's FP8 cache stores them (kv_fp8_attention).
     kv_fp8: str = None
+    # None, or (qwen3-fp8a-f32, with compile_args --fp8-activations) how the reference quantizes the input of every
+    # FP8 linear (fp8_activation_hooks): "group128" (llmc's), or the ablations' "row" / "group64".
+    fp8_activations: str = None
 
 
 def ablate_config(**changes):
@@ -1694,6 +1697,45 @@ def kv_fp8_attention(variant="head"):
     return name
 
 
+def fp8_activation_hooks(model, variant):
+    """model with the input x of every FP8 linear (is_fp8_weight) quantized as `llmc compile --fp8-activations`
+    does: per token and group of 128 input features ("group128"; "group64", "row": one scale per token, for the
+    ablations), s = max|x| / 448 in float32 (1 if all 0), x' = float32(float8_e4m3fn(x / s)) * s, in x's dtype."""
+    def quantize(x):
+        f = x.float()
+        width = {"group128": 128, "group64": 64, "row": f.shape[-1]}[variant]
+        g = f.reshape(*f.shape[:-1], f.shape[-1] // width, width)
+        amax = g.abs().amax(dim=-1, keepdim=True)
+        s = torch.where(amax > 0, amax / 448.0, torch.ones_like(amax))
+        return ((g / s).to(torch.float8_e4m3fn).float() * s).reshape(f.shape).to(x.dtype)
+
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and is_fp8_weight(name + ".weight"):
+            module.register_forward_pre_hook(lambda m, args: (quantize(args[0]),) + tuple(args[1:]))
+    return model
+
+
+def act_variant(variant):
+    """An ablation: the reference with another activation quantization (None: activations not quantized)."""
+
+    def apply(model, cfg):
+        model = copy.deepcopy(model)
+        for module in model.modules():
+            module._forward_pre_hooks.clear()
+        return (fp8_activation_hooks(model, variant) if variant else model), cfg
+
+    return apply
+
+
+def reference_numerics(spec, model):
+    """The run-time quantizations of the spec (kv_fp8, fp8_activations) applied to a freshly loaded model."""
+    if spec.kv_fp8:
+        model = with_kv_fp8(model, spec.kv_fp8)
+    if spec.fp8_activations:
+        model = fp8_activation_hooks(model, spec.fp8_activations)
+    return model
+
+
 def with_kv_fp8(model, variant):
     """model (eager attention) attending over an FP8 KV cache as `variant` (kv_fp8_attention) quantizes it."""
     model.set_attn_implementation(kv_fp8_attention(variant))
@@ -2349,6 +2391,25 @@ def specs():
                    "[ceil(out/128), ceil(in/128)]; routers, norms, embedding and lm_head F32; quantization_config "
                    "fp8 e4m3, weight_block_size [128, 128]. The reference is WEIGHT-ONLY: the float32 model on "
                    "W = float32(q) * scale_inv")))
+    # The same FP8 checkpoint compiled with --fp8-activations (float32 only): the reference also quantizes each FP8
+    # linear's input per token and 128 features.
+    f32_only.append(
+        ("qwen3-fp8a-f32", Qwen3Config,
+         lambda: dict(qwen3_config(), hidden_size=128, intermediate_size=256, num_hidden_layers=2), 29, 2500, 0.45,
+         2.0, (),
+         [("activations not quantized (weight-only FP8)", act_variant(None), False),
+          ("one activation scale per token (whole row)", act_variant("row"), False),
+          ("activation groups of 64", act_variant("group64"), False),
+          ("q_norm/k_norm removed", ablate_modules(is_qk_norm, lambda m: torch.nn.Identity()), False),
+          EPS_ABLATION],
+         dict(fp8_block_size=FP8_BLOCK, fp8_activations="group128", linked_checkpoint="qwen3-fp8-f32",
+              compile_args="--fp8-activations",
+              note="qwen3-fp8-f32's FP8 checkpoint (linked) compiled with --fp8-activations: the input x of every "
+                   "decoder-layer q/k/v/o and gate/up/down projection is quantized per token and group of 128 "
+                   "input features to float8_e4m3fn, s = max|x| / 448 (1 if all zero), x' = float32(e4m3(x / s)) "
+                   "* s (round to nearest even), as DeepSeek-V3's and transformers' FP8 kernels quantize "
+                   "activations (activation_scheme dynamic). The reference is the float32 model on the "
+                   "dequantized weights with x' in place of x (forward pre-hooks), all arithmetic float32")))
     # A GPTQ checkpoint (AutoGPTQ's "gptq" format, desc_act false; float32 only).
     f32_only.append(
         ("qwen3-gptq-f32", Qwen3Config,
@@ -2795,9 +2856,7 @@ def feature_effects(spec, model_dir, model, tokens, ref):
             if "text_config" in changed:
                 changed["text_config"] = {k: v for k, v in changed["text_config"].items()
                                           if spec.config["text_config"].get(k) != v}
-            variant = load(model_dir, spec.dtype, changed, spec.model_class)
-            if spec.kv_fp8:
-                variant = with_kv_fp8(variant, spec.kv_fp8)
+            variant = reference_numerics(spec, load(model_dir, spec.dtype, changed, spec.model_class))
         effects.append((what, rel_diff(teacher_forced(variant, tokens), ref)))
     return effects
 
@@ -2856,9 +2915,7 @@ def make_one(spec, root):
             elif spec.ct_group_size:
                 fp8 = write_ct_checkpoint(tmp, ref_dir, spec.ct_group_size, spec.ct_bits, spec.ct_fp8, spec.ct_asym)
                 model_dir = ref_dir
-            model = load(model_dir, spec.dtype, model_class=spec.model_class)
-            if spec.kv_fp8:
-                model = with_kv_fp8(model, spec.kv_fp8)
+            model = reference_numerics(spec, load(model_dir, spec.dtype, model_class=spec.model_class))
             model.golden_fp8 = fp8
             check_lm_head(spec, model_dir, model)
             vocab = model.config.get_text_config().vocab_size
@@ -2876,10 +2933,8 @@ def make_one(spec, root):
             # The cached steps must agree with one cache-free forward (checks our use of the cache API).
             cache_vs_full = rel_diff(logits, full)
             # Noise of the reference itself: the same weights evaluated in a wider type.
-            wide = load(model_dir, torch.float64 if spec.dtype == torch.float32 else torch.float32,
-                        model_class=spec.model_class)
-            if spec.kv_fp8:
-                wide = with_kv_fp8(wide, spec.kv_fp8)
+            wide = reference_numerics(spec, load(model_dir, torch.float64 if spec.dtype == torch.float32
+                                                 else torch.float32, model_class=spec.model_class))
             slack = None
             if spec.dtype == torch.bfloat16 or spec.f32_routing_slack:
                 slack = routing_slack(model, wide, tokens, -7 if spec.dtype == torch.bfloat16 else -23)

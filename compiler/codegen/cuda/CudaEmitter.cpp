@@ -34,7 +34,8 @@ const char *templateOf(llvm::StringRef callee) {
       .Cases({"rms_norm", "rms_norm_pair", "add_rms_norm"}, k_norm_cuh)
       .Cases({"gemv", "gemv_multi", "gemv_e4m3", "gemv_i4", "gemv_i8"},
              k_gemv_cuh)
-      .Cases({"gemm_mma", "gemm_mma_q"}, k_gemm_mma_cuh)
+      .Cases({"gemm_mma", "gemm_mma_q", "gemm_mma_fp8", "act_quant_e4m3"},
+             k_gemm_mma_cuh)
       .Case("gemm_simt", k_gemm_simt_cuh)
       .Cases({"attn_prefill", "attn_decode_split", "attn_decode_combine"},
              k_attention_cuh)

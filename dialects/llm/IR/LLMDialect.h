@@ -33,6 +33,11 @@ namespace llmc::llm {
 /// The logical shape of a weight: a ranked tensor's, or a quantized
 /// weight's (!llm.qweight); empty for anything else.
 llvm::ArrayRef<int64_t> weightShape(mlir::Type type);
+
+/// Input features that share one scale when llm.linear quantizes its
+/// activations (`fp8_activations`): DeepSeek-V3's 1 x 128 groups, the
+/// width of its weights' scale blocks.
+inline constexpr int64_t kFp8ActivationGroup = 128;
 } // namespace llmc::llm
 
 #endif // LLMC_DIALECTS_LLM_IR_LLMDIALECT_H

@@ -320,6 +320,16 @@ LogicalResult LinearOp::verify() {
     if (b.getRank() != 1 || b.getDimSize(0) != w[0])
       return emitOpError() << "bias must be [" << w[0] << "], got " << b;
   }
+  if (getFp8Activations()) {
+    auto q = dyn_cast<QuantWeightType>(wt);
+    if (!q || !isa<Float8E4M3FNType>(q.getStorage()) ||
+        q.getBlock()[1] != kFp8ActivationGroup || w[1] % kFp8ActivationGroup)
+      return emitOpError()
+             << "fp8_activations needs an f8E4M3FN weight in blocks of "
+             << kFp8ActivationGroup << " input features and an input width "
+             << "that is a multiple of " << kFp8ActivationGroup << ", got "
+             << wt;
+  }
   return success();
 }
 

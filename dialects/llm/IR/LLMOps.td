@@ -234,13 +234,21 @@ def LLM_LinearOp : LLM_Op<"linear", [Pure]> {
     be quantized (`!llm.qweight`): y = x * dequant(W)^T + b, dequantized as
     the type defines, in fp32, the result rounded once as for a dense one.
 
+    `fp8_activations` (`llmc compile --fp8-activations`, FP8 weights in
+    blocks of 128 input features): x is quantized dynamically as well, per
+    token and 128 input features, as DeepSeek-V3 runs its FP8 linears:
+    x' = e4m3(x / s) * s in fp32 with s = max|x| / 448 over the group (1
+    when all are 0), and y = x' * dequant(W)^T + b.
+
     ```mlir
     %q = llm.linear %x, %wq : tensor<?x2048xbf16>, tensor<2048x2048xbf16> -> tensor<?x2048xbf16>
     %k = llm.linear %x, %wk, %bk : tensor<?x3584xbf16>, tensor<512x3584xbf16>, tensor<512xbf16> -> tensor<?x512xbf16>
+    %o = llm.linear %x, %wo {fp8_activations} : tensor<?x7168xbf16>, !llm.qweight<shape = [7168, 16384], storage = f8E4M3FN, block = [128, 128], scale = f32> -> tensor<?x7168xbf16>
     ```
   }];
   let arguments = (ins LLM_Activation:$input, LLM_AnyWeight:$weight,
-                       Optional<LLM_Weight>:$bias);
+                       Optional<LLM_Weight>:$bias,
+                       UnitAttr:$fp8_activations);
   let results = (outs LLM_Activation:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,`

@@ -130,8 +130,110 @@ Matmul ofLinear(llm::LinearOp l) {
 /// registers with f32 activations, 4 takes 99; bf16: 46); int4 groups
 /// along a row ([1, G], an even row length) with f16, bf16 or f32 scales
 /// run gemv_i4, int8 ones gemv_i8 (the same template, gemv_int).
+/// A linear with fp8_activations (f8E4M3FN weight in blocks of 128 input
+/// features): act_quant_e4m3 quantizes x per token and 128 features, then
+/// up to 16 tokens gemv_e4m3 reads x' = code * scale (fp32, in scratch),
+/// more run gemm_mma_fp8 on FP8 tensor cores over the codes and scales.
+FailureOr<unsigned> fp8ActivationLinear(llm::LinearOp l,
+                                        llm::QuantWeightType q,
+                                        KernelBuilder &b) {
+  const int64_t n = q.getShape()[0], k = q.getShape()[1];
+  const int64_t bn = q.getBlock()[0], bk = q.getBlock()[1];
+  const int64_t groups = k / llm::kFp8ActivationGroup;
+  Value x = l.getInput(), y = l.getResult(), bias = l.getBias();
+  Type xt = elementOf(x), yt = elementOf(y);
+  Type f32 = Float32Type::get(b.context());
+  Type i32 = IntegerType::get(b.context(), 32);
+  Type biasType = bias ? elementOf(bias) : f32;
+  const std::string biasTag =
+      bias ? "_bias" + typeTag(biasType) : std::string();
+  const int64_t maxT = b.info().maxTokens;
+  const bool mma = maxT > kGemvTokens;
+  auto quantize = [&](bool fake, Value out, Value codes, Value scales,
+                      int32_t minT, int32_t maxTokens) {
+    Call c;
+    c.callee = "act_quant_e4m3";
+    c.entry = llvm::formatv("act_quant_e4m3_k{0}_{1}_{2}", k,
+                            fake ? "fake" : "codes", typeTag(xt))
+                  .str();
+    c.templateArgs = {b.i(k), b.flag(fake), b.type(xt)};
+    c.args = {b.operand(c, x)};
+    c.args.push_back(fake ? b.operand(c, out, true) : b.nullOutput(f32));
+    c.args.push_back(fake ? b.nullOutput(i32) : b.operand(c, codes, true));
+    c.args.push_back(fake ? b.nullOutput(f32) : b.operand(c, scales, true));
+    c.grid = {ceilDiv(groups, 4), 1, 1};
+    c.block = 128;
+    c.tokensPerBlock = 1;
+    c.tokenAxis = 1;
+    c.minTokens = minT;
+    c.maxTokens = maxTokens;
+    b.create(l.getLoc(), std::move(c));
+  };
+
+  // Up to 16 tokens: x' in fp32, then the FP8-weight GEMV over it.
+  const int64_t gemvT = mma ? kGemvTokens : maxT;
+  Value fake = b.scratch(l.getLoc(), 0, uint64_t(gemvT) * uint64_t(k) * 4,
+                         uint64_t(k), f32);
+  quantize(true, fake, Value(), Value(), 1, mma ? kGemvTokens : 0);
+  Call c;
+  c.callee = "gemv_e4m3";
+  c.entry = llvm::formatv("linear_gemv_e4m3_n{0}_k{1}_b{2}x{3}_f32_{4}{5}",
+                          n, k, bn, bk, typeTag(yt), biasTag)
+                .str();
+  c.templateArgs = {b.i(n),  b.i(k),           b.i(bn),          b.i(bk),
+                    b.i(4),  b.flag(bool(bias)), b.type(f32),
+                    b.type(biasType), b.type(yt)};
+  c.args = {b.numTokens()};
+  c.args.push_back(b.operand(c, fake));
+  c.args.push_back(b.operand(c, l.getWeight()));
+  c.args.push_back(b.scalesOf(c, l.getWeight()));
+  c.args.push_back(bias ? b.operand(c, bias) : b.null(biasType));
+  c.args.push_back(b.operand(c, y, true));
+  c.grid = {ceilDiv(n, 8), 1, 1};
+  c.block = 256;
+  c.minTokens = 1;
+  c.maxTokens = mma ? kGemvTokens : 0;
+  c.hot = true;
+  b.create(l.getLoc(), std::move(c));
+  if (!mma)
+    return 1u;
+
+  // More: codes and scales, then FP8 tensor cores.
+  const uint64_t codeBytes = uint64_t(maxT) * uint64_t(k);
+  Value codes = b.scratch(l.getLoc(), 0, codeBytes, uint64_t(k / 4), i32);
+  Value scales =
+      b.scratch(l.getLoc(), llvm::alignTo(codeBytes, 256),
+                uint64_t(maxT) * uint64_t(groups) * 4, uint64_t(groups), f32);
+  quantize(false, Value(), codes, scales, kGemvTokens + 1, 0);
+  Call g;
+  g.callee = "gemm_mma_fp8";
+  g.entry = llvm::formatv("linear_gemm_mma_fp8_n{0}_k{1}_b{2}x{3}_{4}{5}", n,
+                          k, bn, bk, typeTag(yt), biasTag)
+                .str();
+  g.templateArgs = {b.i(n), b.i(k), b.i(bn), b.flag(bool(bias)),
+                    b.type(biasType), b.type(yt)};
+  g.args = {b.numTokens()};
+  g.args.push_back(b.operand(g, codes));
+  g.args.push_back(b.operand(g, scales));
+  g.args.push_back(b.operand(g, l.getWeight()));
+  g.args.push_back(b.scalesOf(g, l.getWeight()));
+  g.args.push_back(bias ? b.operand(g, bias) : b.null(biasType));
+  g.args.push_back(b.operand(g, y, true));
+  g.grid = {ceilDiv(n, 64), 1, 1};
+  g.block = 128;
+  g.tokensPerBlock = 64;
+  g.tokenAxis = 1;
+  g.minTokens = kGemvTokens + 1;
+  g.maxTokens = 0;
+  g.hot = true;
+  b.create(l.getLoc(), std::move(g));
+  return 1u;
+}
+
 FailureOr<unsigned> quantizedLinear(llm::LinearOp l, llm::QuantWeightType q,
                                     KernelBuilder &b) {
+  if (l.getFp8Activations())
+    return fp8ActivationLinear(l, q, b);
   const bool fp8 = isa<Float8E4M3FNType>(q.getStorage()) &&
                    q.getScale().isF32();
   const bool rowGroups = q.getBlock()[0] == 1 &&

@@ -54,14 +54,10 @@ void CpuBackend::rope(const P::Op &op, const P::Rope &p) {
 
 namespace {
 
-/// One head of an FP8 cache row: scale s = max|x| / 448 (1 when all are 0;
-/// NaNs do not count), codes e4m3(x / s). Returns s.
+/// One head of an FP8 cache row: codes e4m3(x / s) with s its
+/// e4m3GroupScale. Returns s.
 float quantizeHead(const float *x, size_t n, uint8_t *codes) {
-  float amax = 0.0f;
-  for (size_t e = 0; e < n; ++e)
-    if (std::fabs(x[e]) > amax)
-      amax = std::fabs(x[e]);
-  const float s = amax > 0.0f ? amax / 448.0f : 1.0f;
+  const float s = e4m3GroupScale(x, n);
   for (size_t e = 0; e < n; ++e)
     codes[e] = floatToF8e4m3(x[e] / s);
   return s;

@@ -253,7 +253,7 @@ void CpuBackend::execute(const P::Op &op) {
     const P::Linear &p = *op.params_as_Linear();
     return linear(*in[0], *in[1], p.has_bias() ? in[2] : nullptr,
                   *op.outputs()->Get(0), size_t(p.in_features()),
-                  size_t(p.out_features()));
+                  size_t(p.out_features()), p.fp8_activations());
   }
   case P::OpParams::GatedLinear:
     return gatedLinear(op, *op.params_as_GatedLinear());

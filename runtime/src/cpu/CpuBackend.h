@@ -92,9 +92,12 @@ private:
   void embedding(const llmc::plan::Op &op, const llmc::plan::Embedding &p);
   void rmsNorm(const llmc::plan::Op &op, const llmc::plan::RMSNorm &p);
   void addRmsNorm(const llmc::plan::Op &op, const llmc::plan::AddRMSNorm &p);
+  /// fp8Activations: x quantized per token and 128 features first
+  /// (plan.fbs, Linear).
   void linear(const llmc::plan::Operand &x, const llmc::plan::Operand &weight,
               const llmc::plan::Operand *bias, const llmc::plan::Operand &out,
-              size_t inFeatures, size_t outFeatures);
+              size_t inFeatures, size_t outFeatures,
+              bool fp8Activations = false);
   void gatedLinear(const llmc::plan::Op &op, const llmc::plan::GatedLinear &p);
   void glu(const llmc::plan::Op &op, const llmc::plan::GLU &p);
   void add(const llmc::plan::Op &op, const llmc::plan::Add &p);

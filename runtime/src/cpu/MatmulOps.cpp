@@ -17,8 +17,13 @@ namespace P = llmc::plan;
 
 void CpuBackend::linear(const P::Operand &xOp, const P::Operand &weightOp,
                         const P::Operand *biasOp, const P::Operand &out,
-                        size_t inFeatures, size_t outFeatures) {
+                        size_t inFeatures, size_t outFeatures,
+                        bool fp8Activations) {
   const float *x = load(xOp);
+  if (fp8Activations) // load's copy is this op's own scratch
+    fakeQuantizeE4M3(const_cast<float *>(x),
+                     size_t(step_.numTokens) * inFeatures,
+                     size_t(kFp8ActivationGroup));
   const float *bias = biasOp ? load(*biasOp) : nullptr;
   // A quantized weight's rows come dequantized (WeightRows).
   const WeightRows rows(plan_, weightOp);

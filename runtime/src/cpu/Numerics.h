@@ -14,6 +14,7 @@
 
 #include "runtime/schema/plan_generated.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -100,6 +101,29 @@ inline uint8_t floatToF8e4m3(float x) {
   const int e = std::ilogb(a);
   const float m = std::nearbyint(std::ldexp(a, 3 - e));
   return sign | uint8_t(8 * e + 48 + int(m));
+}
+
+/// The scale of n values quantized to E4M3 together (an FP8 KV cache's
+/// head, a group of fp8_activations): max|x| / 448, 1 when all are 0 (NaNs
+/// do not count); value i is then stored as floatToF8e4m3(x[i] / s).
+inline float e4m3GroupScale(const float *x, size_t n) {
+  float amax = 0.0f;
+  for (size_t e = 0; e < n; ++e)
+    if (std::fabs(x[e]) > amax)
+      amax = std::fabs(x[e]);
+  return amax > 0.0f ? amax / 448.0f : 1.0f;
+}
+
+/// x[i] for n values in groups of `group` (the last may be shorter)
+/// replaced by their E4M3 quantization, e4m3(x / s) * s in fp32 with each
+/// group's e4m3GroupScale (Linear's fp8_activations).
+inline void fakeQuantizeE4M3(float *x, size_t n, size_t group) {
+  for (size_t g = 0; g < n; g += group) {
+    const size_t m = std::min(group, n - g);
+    const float s = e4m3GroupScale(x + g, m);
+    for (size_t e = g; e < g + m; ++e)
+      x[e] = f8e4m3ToFloat(floatToF8e4m3(x[e] / s)) * s;
+  }
 }
 
 /// An OCP MX FP4 (E2M1) code in the low 4 bits of `b` as a float: 0, 0.5,

@@ -6,6 +6,8 @@
 
 #include "runtime/src/verify/PlanChecker.h"
 
+#include "runtime/schema/PlanFormat.h"
+
 #include <cmath>
 
 namespace llmc::runtime::verify {
@@ -20,6 +22,18 @@ Status PlanChecker::checkLinear(const P::Op &op, const P::Linear &p) {
                               /*allowQuantized=*/true));
   if (p.has_bias())
     LLMC_RETURN_IF_ERROR(weight(in(op, 2), "bias", {p.out_features()}));
+  if (p.fp8_activations()) {
+    // Format 1.8: the activation groups are the weight's scale blocks.
+    const P::Weight *w = plan_.weights()->Get(in(op, 1).index());
+    const auto *block = w->quant() ? w->quant()->block() : nullptr;
+    if (w->dtype() != P::DType::F8E4M3 || !block || block->size() != 2 ||
+        block->Get(1) != kFp8ActivationGroup ||
+        p.in_features() % kFp8ActivationGroup != 0)
+      return failOp("fp8_activations needs an f8e4m3 weight in blocks of " +
+                    std::to_string(kFp8ActivationGroup) +
+                    " input features and in_features a multiple of " +
+                    std::to_string(kFp8ActivationGroup));
+  }
   return arena(out(op, 0), "output", uint64_t(p.out_features()));
 }
 

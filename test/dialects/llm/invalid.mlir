@@ -138,6 +138,24 @@ func.func @f(%x: tensor<4x16xbf16>, %w: tensor<24x16xbf16>) -> tensor<5x24xbf16>
 
 // -----
 
+// FP8 activations need FP8 weights in blocks of 128 input features.
+func.func @f(%x: tensor<?x128xbf16>, %w: tensor<24x128xbf16>) -> tensor<?x24xbf16> {
+  // expected-error @+1 {{fp8_activations needs an f8E4M3FN weight in blocks of 128 input features and an input width that is a multiple of 128, got 'tensor<24x128xbf16>'}}
+  %y = llm.linear %x, %w {fp8_activations} : tensor<?x128xbf16>, tensor<24x128xbf16> -> tensor<?x24xbf16>
+  return %y : tensor<?x24xbf16>
+}
+
+// -----
+
+func.func @f(%x: tensor<?x128xbf16>) -> tensor<?x24xbf16> {
+  %w = llm.param "w" scales "w_scale" : !llm.qweight<shape = [24, 128], storage = f8E4M3FN, block = [24, 64], scale = f32>
+  // expected-error @+1 {{fp8_activations needs an f8E4M3FN weight in blocks of 128 input features}}
+  %y = llm.linear %x, %w {fp8_activations} : tensor<?x128xbf16>, !llm.qweight<shape = [24, 128], storage = f8E4M3FN, block = [24, 64], scale = f32> -> tensor<?x24xbf16>
+  return %y : tensor<?x24xbf16>
+}
+
+// -----
+
 func.func @f(%x: tensor<?x16xbf16>, %g: tensor<48x16xbf16>, %u: tensor<32x16xbf16>) -> tensor<?x48xbf16> {
   // expected-error @+1 {{gate and up weights must have one type}}
   %m = llm.gated_linear silu %x, %g, %u : tensor<?x16xbf16>, tensor<48x16xbf16>, tensor<32x16xbf16> -> tensor<?x48xbf16>

@@ -296,6 +296,23 @@ TEST_F(PlanFileTest, InconsistentPlansAreRejected) {
        },
        "KV cache 0: dtype is f8e4m3; expected f32, f16 or bf16 for a latent "
        "cache"},
+      // Format 1.8: activation groups are the FP8 weight's scale blocks.
+      {"fp8 activations over a float weight",
+       [](TestPlan &t) {
+         for (auto &kernel : t.prefill)
+           for (OpSpec &op : kernel)
+             if (op.type == P::OpParams::Linear) {
+               const int64_t in = op.inputs[0].row_elems(),
+                             out = op.outputs[0].row_elems();
+               const bool bias = op.inputs.size() == 3;
+               op.params = [=](flatbuffers::FlatBufferBuilder &fbb) {
+                 return P::CreateLinear(fbb, in, out, bias, true).Union();
+               };
+               return;
+             }
+       },
+       "fp8_activations needs an f8e4m3 weight in blocks of 128 input "
+       "features"},
       {"activation dtype", [](TestPlan &t) { t.dtype = P::DType::I32; },
        "model.dtype is i32"},
       {"weight dtype",

@@ -313,3 +313,166 @@ gemm_mma_q(int M, const T *x, const unsigned char *w, const TS *scales,
               BIAS ? acc[0][i][j][e] + to_f(bias[n]) : acc[0][i][j][e]);
       }
 }
+
+// FP8 activations (llm.linear fp8_activations): each token's x quantized
+// per group of 128 features, s = max|x| / 448 (1 when all are 0), codes
+// e4m3(x / s), as the CPU reference (cpu/Numerics.h fakeQuantizeE4M3).
+// One warp per (token, group), four groups per block, tokens on the y
+// axis. FAKE: writes x' = code * s as fp32 [T, K] (the GEMV path reads
+// it as its x); else the codes [T, K] (bytes, in words) and the scales
+// [T, K / 128].
+template <int K, bool FAKE, typename TX>
+__device__ __forceinline__ void act_quant_e4m3(const TX *x, float *fake,
+                                               int *codes, float *scales) {
+  constexpr int G = 128, GROUPS = K / G;
+  static_assert(K % G == 0, "whole groups of 128 features");
+  const int lane = threadIdx.x % 32, t = blockIdx.y;
+  const int g = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+  if (g >= GROUPS)
+    return; // a whole warp
+  const size_t at = size_t(t) * K + size_t(g) * G + lane * 4;
+  float v[4];
+  float amax = 0.0f;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    v[i] = to_f(x[at + i]);
+    amax = fmaxf(amax, fabsf(v[i]));
+  }
+  amax = warp_max(amax);
+  const float s = amax > 0.0f ? amax / 448.0f : 1.0f;
+  unsigned word = 0;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const unsigned c = e4m3_from_f(v[i] / s);
+    if (FAKE)
+      fake[at + i] = e4m3_to_f(c) * s;
+    else
+      word |= c << (8 * i);
+  }
+  if (!FAKE) {
+    codes[at / 4] = int(word);
+    if (lane == 0)
+      scales[size_t(t) * GROUPS + g] = s;
+  }
+}
+
+// Byte tiles: rows [row0, row0 + 64) x bytes [k0, k0 + 32) of a row-major
+// matrix of E4M3 codes (rows of K bytes) into tile, zeros past the last
+// row. Rows of 32 + 16 bytes keep ldmatrix's row reads on distinct banks.
+template <int K>
+__device__ __forceinline__ void mma_load_btile(unsigned char (*tile)[48],
+                                               const unsigned char *src,
+                                               int row0, int rows, int k0) {
+  const int r = threadIdx.x / 2, c = (threadIdx.x % 2) * 16;
+  uint4 data = make_uint4(0, 0, 0, 0);
+  if (row0 + r < rows)
+    data = *reinterpret_cast<const uint4 *>(src + size_t(row0 + r) * K + k0 +
+                                            c);
+  *reinterpret_cast<uint4 *>(&tile[r][c]) = data;
+}
+
+// mma.sync m16n8k32 over E4M3 codes (sm_89 and newer): the fragments are
+// the b16 ones with each 16-bit element a pair of bytes, so ldmatrix loads
+// them as for gemm_mma.
+__device__ __forceinline__ void mma_e4m3(float *c, const unsigned *a,
+                                         const unsigned *b) {
+#ifdef LLMC_EMULATION
+  llmc_emu_mma_e4m3(c, a, b);
+#else
+  asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 "
+               "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]),
+                 "r"(b[1]));
+#endif
+}
+
+// y = x W^T (+ bias) with both in FP8 (act_quant_e4m3's codes and scales
+// of x [M, K]; W [N, K] E4M3 codes with f32 scales per BN x 128 block:
+// scales [ceil(N / BN), K / 128]) on FP8 tensor cores: each k step of 32
+// is one m16n8k32 per 16 x 8 tile, the products of each block of 128
+// columns accumulate apart and join the sum times xs(m, b) * ws(n, b):
+// y[m, n] = sum_b xs(m, b) ws(n, b) sum_{k in b} xcode wcode, what the CPU
+// reference's sum of (xcode xs) (wcode ws) is up to fp32 rounding. A
+// 128-thread block computes 64 x 64 of y, as gemm_mma.
+template <int N, int K, int BN, bool BIAS, typename TB, typename TY>
+__device__ __forceinline__ void
+gemm_mma_fp8(int M, const int *xcodes, const float *xscales,
+             const unsigned char *w, const float *wscales, const TB *bias,
+             TY *y) {
+  constexpr int G = 128, SC = K / G;
+  static_assert(K % G == 0, "whole blocks of 128 columns");
+  __shared__ __align__(16) unsigned char xs[2][LLMC_MMA_BM][48];
+  __shared__ __align__(16) unsigned char ws[2][LLMC_MMA_BN][48];
+  const unsigned char *x = reinterpret_cast<const unsigned char *>(xcodes);
+
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int wm = (warp / 2) * 32, wn = (warp % 2) * 32;
+  const int m0 = blockIdx.y * LLMC_MMA_BM, n0 = blockIdx.x * LLMC_MMA_BN;
+
+  float acc[1][2][4][4], part[1][2][4][4];
+  mma_zero<1>(acc);
+  mma_zero<1>(part);
+
+  mma_load_btile<K>(xs[0], x, m0, M, 0);
+  mma_load_btile<K>(ws[0], w, n0, N, 0);
+  __syncthreads();
+
+  for (int k0 = 0; k0 < K; k0 += 32) {
+    const int cur = (k0 / 32) % 2;
+    if (k0 + 32 < K) {
+      mma_load_btile<K>(xs[cur ^ 1], x, m0, M, k0 + 32);
+      mma_load_btile<K>(ws[cur ^ 1], w, n0, N, k0 + 32);
+    }
+    unsigned a[2][4];
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+      ldmatrix_x4(a[i], &xs[cur][wm + i * 16 + lane % 16][(lane / 16) * 16]);
+#pragma unroll
+    for (int j = 0; j < 2; ++j) { // two n8 tiles per ldmatrix.x4
+      unsigned r[4];
+      ldmatrix_x4(r, &ws[cur][wn + j * 16 + (lane & 7) + ((lane >> 4) << 3)]
+                        [((lane >> 3) & 1) * 16]);
+#pragma unroll
+      for (int i = 0; i < 2; ++i) {
+        mma_e4m3(part[0][i][2 * j], a[i], r);
+        mma_e4m3(part[0][i][2 * j + 1], a[i], r + 2);
+      }
+    }
+    if ((k0 + 32) % G == 0) { // the end of a block: scale and fold
+      const int kb = k0 / G;
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const int m = m0 + wm + i * 16 + lane / 4 + h * 8;
+          const float sx = m < M ? xscales[size_t(m) * SC + kb] : 0.0f;
+#pragma unroll
+          for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int c = 0; c < 2; ++c) {
+              const int n = n0 + wn + j * 8 + (lane % 4) * 2 + c;
+              const float sw = n < N ? wscales[size_t(n / BN) * SC + kb] : 0.0f;
+              float &p = part[0][i][j][2 * h + c];
+              acc[0][i][j][2 * h + c] =
+                  fmaf(p, sx * sw, acc[0][i][j][2 * h + c]);
+              p = 0.0f;
+            }
+        }
+    }
+    __syncthreads();
+  }
+
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int m = m0 + wm + i * 16 + lane / 4 + (e / 2) * 8;
+        const int n = n0 + wn + j * 8 + (lane % 4) * 2 + e % 2;
+        if (m < M && n < N)
+          y[size_t(m) * N + n] = from_f<TY>(
+              BIAS ? acc[0][i][j][e] + to_f(bias[n]) : acc[0][i][j][e]);
+      }
+}
