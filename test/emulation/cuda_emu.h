@@ -440,6 +440,26 @@ inline void llmc_emu_ldmatrix_x4(unsigned *r, const void *p) {
   llmc_emu::warpSync();
 }
 
+/// ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16: as llmc_emu_ldmatrix_x4
+/// with each 8 x 8 matrix transposed: lane gets rows 2 (lane % 4) and
+/// 2 (lane % 4) + 1 of column lane / 4 (the matrix's rows addressed by
+/// lanes 8 j .. 8 j + 7).
+inline void llmc_emu_ldmatrix_x4_trans(unsigned *r, const void *p) {
+  llmc_emu::Warp &w = llmc_emu::warp();
+  unsigned lane = llmc_emu::lane();
+  w.pointers[lane] = p;
+  llmc_emu::warpSync();
+  for (unsigned j = 0; j < 4; ++j) {
+    const unsigned short *row0 = static_cast<const unsigned short *>(
+        w.pointers[8 * j + 2 * (lane % 4)]);
+    const unsigned short *row1 = static_cast<const unsigned short *>(
+        w.pointers[8 * j + 2 * (lane % 4) + 1]);
+    unsigned lo = row0[lane / 4], hi = row1[lane / 4];
+    r[j] = lo | (hi << 16);
+  }
+  llmc_emu::warpSync();
+}
+
 /// What the fake driver calls: the entry's grid and block, and
 /// cuLaunchKernel's parameter array.
 struct LLMCEmuLaunch {

@@ -37,7 +37,8 @@ const char *templateOf(llvm::StringRef callee) {
       .Cases({"gemm_mma", "gemm_mma_q", "gemm_mma_fp8", "act_quant_e4m3"},
              k_gemm_mma_cuh)
       .Case("gemm_simt", k_gemm_simt_cuh)
-      .Cases({"attn_prefill", "attn_decode_split", "attn_decode_combine"},
+      .Cases({"attn_prefill", "attn_prefill_mma", "attn_decode_split",
+              "attn_decode_combine"},
              k_attention_cuh)
       .Cases({"latent_cache_write", "mla_absorb_query", "latent_attn_split",
               "mla_absorb_output"},
@@ -155,8 +156,10 @@ llvm::Expected<std::string> entrySource(kernel::CallOp call) {
   llvm::raw_string_ostream os(src);
   os << "// llmc generated kernel: " << call.getEntry() << "\n";
   os << k_plan_enums_cuh << k_prelude_cuh;
-  // The grouped MoE GEMMs build on the tensor-core tiles of gemm_mma.cuh.
-  if (templates == k_moe_grouped_cuh)
+  // The grouped MoE GEMMs and the attention kernels build on the
+  // tensor-core tiles of gemm_mma.cuh.
+  if (templates == k_moe_grouped_cuh || templates == k_attention_cuh ||
+      templates == k_mla_cuh)
     os << k_gemm_mma_cuh;
   // MLA's split-KV decoding folds and combines as attention.cuh does.
   if (templates == k_mla_cuh)

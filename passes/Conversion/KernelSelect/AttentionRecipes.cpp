@@ -1,7 +1,10 @@
 //===- AttentionRecipes.cpp - attention kernels (templates/attention.cuh) --===//
 //
-// Prefill: flash attention over 16-token query tiles, keys and values in
-// shared tiles of at most 32 KiB. Decode: split-KV flash decoding into
+// Prefill: with 16-bit queries, cache and output (head_dim a multiple of 16
+// up to 128), flash attention on tensor cores (attn_prefill_mma: 64-token
+// query tiles, m16n8k16 MMAs); otherwise (f32, FP8 caches, wider heads) on
+// CUDA cores over 16-token query tiles, keys and values in shared tiles of
+// at most 32 KiB. Decode: split-KV flash decoding into
 // scratch, then a combine kernel: up to 16 splits (about 256 positions per
 // split at the longest sequence), of which the kernel uses as many as the
 // actual length needs (at least 64 keys each); each block runs the query
@@ -57,6 +60,33 @@ FailureOr<unsigned> attention(ArrayRef<Operation *> ops, unsigned first,
       "_" + hashTag(kernel::cudaFloatLiteral(float(scale)) + ", " +
                     kernel::cudaFloatLiteral(float(cap)));
 
+  if (!b.info().decode && qt == ct && ct == yt &&
+      (qt.isBF16() || qt.isF16()) && d % 16 == 0 && d <= 128) {
+    // Tensor cores: 64 queries, and 64 keys and values at a time while the
+    // three tiles fit 48 KiB of static shared memory (else 32).
+    const int64_t kt = 3 * 64 * (d + 8) * 2 <= 48 * 1024 ? 64 : 32;
+    Call c;
+    c.callee = "attn_prefill_mma";
+    c.entry = "attention_prefill_mma_" + common + scaleTag;
+    c.templateArgs = {b.i(heads),  b.i(kvHeads),    b.i(d),
+                      b.i(window), b.i(chunk),      b.i(kt),
+                      b.flag(softcap), b.flag(bool(sinks)), b.type(qt),
+                      b.type(st)};
+    c.args = {b.numTokens()};
+    for (Value v : SmallVector<Value>{q, cache, a.getSlots(), a.getPositions()})
+      c.args.push_back(b.operand(c, v));
+    c.args.push_back(sinkArg(c));
+    c.args.push_back(b.operand(c, y, true));
+    c.args.push_back(b.f(scale));
+    c.args.push_back(b.f(cap));
+    c.grid = {int32_t(heads), 1, 1};
+    c.block = 128;
+    c.tokensPerBlock = 64;
+    c.tokenAxis = 1;
+    c.hot = true;
+    b.create(a.getLoc(), std::move(c));
+    return 1u;
+  }
   if (!b.info().decode) {
     // Keys and values of one tile stay under 32 KiB of shared memory.
     int64_t kt = 32;

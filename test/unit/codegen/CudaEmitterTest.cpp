@@ -100,8 +100,12 @@ TEST_P(EveryOpKind, GeneratesEachKernelKind) {
   EXPECT_TRUE(hasEntry(p, "mla_absorb_output_h32_l32_n16_v12_f32_" + t + "_" +
                               t));
   EXPECT_TRUE(hasEntry(p, "kv_cache_write_r32_"));
-  EXPECT_TRUE(hasEntry(p, "attention_prefill_h4_kv2_d16_w0_c8_softcap_"));
-  EXPECT_TRUE(hasEntry(p, "attention_prefill_h4_kv2_d16_w6_c0_"));
+  // Prefill attention: on tensor cores for 16-bit types, on CUDA cores
+  // for f32.
+  const std::string prefill =
+      t == "f32" ? "attention_prefill_" : "attention_prefill_mma_";
+  EXPECT_TRUE(hasEntry(p, prefill + "h4_kv2_d16_w0_c8_softcap_"));
+  EXPECT_TRUE(hasEntry(p, prefill + "h4_kv2_d16_w6_c0_sinks"));
   EXPECT_TRUE(hasEntry(p, "attention_decode_split1_g2_h4_kv2_d16_w0_c8_softcap_"));
   EXPECT_TRUE(hasEntry(p, "attention_decode_combine1_h4_d16_"));
   EXPECT_TRUE(hasEntry(p, "glu_s96_"));

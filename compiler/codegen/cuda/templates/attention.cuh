@@ -303,3 +303,216 @@ __device__ __forceinline__ void attn_decode_combine(const float *partials,
     out[(size_t(t) * HEADS + h) * D + d] = from_f<TO>(v / l);
   }
 }
+
+// Transposed ldmatrix (the values' B fragments: keys along k).
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned *r, const void *p) {
+#ifdef LLMC_EMULATION
+  llmc_emu_ldmatrix_x4_trans(r, p);
+#else
+  const unsigned addr = unsigned(__cvta_generic_to_shared(p));
+  asm volatile(
+      "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+      : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+      : "r"(addr));
+#endif
+}
+
+// Two values rounded to T as one word of a 16-bit MMA fragment (x low).
+template <typename T>
+__device__ __forceinline__ unsigned attn_pack(float x, float y) {
+  return unsigned(to_bits(from_f<T>(x))) |
+         unsigned(to_bits(from_f<T>(y))) << 16;
+}
+
+// attn_prefill on tensor cores (FlashAttention-2's scheme) for queries,
+// cache and output of one 16-bit type T, D % 16 == 0: a block of 4 warps
+// takes 64 consecutive tokens of one query head, 16 rows per warp (its Q
+// fragments stay in registers); keys and values of KT positions at a time
+// are staged in shared memory. S = Q K^T and O += P V are m16n8k16 MMAs
+// with fp32 accumulators (gemm_mma.cuh); the online softmax runs on the S
+// fragments, a lane holding rows g and g + 8 (g = lane / 4) of its warp's
+// 16, reduced over the lane quad. P enters the second MMA as two T terms,
+// round(p) and round(p - round(p)) (two MMAs), so that it keeps about 16
+// bits (bf16) and the outputs stay within fp32 rounding of the CPU
+// reference's fp32 P, instead of moving by T's rounding of every weight (a
+// MoE router downstream can turn that into another expert). Masks, softcap
+// and sinks as attn_prefill.
+template <int HEADS, int KV_HEADS, int D, int WINDOW, int CHUNK, int KT,
+          bool SOFTCAP, bool SINKS, typename T, typename TS>
+__device__ __forceinline__ void
+attn_prefill_mma(int TT, const T *q, llmc_kv kv, const int *slots,
+                 const int *positions, const TS *sinks, T *out, float scale,
+                 float cap) {
+  constexpr int QT = 64, PAD = 8, ROW = KV_HEADS * D;
+  constexpr int DK = D / 16, DN = D / 8, KN = KT / 8, VPR = D / 8;
+  static_assert(D % 16 == 0 && KT % 16 == 0, "whole 16-wide MMA steps");
+  __shared__ __align__(16) T qs[QT][D + PAD];
+  __shared__ __align__(16) T ks[KT][D + PAD];
+  __shared__ __align__(16) T vs[KT][D + PAD];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int h = blockIdx.x, kvh = h / (HEADS / KV_HEADS);
+  const int t0 = blockIdx.y * QT;
+  const int tl = min(TT, t0 + QT) - 1;
+  const size_t seq_row = size_t(slots[t0]) * kv.capacity;
+  const T *kbase = static_cast<const T *>(kv.keys);
+  const T *vbase = static_cast<const T *>(kv.values);
+
+  // The block's queries (zeros past the step), 16-byte vectors.
+  for (int v = threadIdx.x; v < QT * VPR; v += blockDim.x) {
+    const int r = v / VPR, c = (v % VPR) * 8;
+    uint4 data = make_uint4(0, 0, 0, 0);
+    if (t0 + r <= tl)
+      data = *reinterpret_cast<const uint4 *>(
+          q + (size_t(t0 + r) * HEADS + h) * D + c);
+    *reinterpret_cast<uint4 *>(&qs[r][c]) = data;
+  }
+  __syncthreads();
+  unsigned qa[DK][4];
+#pragma unroll
+  for (int kk = 0; kk < DK; ++kk)
+    ldmatrix_x4(qa[kk], &qs[warp * 16 + lane % 16][kk * 16 + (lane / 16) * 8]);
+
+  int pos[2], first[2];
+  float m[2], l[2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    const int t = t0 + warp * 16 + lane / 4 + 8 * i;
+    pos[i] = t <= tl ? positions[t] : -1; // a dead row sees no key
+    first[i] = t <= tl ? attn_first<WINDOW, CHUNK>(pos[i]) : 0;
+    m[i] = -LLMC_INF;
+    l[i] = 0.0f;
+  }
+  float o[DN][4];
+#pragma unroll
+  for (int n = 0; n < DN; ++n)
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      o[n][e] = 0.0f;
+
+  const int lo = attn_first<WINDOW, CHUNK>(positions[t0]);
+  const int hi = positions[tl];
+  for (int j0 = lo; j0 <= hi; j0 += KT) {
+    __syncthreads(); // the previous tiles are no longer read
+    for (int v = threadIdx.x; v < KT * VPR; v += blockDim.x) {
+      const int r = v / VPR, c = (v % VPR) * 8, j = j0 + r;
+      uint4 kd = make_uint4(0, 0, 0, 0), vd = make_uint4(0, 0, 0, 0);
+      if (j <= hi) {
+        const size_t at =
+            (seq_row + j % kv.capacity) * ROW + size_t(kvh) * D + c;
+        kd = *reinterpret_cast<const uint4 *>(kbase + at);
+        vd = *reinterpret_cast<const uint4 *>(vbase + at);
+      }
+      *reinterpret_cast<uint4 *>(&ks[r][c]) = kd;
+      *reinterpret_cast<uint4 *>(&vs[r][c]) = vd;
+    }
+    __syncthreads();
+
+    // S = Q K^T for the tile's KT keys.
+    float s[KN][4];
+#pragma unroll
+    for (int n = 0; n < KN; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        s[n][e] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < DK; ++kk)
+#pragma unroll
+      for (int j = 0; j < KN / 2; ++j) { // two n8 key tiles per ldmatrix.x4
+        unsigned r[4];
+        ldmatrix_x4(r, &ks[j * 16 + (lane & 7) + ((lane >> 4) << 3)]
+                          [kk * 16 + ((lane >> 3) & 1) * 8]);
+        MmaName<T>::mma(s[2 * j], qa[kk], r);
+        MmaName<T>::mma(s[2 * j + 1], qa[kk], r + 2);
+      }
+
+    // Online softmax over the rows' visible keys; P rounded to T.
+    float mx[2] = {m[0], m[1]};
+#pragma unroll
+    for (int n = 0; n < KN; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int i = e / 2, key = j0 + n * 8 + (lane % 4) * 2 + e % 2;
+        float v = attn_score<SOFTCAP>(s[n][e], scale, cap);
+        if (key > pos[i] || key < first[i])
+          v = -LLMC_INF;
+        s[n][e] = v;
+        mx[i] = fmaxf(mx[i], v);
+      }
+    float corr[2], rs[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
+      mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 2));
+      corr[i] = m[i] == -LLMC_INF ? 0.0f : expf(m[i] - mx[i]);
+    }
+#pragma unroll
+    for (int n = 0; n < KN; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int i = e / 2;
+        const float p =
+            s[n][e] == -LLMC_INF ? 0.0f : expf(s[n][e] - mx[i]);
+        s[n][e] = p;
+        rs[i] += p;
+      }
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      rs[i] += __shfl_xor_sync(0xffffffffu, rs[i], 1);
+      rs[i] += __shfl_xor_sync(0xffffffffu, rs[i], 2);
+      l[i] = l[i] * corr[i] + rs[i];
+      m[i] = mx[i];
+    }
+#pragma unroll
+    for (int n = 0; n < DN; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        o[n][e] *= corr[e / 2];
+
+    // O += P V: P's C fragments are the A fragments of the next MMA, as a
+    // high and a low T term.
+#pragma unroll
+    for (int kk = 0; kk < KT / 16; ++kk) {
+      const float *p[4] = {&s[2 * kk][0], &s[2 * kk][2], &s[2 * kk + 1][0],
+                           &s[2 * kk + 1][2]};
+      unsigned hi[4], lo[4];
+#pragma unroll
+      for (int r = 0; r < 4; ++r) {
+        const float h0 = round_to<T>(p[r][0]), h1 = round_to<T>(p[r][1]);
+        hi[r] = attn_pack<T>(h0, h1);
+        lo[r] = attn_pack<T>(p[r][0] - h0, p[r][1] - h1);
+      }
+#pragma unroll
+      for (int dn = 0; dn < DN / 2; ++dn) { // two n8 tiles of d
+        unsigned r[4];
+        ldmatrix_x4_trans(r, &vs[kk * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)]
+                                [dn * 16 + (lane >> 4) * 8]);
+        MmaName<T>::mma(o[2 * dn], hi, r);
+        MmaName<T>::mma(o[2 * dn], lo, r);
+        MmaName<T>::mma(o[2 * dn + 1], hi, r + 2);
+        MmaName<T>::mma(o[2 * dn + 1], lo, r + 2);
+      }
+    }
+  }
+
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    const int t = t0 + warp * 16 + lane / 4 + 8 * i;
+    float li = l[i], ci = 1.0f;
+    if (SINKS) {
+      const float sink = to_f(sinks[h]);
+      const float m_new = fmaxf(m[i], sink);
+      ci = m[i] == -LLMC_INF ? 0.0f : expf(m[i] - m_new);
+      li = li * ci + expf(sink - m_new);
+    }
+    if (t > tl)
+      continue;
+#pragma unroll
+    for (int n = 0; n < DN; ++n)
+#pragma unroll
+      for (int c = 0; c < 2; ++c) {
+        const int d = n * 8 + (lane % 4) * 2 + c;
+        out[(size_t(t) * HEADS + h) * D + d] =
+            from_f<T>(o[n][2 * i + c] * ci / li);
+      }
+  }
+}
