@@ -2391,6 +2391,22 @@ def specs():
                    "[ceil(out/128), ceil(in/128)]; routers, norms, embedding and lm_head F32; quantization_config "
                    "fp8 e4m3, weight_block_size [128, 128]. The reference is WEIGHT-ONLY: the float32 model on "
                    "W = float32(q) * scale_inv")))
+    # Long context (float32 only): a 4200-token prompt, past the 4096 that compiles used to stop at, prefilled in
+    # chunks of 512 and decoded with every split of the decode kernel (--max-seq-len 4224: 16 splits).
+    f32_only.append(
+        ("qwen3-long-f32", Qwen3Config,
+         lambda: dict(qwen3_config(), vocab_size=64, num_hidden_layers=2, max_position_embeddings=8192), 4200, 4000,
+         0.45, 2.0, (),
+         [("attention limited to the last 4096 positions",
+           ablate_config(use_sliding_window=True, sliding_window=4096, max_window_layers=0,
+                         layer_types=["sliding_attention"] * 2), False),
+          ("rope_theta 1e4 instead of 1e6",
+           ablate_config(rope_parameters={"rope_type": "default", "rope_theta": 10000.0}), False),
+          EPS_ABLATION],
+         dict(compile_args="--max-seq-len 4224",
+              note="qwen3 (vocabulary 64, max_position_embeddings 8192) on a 4200-token prompt: the long-context path "
+                   "(positions past 4096, prefill in chunks of 512 reading every earlier chunk's keys, 16-way "
+                   "split decoding) against transformers")))
     # The same FP8 checkpoint compiled with --fp8-activations (float32 only): the reference also quantizes each FP8
     # linear's input per token and 128 features.
     f32_only.append(
