@@ -11,7 +11,10 @@
 
 #include "llmc/llmc.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <memory>
@@ -20,6 +23,58 @@ using namespace llvm;
 namespace pl = llmc::plan;
 
 namespace llmc::tools {
+namespace {
+
+/// Writes every code entry of `plan` to `dir`: <entry>.cu (its source) and
+/// per target <entry>.<target>.cubin and .ptx, for nvdisasm / cuobjdump and
+/// readers of the generated code. Names are the entries' symbols, which the
+/// verifier kept to [A-Za-z0-9_].
+Error dumpCode(const pl::Plan &plan, StringRef dir) {
+  const pl::CudaCode *cuda = plan.cuda();
+  if (!cuda || !cuda->entries())
+    return createStringError(inconvertibleErrorCode(),
+                             "the plan holds no CUDA code (compiled with "
+                             "--target cpu)");
+  if (std::error_code ec = sys::fs::create_directories(dir))
+    return createStringError(ec, "cannot create '" + dir + "': " +
+                                     ec.message());
+  auto write = [&](const std::string &name, const uint8_t *data,
+                   size_t size) -> Error {
+    SmallString<256> path(dir);
+    sys::path::append(path, name);
+    return writeToOutput(path, [&](raw_ostream &os) {
+      os.write(reinterpret_cast<const char *>(data), size);
+      return Error::success();
+    });
+  };
+  for (const pl::CodeEntry *e : *cuda->entries()) {
+    const std::string name = e->name()->str();
+    for (char c : name)
+      if (!llvm::isAlnum(c) && c != '_')
+        return createStringError(inconvertibleErrorCode(),
+                                 "entry name '" + name +
+                                     "' is not a file name");
+    if (Error err = write(name + ".cu",
+                          reinterpret_cast<const uint8_t *>(
+                              e->source()->c_str()),
+                          e->source()->size()))
+      return err;
+    for (const pl::CodeBinary *b : *e->binaries()) {
+      const std::string base = name + "." + b->target()->str();
+      if (b->cubin())
+        if (Error err = write(base + ".cubin", b->cubin()->data(),
+                              b->cubin()->size()))
+          return err;
+      if (b->ptx() && b->ptx()->size() > 1) // without the terminating NUL
+        if (Error err = write(base + ".ptx", b->ptx()->data(),
+                              b->ptx()->size() - 1))
+          return err;
+    }
+  }
+  return Error::success();
+}
+
+} // namespace
 
 int inspectMain(int argc, char **argv) {
   cl::OptionCategory category("llmc inspect options");
@@ -34,6 +89,12 @@ int inspectMain(int argc, char **argv) {
                             cl::desc("List every weight: name, dtype, shape, "
                                      "offset, size, checksum"),
                             cl::cat(category));
+  cl::opt<std::string> dumpCodeDir(
+      "dump-code",
+      cl::desc("Also write each generated kernel to <dir>: <entry>.cu and, "
+               "per target, <entry>.<target>.cubin (SASS: nvdisasm, "
+               "cuobjdump) and .ptx"),
+      cl::value_desc("dir"), cl::cat(category));
   PlanOpenFlags openFlags(category);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
@@ -59,6 +120,9 @@ int inspectMain(int argc, char **argv) {
       LLMC_OK)
     return fail(llmc_last_error());
   const pl::Plan &plan = *pl::GetSizePrefixedPlan(headerData);
+  if (!dumpCodeDir.empty())
+    if (Error err = dumpCode(plan, dumpCodeDir))
+      return fail("--dump-code: " + toString(std::move(err)));
   printPlanSummary(outs(), plan, input, fileSize, listKernels, listWeights);
   int32_t isSigned = 0;
   uint8_t signer[32];
