@@ -13,6 +13,7 @@
 #ifndef LLMC_RUNTIME_SCHEMA_PLANFORMAT_H
 #define LLMC_RUNTIME_SCHEMA_PLANFORMAT_H
 
+#include "llmc/llmc.h"
 #include "runtime/schema/plan_generated.h"
 
 #include <xxhash.h>
@@ -70,7 +71,7 @@ inline constexpr uint64_t kSignatureKeyBytes = 32, kSignatureBytes = 64;
 
 /// The version of this runtime and of the compiler that writes
 /// Plan.producer ("llmc " + runtimeVersion()).
-inline constexpr const char *runtimeVersion() { return "0.3.0"; }
+inline constexpr const char *runtimeVersion() { return LLMC_VERSION_STRING; }
 
 /// Rounds `value` up to a multiple of `alignment` (a power of two). The
 /// caller guarantees that the result does not overflow.

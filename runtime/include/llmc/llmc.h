@@ -48,6 +48,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The runtime version this header declares (the one definition of llmc's
+ * version: the compiler's --version and the plans' producer use it too).
+ * llmc_version() returns the linked library's, which a program built
+ * against another header may differ from. */
+#define LLMC_VERSION_MAJOR 0
+#define LLMC_VERSION_MINOR 3
+#define LLMC_VERSION_PATCH 0
+#define LLMC_VERSION_STRING "0.3.0"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -71,7 +80,8 @@ const char *llmc_status_string(llmc_status status);
  * until the next failing call on this thread. */
 const char *llmc_last_error(void);
 
-/* The version of this runtime ("0.3.0") and the plan format it reads. */
+/* The version of this runtime (LLMC_VERSION_STRING of the header it was
+ * built with) and the plan format it reads. */
 const char *llmc_version(void);
 void llmc_plan_format_version(uint32_t *out_major, uint32_t *out_minor);
 

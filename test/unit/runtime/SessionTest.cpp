@@ -256,6 +256,10 @@ TEST_F(SessionTest, PlanInfo) {
   EXPECT_GT(info.arena_bytes, 0u);
   EXPECT_GT(info.weight_bytes, 0u);
   EXPECT_STREQ(llmc_version(), "0.3.0");
+  EXPECT_STREQ(llmc_version(), LLMC_VERSION_STRING);
+  EXPECT_EQ(LLMC_VERSION_MAJOR * 10000 + LLMC_VERSION_MINOR * 100 +
+                LLMC_VERSION_PATCH,
+            300);
   uint32_t major = 0, minor = 9;
   llmc_plan_format_version(&major, &minor);
   EXPECT_EQ(major, 1u);
