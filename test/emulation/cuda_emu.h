@@ -339,10 +339,18 @@ template <typename T> inline float llmc_emu_b16(unsigned reg, int half) {
     return __bfloat162float(v);
 }
 
-/// d = A (16x16, row) * B (16x8, col) + c for the warp; each lane passes
-/// its a[4], b[2] and c[4] registers.
-template <typename T>
-inline void llmc_emu_mma(float *c, const unsigned *a, const unsigned *b) {
+/// One mma.sync m16n8kK for the warp, d = A (16 x K, row) * B (K x 8, col)
+/// + c, with E elements per 32-bit register (K = 8 E) as the PTX ISA lays
+/// the fragments out: a0 row g, k E t .. E t + E - 1; a1 row g + 8; a2 and a3
+/// the same rows at k + 4 E; b0 column g, k E t ..; b1 k + 4 E (g = lane / 4,
+/// t = lane % 4); c0, c1 row g, columns 2 t, 2 t + 1; c2, c3 row g + 8.
+/// `value(reg, i)` decodes element i of a register. Products and sums in
+/// fp32 in k order (the hardware's internal order and precision may differ;
+/// the CPU backend and this agree to fp32 rounding). Each lane passes its
+/// a[4], b[2] and c[4] registers.
+template <int E, typename Value>
+inline void llmc_emu_mma_fragments(float *c, const unsigned *a,
+                                   const unsigned *b, Value value) {
   llmc_emu::Warp &w = llmc_emu::warp();
   unsigned lane = llmc_emu::lane();
   for (int i = 0; i < 4; ++i) {
@@ -352,21 +360,18 @@ inline void llmc_emu_mma(float *c, const unsigned *a, const unsigned *b) {
   w.fragB[lane][0] = b[0];
   w.fragB[lane][1] = b[1];
   llmc_emu::warpSync();
-  unsigned g = lane / 4, t = lane % 4;
+  constexpr unsigned K = 8 * E, HALF = 4 * E;
   float out[4];
   for (int e = 0; e < 4; ++e) {
-    unsigned row = g + (e / 2) * 8, col = 2 * t + e % 2;
+    unsigned row = lane / 4 + (e / 2) * 8, col = 2 * (lane % 4) + e % 2;
     float sum = 0.0f;
-    for (unsigned k = 0; k < 16; ++k) {
-      // A: a0 (row g, k < 8), a1 (row g + 8, k < 8), a2 (row g, k >= 8),
-      // a3 (row g + 8, k >= 8); lane 4 g + (k % 8) / 2, half k % 2.
-      unsigned aLane = (row % 8) * 4 + (k % 8) / 2;
-      unsigned aReg = row / 8 + 2 * (k / 8);
-      // B: b0 (k < 8), b1 (k >= 8) of column n: lane 4 n + (k % 8) / 2.
-      unsigned bLane = col * 4 + (k % 8) / 2;
-      unsigned bReg = k / 8;
-      sum += llmc_emu_b16<T>(w.fragA[aLane][aReg], k % 2) *
-             llmc_emu_b16<T>(w.fragB[bLane][bReg], k % 2);
+    for (unsigned k = 0; k < K; ++k) {
+      unsigned aLane = (row % 8) * 4 + (k % HALF) / E;
+      unsigned aReg = row / 8 + 2 * (k / HALF);
+      unsigned bLane = col * 4 + (k % HALF) / E;
+      unsigned bReg = k / HALF;
+      sum += value(w.fragA[aLane][aReg], k % E) *
+             value(w.fragB[bLane][bReg], k % E);
     }
     out[e] = sum + w.fragC[lane][e];
   }
@@ -375,9 +380,14 @@ inline void llmc_emu_mma(float *c, const unsigned *a, const unsigned *b) {
     c[e] = out[e];
 }
 
-/// ldmatrix.sync.aligned.m8n8.x4.shared.b16: lane l gives the address of
-/// row l % 8 of matrix l / 8; r[j] gets row lane / 4, elements 2 (lane % 4)
-/// and 2 (lane % 4) + 1 of matrix j.
+/// mma.sync m16n8k16 over bf16 or f16 (two per register).
+template <typename T>
+inline void llmc_emu_mma(float *c, const unsigned *a, const unsigned *b) {
+  llmc_emu_mma_fragments<2>(c, a, b, [](unsigned reg, unsigned i) {
+    return llmc_emu_b16<T>(reg, int(i));
+  });
+}
+
 /// The value of an FP8 E4M3 code (OCP "fn": 0x7F / 0xFF NaN), exact.
 inline float llmc_emu_e4m3(unsigned b) {
   const unsigned e = (b >> 3) & 15u, m = b & 7u;
@@ -387,43 +397,13 @@ inline float llmc_emu_e4m3(unsigned b) {
   return (b & 0x80u) ? -v : v;
 }
 
-/// mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32: d = A (16x32, row)
-/// * B (32x8, col) + c, four E4M3 codes per register (PTX ISA, the 8-bit
-/// m16n8k32 fragments): a0 row g, k 4t..4t+3; a1 row g + 8; a2 and a3 the
-/// same rows at k + 16; b0 column g, k 4t..4t+3; b1 k + 16 (g = lane / 4,
-/// t = lane % 4, byte i of a register at k + i). Products are exact in
-/// fp32 and summed in fp32 in k order (the hardware's internal order and
-/// precision may differ; CPU backend and this agree to fp32 rounding).
+/// mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32: four E4M3 codes
+/// per register, byte i of a register at k + i.
 inline void llmc_emu_mma_e4m3(float *c, const unsigned *a,
                               const unsigned *b) {
-  llmc_emu::Warp &w = llmc_emu::warp();
-  unsigned lane = llmc_emu::lane();
-  for (int i = 0; i < 4; ++i) {
-    w.fragA[lane][i] = a[i];
-    w.fragC[lane][i] = c[i];
-  }
-  w.fragB[lane][0] = b[0];
-  w.fragB[lane][1] = b[1];
-  llmc_emu::warpSync();
-  float out[4];
-  for (int e = 0; e < 4; ++e) {
-    // c0, c1: row g, columns 2t, 2t + 1; c2, c3: row g + 8.
-    unsigned row = lane / 4 + (e / 2) * 8, col = 2 * (lane % 4) + e % 2;
-    float sum = 0.0f;
-    for (unsigned k = 0; k < 32; ++k) {
-      unsigned aLane = (row % 8) * 4 + (k % 16) / 4;
-      unsigned aReg = row / 8 + 2 * (k / 16);
-      unsigned bLane = col * 4 + (k % 16) / 4;
-      unsigned bReg = k / 16;
-      unsigned shift = 8 * (k % 4);
-      sum += llmc_emu_e4m3((w.fragA[aLane][aReg] >> shift) & 0xffu) *
-             llmc_emu_e4m3((w.fragB[bLane][bReg] >> shift) & 0xffu);
-    }
-    out[e] = sum + w.fragC[lane][e];
-  }
-  llmc_emu::warpSync();
-  for (int e = 0; e < 4; ++e)
-    c[e] = out[e];
+  llmc_emu_mma_fragments<4>(c, a, b, [](unsigned reg, unsigned i) {
+    return llmc_emu_e4m3((reg >> (8 * i)) & 0xffu);
+  });
 }
 
 inline void llmc_emu_ldmatrix_x4(unsigned *r, const void *p) {

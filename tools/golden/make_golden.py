@@ -1667,6 +1667,13 @@ def int4_rows_reference(w):
     return torch.clamp(codes.float(), -8, 7) * scale
 
 
+def e4m3_fake_quantize(f, amax):
+    """float32 values f with the max |f| of their group (broadcastable) as llmc's run-time FP8 quantization stores
+    them: s = amax / 448 (1 if 0), float32(float8_e4m3fn(f / s)) * s, round to nearest even."""
+    s = torch.where(amax > 0, amax / 448.0, torch.ones_like(amax))
+    return (f / s).to(torch.float8_e4m3fn).float() * s
+
+
 def e4m3_per_head(x, per="head"):
     """Keys or values [batch, kv_heads, seq, head_dim] as `llmc compile --kv-dtype fp8_e4m3` caches them: per token
     and KV head ("head"; "token": one scale over all KV heads of a token), s = max|x| / 448 in float32 (1 if all 0),
@@ -1674,8 +1681,7 @@ def e4m3_per_head(x, per="head"):
     wide model quantizes in float32 too)."""
     f = x.float()
     amax = f.abs().amax(dim=-1, keepdim=True) if per == "head" else f.abs().amax(dim=(1, 3), keepdim=True)
-    s = torch.where(amax > 0, amax / 448.0, torch.ones_like(amax))
-    return ((f / s).to(torch.float8_e4m3fn).float() * s).to(x.dtype)
+    return e4m3_fake_quantize(f, amax).to(x.dtype)
 
 
 def kv_fp8_attention(variant="head"):
@@ -1705,9 +1711,7 @@ def fp8_activation_hooks(model, variant):
         f = x.float()
         width = {"group128": 128, "group64": 64, "row": f.shape[-1]}[variant]
         g = f.reshape(*f.shape[:-1], f.shape[-1] // width, width)
-        amax = g.abs().amax(dim=-1, keepdim=True)
-        s = torch.where(amax > 0, amax / 448.0, torch.ones_like(amax))
-        return ((g / s).to(torch.float8_e4m3fn).float() * s).reshape(f.shape).to(x.dtype)
+        return e4m3_fake_quantize(g, g.abs().amax(dim=-1, keepdim=True)).reshape(f.shape).to(x.dtype)
 
     for name, module in model.named_modules():
         if isinstance(module, torch.nn.Linear) and is_fp8_weight(name + ".weight"):

@@ -60,49 +60,10 @@ FailureOr<unsigned> attention(ArrayRef<Operation *> ops, unsigned first,
       "_" + hashTag(kernel::cudaFloatLiteral(float(scale)) + ", " +
                     kernel::cudaFloatLiteral(float(cap)));
 
-  if (!b.info().decode && qt == ct && ct == yt &&
-      (qt.isBF16() || qt.isF16()) && d % 16 == 0 && d <= 128) {
-    // Tensor cores: 64 queries, and 64 keys and values at a time while the
-    // three tiles fit 48 KiB of static shared memory (else 32).
-    const int64_t kt = 3 * 64 * (d + 8) * 2 <= 48 * 1024 ? 64 : 32;
-    Call c;
-    c.callee = "attn_prefill_mma";
-    c.entry = "attention_prefill_mma_" + common + scaleTag;
-    c.templateArgs = {b.i(heads),  b.i(kvHeads),    b.i(d),
-                      b.i(window), b.i(chunk),      b.i(kt),
-                      b.flag(softcap), b.flag(bool(sinks)), b.type(qt),
-                      b.type(st)};
-    c.args = {b.numTokens()};
-    for (Value v : SmallVector<Value>{q, cache, a.getSlots(), a.getPositions()})
-      c.args.push_back(b.operand(c, v));
-    c.args.push_back(sinkArg(c));
-    c.args.push_back(b.operand(c, y, true));
-    c.args.push_back(b.f(scale));
-    c.args.push_back(b.f(cap));
-    c.grid = {int32_t(heads), 1, 1};
-    c.block = 128;
-    c.tokensPerBlock = 64;
-    c.tokenAxis = 1;
-    c.hot = true;
-    b.create(a.getLoc(), std::move(c));
-    return 1u;
-  }
   if (!b.info().decode) {
-    // Keys and values of one tile stay under 32 KiB of shared memory.
-    int64_t kt = 32;
-    while (kt > 8 && 2 * kt * d * bytesOf(ct) > 32768)
-      kt /= 2;
-    if (2 * kt * d * bytesOf(ct) > 32768)
-      return a.emitOpError("head_dim ")
-             << d << " too large for the attention kernel's shared tiles";
+    // Both prefill kernels take (T, q, cache, slots, positions, sinks, out,
+    // scale, cap), a block of 128 per (head, tokensPerBlock tokens).
     Call c;
-    c.callee = "attn_prefill";
-    c.entry = "attention_prefill_" + common + scaleTag;
-    c.templateArgs = {b.i(heads),     b.i(kvHeads),     b.i(d),
-                      b.i(window),    b.i(chunk),       b.i(16),
-                      b.i(kt),        b.flag(softcap),  b.flag(bool(sinks)),
-                      b.type(qt),     b.type(ct),       b.type(st),
-                      b.type(yt)};
     c.args = {b.numTokens()};
     for (Value v : SmallVector<Value>{q, cache, a.getSlots(), a.getPositions()})
       c.args.push_back(b.operand(c, v));
@@ -112,9 +73,37 @@ FailureOr<unsigned> attention(ArrayRef<Operation *> ops, unsigned first,
     c.args.push_back(b.f(cap));
     c.grid = {int32_t(heads), 1, 1};
     c.block = 128;
-    c.tokensPerBlock = 16;
     c.tokenAxis = 1;
     c.hot = true;
+    if (qt == ct && ct == yt && (qt.isBF16() || qt.isF16()) && d % 16 == 0 &&
+        d <= 128) {
+      // Tensor cores: 64 queries, and 64 keys and values at a time while
+      // the three tiles fit 48 KiB of static shared memory (else 32).
+      const int64_t kt = 3 * 64 * (d + 8) * 2 <= 48 * 1024 ? 64 : 32;
+      c.callee = "attn_prefill_mma";
+      c.entry = "attention_prefill_mma_" + common + scaleTag;
+      c.templateArgs = {b.i(heads),  b.i(kvHeads),    b.i(d),
+                        b.i(window), b.i(chunk),      b.i(kt),
+                        b.flag(softcap), b.flag(bool(sinks)), b.type(qt),
+                        b.type(st)};
+      c.tokensPerBlock = 64;
+    } else {
+      // Keys and values of one tile stay under 32 KiB of shared memory.
+      int64_t kt = 32;
+      while (kt > 8 && 2 * kt * d * bytesOf(ct) > 32768)
+        kt /= 2;
+      if (2 * kt * d * bytesOf(ct) > 32768)
+        return a.emitOpError("head_dim ")
+               << d << " too large for the attention kernel's shared tiles";
+      c.callee = "attn_prefill";
+      c.entry = "attention_prefill_" + common + scaleTag;
+      c.templateArgs = {b.i(heads),     b.i(kvHeads),     b.i(d),
+                        b.i(window),    b.i(chunk),       b.i(16),
+                        b.i(kt),        b.flag(softcap),  b.flag(bool(sinks)),
+                        b.type(qt),     b.type(ct),       b.type(st),
+                        b.type(yt)};
+      c.tokensPerBlock = 16;
+    }
     b.create(a.getLoc(), std::move(c));
     return 1u;
   }

@@ -130,6 +130,28 @@ Matmul ofLinear(llm::LinearOp l) {
 /// registers with f32 activations, 4 takes 99; bf16: 46); int4 groups
 /// along a row ([1, G], an even row length) with f16, bf16 or f32 scales
 /// run gemv_i4, int8 ones gemv_i8 (the same template, gemv_int).
+/// A quantized-weight GEMV launch: a warp per row, 8 rows per block, for
+/// every step (or up to 16 tokens when a tensor-core GEMM takes the rest).
+void quantizedGemvGeometry(Call &c, int64_t n, bool mma) {
+  c.grid = {ceilDiv(n, 8), 1, 1};
+  c.block = 256;
+  c.minTokens = 1;
+  c.maxTokens = mma ? kGemvTokens : 0;
+  c.hot = true;
+}
+
+/// A tensor-core GEMM launch past 16 tokens: 64 x 64 tiles of y (features
+/// on x, tokens on y), 4 warps.
+void tensorCoreGeometry(Call &g, int64_t n) {
+  g.grid = {ceilDiv(n, 64), 1, 1};
+  g.block = 128;
+  g.tokensPerBlock = 64;
+  g.tokenAxis = 1;
+  g.minTokens = kGemvTokens + 1;
+  g.maxTokens = 0;
+  g.hot = true;
+}
+
 /// A linear with fp8_activations (f8E4M3FN weight in blocks of 128 input
 /// features): act_quant_e4m3 quantizes x per token and 128 features, then
 /// up to 16 tokens gemv_e4m3 reads x' = code * scale (fp32, in scratch),
@@ -189,11 +211,7 @@ FailureOr<unsigned> fp8ActivationLinear(llm::LinearOp l,
   c.args.push_back(b.scalesOf(c, l.getWeight()));
   c.args.push_back(bias ? b.operand(c, bias) : b.null(biasType));
   c.args.push_back(b.operand(c, y, true));
-  c.grid = {ceilDiv(n, 8), 1, 1};
-  c.block = 256;
-  c.minTokens = 1;
-  c.maxTokens = mma ? kGemvTokens : 0;
-  c.hot = true;
+  quantizedGemvGeometry(c, n, mma);
   b.create(l.getLoc(), std::move(c));
   if (!mma)
     return 1u;
@@ -219,13 +237,7 @@ FailureOr<unsigned> fp8ActivationLinear(llm::LinearOp l,
   g.args.push_back(b.scalesOf(g, l.getWeight()));
   g.args.push_back(bias ? b.operand(g, bias) : b.null(biasType));
   g.args.push_back(b.operand(g, y, true));
-  g.grid = {ceilDiv(n, 64), 1, 1};
-  g.block = 128;
-  g.tokensPerBlock = 64;
-  g.tokenAxis = 1;
-  g.minTokens = kGemvTokens + 1;
-  g.maxTokens = 0;
-  g.hot = true;
+  tensorCoreGeometry(g, n);
   b.create(l.getLoc(), std::move(g));
   return 1u;
 }
@@ -292,16 +304,12 @@ FailureOr<unsigned> quantizedLinear(llm::LinearOp l, llm::QuantWeightType q,
                          : b.null(IntegerType::get(b.context(), 8)));
   c.args.push_back(bias ? b.operand(c, bias) : b.null(biasType));
   c.args.push_back(b.operand(c, y, true));
-  c.grid = {ceilDiv(n, 8), 1, 1};
-  c.block = 256;
-  c.minTokens = 1;
   // Steps of more tokens run on tensor cores when x and y share a 16-bit
   // type and every scale block is whole k steps of 32.
   const bool mma = b.info().maxTokens > kGemvTokens && xt == yt &&
                    (xt.isBF16() || xt.isF16()) && k % 32 == 0 &&
                    (bk % 32 == 0 || bk >= k);
-  c.maxTokens = mma ? kGemvTokens : 0;
-  c.hot = true;
+  quantizedGemvGeometry(c, n, mma);
   b.create(l.getLoc(), std::move(c));
   if (!mma)
     return 1u;
@@ -328,13 +336,7 @@ FailureOr<unsigned> quantizedLinear(llm::LinearOp l, llm::QuantWeightType q,
                                : b.null(IntegerType::get(b.context(), 8)));
   g.args.push_back(bias ? b.operand(g, bias) : b.null(biasType));
   g.args.push_back(b.operand(g, y, true));
-  g.grid = {ceilDiv(n, 64), 1, 1};
-  g.block = 128;
-  g.tokensPerBlock = 64;
-  g.tokenAxis = 1;
-  g.minTokens = kGemvTokens + 1;
-  g.maxTokens = 0;
-  g.hot = true;
+  tensorCoreGeometry(g, n);
   b.create(l.getLoc(), std::move(g));
   return 1u;
 }

@@ -224,8 +224,7 @@ __device__ __forceinline__ void kv_cache_write_e4m3(const TK *keys,
     x[d] = e < D ? (is_key ? to_f(keys[src]) : to_f(values[src])) : 0.0f;
     amax = fmaxf(amax, fabsf(x[d]));
   }
-  amax = warp_max(amax);
-  const float s = amax > 0.0f ? amax / 448.0f : 1.0f;
+  const float s = e4m3_scale(warp_max(amax));
   unsigned char *codes =
       static_cast<unsigned char *>(is_key ? cache.keys : cache.values) +
       head * D;

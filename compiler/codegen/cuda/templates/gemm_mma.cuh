@@ -251,6 +251,29 @@ __device__ __forceinline__ void mma_fold_scaled(float (&acc)[NB][2][4][4],
       }
 }
 
+// Stores a warp's 32 x 32 accumulators (at rows m0, columns n0 of y
+// [M, N]), plus bias[n] when BIAS: c0, c1 at row lane / 4, columns
+// 2 (lane % 4) + {0, 1}; c2, c3 at row + 8; rows and columns past the ends
+// are not stored.
+template <int N, bool BIAS, typename TB, typename TY>
+__device__ __forceinline__ void mma_store(const float (&acc)[2][4][4], int M,
+                                          int m0, int n0, const TB *bias,
+                                          TY *y) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int m = m0 + i * 16 + lane / 4 + (e / 2) * 8;
+        const int n = n0 + j * 8 + (lane % 4) * 2 + e % 2;
+        if (m < M && n < N)
+          y[size_t(m) * N + n] =
+              from_f<TY>(BIAS ? acc[i][j][e] + to_f(bias[n]) : acc[i][j][e]);
+      }
+}
+
 // y = x W^T (+ bias) over a quantized W [N, K] (FMT codes, one TS scale
 // per BN x BK block: scales [ceil(N / BN), ceil(K / BK)]; ZP: zero points
 // per group, BN 1) on tensor cores: the tiles hold code - zero exactly, each
@@ -271,7 +294,7 @@ gemm_mma_q(int M, const T *x, const unsigned char *w, const TS *scales,
   __shared__ __align__(16) T xs[2][LLMC_MMA_BM][LLMC_MMA_BK + LLMC_MMA_PAD];
   __shared__ __align__(16) T ws[2][1][LLMC_MMA_BN][LLMC_MMA_BK + LLMC_MMA_PAD];
 
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int warp = threadIdx.x / 32;
   const int wm = (warp / 2) * 32, wn = (warp % 2) * 32;
   const int m0 = blockIdx.y * LLMC_MMA_BM, n0 = blockIdx.x * LLMC_MMA_BN;
 
@@ -300,18 +323,7 @@ gemm_mma_q(int M, const T *x, const unsigned char *w, const TS *scales,
     __syncthreads();
   }
 
-#pragma unroll
-  for (int i = 0; i < 2; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int m = m0 + wm + i * 16 + lane / 4 + (e / 2) * 8;
-        const int n = n0 + wn + j * 8 + (lane % 4) * 2 + e % 2;
-        if (m < M && n < N)
-          y[size_t(m) * N + n] = from_f<TY>(
-              BIAS ? acc[0][i][j][e] + to_f(bias[n]) : acc[0][i][j][e]);
-      }
+  mma_store<N, BIAS>(acc[0], M, m0 + wm, n0 + wn, bias, y);
 }
 
 // FP8 activations (llm.linear fp8_activations): each token's x quantized
@@ -338,8 +350,7 @@ __device__ __forceinline__ void act_quant_e4m3(const TX *x, float *fake,
     v[i] = to_f(x[at + i]);
     amax = fmaxf(amax, fabsf(v[i]));
   }
-  amax = warp_max(amax);
-  const float s = amax > 0.0f ? amax / 448.0f : 1.0f;
+  const float s = e4m3_scale(warp_max(amax));
   unsigned word = 0;
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
@@ -463,16 +474,5 @@ gemm_mma_fp8(int M, const int *xcodes, const float *xscales,
     __syncthreads();
   }
 
-#pragma unroll
-  for (int i = 0; i < 2; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int m = m0 + wm + i * 16 + lane / 4 + (e / 2) * 8;
-        const int n = n0 + wn + j * 8 + (lane % 4) * 2 + e % 2;
-        if (m < M && n < N)
-          y[size_t(m) * N + n] = from_f<TY>(
-              BIAS ? acc[0][i][j][e] + to_f(bias[n]) : acc[0][i][j][e]);
-      }
+  mma_store<N, BIAS>(acc[0], M, m0 + wm, n0 + wn, bias, y);
 }

@@ -182,6 +182,13 @@ __device__ __forceinline__ unsigned e4m3_from_f(float x) {
   return sign | unsigned(8 * e + 48 + int(m));
 }
 
+// The scale of values quantized to E4M3 together (an FP8 cache's head, a
+// group of FP8 activations), from their max |x|: max / 448, 1 when all are
+// 0 (cpu/Numerics.h e4m3GroupScale).
+__device__ __forceinline__ float e4m3_scale(float amax) {
+  return amax > 0.0f ? amax / 448.0f : 1.0f;
+}
+
 // Whether a KV cache of element type T keeps per-head scales (FP8).
 template <typename T> struct llmc_scaled_kv { static constexpr bool value = false; };
 template <> struct llmc_scaled_kv<llmc_e4m3> { static constexpr bool value = true; };
