@@ -365,7 +365,7 @@ public:
                         notes.empty() ? 0 : fbb.CreateVector(notes));
     auto memory = pl::CreateMemoryPlan(
         fbb, uint64_t(std::max(arena(prefill), arena(decode))), maxTokens,
-        uint32_t(runtime::kMinWeightAlignment));
+        uint32_t(runtime::kMinWeightAlignment), options.kvPageTokens);
     pl::FormatVersion version(
         options.formatMajor ? options.formatMajor : runtime::kFormatMajor,
         options.formatMajor ? options.formatMinor : runtime::kFormatMinor);
@@ -877,6 +877,12 @@ llvm::Error writePlanImpl(ModuleOp module, WeightSource &weights,
                           const CodeSection *known, PendingCode *pending) {
   if (options.maxSeqLen < 1)
     return err("max sequence length must be at least 1");
+  if (options.kvPageTokens < 0 ||
+      options.kvPageTokens > runtime::kMaxKvPageTokens ||
+      (options.kvPageTokens & (options.kvPageTokens - 1)) != 0)
+    return err("KV page tokens " + std::to_string(options.kvPageTokens) +
+               " is not 0 or a power of two up to " +
+               std::to_string(runtime::kMaxKvPageTokens));
   // The header as far as it is known: with every entry's name and source,
   // the binaries of pending code still missing.
   std::optional<ModuleSerializer> first;

@@ -15,6 +15,7 @@
 #define LLMC_COMPILER_PLAN_PLANWRITER_H
 
 #include "compiler/support/Signing.h"
+#include "runtime/schema/PlanFormat.h"
 #include "runtime/schema/plan_generated.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -146,6 +147,10 @@ struct PlanOptions {
   std::vector<std::string> nvrtcOptions;
   /// The longest sequence a session may hold.
   int64_t maxSeqLen = 0;
+  /// Tokens per page of the paged KV cache (MemoryPlan.kv_page_tokens), a
+  /// power of two; 0 writes a plan with one page per sequence, as before
+  /// format 1.9 (tests).
+  int64_t kvPageTokens = runtime::kDefaultKvPageTokens;
   /// What the compile left out (Model.notes), printed by `llmc inspect`.
   std::vector<std::string> notes;
   /// When set, the plan ends with a signature block by this key

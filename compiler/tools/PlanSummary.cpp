@@ -171,8 +171,9 @@ void printPlanSummary(raw_ostream &os, const pl::Plan &plan, StringRef path,
     return runtime::kvCacheArrays(c) * runtime::kvCacheRowBytes(c);
   };
   auto capacity = [&](const pl::KVCacheLayout &c) {
-    return runtime::kvCacheCapacity(c, model.max_seq_len(),
-                                    memory.max_tokens());
+    return runtime::kvCachePaging(c, model.max_seq_len(), memory.max_tokens(),
+                                  memory.kv_page_tokens())
+        .rows();
   };
   std::map<std::tuple<int64_t, int64_t, int, int64_t, int64_t>,
            std::pair<const pl::KVCacheLayout *, unsigned>>
@@ -186,7 +187,11 @@ void printPlanSummary(raw_ostream &os, const pl::Plan &plan, StringRef path,
     perTokenAll += perToken(*c);
     maxSeqAll += perToken(*c) * uint64_t(capacity(*c));
   }
-  os << "kv cache:\n";
+  os << "kv cache";
+  if (memory.kv_page_tokens() > 0)
+    os << " (paged: " << memory.kv_page_tokens()
+       << " tokens per page, allocated as sequences grow)";
+  os << ":\n";
   for (auto &[key, group] : groups) {
     const pl::KVCacheLayout &c = *group.first;
     if (c.latent_dim() > 0)
@@ -202,11 +207,17 @@ void printPlanSummary(raw_ostream &os, const pl::Plan &plan, StringRef path,
       os << ", window " << c.window();
     os << ": " << perToken(c) << " bytes per token per layer, "
        << humanBytes(perToken(c) * uint64_t(capacity(c))) << " per layer for "
-       << capacity(c) << " tokens\n";
+       << capacity(c) << " tokens"
+       << (c.window() && capacity(c) < model.max_seq_len() ? " (a ring)" : "")
+       << "\n";
   }
   os << "  all layers: " << perTokenAll << " bytes per token, "
      << humanBytes(maxSeqAll) << " per sequence of " << model.max_seq_len()
-     << " tokens\n";
+     << " tokens";
+  if (const uint64_t whole = perTokenAll * uint64_t(model.max_seq_len());
+      whole > maxSeqAll)
+    os << " (" << humanBytes(whole) << " if every layer held every token)";
+  os << "\n";
   WeightTraffic traffic = weightTraffic(plan);
   os << "weights: " << plan.weights()->size() << " tensors, "
      << humanBytes(traffic.totalBytes) << "\n";

@@ -105,8 +105,14 @@ int runMain(int argc, char **argv) {
                              cl::desc("Session sequence capacity (0 = the "
                                       "plan's)"),
                              cl::init(0), cl::cat(category));
+  cl::opt<int64_t> kvCacheTokens(
+      "kv-cache-tokens",
+      cl::desc("Most tokens the session's KV pages hold (0 = no limit; "
+               "pages are allocated as the sequence grows)"),
+      cl::init(0), cl::cat(category));
   cl::opt<bool> stats("timing",
-                      cl::desc("Print prefill and decode tokens/s to stderr"),
+                      cl::desc("Print prefill and decode tokens/s and the KV "
+                               "cache's memory to stderr"),
                       cl::cat(category));
   PlanOpenFlags openFlags(category);
   cl::HideUnrelatedOptions(category);
@@ -143,6 +149,7 @@ int runMain(int argc, char **argv) {
   options.backend = *backend;
   options.num_threads = threads;
   options.max_seq_len = maxSeqLen;
+  options.kv_cache_tokens = kvCacheTokens;
 
   std::string openError;
   PlanHandle plan = openFlags.open(input, openError);
@@ -239,6 +246,9 @@ int runMain(int argc, char **argv) {
                        "ms/token)\n",
                        decodeSteps, decodeS, decodeSteps / decodeS,
                        1000 * decodeS / decodeSteps);
+    uint64_t kvBytes = 0;
+    if (llmc_session_kv_bytes(session, &kvBytes) == LLMC_OK)
+      errs() << "kv cache: " << kvBytes << " bytes allocated\n";
   }
   if (wantLogits) {
     std::string error;

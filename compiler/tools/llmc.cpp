@@ -40,6 +40,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <bit>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -286,9 +287,16 @@ int compileMain(int argc, char **argv) {
       cl::cat(category));
   cl::opt<int64_t> maxSeqLen(
       "max-seq-len",
-      cl::desc("Longest sequence a session may hold (default: "
-               "max_position_embeddings, at most 4096)"),
+      cl::desc("Longest sequence a session may hold (default: the model's "
+               "max_position_embeddings; sessions allocate KV pages as "
+               "sequences grow, not this up front)"),
       cl::value_desc("n"), cl::init(0), cl::cat(category));
+  cl::opt<int64_t> kvPageTokens(
+      "kv-page-tokens",
+      cl::desc("Tokens per page of the paged KV cache, a power of two up to "
+               "65536 (default: 64)"),
+      cl::value_desc("n"),
+      cl::init(llmc::runtime::kDefaultKvPageTokens), cl::cat(category));
   cl::opt<bool> allowLongerContext(
       "allow-longer-context",
       cl::desc("Accept a --max-seq-len above the model's "
@@ -592,12 +600,20 @@ int compileMain(int argc, char **argv) {
   }
   if (maxTokens.getNumOccurrences() && maxTokens < 1)
     return fail("--max-tokens must be at least 1");
+  if (kvPageTokens < 1 || kvPageTokens > llmc::runtime::kMaxKvPageTokens ||
+      (kvPageTokens & (kvPageTokens - 1)) != 0)
+    return fail("--kv-page-tokens " + std::to_string(kvPageTokens) +
+                " is not a power of two in [1, " +
+                std::to_string(llmc::runtime::kMaxKvPageTokens) + "]");
+
   if (mlaAbsorb != "decode" && mlaAbsorb != "all" && mlaAbsorb != "none")
     return fail("--mla-absorb must be decode, all or none, got '" +
                 mlaAbsorb + "'");
-  int64_t seqLen = maxSeqLen
-                       ? int64_t(maxSeqLen)
-                       : std::min<int64_t>(config->maxPositionEmbeddings, 4096);
+  int64_t seqLen = maxSeqLen ? int64_t(maxSeqLen)
+                             : config->maxPositionEmbeddings;
+  // A page longer than the longest sequence would only waste memory.
+  planOptions.kvPageTokens = std::min<int64_t>(
+      kvPageTokens, int64_t(std::bit_ceil(uint64_t(seqLen))));
   int64_t stepTokens = maxTokens ? std::min<int64_t>(maxTokens, seqLen)
                                  : std::min<int64_t>(512, seqLen);
   std::optional<uint64_t> randomSeed;

@@ -10,10 +10,13 @@
 // The generated prelude declares the same struct as `llmc_kv`; codegen's
 // tests compare the two texts.
 //
-// KV cache layout (plan.fbs, KVCacheLayout): keys [max_batch, capacity,
-// kv_heads, head_dim], values likewise; position p of slot s at row
-// s * capacity + p % capacity. An F8E4M3 cache (format 1.8) adds f32 key
-// and value scales [max_batch, capacity, kv_heads]; other caches pass null.
+// KV cache layout (plan.fbs, KVCacheLayout): keys [pages, P, kv_heads,
+// head_dim], values likewise; position p of slot s at row
+// page_table[s * table_pages + (p >> page_shift) % table_pages] * P +
+// p % P with P = 1 << page_shift. An F8E4M3 cache (format 1.8) adds f32
+// key and value scales [pages, P, kv_heads]; other caches pass null.
+// Plans before format 1.9 have no page table: row s * capacity +
+// p % capacity (their kernels read the first five members only).
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,16 +32,20 @@ namespace llmc::runtime::cuda {
 struct LLMCKvArg {
   void *keys = nullptr;
   void *values = nullptr;
-  int32_t capacity = 0; // rows per sequence
+  int32_t capacity = 0; // rows per sequence the page table addresses
   float *key_scales = nullptr;   // F8E4M3 caches only
   float *value_scales = nullptr; // F8E4M3 caches only
+  const int32_t *page_table = nullptr; // [max_batch, table_pages]
+  int32_t table_pages = 0;
+  int32_t page_shift = 0; // log2 of the rows per page
 };
-static_assert(sizeof(LLMCKvArg) == 40 && alignof(LLMCKvArg) == 8);
+static_assert(sizeof(LLMCKvArg) == 56 && alignof(LLMCKvArg) == 8);
 
 /// The same struct as generated CUDA C++ declares it.
 inline constexpr const char *kKvArgDeclaration =
     "struct llmc_kv { void *keys; void *values; int capacity; "
-    "float *key_scales; float *value_scales; };";
+    "float *key_scales; float *value_scales; const int *page_table; "
+    "int table_pages; int page_shift; };";
 
 } // namespace llmc::runtime::cuda
 

@@ -28,7 +28,7 @@ namespace llmc::runtime {
 /// accepts its own major version with a minor version up to its own (a
 /// newer minor may carry fields it would ignore).
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 8;
+inline constexpr uint16_t kFormatMinor = 9;
 
 /// Bytes 8..12 of every plan (after the u32 size prefix and root offset).
 inline constexpr char kFileIdentifier[] = "LLMP";
@@ -179,16 +179,45 @@ inline uint64_t kvCacheRowBytes(const llmc::plan::KVCacheLayout &layout) {
          (kvCacheScaled(layout) ? heads * sizeof(float) : 0);
 }
 
-/// Rows of a KV cache per sequence (KVCacheLayout): a windowed layer keeps
-/// a ring of window + max_tokens - 1 positions (a step's tokens may attend
-/// up to `window` back from each of them), every other layer the whole
-/// sequence.
-inline int64_t kvCacheCapacity(const llmc::plan::KVCacheLayout &layout,
-                               int64_t maxSeqLen, int64_t maxTokens) {
+/// The largest MemoryPlan.kv_page_tokens (format 1.9).
+inline constexpr int64_t kMaxKvPageTokens = 65536;
+/// `llmc compile`'s default --kv-page-tokens.
+inline constexpr int64_t kDefaultKvPageTokens = 64;
+
+/// Rows a cache must hold per sequence before paging (KVCacheLayout): a
+/// windowed layer every position a step may attend to (window +
+/// max_tokens - 1: a step's tokens look up to `window` back from each of
+/// them), every other layer the whole sequence.
+inline int64_t kvCacheSpan(const llmc::plan::KVCacheLayout &layout,
+                           int64_t maxSeqLen, int64_t maxTokens) {
   if (layout.window() == 0 || layout.window() >= maxSeqLen)
     return maxSeqLen;
   // Both terms are below 2^31 here: no overflow.
   return std::min<int64_t>(maxSeqLen, layout.window() + maxTokens - 1);
+}
+
+/// How a cache's rows of one sequence are found (KVCacheLayout): position p
+/// is row p % pageTokens of page table[(p / pageTokens) % tablePages].
+struct KvCachePaging {
+  int64_t pageTokens = 0;
+  int64_t tablePages = 0;
+  /// Rows of one sequence the table addresses.
+  int64_t rows() const { return pageTokens * tablePages; }
+};
+
+/// The paging of `layout` in a plan of MemoryPlan.kv_page_tokens
+/// `pageTokens` (0 before format 1.9: one page of kvCacheSpan rows).
+inline KvCachePaging kvCachePaging(const llmc::plan::KVCacheLayout &layout,
+                                   int64_t maxSeqLen, int64_t maxTokens,
+                                   int64_t pageTokens) {
+  const int64_t span = kvCacheSpan(layout, maxSeqLen, maxTokens);
+  if (pageTokens == 0)
+    return {span, 1};
+  const int64_t whole = (maxSeqLen + pageTokens - 1) / pageTokens;
+  // span consecutive positions start anywhere in a page: they touch at
+  // most ceil((span - 1) / P) + 1 pages.
+  const int64_t ring = (span - 1 + pageTokens - 1) / pageTokens + 1;
+  return {pageTokens, std::min(whole, ring)};
 }
 
 } // namespace llmc::runtime

@@ -212,8 +212,10 @@ llmc_status llmc_plan_get_info(const llmc_plan *plan,
     for (const llmc::plan::KVCacheLayout *layout : *p.kv_caches())
       info.kv_bytes_per_sequence +=
           llmc::runtime::kvCacheArrays(*layout) *
-          uint64_t(llmc::runtime::kvCacheCapacity(*layout, info.max_seq_len,
-                                                  info.max_tokens)) *
+          uint64_t(llmc::runtime::kvCachePaging(
+                       *layout, info.max_seq_len, info.max_tokens,
+                       p.memory()->kv_page_tokens())
+                       .rows()) *
           llmc::runtime::kvCacheRowBytes(*layout);
     *out_info = info;
     return Status::success();
@@ -248,6 +250,7 @@ llmc_session_options llmc_session_options_default(void) {
   options.max_seq_len = 0;
   options.num_threads = 0;
   options.cuda_device = 0;
+  options.kv_cache_tokens = 0;
   return options;
 }
 
@@ -358,6 +361,19 @@ llmc_status llmc_reset(llmc_session *session, int32_t seq) {
     SessionCall call(fn, session);
     LLMC_RETURN_IF_ERROR(call.status());
     return session->session->reset(seq);
+  });
+}
+
+llmc_status llmc_session_kv_bytes(const llmc_session *session,
+                                  uint64_t *out_bytes) {
+  const char *fn = "llmc_session_kv_bytes";
+  return guardApi(fn, [&]() -> Status {
+    SessionCall call(fn, session);
+    LLMC_RETURN_IF_ERROR(call.status());
+    if (!out_bytes)
+      return nullArgument(fn, "out_bytes");
+    *out_bytes = session->session->kvBytes();
+    return Status::success();
   });
 }
 

@@ -1,7 +1,8 @@
 //===- Backend.h - what a session needs from a backend ----------*- C++ -*-===//
 //
-// A backend owns a session's device state (the arena and the KV caches) and
-// runs a program of the plan on it. The session (Session.cpp) validates the
+// A backend owns a session's device state (the arena and the KV caches'
+// pages) and runs a program of the plan on it, reading the page tables the
+// session keeps (KvPages.h). The session (Session.cpp) validates the
 // caller's arguments, chooses positions and slots, and never touches device
 // memory itself.
 //
@@ -47,6 +48,13 @@ public:
   /// converted to float, to `out`.
   virtual Status readRows(const llmc::plan::Operand &operand, int64_t firstRow,
                           int64_t rows, float *out) = 0;
+
+  /// Grows the memory of the session's KV page group `group` (KvPages.h)
+  /// to `pages` pages, more than it holds, keeping what they hold. On
+  /// failure nothing changed.
+  virtual Status growKvPages(size_t group, int64_t pages) = 0;
+  /// Bytes the KV caches' pages take now.
+  virtual uint64_t kvBytes() const = 0;
 
   /// The greedy tokens (Sampler.h's greedyToken: -1 for a row with a NaN)
   /// of logits rows [firstRow, firstRow + rows) of the step that `program`

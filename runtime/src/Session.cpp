@@ -38,11 +38,17 @@ Status Session::create(const PlanFile &plan,
                            std::to_string(options.num_threads) +
                            " is not in [0, " + std::to_string(kMaxThreads) +
                            "] (0: one per core)");
+  if (options.kv_cache_tokens < 0)
+    return invalidArgument(std::string(fn) + ": options.kv_cache_tokens " +
+                           std::to_string(options.kv_cache_tokens) +
+                           " is negative (0: no limit)");
   session->shape_.maxBatch = options.max_batch;
   session->shape_.maxSeqLen =
       options.max_seq_len == 0 ? planMaxSeqLen : options.max_seq_len;
   session->maxTokens_ = p.memory()->max_tokens();
   session->vocab_ = p.model()->vocab_size();
+  LLMC_RETURN_IF_ERROR(KvPages::create(plan, session->shape_,
+                                       options.kv_cache_tokens, session->kv_));
 
   switch (options.backend) {
   case LLMC_BACKEND_CPU: {
@@ -52,7 +58,8 @@ Status Session::create(const PlanFile &plan,
       threads = int(std::max(1u, std::thread::hardware_concurrency()));
     std::unique_ptr<cpu::CpuBackend> backend;
     LLMC_RETURN_IF_ERROR(
-        cpu::CpuBackend::create(plan, session->shape_, threads, backend));
+        cpu::CpuBackend::create(plan, session->shape_, session->kv_, threads,
+                                backend));
     session->backend_ = std::move(backend);
     break;
   }
@@ -63,7 +70,7 @@ Status Session::create(const PlanFile &plan,
                              " is negative");
     std::unique_ptr<cuda::CudaBackend> backend;
     LLMC_RETURN_IF_ERROR(cuda::CudaBackend::create(
-        plan, session->shape_, options.cuda_device, backend));
+        plan, session->shape_, session->kv_, options.cuda_device, backend));
     session->backend_ = std::move(backend);
     break;
   }
@@ -99,6 +106,13 @@ Status Session::checkTokens(const char *function, const int32_t *tokens,
                              "] = " + std::to_string(tokens[i]) +
                              " is not in [0, " + std::to_string(vocab_) + ")");
   return Status::success();
+}
+
+Status Session::reservePages(const char *function, int32_t seq,
+                             int64_t length) {
+  return kv_.reserve(function, seq, length, [this](size_t group, int64_t pages) {
+    return backend_->growKvPages(group, pages);
+  });
 }
 
 Status Session::checkGreedy(const char *fn, int64_t rows, const int32_t *seqs,
@@ -138,8 +152,16 @@ Status Session::prefill(int32_t seq, const int32_t *tokens, int32_t numTokens,
 
   const P::Program &program = *plan_.plan()->prefill();
   const P::Operand &logits = *program.logits();
+  // On failure the sequence keeps its length and gives back the pages it
+  // took for the call.
+  auto fail = [&](Status status) {
+    kv_.trim(seq, length);
+    return status;
+  };
   for (int64_t start = 0; start < numTokens; start += maxTokens_) {
     int64_t count = std::min<int64_t>(maxTokens_, numTokens - start);
+    if (Status s = reservePages(fn, seq, length + start + count); !s.ok())
+      return fail(std::move(s));
     for (int64_t i = 0; i < count; ++i) {
       stepTokens_[size_t(i)] = tokens[start + i];
       stepPositions_[size_t(i)] = int32_t(length + start + i);
@@ -150,18 +172,21 @@ Status Session::prefill(int32_t seq, const int32_t *tokens, int32_t numTokens,
     const bool last = start + count == numTokens;
     if (last && greedyToken) {
       // The backend picks the token with the step (no logits are asked).
-      LLMC_RETURN_IF_ERROR(
-          backend_->runGreedy(program, inputs, count - 1, 1, greedyToken));
-      LLMC_RETURN_IF_ERROR(checkGreedy(fn, 1, &seq, greedyToken));
+      Status s = backend_->runGreedy(program, inputs, count - 1, 1, greedyToken);
+      if (s.ok())
+        s = checkGreedy(fn, 1, &seq, greedyToken);
+      if (!s.ok())
+        return fail(std::move(s));
       continue;
     }
-    LLMC_RETURN_IF_ERROR(backend_->run(program, inputs));
-    if (allLogits)
-      LLMC_RETURN_IF_ERROR(backend_->readRows(
-          logits, 0, count, allLogits + size_t(start) * size_t(vocab_)));
-    if (lastLogits && last)
-      LLMC_RETURN_IF_ERROR(
-          backend_->readRows(logits, count - 1, 1, lastLogits));
+    Status s = backend_->run(program, inputs);
+    if (s.ok() && allLogits)
+      s = backend_->readRows(logits, 0, count,
+                             allLogits + size_t(start) * size_t(vocab_));
+    if (s.ok() && lastLogits && last)
+      s = backend_->readRows(logits, count - 1, 1, lastLogits);
+    if (!s.ok())
+      return fail(std::move(s));
   }
   lengths_[size_t(seq)] = int32_t(length + numTokens);
   return Status::success();
@@ -207,7 +232,17 @@ Status Session::decode(int32_t batch, const int32_t *seqs,
                         " is full (max_seq_len " +
                         std::to_string(shape_.maxSeqLen) + ")");
 
+  // On failure every sequence keeps its length and gives back the pages
+  // it took for the call.
+  auto fail = [&](Status status) {
+    for (int32_t i = 0; i < batch; ++i)
+      kv_.trim(seqs[i], lengths_[size_t(seqs[i])]);
+    return status;
+  };
   for (int32_t i = 0; i < batch; ++i) {
+    if (Status s = reservePages(fn, seqs[i], lengths_[size_t(seqs[i])] + 1);
+        !s.ok())
+      return fail(std::move(s));
     stepTokens_[size_t(i)] = tokens[i];
     stepPositions_[size_t(i)] = lengths_[size_t(seqs[i])];
     stepSlots_[size_t(i)] = seqs[i];
@@ -215,17 +250,19 @@ Status Session::decode(int32_t batch, const int32_t *seqs,
   const P::Program &program = *plan_.plan()->decode();
   StepInputs inputs{batch, stepTokens_.data(), stepPositions_.data(),
                     stepSlots_.data()};
+  Status s;
   if (greedyTokens) {
     // The backend picks the tokens with the step (no logits are asked).
-    LLMC_RETURN_IF_ERROR(
-        backend_->runGreedy(program, inputs, 0, batch, greedyTokens));
-    LLMC_RETURN_IF_ERROR(checkGreedy(fn, batch, seqs, greedyTokens));
+    s = backend_->runGreedy(program, inputs, 0, batch, greedyTokens);
+    if (s.ok())
+      s = checkGreedy(fn, batch, seqs, greedyTokens);
   } else {
-    LLMC_RETURN_IF_ERROR(backend_->run(program, inputs));
-    if (logits)
-      LLMC_RETURN_IF_ERROR(
-          backend_->readRows(*program.logits(), 0, batch, logits));
+    s = backend_->run(program, inputs);
+    if (s.ok() && logits)
+      s = backend_->readRows(*program.logits(), 0, batch, logits);
   }
+  if (!s.ok())
+    return fail(std::move(s));
   for (int32_t i = 0; i < batch; ++i)
     ++lengths_[size_t(seqs[i])];
   return Status::success();
@@ -240,6 +277,7 @@ Status Session::sequenceLength(int32_t seq, int32_t &out) const {
 Status Session::reset(int32_t seq) {
   LLMC_RETURN_IF_ERROR(checkSeq("llmc_reset", seq));
   lengths_[size_t(seq)] = 0;
+  kv_.trim(seq, 0);
   return Status::success();
 }
 

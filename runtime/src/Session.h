@@ -1,7 +1,7 @@
 //===- Session.h - sequences, steps and their validation --------*- C++ -*-===//
 //
-// What llmc_session is: the length of each sequence slot and a backend that
-// holds the arena and KV caches. Checks every argument of llmc_prefill and
+// What llmc_session is: the length of each sequence slot, their KV page
+// tables (KvPages.h) and a backend that holds the arena and KV pages. Checks every argument of llmc_prefill and
 // llmc_decode, splits prompts into steps of at most max_tokens, fills the
 // step inputs (token ids, positions, slots) and copies the logits out.
 // A sequence's length changes only when its whole call succeeded.
@@ -13,6 +13,7 @@
 
 #include "llmc/llmc.h"
 #include "runtime/src/Backend.h"
+#include "runtime/src/KvPages.h"
 #include "runtime/src/PlanFile.h"
 
 #include <memory>
@@ -39,6 +40,9 @@ public:
                 const char *fn = nullptr);
   Status sequenceLength(int32_t seq, int32_t &out) const;
   Status reset(int32_t seq);
+  /// Bytes the KV caches' pages take now.
+  uint64_t kvBytes() const { return backend_->kvBytes(); }
+  const KvPages &kvPages() const { return kv_; }
 
   Backend &backend() { return *backend_; }
   const SessionShape &shape() const { return shape_; }
@@ -49,6 +53,8 @@ private:
   Status checkSeq(const char *function, int32_t seq) const;
   Status checkTokens(const char *function, const int32_t *tokens,
                      int64_t count) const;
+  /// Makes `seq` hold the KV pages of its first `length` positions.
+  Status reservePages(const char *function, int32_t seq, int64_t length);
   /// Fails, naming `seqs[i]`, where greedy token out[i] is -1 (its logits
   /// hold a NaN) or outside the vocabulary.
   Status checkGreedy(const char *function, int64_t rows, const int32_t *seqs,
@@ -58,6 +64,8 @@ private:
   SessionShape shape_;
   int64_t maxTokens_ = 0;
   int64_t vocab_ = 0;
+  /// Before backend_, which reads it until destroyed.
+  KvPages kv_;
   std::unique_ptr<Backend> backend_;
   std::vector<int32_t> lengths_;
   // The step inputs, max_tokens of each.

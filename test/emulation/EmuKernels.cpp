@@ -103,12 +103,15 @@ bool run(const std::string &symbol, const std::string &signature,
     it = loaded.emplace(symbol, fn).first;
   }
   // Rebuild cuLaunchKernel's parameter array from the decoded values.
-  struct Kv {
+  struct Kv { // llmc_kv (KernelABI.h)
     void *keys;
     void *values;
     int capacity;
     float *key_scales;
     float *value_scales;
+    const int *page_table;
+    int table_pages;
+    int page_shift;
   };
   std::vector<int32_t> ints(signature.size());
   std::vector<void *> pointers(signature.size());
@@ -130,8 +133,10 @@ bool run(const std::string &symbol, const std::string &signature,
                   reinterpret_cast<void *>(params[j + 1]),
                   int(params[j + 2]),
                   reinterpret_cast<float *>(params[j + 3]),
-                  reinterpret_cast<float *>(params[j + 4])};
-      j += 5;
+                  reinterpret_cast<float *>(params[j + 4]),
+                  reinterpret_cast<const int *>(params[j + 5]),
+                  int(params[j + 6]), int(params[j + 7])};
+      j += 8;
       array.push_back(&kvs[i]);
       break;
     }

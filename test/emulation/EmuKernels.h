@@ -23,7 +23,7 @@ bool signature(const std::string &symbol, std::string &out,
                std::string &error);
 
 /// Runs entry `symbol` over grid x block with the launch's decoded
-/// parameters (a KVCache 'k' takes three: keys, values, capacity). On
+/// parameters (a KVCache 'k' takes eight, FakeCudaControl.h). On
 /// failure returns false with `error` set.
 bool run(const std::string &symbol, const std::string &signature,
          const unsigned grid[3], const unsigned block[3],

@@ -86,12 +86,25 @@ TEST_P(EmulatedOps, EveryOpMatchesTheCpuBackend) {
   Status s = PlanFile::open(path, plan);
   ASSERT_TRUE(s.ok()) << s.message();
   SessionShape shape{2, 64};
+  KvPages kv;
+  s = KvPages::create(*plan, shape, 0, kv);
+  ASSERT_TRUE(s.ok()) << s.message();
   std::unique_ptr<cpu::CpuBackend> cpuBackend;
-  s = cpu::CpuBackend::create(*plan, shape, 1, cpuBackend);
+  s = cpu::CpuBackend::create(*plan, shape, kv, 1, cpuBackend);
   ASSERT_TRUE(s.ok()) << s.message();
   std::unique_ptr<cuda::CudaBackend> cudaBackend;
-  s = cuda::CudaBackend::create(*plan, shape, 0, cudaBackend);
+  s = cuda::CudaBackend::create(*plan, shape, kv, 0, cudaBackend);
   ASSERT_TRUE(s.ok()) << s.message();
+  // Both backends hold pages for every position of both sequences, in the
+  // order a session would take them (sequence 1's pages after 0's).
+  for (int32_t seq = 0; seq < 2; ++seq) {
+    s = kv.reserve("test", seq, shape.maxSeqLen,
+                   [&](size_t group, int64_t pages) -> Status {
+                     LLMC_RETURN_IF_ERROR(cpuBackend->growKvPages(group, pages));
+                     return cudaBackend->growKvPages(group, pages);
+                   });
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
 
   const double tolerance = dtype == P::DType::F32 ? 1e-4 : 2e-2;
   auto step = [&](const P::Program &prog, std::vector<int32_t> tokens,

@@ -53,9 +53,9 @@
  * llmc_version() returns the linked library's, which a program built
  * against another header may differ from. */
 #define LLMC_VERSION_MAJOR 0
-#define LLMC_VERSION_MINOR 3
+#define LLMC_VERSION_MINOR 4
 #define LLMC_VERSION_PATCH 0
-#define LLMC_VERSION_STRING "0.3.0"
+#define LLMC_VERSION_STRING "0.4.0"
 
 #ifdef __cplusplus
 extern "C" {
@@ -161,10 +161,16 @@ typedef struct llmc_session_options {
   int32_t num_threads; /* CPU backend worker threads; 0: one per core */
   int32_t cuda_device; /* CUDA backend: the device ordinal (as the driver,
                         * after CUDA_VISIBLE_DEVICES, numbers them) */
+  /* The most tokens the session's sequences hold together in the layers
+   * without a sliding window (0: max_batch * max_seq_len). The KV cache is
+   * paged: pages are allocated as sequences grow (the memory doubles when
+   * it runs out, up to this) and given back to the session by llmc_reset;
+   * a call that would need more fails with LLMC_ERROR_CAPACITY. */
+  int64_t kv_cache_tokens;
 } llmc_session_options;
 
 /* backend CPU, max_batch 1, max_seq_len 0 (the plan's), num_threads 0,
- * cuda_device 0.
+ * cuda_device 0, kv_cache_tokens 0.
  *
  * The CUDA backend loads libcuda.so.1 at session creation: without a driver
  * or device it fails with LLMC_ERROR_NO_DEVICE, for a plan without code for
@@ -216,8 +222,14 @@ llmc_status llmc_decode_greedy(llmc_session *session, int32_t batch,
 llmc_status llmc_sequence_length(const llmc_session *session, int32_t seq,
                                  int32_t *out_length);
 
-/* Forgets sequence `seq` (its length becomes 0). */
+/* Forgets sequence `seq` (its length becomes 0; its KV pages go back to
+ * the session). */
 llmc_status llmc_reset(llmc_session *session, int32_t seq);
+
+/* The bytes of host (CPU backend) or device (CUDA backend) memory the
+ * session's KV cache pages take now. */
+llmc_status llmc_session_kv_bytes(const llmc_session *session,
+                                  uint64_t *out_bytes);
 
 /*===------------------------------------------------------------------===*
  * Sampling

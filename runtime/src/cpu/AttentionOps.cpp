@@ -83,9 +83,7 @@ void CpuBackend::kvCacheWrite(const P::Op &op, const P::KVCacheWrite &p) {
   const bool scaled = cache.dtype == P::DType::F8E4M3;
   const size_t kvHeads = cache.kvHeads;
   for (int64_t i = 0; i < step_.numTokens; ++i) {
-    // Position p of sequence s lives at row (s, p % capacity).
-    size_t row = size_t(step_.slots[i]) * size_t(cache.capacity) +
-                 size_t(step_.positions[i] % cache.capacity);
+    const size_t row = cacheRow(cache, step_.slots[i], step_.positions[i]);
     uint8_t *dst = cache.data.data() + row * rowBytes;
     const float *k = keys + size_t(i) * cache.rowElems;
     const float *v = values + size_t(i) * cache.rowElems;
@@ -131,15 +129,15 @@ void CpuBackend::attention(const P::Op &op, const P::Attention &p) {
         first = std::max<int64_t>(first, position - window + 1);
       if (chunk > 0)
         first = std::max<int64_t>(first, position - position % chunk);
-      size_t base = size_t(step_.slots[i]) * size_t(cache.capacity);
+      const int32_t slot = step_.slots[i];
       auto rowAt = [&](int64_t j) {
-        size_t r = base + size_t(j % cache.capacity);
+        size_t r = cacheRow(cache, slot, j);
         return cache.data.data() +
                (r * cache.rowElems + kvHead * headDim) * elemSize;
       };
       // An FP8 head's key scale (the value scale valueScalesOffset on).
       auto scaleAt = [&](int64_t j) {
-        size_t r = base + size_t(j % cache.capacity);
+        size_t r = cacheRow(cache, slot, j);
         return cache.scales.empty()
                    ? nullptr
                    : cache.scales.data() + r * cache.kvHeads + kvHead;

@@ -72,7 +72,8 @@ template <typename Fn> void forEachOp(const P::Plan &plan, Fn &&fn) {
 } // namespace
 
 Status CpuBackend::create(const PlanFile &plan, const SessionShape &shape,
-                          int numThreads, std::unique_ptr<CpuBackend> &out) {
+                          const KvPages &kv, int numThreads,
+                          std::unique_ptr<CpuBackend> &out) {
   const P::Plan &p = *plan.plan();
   const std::string &path = plan.path();
   std::unique_ptr<CpuBackend> backend(new CpuBackend(plan));
@@ -92,61 +93,29 @@ Status CpuBackend::create(const PlanFile &plan, const SessionShape &shape,
   }
   std::memset(backend->arena_.data(), 0, size_t(arenaBytes));
 
-  // The KV caches; left uninitialized (a step writes every position before
-  // any step reads it), so that the OS commits only what sequences use.
-  size_t maxSpan = 1;
+  // The KV caches, in the pages the session holds at first (a plan before
+  // format 1.9: all of them; else none until sequences grow).
+  backend->kv_ = &kv;
   if (const auto *layouts = p.kv_caches()) {
     for (uint32_t layer = 0; layer < layouts->size(); ++layer) {
       const P::KVCacheLayout &layout = *layouts->Get(layer);
       Cache cache;
-      cache.capacity =
-          kvCacheCapacity(layout, shape.maxSeqLen, int64_t(maxTokens));
+      cache.group = kv.groupOf(layer);
+      cache.arrays = size_t(kvCacheArrays(layout));
       cache.rowElems = size_t(layout.kv_heads()) * size_t(layout.head_dim());
       cache.kvHeads = size_t(layout.kv_heads());
       cache.dtype = layout.dtype();
-      uint64_t half, bytes;
-      // A latent cache holds one array of rows, a KV cache keys and values.
-      const uint64_t arrays = kvCacheArrays(layout);
-      if (!checkedProduct({uint64_t(shape.maxBatch), uint64_t(cache.capacity),
-                           cache.rowElems, dtypeSize(cache.dtype)},
-                          half) ||
-          !checkedMul(half, arrays, bytes))
-        return Status(LLMC_ERROR_OUT_OF_MEMORY,
-                      path + ": the KV cache of layer " +
-                          std::to_string(layer) +
-                          " would exceed the address space");
-      try {
-        cache.data = AlignedBuffer(size_t(bytes), 64);
-      } catch (const std::bad_alloc &) {
-        return Status(LLMC_ERROR_OUT_OF_MEMORY,
-                      path + ": cannot allocate the KV cache of layer " +
-                          std::to_string(layer) + " (" + std::to_string(bytes) +
-                          " bytes)");
-      }
-      cache.valuesOffset = size_t(half);
-      if (kvCacheScaled(layout)) {
-        // Two scales per row and head: fits, as the codes did.
-        const size_t perArray = size_t(shape.maxBatch) *
-                                size_t(cache.capacity) *
-                                size_t(layout.kv_heads());
-        try {
-          cache.scales.assign(2 * perArray, 0.0f);
-        } catch (const std::bad_alloc &) {
-          return Status(LLMC_ERROR_OUT_OF_MEMORY,
-                        path + ": cannot allocate the KV cache scales of "
-                               "layer " + std::to_string(layer));
-        }
-        cache.valueScalesOffset = perArray;
-      }
-      maxSpan = std::max<size_t>(maxSpan, size_t(cache.capacity));
       backend->caches_.push_back(std::move(cache));
     }
   }
+  for (size_t g = 0; g < kv.groups().size(); ++g)
+    if (kv.groups()[g].pages > 0)
+      LLMC_RETURN_IF_ERROR(backend->growKvPages(g, kv.groups()[g].pages));
 
   // Scratch: the widened inputs of the largest op, and per-thread rows as
   // wide as any operand row or weight row.
-  uint64_t scratchFloats = 0, expandedFloats = 0;
-  size_t width = 1;
+  uint64_t scratchFloats = 0;
+  size_t width = 1, maxSpan = 1;
   bool overflow = false;
   forEachOp(p, [&](const P::Op &op) {
     uint64_t need = 0;
@@ -177,13 +146,11 @@ Status CpuBackend::create(const PlanFile &plan, const SessionShape &shape,
                   !checkedMul(rows, uint64_t(x->intermediate()), elems) ||
                   !checkedAdd(need, elems, need);
     }
-    // MLA's expanded keys and values of one head, every position.
-    if (const P::MLAAttention *a = op.params_as_MLAAttention()) {
-      uint64_t floats = 0;
-      overflow |= !checkedMul(uint64_t(shape.maxSeqLen),
-                              uint64_t(a->nope_dim() + a->v_dim()), floats);
-      expandedFloats = std::max(expandedFloats, floats);
-    }
+    // MLA's expanded keys and values of one head, per position.
+    if (const P::MLAAttention *a = op.params_as_MLAAttention())
+      backend->expandedPerPosition_ =
+          std::max(backend->expandedPerPosition_,
+                   size_t(a->nope_dim() + a->v_dim()));
     scratchFloats = std::max(scratchFloats, need);
   });
   if (overflow)
@@ -199,7 +166,6 @@ Status CpuBackend::create(const PlanFile &plan, const SessionShape &shape,
       w.b.resize(width);
       w.c.resize(width);
       w.scores.resize(maxSpan);
-      w.expanded.resize(size_t(expandedFloats));
     }
   } catch (const std::bad_alloc &) {
     return Status(LLMC_ERROR_OUT_OF_MEMORY,
@@ -225,11 +191,95 @@ Status CpuBackend::create(const PlanFile &plan, const SessionShape &shape,
 
 Status CpuBackend::run(const P::Program &program, const StepInputs &inputs) {
   step_ = inputs;
+  // Attention's scores and MLA's expanded rows span every position a token
+  // of the step sees: grow them to this step's.
+  int64_t positions = 0;
+  for (int64_t i = 0; i < inputs.numTokens; ++i)
+    positions = std::max<int64_t>(positions, int64_t(inputs.positions[i]) + 1);
+  try {
+    for (Worker &w : workers_) {
+      if (w.scores.size() < size_t(positions))
+        w.scores.resize(size_t(positions));
+      if (w.expanded.size() < size_t(positions) * expandedPerPosition_)
+        w.expanded.resize(size_t(positions) * expandedPerPosition_);
+    }
+  } catch (const std::bad_alloc &) {
+    return Status(LLMC_ERROR_OUT_OF_MEMORY,
+                  plan_.path() + ": cannot allocate attention scratch for " +
+                      std::to_string(positions) + " positions");
+  }
   for (const P::Kernel *kernel : *program.kernels())
     if (kernel->ops())
       for (const P::Op *op : *kernel->ops())
         execute(*op);
   return Status::success();
+}
+
+Status CpuBackend::growKvPages(size_t group, int64_t pages) {
+  const KvPages::Group &g = kv_->groups()[group];
+  const size_t rows = size_t(pages) * size_t(g.pageTokens);
+  // Every cache of the group in new buffers first, so that a failure
+  // leaves the old ones as they were.
+  std::vector<std::pair<AlignedBuffer, std::vector<float>>> grown;
+  for (uint32_t layer = 0; layer < caches_.size(); ++layer) {
+    const Cache &c = caches_[layer];
+    if (c.group != group)
+      continue;
+    const uint64_t rowBytes = uint64_t(c.rowElems) * dtypeSize(c.dtype);
+    uint64_t bytes = 0;
+    if (!checkedProduct({uint64_t(rows), rowBytes, uint64_t(c.arrays)},
+                        bytes))
+      return Status(LLMC_ERROR_OUT_OF_MEMORY,
+                    plan_.path() + ": the KV cache of layer " +
+                        std::to_string(layer) +
+                        " would exceed the address space");
+    try {
+      AlignedBuffer data(size_t(bytes), 64);
+      std::vector<float> scales;
+      if (!c.scales.empty() || c.dtype == P::DType::F8E4M3)
+        scales.resize(2 * rows * c.kvHeads);
+      grown.emplace_back(std::move(data), std::move(scales));
+    } catch (const std::bad_alloc &) {
+      return Status(LLMC_ERROR_OUT_OF_MEMORY,
+                    plan_.path() + ": cannot grow the KV cache of layer " +
+                        std::to_string(layer) + " to " +
+                        std::to_string(bytes) + " bytes (" +
+                        std::to_string(pages) + " pages of " +
+                        std::to_string(g.pageTokens) + " tokens)");
+    }
+  }
+  size_t next = 0;
+  for (Cache &c : caches_) {
+    if (c.group != group)
+      continue;
+    auto &[data, scales] = grown[next++];
+    const size_t rowBytes = c.rowElems * dtypeSize(c.dtype);
+    const size_t valuesOffset = rows * rowBytes;
+    if (c.rows > 0) {
+      std::memcpy(data.data(), c.data.data(), c.rows * rowBytes);
+      if (c.arrays == 2)
+        std::memcpy(data.data() + valuesOffset, c.data.data() + c.valuesOffset,
+                    c.rows * rowBytes);
+      if (!scales.empty()) {
+        std::copy_n(c.scales.data(), c.rows * c.kvHeads, scales.data());
+        std::copy_n(c.scales.data() + c.valueScalesOffset, c.rows * c.kvHeads,
+                    scales.data() + rows * c.kvHeads);
+      }
+    }
+    c.data = std::move(data);
+    c.scales = std::move(scales);
+    c.rows = rows;
+    c.valuesOffset = valuesOffset;
+    c.valueScalesOffset = rows * c.kvHeads;
+  }
+  return Status::success();
+}
+
+uint64_t CpuBackend::kvBytes() const {
+  uint64_t bytes = 0;
+  for (const Cache &c : caches_)
+    bytes += c.data.size() + c.scales.size() * sizeof(float);
+  return bytes;
 }
 
 Status CpuBackend::readRows(const P::Operand &operand, int64_t firstRow,

@@ -12,6 +12,7 @@
 #define LLMC_RUNTIME_SRC_CPU_CPUBACKEND_H
 
 #include "runtime/src/Backend.h"
+#include "runtime/src/KvPages.h"
 #include "runtime/src/PlanFile.h"
 #include "runtime/src/cpu/ThreadPool.h"
 
@@ -43,32 +44,40 @@ private:
 
 class CpuBackend final : public Backend {
 public:
-  /// Allocates the arena, the KV caches for `shape`, the scratch buffers and
-  /// `numThreads` (>= 1) threads.
+  /// Allocates the arena, the pages `kv` holds at first (kept by reference:
+  /// it outlives the backend), the scratch buffers and `numThreads` (>= 1)
+  /// threads.
   static Status create(const PlanFile &plan, const SessionShape &shape,
-                       int numThreads, std::unique_ptr<CpuBackend> &out);
+                       const KvPages &kv, int numThreads,
+                       std::unique_ptr<CpuBackend> &out);
 
   Status run(const llmc::plan::Program &program,
              const StepInputs &inputs) override;
   Status readRows(const llmc::plan::Operand &operand, int64_t firstRow,
                   int64_t rows, float *out) override;
+  Status growKvPages(size_t group, int64_t pages) override;
+  uint64_t kvBytes() const override;
 
   /// The arena (Plan.memory.arena_bytes bytes, 64-byte aligned), so that
   /// tests can run single ops on inputs of their own.
   uint8_t *arena() { return arena_.data(); }
-  /// Rows per sequence of layer `layer`'s KV cache.
+  /// Rows per sequence layer `layer`'s KV cache addresses (its page
+  /// table's pages times their rows).
   int64_t cacheCapacity(uint32_t layer) const {
-    return caches_[layer].capacity;
+    const KvPages::Group &g = kv_->groups()[caches_[layer].group];
+    return g.pageTokens * g.tablePages;
   }
   int numThreads() const { return pool_->size(); }
 
 private:
-  /// One layer's keys and values: [max_batch, capacity, kv_heads, head_dim]
-  /// each, keys first; an MLA layer's latent rows only ([max_batch,
-  /// capacity, latent + rope]).
+  /// One layer's keys and values in the pages of its group (KvPages):
+  /// [pages, page_tokens, kv_heads, head_dim] each, keys first; an MLA
+  /// layer's latent rows only ([pages, page_tokens, latent + rope]).
   struct Cache {
     AlignedBuffer data;
-    int64_t capacity = 0;
+    size_t group = 0;
+    size_t arrays = 2;   // keys and values, or (MLA) latent rows
+    size_t rows = 0;     // pages held times page_tokens
     size_t rowElems = 0; // kv_heads * head_dim
     size_t kvHeads = 0;
     llmc::plan::DType dtype = llmc::plan::DType::F32;
@@ -82,7 +91,8 @@ private:
   struct Worker {
     std::vector<float> a, b, c;
     std::vector<float> scores;
-    /// MLA's expanded keys and values of one head: [capacity][nope + v].
+    /// MLA's expanded keys and values of one head: [positions][nope + v],
+    /// grown (run) to the step's positions.
     std::vector<float> expanded;
   };
 
@@ -131,8 +141,16 @@ private:
     return plan_.weightData(operand.index());
   }
   const int32_t *input(const llmc::plan::Operand &operand) const;
+  /// The row of `cache` holding position `pos` of sequence `slot`.
+  size_t cacheRow(const Cache &cache, int32_t slot, int64_t pos) const {
+    const KvPages::Group &g = kv_->groups()[cache.group];
+    const int64_t page = g.table[size_t(slot) * size_t(g.tablePages) +
+                                 size_t((pos / g.pageTokens) % g.tablePages)];
+    return size_t(page) * size_t(g.pageTokens) + size_t(pos % g.pageTokens);
+  }
 
   const PlanFile &plan_;
+  const KvPages *kv_ = nullptr;
   SessionShape shape_;
   std::unique_ptr<ThreadPool> pool_;
   AlignedBuffer arena_;
@@ -140,6 +158,8 @@ private:
   std::vector<float> scratch_;
   size_t scratchUsed_ = 0;
   std::vector<Worker> workers_;
+  /// Floats per position of MLA's expanded rows (Worker::expanded).
+  size_t expandedPerPosition_ = 0;
   StepInputs step_;
 };
 

@@ -65,8 +65,7 @@ void CpuBackend::latentCacheWrite(const P::Op &op, const P::LatentCacheWrite &p)
                  float(p.attention_scaling()), ropeType, cosines, sines);
       ropeRotate(x + latent, y + latent, half, interleaved, cosines, sines,
                  ropeType);
-      size_t row = size_t(step_.slots[i]) * size_t(cache.capacity) +
-                   size_t(step_.positions[i] % cache.capacity);
+      const size_t row = cacheRow(cache, step_.slots[i], step_.positions[i]);
       // The rotated key is rounded to the activation dtype first (k_pe).
       for (size_t k = latent; k < rowElems; ++k)
         y[k] = roundTo(type, y[k]);
@@ -110,11 +109,10 @@ void CpuBackend::mlaAttention(const P::Op &op, const P::MLAAttention &p) {
           slot = step_.slots[i];
           expanded = 0;
         }
-        const size_t base = size_t(slot) * size_t(cache.capacity);
         for (; expanded <= position; ++expanded) {
           const float *c = asFloats(
               cache.data.data() +
-                  (base + size_t(expanded % cache.capacity)) * cacheRowBytes,
+                  cacheRow(cache, slot, expanded) * cacheRowBytes,
               cache.dtype, latent, latentRow);
           float *dst = kv + size_t(expanded) * perHead;
           // kv_b_proj's output, rounded to the activation dtype.
@@ -131,7 +129,7 @@ void CpuBackend::mlaAttention(const P::Op &op, const P::MLAAttention &p) {
           const float *k = kv + size_t(j) * perHead;
           const float *kRope = asFloats(
               cache.data.data() +
-                  (base + size_t(j % cache.capacity)) * cacheRowBytes +
+                  cacheRow(cache, slot, j) * cacheRowBytes +
                   latent * dtypeSize(cache.dtype),
               cache.dtype, rope, latentRow);
           scores[j] =
@@ -197,10 +195,10 @@ void CpuBackend::latentAttention(const P::Op &op, const P::LatentAttention &p) {
       const int64_t i = item / int64_t(heads);
       const size_t h = size_t(item) % heads;
       const int64_t position = step_.positions[i];
-      const size_t base = size_t(step_.slots[i]) * size_t(cache.capacity);
+      const int32_t slot = step_.slots[i];
       auto rowAt = [&](int64_t j) {
         return asFloats(cache.data.data() +
-                            (base + size_t(j % cache.capacity)) * cacheRowBytes,
+                            cacheRow(cache, slot, j) * cacheRowBytes,
                         cache.dtype, rowElems, w.a.data());
       };
       const float *q = query + size_t(item) * rowElems;

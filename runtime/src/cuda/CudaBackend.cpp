@@ -101,9 +101,10 @@ bool placeRegion(uint64_t bytes, uint64_t &end, uint64_t &offset) {
 //===----------------------------------------------------------------------===//
 
 Status CudaBackend::create(const PlanFile &plan, const SessionShape &shape,
-                           int deviceOrdinal,
+                           const KvPages &kv, int deviceOrdinal,
                            std::unique_ptr<CudaBackend> &out) {
   std::unique_ptr<CudaBackend> backend(new CudaBackend(plan, shape));
+  backend->kv_ = &kv;
   backend->maxTokens_ = plan.plan()->memory()->max_tokens();
   LLMC_RETURN_IF_ERROR(backend->open(deviceOrdinal));
   {
@@ -119,6 +120,10 @@ Status CudaBackend::create(const PlanFile &plan, const SessionShape &shape,
     LLMC_RETURN_IF_ERROR(backend->prepare(
         *plan.plan()->decode(), backend->decode_, backend->decodeGreedy_));
   }
+  // The pages the session holds at first (a plan before format 1.9: all).
+  for (size_t g = 0; g < kv.groups().size(); ++g)
+    if (kv.groups()[g].pages > 0)
+      LLMC_RETURN_IF_ERROR(backend->growKvPages(g, kv.groups()[g].pages));
   out = std::move(backend);
   return Status::success();
 }
@@ -190,6 +195,9 @@ CudaBackend::~CudaBackend() {
         (void)d.cuModuleUnload(module);
       if (base_)
         (void)d.cuMemFree(base_);
+      for (const KvPool &pool : pools_)
+        if (pool.base)
+          (void)d.cuMemFree(pool.base);
       if (inputsHost_)
         (void)d.cuMemFreeHost(inputsHost_);
       if (stream_)
@@ -254,32 +262,12 @@ Status CudaBackend::planMemory() {
   bool ok = placeRegion(p.weights_size(), end, l.weights) &&
             placeRegion(p.memory()->arena_bytes(), end, l.arena) &&
             placeRegion(p.cuda()->scratch_bytes(), end, l.scratch);
-  l.cachesBegin = end;
-  if (const auto *layouts = p.kv_caches()) {
-    for (uint32_t layer = 0; ok && layer < layouts->size(); ++layer) {
-      const P::KVCacheLayout &layout = *layouts->Get(layer);
-      Layout::Cache cache;
-      cache.capacity =
-          kvCacheCapacity(layout, shape_.maxSeqLen, int64_t(maxTokens_));
-      uint64_t half = 0, scales = 0;
-      cache.scaled = kvCacheScaled(layout);
-      ok = checkedProduct({uint64_t(shape_.maxBatch), uint64_t(cache.capacity),
-                           uint64_t(layout.kv_heads()),
-                           uint64_t(layout.head_dim()),
-                           dtypeSize(layout.dtype())},
-                          half) &&
-           checkedProduct({uint64_t(shape_.maxBatch), uint64_t(cache.capacity),
-                           uint64_t(layout.kv_heads()), sizeof(float)},
-                          scales) &&
-           placeRegion(half, end, cache.keys) &&
-           placeRegion(kvCacheArrays(layout) == 2 ? half : 0, end,
-                       cache.values) &&
-           placeRegion(cache.scaled ? scales : 0, end, cache.keyScales) &&
-           placeRegion(cache.scaled ? scales : 0, end, cache.valueScales);
-      l.caches.push_back(cache);
-    }
-  }
-  l.cachesEnd = end;
+  for (const KvPages::Group &g : kv_->groups())
+    ok = ok && placeRegion(g.table.size() * sizeof(int32_t), end,
+                           l.pageTables.emplace_back());
+  pools_.resize(kv_->groups().size());
+  tableVersions_.assign(kv_->groups().size(), 0);
+  caches_.resize(p.kv_caches() ? p.kv_caches()->size() : 0);
   uint64_t inputBytes = uint64_t(maxTokens_) * sizeof(int32_t);
   for (uint64_t &input : l.inputs)
     ok = ok && placeRegion(inputBytes, end, input);
@@ -309,20 +297,12 @@ Status CudaBackend::allocate() {
       path + ": cuMemAlloc of " + std::to_string(l.total) + " bytes on " +
           device_.name + " (weights " + std::to_string(p.weights_size()) +
           ", arena " + std::to_string(p.memory()->arena_bytes()) +
-          ", scratch " + std::to_string(p.cuda()->scratch_bytes()) +
-          ", KV caches " + std::to_string(l.cachesEnd - l.cachesBegin) +
-          " for max_batch " + std::to_string(shape_.maxBatch) +
-          " and max_seq_len " + std::to_string(shape_.maxSeqLen) + ")");
+          ", scratch " + std::to_string(p.cuda()->scratch_bytes()) + ")");
   // A plan reading a row before writing it reads zeros, as on the CPU
   // backend; the caches start empty.
   if (uint64_t arenaBytes = p.memory()->arena_bytes())
     LLMC_CU_RETURN_IF_ERROR(d, cuMemsetD8(arena(), 0, size_t(arenaBytes)),
                             "cuMemsetD8 of the arena");
-  if (l.cachesEnd > l.cachesBegin)
-    LLMC_CU_RETURN_IF_ERROR(d,
-                            cuMemsetD8(base_ + l.cachesBegin, 0,
-                                       size_t(l.cachesEnd - l.cachesBegin)),
-                            "cuMemsetD8 of the KV caches");
   return Status::success();
 }
 
@@ -379,16 +359,156 @@ void CudaBackend::releaseStaging() {
 }
 
 LLMCKvArg CudaBackend::cache(uint32_t layer) const {
-  const Layout::Cache &c = layout_.caches[layer];
+  const CacheAddress &c = caches_[layer];
+  const size_t group = kv_->groupOf(layer);
+  const KvPages::Group &g = kv_->groups()[group];
   LLMCKvArg arg;
-  arg.keys = reinterpret_cast<void *>(base_ + c.keys);
-  arg.values = reinterpret_cast<void *>(base_ + c.values);
-  arg.capacity = int32_t(c.capacity);
-  if (c.scaled) {
-    arg.key_scales = reinterpret_cast<float *>(base_ + c.keyScales);
-    arg.value_scales = reinterpret_cast<float *>(base_ + c.valueScales);
-  }
+  arg.keys = reinterpret_cast<void *>(c.keys);
+  arg.values = reinterpret_cast<void *>(c.values);
+  arg.capacity = int32_t(g.pageTokens * g.tablePages);
+  arg.key_scales = reinterpret_cast<float *>(c.keyScales);
+  arg.value_scales = reinterpret_cast<float *>(c.valueScales);
+  arg.page_table =
+      reinterpret_cast<const int32_t *>(base_ + layout_.pageTables[group]);
+  arg.table_pages = int32_t(g.tablePages);
+  arg.page_shift = g.pageShift;
   return arg;
+}
+
+bool CudaBackend::poolLayout(size_t group, int64_t pages, CUdeviceptr base,
+                             std::vector<CacheAddress> *addresses,
+                             uint64_t &bytes) const {
+  const P::Plan &p = *plan_.plan();
+  const uint64_t rows =
+      uint64_t(pages) * uint64_t(kv_->groups()[group].pageTokens);
+  uint64_t end = 0;
+  bool ok = true;
+  for (uint32_t layer = 0; ok && layer < caches_.size(); ++layer) {
+    if (kv_->groupOf(layer) != group)
+      continue;
+    const P::KVCacheLayout &layout = *p.kv_caches()->Get(layer);
+    const bool scaled = kvCacheScaled(layout);
+    uint64_t half = 0, scales = 0;
+    uint64_t keys = 0, values = 0, keyScales = 0, valueScales = 0;
+    ok = checkedProduct({rows, uint64_t(layout.kv_heads()),
+                         uint64_t(layout.head_dim()),
+                         dtypeSize(layout.dtype())},
+                        half) &&
+         checkedProduct({rows, uint64_t(layout.kv_heads()), sizeof(float)},
+                        scales) &&
+         placeRegion(half, end, keys) &&
+         placeRegion(kvCacheArrays(layout) == 2 ? half : 0, end, values) &&
+         placeRegion(scaled ? scales : 0, end, keyScales) &&
+         placeRegion(scaled ? scales : 0, end, valueScales);
+    if (ok && addresses) {
+      CacheAddress &a = (*addresses)[layer];
+      a.keys = base + keys;
+      a.values = kvCacheArrays(layout) == 2 ? base + values : 0;
+      a.keyScales = scaled ? base + keyScales : 0;
+      a.valueScales = scaled ? base + valueScales : 0;
+    }
+  }
+  bytes = end;
+  return ok;
+}
+
+Status CudaBackend::growKvPages(size_t group, int64_t pages) {
+  const Driver &d = *driver_;
+  const KvPages::Group &g = kv_->groups()[group];
+  KvPool &pool = pools_[group];
+  uint64_t bytes = 0;
+  if (!poolLayout(group, pages, 0, nullptr, bytes))
+    return Status(LLMC_ERROR_OUT_OF_MEMORY,
+                  plan_.path() + ": " + std::to_string(pages) +
+                      " KV pages would exceed the address space");
+  ContextScope scope(d, context_);
+  LLMC_RETURN_IF_ERROR(scope.status());
+  // No step is running: each one synchronizes before it returns.
+  CUdeviceptr base = 0;
+  if (CUresult r = d.cuMemAlloc(&base, size_t(bytes)); r != CUDA_SUCCESS) {
+    Status s = d.toStatus(r, "cuMemAlloc");
+    return Status(s.code(),
+                  plan_.path() + ": cannot allocate " + std::to_string(pages) +
+                      " KV pages of " + std::to_string(g.pageTokens) +
+                      " tokens (" + std::to_string(bytes) + " bytes) on " +
+                      device_.name + ": " + s.message());
+  }
+  std::vector<CacheAddress> grown = caches_;
+  (void)poolLayout(group, pages, base, &grown, bytes);
+  // The new pages start zeroed; the old ones keep what they hold.
+  Status copied = d.toStatus(d.cuMemsetD8(base, 0, size_t(bytes)),
+                             "cuMemsetD8 of the KV pages");
+  const uint64_t oldRows = uint64_t(pool.pages) * uint64_t(g.pageTokens);
+  for (uint32_t layer = 0; copied.ok() && pool.pages > 0 &&
+                           layer < caches_.size();
+       ++layer) {
+    if (kv_->groupOf(layer) != group)
+      continue;
+    const P::KVCacheLayout &layout = *plan_.plan()->kv_caches()->Get(layer);
+    const uint64_t half = oldRows * uint64_t(layout.kv_heads()) *
+                          uint64_t(layout.head_dim()) *
+                          dtypeSize(layout.dtype());
+    const uint64_t scales = oldRows * uint64_t(layout.kv_heads()) * 4;
+    const CacheAddress &from = caches_[layer], &to = grown[layer];
+    const std::pair<CUdeviceptr, CUdeviceptr> arrays[] = {
+        {from.keys, to.keys},
+        {from.values, to.values},
+        {from.keyScales, to.keyScales},
+        {from.valueScales, to.valueScales}};
+    for (size_t a = 0; copied.ok() && a < 4; ++a)
+      if (arrays[a].first)
+        copied = d.toStatus(d.cuMemcpyDtoD(arrays[a].second, arrays[a].first,
+                                           size_t(a < 2 ? half : scales)),
+                            "cuMemcpyDtoD of the KV pages");
+  }
+  if (!copied.ok()) {
+    (void)d.cuMemFree(base);
+    return copied;
+  }
+  if (pool.base)
+    (void)d.cuMemFree(pool.base);
+  pool = KvPool{base, bytes, pages};
+  caches_ = std::move(grown);
+  // The launches take the new addresses; graphs hold the old ones.
+  for (auto *launches :
+       {&prefill_, &decode_, &prefillGreedy_, &decodeGreedy_})
+    for (PreparedLaunch &launch : *launches)
+      for (auto [arg, layer] : launch.kvArgs) {
+        const LLMCKvArg kv = cache(layer);
+        std::memcpy(launch.args[arg].data(), &kv, sizeof kv);
+      }
+  dropGraphs();
+  return Status::success();
+}
+
+uint64_t CudaBackend::kvBytes() const {
+  uint64_t bytes = 0;
+  for (const KvPool &pool : pools_)
+    bytes += pool.bytes;
+  return bytes;
+}
+
+void CudaBackend::dropGraphs() {
+  for (auto &[key, graph] : graphs_)
+    (void)driver_->cuGraphExecDestroy(graph);
+  graphs_.clear();
+}
+
+Status CudaBackend::uploadPageTables() {
+  const Driver &d = *driver_;
+  for (size_t g = 0; g < kv_->groups().size(); ++g) {
+    const KvPages::Group &group = kv_->groups()[g];
+    if (tableVersions_[g] == group.version)
+      continue;
+    // Pageable memory: the driver has copied it when the call returns.
+    LLMC_CU_RETURN_IF_ERROR(
+        d,
+        cuMemcpyHtoDAsync(base_ + layout_.pageTables[g], group.table.data(),
+                          group.table.size() * sizeof(int32_t), stream_),
+        "cuMemcpyHtoDAsync of the KV page tables");
+    tableVersions_[g] = group.version;
+  }
+  return Status::success();
 }
 
 Status CudaBackend::prepare(const P::Program &program,
@@ -475,6 +595,7 @@ Status CudaBackend::prepareLaunch(const P::Launch &launch,
       case P::OperandKind::KVCache: {
         LLMCKvArg kv = cache(arg->index());
         std::memcpy(slot.data(), &kv, sizeof kv);
+        prepared.kvArgs.emplace_back(prepared.args.size(), arg->index());
         break;
       }
       }
@@ -539,6 +660,7 @@ Status CudaBackend::step(const P::Program &program, const StepInputs &inputs,
         d, cuMemcpyHtoDAsync(base_ + layout_.inputs[i], host, bytes, stream_),
         "cuMemcpyHtoDAsync of the step inputs");
   }
+  LLMC_RETURN_IF_ERROR(uploadPageTables());
   numTokens_ = int32_t(T);
   Status launched;
   if (prefill) {

@@ -4,16 +4,21 @@
 // the device runs among Plan.cuda's targets (Device.h), loads one module per
 // CodeEntry, and holds the session's device state in one allocation:
 //
-//   [weights | arena | scratch | K0 | V0 | K1 | V1 | ... | tokens | positions
-//    | slots]
+//   [weights | arena | scratch | page tables | tokens | positions | slots]
 //
 // each region 256-byte aligned: the plan's weight section as in the file
 // (uploaded once through pinned staging buffers), the arena
 // (memory.arena_bytes, zeroed), the scratch of Scratch operands
-// (cuda.scratch_bytes), every layer's KV cache as plan.fbs's KVCacheLayout
-// lays it out (zeroed) and the three int32 step inputs of max_tokens each.
+// (cuda.scratch_bytes), the KV page tables of each page group (KvPages.h)
+// and the three int32 step inputs of max_tokens each. The KV pages are one
+// more allocation per page group, [K0 | V0 | K1 | V1 | ...] for its layers
+// (plan.fbs's KVCacheLayout, zeroed), replaced by a larger one with the
+// same contents when the session needs more pages (growKvPages: the
+// prepared launches then take the new addresses and the decode graphs are
+// captured again).
 //
-// run() copies the step inputs, then launches each kernel's Launches whose
+// run() copies the step inputs and the page tables that changed, then
+// launches each kernel's Launches whose
 // token range holds T (KernelABI.h gives the parameters). A prefill step is
 // launched directly; a decode step is captured as a CUDA graph the first
 // time its T is seen and replayed after that. runGreedy() does the same with
@@ -32,6 +37,7 @@
 #define LLMC_RUNTIME_SRC_CUDA_CUDABACKEND_H
 
 #include "runtime/src/Backend.h"
+#include "runtime/src/KvPages.h"
 #include "runtime/src/PlanFile.h"
 #include "runtime/src/cuda/Device.h"
 #include "runtime/src/cuda/Driver.h"
@@ -54,7 +60,8 @@ public:
   /// LLMC_ERROR_OUT_OF_MEMORY when device or pinned memory runs out; nothing
   /// allocated is then left behind.
   static Status create(const PlanFile &plan, const SessionShape &shape,
-                       int deviceOrdinal, std::unique_ptr<CudaBackend> &out);
+                       const KvPages &kv, int deviceOrdinal,
+                       std::unique_ptr<CudaBackend> &out);
 
   ~CudaBackend() override;
   CudaBackend(const CudaBackend &) = delete;
@@ -64,6 +71,8 @@ public:
              const StepInputs &inputs) override;
   Status readRows(const llmc::plan::Operand &operand, int64_t firstRow,
                   int64_t rows, float *out) override;
+  Status growKvPages(size_t group, int64_t pages) override;
+  uint64_t kvBytes() const override;
   /// The step and its greedy launches in one go (decode: one graph per T
   /// with them), the tokens copied back before the one synchronization.
   Status runGreedy(const llmc::plan::Program &program,
@@ -80,10 +89,9 @@ public:
   CUdeviceptr weights() const { return base_ + layout_.weights; }
   CUdeviceptr arena() const { return base_ + layout_.arena; }
   CUdeviceptr scratch() const { return base_ + layout_.scratch; }
-  /// Keys, values, rows per sequence and scales of layer `layer`'s KV
-  /// cache.
+  /// Layer `layer`'s KV cache as kernels receive it.
   LLMCKvArg cache(uint32_t layer) const;
-  /// The device allocation's size in bytes.
+  /// The main device allocation's size in bytes (the KV pages: kvBytes).
   uint64_t deviceBytes() const { return layout_.total; }
   /// Decode graphs instantiated so far (one per distinct T, and per T
   /// with the greedy launches when runGreedy was used).
@@ -93,15 +101,7 @@ private:
   /// Byte offsets of the regions inside the one device allocation.
   struct Layout {
     uint64_t weights = 0, arena = 0, scratch = 0;
-    struct Cache {
-      uint64_t keys = 0, values = 0;
-      /// F8E4M3 caches: the f32 scales (plan.fbs, KVCacheLayout).
-      uint64_t keyScales = 0, valueScales = 0;
-      bool scaled = false;
-      int64_t capacity = 0;
-    };
-    std::vector<Cache> caches;
-    uint64_t cachesBegin = 0, cachesEnd = 0;
+    std::vector<uint64_t> pageTables; // one per page group
     std::array<uint64_t, 3> inputs{}; // tokens, positions, slots
     uint64_t total = 0;
   };
@@ -117,12 +117,26 @@ private:
     uint32_t minTokens = 0, maxTokens = 0;
     /// Parameter values after num_tokens: a CUdeviceptr or an LLMCKvArg
     /// each, in a slot large and aligned enough for either.
-    using ArgSlot = std::array<uint64_t, 5>;
+    using ArgSlot = std::array<uint64_t, 7>;
     static_assert(sizeof(LLMCKvArg) <= sizeof(ArgSlot) &&
                   alignof(LLMCKvArg) <= alignof(ArgSlot));
     std::vector<ArgSlot> args;
+    /// (index into args, layer) of each KVCache parameter.
+    std::vector<std::pair<size_t, uint32_t>> kvArgs;
     /// &num_tokens, then one pointer into `args` per parameter.
     std::vector<void *> params;
+  };
+  /// Where a layer's KV cache lives in its page group's allocation.
+  struct CacheAddress {
+    CUdeviceptr keys = 0, values = 0;
+    /// F8E4M3 caches: the f32 scales (plan.fbs, KVCacheLayout).
+    CUdeviceptr keyScales = 0, valueScales = 0;
+  };
+  /// One page group's pages.
+  struct KvPool {
+    CUdeviceptr base = 0;
+    uint64_t bytes = 0;
+    int64_t pages = 0;
   };
 
   CudaBackend(const PlanFile &plan, const SessionShape &shape)
@@ -156,9 +170,18 @@ private:
   /// Replays (capturing first if needed) the decode graph of T tokens, with
   /// the greedy launches at its end when `greedy`.
   Status launchDecodeGraph(int64_t T, bool greedy);
+  /// The addresses of group `group`'s caches in an allocation at `base` of
+  /// `pages` pages, and its size; false on overflow.
+  bool poolLayout(size_t group, int64_t pages, CUdeviceptr base,
+                  std::vector<CacheAddress> *addresses, uint64_t &bytes) const;
+  /// Copies the page tables that changed since the last step.
+  Status uploadPageTables();
+  /// Drops the decode graphs (their parameters are out of date).
+  void dropGraphs();
 
   const PlanFile &plan_;
   SessionShape shape_;
+  const KvPages *kv_ = nullptr;
   int64_t maxTokens_ = 0;
 
   std::unique_ptr<Driver> driver_;
@@ -175,6 +198,9 @@ private:
 
   Layout layout_;
   CUdeviceptr base_ = 0;
+  std::vector<KvPool> pools_;          // per page group
+  std::vector<CacheAddress> caches_;   // per layer
+  std::vector<uint64_t> tableVersions_; // per group: the version copied
   /// Pinned copies of the step inputs (3 x max_tokens int32), the source of
   /// the input uploads, then max_tokens int32 where runGreedy's tokens land.
   int32_t *inputsHost_ = nullptr;

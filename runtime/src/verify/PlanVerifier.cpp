@@ -183,6 +183,12 @@ Status PlanChecker::checkMemory() {
     return fail("memory.alignment " + std::to_string(alignment) +
                 " is not a power of two in [" +
                 std::to_string(kMinArenaAlignment) + ", 4096]");
+  // Format 1.9: paged KV caches; 0 (older plans): one page per sequence.
+  const int64_t page = memory->kv_page_tokens();
+  if (page < 0 || page > kMaxKvPageTokens || (page & (page - 1)) != 0)
+    return fail("memory.kv_page_tokens " + std::to_string(page) +
+                " is not 0 or a power of two up to " +
+                std::to_string(kMaxKvPageTokens));
   maxTokens_ = uint64_t(memory->max_tokens());
   arenaBytes_ = memory->arena_bytes();
   return Status::success();

@@ -66,7 +66,9 @@ protected:
     EXPECT_TRUE(opened.ok()) << opened.message();
     if (!opened.ok())
       return opened;
-    return CudaBackend::create(*file_, shape, device, backend);
+    if (Status s = KvPages::create(*file_, shape, 0, kv_); !s.ok())
+      return s;
+    return CudaBackend::create(*file_, shape, kv_, device, backend);
   }
 
   /// The launches logged from `first` on.
@@ -82,6 +84,7 @@ protected:
   TempDir dir_;
   std::string path_ = dir_.file("model.plan");
   std::unique_ptr<PlanFile> file_;
+  KvPages kv_;
 };
 
 //===----------------------------------------------------------------------===//
@@ -165,9 +168,8 @@ TEST_F(CudaBackendTest, OutOfDeviceMemoryReleasesEverything) {
       << s.message();
   EXPECT_TRUE(contains(s.message(), " bytes on Fake H100 (weights "))
       << s.message();
-  EXPECT_TRUE(contains(s.message(), "for max_batch 2 and max_seq_len 16) "
-                                    "failed: CUDA_ERROR_OUT_OF_MEMORY (out "
-                                    "of memory)"))
+  EXPECT_TRUE(contains(s.message(), ") failed: CUDA_ERROR_OUT_OF_MEMORY "
+                                    "(out of memory)"))
       << s.message();
   EXPECT_EQ(backend, nullptr);
   LLMCFakeCudaCounts c = fake_.counts();
@@ -262,10 +264,11 @@ TEST_F(CudaBackendTest, CreatesTheDeviceState) {
   EXPECT_EQ(c.ptxLoads, 0);
   // One opt-in for embed's 64 KiB, used by both programs.
   EXPECT_EQ(c.sharedOptIns, 1);
-  // One device allocation; only the step inputs and the greedy tokens'
-  // landing stay pinned, max_tokens (4) int32 each.
-  EXPECT_EQ(c.deviceAllocations, 1);
-  EXPECT_EQ(c.deviceBytes, backend->deviceBytes());
+  // One device allocation and one of KV pages (a plan before format 1.9:
+  // every sequence's page from the start); only the step inputs and the
+  // greedy tokens' landing stay pinned, max_tokens (4) int32 each.
+  EXPECT_EQ(c.deviceAllocations, 2);
+  EXPECT_EQ(c.deviceBytes, backend->deviceBytes() + backend->kvBytes());
   EXPECT_EQ(c.hostAllocations, 1);
   EXPECT_EQ(c.hostBytes, 4u * 4 * sizeof(int32_t));
   EXPECT_EQ(c.events, 0);
@@ -339,9 +342,9 @@ TEST_F(CudaBackendTest, PlacesTheScalesOfAnFp8Cache) {
   EXPECT_GE(values, keys + 2 * 16 * 4);
   EXPECT_GE(keyScales, values + 2 * 16 * 4);
   EXPECT_GE(valueScales, keyScales + 2 * 16 * sizeof(float));
-  // Inside the one allocation, which starts with the weights.
+  // Inside the allocation of KV pages, which starts with the keys.
   EXPECT_LE(uint64_t(uintptr_t(valueScales)) + 2 * 16 * sizeof(float),
-            backend->weights() + backend->deviceBytes());
+            uint64_t(uintptr_t(keys)) + backend->kvBytes());
   EXPECT_EQ(uintptr_t(keyScales) % 256, 0u);
   backend.reset();
   fake_.expectAllReleased();
@@ -406,12 +409,12 @@ TEST_F(CudaBackendTest, LaunchesPrefillWithItsParameters) {
   EXPECT_EQ(embed.block[0], 128u);
   EXPECT_EQ(embed.block[1], 1u);
   EXPECT_EQ(embed.sharedBytes, 64u * 1024);
-  ASSERT_EQ(embed.numParams, 12);
+  ASSERT_EQ(embed.numParams, 15);
   EXPECT_EQ(embed.params[0], 3u); // T
   // Inputs: the step's tokens, positions and slots in device arrays.
   const int32_t *deviceTokens = hostView<int32_t>(embed.params[1]);
-  const int32_t *devicePositions = hostView<int32_t>(embed.params[10]);
-  const int32_t *deviceSlots = hostView<int32_t>(embed.params[11]);
+  const int32_t *devicePositions = hostView<int32_t>(embed.params[13]);
+  const int32_t *deviceSlots = hostView<int32_t>(embed.params[14]);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(deviceTokens[i], tokens[i]);
     EXPECT_EQ(devicePositions[i], positions[i]);
@@ -429,7 +432,14 @@ TEST_F(CudaBackendTest, LaunchesPrefillWithItsParameters) {
   // An f32 cache has no scales.
   EXPECT_EQ(embed.params[7], 0u);
   EXPECT_EQ(embed.params[8], 0u);
-  EXPECT_EQ(embed.params[9], backend->scratch() + 256);
+  // The page table (one page per sequence before format 1.9: page s of
+  // sequence s), uploaded before the step.
+  const int32_t *table = hostView<int32_t>(embed.params[9]);
+  EXPECT_EQ(table[0], 0);
+  EXPECT_EQ(table[1], 1);
+  EXPECT_EQ(embed.params[10], 1u); // table_pages
+  EXPECT_EQ(embed.params[11], 0u); // page_shift (unused before 1.9)
+  EXPECT_EQ(embed.params[12], backend->scratch() + 256);
 
   const LLMCFakeCudaLaunch &head = launches[1];
   EXPECT_STREQ(head.symbol, "head");
@@ -480,7 +490,7 @@ TEST_F(CudaBackendTest, DecodeIsCapturedOncePerBatchSize) {
   EXPECT_EQ(fake_.counts().captures, 1);
   EXPECT_EQ(fake_.counts().graphLaunches, 2);
   EXPECT_EQ(deviceTokens[0], 11);
-  EXPECT_EQ(hostView<int32_t>(launches[0].params[10])[0], 8);
+  EXPECT_EQ(hostView<int32_t>(launches[0].params[13])[0], 8);
   launches = launchesFrom(2);
   ASSERT_EQ(launches.size(), 2u);
   EXPECT_EQ(launches[0].params[0], 1u);

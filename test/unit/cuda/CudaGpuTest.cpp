@@ -137,8 +137,11 @@ protected:
     std::unique_ptr<PlanFile> file;
     Status s = PlanFile::open(path_, file);
     ASSERT_TRUE(s.ok()) << s.message();
+    KvPages kv;
+    s = KvPages::create(*file, {2, 16}, 0, kv);
+    ASSERT_TRUE(s.ok()) << s.message();
     std::unique_ptr<CudaBackend> backend;
-    s = CudaBackend::create(*file, {2, 16}, 0, backend);
+    s = CudaBackend::create(*file, {2, 16}, kv, 0, backend);
     ASSERT_TRUE(s.ok()) << s.message();
     EXPECT_EQ(backend->code(), expectedCode);
     const std::vector<float> &table =

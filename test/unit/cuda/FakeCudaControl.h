@@ -13,9 +13,9 @@
 //   "FAKEPTX <target> <symbol> <signature>"     loaded by cuModuleLoadDataEx
 //
 // where <signature> has one letter per kernel parameter: 'i' an int, 'p' a
-// pointer, 'k' an llmc_kv (five parameters in a launch record: keys,
-// values, capacity, key_scales, value_scales). cuLaunchKernel reads the
-// parameters by it.
+// pointer, 'k' an llmc_kv (eight parameters in a launch record: keys,
+// values, capacity, key_scales, value_scales, page_table, table_pages,
+// page_shift). cuLaunchKernel reads the parameters by it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -51,10 +51,10 @@ struct LLMCFakeCudaCounts {
   uint64_t hostToDeviceBytes;
 };
 
-#define LLMC_FAKE_CUDA_MAX_PARAMS 32
+#define LLMC_FAKE_CUDA_MAX_PARAMS 64
 
-/// One kernel run. A KVCache parameter ('k') takes three params: keys,
-/// values, capacity.
+/// One kernel run. A KVCache parameter ('k') takes eight params (see
+/// above).
 struct LLMCFakeCudaLaunch {
   char symbol[160];
   char target[16]; // of the module's image

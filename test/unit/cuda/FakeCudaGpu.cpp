@@ -329,6 +329,13 @@ CUresult CUDAAPI cuMemcpyDtoH(void *dst, CUdeviceptr src, size_t bytes) {
               false);
 }
 
+CUresult CUDAAPI cuMemcpyDtoD(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
+  if (!deviceRange(src, bytes))
+    return CUDA_ERROR_INVALID_VALUE;
+  return copy("cuMemcpyDtoD", hostPointer(dst), hostPointer(src), bytes, dst,
+              nullptr, false, false);
+}
+
 CUresult CUDAAPI cuMemcpyHtoDAsync(CUdeviceptr dst, const void *src,
                                    size_t bytes, CUstream stream) {
   return copy("cuMemcpyHtoDAsync", hostPointer(dst), src, bytes, dst, stream,
@@ -562,10 +569,10 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned gridX,
   if (!m || !s)
     return CUDA_ERROR_INVALID_HANDLE;
   // The decoded parameters must fit the launch record (an llmc_kv takes
-  // five); real CUDA allows 32 KB of them.
+  // eight); real CUDA allows 32 KB of them.
   size_t slots = 0;
   for (char kind : m->signature)
-    slots += kind == 'k' ? 5 : 1;
+    slots += kind == 'k' ? 8 : 1;
   if (!gridX || !gridY || !gridZ || !blockX || !blockY || !blockZ ||
       uint64_t(blockX) * blockY * blockZ > 1024 || !params || extra ||
       int(sharedBytes) > m->maxDynamicShared ||
@@ -599,14 +606,19 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction function, unsigned gridX,
       std::memcpy(out, p, 8);
       launch.numParams += 1;
       break;
-    case 'k': { // struct llmc_kv { void *keys; void *values; int capacity;
-                //                  float *key_scales; float *value_scales; }
-      int32_t capacity;
-      std::memcpy(out, p, 16);
-      std::memcpy(&capacity, static_cast<const char *>(p) + 16, 4);
-      out[2] = uint64_t(int64_t(capacity));
-      std::memcpy(out + 3, static_cast<const char *>(p) + 24, 16);
-      launch.numParams += 5;
+    case 'k': { // llmc_kv (KernelABI.h): keys, values, capacity,
+                // key_scales, value_scales, page_table, table_pages,
+                // page_shift
+      const char *kv = static_cast<const char *>(p);
+      int32_t ints[3];
+      std::memcpy(out, kv, 16);
+      std::memcpy(&ints[0], kv + 16, 4);
+      out[2] = uint64_t(int64_t(ints[0]));
+      std::memcpy(out + 3, kv + 24, 24);
+      std::memcpy(&ints[1], kv + 48, 8);
+      out[6] = uint64_t(int64_t(ints[1]));
+      out[7] = uint64_t(int64_t(ints[2]));
+      launch.numParams += 8;
       break;
     }
     default:

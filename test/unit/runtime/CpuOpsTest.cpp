@@ -32,8 +32,10 @@ public:
     EXPECT_TRUE(s.ok()) << s.message();
     if (!s.ok())
       return;
-    s = cpu::CpuBackend::create(*file_, {maxBatch, plan.maxSeqLen}, threads,
-                                backend_);
+    const SessionShape shape{maxBatch, plan.maxSeqLen};
+    s = KvPages::create(*file_, shape, 0, kv_);
+    EXPECT_TRUE(s.ok()) << s.message();
+    s = cpu::CpuBackend::create(*file_, shape, kv_, threads, backend_);
     EXPECT_TRUE(s.ok()) << s.message();
   }
   bool ok() const { return backend_ != nullptr; }
@@ -67,6 +69,7 @@ public:
 private:
   TempDir dir_;
   std::unique_ptr<PlanFile> file_;
+  KvPages kv_;
   std::unique_ptr<cpu::CpuBackend> backend_;
 };
 

@@ -242,6 +242,143 @@ TEST_F(SessionTest, ResetForgetsTheSequence) {
   EXPECT_EQ(first, again);
 }
 
+// The paged KV cache (format 1.9): sequences of different lengths take
+// pages of 4 tokens as they grow, interleaved, from memory that grows on
+// demand; their logits are those of the same sequences alone in a plan
+// with one page per sequence. llmc_reset gives the pages back for reuse,
+// and kv_cache_tokens caps the pages: a call past it fails with
+// LLMC_ERROR_CAPACITY and leaves the sequence as it was.
+TEST_F(SessionTest, PagedSequencesOfDifferentLengths) {
+  TestPlan paged = tinyLlama(4);
+  paged.kvPageTokens = 4;
+  llmc_status status;
+  PlanPtr plan = openPlan(paged.write(dir_.file("paged.plan")), &status);
+  ASSERT_EQ(status, LLMC_OK) << llmc_last_error();
+  PlanPtr legacy = open(4);
+  ASSERT_TRUE(legacy);
+  llmc_plan_info info;
+  ASSERT_EQ(llmc_plan_get_info(plan.get(), &info), LLMC_OK);
+  // One layer, one KV head of 4 f32: 32 bytes a token, 64 positions.
+  EXPECT_EQ(info.kv_bytes_per_sequence, 64u * 32);
+
+  SessionPtr s = session(plan, 3);
+  ASSERT_TRUE(s);
+  uint64_t bytes = 1;
+  ASSERT_EQ(llmc_session_kv_bytes(s.get(), &bytes), LLMC_OK);
+  EXPECT_EQ(bytes, 0u); // nothing until a sequence needs it
+  const std::vector<std::vector<int32_t>> prompts = {
+      {1, 5, 9, 2, 15, 0, 7, 7, 3, 11},
+      {4, 4, 8, 1, 2, 3, 6, 10, 12, 13, 14, 0, 1, 9, 5, 2, 7},
+      {3, 8, 6}};
+  std::vector<std::vector<float>> got(3), want(3);
+  // Sequence 1's prompt in two calls around the others'.
+  ASSERT_EQ(llmc_prefill(s.get(), 1, prompts[1].data(), 6, nullptr, nullptr),
+            LLMC_OK);
+  for (int32_t seq : {0, 2}) {
+    got[size_t(seq)].resize(M::kVocab);
+    ASSERT_EQ(llmc_prefill(s.get(), seq, prompts[size_t(seq)].data(),
+                           int32_t(prompts[size_t(seq)].size()), nullptr,
+                           got[size_t(seq)].data()),
+              LLMC_OK)
+        << llmc_last_error();
+  }
+  got[1].resize(M::kVocab);
+  ASSERT_EQ(llmc_prefill(s.get(), 1, prompts[1].data() + 6,
+                         int32_t(prompts[1].size()) - 6, nullptr,
+                         got[1].data()),
+            LLMC_OK);
+  // Decode steps of all three, out of slot order, crossing page ends.
+  int32_t seqs[3] = {2, 0, 1};
+  std::vector<int32_t> steps[3] = {{7, 1, 0, 12, 3}, {9, 9, 2, 4, 6},
+                                   {5, 3, 8, 11, 1}};
+  std::vector<float> logits(3 * M::kVocab);
+  for (size_t i = 0; i < 5; ++i) {
+    int32_t tokens[3] = {steps[0][i], steps[1][i], steps[2][i]};
+    ASSERT_EQ(llmc_decode(s.get(), 3, seqs, tokens, logits.data()), LLMC_OK)
+        << llmc_last_error();
+    for (size_t b = 0; b < 3; ++b)
+      got[size_t(seqs[b])].insert(
+          got[size_t(seqs[b])].end(), logits.begin() + ptrdiff_t(b * M::kVocab),
+          logits.begin() + ptrdiff_t((b + 1) * M::kVocab));
+  }
+  // 15, 22 and 8 tokens: 4 + 6 + 2 pages of 4 tokens held, in memory
+  // grown by doubling.
+  ASSERT_EQ(llmc_session_kv_bytes(s.get(), &bytes), LLMC_OK);
+  EXPECT_GE(bytes, 12u * 4 * 32);
+  EXPECT_LE(bytes, 32u * 4 * 32);
+  for (size_t b = 0; b < 3; ++b) {
+    const int32_t seq = seqs[b];
+    SessionPtr alone = session(legacy);
+    std::vector<float> out(M::kVocab);
+    const auto &prompt = prompts[size_t(seq)];
+    ASSERT_EQ(llmc_prefill(alone.get(), 0, prompt.data(),
+                           int32_t(prompt.size()), nullptr, out.data()),
+              LLMC_OK);
+    want[size_t(seq)] = out;
+    int32_t zero = 0;
+    for (int32_t token : steps[b]) {
+      ASSERT_EQ(llmc_decode(alone.get(), 1, &zero, &token, out.data()),
+                LLMC_OK);
+      want[size_t(seq)].insert(want[size_t(seq)].end(), out.begin(),
+                               out.end());
+    }
+    expectSame(got[size_t(seq)], want[size_t(seq)]);
+  }
+
+  // Reset pages come back: a new prompt in sequence 0 grows no memory.
+  ASSERT_EQ(llmc_reset(s.get(), 0), LLMC_OK);
+  uint64_t before = 0, after = 0;
+  ASSERT_EQ(llmc_session_kv_bytes(s.get(), &before), LLMC_OK);
+  std::vector<float> again(M::kVocab);
+  ASSERT_EQ(llmc_prefill(s.get(), 0, prompts[0].data(),
+                         int32_t(prompts[0].size()), nullptr, again.data()),
+            LLMC_OK);
+  ASSERT_EQ(llmc_session_kv_bytes(s.get(), &after), LLMC_OK);
+  EXPECT_EQ(after, before);
+  expectSame(again, std::vector<float>(want[0].begin(),
+                                       want[0].begin() + M::kVocab));
+
+  // A cap of 12 tokens: 3 pages for all sequences together.
+  llmc_session_options options = llmc_session_options_default();
+  options.max_batch = 2;
+  options.num_threads = 1;
+  options.kv_cache_tokens = 12;
+  llmc_session *raw = nullptr;
+  ASSERT_EQ(llmc_session_create(plan.get(), &options, &raw), LLMC_OK)
+      << llmc_last_error();
+  SessionPtr capped(raw);
+  ASSERT_EQ(llmc_prefill(capped.get(), 0, prompts[0].data(), 8, nullptr,
+                         nullptr),
+            LLMC_OK);
+  EXPECT_EQ(llmc_prefill(capped.get(), 1, prompts[1].data(), 5, nullptr,
+                         nullptr),
+            LLMC_ERROR_CAPACITY);
+  EXPECT_NE(std::string(llmc_last_error())
+                .find("llmc_prefill: the KV cache is full: sequence 1 needs "
+                      "2 pages of 4 tokens and the session's 3 pages"),
+            std::string::npos)
+      << llmc_last_error();
+  EXPECT_EQ(length(capped, 1), 0);
+  // Sequence 1's one page went back: 4 tokens still fit, then sequence 0
+  // cannot grow past its 2 pages.
+  ASSERT_EQ(llmc_prefill(capped.get(), 1, prompts[1].data(), 4, nullptr,
+                         nullptr),
+            LLMC_OK);
+  int32_t zero = 0, token = 1;
+  EXPECT_EQ(llmc_decode(capped.get(), 1, &zero, &token, nullptr),
+            LLMC_ERROR_CAPACITY);
+  EXPECT_EQ(length(capped, 0), 8);
+  ASSERT_EQ(llmc_reset(capped.get(), 1), LLMC_OK);
+  EXPECT_EQ(llmc_decode(capped.get(), 1, &zero, &token, nullptr), LLMC_OK);
+  EXPECT_EQ(length(capped, 0), 9);
+
+  options.kv_cache_tokens = -1;
+  raw = nullptr;
+  EXPECT_EQ(llmc_session_create(plan.get(), &options, &raw),
+            LLMC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(raw, nullptr);
+}
+
 TEST_F(SessionTest, PlanInfo) {
   PlanPtr plan = open(8, 32);
   ASSERT_TRUE(plan);
@@ -255,15 +392,15 @@ TEST_F(SessionTest, PlanInfo) {
   EXPECT_EQ(info.max_tokens, 8);
   EXPECT_GT(info.arena_bytes, 0u);
   EXPECT_GT(info.weight_bytes, 0u);
-  EXPECT_STREQ(llmc_version(), "0.3.0");
+  EXPECT_STREQ(llmc_version(), "0.4.0");
   EXPECT_STREQ(llmc_version(), LLMC_VERSION_STRING);
   EXPECT_EQ(LLMC_VERSION_MAJOR * 10000 + LLMC_VERSION_MINOR * 100 +
                 LLMC_VERSION_PATCH,
-            300);
+            400);
   uint32_t major = 0, minor = 9;
   llmc_plan_format_version(&major, &minor);
   EXPECT_EQ(major, 1u);
-  EXPECT_EQ(minor, 8u);
+  EXPECT_EQ(minor, 9u);
   EXPECT_STREQ(llmc_status_string(LLMC_ERROR_INVALID_PLAN), "invalid plan");
   EXPECT_STREQ(llmc_status_string(LLMC_OK), "ok");
 }

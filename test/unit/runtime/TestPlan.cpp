@@ -213,7 +213,8 @@ std::vector<uint8_t> TestPlan::flatbuffer(
                    : 0;
   auto memory =
       has("memory")
-          ? P::CreateMemoryPlan(fbb, arenaBytes, maxTokens, memoryAlignment)
+          ? P::CreateMemoryPlan(fbb, arenaBytes, maxTokens, memoryAlignment,
+                                kvPageTokens)
           : 0;
   auto targetList = has("targets") ? fbb.CreateVectorOfStrings(targets) : 0;
   auto weightVector = has("weights") ? fbb.CreateVector(weightTables) : 0;

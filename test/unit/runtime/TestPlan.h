@@ -96,6 +96,9 @@ public:
   int64_t vocab = 16, hidden = 8, numLayers = 0, maxSeqLen = 64;
   /// Set before any arena() call: arena regions hold maxTokens rows.
   int64_t maxTokens = 8;
+  /// MemoryPlan.kv_page_tokens: 0 writes a plan from before the paged KV
+  /// cache (format 1.9), one page per sequence.
+  int64_t kvPageTokens = 0;
   P::DType dtype = P::DType::F32;
   std::vector<std::string> targets{"cpu"};
   uint16_t major = kFormatMajor, minor = kFormatMinor;

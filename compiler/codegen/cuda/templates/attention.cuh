@@ -93,7 +93,6 @@ __device__ __forceinline__ void attn_prefill(int T, const TQ *q, llmc_kv kv,
   const int slot = slots[t0];
   const TC *kbase = static_cast<const TC *>(kv.keys);
   const TC *vbase = static_cast<const TC *>(kv.values);
-  const size_t seq_row = size_t(slot) * kv.capacity;
 
   float qf[QPW][DPL], acc[QPW][DPL], m[QPW], l[QPW];
   int pos[QPW], first[QPW];
@@ -120,7 +119,7 @@ __device__ __forceinline__ void attn_prefill(int T, const TQ *q, llmc_kv kv,
     for (int e = threadIdx.x; e < KT * D; e += blockDim.x) {
       const int jj = e / D, d = e % D, j = j0 + jj;
       if (j <= hi) {
-        const size_t r = (seq_row + j % kv.capacity) * ROW + size_t(kvh) * D + d;
+        const size_t r = llmc_kv_row(kv, slot, j) * ROW + size_t(kvh) * D + d;
         ks[jj][d] = kbase[r];
         vs[jj][d] = vbase[r];
       }
@@ -129,7 +128,7 @@ __device__ __forceinline__ void attn_prefill(int T, const TQ *q, llmc_kv kv,
       for (int jj = threadIdx.x; jj < KT; jj += blockDim.x) {
         const int j = j0 + jj;
         if (j <= hi) {
-          const size_t r = (seq_row + j % kv.capacity) * KV_HEADS + kvh;
+          const size_t r = llmc_kv_row(kv, slot, j) * KV_HEADS + kvh;
           kss[jj] = kv.key_scales[r];
           vss[jj] = kv.value_scales[r];
         }
@@ -209,7 +208,7 @@ __device__ __forceinline__ void attn_decode_split(int T, const TQ *q,
   const int j0 = first + s * len, j1 = min(p + 1, j0 + len);
   const TC *kbase = static_cast<const TC *>(kv.keys);
   const TC *vbase = static_cast<const TC *>(kv.values);
-  const size_t seq_row = size_t(slots[t]) * kv.capacity;
+  const int slot = slots[t];
 
   float qf[GP][DPL], acc[GP][DPL], m[GP], l[GP];
 #pragma unroll
@@ -225,7 +224,7 @@ __device__ __forceinline__ void attn_decode_split(int T, const TQ *q,
     }
   }
   for (int j = j0 + warp; j < j1; j += WARPS) {
-    const size_t row = seq_row + j % kv.capacity;
+    const size_t row = llmc_kv_row(kv, slot, j);
     const size_t r = row * ROW + size_t(kvh) * D;
     const float ksc = SCALED ? kv.key_scales[row * KV_HEADS + kvh] : 1.0f;
     const float vsc = SCALED ? kv.value_scales[row * KV_HEADS + kvh] : 1.0f;
@@ -353,7 +352,7 @@ attn_prefill_mma(int TT, const T *q, llmc_kv kv, const int *slots,
   const int h = blockIdx.x, kvh = h / (HEADS / KV_HEADS);
   const int t0 = blockIdx.y * QT;
   const int tl = min(TT, t0 + QT) - 1;
-  const size_t seq_row = size_t(slots[t0]) * kv.capacity;
+  const int slot = slots[t0];
   const T *kbase = static_cast<const T *>(kv.keys);
   const T *vbase = static_cast<const T *>(kv.values);
 
@@ -397,8 +396,7 @@ attn_prefill_mma(int TT, const T *q, llmc_kv kv, const int *slots,
       const int r = v / VPR, c = (v % VPR) * 8, j = j0 + r;
       uint4 kd = make_uint4(0, 0, 0, 0), vd = make_uint4(0, 0, 0, 0);
       if (j <= hi) {
-        const size_t at =
-            (seq_row + j % kv.capacity) * ROW + size_t(kvh) * D + c;
+        const size_t at = llmc_kv_row(kv, slot, j) * ROW + size_t(kvh) * D + c;
         kd = *reinterpret_cast<const uint4 *>(kbase + at);
         vd = *reinterpret_cast<const uint4 *>(vbase + at);
       }

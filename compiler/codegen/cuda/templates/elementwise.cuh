@@ -140,8 +140,8 @@ __device__ __forceinline__ void rope(const TX *x, const int *positions,
 // RoPE of the queries and keys and the KV-cache write in one launch: the
 // first HQ * PER_HEAD threads rotate the queries, the next HK * PER_HEAD the
 // keys (into k_out and the cache), the next HK * HEAD_DIM copy the values
-// into the cache; token t at row slots[t] * capacity + positions[t] %
-// capacity, as kv_cache_write.
+// into the cache; token t at row llmc_kv_row(cache, slots[t],
+// positions[t]), as kv_cache_write.
 template <int HQ, int HK, int HEAD_DIM, int ROT_DIM, bool INTERLEAVED,
           typename TQ, typename TQO, typename TK, typename TKO, typename TV,
           typename TC>
@@ -160,8 +160,7 @@ rope_kv_cache_write(const TQ *q, TQO *q_out, const TK *k, TKO *k_out,
     return;
   }
   i -= HQ * PER_HEAD;
-  const size_t row =
-      size_t(slots[t]) * cache.capacity + positions[t] % cache.capacity;
+  const size_t row = llmc_kv_row(cache, slots[t], positions[t]);
   if (i < HK * PER_HEAD) {
     rope_index<HK, HEAD_DIM, ROT_DIM, INTERLEAVED, TK, TKO, TC>(
         i, t, k, positions, k_out, static_cast<TC *>(cache.keys) + row * ROW,
@@ -174,8 +173,8 @@ rope_kv_cache_write(const TQ *q, TQO *q_out, const TK *k, TKO *k_out,
         from_f<TC>(to_f(v[size_t(t) * ROW + i]));
 }
 
-// Stores token t's keys and values at row slots[t] * capacity +
-// positions[t] % capacity of the cache.
+// Stores token t's keys and values at row llmc_kv_row(cache, slots[t],
+// positions[t]) of the cache.
 template <int ROW, typename TK, typename TV, typename TC>
 __device__ __forceinline__ void kv_cache_write(const TK *keys,
                                                const TV *values,
@@ -186,8 +185,7 @@ __device__ __forceinline__ void kv_cache_write(const TK *keys,
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= ROW)
     return;
-  const size_t row =
-      size_t(slots[t]) * cache.capacity + positions[t] % cache.capacity;
+  const size_t row = llmc_kv_row(cache, slots[t], positions[t]);
   static_cast<TC *>(cache.keys)[row * ROW + i] =
       from_f<TC>(to_f(keys[size_t(t) * ROW + i]));
   static_cast<TC *>(cache.values)[row * ROW + i] =
@@ -213,8 +211,7 @@ __device__ __forceinline__ void kv_cache_write_e4m3(const TK *keys,
     return; // a whole warp
   const bool is_key = w < KV_HEADS;
   const int h = is_key ? w : w - KV_HEADS;
-  const size_t head = (size_t(slots[t]) * cache.capacity +
-                       positions[t] % cache.capacity) * KV_HEADS + h;
+  const size_t head = llmc_kv_row(cache, slots[t], positions[t]) * KV_HEADS + h;
   float x[DPL];
   float amax = 0.0f;
 #pragma unroll

@@ -16,7 +16,7 @@
 //  - mla_absorb_output: W_UV times the attention output, per head.
 
 // Token t = blockIdx.y: RMSNorm (cast_before_weight) of kv[:L], RoPE of
-// kv[L:], stored at row slots[t] * capacity + positions[t] % capacity, as
+// kv[L:], stored at row llmc_kv_row(cache, slots[t], positions[t]), as
 // the CPU reference (runtime/src/cpu/MLAOps.cpp) rounds them.
 template <int L, int R, bool INTERLEAVED, bool FP32, typename TX, typename TW,
           typename TC>
@@ -29,9 +29,7 @@ latent_cache_write(const TX *kv, const TW *w, llmc_kv cache, const int *slots,
   const int t = blockIdx.y;
   const TX *x = kv + size_t(t) * ROW;
   TC *dst = static_cast<TC *>(cache.keys) +
-            (size_t(slots[t]) * cache.capacity +
-             positions[t] % cache.capacity) *
-                ROW;
+            llmc_kv_row(cache, slots[t], positions[t]) * ROW;
   float v[VPT];
   float ss = 0.0f;
 #pragma unroll
@@ -105,7 +103,7 @@ latent_attn_split(const TQ *ql, llmc_kv cache, const int *slots,
   const int len = (p + 1 + SPLITS - 1) / SPLITS;
   const int j0 = s * len, j1 = min(p + 1, j0 + len);
   const TC *base = static_cast<const TC *>(cache.keys);
-  const size_t seq_row = size_t(slots[t]) * cache.capacity;
+  const int slot = slots[t];
 
   float qf[HPW][DPL], acc[HPW][LPL], m[HPW], l[HPW];
 #pragma unroll
@@ -127,8 +125,7 @@ latent_attn_split(const TQ *ql, llmc_kv cache, const int *slots,
     __syncthreads();
     for (int i = threadIdx.x; i < n * D; i += blockDim.x) {
       const int r = i / D, e = i % D;
-      rows[r][e] =
-          to_f(base[(seq_row + (jt + r) % cache.capacity) * D + e]);
+      rows[r][e] = to_f(base[llmc_kv_row(cache, slot, jt + r) * D + e]);
     }
     __syncthreads();
     if (h0 >= H)

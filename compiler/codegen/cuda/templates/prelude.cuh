@@ -9,9 +9,22 @@ typedef __nv_bfloat16 bf16;
 typedef __half f16;
 
 // A KVCache operand (runtime/schema/KernelABI.h): keys and values of one
-// layer, [max_batch, capacity, kv_heads, head_dim] each; for an FP8 cache
-// also their f32 scales, [max_batch, capacity, kv_heads] each (else null).
-struct llmc_kv { void *keys; void *values; int capacity; float *key_scales; float *value_scales; };
+// layer in pages of 1 << page_shift rows, [pages, rows, kv_heads, head_dim]
+// each; for an FP8 cache also their f32 scales, [pages, rows, kv_heads]
+// each (else null); and the page tables of the sequences, table_pages
+// entries each.
+struct llmc_kv { void *keys; void *values; int capacity; float *key_scales; float *value_scales; const int *page_table; int table_pages; int page_shift; };
+
+// The row of the cache that holds position `pos` of sequence `slot`: row
+// pos % P of page table[slot][(pos / P) % table_pages], P the page's rows
+// (a windowed layer's pages form a ring).
+__device__ __forceinline__ size_t llmc_kv_row(const llmc_kv &kv, int slot,
+                                              int pos) {
+  const int page = kv.page_table[slot * kv.table_pages +
+                                 (pos >> kv.page_shift) % kv.table_pages];
+  return (size_t(page) << kv.page_shift) +
+         size_t(pos & ((1 << kv.page_shift) - 1));
+}
 
 // An FP8 E4M3 element of a KV cache (its code; the scale is kept beside
 // the row, llmc_kv).
