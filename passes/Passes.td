@@ -32,6 +32,22 @@ def FuseGatedMLPPass : Pass<"llm-fuse-gated-mlp", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::llmc::llm::LLMDialect"];
 }
 
+def WindowRingsPass : Pass<"llm-window-rings", "::mlir::func::FuncOp"> {
+  let summary = "Let windowed layers keep a ring of exactly their window";
+  let description = [{
+    In the prefill step, a windowed `llm.attention` reading the cache that
+    `llm.kv_cache_write %k, %v into %c0` returns is rewritten to read `%c0`
+    with `step %k, %v`, and the write moves after it. A step's tokens then
+    never read a position the same step overwrote, so the layer's ring
+    buffer holds the window instead of window + max_tokens - 1 positions
+    (the plan's KVCacheLayout.ring_rows). Decode steps (one token per
+    sequence) need no change: writing position p drops p - window, which no
+    query of the step sees. Skipped for f8E4M3FN caches (the write's scale
+    is per head; the ring keeps window + max_tokens - 1 there).
+  }];
+  let dependentDialects = ["::llmc::llm::LLMDialect"];
+}
+
 def AbsorbMLAPass : Pass<"llm-absorb-mla", "::mlir::func::FuncOp"> {
   let summary = "Run Multi-head Latent Attention in the latent space (weight absorption)";
   let description = [{

@@ -17,6 +17,7 @@ void buildLLMOptimizePipeline(mlir::OpPassManager &pm,
   AbsorbMLAPassOptions absorb;
   absorb.steps = mlaAbsorbSteps.str();
   fn.addPass(createAbsorbMLAPass(absorb));
+  fn.addPass(createWindowRingsPass());
   pm.addPass(mlir::createCanonicalizerPass());
 }
 
@@ -54,7 +55,7 @@ void registerAllPassesAndPipelines() {
   mlir::PassPipelineRegistration<>(
       "llm-optimize",
       "The llm-level pipeline of `llmc compile`: canonicalize, cse, fusion, "
-      "MLA absorption in decode",
+      "MLA absorption in decode, window rings in prefill",
       [](mlir::OpPassManager &pm) { buildLLMOptimizePipeline(pm); });
   mlir::PassPipelineRegistration<KernelLoweringOptions>(
       "kernel-lower",

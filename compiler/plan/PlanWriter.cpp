@@ -33,6 +33,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -333,9 +334,11 @@ public:
         continue;
       }
       auto c = cast<llm::KVCacheType>(t);
-      caches.push_back(
-          pl::CreateKVCacheLayout(fbb, c.getKvHeads(), c.getHeadDim(),
-                                  *planDType(c.getDtype()), c.getWindow()));
+      const auto ring = ringRows.find(unsigned(caches.size()));
+      caches.push_back(pl::CreateKVCacheLayout(
+          fbb, c.getKvHeads(), c.getHeadDim(), *planDType(c.getDtype()),
+          c.getWindow(), /*latent_dim=*/0,
+          ring == ringRows.end() ? 0 : ring->second));
     }
 
     std::vector<fb::Offset<pl::Weight>> weightTable;
@@ -529,8 +532,12 @@ private:
                    a.getScale().convertToDouble(), a.getWindow().value_or(0),
                    a.getChunk().value_or(0),
                    a.getSoftcap() ? a.getSoftcap()->convertToDouble() : 0.0,
-                   bool(a.getSinks()))
+                   bool(a.getSinks()), bool(a.getStepKey()))
                    .Union();
+      // A windowed layer whose step keys come from the step keeps only
+      // its window (llm-window-rings, plan.fbs KVCacheLayout.ring_rows).
+      if (a.getStepKey() && a.getWindow() && cache.getWindow() > 0)
+        ringRows[*layer] = std::max<int64_t>(ringRows[*layer], cache.getWindow());
     } else if (auto w = dyn_cast<llm::LatentCacheWriteOp>(op)) {
       kind = pl::OpParams::LatentCacheWrite;
       auto layer = layerOf(w.getCache());
@@ -777,6 +784,8 @@ private:
   const CodeSection *code;
   llvm::StringMap<unsigned> entryIndex;
   uint64_t scratchBytes = 0;
+  /// KVCacheLayout.ring_rows by layer (buildProgram of the prefill step).
+  std::map<unsigned, int64_t> ringRows;
   fb::FlatBufferBuilder fbb{1 << 20};
   std::vector<WeightSpec> specs;
   std::vector<pl::DType> specDTypes;

@@ -9,6 +9,7 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <algorithm>
 #include <map>
 #include <tuple>
 
@@ -170,10 +171,18 @@ void printPlanSummary(raw_ostream &os, const pl::Plan &plan, StringRef path,
   auto perToken = [](const pl::KVCacheLayout &c) {
     return runtime::kvCacheArrays(c) * runtime::kvCacheRowBytes(c);
   };
+  // The memory of a sequence's pages, and the positions they keep.
   auto capacity = [&](const pl::KVCacheLayout &c) {
     return runtime::kvCachePaging(c, model.max_seq_len(), memory.max_tokens(),
                                   memory.kv_page_tokens())
         .rows();
+  };
+  auto positions = [&](const pl::KVCacheLayout &c) {
+    return std::min<int64_t>(
+        model.max_seq_len(),
+        runtime::kvCachePaging(c, model.max_seq_len(), memory.max_tokens(),
+                               memory.kv_page_tokens())
+            .capacity);
   };
   std::map<std::tuple<int64_t, int64_t, int, int64_t, int64_t>,
            std::pair<const pl::KVCacheLayout *, unsigned>>
@@ -207,9 +216,14 @@ void printPlanSummary(raw_ostream &os, const pl::Plan &plan, StringRef path,
       os << ", window " << c.window();
     os << ": " << perToken(c) << " bytes per token per layer, "
        << humanBytes(perToken(c) * uint64_t(capacity(c))) << " per layer for "
-       << capacity(c) << " tokens"
-       << (c.window() && capacity(c) < model.max_seq_len() ? " (a ring)" : "")
-       << "\n";
+       << positions(c) << " tokens";
+    if (positions(c) < model.max_seq_len())
+      os << " (a ring"
+         << (capacity(c) > positions(c)
+                 ? " in " + std::to_string(capacity(c)) + " rows of pages"
+                 : std::string())
+         << ")";
+    os << "\n";
   }
   os << "  all layers: " << perTokenAll << " bytes per token, "
      << humanBytes(maxSeqAll) << " per sequence of " << model.max_seq_len()

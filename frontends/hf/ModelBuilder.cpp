@@ -479,6 +479,7 @@ private:
     Value sinks = cfg.attentionSinks ? param(attn + ".sinks", {nH}) : Value();
     Value a = llm::AttentionOp::create(
         b, loc(attn), q.getType(), q, updated, slots, positions, sinks,
+        /*step_key=*/Value(), /*step_value=*/Value(),
         b.getF64FloatAttr(
             cfg.attentionScale.value_or(1.0 / std::sqrt(double(d)))),
         window ? b.getI64IntegerAttr(*window) : IntegerAttr(),

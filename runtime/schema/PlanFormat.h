@@ -184,24 +184,28 @@ inline constexpr int64_t kMaxKvPageTokens = 65536;
 /// `llmc compile`'s default --kv-page-tokens.
 inline constexpr int64_t kDefaultKvPageTokens = 64;
 
-/// Rows a cache must hold per sequence before paging (KVCacheLayout): a
-/// windowed layer every position a step may attend to (window +
-/// max_tokens - 1: a step's tokens look up to `window` back from each of
-/// them), every other layer the whole sequence.
+/// Positions a cache keeps per sequence (KVCacheLayout): a windowed layer
+/// its ring_rows, or without them every position a step may attend to after
+/// its write (window + max_tokens - 1: a step's tokens look up to `window`
+/// back from each of them); every other layer the whole sequence.
 inline int64_t kvCacheSpan(const llmc::plan::KVCacheLayout &layout,
                            int64_t maxSeqLen, int64_t maxTokens) {
   if (layout.window() == 0 || layout.window() >= maxSeqLen)
     return maxSeqLen;
-  // Both terms are below 2^31 here: no overflow.
-  return std::min<int64_t>(maxSeqLen, layout.window() + maxTokens - 1);
+  // All terms are below 2^31 here (verified plans): no overflow.
+  const int64_t ring = layout.ring_rows() > 0
+                           ? layout.ring_rows()
+                           : layout.window() + maxTokens - 1;
+  return std::min<int64_t>(maxSeqLen, ring);
 }
 
 /// How a cache's rows of one sequence are found (KVCacheLayout): position p
-/// is row p % pageTokens of page table[(p / pageTokens) % tablePages].
+/// is row r % pageTokens of page table[r / pageTokens], r = p % capacity.
 struct KvCachePaging {
   int64_t pageTokens = 0;
   int64_t tablePages = 0;
-  /// Rows of one sequence the table addresses.
+  int64_t capacity = 0; // positions kept; a ring when below max_seq_len
+  /// Rows of one sequence's pages.
   int64_t rows() const { return pageTokens * tablePages; }
 };
 
@@ -212,12 +216,13 @@ inline KvCachePaging kvCachePaging(const llmc::plan::KVCacheLayout &layout,
                                    int64_t pageTokens) {
   const int64_t span = kvCacheSpan(layout, maxSeqLen, maxTokens);
   if (pageTokens == 0)
-    return {span, 1};
+    return {span, 1, span};
   const int64_t whole = (maxSeqLen + pageTokens - 1) / pageTokens;
-  // span consecutive positions start anywhere in a page: they touch at
-  // most ceil((span - 1) / P) + 1 pages.
-  const int64_t ring = (span - 1 + pageTokens - 1) / pageTokens + 1;
-  return {pageTokens, std::min(whole, ring)};
+  const int64_t ring = (span + pageTokens - 1) / pageTokens;
+  // The whole sequence: p % max_seq_len = p (and no int32 overflow).
+  if (span >= maxSeqLen || ring >= whole)
+    return {pageTokens, whole, maxSeqLen};
+  return {pageTokens, ring, span};
 }
 
 } // namespace llmc::runtime

@@ -9,6 +9,7 @@
 #include <bit>
 #include <climits>
 #include <map>
+#include <tuple>
 #include <string>
 
 namespace llmc::runtime {
@@ -24,20 +25,22 @@ Status KvPages::create(const PlanFile &plan, const SessionShape &shape,
   out.paged_ = pageTokens > 0;
   const int64_t wholeTable =
       out.paged_ ? (shape.maxSeqLen + pageTokens - 1) / pageTokens : 1;
-  std::map<std::pair<int64_t, int64_t>, size_t> byPaging;
+  std::map<std::tuple<int64_t, int64_t, int64_t>, size_t> byPaging;
   const auto *layouts = p.kv_caches();
   const uint32_t layers = layouts ? layouts->size() : 0;
   for (uint32_t layer = 0; layer < layers; ++layer) {
     const KvCachePaging paging = kvCachePaging(
         *layouts->Get(layer), shape.maxSeqLen, maxTokens, pageTokens);
     auto [it, added] = byPaging.try_emplace(
-        {paging.pageTokens, paging.tablePages}, out.groups_.size());
+        {paging.pageTokens, paging.tablePages, paging.capacity},
+        out.groups_.size());
     out.groupOfLayer_.push_back(it->second);
     if (!added)
       continue;
     Group g;
     g.pageTokens = paging.pageTokens;
     g.tablePages = paging.tablePages;
+    g.capacity = paging.capacity;
     // Kernels index tables and pages with 32-bit ints.
     if (shape.maxBatch * g.tablePages > INT32_MAX)
       return invalidArgument(

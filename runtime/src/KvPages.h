@@ -1,8 +1,7 @@
 //===- KvPages.h - a session's KV page tables and their pages ---*- C++ -*-===//
 //
 // The paged KV cache (plan.fbs, KVCacheLayout) as both backends share it:
-// the layers whose caches have the same number of table pages form a page
-// group with one page table per sequence; the session hands out a group's
+// the layers whose caches have the same paging form a page group with one page table per sequence; the session hands out a group's
 // physical pages as its sequences grow and takes them back on reset. The
 // backend owns the pages' memory and grows it when asked (Backend::
 // growKvPages), keeping what they hold; it reads the tables from here.
@@ -33,6 +32,8 @@ public:
     int64_t pageTokens = 0; // rows per page
     int32_t pageShift = 0;  // log2(pageTokens); 0 before format 1.9
     int64_t tablePages = 0; // entries per sequence
+    /// Positions a sequence keeps: p is at r = p % capacity, page r / P.
+    int64_t capacity = 0;
     /// [max_batch][tablePages]: physical page ids, -1 where none is held.
     std::vector<int32_t> table;
     /// Pages each sequence holds (the first entries of its table).

@@ -650,6 +650,23 @@ LogicalResult AttentionOp::verify() {
       failed(verifyTokenCount(*this, getQuery(), "query", getPositions(),
                               "positions")))
     return failure();
+  if (bool(getStepKey()) != bool(getStepValue()))
+    return emitOpError() << "takes step keys and values together";
+  for (Value step : {getStepKey(), getStepValue()}) {
+    if (!step)
+      continue;
+    auto t = cast<RankedTensorType>(step.getType());
+    if (t.getRank() != 3 || t.getDimSize(1) != cache.getKvHeads() ||
+        t.getDimSize(2) != cache.getHeadDim())
+      return emitOpError() << "step keys and values must be [tokens, "
+                           << cache.getKvHeads() << ", " << cache.getHeadDim()
+                           << "], got " << t;
+    if (failed(verifyTokenCount(*this, getQuery(), "query", step, "step")))
+      return failure();
+  }
+  if (getStepKey() && isa<Float8E4M3FNType>(cache.getDtype()))
+    return emitOpError() << "step keys and values need a cache that stores "
+                            "them as they are (not f8E4M3FN)";
   return success();
 }
 

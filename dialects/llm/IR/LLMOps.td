@@ -585,7 +585,7 @@ def LLM_KVCacheWriteOp : LLM_Op<"kv_cache_write", [Pure,
   let hasVerifier = 1;
 }
 
-def LLM_AttentionOp : LLM_Op<"attention", [Pure]> {
+def LLM_AttentionOp : LLM_Op<"attention", [Pure, AttrSizedOperandSegments]> {
   let summary = "causal scaled dot-product attention over a KV cache";
   let description = [{
     For token `t` of sequence `slots[t]` at position `i = positions[t]`, each
@@ -602,6 +602,13 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure]> {
     per query head, `[nH]`), each row's softmax has one more, unscaled entry
     whose probability is dropped (gpt-oss).
 
+    With `step` keys and values (`[T, nKV, d]`, the `llm.kv_cache_write`
+    operands of the step, which then follows the attention), the cache holds
+    each sequence's positions before the step and the step's own positions
+    are read from them, converted to the cache's dtype as the write stores
+    them: the same numbers, but a windowed cache then needs to keep only the
+    window (`llm-window-rings`).
+
     ```mlir
     %a = llm.attention %q, %c1 at %slots, %pos scale 0.125 : tensor<?x32x64xbf16>, !llm.kv_cache<kv_heads = 8, head_dim = 64, dtype = bf16> -> tensor<?x32x64xbf16>
     %w = llm.attention %q, %c at %slots, %pos scale 0.08838834764831845 {window = 4096 : i64} : tensor<?x32x128xbf16>, !llm.kv_cache<kv_heads = 8, head_dim = 128, dtype = bf16, window = 4096> -> tensor<?x32x128xbf16>
@@ -609,14 +616,19 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure]> {
   }];
   let arguments = (ins LLM_Activation:$query, LLM_KVCacheType:$cache,
                        LLM_IndexVector:$slots, LLM_IndexVector:$positions,
-                       Optional<LLM_Weight>:$sinks, F64Attr:$scale,
+                       Optional<LLM_Weight>:$sinks,
+                       Optional<LLM_Activation>:$step_key,
+                       Optional<LLM_Activation>:$step_value,
+                       F64Attr:$scale,
                        OptionalAttr<I64Attr>:$window,
                        OptionalAttr<I64Attr>:$chunk,
                        OptionalAttr<F64Attr>:$softcap);
   let results = (outs LLM_Activation:$result);
   let assemblyFormat = [{
-    $query `,` $cache `at` $slots `,` $positions (`sinks` $sinks^)? `scale`
+    $query `,` $cache `at` $slots `,` $positions (`sinks` $sinks^)?
+    (`step` $step_key^ `,` $step_value)? `scale`
     custom<Double>($scale) attr-dict `:` type($query) `,` type($cache) (`,` type($sinks)^)?
+    (`,` `step` type($step_key)^ `,` type($step_value))?
     `->` type($result)
   }];
   let hasVerifier = 1;

@@ -9,7 +9,8 @@
 // split at the longest sequence), of which the kernel uses as many as the
 // actual length needs (at least 64 keys each); each block runs the query
 // heads of one KV head that fit its registers, reading each cached row
-// once for all of them.
+// once for all of them. A prefill attention with step keys and values
+// (llm-window-rings) reads the step's own positions from them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,19 +56,33 @@ FailureOr<unsigned> attention(ArrayRef<Operation *> ops, unsigned first,
   auto sinkArg = [&](Call &c) {
     return sinks ? b.operand(c, sinks) : b.null(st);
   };
+  // llm-window-rings: the step's keys and values (prefill only).
+  Value stepK = a.getStepKey(), stepV = a.getStepValue();
+  Type kt = stepK ? elementOf(stepK) : ct;
+  if (stepK && b.info().decode)
+    return a.emitOpError("step keys and values are lowered for prefill "
+                         "steps only");
+  if (stepK && (elementOf(stepV) != kt || isa<Float8E4M3FNType>(ct)))
+    return a.emitOpError("step keys and values of one type, and a cache "
+                         "that is not f8E4M3FN, are needed");
+  if (stepK)
+    common += "_step" + typeTag(kt);
   // The scale and cap are constants of the call: a hash keeps names apart.
   std::string scaleTag =
       "_" + hashTag(kernel::cudaFloatLiteral(float(scale)) + ", " +
                     kernel::cudaFloatLiteral(float(cap)));
 
   if (!b.info().decode) {
-    // Both prefill kernels take (T, q, cache, slots, positions, sinks, out,
-    // scale, cap), a block of 128 per (head, tokensPerBlock tokens).
+    // Both prefill kernels take (T, q, cache, slots, positions, sinks,
+    // step_k, step_v, out, scale, cap), a block of 128 per (head,
+    // tokensPerBlock tokens).
     Call c;
     c.args = {b.numTokens()};
     for (Value v : SmallVector<Value>{q, cache, a.getSlots(), a.getPositions()})
       c.args.push_back(b.operand(c, v));
     c.args.push_back(sinkArg(c));
+    c.args.push_back(stepK ? b.operand(c, stepK) : b.null(kt));
+    c.args.push_back(stepV ? b.operand(c, stepV) : b.null(kt));
     c.args.push_back(b.operand(c, y, true));
     c.args.push_back(b.f(scale));
     c.args.push_back(b.f(cap));
@@ -75,33 +90,35 @@ FailureOr<unsigned> attention(ArrayRef<Operation *> ops, unsigned first,
     c.block = 128;
     c.tokenAxis = 1;
     c.hot = true;
-    if (qt == ct && ct == yt && (qt.isBF16() || qt.isF16()) && d % 16 == 0 &&
-        d <= 128) {
+    if (qt == ct && ct == yt && kt == ct && (qt.isBF16() || qt.isF16()) &&
+        d % 16 == 0 && d <= 128) {
       // Tensor cores: 64 queries, and 64 keys and values at a time while
       // the three tiles fit 48 KiB of static shared memory (else 32).
-      const int64_t kt = 3 * 64 * (d + 8) * 2 <= 48 * 1024 ? 64 : 32;
+      const int64_t tile = 3 * 64 * (d + 8) * 2 <= 48 * 1024 ? 64 : 32;
       c.callee = "attn_prefill_mma";
       c.entry = "attention_prefill_mma_" + common + scaleTag;
-      c.templateArgs = {b.i(heads),  b.i(kvHeads),    b.i(d),
-                        b.i(window), b.i(chunk),      b.i(kt),
-                        b.flag(softcap), b.flag(bool(sinks)), b.type(qt),
+      c.templateArgs = {b.i(heads),      b.i(kvHeads),
+                        b.i(d),          b.i(window),
+                        b.i(chunk),      b.i(tile),
+                        b.flag(softcap), b.flag(bool(sinks)),
+                        b.flag(bool(stepK)), b.type(qt),
                         b.type(st)};
       c.tokensPerBlock = 64;
     } else {
       // Keys and values of one tile stay under 32 KiB of shared memory.
-      int64_t kt = 32;
-      while (kt > 8 && 2 * kt * d * bytesOf(ct) > 32768)
-        kt /= 2;
-      if (2 * kt * d * bytesOf(ct) > 32768)
+      int64_t tile = 32;
+      while (tile > 8 && 2 * tile * d * bytesOf(ct) > 32768)
+        tile /= 2;
+      if (2 * tile * d * bytesOf(ct) > 32768)
         return a.emitOpError("head_dim ")
                << d << " too large for the attention kernel's shared tiles";
       c.callee = "attn_prefill";
       c.entry = "attention_prefill_" + common + scaleTag;
-      c.templateArgs = {b.i(heads),     b.i(kvHeads),     b.i(d),
-                        b.i(window),    b.i(chunk),       b.i(16),
-                        b.i(kt),        b.flag(softcap),  b.flag(bool(sinks)),
-                        b.type(qt),     b.type(ct),       b.type(st),
-                        b.type(yt)};
+      c.templateArgs = {b.i(heads),       b.i(kvHeads),     b.i(d),
+                        b.i(window),      b.i(chunk),       b.i(16),
+                        b.i(tile),        b.flag(softcap),  b.flag(bool(sinks)),
+                        b.flag(bool(stepK)), b.type(qt),    b.type(ct),
+                        b.type(st),       b.type(kt),       b.type(yt)};
       c.tokensPerBlock = 16;
     }
     b.create(a.getLoc(), std::move(c));

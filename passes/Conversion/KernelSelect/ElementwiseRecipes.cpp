@@ -219,8 +219,10 @@ FailureOr<unsigned> kvCacheWrite(ArrayRef<Operation *> ops, unsigned first,
   c.entry = llvm::formatv("kv_cache_write_r{0}_{1}_{2}_{3}", row, typeTag(kt),
                           typeTag(vt), typeTag(ct));
   c.templateArgs = {b.i(row), b.type(kt), b.type(vt), b.type(ct)};
-  for (Value v : SmallVector<Value>{w.getKey(), w.getValue(), w.getCache(), w.getSlots(),
-                  w.getPositions()})
+  // T: a ring keeps only the last of a step's tokens on one row.
+  c.args = {b.numTokens()};
+  for (Value v : SmallVector<Value>{w.getKey(), w.getValue(), w.getCache(),
+                                    w.getSlots(), w.getPositions()})
     c.args.push_back(b.operand(c, v));
   perElement(c, row);
   b.create(w.getLoc(), std::move(c));

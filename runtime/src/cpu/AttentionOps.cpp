@@ -115,6 +115,12 @@ void CpuBackend::attention(const P::Op &op, const P::Attention &p) {
   float scale = float(p.scale()), cap = float(p.softcap());
   // One more logit per head in each softmax, with no value (gpt-oss).
   const float *sinks = p.sinks() ? load(*op.inputs()->Get(4)) : nullptr;
+  // Format 1.9: the step's own positions from its keys and values.
+  const uint32_t stepInput = p.sinks() ? 5 : 4;
+  const float *stepKeys =
+      p.step_kv() ? load(*op.inputs()->Get(stepInput)) : nullptr;
+  const float *stepValues =
+      p.step_kv() ? load(*op.inputs()->Get(stepInput + 1)) : nullptr;
   pool_->parallelFor(step_.numTokens * heads, [&](int64_t begin, int64_t end,
                                                   int t) {
     Worker &w = workers_[t];
@@ -142,12 +148,36 @@ void CpuBackend::attention(const P::Op &op, const P::Attention &p) {
                    ? nullptr
                    : cache.scales.data() + r * cache.kvHeads + kvHead;
       };
+      // With step_kv: the step token at position j of this sequence, or -1
+      // (a sequence's tokens are consecutive rows and positions).
+      auto stepRow = [&](int64_t j) -> int64_t {
+        const int64_t r = i - (position - j);
+        return stepKeys && r >= 0 && step_.slots[r] == slot &&
+                       step_.positions[r] == j
+                   ? r
+                   : -1;
+      };
+      // Head kvHead of key or value j, as the cache holds it.
+      auto keyOrValue = [&](int64_t j, bool value) -> const float * {
+        if (const int64_t r = stepRow(j); r >= 0) {
+          const float *src = (value ? stepValues : stepKeys) +
+                             size_t(r) * cache.rowElems + kvHead * headDim;
+          for (size_t e = 0; e < headDim; ++e)
+            w.a[e] = roundTo(cache.dtype, src[e]);
+          return w.a.data();
+        }
+        const float *scale = scaleAt(j);
+        if (!value)
+          return headValues(rowAt(j), cache.dtype, scale, headDim, w.a.data());
+        return headValues(rowAt(j) + cache.valuesOffset, cache.dtype,
+                          scale ? scale + cache.valueScalesOffset : nullptr,
+                          headDim, w.a.data());
+      };
       const float *q = query + size_t(item) * headDim;
       float *scores = w.scores.data();
       float maxScore = -std::numeric_limits<float>::infinity();
       for (int64_t j = first; j <= position; ++j) {
-        const float *k =
-            headValues(rowAt(j), cache.dtype, scaleAt(j), headDim, w.a.data());
+        const float *k = keyOrValue(j, false);
         float s = dot(q, k, headDim) * scale;
         if (cap > 0)
           s = cap * std::tanh(s / cap);
@@ -165,12 +195,7 @@ void CpuBackend::attention(const P::Op &op, const P::Attention &p) {
       float *acc = w.b.data();
       std::fill(acc, acc + headDim, 0.0f);
       for (int64_t j = first; j <= position; ++j) {
-        const float *scale = scaleAt(j);
-        const float *v =
-            headValues(rowAt(j) + cache.valuesOffset, cache.dtype,
-                       scale ? scale + cache.valueScalesOffset : nullptr,
-                       headDim, w.a.data());
-        axpy(scores[j - first] / sum, v, acc, headDim);
+        axpy(scores[j - first] / sum, keyOrValue(j, true), acc, headDim);
       }
       narrow(acc, out.dtype(), row(out, i) + size_t(h) * headDim * outElemSize,
              headDim);

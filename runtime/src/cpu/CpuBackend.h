@@ -61,11 +61,9 @@ public:
   /// The arena (Plan.memory.arena_bytes bytes, 64-byte aligned), so that
   /// tests can run single ops on inputs of their own.
   uint8_t *arena() { return arena_.data(); }
-  /// Rows per sequence layer `layer`'s KV cache addresses (its page
-  /// table's pages times their rows).
+  /// Positions per sequence layer `layer`'s KV cache keeps.
   int64_t cacheCapacity(uint32_t layer) const {
-    const KvPages::Group &g = kv_->groups()[caches_[layer].group];
-    return g.pageTokens * g.tablePages;
+    return kv_->groups()[caches_[layer].group].capacity;
   }
   int numThreads() const { return pool_->size(); }
 
@@ -144,9 +142,10 @@ private:
   /// The row of `cache` holding position `pos` of sequence `slot`.
   size_t cacheRow(const Cache &cache, int32_t slot, int64_t pos) const {
     const KvPages::Group &g = kv_->groups()[cache.group];
+    const int64_t r = pos % g.capacity;
     const int64_t page = g.table[size_t(slot) * size_t(g.tablePages) +
-                                 size_t((pos / g.pageTokens) % g.tablePages)];
-    return size_t(page) * size_t(g.pageTokens) + size_t(pos % g.pageTokens);
+                                 size_t(r / g.pageTokens)];
+    return size_t(page) * size_t(g.pageTokens) + size_t(r % g.pageTokens);
   }
 
   const PlanFile &plan_;

@@ -365,7 +365,7 @@ LLMCKvArg CudaBackend::cache(uint32_t layer) const {
   LLMCKvArg arg;
   arg.keys = reinterpret_cast<void *>(c.keys);
   arg.values = reinterpret_cast<void *>(c.values);
-  arg.capacity = int32_t(g.pageTokens * g.tablePages);
+  arg.capacity = int32_t(g.capacity);
   arg.key_scales = reinterpret_cast<float *>(c.keyScales);
   arg.value_scales = reinterpret_cast<float *>(c.valueScales);
   arg.page_table =

@@ -97,13 +97,24 @@ Status PlanChecker::checkAttention(const P::Op &op, const P::Attention &p) {
   uint64_t rowElems;
   LLMC_RETURN_IF_ERROR(
       product(p.heads(), p.head_dim(), "heads * head_dim", rowElems));
-  LLMC_RETURN_IF_ERROR(counts(op, p.sinks() ? 5 : 4, 1));
+  const uint32_t stepInput = p.sinks() ? 5 : 4;
+  LLMC_RETURN_IF_ERROR(counts(op, stepInput + (p.step_kv() ? 2 : 0), 1));
   LLMC_RETURN_IF_ERROR(arena(in(op, 0), "query", rowElems));
   LLMC_RETURN_IF_ERROR(kvCache(in(op, 1), p.layer()));
   LLMC_RETURN_IF_ERROR(input(in(op, 2), "slots", 2));
   LLMC_RETURN_IF_ERROR(input(in(op, 3), "positions", 1));
   if (p.sinks())
     LLMC_RETURN_IF_ERROR(weight(in(op, 4), "sinks", {p.heads()}));
+  // Format 1.9: the step's keys and values, as the cache stores them.
+  if (p.step_kv()) {
+    if (layout->dtype() == P::DType::F8E4M3)
+      return failOp("step_kv needs a cache that stores keys as they are, "
+                    "not f8e4m3");
+    const uint64_t kvElems =
+        uint64_t(layout->kv_heads()) * uint64_t(layout->head_dim());
+    LLMC_RETURN_IF_ERROR(arena(in(op, stepInput), "step keys", kvElems));
+    LLMC_RETURN_IF_ERROR(arena(in(op, stepInput + 1), "step values", kvElems));
+  }
   return arena(out(op, 0), "output", rowElems);
 }
 

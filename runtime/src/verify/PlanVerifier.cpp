@@ -217,6 +217,12 @@ Status PlanChecker::checkKVCaches() {
                   (c->latent_dim() > 0
                        ? "; expected f32, f16 or bf16 for a latent cache"
                        : "; expected f32, f16, bf16 or f8e4m3"));
+    // Format 1.9: a ring of ring_rows positions, at least the window.
+    if (c->ring_rows() != 0 &&
+        (c->window() <= 0 || c->ring_rows() < c->window() ||
+         c->ring_rows() > kInt32Max))
+      return fail(what + "ring_rows " + std::to_string(c->ring_rows()) +
+                  " is not 0 or in [window, 2^31) of a windowed cache");
     if (c->window() < 0)
       return fail(what + "window " + std::to_string(c->window()) +
                   " is negative");

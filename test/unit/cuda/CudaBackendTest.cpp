@@ -465,6 +465,63 @@ TEST_F(CudaBackendTest, LaunchesPrefillWithItsParameters) {
   EXPECT_EQ(fake_.counts().captures, 0);
 }
 
+// Format 1.9's paged cache: no pages until the session asks; growing
+// keeps what the pages hold at their new addresses, rewrites the launches'
+// llmc_kv arguments and drops the decode graphs (they hold the old ones);
+// the page table reaches the device before the next step.
+TEST_F(CudaBackendTest, GrowingKvPagesMovesTheCachesAndRecapturesDecode) {
+  TestPlan t = plan();
+  t.kvPageTokens = 4;
+  std::unique_ptr<CudaBackend> backend;
+  Status s = create(t, backend);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(backend->kvBytes(), 0u);
+  EXPECT_EQ(fake_.counts().deviceAllocations, 1);
+  auto grow = [&](size_t group, int64_t pages) {
+    return backend->growKvPages(group, pages);
+  };
+  // Sequence 1: positions 0..5 take 2 pages of 4.
+  ASSERT_TRUE(kv_.reserve("test", 1, 6, grow).ok());
+  ASSERT_EQ(kv_.groups().size(), 1u);
+  EXPECT_EQ(kv_.groups()[0].pages, 2);
+  LLMCKvArg before = backend->cache(0);
+  EXPECT_EQ(before.capacity, 16);
+  EXPECT_EQ(before.table_pages, 4);
+  EXPECT_EQ(before.page_shift, 2);
+  // Row 5 of sequence 1 (page table[1][1], row 1): a marker.
+  const int32_t page = kv_.groups()[0].table[4 + 1];
+  float *keys = static_cast<float *>(before.keys);
+  keys[(size_t(page) * 4 + 1) * 4] = 42.0f;
+
+  const P::Program &decode = *file_->plan()->decode();
+  int32_t tokens[] = {3}, positions[] = {5}, slots[] = {1};
+  ASSERT_TRUE(backend->run(decode, {1, tokens, positions, slots}).ok());
+  EXPECT_EQ(backend->decodeGraphs(), 1u);
+  // The table was uploaded: the launch's page table maps sequence 1.
+  std::vector<LLMCFakeCudaLaunch> launches = launchesFrom(0);
+  const int32_t *table = hostView<int32_t>(launches[0].params[9]);
+  EXPECT_EQ(table[4 + 1], page);
+
+  // Sequence 0 needs 3 more: the group doubles past them.
+  ASSERT_TRUE(kv_.reserve("test", 0, 12, grow).ok());
+  EXPECT_EQ(kv_.groups()[0].pages, 5);
+  LLMCKvArg after = backend->cache(0);
+  EXPECT_NE(after.keys, before.keys);
+  EXPECT_EQ(static_cast<const float *>(after.keys)[(size_t(page) * 4 + 1) * 4],
+            42.0f);
+  EXPECT_EQ(backend->decodeGraphs(), 0u);
+  EXPECT_EQ(fake_.counts().deviceAllocations, 2); // the old pages freed
+  const int captures = fake_.counts().captures;
+  ASSERT_TRUE(backend->run(decode, {1, tokens, positions, slots}).ok());
+  EXPECT_EQ(fake_.counts().captures, captures + 1);
+  launches = launchesFrom(0);
+  EXPECT_EQ(launches.back().fromGraph, 1);
+  const LLMCFakeCudaLaunch &embed = launches[launches.size() - 2];
+  EXPECT_EQ(embed.params[4], uint64_t(uintptr_t(after.keys)));
+  backend.reset();
+  fake_.expectAllReleased();
+}
+
 TEST_F(CudaBackendTest, DecodeIsCapturedOncePerBatchSize) {
   std::unique_ptr<CudaBackend> backend;
   Status s = create(plan(), backend);

@@ -72,17 +72,20 @@ __device__ __forceinline__ void attn_sink(float sink, float &m, float &l,
 }
 
 template <int HEADS, int KV_HEADS, int D, int WINDOW, int CHUNK, int QT,
-          int KT, bool SOFTCAP, bool SINKS, typename TQ, typename TC,
-          typename TS, typename TO>
+          int KT, bool SOFTCAP, bool SINKS, bool STEP, typename TQ,
+          typename TC, typename TS, typename TK, typename TO>
 __device__ __forceinline__ void attn_prefill(int T, const TQ *q, llmc_kv kv,
                                              const int *slots,
                                              const int *positions,
-                                             const TS *sinks, TO *out,
+                                             const TS *sinks,
+                                             const TK *step_k,
+                                             const TK *step_v, TO *out,
                                              float scale, float cap) {
   constexpr int WARPS = 4, QPW = QT / WARPS, DPL = (D + 31) / 32;
   constexpr int ROW = KV_HEADS * D;
   constexpr bool SCALED = llmc_scaled_kv<TC>::value;
   static_assert(QT % WARPS == 0, "whole queries per warp");
+  static_assert(!(STEP && SCALED), "an FP8 cache reads no step keys");
   __shared__ TC ks[KT][D];
   __shared__ TC vs[KT][D];
   __shared__ float kss[SCALED ? KT : 1], vss[SCALED ? KT : 1];
@@ -91,6 +94,9 @@ __device__ __forceinline__ void attn_prefill(int T, const TQ *q, llmc_kv kv,
   const int t0 = blockIdx.y * QT;
   const int tl = min(T, t0 + QT) - 1;
   const int slot = slots[t0];
+  // STEP: positions from step0 on are the step's (one sequence in prefill,
+  // its token t at positions[0] + t), the cache holds those before.
+  const int step0 = positions[0];
   const TC *kbase = static_cast<const TC *>(kv.keys);
   const TC *vbase = static_cast<const TC *>(kv.values);
 
@@ -118,7 +124,17 @@ __device__ __forceinline__ void attn_prefill(int T, const TQ *q, llmc_kv kv,
     __syncthreads(); // the previous tile is no longer read
     for (int e = threadIdx.x; e < KT * D; e += blockDim.x) {
       const int jj = e / D, d = e % D, j = j0 + jj;
-      if (j <= hi) {
+      bool stepped = false;
+      if constexpr (STEP) {
+        if (j >= step0 && j <= hi) {
+          // The step's own position: its key as the cache would hold it.
+          const size_t r = size_t(j - step0) * ROW + size_t(kvh) * D + d;
+          ks[jj][d] = from_f<TC>(to_f(step_k[r]));
+          vs[jj][d] = from_f<TC>(to_f(step_v[r]));
+          stepped = true;
+        }
+      }
+      if (!stepped && j <= hi) {
         const size_t r = llmc_kv_row(kv, slot, j) * ROW + size_t(kvh) * D + d;
         ks[jj][d] = kbase[r];
         vs[jj][d] = vbase[r];
@@ -337,11 +353,11 @@ __device__ __forceinline__ unsigned attn_pack(float x, float y) {
 // MoE router downstream can turn that into another expert). Masks, softcap
 // and sinks as attn_prefill.
 template <int HEADS, int KV_HEADS, int D, int WINDOW, int CHUNK, int KT,
-          bool SOFTCAP, bool SINKS, typename T, typename TS>
+          bool SOFTCAP, bool SINKS, bool STEP, typename T, typename TS>
 __device__ __forceinline__ void
 attn_prefill_mma(int TT, const T *q, llmc_kv kv, const int *slots,
-                 const int *positions, const TS *sinks, T *out, float scale,
-                 float cap) {
+                 const int *positions, const TS *sinks, const T *step_k,
+                 const T *step_v, T *out, float scale, float cap) {
   constexpr int QT = 64, PAD = 8, ROW = KV_HEADS * D;
   constexpr int DK = D / 16, DN = D / 8, KN = KT / 8, VPR = D / 8;
   static_assert(D % 16 == 0 && KT % 16 == 0, "whole 16-wide MMA steps");
@@ -353,6 +369,7 @@ attn_prefill_mma(int TT, const T *q, llmc_kv kv, const int *slots,
   const int t0 = blockIdx.y * QT;
   const int tl = min(TT, t0 + QT) - 1;
   const int slot = slots[t0];
+  const int step0 = positions[0]; // STEP: as attn_prefill
   const T *kbase = static_cast<const T *>(kv.keys);
   const T *vbase = static_cast<const T *>(kv.values);
 
@@ -395,7 +412,12 @@ attn_prefill_mma(int TT, const T *q, llmc_kv kv, const int *slots,
     for (int v = threadIdx.x; v < KT * VPR; v += blockDim.x) {
       const int r = v / VPR, c = (v % VPR) * 8, j = j0 + r;
       uint4 kd = make_uint4(0, 0, 0, 0), vd = make_uint4(0, 0, 0, 0);
-      if (j <= hi) {
+      if (STEP && j >= step0 && j <= hi) {
+        // The step's own position (the cache's type: copied as is).
+        const size_t at = size_t(j - step0) * ROW + size_t(kvh) * D + c;
+        kd = *reinterpret_cast<const uint4 *>(step_k + at);
+        vd = *reinterpret_cast<const uint4 *>(step_v + at);
+      } else if (j <= hi) {
         const size_t at = llmc_kv_row(kv, slot, j) * ROW + size_t(kvh) * D + c;
         kd = *reinterpret_cast<const uint4 *>(kbase + at);
         vd = *reinterpret_cast<const uint4 *>(vbase + at);

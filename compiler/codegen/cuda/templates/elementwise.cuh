@@ -174,16 +174,17 @@ rope_kv_cache_write(const TQ *q, TQO *q_out, const TK *k, TKO *k_out,
 }
 
 // Stores token t's keys and values at row llmc_kv_row(cache, slots[t],
-// positions[t]) of the cache.
+// positions[t]) of the cache, unless a later token of the T takes that row
+// of a ring (llmc_kv_stored).
 template <int ROW, typename TK, typename TV, typename TC>
-__device__ __forceinline__ void kv_cache_write(const TK *keys,
+__device__ __forceinline__ void kv_cache_write(int T, const TK *keys,
                                                const TV *values,
                                                llmc_kv cache,
                                                const int *slots,
                                                const int *positions) {
   const int t = blockIdx.y;
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= ROW)
+  if (i >= ROW || !llmc_kv_stored(cache, t, T, slots))
     return;
   const size_t row = llmc_kv_row(cache, slots[t], positions[t]);
   static_cast<TC *>(cache.keys)[row * ROW + i] =

@@ -11,19 +11,28 @@ typedef __half f16;
 // A KVCache operand (runtime/schema/KernelABI.h): keys and values of one
 // layer in pages of 1 << page_shift rows, [pages, rows, kv_heads, head_dim]
 // each; for an FP8 cache also their f32 scales, [pages, rows, kv_heads]
-// each (else null); and the page tables of the sequences, table_pages
-// entries each.
+// each (else null); the page tables of the sequences, table_pages entries
+// each; and the positions a sequence keeps (capacity).
 struct llmc_kv { void *keys; void *values; int capacity; float *key_scales; float *value_scales; const int *page_table; int table_pages; int page_shift; };
 
 // The row of the cache that holds position `pos` of sequence `slot`: row
-// pos % P of page table[slot][(pos / P) % table_pages], P the page's rows
-// (a windowed layer's pages form a ring).
+// r % P of page table[slot][r / P] with r = pos % capacity, P the page's
+// rows (a windowed layer keeps a ring of capacity positions).
 __device__ __forceinline__ size_t llmc_kv_row(const llmc_kv &kv, int slot,
                                               int pos) {
-  const int page = kv.page_table[slot * kv.table_pages +
-                                 (pos >> kv.page_shift) % kv.table_pages];
+  const int r = pos % kv.capacity;
+  const int page =
+      kv.page_table[slot * kv.table_pages + (r >> kv.page_shift)];
   return (size_t(page) << kv.page_shift) +
-         size_t(pos & ((1 << kv.page_shift) - 1));
+         size_t(r & ((1 << kv.page_shift) - 1));
+}
+
+// Whether token t of a step is stored in the cache: not when a later token
+// of its sequence in the step takes the same ring row (a step may write
+// more positions than a ring keeps; tokens of a sequence are consecutive).
+__device__ __forceinline__ bool llmc_kv_stored(const llmc_kv &kv, int t,
+                                               int T, const int *slots) {
+  return t + kv.capacity >= T || slots[t + kv.capacity] != slots[t];
 }
 
 // An FP8 E4M3 element of a KV cache (its code; the scale is kept beside
