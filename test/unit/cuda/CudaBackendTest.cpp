@@ -518,6 +518,16 @@ TEST_F(CudaBackendTest, GrowingKvPagesMovesTheCachesAndRecapturesDecode) {
   EXPECT_EQ(launches.back().fromGraph, 1);
   const LLMCFakeCudaLaunch &embed = launches[launches.size() - 2];
   EXPECT_EQ(embed.params[4], uint64_t(uintptr_t(after.keys)));
+
+  // More pages than the device holds: out of memory, the pages as they were.
+  s = backend->growKvPages(0, int64_t(1) << 32);
+  EXPECT_EQ(s.code(), LLMC_ERROR_OUT_OF_MEMORY) << s.message();
+  EXPECT_TRUE(contains(s.message(), "cannot allocate 4294967296 KV pages of 4 "
+                                    "tokens"))
+      << s.message();
+  EXPECT_EQ(backend->cache(0).keys, after.keys);
+  EXPECT_EQ(static_cast<const float *>(after.keys)[(size_t(page) * 4 + 1) * 4],
+            42.0f);
   backend.reset();
   fake_.expectAllReleased();
 }
