@@ -16,6 +16,7 @@ PACKAGES=(
   libboost-context-dev  # the kernel emulator's fibers (test/emulation/cuda_emu.h)
   libsodium-dev  # Ed25519 plan signatures
   libzstd-dev  # for tools/device_bundle.sh: the static LLVMSupport links zstd
+  pkg-config  # test/install: a product building against llmc.pc
   clang-22 libclang-rt-22-dev  # the libFuzzer targets (scripts/fuzz.sh)
 )
 

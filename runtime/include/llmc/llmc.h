@@ -56,6 +56,17 @@
 #define LLMC_VERSION_MINOR 4
 #define LLMC_VERSION_PATCH 0
 #define LLMC_VERSION_STRING "0.4.0"
+/* The binary interface: bumped with every change that breaks a program
+ * built against an older header (a field added to an option struct, a
+ * changed signature). The shared library is libllmc.so.<LLMC_ABI_VERSION>. */
+#define LLMC_ABI_VERSION 1
+
+/* What the shared library exports: the llmc_* functions and nothing else. */
+#if defined(__GNUC__) || defined(__clang__)
+#define LLMC_API __attribute__((visibility("default")))
+#else
+#define LLMC_API
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -74,16 +85,16 @@ typedef enum llmc_status {
 } llmc_status;
 
 /* A constant, human-readable name of a status ("invalid plan"). */
-const char *llmc_status_string(llmc_status status);
+LLMC_API const char *llmc_status_string(llmc_status status);
 
 /* The message of the last failing call on this thread ("" if none). Valid
  * until the next failing call on this thread. */
-const char *llmc_last_error(void);
+LLMC_API const char *llmc_last_error(void);
 
 /* The version of this runtime (LLMC_VERSION_STRING of the header it was
  * built with) and the plan format it reads. */
-const char *llmc_version(void);
-void llmc_plan_format_version(uint32_t *out_major, uint32_t *out_minor);
+LLMC_API const char *llmc_version(void);
+LLMC_API void llmc_plan_format_version(uint32_t *out_major, uint32_t *out_minor);
 
 /*===------------------------------------------------------------------===*
  * Plans
@@ -94,8 +105,8 @@ typedef struct llmc_plan llmc_plan;
 /* Memory-maps and verifies `path`: the flatbuffer (with explicit limits),
  * its checksum, every index, offset and size against the file, and every
  * weight's checksum. */
-llmc_status llmc_plan_open(const char *path, llmc_plan **out_plan);
-void llmc_plan_close(llmc_plan *plan);
+LLMC_API llmc_status llmc_plan_open(const char *path, llmc_plan **out_plan);
+LLMC_API void llmc_plan_close(llmc_plan *plan);
 
 /* For products that load plans they did not build: with verify_key, the plan
  * must be signed (llmc sign, llmc compile --sign-key) by the matching secret
@@ -110,15 +121,15 @@ typedef struct llmc_plan_open_options {
 } llmc_plan_open_options;
 
 /* verify_key NULL, read_into_memory 0 (llmc_plan_open's behaviour). */
-llmc_plan_open_options llmc_plan_open_options_default(void);
-llmc_status llmc_plan_open_ex(const char *path,
+LLMC_API llmc_plan_open_options llmc_plan_open_options_default(void);
+LLMC_API llmc_status llmc_plan_open_ex(const char *path,
                               const llmc_plan_open_options *options,
                               llmc_plan **out_plan);
 
 /* Whether the plan ends with a signature block; if so, the 32-byte public key
  * it names is copied to out_public_key (may be NULL). The signature itself
  * was checked only if the plan was opened with a verify_key. */
-llmc_status llmc_plan_get_signer(const llmc_plan *plan, int32_t *out_signed,
+LLMC_API llmc_status llmc_plan_get_signer(const llmc_plan *plan, int32_t *out_signed,
                                  uint8_t *out_public_key);
 
 typedef struct llmc_plan_info {
@@ -135,14 +146,14 @@ typedef struct llmc_plan_info {
   uint64_t kv_bytes_per_sequence;
 } llmc_plan_info;
 
-llmc_status llmc_plan_get_info(const llmc_plan *plan, llmc_plan_info *out_info);
+LLMC_API llmc_status llmc_plan_get_info(const llmc_plan *plan, llmc_plan_info *out_info);
 
 /* The plan's verified header: the size-prefixed flatbuffer that
  * runtime/schema/plan.fbs describes (read it with the code flatc generates
  * from that schema), and the size of the whole file. The bytes are owned by
  * the plan and valid until llmc_plan_close. For tools that show every field
  * of a plan (`llmc inspect`); running a plan needs none of it. */
-llmc_status llmc_plan_get_header(const llmc_plan *plan, const void **out_data,
+LLMC_API llmc_status llmc_plan_get_header(const llmc_plan *plan, const void **out_data,
                                  size_t *out_size, uint64_t *out_file_size);
 
 /*===------------------------------------------------------------------===*
@@ -177,14 +188,14 @@ typedef struct llmc_session_options {
  * the device (see `llmc compile --target`) with LLMC_ERROR_UNSUPPORTED. It
  * holds the weights, arena and KV caches in device memory, and uses the
  * device's primary context, made current only inside its own calls. */
-llmc_session_options llmc_session_options_default(void);
+LLMC_API llmc_session_options llmc_session_options_default(void);
 
 typedef struct llmc_session llmc_session;
 
-llmc_status llmc_session_create(const llmc_plan *plan,
+LLMC_API llmc_status llmc_session_create(const llmc_plan *plan,
                                 const llmc_session_options *options,
                                 llmc_session **out_session);
-void llmc_session_destroy(llmc_session *session);
+LLMC_API void llmc_session_destroy(llmc_session *session);
 
 /* Appends `num_tokens` tokens to sequence `seq` (running the prefill program
  * in chunks of at most max_tokens). `out_all_logits`, if not NULL, receives
@@ -192,7 +203,7 @@ void llmc_session_destroy(llmc_session *session);
  * if not NULL, receives vocab_size floats: those of the last token.
  * LLMC_ERROR_CAPACITY if the sequence would exceed max_seq_len; the sequence
  * is then left as it was. */
-llmc_status llmc_prefill(llmc_session *session, int32_t seq,
+LLMC_API llmc_status llmc_prefill(llmc_session *session, int32_t seq,
                          const int32_t *tokens, int32_t num_tokens,
                          float *out_all_logits, float *out_last_logits);
 
@@ -200,7 +211,7 @@ llmc_status llmc_prefill(llmc_session *session, int32_t seq,
  * `batch` entries (distinct sequences). `out_logits`, if not NULL, receives
  * batch * vocab_size floats. LLMC_ERROR_CAPACITY if any sequence is full; no
  * sequence is then changed. */
-llmc_status llmc_decode(llmc_session *session, int32_t batch,
+LLMC_API llmc_status llmc_decode(llmc_session *session, int32_t batch,
                         const int32_t *seqs, const int32_t *tokens,
                         float *out_logits);
 
@@ -211,24 +222,24 @@ llmc_status llmc_decode(llmc_session *session, int32_t batch,
  * llmc_sample's with temperature 0: the highest logit, the lowest id among
  * equal maxima. If a row of logits holds a NaN the call fails with
  * LLMC_ERROR_INTERNAL naming the sequence, and no sequence is changed. */
-llmc_status llmc_prefill_greedy(llmc_session *session, int32_t seq,
+LLMC_API llmc_status llmc_prefill_greedy(llmc_session *session, int32_t seq,
                                 const int32_t *tokens, int32_t num_tokens,
                                 int32_t *out_next_token);
-llmc_status llmc_decode_greedy(llmc_session *session, int32_t batch,
+LLMC_API llmc_status llmc_decode_greedy(llmc_session *session, int32_t batch,
                                const int32_t *seqs, const int32_t *tokens,
                                int32_t *out_next_tokens);
 
 /* The number of tokens sequence `seq` holds. */
-llmc_status llmc_sequence_length(const llmc_session *session, int32_t seq,
+LLMC_API llmc_status llmc_sequence_length(const llmc_session *session, int32_t seq,
                                  int32_t *out_length);
 
 /* Forgets sequence `seq` (its length becomes 0; its KV pages go back to
  * the session). */
-llmc_status llmc_reset(llmc_session *session, int32_t seq);
+LLMC_API llmc_status llmc_reset(llmc_session *session, int32_t seq);
 
 /* The bytes of host (CPU backend) or device (CUDA backend) memory the
  * session's KV cache pages take now. */
-llmc_status llmc_session_kv_bytes(const llmc_session *session,
+LLMC_API llmc_status llmc_session_kv_bytes(const llmc_session *session,
                                   uint64_t *out_bytes);
 
 /*===------------------------------------------------------------------===*
@@ -242,12 +253,12 @@ typedef struct llmc_sampling {
 } llmc_sampling;
 
 /* temperature 0 (greedy), top_k 0, top_p 1. */
-llmc_sampling llmc_sampling_default(void);
+LLMC_API llmc_sampling llmc_sampling_default(void);
 
 /* Picks a token from `logits` (vocab_size floats). `rng_state` is advanced;
  * seed it with any value for a reproducible sequence of draws (splitmix64,
  * one step per draw; greedy draws nothing and accepts a NULL rng_state). */
-llmc_status llmc_sample(const float *logits, int64_t vocab_size,
+LLMC_API llmc_status llmc_sample(const float *logits, int64_t vocab_size,
                         const llmc_sampling *sampling, uint64_t *rng_state,
                         int32_t *out_token);
 
