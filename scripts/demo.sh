@@ -16,6 +16,7 @@ build/bin/llmc run build/examples/llama.plan --backend cpu --tokens 1,2,3,4,5,6 
 echo
 for dir in examples/*/; do
   name=$(basename "$dir")
+  [[ -f $dir/config.json ]] || continue  # examples/embed: a program, not a model
   # DeepSeek V3.2's sparse-attention indexer is not built: llmc refuses it
   # by name (examples/README.md).
   if [[ $name == deepseek-v3.2 ]]; then

@@ -38,6 +38,9 @@ inline constexpr char kFileIdentifier[] = "LLMP";
 inline constexpr uint64_t kWeightSectionAlignment = 4096;
 /// The smallest Plan.weight_alignment a reader accepts.
 inline constexpr uint64_t kMinWeightAlignment = 256;
+/// How a plan's bytes must be aligned in memory to be read in place (as a
+/// mapping is): llmc_plan_open_memory without a copy (LLMC_PLAN_ALIGNMENT).
+inline constexpr uint64_t kPlanMemoryAlignment = LLMC_PLAN_ALIGNMENT;
 /// The smallest MemoryPlan.alignment a reader accepts: kernels issue 16-byte
 /// vector loads and stores on arena operands.
 inline constexpr uint32_t kMinArenaAlignment = 16;

@@ -158,6 +158,33 @@ llmc_status llmc_plan_open_ex(const char *path,
   });
 }
 
+llmc_status llmc_plan_open_memory(const void *data, size_t size,
+                                  const llmc_plan_open_options *options,
+                                  llmc_plan **out_plan) {
+  const char *fn = "llmc_plan_open_memory";
+  return guardApi(fn, [&]() -> Status {
+    if (!out_plan)
+      return nullArgument(fn, "out_plan");
+    *out_plan = nullptr;
+    if (!data)
+      return nullArgument(fn, "data");
+    llmc_plan_open_options defaults = llmc_plan_open_options_default();
+    if (!options)
+      options = &defaults;
+    std::unique_ptr<PlanFile> file;
+    LLMC_RETURN_IF_ERROR(PlanFile::openMemory(data, size, file,
+                                              options->verify_key,
+                                              options->read_into_memory != 0));
+    auto plan = std::make_unique<llmc_plan>();
+    plan->file = std::move(file);
+    Registry &r = Registry::get();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    r.live.insert(plan.get());
+    *out_plan = plan.release();
+    return Status::success();
+  });
+}
+
 llmc_status llmc_plan_open(const char *path, llmc_plan **out_plan) {
   llmc_plan_open_options options = llmc_plan_open_options_default();
   return llmc_plan_open_ex(path, &options, out_plan);

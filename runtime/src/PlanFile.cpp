@@ -152,7 +152,7 @@ Status PlanFile::open(const std::string &path, std::unique_ptr<PlanFile> &out,
     uint8_t *copy = nullptr;
     try {
       copy = static_cast<uint8_t *>(
-          ::operator new(size_t(size), std::align_val_t(4096)));
+          ::operator new(size_t(size), std::align_val_t(kPlanMemoryAlignment)));
     } catch (const std::bad_alloc &) {
       ::close(fd);
       return Status(LLMC_ERROR_OUT_OF_MEMORY,
@@ -187,6 +187,57 @@ Status PlanFile::open(const std::string &path, std::unique_ptr<PlanFile> &out,
     file->data_ = static_cast<const uint8_t *>(mapping);
   }
   file->size_ = size;
+  LLMC_RETURN_IF_ERROR(file->verify(verifyKey));
+  out = std::move(file);
+  return Status::success();
+}
+
+Status PlanFile::openMemory(const void *bytes, uint64_t size,
+                            std::unique_ptr<PlanFile> &out,
+                            const uint8_t *verifyKey, bool copy) {
+  out.reset();
+  std::unique_ptr<PlanFile> file(new PlanFile("plan in memory"));
+  const std::string &name = file->path_;
+  if (!bytes)
+    return invalidArgument("llmc_plan_open_memory: data is NULL");
+  if (size < kMinFileSize)
+    return invalidPlan(name + ": truncated: " + std::to_string(size) +
+                       " bytes, smaller than the " +
+                       std::to_string(kMinFileSize) + "-byte plan header");
+  if (copy) {
+    uint8_t *data = nullptr;
+    try {
+      data = static_cast<uint8_t *>(
+          ::operator new(size_t(size), std::align_val_t(kPlanMemoryAlignment)));
+    } catch (const std::bad_alloc &) {
+      return Status(LLMC_ERROR_OUT_OF_MEMORY,
+                    name + ": cannot copy the plan (" + std::to_string(size) +
+                        " bytes)");
+    }
+    std::memcpy(data, bytes, size_t(size));
+    file->copy_ = data;
+    file->data_ = data;
+  } else {
+    if (reinterpret_cast<uintptr_t>(bytes) % kPlanMemoryAlignment != 0)
+      return invalidArgument(
+          "llmc_plan_open_memory: data at " +
+          std::to_string(reinterpret_cast<uintptr_t>(bytes)) +
+          " is not aligned to " + std::to_string(kPlanMemoryAlignment) +
+          " bytes (the weights are read in place; align the buffer, or set "
+          "read_into_memory to copy it)");
+    file->data_ = static_cast<const uint8_t *>(bytes);
+    file->borrowed_ = true;
+  }
+  file->size_ = size;
+  LLMC_RETURN_IF_ERROR(file->verify(verifyKey));
+  out = std::move(file);
+  return Status::success();
+}
+
+Status PlanFile::verify(const uint8_t *verifyKey) {
+  PlanFile *file = this;
+  const std::string &path = path_;
+  uint64_t size = size_;
   const uint8_t *data = file->data_;
 
   // [0, 4): size prefix S; [4, 8): root offset; [8, 12): identifier.
@@ -248,17 +299,13 @@ Status PlanFile::open(const std::string &path, std::unique_ptr<PlanFile> &out,
                               "verify against plan.fbs");
   file->plan_ = llmc::plan::GetSizePrefixedPlan(data);
 
-  if (Status s = verifyPlanContents(*file->plan_, data, size, headerEnd, path);
-      !s.ok())
-    return s;
-  out = std::move(file);
-  return Status::success();
+  return verifyPlanContents(*file->plan_, data, size, headerEnd, path);
 }
 
 PlanFile::~PlanFile() {
   if (copy_)
-    ::operator delete(copy_, std::align_val_t(4096));
-  else if (data_)
+    ::operator delete(copy_, std::align_val_t(kPlanMemoryAlignment));
+  else if (data_ && !borrowed_)
     ::munmap(const_cast<uint8_t *>(data_), size_);
 }
 

@@ -36,6 +36,16 @@ public:
                      const uint8_t *verifyKey = nullptr,
                      bool readIntoMemory = false);
 
+  /// Verifies the `size` bytes at `data` as open() does a file's. Without
+  /// `copy` they are used in place (the caller keeps them alive and
+  /// unchanged while the plan is open) and must be aligned to
+  /// kPlanMemoryAlignment; with it they are copied first. Messages start
+  /// with "plan in memory".
+  static Status openMemory(const void *data, uint64_t size,
+                           std::unique_ptr<PlanFile> &out,
+                           const uint8_t *verifyKey = nullptr,
+                           bool copy = false);
+
   ~PlanFile();
   PlanFile(const PlanFile &) = delete;
   PlanFile &operator=(const PlanFile &) = delete;
@@ -62,6 +72,8 @@ public:
 
 private:
   explicit PlanFile(std::string path) : path_(std::move(path)) {}
+  /// Everything open() checks once the bytes are in data_ and size_.
+  Status verify(const uint8_t *verifyKey);
 
   std::string path_;
   const uint8_t *data_ = nullptr;
@@ -69,6 +81,7 @@ private:
   const llmc::plan::Plan *plan_ = nullptr;
   const uint8_t *signer_ = nullptr;
   uint8_t *copy_ = nullptr; // readIntoMemory: owns data_
+  bool borrowed_ = false;   // openMemory without a copy: the caller's bytes
 };
 
 /// Checks every field of a flatbuffer-verified `plan` that the interpreter

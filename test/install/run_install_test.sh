@@ -2,7 +2,8 @@
 # `cmake --install` of the build into a fresh prefix, then what a product
 # does with it: a CMake project with find_package(llmc) (shared and static)
 # and a plain cc with pkg-config build test/install/consumer/main.c, and
-# each generates the same tokens as the installed `llmc run`. Also: the
+# examples/embed links a plan into its binary; each generates the same
+# tokens as the installed `llmc run`. Also: the
 # shared library exports only llmc_* and carries its ABI version.
 #
 #   run_install_test.sh <build dir> <cmake> <source dir>
@@ -40,6 +41,17 @@ export PKG_CONFIG_PATH=$libdir/pkgconfig
 # shellcheck disable=SC2046
 cc -std=c99 -Wall -Werror -pedantic "$src/test/install/consumer/main.c" \
   $(pkg-config --cflags --libs llmc) -Wl,-rpath,"$libdir" -o "$tmp/consumer_pc"
+
+# examples/embed: the plan linked into the program, opened in place.
+"$cmake" -S "$src/examples/embed" -B "$tmp/embed" -G Ninja \
+  -DCMAKE_PREFIX_PATH="$prefix" -DLLMC_PLAN="$tmp/m.plan" > "$tmp/configure.log" ||
+  { cat "$tmp/configure.log" >&2; exit 1; }
+"$cmake" --build "$tmp/embed" > "$tmp/build.log" ||
+  { cat "$tmp/build.log" >&2; exit 1; }
+got=$("$tmp/embed/embed" 1,2,3,4,5 8)
+[[ $got == "$want" ]] ||
+  { echo "FAIL: examples/embed generated $got, llmc run $want" >&2; exit 1; }
+echo "embed ($(stat -c %s "$tmp/embed/embed") bytes with its plan): $got"
 
 for exe in "$tmp/consumer/consumer" "$tmp/consumer/consumer_static" "$tmp/consumer_pc"; do
   got=$("$exe" "$tmp/m.plan")

@@ -126,6 +126,22 @@ LLMC_API llmc_status llmc_plan_open_ex(const char *path,
                               const llmc_plan_open_options *options,
                               llmc_plan **out_plan);
 
+/* How the bytes given to llmc_plan_open_memory must be aligned when they are
+ * used in place (the weights are read where they are, as from a mapping). */
+#define LLMC_PLAN_ALIGNMENT 4096
+
+/* Opens and verifies a plan held in memory: one linked into the program
+ * (examples/embed) or read by the caller. With read_into_memory 0 the bytes
+ * are used in place, without a copy: `data` must be aligned to
+ * LLMC_PLAN_ALIGNMENT and stay valid and unchanged until llmc_plan_close and
+ * the destruction of the plan's last session. With 1 they are copied and may
+ * be freed on return. verify_key as for llmc_plan_open_ex. `options` may be
+ * NULL (llmc_plan_open_options_default). Messages name the plan "plan in
+ * memory". */
+LLMC_API llmc_status llmc_plan_open_memory(const void *data, size_t size,
+                                           const llmc_plan_open_options *options,
+                                           llmc_plan **out_plan);
+
 /* Whether the plan ends with a signature block; if so, the 32-byte public key
  * it names is copied to out_public_key (may be NULL). The signature itself
  * was checked only if the plan was opened with a verify_key. */

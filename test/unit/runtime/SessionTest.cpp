@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <thread>
 #include <unistd.h>
 
@@ -624,6 +625,74 @@ TEST_F(SessionTest, APlanReadIntoMemoryIgnoresTheFileChanging) {
   EXPECT_EQ(before, after);
   llmc_plan_info info;
   EXPECT_EQ(llmc_plan_get_info(plan.get(), &info), LLMC_OK);
+}
+
+// llmc_plan_open_memory: in place from an aligned buffer (the same logits
+// as from the file), copied from any buffer (which may then go), and the
+// caller's mistakes: misaligned, truncated, NULL.
+TEST_F(SessionTest, APlanOpensFromMemory) {
+  std::string path = tinyLlama(4).write(dir_.file("memory.plan"));
+  std::vector<uint8_t> bytes = readFile(path);
+  struct Free {
+    void operator()(void *p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, Free> aligned(static_cast<uint8_t *>(
+      std::aligned_alloc(LLMC_PLAN_ALIGNMENT,
+                         (bytes.size() + LLMC_PLAN_ALIGNMENT) &
+                             ~size_t(LLMC_PLAN_ALIGNMENT - 1))));
+  std::memcpy(aligned.get(), bytes.data(), bytes.size());
+
+  PlanPtr fromFile = open(4);
+  std::vector<float> want(TinyLlama::kVocab), got(TinyLlama::kVocab);
+  SessionPtr a = session(fromFile);
+  ASSERT_EQ(llmc_prefill(a.get(), 0, kPrompt.data(), 4, nullptr, want.data()),
+            LLMC_OK);
+
+  llmc_plan *raw = nullptr;
+  ASSERT_EQ(llmc_plan_open_memory(aligned.get(), bytes.size(), nullptr, &raw),
+            LLMC_OK)
+      << llmc_last_error();
+  PlanPtr inPlace(raw);
+  SessionPtr b = session(inPlace);
+  ASSERT_EQ(llmc_prefill(b.get(), 0, kPrompt.data(), 4, nullptr, got.data()),
+            LLMC_OK);
+  EXPECT_EQ(got, want);
+
+  // Misaligned: refused in place, fine as a copy; the copy outlives it.
+  std::vector<uint8_t> shifted(bytes.size() + 1);
+  std::memcpy(shifted.data() + 1, bytes.data(), bytes.size());
+  const uint8_t *odd = shifted.data() + 1;
+  if (reinterpret_cast<uintptr_t>(odd) % LLMC_PLAN_ALIGNMENT == 0)
+    odd = shifted.data(); // never, for a vector's storage
+  raw = nullptr;
+  EXPECT_EQ(llmc_plan_open_memory(odd, bytes.size(), nullptr, &raw),
+            LLMC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(raw, nullptr);
+  EXPECT_NE(std::string(llmc_last_error()).find("is not aligned to 4096 bytes"),
+            std::string::npos)
+      << llmc_last_error();
+  llmc_plan_open_options copy = llmc_plan_open_options_default();
+  copy.read_into_memory = 1;
+  ASSERT_EQ(llmc_plan_open_memory(odd, bytes.size(), &copy, &raw), LLMC_OK)
+      << llmc_last_error();
+  PlanPtr copied(raw);
+  shifted.assign(shifted.size(), 0xff);
+  SessionPtr c = session(copied);
+  ASSERT_EQ(llmc_prefill(c.get(), 0, kPrompt.data(), 4, nullptr, got.data()),
+            LLMC_OK);
+  EXPECT_EQ(got, want);
+
+  raw = nullptr;
+  EXPECT_EQ(llmc_plan_open_memory(aligned.get(), bytes.size() - 1, nullptr,
+                                  &raw),
+            LLMC_ERROR_INVALID_PLAN);
+  EXPECT_EQ(std::string(llmc_last_error()).rfind("plan in memory: ", 0), 0u)
+      << llmc_last_error();
+  EXPECT_EQ(llmc_plan_open_memory(nullptr, 64, nullptr, &raw),
+            LLMC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(llmc_plan_open_memory(aligned.get(), 4, nullptr, &raw),
+            LLMC_ERROR_INVALID_PLAN);
+  EXPECT_EQ(raw, nullptr);
 }
 
 // A session keeps its plan's file: closing the plan first is fine.

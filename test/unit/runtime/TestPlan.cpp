@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 namespace llmc::runtime::test {
@@ -282,6 +283,15 @@ void writeFile(const std::string &path, const std::vector<uint8_t> &bytes) {
             std::streamsize(bytes.size()));
   if (!out)
     throw std::runtime_error("cannot write " + path);
+}
+
+std::vector<uint8_t> readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof())
+    throw std::runtime_error("cannot read " + path);
+  return bytes;
 }
 
 TempDir::TempDir() {

@@ -182,6 +182,8 @@ private:
 
 /// Writes `bytes` to `path`.
 void writeFile(const std::string &path, const std::vector<uint8_t> &bytes);
+/// The whole file; throws if it cannot be read.
+std::vector<uint8_t> readFile(const std::string &path);
 
 /// A directory removed with its contents on destruction.
 class TempDir {
