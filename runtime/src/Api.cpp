@@ -391,6 +391,26 @@ llmc_status llmc_reset(llmc_session *session, int32_t seq) {
   });
 }
 
+llmc_status llmc_sequence_truncate(llmc_session *session, int32_t seq,
+                                   int32_t n) {
+  const char *fn = "llmc_sequence_truncate";
+  return guardApi(fn, [&]() -> Status {
+    SessionCall call(fn, session);
+    LLMC_RETURN_IF_ERROR(call.status());
+    return session->session->truncate(seq, n);
+  });
+}
+
+llmc_status llmc_sequence_copy(llmc_session *session, int32_t dst,
+                               int32_t src, int32_t n) {
+  const char *fn = "llmc_sequence_copy";
+  return guardApi(fn, [&]() -> Status {
+    SessionCall call(fn, session);
+    LLMC_RETURN_IF_ERROR(call.status());
+    return session->session->copy(dst, src, n);
+  });
+}
+
 llmc_status llmc_session_kv_bytes(const llmc_session *session,
                                   uint64_t *out_bytes) {
   const char *fn = "llmc_session_kv_bytes";

@@ -55,6 +55,8 @@ public:
   virtual Status growKvPages(size_t group, int64_t pages) = 0;
   /// Bytes the KV caches' pages take now.
   virtual uint64_t kvBytes() const = 0;
+  /// Copies page `from` of every cache of page group `group` to page `to`.
+  virtual Status copyKvPage(size_t group, int32_t to, int32_t from) = 0;
 
   /// The greedy tokens (Sampler.h's greedyToken: -1 for a row with a NaN)
   /// of logits rows [firstRow, firstRow + rows) of the step that `program`

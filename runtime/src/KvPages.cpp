@@ -35,12 +35,17 @@ Status KvPages::create(const PlanFile &plan, const SessionShape &shape,
         {paging.pageTokens, paging.tablePages, paging.capacity},
         out.groups_.size());
     out.groupOfLayer_.push_back(it->second);
-    if (!added)
+    const int64_t window = layouts->Get(layer)->window();
+    if (!added) {
+      Group &g = out.groups_[it->second];
+      g.window = std::max(g.window, window);
       continue;
+    }
     Group g;
     g.pageTokens = paging.pageTokens;
     g.tablePages = paging.tablePages;
     g.capacity = paging.capacity;
+    g.window = window;
     // Kernels index tables and pages with 32-bit ints.
     if (shape.maxBatch * g.tablePages > INT32_MAX)
       return invalidArgument(
@@ -108,6 +113,28 @@ Status KvPages::reserve(const char *function, int32_t seq, int64_t length,
       ++held;
       ++g.version;
     }
+  }
+  return Status::success();
+}
+
+Status KvPages::keeps(const char *function, int32_t seq, int64_t length,
+                      int64_t n) const {
+  for (const Group &g : groups_) {
+    // The oldest position the ring still holds, and the oldest that
+    // position n (the next one) attends to.
+    const int64_t oldest = std::max<int64_t>(0, length - g.capacity);
+    const int64_t needed =
+        g.window > 0 ? std::max<int64_t>(0, n - g.window + 1) : 0;
+    if (needed < oldest)
+      return Status(
+          LLMC_ERROR_UNSUPPORTED,
+          std::string(function) + ": sequence " + std::to_string(seq) +
+              " holds " + std::to_string(length) +
+              " tokens, and its sliding-window layers keep only the last " +
+              std::to_string(g.capacity) + " of them: going back to " +
+              std::to_string(n) + " tokens needs position " +
+              std::to_string(needed) + "; prefill the " + std::to_string(n) +
+              " tokens again instead");
   }
   return Status::success();
 }

@@ -34,6 +34,8 @@ public:
     int64_t tablePages = 0; // entries per sequence
     /// Positions a sequence keeps: p is at r = p % capacity, page r / P.
     int64_t capacity = 0;
+    /// The widest window of its layers (0: they attend to every position).
+    int64_t window = 0;
     /// [max_batch][tablePages]: physical page ids, -1 where none is held.
     std::vector<int32_t> table;
     /// Pages each sequence holds (the first entries of its table).
@@ -74,10 +76,16 @@ public:
   /// Gives back the pages of sequence `seq` beyond those positions
   /// [0, length) need.
   void trim(int32_t seq, int64_t length);
-
-private:
+  /// Whether a sequence of `length` positions still holds what its first
+  /// `n` need to go on (a ring keeps only its last `capacity` positions, and
+  /// position n attends `window` back); LLMC_ERROR_UNSUPPORTED, naming
+  /// `function` and `seq`, if not.
+  Status keeps(const char *function, int32_t seq, int64_t length,
+               int64_t n) const;
   /// Pages of group `g` that positions [0, length) need.
   static int64_t pagesFor(const Group &g, int64_t length);
+
+private:
 
   std::vector<Group> groups_;
   std::vector<size_t> groupOfLayer_;

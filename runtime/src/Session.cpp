@@ -274,6 +274,62 @@ Status Session::sequenceLength(int32_t seq, int32_t &out) const {
   return Status::success();
 }
 
+Status Session::truncate(int32_t seq, int32_t n) {
+  const char *fn = "llmc_sequence_truncate";
+  LLMC_RETURN_IF_ERROR(checkSeq(fn, seq));
+  const int32_t length = lengths_[size_t(seq)];
+  if (n < 0 || n > length)
+    return invalidArgument(std::string(fn) + ": n " + std::to_string(n) +
+                           " is not in [0, " + std::to_string(length) +
+                           "] (sequence " + std::to_string(seq) + "'s length)");
+  LLMC_RETURN_IF_ERROR(kv_.keeps(fn, seq, length, n));
+  lengths_[size_t(seq)] = n;
+  kv_.trim(seq, n);
+  return Status::success();
+}
+
+Status Session::copy(int32_t dst, int32_t src, int32_t n) {
+  const char *fn = "llmc_sequence_copy";
+  LLMC_RETURN_IF_ERROR(checkSeq(fn, dst));
+  LLMC_RETURN_IF_ERROR(checkSeq(fn, src));
+  if (dst == src)
+    return invalidArgument(std::string(fn) + ": dst and src are both " +
+                           std::to_string(src) +
+                           " (llmc_sequence_truncate shortens a sequence)");
+  const int32_t length = lengths_[size_t(src)];
+  if (n < 0 || n > length)
+    return invalidArgument(std::string(fn) + ": n " + std::to_string(n) +
+                           " is not in [0, " + std::to_string(length) +
+                           "] (sequence " + std::to_string(src) + "'s length)");
+  LLMC_RETURN_IF_ERROR(kv_.keeps(fn, src, length, n));
+  // dst starts over; on failure it stays empty.
+  lengths_[size_t(dst)] = 0;
+  kv_.trim(dst, 0);
+  auto fail = [&](Status status) {
+    kv_.trim(dst, 0);
+    return status;
+  };
+  if (Status s = reservePages(fn, dst, n); !s.ok())
+    return fail(std::move(s));
+  // Rows keep their place: position p is row p % capacity of page p / P in
+  // both sequences, so whole pages copy (a ring's later rows are rewritten
+  // before they are read).
+  for (size_t g = 0; g < kv_.groups().size(); ++g) {
+    const KvPages::Group &group = kv_.groups()[g];
+    const int64_t pages = KvPages::pagesFor(group, n);
+    for (int64_t i = 0; i < pages; ++i) {
+      const int32_t to =
+          group.table[size_t(dst) * size_t(group.tablePages) + size_t(i)];
+      const int32_t from =
+          group.table[size_t(src) * size_t(group.tablePages) + size_t(i)];
+      if (Status s = backend_->copyKvPage(g, to, from); !s.ok())
+        return fail(std::move(s));
+    }
+  }
+  lengths_[size_t(dst)] = n;
+  return Status::success();
+}
+
 Status Session::reset(int32_t seq) {
   LLMC_RETURN_IF_ERROR(checkSeq("llmc_reset", seq));
   lengths_[size_t(seq)] = 0;

@@ -40,6 +40,9 @@ public:
                 const char *fn = nullptr);
   Status sequenceLength(int32_t seq, int32_t &out) const;
   Status reset(int32_t seq);
+  /// llmc_sequence_truncate and llmc_sequence_copy.
+  Status truncate(int32_t seq, int32_t n);
+  Status copy(int32_t dst, int32_t src, int32_t n);
   /// Bytes the KV caches' pages take now.
   uint64_t kvBytes() const { return backend_->kvBytes(); }
   const KvPages &kvPages() const { return kv_; }

@@ -253,6 +253,23 @@ LLMC_API llmc_status llmc_sequence_length(const llmc_session *session, int32_t s
  * the session). */
 LLMC_API llmc_status llmc_reset(llmc_session *session, int32_t seq);
 
+/* Keeps the first `n` tokens of sequence `seq` (0 <= n <= its length), as if
+ * the rest had never been appended; the pages beyond them go back to the
+ * session. A model's sliding-window layers keep only a sequence's last
+ * positions (the window, or window + max_tokens - 1): going back further
+ * than the next token's window reaches into them fails with
+ * LLMC_ERROR_UNSUPPORTED and changes nothing. */
+LLMC_API llmc_status llmc_sequence_truncate(llmc_session *session,
+                                            int32_t seq, int32_t n);
+
+/* Makes sequence `dst` hold the first `n` tokens of sequence `src` (a shared
+ * system prompt prefilled once, then copied to each new conversation);
+ * dst's own tokens are dropped. The same sliding-window limit as
+ * llmc_sequence_truncate. LLMC_ERROR_CAPACITY when the session's pages run
+ * out (kv_cache_tokens); dst is then empty. */
+LLMC_API llmc_status llmc_sequence_copy(llmc_session *session, int32_t dst,
+                                        int32_t src, int32_t n);
+
 /* The bytes of host (CPU backend) or device (CUDA backend) memory the
  * session's KV cache pages take now. */
 LLMC_API llmc_status llmc_session_kv_bytes(const llmc_session *session,

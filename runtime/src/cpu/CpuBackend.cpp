@@ -275,6 +275,26 @@ Status CpuBackend::growKvPages(size_t group, int64_t pages) {
   return Status::success();
 }
 
+Status CpuBackend::copyKvPage(size_t group, int32_t to, int32_t from) {
+  const size_t rows = size_t(kv_->groups()[group].pageTokens);
+  for (Cache &c : caches_) {
+    if (c.group != group)
+      continue;
+    const size_t bytes = rows * c.rowElems * dtypeSize(c.dtype);
+    for (size_t a = 0; a < c.arrays; ++a) {
+      uint8_t *base = c.data.data() + a * c.valuesOffset;
+      std::memcpy(base + size_t(to) * bytes, base + size_t(from) * bytes,
+                  bytes);
+    }
+    if (!c.scales.empty())
+      for (size_t offset : {size_t(0), c.valueScalesOffset})
+        std::copy_n(c.scales.data() + offset + size_t(from) * rows * c.kvHeads,
+                    rows * c.kvHeads,
+                    c.scales.data() + offset + size_t(to) * rows * c.kvHeads);
+  }
+  return Status::success();
+}
+
 uint64_t CpuBackend::kvBytes() const {
   uint64_t bytes = 0;
   for (const Cache &c : caches_)

@@ -57,6 +57,7 @@ public:
                   int64_t rows, float *out) override;
   Status growKvPages(size_t group, int64_t pages) override;
   uint64_t kvBytes() const override;
+  Status copyKvPage(size_t group, int32_t to, int32_t from) override;
 
   /// The arena (Plan.memory.arena_bytes bytes, 64-byte aligned), so that
   /// tests can run single ops on inputs of their own.

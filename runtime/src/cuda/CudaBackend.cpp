@@ -481,6 +481,35 @@ Status CudaBackend::growKvPages(size_t group, int64_t pages) {
   return Status::success();
 }
 
+Status CudaBackend::copyKvPage(size_t group, int32_t to, int32_t from) {
+  const Driver &d = *driver_;
+  const uint64_t rows = uint64_t(kv_->groups()[group].pageTokens);
+  ContextScope scope(d, context_);
+  LLMC_RETURN_IF_ERROR(scope.status());
+  // No step is running: each one synchronizes before it returns.
+  for (uint32_t layer = 0; layer < caches_.size(); ++layer) {
+    if (kv_->groupOf(layer) != group)
+      continue;
+    const P::KVCacheLayout &layout = *plan_.plan()->kv_caches()->Get(layer);
+    const uint64_t elems = rows * uint64_t(layout.kv_heads()) *
+                           uint64_t(layout.head_dim()) *
+                           dtypeSize(layout.dtype());
+    const uint64_t scales = rows * uint64_t(layout.kv_heads()) * 4;
+    const CacheAddress &c = caches_[layer];
+    const std::pair<CUdeviceptr, uint64_t> arrays[] = {
+        {c.keys, elems}, {c.values, elems}, {c.keyScales, scales},
+        {c.valueScales, scales}};
+    for (auto [base, bytes] : arrays)
+      if (base)
+        LLMC_CU_RETURN_IF_ERROR(
+            d,
+            cuMemcpyDtoD(base + uint64_t(to) * bytes,
+                         base + uint64_t(from) * bytes, size_t(bytes)),
+            "cuMemcpyDtoD of a KV page");
+  }
+  return Status::success();
+}
+
 uint64_t CudaBackend::kvBytes() const {
   uint64_t bytes = 0;
   for (const KvPool &pool : pools_)

@@ -73,6 +73,7 @@ public:
                   int64_t rows, float *out) override;
   Status growKvPages(size_t group, int64_t pages) override;
   uint64_t kvBytes() const override;
+  Status copyKvPage(size_t group, int32_t to, int32_t from) override;
   /// The step and its greedy launches in one go (decode: one graph per T
   /// with them), the tokens copied back before the one synchronization.
   Status runGreedy(const llmc::plan::Program &program,

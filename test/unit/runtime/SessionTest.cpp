@@ -380,6 +380,92 @@ TEST_F(SessionTest, PagedSequencesOfDifferentLengths) {
   EXPECT_EQ(raw, nullptr);
 }
 
+// A shared prefix: prefilled once, copied to other sequences, which then go
+// on as if they had been prefilled with it (paged and one-page-per-sequence
+// plans); truncation keeps a prefix the same way; their mistakes change
+// nothing.
+TEST_F(SessionTest, SequencesCopyAndTruncatePrefixes) {
+  const std::vector<int32_t> system = {1, 5, 9, 2, 15, 0, 7, 7, 3, 11};
+  const std::vector<int32_t> user = {4, 8, 12, 6};
+  for (int64_t page : {0, 4}) {
+    SCOPED_TRACE("kv_page_tokens " + std::to_string(page));
+    TestPlan t = tinyLlama(4);
+    t.kvPageTokens = page;
+    llmc_status status;
+    PlanPtr plan = openPlan(
+        t.write(dir_.file("prefix" + std::to_string(page) + ".plan")), &status);
+    ASSERT_EQ(status, LLMC_OK) << llmc_last_error();
+    // What sequences of 7 system tokens then the user's should give.
+    std::vector<int32_t> whole(system.begin(), system.begin() + 7);
+    whole.insert(whole.end(), user.begin(), user.end());
+    SessionPtr ref = session(plan);
+    std::vector<float> want(M::kVocab), got(M::kVocab);
+    ASSERT_EQ(llmc_prefill(ref.get(), 0, whole.data(), int32_t(whole.size()),
+                           nullptr, want.data()),
+              LLMC_OK);
+
+    SessionPtr s = session(plan, 3);
+    ASSERT_EQ(llmc_prefill(s.get(), 0, system.data(), 10, nullptr, nullptr),
+              LLMC_OK);
+    ASSERT_EQ(llmc_prefill(s.get(), 2, user.data(), 4, nullptr, nullptr),
+              LLMC_OK); // replaced by the copy
+    for (int32_t dst : {1, 2}) {
+      ASSERT_EQ(llmc_sequence_copy(s.get(), dst, 0, 7), LLMC_OK)
+          << llmc_last_error();
+      EXPECT_EQ(length(s, dst), 7);
+      ASSERT_EQ(llmc_prefill(s.get(), dst, user.data(), 4, nullptr, got.data()),
+                LLMC_OK);
+      expectSame(got, want);
+    }
+    EXPECT_EQ(length(s, 0), 10);
+    ASSERT_EQ(llmc_sequence_truncate(s.get(), 0, 7), LLMC_OK);
+    ASSERT_EQ(llmc_prefill(s.get(), 0, user.data(), 4, nullptr, got.data()),
+              LLMC_OK);
+    expectSame(got, want);
+
+    EXPECT_EQ(llmc_sequence_truncate(s.get(), 0, 12), LLMC_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(llmc_sequence_truncate(s.get(), 3, 0), LLMC_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(llmc_sequence_copy(s.get(), 1, 1, 2), LLMC_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(llmc_sequence_copy(s.get(), 1, 0, 12), LLMC_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(length(s, 0), 11);
+    EXPECT_EQ(length(s, 1), 11);
+  }
+
+  // A sliding window of 3 (a ring of 3 + 4 - 1 = 6 positions): going back
+  // to 7 of 10 tokens needs position 5, still held; to 4 of 10, position 2,
+  // overwritten.
+  TestPlan w = tinyLlama(4, 64, 3);
+  llmc_status status;
+  PlanPtr windowed = openPlan(w.write(dir_.file("window.plan")), &status);
+  ASSERT_EQ(status, LLMC_OK) << llmc_last_error();
+  SessionPtr s = session(windowed, 2);
+  ASSERT_EQ(llmc_prefill(s.get(), 0, system.data(), 10, nullptr, nullptr),
+            LLMC_OK);
+  EXPECT_EQ(llmc_sequence_copy(s.get(), 1, 0, 4), LLMC_ERROR_UNSUPPORTED);
+  EXPECT_NE(std::string(llmc_last_error())
+                .find("llmc_sequence_copy: sequence 0 holds 10 tokens, and its "
+                      "sliding-window layers keep only the last 6 of them"),
+            std::string::npos)
+      << llmc_last_error();
+  EXPECT_EQ(llmc_sequence_truncate(s.get(), 0, 4), LLMC_ERROR_UNSUPPORTED);
+  EXPECT_EQ(length(s, 0), 10);
+  std::vector<int32_t> whole(system.begin(), system.begin() + 7);
+  whole.insert(whole.end(), user.begin(), user.end());
+  SessionPtr ref = session(windowed);
+  std::vector<float> want(M::kVocab), got(M::kVocab);
+  ASSERT_EQ(llmc_prefill(ref.get(), 0, whole.data(), int32_t(whole.size()),
+                         nullptr, want.data()),
+            LLMC_OK);
+  ASSERT_EQ(llmc_sequence_copy(s.get(), 1, 0, 7), LLMC_OK) << llmc_last_error();
+  ASSERT_EQ(llmc_prefill(s.get(), 1, user.data(), 4, nullptr, got.data()),
+            LLMC_OK);
+  expectSame(got, want);
+  ASSERT_EQ(llmc_sequence_truncate(s.get(), 0, 7), LLMC_OK);
+  ASSERT_EQ(llmc_prefill(s.get(), 0, user.data(), 4, nullptr, got.data()),
+            LLMC_OK);
+  expectSame(got, want);
+}
+
 TEST_F(SessionTest, PlanInfo) {
   PlanPtr plan = open(8, 32);
   ASSERT_TRUE(plan);

@@ -545,7 +545,7 @@ std::vector<float> ropeInvFreq(int64_t rotaryDim, double base) {
 // tinyLlama
 //===----------------------------------------------------------------------===//
 
-TestPlan tinyLlama(int64_t maxTokens, int64_t maxSeqLen) {
+TestPlan tinyLlama(int64_t maxTokens, int64_t maxSeqLen, int64_t window) {
   using M = TinyLlama;
   TestPlan t;
   t.vocab = M::kVocab;
@@ -553,7 +553,7 @@ TestPlan tinyLlama(int64_t maxTokens, int64_t maxSeqLen) {
   t.numLayers = 1;
   t.maxTokens = maxTokens;
   t.maxSeqLen = maxSeqLen;
-  t.kvCaches = {{M::kKVHeads, M::kHeadDim, P::DType::F32, 0}};
+  t.kvCaches = {{M::kKVHeads, M::kHeadDim, P::DType::F32, window}};
   const int64_t h = M::kHidden, qDim = M::kHeads * M::kHeadDim,
                 kvDim = M::kKVHeads * M::kHeadDim, ff = M::kIntermediate;
   auto norm = [](uint64_t seed) {
@@ -600,6 +600,7 @@ TestPlan tinyLlama(int64_t maxTokens, int64_t maxSeqLen) {
   ap.kvHeads = M::kKVHeads;
   ap.headDim = M::kHeadDim;
   ap.scale = 1.0 / std::sqrt(double(M::kHeadDim));
+  ap.window = window;
   std::vector<OpSpec> ops = {
       embeddingOp(M::kVocab, h, 1.0, embed, h0),
       rmsNormOp(h, cast, M::kEps, h0, &inNorm, x),

@@ -272,13 +272,15 @@ std::vector<float> ropeInvFreq(int64_t rotaryDim, double base);
 /// kv_cache_write, attention, o linear, add_rms_norm, gated MLP (gate/up
 /// GatedLinear, down Linear), add, rms_norm, lm_head. hidden 8, 2 heads of
 /// 4, 1 KV head, intermediate 16, vocab 16. Weight values are random but
-/// fixed; the same for every maxTokens.
+/// fixed; the same for every maxTokens. `window` > 0: a sliding window
+/// (its cache a ring of window + maxTokens - 1 positions).
 struct TinyLlama {
   static constexpr int64_t kVocab = 16, kHidden = 8, kHeads = 2, kKVHeads = 1,
                            kHeadDim = 4, kIntermediate = 16;
   static constexpr double kEps = 1e-5, kRopeBase = 10000.0;
 };
-TestPlan tinyLlama(int64_t maxTokens, int64_t maxSeqLen = 64);
+TestPlan tinyLlama(int64_t maxTokens, int64_t maxSeqLen = 64,
+                   int64_t window = 0);
 
 /// Gives a tinyLlama plan a valid code section for `targets` ("sm_90a",
 /// "sm_80", ...; added to Plan.targets) whose binaries are the fake images of
