@@ -391,6 +391,17 @@ llmc_status llmc_reset(llmc_session *session, int32_t seq) {
   });
 }
 
+llmc_status llmc_session_set_abort(llmc_session *session, llmc_abort_fn fn,
+                                   void *user_data) {
+  const char *fn_name = "llmc_session_set_abort";
+  return guardApi(fn_name, [&]() -> Status {
+    SessionCall call(fn_name, session);
+    LLMC_RETURN_IF_ERROR(call.status());
+    session->session->setAbort(fn, user_data);
+    return Status::success();
+  });
+}
+
 llmc_status llmc_sequence_truncate(llmc_session *session, int32_t seq,
                                    int32_t n) {
   const char *fn = "llmc_sequence_truncate";

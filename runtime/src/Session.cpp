@@ -160,6 +160,18 @@ Status Session::prefill(int32_t seq, const int32_t *tokens, int32_t numTokens,
   };
   for (int64_t start = 0; start < numTokens; start += maxTokens_) {
     int64_t count = std::min<int64_t>(maxTokens_, numTokens - start);
+    if (abort_ && abort_(abortData_) != 0) {
+      // The chunks that ran are kept: the sequence can go on from them.
+      lengths_[size_t(seq)] = int32_t(length + start);
+      kv_.trim(seq, length + start);
+      return Status(LLMC_ERROR_ABORTED,
+                    std::string(fn) + ": aborted by the abort callback after " +
+                        std::to_string(start) + " of " +
+                        std::to_string(numTokens) + " tokens; sequence " +
+                        std::to_string(seq) + " holds " +
+                        std::to_string(length + start) +
+                        " tokens; the tokens after them have no logits");
+    }
     if (Status s = reservePages(fn, seq, length + start + count); !s.ok())
       return fail(std::move(s));
     for (int64_t i = 0; i < count; ++i) {
@@ -232,6 +244,10 @@ Status Session::decode(int32_t batch, const int32_t *seqs,
                         " is full (max_seq_len " +
                         std::to_string(shape_.maxSeqLen) + ")");
 
+  if (abort_ && abort_(abortData_) != 0)
+    return Status(LLMC_ERROR_ABORTED,
+                  std::string(fn) + ": aborted by the abort callback before "
+                                    "the step; no sequence changed");
   // On failure every sequence keeps its length and gives back the pages
   // it took for the call.
   auto fail = [&](Status status) {

@@ -40,6 +40,11 @@ public:
                 const char *fn = nullptr);
   Status sequenceLength(int32_t seq, int32_t &out) const;
   Status reset(int32_t seq);
+  /// llmc_session_set_abort.
+  void setAbort(llmc_abort_fn fn, void *userData) {
+    abort_ = fn;
+    abortData_ = userData;
+  }
   /// llmc_sequence_truncate and llmc_sequence_copy.
   Status truncate(int32_t seq, int32_t n);
   Status copy(int32_t dst, int32_t src, int32_t n);
@@ -75,6 +80,8 @@ private:
   std::vector<int32_t> stepTokens_, stepPositions_, stepSlots_;
   // Per sequence: whether the current decode batch names it already.
   std::vector<uint8_t> seen_;
+  llmc_abort_fn abort_ = nullptr;
+  void *abortData_ = nullptr;
 };
 
 } // namespace llmc::runtime

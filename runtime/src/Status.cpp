@@ -44,6 +44,8 @@ extern "C" const char *llmc_status_string(llmc_status status) {
     return "no device";
   case LLMC_ERROR_INTERNAL:
     return "internal error";
+  case LLMC_ERROR_ABORTED:
+    return "aborted";
   }
   return "unknown status";
 }

@@ -81,7 +81,8 @@ typedef enum llmc_status {
   LLMC_ERROR_OUT_OF_MEMORY = 5,
   LLMC_ERROR_CAPACITY = 6,         /* KV cache full, prompt too long, batch too large */
   LLMC_ERROR_NO_DEVICE = 7,        /* no CUDA driver or device */
-  LLMC_ERROR_INTERNAL = 8
+  LLMC_ERROR_INTERNAL = 8,
+  LLMC_ERROR_ABORTED = 9           /* the session's abort callback asked to stop */
 } llmc_status;
 
 /* A constant, human-readable name of a status ("invalid plan"). */
@@ -218,7 +219,7 @@ LLMC_API void llmc_session_destroy(llmc_session *session);
  * num_tokens * vocab_size floats: the logits of every token. `out_last_logits`,
  * if not NULL, receives vocab_size floats: those of the last token.
  * LLMC_ERROR_CAPACITY if the sequence would exceed max_seq_len; the sequence
- * is then left as it was. */
+ * is then left as it was (LLMC_ERROR_ABORTED: see llmc_abort_fn). */
 LLMC_API llmc_status llmc_prefill(llmc_session *session, int32_t seq,
                          const int32_t *tokens, int32_t num_tokens,
                          float *out_all_logits, float *out_last_logits);
@@ -261,6 +262,19 @@ LLMC_API llmc_status llmc_reset(llmc_session *session, int32_t seq);
  * LLMC_ERROR_UNSUPPORTED and changes nothing. */
 LLMC_API llmc_status llmc_sequence_truncate(llmc_session *session,
                                             int32_t seq, int32_t n);
+
+/* Called between the chunks of a prefill (max_tokens each) and before a
+ * decode step, on the thread of the call; a non-zero return stops it with
+ * LLMC_ERROR_ABORTED. A prefill then keeps the chunks that completed (the
+ * message and llmc_sequence_length say how many tokens the sequence holds;
+ * the tokens after them get no logits) so that it can go on from there; an
+ * aborted decode step changes nothing. */
+typedef int32_t (*llmc_abort_fn)(void *user_data);
+
+/* Sets (fn NULL: clears) the session's abort callback and its argument. */
+LLMC_API llmc_status llmc_session_set_abort(llmc_session *session,
+                                            llmc_abort_fn fn,
+                                            void *user_data);
 
 /* Makes sequence `dst` hold the first `n` tokens of sequence `src` (a shared
  * system prompt prefilled once, then copied to each new conversation);

@@ -466,6 +466,52 @@ TEST_F(SessionTest, SequencesCopyAndTruncatePrefixes) {
   expectSame(got, want);
 }
 
+// The abort callback: checked before each prefill chunk (max_tokens 4: 10
+// tokens are chunks of 4, 4, 2) and before a decode step. An aborted
+// prefill keeps the chunks that ran and can go on from them.
+TEST_F(SessionTest, AnAbortCallbackStopsBetweenChunks) {
+  PlanPtr plan = open(4);
+  ASSERT_TRUE(plan);
+  SessionPtr whole = session(plan), s = session(plan);
+  std::vector<float> want(M::kVocab), got(M::kVocab);
+  ASSERT_EQ(llmc_prefill(whole.get(), 0, kPrompt.data(), 10, nullptr,
+                         want.data()),
+            LLMC_OK);
+  struct Counter {
+    int calls = 0, stopAt = 0;
+  } counter;
+  auto stop = [](void *data) -> int32_t {
+    auto *c = static_cast<Counter *>(data);
+    return ++c->calls == c->stopAt ? 1 : 0;
+  };
+  counter.stopAt = 2; // before the second chunk
+  ASSERT_EQ(llmc_session_set_abort(s.get(), stop, &counter), LLMC_OK);
+  got.assign(got.size(), -1.0f);
+  EXPECT_EQ(llmc_prefill(s.get(), 0, kPrompt.data(), 10, nullptr, got.data()),
+            LLMC_ERROR_ABORTED);
+  EXPECT_STREQ(llmc_last_error(),
+               "llmc_prefill: aborted by the abort callback after 4 of 10 "
+               "tokens; sequence 0 holds 4 tokens; the tokens after them have "
+               "no logits");
+  EXPECT_EQ(got[0], -1.0f);
+  EXPECT_EQ(length(s, 0), 4);
+  ASSERT_EQ(llmc_prefill(s.get(), 0, kPrompt.data() + 4, 6, nullptr,
+                         got.data()),
+            LLMC_OK);
+  expectSame(got, want);
+  // Before a decode step: nothing changes.
+  counter.calls = 0;
+  counter.stopAt = 1;
+  int32_t seq = 0, token = 3;
+  EXPECT_EQ(llmc_decode(s.get(), 1, &seq, &token, nullptr), LLMC_ERROR_ABORTED);
+  EXPECT_EQ(length(s, 0), 10);
+  EXPECT_STREQ(llmc_status_string(LLMC_ERROR_ABORTED), "aborted");
+  // Cleared: no more calls.
+  ASSERT_EQ(llmc_session_set_abort(s.get(), nullptr, nullptr), LLMC_OK);
+  EXPECT_EQ(llmc_decode(s.get(), 1, &seq, &token, nullptr), LLMC_OK);
+  EXPECT_EQ(counter.calls, 1);
+}
+
 TEST_F(SessionTest, PlanInfo) {
   PlanPtr plan = open(8, 32);
   ASSERT_TRUE(plan);
