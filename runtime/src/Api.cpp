@@ -422,6 +422,32 @@ llmc_status llmc_sequence_copy(llmc_session *session, int32_t dst,
   });
 }
 
+static_assert(sizeof(llmc_session_stats) == LLMC_SESSION_STATS_MIN_SIZE,
+              "a new field of llmc_session_stats goes after kv_tokens");
+
+llmc_status llmc_session_get_stats(const llmc_session *session,
+                                   llmc_session_stats *out_stats) {
+  const char *fn = "llmc_session_get_stats";
+  return guardApi(fn, [&]() -> Status {
+    SessionCall call(fn, session);
+    LLMC_RETURN_IF_ERROR(call.status());
+    if (!out_stats)
+      return nullArgument(fn, "out_stats");
+    const uint32_t size = out_stats->struct_size;
+    if (size < LLMC_SESSION_STATS_MIN_SIZE)
+      return invalidArgument(std::string(fn) + ": out_stats->struct_size " +
+                             std::to_string(size) + " is below " +
+                             std::to_string(LLMC_SESSION_STATS_MIN_SIZE) +
+                             " (set it to sizeof(llmc_session_stats))");
+    llmc_session_stats stats = session->session->stats();
+    // The caller's struct_size stays; the fields it has room for are set.
+    std::memcpy(reinterpret_cast<uint8_t *>(out_stats) + sizeof(uint32_t),
+                reinterpret_cast<const uint8_t *>(&stats) + sizeof(uint32_t),
+                std::min<size_t>(size, sizeof stats) - sizeof(uint32_t));
+    return Status::success();
+  });
+}
+
 llmc_status llmc_session_kv_bytes(const llmc_session *session,
                                   uint64_t *out_bytes) {
   const char *fn = "llmc_session_kv_bytes";

@@ -6,6 +6,7 @@
 #include "runtime/src/cuda/CudaBackend.h"
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 namespace llmc::runtime {
@@ -150,6 +151,7 @@ Status Session::prefill(int32_t seq, const int32_t *tokens, int32_t numTokens,
                       std::to_string(numTokens) + " more exceed max_seq_len " +
                       std::to_string(shape_.maxSeqLen));
 
+  const auto started = std::chrono::steady_clock::now();
   const P::Program &program = *plan_.plan()->prefill();
   const P::Operand &logits = *program.logits();
   // On failure the sequence keeps its length and gives back the pages it
@@ -201,6 +203,10 @@ Status Session::prefill(int32_t seq, const int32_t *tokens, int32_t numTokens,
       return fail(std::move(s));
   }
   lengths_[size_t(seq)] = int32_t(length + numTokens);
+  prefillTokens_ += uint64_t(numTokens);
+  prefillSeconds_ += std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - started)
+                         .count();
   return Status::success();
 }
 
@@ -244,6 +250,7 @@ Status Session::decode(int32_t batch, const int32_t *seqs,
                         " is full (max_seq_len " +
                         std::to_string(shape_.maxSeqLen) + ")");
 
+  const auto started = std::chrono::steady_clock::now();
   if (abort_ && abort_(abortData_) != 0)
     return Status(LLMC_ERROR_ABORTED,
                   std::string(fn) + ": aborted by the abort callback before "
@@ -281,6 +288,11 @@ Status Session::decode(int32_t batch, const int32_t *seqs,
     return fail(std::move(s));
   for (int32_t i = 0; i < batch; ++i)
     ++lengths_[size_t(seqs[i])];
+  ++decodeSteps_;
+  decodeTokens_ += uint64_t(batch);
+  decodeSeconds_ += std::chrono::duration<double>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
   return Status::success();
 }
 
@@ -344,6 +356,20 @@ Status Session::copy(int32_t dst, int32_t src, int32_t n) {
   }
   lengths_[size_t(dst)] = n;
   return Status::success();
+}
+
+llmc_session_stats Session::stats() const {
+  llmc_session_stats out{};
+  out.struct_size = sizeof out;
+  out.prefill_tokens = prefillTokens_;
+  out.prefill_seconds = prefillSeconds_;
+  out.decode_steps = decodeSteps_;
+  out.decode_tokens = decodeTokens_;
+  out.decode_seconds = decodeSeconds_;
+  out.kv_bytes = backend_->kvBytes();
+  for (int32_t length : lengths_)
+    out.kv_tokens += uint64_t(length);
+  return out;
 }
 
 Status Session::reset(int32_t seq) {

@@ -50,6 +50,8 @@ public:
   Status copy(int32_t dst, int32_t src, int32_t n);
   /// Bytes the KV caches' pages take now.
   uint64_t kvBytes() const { return backend_->kvBytes(); }
+  /// llmc_session_get_stats's counters (kv_bytes and kv_tokens filled).
+  llmc_session_stats stats() const;
   const KvPages &kvPages() const { return kv_; }
 
   Backend &backend() { return *backend_; }
@@ -80,6 +82,9 @@ private:
   std::vector<int32_t> stepTokens_, stepPositions_, stepSlots_;
   // Per sequence: whether the current decode batch names it already.
   std::vector<uint8_t> seen_;
+  // What llmc_session_get_stats reports.
+  uint64_t prefillTokens_ = 0, decodeSteps_ = 0, decodeTokens_ = 0;
+  double prefillSeconds_ = 0, decodeSeconds_ = 0;
   llmc_abort_fn abort_ = nullptr;
   void *abortData_ = nullptr;
 };

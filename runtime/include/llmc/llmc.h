@@ -284,6 +284,29 @@ LLMC_API llmc_status llmc_session_set_abort(llmc_session *session,
 LLMC_API llmc_status llmc_sequence_copy(llmc_session *session, int32_t dst,
                                         int32_t src, int32_t n);
 
+/* What a session has done and holds. The caller sets struct_size to
+ * sizeof(llmc_session_stats) of its header: a library with more fields
+ * writes only those that fit, one with fewer leaves the rest untouched, so
+ * fields can be added without breaking callers. */
+typedef struct llmc_session_stats {
+  uint32_t struct_size;
+  uint32_t reserved;         /* 0 */
+  uint64_t prefill_tokens;   /* tokens prefilled by calls that succeeded */
+  double prefill_seconds;    /* their wall time */
+  uint64_t decode_steps;     /* decode calls that succeeded */
+  uint64_t decode_tokens;    /* tokens they appended (batch sizes summed) */
+  double decode_seconds;     /* their wall time */
+  uint64_t kv_bytes;         /* as llmc_session_kv_bytes */
+  uint64_t kv_tokens;        /* tokens the sequences hold now, together */
+} llmc_session_stats;
+
+/* The smallest struct_size llmc_session_get_stats accepts (this layout up
+ * to kv_tokens). */
+#define LLMC_SESSION_STATS_MIN_SIZE 64
+
+LLMC_API llmc_status llmc_session_get_stats(const llmc_session *session,
+                                            llmc_session_stats *out_stats);
+
 /* The bytes of host (CPU backend) or device (CUDA backend) memory the
  * session's KV cache pages take now. */
 LLMC_API llmc_status llmc_session_kv_bytes(const llmc_session *session,

@@ -512,6 +512,53 @@ TEST_F(SessionTest, AnAbortCallbackStopsBetweenChunks) {
   EXPECT_EQ(counter.calls, 1);
 }
 
+// llmc_session_get_stats counts what succeeded; its struct carries its size,
+// so that a caller built against a newer header (a larger struct) keeps its
+// later fields untouched, and one too small is refused.
+TEST_F(SessionTest, StatsCountTokensAndCarryTheirSize) {
+  PlanPtr plan = open(4);
+  ASSERT_TRUE(plan);
+  SessionPtr s = session(plan, 2);
+  ASSERT_EQ(llmc_prefill(s.get(), 0, kPrompt.data(), 10, nullptr, nullptr),
+            LLMC_OK);
+  int32_t seqs[2] = {0, 1}, tokens[2] = {3, 4}, bad = 99;
+  // Failed calls are not counted.
+  EXPECT_EQ(llmc_decode(s.get(), 1, seqs, &bad, nullptr),
+            LLMC_ERROR_INVALID_ARGUMENT);
+  ASSERT_EQ(llmc_prefill(s.get(), 1, kPrompt.data(), 2, nullptr, nullptr),
+            LLMC_OK);
+  ASSERT_EQ(llmc_decode(s.get(), 2, seqs, tokens, nullptr), LLMC_OK);
+  ASSERT_EQ(llmc_decode(s.get(), 1, seqs, tokens, nullptr), LLMC_OK);
+
+  struct Newer {
+    llmc_session_stats stats;
+    uint64_t later;
+  } newer;
+  std::memset(&newer, 0xab, sizeof newer);
+  newer.stats.struct_size = sizeof newer;
+  ASSERT_EQ(llmc_session_get_stats(s.get(), &newer.stats), LLMC_OK)
+      << llmc_last_error();
+  const llmc_session_stats &st = newer.stats;
+  EXPECT_EQ(st.struct_size, sizeof newer);
+  EXPECT_EQ(st.reserved, 0u);
+  EXPECT_EQ(st.prefill_tokens, 12u);
+  EXPECT_EQ(st.decode_steps, 2u);
+  EXPECT_EQ(st.decode_tokens, 3u);
+  EXPECT_EQ(st.kv_tokens, 15u);
+  EXPECT_GE(st.prefill_seconds, 0.0);
+  EXPECT_GE(st.decode_seconds, 0.0);
+  uint64_t bytes = 0;
+  ASSERT_EQ(llmc_session_kv_bytes(s.get(), &bytes), LLMC_OK);
+  EXPECT_EQ(st.kv_bytes, bytes);
+  EXPECT_EQ(newer.later, 0xababababababababull);
+
+  llmc_session_stats old{};
+  old.struct_size = 8;
+  EXPECT_EQ(llmc_session_get_stats(s.get(), &old), LLMC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(llmc_session_get_stats(s.get(), nullptr),
+            LLMC_ERROR_INVALID_ARGUMENT);
+}
+
 TEST_F(SessionTest, PlanInfo) {
   PlanPtr plan = open(8, 32);
   ASSERT_TRUE(plan);
