@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <vector>
 
 using namespace llvm;
@@ -110,6 +111,13 @@ int runMain(int argc, char **argv) {
       cl::desc("Most tokens the session's KV pages hold (0 = no limit; "
                "pages are allocated as the sequence grows)"),
       cl::init(0), cl::cat(category));
+  cl::opt<std::string> logLevel(
+      "log-level",
+      cl::desc("Print the runtime's messages of this level and above to "
+               "stderr: debug, info, warning (default) or none"),
+      cl::init("warning"), cl::cat(category));
+  cl::opt<bool> verbose("v", cl::desc("Same as --log-level=info"),
+                        cl::cat(category));
   cl::opt<bool> stats("timing",
                       cl::desc("Print prefill and decode tokens/s and the KV "
                                "cache's memory to stderr"),
@@ -123,6 +131,25 @@ int runMain(int argc, char **argv) {
 
   if (maxNew < 1)
     return fail("--max-new-tokens must be at least 1");
+  {
+    std::optional<llmc_log_level> level;
+    if (verbose || logLevel == "info")
+      level = LLMC_LOG_INFO;
+    else if (logLevel == "debug")
+      level = LLMC_LOG_DEBUG;
+    else if (logLevel == "warning")
+      level = LLMC_LOG_WARNING;
+    else if (logLevel != "none")
+      return fail("--log-level must be debug, info, warning or none, got '" +
+                  logLevel + "'");
+    if (level)
+      llmc_set_log_callback(
+          [](llmc_log_level l, const char *message, void *) {
+            errs() << "llmc: " << llmc_log_level_string(l) << ": " << message
+                   << "\n";
+          },
+          *level, nullptr);
+  }
   // Decimal ids only: "0x10" or "010" is a mistake, not 16 or 8.
   std::vector<int32_t> tokens;
   for (const std::string &t : tokenList) {

@@ -2,6 +2,7 @@
 
 #include "runtime/src/Session.h"
 
+#include "runtime/src/Log.h"
 #include "runtime/src/cpu/CpuBackend.h"
 #include "runtime/src/cuda/CudaBackend.h"
 
@@ -81,6 +82,18 @@ Status Session::create(const PlanFile &plan,
                            " is not a known backend");
   }
 
+  if (logEnabled(LLMC_LOG_INFO)) {
+    const int64_t page = p.memory()->kv_page_tokens();
+    log(LLMC_LOG_INFO,
+        plan.path() + ": session on the " +
+            (options.backend == LLMC_BACKEND_CPU ? "CPU" : "CUDA") +
+            " backend, max_batch " + std::to_string(options.max_batch) +
+            ", max_seq_len " + std::to_string(session->shape_.maxSeqLen) +
+            (page > 0 ? ", KV pages of " + std::to_string(page) +
+                            " tokens allocated as sequences grow"
+                      : ", one KV page per sequence (a plan before format "
+                        "1.9)"));
+  }
   session->lengths_.assign(size_t(options.max_batch), 0);
   session->seen_.assign(size_t(options.max_batch), 0);
   session->stepTokens_.resize(size_t(session->maxTokens_));
@@ -112,7 +125,17 @@ Status Session::checkTokens(const char *function, const int32_t *tokens,
 Status Session::reservePages(const char *function, int32_t seq,
                              int64_t length) {
   return kv_.reserve(function, seq, length, [this](size_t group, int64_t pages) {
-    return backend_->growKvPages(group, pages);
+    const int64_t before = kv_.groups()[group].pages;
+    LLMC_RETURN_IF_ERROR(backend_->growKvPages(group, pages));
+    if (logEnabled(LLMC_LOG_INFO))
+      log(LLMC_LOG_INFO,
+          plan_.path() + ": KV page group " + std::to_string(group) +
+              " grew from " + std::to_string(before) + " to " +
+              std::to_string(pages) + " pages of " +
+              std::to_string(kv_.groups()[group].pageTokens) +
+              " tokens; the KV cache takes " +
+              std::to_string(backend_->kvBytes()) + " bytes");
+    return Status::success();
   });
 }
 

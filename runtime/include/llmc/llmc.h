@@ -97,6 +97,27 @@ LLMC_API const char *llmc_last_error(void);
 LLMC_API const char *llmc_version(void);
 LLMC_API void llmc_plan_format_version(uint32_t *out_major, uint32_t *out_minor);
 
+/* Messages that are not errors (the code a CUDA device runs, the KV cache
+ * growing), for an embedder's log. */
+typedef enum llmc_log_level {
+  LLMC_LOG_DEBUG = 0,
+  LLMC_LOG_INFO = 1,
+  LLMC_LOG_WARNING = 2
+} llmc_log_level;
+
+/* Called with each message of at least the level set, on the thread of the
+ * call that logs; `message` is valid during the call only. */
+typedef void (*llmc_log_fn)(llmc_log_level level, const char *message,
+                            void *user_data);
+
+/* Sets (fn NULL: clears) the process's log callback, for messages of
+ * `min_level` and above. Thread-safe; no message is formatted without a
+ * callback. */
+LLMC_API void llmc_set_log_callback(llmc_log_fn fn, llmc_log_level min_level,
+                                   void *user_data);
+/* "debug", "info", "warning". */
+LLMC_API const char *llmc_log_level_string(llmc_log_level level);
+
 /*===------------------------------------------------------------------===*
  * Plans
  *===------------------------------------------------------------------===*/

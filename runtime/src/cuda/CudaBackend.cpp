@@ -11,6 +11,7 @@
 #include "runtime/src/cuda/CudaBackend.h"
 
 #include "runtime/src/Checked.h"
+#include "runtime/src/Log.h"
 #include "runtime/schema/PlanFormat.h"
 #include "runtime/src/cpu/Numerics.h"
 
@@ -160,6 +161,16 @@ Status CudaBackend::open(int deviceOrdinal) {
   if (Status s = pickCode(device_, candidates, code_); !s.ok())
     return Status(s.code(), path + ": " + s.message());
   binaryTarget_ = binaryTargetOf(code_);
+  if (logEnabled(LLMC_LOG_INFO))
+    log(LLMC_LOG_INFO,
+        path + ": CUDA device " + std::to_string(deviceOrdinal) + " (" +
+            device_.name + ", " + targetName(device_) + ") runs " +
+            (code_ == binaryTarget_
+                 ? "the " + code_ + " cubins"
+                 : "the PTX of " + binaryTarget_ +
+                       ", JIT-compiled by the driver (no cubin for the "
+                       "device: compile with --target " +
+                       targetName(device_) + " to skip the JIT)"));
 
   LLMC_CU_RETURN_IF_ERROR(d, cuDeviceGet(&cuDevice_, deviceOrdinal),
                           "cuDeviceGet of device " +

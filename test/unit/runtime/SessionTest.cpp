@@ -559,6 +559,31 @@ TEST_F(SessionTest, StatsCountTokensAndCarryTheirSize) {
             LLMC_ERROR_INVALID_ARGUMENT);
 }
 
+// llmc_set_log_callback: messages of the level set and above, none once
+// cleared.
+TEST_F(SessionTest, TheLogCallbackGetsMessagesOfItsLevel) {
+  PlanPtr plan = open(4);
+  ASSERT_TRUE(plan);
+  std::vector<std::string> messages;
+  auto keep = [](llmc_log_level level, const char *message, void *data) {
+    static_cast<std::vector<std::string> *>(data)->push_back(
+        std::string(llmc_log_level_string(level)) + ": " + message);
+  };
+  llmc_set_log_callback(keep, LLMC_LOG_WARNING, &messages);
+  SessionPtr quiet = session(plan);
+  EXPECT_TRUE(messages.empty());
+  llmc_set_log_callback(keep, LLMC_LOG_INFO, &messages);
+  SessionPtr s = session(plan);
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_NE(messages[0].find("info: "), std::string::npos);
+  EXPECT_NE(messages[0].find("session on the CPU backend, max_batch 1"),
+            std::string::npos)
+      << messages[0];
+  llmc_set_log_callback(nullptr, LLMC_LOG_DEBUG, nullptr);
+  SessionPtr after = session(plan);
+  EXPECT_EQ(messages.size(), 1u);
+}
+
 TEST_F(SessionTest, PlanInfo) {
   PlanPtr plan = open(8, 32);
   ASSERT_TRUE(plan);
