@@ -16,6 +16,7 @@
 #include "llmc/llmc.h"
 
 #include "runtime/schema/PlanFormat.h"
+#include "runtime/src/Options.h"
 #include "runtime/src/PlanFile.h"
 #include "runtime/src/Session.h"
 #include "runtime/src/Status.h"
@@ -29,6 +30,7 @@
 using llmc::runtime::guardApi;
 using llmc::runtime::invalidArgument;
 using llmc::runtime::PlanFile;
+using llmc::runtime::readOptions;
 using llmc::runtime::Session;
 using llmc::runtime::Status;
 
@@ -126,13 +128,6 @@ void llmc_plan_format_version(uint32_t *out_major, uint32_t *out_minor) {
     *out_minor = llmc::runtime::kFormatMinor;
 }
 
-llmc_plan_open_options llmc_plan_open_options_default(void) {
-  llmc_plan_open_options options;
-  options.verify_key = nullptr;
-  options.read_into_memory = 0;
-  return options;
-}
-
 llmc_status llmc_plan_open_ex(const char *path,
                               const llmc_plan_open_options *options,
                               llmc_plan **out_plan) {
@@ -145,9 +140,13 @@ llmc_status llmc_plan_open_ex(const char *path,
       return nullArgument(fn, "path");
     if (!options)
       return nullArgument(fn, "options");
+    llmc_plan_open_options o;
+    LLMC_RETURN_IF_ERROR(readOptions(fn, "llmc_plan_open_options", *options,
+                                     llmc_plan_open_options_default(),
+                                     LLMC_PLAN_OPEN_OPTIONS_MIN_SIZE, o));
     std::unique_ptr<PlanFile> file;
-    LLMC_RETURN_IF_ERROR(PlanFile::open(path, file, options->verify_key,
-                                        options->read_into_memory != 0));
+    LLMC_RETURN_IF_ERROR(PlanFile::open(path, file, o.verify_key,
+                                        o.read_into_memory != 0));
     auto plan = std::make_unique<llmc_plan>();
     plan->file = std::move(file);
     Registry &r = Registry::get();
@@ -168,13 +167,14 @@ llmc_status llmc_plan_open_memory(const void *data, size_t size,
     *out_plan = nullptr;
     if (!data)
       return nullArgument(fn, "data");
-    llmc_plan_open_options defaults = llmc_plan_open_options_default();
-    if (!options)
-      options = &defaults;
+    const llmc_plan_open_options defaults = llmc_plan_open_options_default();
+    llmc_plan_open_options o;
+    LLMC_RETURN_IF_ERROR(readOptions(fn, "llmc_plan_open_options",
+                                     options ? *options : defaults, defaults,
+                                     LLMC_PLAN_OPEN_OPTIONS_MIN_SIZE, o));
     std::unique_ptr<PlanFile> file;
-    LLMC_RETURN_IF_ERROR(PlanFile::openMemory(data, size, file,
-                                              options->verify_key,
-                                              options->read_into_memory != 0));
+    LLMC_RETURN_IF_ERROR(PlanFile::openMemory(data, size, file, o.verify_key,
+                                              o.read_into_memory != 0));
     auto plan = std::make_unique<llmc_plan>();
     plan->file = std::move(file);
     Registry &r = Registry::get();
@@ -270,17 +270,6 @@ llmc_status llmc_plan_get_header(const llmc_plan *plan, const void **out_data,
   });
 }
 
-llmc_session_options llmc_session_options_default(void) {
-  llmc_session_options options;
-  options.backend = LLMC_BACKEND_CPU;
-  options.max_batch = 1;
-  options.max_seq_len = 0;
-  options.num_threads = 0;
-  options.cuda_device = 0;
-  options.kv_cache_tokens = 0;
-  return options;
-}
-
 llmc_status llmc_session_create(const llmc_plan *plan,
                                 const llmc_session_options *options,
                                 llmc_session **out_session) {
@@ -292,9 +281,13 @@ llmc_status llmc_session_create(const llmc_plan *plan,
     LLMC_RETURN_IF_ERROR(checkPlan(fn, plan));
     if (!options)
       return nullArgument(fn, "options");
+    llmc_session_options o;
+    LLMC_RETURN_IF_ERROR(readOptions(fn, "llmc_session_options", *options,
+                                     llmc_session_options_default(),
+                                     LLMC_SESSION_OPTIONS_MIN_SIZE, o));
     auto handle = std::make_unique<llmc_session>();
     handle->file = plan->file;
-    LLMC_RETURN_IF_ERROR(Session::create(*handle->file, *options,
+    LLMC_RETURN_IF_ERROR(Session::create(*handle->file, o,
                                          handle->session));
     Registry &r = Registry::get();
     std::lock_guard<std::mutex> lock(r.mutex);

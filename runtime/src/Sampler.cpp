@@ -15,6 +15,8 @@
 
 #include "runtime/src/Sampler.h"
 
+#include "runtime/src/Options.h"
+
 #include "llmc/llmc.h"
 #include "runtime/src/Status.h"
 
@@ -49,6 +51,11 @@ Status sample(const float *logits, int64_t vocab, const llmc_sampling *sampling,
                             : !sampling ? "sampling"
                                         : "out_token") +
                            " is NULL");
+  llmc_sampling given;
+  LLMC_RETURN_IF_ERROR(readOptions("llmc_sample", "llmc_sampling", *sampling,
+                                   llmc_sampling_default(),
+                                   LLMC_SAMPLING_MIN_SIZE, given));
+  sampling = &given;
   if (vocab < 1 || vocab > std::numeric_limits<int32_t>::max())
     return invalidArgument(fn + "vocab_size " + std::to_string(vocab) +
                            " is not in [1, 2^31)");
@@ -148,14 +155,6 @@ int32_t greedyToken(const float *logits, int64_t vocab) {
 }
 
 } // namespace llmc::runtime
-
-extern "C" llmc_sampling llmc_sampling_default(void) {
-  llmc_sampling sampling;
-  sampling.temperature = 0.0f;
-  sampling.top_k = 0;
-  sampling.top_p = 1.0f;
-  return sampling;
-}
 
 extern "C" llmc_status llmc_sample(const float *logits, int64_t vocab_size,
                                    const llmc_sampling *sampling,

@@ -61,6 +61,11 @@
  * changed signature). The shared library is libllmc.so.<LLMC_ABI_VERSION>. */
 #define LLMC_ABI_VERSION 1
 
+/* The smallest struct_size each option struct may carry: its size in ABI 1. */
+#define LLMC_PLAN_OPEN_OPTIONS_MIN_SIZE 24
+#define LLMC_SESSION_OPTIONS_MIN_SIZE 32
+#define LLMC_SAMPLING_MIN_SIZE 16
+
 /* What the shared library exports: the llmc_* functions and nothing else. */
 #if defined(__GNUC__) || defined(__clang__)
 #define LLMC_API __attribute__((visibility("default")))
@@ -134,7 +139,14 @@ LLMC_API void llmc_plan_close(llmc_plan *plan);
  * must be signed (llmc sign, llmc compile --sign-key) by the matching secret
  * key, and its Ed25519 signature over every byte is checked before anything
  * else; an unsigned or changed plan fails with LLMC_ERROR_INVALID_PLAN. */
+/* Option structs (llmc_plan_open_options, llmc_session_options,
+ * llmc_sampling) start with their size, which the _default() functions here
+ * (compiled into the caller) set to the caller's sizeof: a library with more
+ * fields gives the ones the caller lacks their defaults, so that fields can
+ * be added without breaking programs built against an older header. Start
+ * from _default(), then set fields. */
 typedef struct llmc_plan_open_options {
+  uint32_t struct_size;
   const uint8_t *verify_key; /* 32-byte Ed25519 public key, or NULL */
   /* 1: read the whole file into memory instead of mapping it, so that the
    * file changing or being truncated on disk while the plan is open cannot
@@ -143,7 +155,13 @@ typedef struct llmc_plan_open_options {
 } llmc_plan_open_options;
 
 /* verify_key NULL, read_into_memory 0 (llmc_plan_open's behaviour). */
-LLMC_API llmc_plan_open_options llmc_plan_open_options_default(void);
+static inline llmc_plan_open_options llmc_plan_open_options_default(void) {
+  llmc_plan_open_options options;
+  options.struct_size = (uint32_t)sizeof(llmc_plan_open_options);
+  options.verify_key = NULL;
+  options.read_into_memory = 0;
+  return options;
+}
 LLMC_API llmc_status llmc_plan_open_ex(const char *path,
                               const llmc_plan_open_options *options,
                               llmc_plan **out_plan);
@@ -204,6 +222,7 @@ typedef enum llmc_backend {
 } llmc_backend;
 
 typedef struct llmc_session_options {
+  uint32_t struct_size; /* see llmc_plan_open_options */
   llmc_backend backend;
   int32_t max_batch;   /* sequences held at once (slots 0 .. max_batch-1) */
   int32_t max_seq_len; /* 0: the plan's; otherwise at most the plan's */
@@ -226,7 +245,17 @@ typedef struct llmc_session_options {
  * the device (see `llmc compile --target`) with LLMC_ERROR_UNSUPPORTED. It
  * holds the weights, arena and KV caches in device memory, and uses the
  * device's primary context, made current only inside its own calls. */
-LLMC_API llmc_session_options llmc_session_options_default(void);
+static inline llmc_session_options llmc_session_options_default(void) {
+  llmc_session_options options;
+  options.struct_size = (uint32_t)sizeof(llmc_session_options);
+  options.backend = LLMC_BACKEND_CPU;
+  options.max_batch = 1;
+  options.max_seq_len = 0;
+  options.num_threads = 0;
+  options.cuda_device = 0;
+  options.kv_cache_tokens = 0;
+  return options;
+}
 
 typedef struct llmc_session llmc_session;
 
@@ -338,13 +367,21 @@ LLMC_API llmc_status llmc_session_kv_bytes(const llmc_session *session,
  *===------------------------------------------------------------------===*/
 
 typedef struct llmc_sampling {
+  uint32_t struct_size; /* see llmc_plan_open_options */
   float temperature; /* <= 0: greedy (argmax, lowest id on ties); finite */
   int32_t top_k;     /* 0: no limit; not negative */
   float top_p;       /* in (0, 1]; 1: no limit */
 } llmc_sampling;
 
 /* temperature 0 (greedy), top_k 0, top_p 1. */
-LLMC_API llmc_sampling llmc_sampling_default(void);
+static inline llmc_sampling llmc_sampling_default(void) {
+  llmc_sampling sampling;
+  sampling.struct_size = (uint32_t)sizeof(llmc_sampling);
+  sampling.temperature = 0.0f;
+  sampling.top_k = 0;
+  sampling.top_p = 1.0f;
+  return sampling;
+}
 
 /* Picks a token from `logits` (vocab_size floats). `rng_state` is advanced;
  * seed it with any value for a reproducible sequence of draws (splitmix64,

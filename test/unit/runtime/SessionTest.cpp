@@ -584,6 +584,53 @@ TEST_F(SessionTest, TheLogCallbackGetsMessagesOfItsLevel) {
   EXPECT_EQ(messages.size(), 1u);
 }
 
+// Option structs carry their size: one not from _default() (size 0) is
+// refused by name, one of ABI 1's size works, one from a newer header
+// (larger, with fields this library does not know) works on the fields it
+// knows.
+TEST_F(SessionTest, OptionStructsCarryTheirSize) {
+  PlanPtr plan = open(4);
+  ASSERT_TRUE(plan);
+  llmc_session_options options = llmc_session_options_default();
+  EXPECT_EQ(options.struct_size, sizeof(llmc_session_options));
+  options.num_threads = 1;
+  llmc_session *raw = nullptr;
+  options.struct_size = 0;
+  EXPECT_EQ(llmc_session_create(plan.get(), &options, &raw),
+            LLMC_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(llmc_last_error(),
+               "llmc_session_create: llmc_session_options.struct_size 0 is "
+               "below 32: start from llmc_session_options_default()");
+  options.struct_size = LLMC_SESSION_OPTIONS_MIN_SIZE;
+  ASSERT_EQ(llmc_session_create(plan.get(), &options, &raw), LLMC_OK);
+  llmc_session_destroy(raw);
+  struct Newer {
+    llmc_session_options options;
+    int64_t unknown;
+  } newer;
+  newer.options = llmc_session_options_default();
+  newer.options.struct_size = sizeof newer;
+  newer.options.max_batch = 3;
+  newer.unknown = 12345;
+  ASSERT_EQ(llmc_session_create(plan.get(), &newer.options, &raw), LLMC_OK);
+  SessionPtr s(raw);
+  EXPECT_EQ(llmc_prefill(s.get(), 2, kPrompt.data(), 3, nullptr, nullptr),
+            LLMC_OK);
+
+  llmc_sampling sampling = llmc_sampling_default();
+  sampling.struct_size = 4;
+  std::vector<float> logits(M::kVocab, 0.0f);
+  int32_t token = -1;
+  EXPECT_EQ(llmc_sample(logits.data(), M::kVocab, &sampling, nullptr, &token),
+            LLMC_ERROR_INVALID_ARGUMENT);
+  llmc_plan_open_options open = llmc_plan_open_options_default();
+  EXPECT_EQ(open.struct_size, sizeof(llmc_plan_open_options));
+  open.struct_size = 3;
+  llmc_plan *p = nullptr;
+  EXPECT_EQ(llmc_plan_open_ex(dir_.file("x.plan").c_str(), &open, &p),
+            LLMC_ERROR_INVALID_ARGUMENT);
+}
+
 TEST_F(SessionTest, PlanInfo) {
   PlanPtr plan = open(8, 32);
   ASSERT_TRUE(plan);
