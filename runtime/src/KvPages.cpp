@@ -96,7 +96,8 @@ Status KvPages::reserve(const char *function, int32_t seq, int64_t length,
                   std::to_string(seq) + " needs " + std::to_string(need) +
                   " pages of " + std::to_string(g.pageTokens) +
                   " tokens and the session's " + std::to_string(g.maxPages) +
-                  " pages (options.kv_cache_tokens) are all held; reset a "
+                  (g.maxPages == 1 ? " page" : " pages") +
+                  " (options.kv_cache_tokens) are all held; reset a "
                   "sequence or create the session with a larger "
                   "kv_cache_tokens");
         // Double, but at least what this sequence lacks.

@@ -67,3 +67,17 @@ if ldd "$tmp/consumer/consumer_static" | grep -q libllmc; then
   echo "FAIL: consumer_static loads libllmc.so" >&2; exit 1
 fi
 echo "installed llmc $(pkg-config --modversion llmc) works from CMake and pkg-config"
+
+# The Debian package of the same files (cpack -G DEB), where dpkg-deb exists.
+if command -v dpkg-deb > /dev/null && command -v cpack > /dev/null; then
+  (cd "$tmp" && cpack -G DEB --config "$build/CPackConfig.cmake" -B "$tmp/deb" > "$tmp/cpack.log") ||
+    { cat "$tmp/cpack.log" >&2; exit 1; }
+  deb=$(find "$tmp/deb" -maxdepth 1 -name 'llmc_*.deb' | head -1)
+  [[ -n $deb ]] || { echo "FAIL: cpack made no llmc_*.deb" >&2; exit 1; }
+  contents=$(dpkg-deb -c "$deb")
+  for f in ./usr/include/llmc/llmc.h "libllmc.so.$abi" libllmc.a llmcConfig.cmake \
+           llmc.pc ./usr/bin/llmc ./usr/bin/llmc-opt; do
+    grep -qF "$f" <<< "$contents" || { echo "FAIL: $deb lacks $f" >&2; exit 1; }
+  done
+  echo "$(basename "$deb"): $(dpkg-deb -f "$deb" Version), $(grep -c . <<< "$contents") entries"
+fi
