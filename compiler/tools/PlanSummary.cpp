@@ -172,17 +172,13 @@ void printPlanSummary(raw_ostream &os, const pl::Plan &plan, StringRef path,
     return runtime::kvCacheArrays(c) * runtime::kvCacheRowBytes(c);
   };
   // The memory of a sequence's pages, and the positions they keep.
-  auto capacity = [&](const pl::KVCacheLayout &c) {
+  auto paging = [&](const pl::KVCacheLayout &c) {
     return runtime::kvCachePaging(c, model.max_seq_len(), memory.max_tokens(),
-                                  memory.kv_page_tokens())
-        .rows();
+                                  memory.kv_page_tokens());
   };
+  auto capacity = [&](const pl::KVCacheLayout &c) { return paging(c).rows(); };
   auto positions = [&](const pl::KVCacheLayout &c) {
-    return std::min<int64_t>(
-        model.max_seq_len(),
-        runtime::kvCachePaging(c, model.max_seq_len(), memory.max_tokens(),
-                               memory.kv_page_tokens())
-            .capacity);
+    return std::min<int64_t>(model.max_seq_len(), paging(c).capacity);
   };
   std::map<std::tuple<int64_t, int64_t, int, int64_t, int64_t>,
            std::pair<const pl::KVCacheLayout *, unsigned>>

@@ -128,6 +128,18 @@ void llmc_plan_format_version(uint32_t *out_major, uint32_t *out_minor) {
     *out_minor = llmc::runtime::kFormatMinor;
 }
 
+namespace {
+/// A live handle of an opened plan (llmc_plan_close releases it).
+llmc_plan *registerPlan(std::unique_ptr<PlanFile> file) {
+  auto plan = std::make_unique<llmc_plan>();
+  plan->file = std::move(file);
+  Registry &r = Registry::get();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.live.insert(plan.get());
+  return plan.release();
+}
+} // namespace
+
 llmc_status llmc_plan_open_ex(const char *path,
                               const llmc_plan_open_options *options,
                               llmc_plan **out_plan) {
@@ -147,12 +159,7 @@ llmc_status llmc_plan_open_ex(const char *path,
     std::unique_ptr<PlanFile> file;
     LLMC_RETURN_IF_ERROR(PlanFile::open(path, file, o.verify_key,
                                         o.read_into_memory != 0));
-    auto plan = std::make_unique<llmc_plan>();
-    plan->file = std::move(file);
-    Registry &r = Registry::get();
-    std::lock_guard<std::mutex> lock(r.mutex);
-    r.live.insert(plan.get());
-    *out_plan = plan.release();
+    *out_plan = registerPlan(std::move(file));
     return Status::success();
   });
 }
@@ -175,12 +182,7 @@ llmc_status llmc_plan_open_memory(const void *data, size_t size,
     std::unique_ptr<PlanFile> file;
     LLMC_RETURN_IF_ERROR(PlanFile::openMemory(data, size, file, o.verify_key,
                                               o.read_into_memory != 0));
-    auto plan = std::make_unique<llmc_plan>();
-    plan->file = std::move(file);
-    Registry &r = Registry::get();
-    std::lock_guard<std::mutex> lock(r.mutex);
-    r.live.insert(plan.get());
-    *out_plan = plan.release();
+    *out_plan = registerPlan(std::move(file));
     return Status::success();
   });
 }

@@ -235,10 +235,9 @@ Status PlanFile::openMemory(const void *bytes, uint64_t size,
 }
 
 Status PlanFile::verify(const uint8_t *verifyKey) {
-  PlanFile *file = this;
   const std::string &path = path_;
   uint64_t size = size_;
-  const uint8_t *data = file->data_;
+  const uint8_t *data = data_;
 
   // [0, 4): size prefix S; [4, 8): root offset; [8, 12): identifier.
   if (std::memcmp(data + 8, kFileIdentifier, 4) != 0)
@@ -267,13 +266,13 @@ Status PlanFile::verify(const uint8_t *verifyKey) {
       if (block[i] != 0)
         return invalidPlan(path + ": corrupted signature block");
     size -= kSignatureBlockSize;
-    file->signer_ = block + kSignatureKeyOffset;
+    signer_ = block + kSignatureKeyOffset;
   }
   if (verifyKey) {
-    if (!file->signer_)
+    if (!signer_)
       return invalidPlan(path + ": not signed, and a verify key was given "
                                 "(sign it with llmc sign)");
-    if (!verifySignature(data, size, file->signer_ + kSignatureKeyBytes,
+    if (!verifySignature(data, size, signer_ + kSignatureKeyBytes,
                          verifyKey))
       return invalidPlan(path + ": the signature does not verify with the "
                                 "given key: the plan was changed after "
@@ -297,9 +296,9 @@ Status PlanFile::verify(const uint8_t *verifyKey) {
   if (!llmc::plan::VerifySizePrefixedPlanBuffer(verifier))
     return invalidPlan(path + ": corrupted plan: the flatbuffer does not "
                               "verify against plan.fbs");
-  file->plan_ = llmc::plan::GetSizePrefixedPlan(data);
+  plan_ = llmc::plan::GetSizePrefixedPlan(data);
 
-  return verifyPlanContents(*file->plan_, data, size, headerEnd, path);
+  return verifyPlanContents(*plan_, data, size, headerEnd, path);
 }
 
 PlanFile::~PlanFile() {

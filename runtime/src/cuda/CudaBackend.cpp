@@ -450,28 +450,10 @@ Status CudaBackend::growKvPages(size_t group, int64_t pages) {
   Status copied = d.toStatus(d.cuMemsetD8(base, 0, size_t(bytes)),
                              "cuMemsetD8 of the KV pages");
   const uint64_t oldRows = uint64_t(pool.pages) * uint64_t(g.pageTokens);
-  for (uint32_t layer = 0; copied.ok() && pool.pages > 0 &&
-                           layer < caches_.size();
-       ++layer) {
-    if (kv_->groupOf(layer) != group)
-      continue;
-    const P::KVCacheLayout &layout = *plan_.plan()->kv_caches()->Get(layer);
-    const uint64_t half = oldRows * uint64_t(layout.kv_heads()) *
-                          uint64_t(layout.head_dim()) *
-                          dtypeSize(layout.dtype());
-    const uint64_t scales = oldRows * uint64_t(layout.kv_heads()) * 4;
-    const CacheAddress &from = caches_[layer], &to = grown[layer];
-    const std::pair<CUdeviceptr, CUdeviceptr> arrays[] = {
-        {from.keys, to.keys},
-        {from.values, to.values},
-        {from.keyScales, to.keyScales},
-        {from.valueScales, to.valueScales}};
-    for (size_t a = 0; copied.ok() && a < 4; ++a)
-      if (arrays[a].first)
-        copied = d.toStatus(d.cuMemcpyDtoD(arrays[a].second, arrays[a].first,
-                                           size_t(a < 2 ? half : scales)),
-                            "cuMemcpyDtoD of the KV pages");
-  }
+  for (uint32_t layer = 0; copied.ok() && oldRows > 0 && layer < caches_.size();
+       ++layer)
+    if (kv_->groupOf(layer) == group)
+      copied = copyRows(layer, grown[layer], 0, caches_[layer], 0, oldRows);
   if (!copied.ok()) {
     (void)d.cuMemFree(base);
     return copied;
@@ -492,32 +474,42 @@ Status CudaBackend::growKvPages(size_t group, int64_t pages) {
   return Status::success();
 }
 
-Status CudaBackend::copyKvPage(size_t group, int32_t to, int32_t from) {
+Status CudaBackend::copyRows(uint32_t layer, const CacheAddress &to,
+                             uint64_t toRow, const CacheAddress &from,
+                             uint64_t fromRow, uint64_t rows) {
   const Driver &d = *driver_;
+  const P::KVCacheLayout &layout = *plan_.plan()->kv_caches()->Get(layer);
+  // Bytes per row of the codes and of the scales.
+  const uint64_t codes = uint64_t(layout.kv_heads()) *
+                         uint64_t(layout.head_dim()) * dtypeSize(layout.dtype());
+  const uint64_t scales = uint64_t(layout.kv_heads()) * sizeof(float);
+  const struct {
+    CUdeviceptr to, from;
+    uint64_t rowBytes;
+  } arrays[] = {{to.keys, from.keys, codes},
+                {to.values, from.values, codes},
+                {to.keyScales, from.keyScales, scales},
+                {to.valueScales, from.valueScales, scales}};
+  for (const auto &a : arrays)
+    if (a.from)
+      LLMC_CU_RETURN_IF_ERROR(
+          d,
+          cuMemcpyDtoD(a.to + toRow * a.rowBytes, a.from + fromRow * a.rowBytes,
+                       size_t(rows * a.rowBytes)),
+          "cuMemcpyDtoD of KV rows");
+  return Status::success();
+}
+
+Status CudaBackend::copyKvPage(size_t group, int32_t to, int32_t from) {
   const uint64_t rows = uint64_t(kv_->groups()[group].pageTokens);
-  ContextScope scope(d, context_);
+  ContextScope scope(*driver_, context_);
   LLMC_RETURN_IF_ERROR(scope.status());
   // No step is running: each one synchronizes before it returns.
-  for (uint32_t layer = 0; layer < caches_.size(); ++layer) {
-    if (kv_->groupOf(layer) != group)
-      continue;
-    const P::KVCacheLayout &layout = *plan_.plan()->kv_caches()->Get(layer);
-    const uint64_t elems = rows * uint64_t(layout.kv_heads()) *
-                           uint64_t(layout.head_dim()) *
-                           dtypeSize(layout.dtype());
-    const uint64_t scales = rows * uint64_t(layout.kv_heads()) * 4;
-    const CacheAddress &c = caches_[layer];
-    const std::pair<CUdeviceptr, uint64_t> arrays[] = {
-        {c.keys, elems}, {c.values, elems}, {c.keyScales, scales},
-        {c.valueScales, scales}};
-    for (auto [base, bytes] : arrays)
-      if (base)
-        LLMC_CU_RETURN_IF_ERROR(
-            d,
-            cuMemcpyDtoD(base + uint64_t(to) * bytes,
-                         base + uint64_t(from) * bytes, size_t(bytes)),
-            "cuMemcpyDtoD of a KV page");
-  }
+  for (uint32_t layer = 0; layer < caches_.size(); ++layer)
+    if (kv_->groupOf(layer) == group)
+      LLMC_RETURN_IF_ERROR(copyRows(layer, caches_[layer], uint64_t(to) * rows,
+                                    caches_[layer], uint64_t(from) * rows,
+                                    rows));
   return Status::success();
 }
 

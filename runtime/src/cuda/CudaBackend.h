@@ -175,6 +175,10 @@ private:
   /// `pages` pages, and its size; false on overflow.
   bool poolLayout(size_t group, int64_t pages, CUdeviceptr base,
                   std::vector<CacheAddress> *addresses, uint64_t &bytes) const;
+  /// Copies `rows` rows of layer `layer`'s cache arrays (codes and scales)
+  /// from row `fromRow` of `from` to row `toRow` of `to`.
+  Status copyRows(uint32_t layer, const CacheAddress &to, uint64_t toRow,
+                  const CacheAddress &from, uint64_t fromRow, uint64_t rows);
   /// Copies the page tables that changed since the last step.
   Status uploadPageTables();
   /// Drops the decode graphs (their parameters are out of date).
