@@ -1,10 +1,10 @@
 //===- Driver.cpp - the CUDA driver, loaded at run time -------------------===//
 //
 // Entry points are resolved as cudart resolves them: with cuGetProcAddress
-// for the CUDA version of our <cuda.h> when the driver is at least that
-// version (it then hands out exactly the ABIs our prototypes declare), else
-// with dlsym of the versioned names <cuda.h> maps to, which an older driver
-// either exports with that very ABI or lacks.
+// for the CUDA version of CudaApi.h when the driver is at least that version
+// (it then hands out exactly the ABIs our prototypes declare), else with
+// dlsym of the versioned symbols DriverSymbols.def names, which an older
+// driver either exports with that very ABI or lacks.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,20 +13,8 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
-#include <type_traits>
 
 namespace llmc::runtime::cuda {
-
-// The versioned symbol a <cuda.h> name expands to: "cuMemAlloc_v2".
-#define LLMC_CU_STR_(symbol) #symbol
-#define LLMC_CU_STR(name) LLMC_CU_STR_(name)
-
-// DriverSymbols.def must agree with <cuda.h>, or we would call through the
-// wrong type.
-#define LLMC_CU_PFN(name, params)                                              \
-  static_assert(std::is_same_v<decltype(Driver::name), decltype(&::name)>,     \
-                "DriverSymbols.def: " #name " differs from <cuda.h>");
-#include "runtime/src/cuda/DriverSymbols.def"
 
 namespace {
 
@@ -66,24 +54,22 @@ Driver::~Driver() {
 Status Driver::resolve() {
   // The version first: it decides how to resolve, and explains what is
   // missing. cuDriverGetVersion works before cuInit.
-  using GetVersion = decltype(&::cuDriverGetVersion);
-  auto getVersion = reinterpret_cast<GetVersion>(
-      dlsym(library_, LLMC_CU_STR(cuDriverGetVersion)));
+  auto getVersion = reinterpret_cast<decltype(cuDriverGetVersion)>(
+      dlsym(library_, "cuDriverGetVersion"));
   if (!getVersion || getVersion(&version_) != CUDA_SUCCESS)
     version_ = 0;
 
-  using GetProcAddress = decltype(&::cuGetProcAddress);
-  GetProcAddress getProcAddress = nullptr;
-  if (version_ >= CUDA_VERSION)
-    getProcAddress = reinterpret_cast<GetProcAddress>(
-        dlsym(library_, LLMC_CU_STR(cuGetProcAddress)));
+  PFN_cuGetProcAddress getProcAddress = nullptr;
+  if (version_ >= kCudaApiVersion)
+    getProcAddress = reinterpret_cast<PFN_cuGetProcAddress>(
+        dlsym(library_, kGetProcAddressSymbol));
 
   auto lookup = [&](const char *apiName, const char *symbol) -> void * {
     if (getProcAddress) {
       void *fn = nullptr;
       CUdriverProcAddressQueryResult found = CU_GET_PROC_ADDRESS_SUCCESS;
       // Legacy-stream variants: those are what the unsuffixed names are.
-      if (getProcAddress(apiName, &fn, CUDA_VERSION,
+      if (getProcAddress(apiName, &fn, kCudaApiVersion,
                          CU_GET_PROC_ADDRESS_LEGACY_STREAM,
                          &found) == CUDA_SUCCESS &&
           found == CU_GET_PROC_ADDRESS_SUCCESS && fn)
@@ -97,15 +83,15 @@ Status Driver::resolve() {
                           (version_ > 0 ? " is CUDA " + versionString(version_)
                                         : " does not say its version") +
                           "; this runtime was built against CUDA " +
-                          versionString(CUDA_VERSION) + ")";
+                          versionString(kCudaApiVersion) + ")";
     return Status(LLMC_ERROR_NO_DEVICE, std::move(message));
   };
 
-#define LLMC_CU_PFN(name, params)                                              \
-  if (void *fn = lookup(#name, LLMC_CU_STR(name)))                             \
+#define LLMC_CU_PFN(name, symbol, params)                                      \
+  if (void *fn = lookup(#name, #symbol))                                       \
     this->name = reinterpret_cast<decltype(this->name)>(fn);                   \
   else                                                                         \
-    return lacks(LLMC_CU_STR(name));
+    return lacks(#symbol);
 #include "runtime/src/cuda/DriverSymbols.def"
 
   return Status::success();

@@ -3,8 +3,8 @@
 // The runtime never links libcuda: Driver::load dlopens it and resolves the
 // entry points of DriverSymbols.def, so that the library builds, links and
 // runs on machines without a GPU, where the CUDA backend reports
-// LLMC_ERROR_NO_DEVICE. <cuda.h> is included for its types and prototypes
-// only.
+// LLMC_ERROR_NO_DEVICE. The types come from CudaApi.h, not the toolkit's
+// <cuda.h>: the runtime builds without a CUDA toolkit.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,7 +13,7 @@
 
 #include "runtime/src/Status.h"
 
-#include <cuda.h>
+#include "runtime/src/cuda/CudaApi.h"
 
 #include <memory>
 #include <string>
@@ -23,8 +23,8 @@
 namespace llmc::runtime::cuda {
 
 /// The loaded driver: one function pointer per entry of DriverSymbols.def,
-/// named as the CUDA API names it (`driver.cuMemAlloc(&ptr, bytes)`; the
-/// member is cuMemAlloc_v2, as <cuda.h> maps the name).
+/// named as the CUDA API names it (`driver.cuMemAlloc(&ptr, bytes)`), with
+/// the prototype of its versioned ABI (cuMemAlloc_v2).
 ///
 /// Thread-safety: load() reads the environment, so it must not race with
 /// setenv; call it from one thread at a time. A loaded Driver is immutable:
@@ -60,7 +60,7 @@ public:
   /// CUDA_SUCCESS is success.
   Status toStatus(CUresult result, std::string_view what) const;
 
-#define LLMC_CU_PFN(name, params) CUresult(CUDAAPI *name) params = nullptr;
+#define LLMC_CU_PFN(name, symbol, params) CUresult(*name) params = nullptr;
 #include "runtime/src/cuda/DriverSymbols.def"
 
 private:

@@ -221,13 +221,13 @@ TEST_F(CudaBackendTest, EveryFailingCallReleasesEverything) {
     for (int nth = 0;; ++nth) {
       SCOPED_TRACE(std::string(api) + " call " + std::to_string(nth));
       fake_.reset(kMemory);
-      fake_.fail(api, nth, CUDA_ERROR_OUT_OF_MEMORY);
+      fake_.fail(api, nth, ::CUDA_ERROR_OUT_OF_MEMORY);
       std::unique_ptr<CudaBackend> backend;
       Status s = create(t, backend);
       if (s.ok()) {
         // Fewer calls than nth + 1. Disarm the failure before the backend is
         // destroyed: its destructor makes some of the same calls.
-        fake_.fail(api, 1 << 30, CUDA_SUCCESS);
+        fake_.fail(api, 1 << 30, ::CUDA_SUCCESS);
         backend.reset();
         fake_.expectAllReleased();
         break;

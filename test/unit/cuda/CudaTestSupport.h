@@ -72,7 +72,7 @@ public:
 
   void reset(uint64_t memoryBytes) { reset_(memoryBytes); }
   /// Call `nth` (from now) of `api` returns `result`.
-  void fail(const char *api, int nth, CUresult result) {
+  void fail(const char *api, int nth, ::CUresult result) {
     fail_(api, nth, result);
   }
   LLMCFakeCudaCounts counts() const {

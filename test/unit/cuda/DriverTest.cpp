@@ -24,7 +24,7 @@ namespace {
 using test::ScopedDriverPath;
 
 constexpr int kEntryPoints = 0
-#define LLMC_CU_PFN(name, params) +1
+#define LLMC_CU_PFN(name, symbol, params) +1
 #include "runtime/src/cuda/DriverSymbols.def"
     ;
 
@@ -182,7 +182,8 @@ TEST(CudaDriverTest, CuResultToStatus) {
   EXPECT_EQ(oom.message(), "cuMemAlloc of 1234 bytes failed: "
                            "CUDA_ERROR_OUT_OF_MEMORY (out of memory)");
 
-  Status invalid = driver->toStatus(CUDA_ERROR_INVALID_VALUE, "cuMemsetD8");
+  Status invalid =
+      driver->toStatus(CUresult(::CUDA_ERROR_INVALID_VALUE), "cuMemsetD8");
   EXPECT_EQ(invalid.code(), LLMC_ERROR_INTERNAL);
   EXPECT_EQ(invalid.message(),
             "cuMemsetD8 failed: CUDA_ERROR_INVALID_VALUE (invalid argument)");

@@ -188,7 +188,8 @@ CUresult CUDAAPI cuGetProcAddress(const char *symbol, void **fn,
   };
   // The API names, each mapped to the versioned symbol <cuda.h> declares.
   static const Entry kEntries[] = {
-#define LLMC_CU_PFN(name, params) {#name, reinterpret_cast<void *>(&name)},
+#define LLMC_CU_PFN(name, symbol, params)                                      \
+  {#name, reinterpret_cast<void *>(&name)},
 #include "runtime/src/cuda/DriverSymbols.def"
   };
   for (const Entry &entry : kEntries) {

@@ -15,7 +15,7 @@
 #define cuCtxCreate cuCtxCreate_v2
 #endif
 
-#define LLMC_CU_PFN(name, params)                                              \
+#define LLMC_CU_PFN(name, symbol, params)                                      \
   extern "C" __attribute__((weak)) CUresult CUDAAPI name params {              \
     return CUDA_ERROR_NOT_SUPPORTED;                                           \
   }
