@@ -910,8 +910,8 @@ TEST_F(SessionTest, APlanOpensFromMemory) {
   EXPECT_EQ(got, want);
 
   // Misaligned: refused in place, fine as a copy; the copy outlives it.
-  std::vector<uint8_t> shifted(bytes.size() + 1);
-  std::memcpy(shifted.data() + 1, bytes.data(), bytes.size());
+  std::vector<uint8_t> shifted(1, 0);
+  shifted.insert(shifted.end(), bytes.begin(), bytes.end());
   const uint8_t *odd = shifted.data() + 1;
   if (reinterpret_cast<uintptr_t>(odd) % LLMC_PLAN_ALIGNMENT == 0)
     odd = shifted.data(); // never, for a vector's storage

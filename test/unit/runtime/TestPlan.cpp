@@ -45,7 +45,6 @@ P::Operand TestPlan::quantizedWeight(const std::string &name,
 }
 
 std::vector<uint8_t> TestPlan::weightBytes(const WeightSpec &w) const {
-  size_t size = size_t(dtypeSize(w.dtype));
   std::vector<uint8_t> bytes(size_t(packedBytes(w.dtype, w.values.size())));
   for (size_t i = 0; i < w.values.size(); ++i) {
     float v = w.values[i];
