@@ -17,6 +17,7 @@ PACKAGES=(
   libsodium-dev  # Ed25519 plan signatures
   libzstd-dev  # for tools/device_bundle.sh: the static LLVMSupport links zstd
   pkg-config  # test/install: a product building against llmc.pc
+  python3-venv  # test/python: pip install . into a fresh virtual environment
   clang-22 libclang-rt-22-dev  # the libFuzzer targets (scripts/fuzz.sh)
 )
 
