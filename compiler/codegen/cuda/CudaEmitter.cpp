@@ -41,7 +41,7 @@ const char *templateOf(llvm::StringRef callee) {
               "attn_decode_combine"},
              k_attention_cuh)
       .Cases({"latent_cache_write", "mla_absorb_query", "latent_attn_split",
-              "mla_absorb_output"},
+              "latent_attn_mma", "mla_absorb_output"},
              k_mla_cuh)
       .Cases({"argmax_partial", "argmax_final"}, k_argmax_cuh)
       .Cases({"moe_router", "moe_scale_input", "moe_gate_up", "moe_down",

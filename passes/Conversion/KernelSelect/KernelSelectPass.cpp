@@ -123,7 +123,7 @@ void KernelBuilder::create(Location loc, Call c) {
     auto other = cast<kernel::CallOp>(it->second);
     if (other.getCallee() == c.callee && other.getTemplateArgs() == targs &&
         other.getArgsAttr() == ArrayAttr::get(ctx, c.args) &&
-        other.getInvFreqAttr() == table && other.getBlock() == c.block)
+        other.getInvFreqAttr() == table && int32_t(other.getBlock()) == c.block)
       break;
     unique = c.entry + "_v" + std::to_string(n);
   }

@@ -2,9 +2,10 @@
 //
 // The latent cache write (norm + RoPE + store, one block per token), the
 // absorbed form's three ops, and the expanded llm.mla_attention, which runs
-// as the same absorbed kernels (through scratch) until a tensor-core
-// expanded prefill kernel exists: numerically the same attention, with the
-// absorbed form's FLOP count (Passes.td, llm-absorb-mla, compares them).
+// as the same absorbed kernels (through scratch) until an expanded prefill
+// kernel exists: numerically the same attention, with the absorbed form's
+// FLOP count (Passes.td, llm-absorb-mla, compares them). The latent
+// attention runs on tensor cores (latent_attn_mma) for a 16-bit cache.
 //
 //===----------------------------------------------------------------------===//
 
@@ -121,19 +122,37 @@ void latentAttentionCalls(Location loc, const MLAShape &s, Value ql,
   std::string scaleTag =
       hashTag(kernel::cudaFloatLiteral(float(scale)));
   Call split;
-  split.callee = "latent_attn_split";
-  split.entry = llvm::formatv(
-      "latent_attn_split{0}_h{1}_l{2}_r{3}_g{4}_k{5}_{6}_{7}_{8}", splits,
-      s.heads, s.latent, s.rope, hg, kt, typeTag(qt), typeTag(ct), scaleTag);
-  split.templateArgs = {b.i(s.heads), b.i(s.latent), b.i(s.rope),
-                        b.i(warps),   b.i(hpw),      b.i(splits),
-                        b.i(kt),      b.type(qt),    b.type(ct)};
+  if ((ct.isBF16() || ct.isF16()) && s.latent % 32 == 0 && d % 8 == 0) {
+    // Tensor cores, 16 heads a block as the MMA rows; as many latent rows a
+    // tile (16 to 64) as fit 40 KiB of static shared memory beside them.
+    const int64_t rowBytes = ((d + 15) / 16 * 16 + 8) * 2;
+    int64_t rows = 64;
+    while (rows > 16 && (16 + rows) * rowBytes > 40 * 1024)
+      rows -= 16;
+    split.callee = "latent_attn_mma";
+    split.entry = llvm::formatv(
+        "latent_attn_mma{0}_h{1}_l{2}_r{3}_k{4}_{5}_{6}_{7}", splits, s.heads,
+        s.latent, s.rope, rows, typeTag(qt), typeTag(ct), scaleTag);
+    split.templateArgs = {b.i(s.heads), b.i(s.latent), b.i(s.rope),
+                          b.i(splits),  b.i(rows),     b.type(qt),
+                          b.type(ct)};
+    split.grid = {ceilDiv(s.heads, 16), 1, int32_t(splits)};
+    split.block = 64;
+  } else {
+    split.callee = "latent_attn_split";
+    split.entry = llvm::formatv(
+        "latent_attn_split{0}_h{1}_l{2}_r{3}_g{4}_k{5}_{6}_{7}_{8}", splits,
+        s.heads, s.latent, s.rope, hg, kt, typeTag(qt), typeTag(ct), scaleTag);
+    split.templateArgs = {b.i(s.heads), b.i(s.latent), b.i(s.rope),
+                          b.i(warps),   b.i(hpw),      b.i(splits),
+                          b.i(kt),      b.type(qt),    b.type(ct)};
+    split.grid = {ceilDiv(s.heads, hg), 1, int32_t(splits)};
+    split.block = int32_t(warps * 32);
+  }
   for (Value v : SmallVector<Value>{ql, cache, slots, positions})
     split.args.push_back(b.operand(split, v));
   split.args.push_back(b.operand(split, partial, true));
   split.args.push_back(b.f(scale));
-  split.grid = {ceilDiv(s.heads, hg), 1, int32_t(splits)};
-  split.block = int32_t(warps * 32);
   split.tokensPerBlock = 1;
   split.tokenAxis = 1;
   split.hot = true;

@@ -13,6 +13,9 @@
 //    a block stages in shared memory serves WARPS * HPW heads (32 from 32
 //    heads on): the cache is read ceil(H / (WARPS * HPW)) times per step,
 //    not H;
+//  - latent_attn_mma: the same attention on tensor cores for a 16-bit
+//    cache, heads packed as the MMA's M rows (FlashMLA's layout), for
+//    decode and prefill alike;
 //  - mla_absorb_output: W_UV times the attention output, per head.
 
 // Token t = blockIdx.y: RMSNorm (cast_before_weight) of kv[:L], RoPE of
@@ -163,6 +166,167 @@ latent_attn_split(const TQ *ql, llmc_kv cache, const int *slots,
     for (int d = 0; d < LPL; ++d)
       if (lane + 32 * d < L)
         part[2 + lane + 32 * d] = acc[i][d];
+  }
+}
+
+// latent_attn_split on tensor cores, for a cache of a 16-bit type T (the
+// partials it writes are the same). Block (g, t, s) of two warps takes 16
+// heads g * 16 + r of token t as the 16 rows of m16n8k16 MMAs (FlashMLA's
+// packing: every latent row staged in shared memory serves all 16, so the
+// cache is read ceil(H / 16) times per step, from L2 after the first) over
+// split s of the token's positions, KT rows at a time. Both warps compute
+// S = Q K^T over the D = L + R wide rows (zero-padded to whole 16-wide k
+// steps; Q rounded to T), so that each holds its rows' scores without an
+// exchange, then warp w accumulates output dims [w * L / 2, (w + 1) * L / 2)
+// of O += P V, V being the rows' first L values, fp32 accumulators (L / 2
+// per 8 lanes: 128 floats a lane at V3's 512). The online softmax runs on
+// the S fragments as in attn_prefill_mma (a lane holds rows g and g + 8, g
+// = lane / 4), and P enters as a high and a low T term for the same reason.
+// Rows past H are zeros whose results are dropped.
+template <int H, int L, int R, int SPLITS, int KT, typename TQ, typename T>
+__device__ __forceinline__ void
+latent_attn_mma(const TQ *ql, llmc_kv cache, const int *slots,
+                const int *positions, float *partials, float scale) {
+  constexpr int D = L + R, DP = (D + 15) / 16 * 16, PAD = 8;
+  constexpr int DK = DP / 16, LW = L / 2, DN = LW / 8, KN = KT / 8;
+  static_assert(L % 32 == 0 && D % 8 == 0 && KT % 16 == 0,
+                "whole 16-wide MMA steps and 16-byte rows");
+  __shared__ __align__(16) T qs[16][DP + PAD];
+  __shared__ __align__(16) T ks[KT][DP + PAD];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int h0 = blockIdx.x * 16, t = blockIdx.y, s = blockIdx.z;
+  const int p = positions[t];
+  const int len = (p + 1 + SPLITS - 1) / SPLITS;
+  const int j0 = s * len, j1 = min(p + 1, j0 + len);
+  const T *base = static_cast<const T *>(cache.keys);
+  const int slot = slots[t];
+
+  for (int i = threadIdx.x; i < 16 * DP; i += blockDim.x) {
+    const int r = i / DP, e = i % DP, h = h0 + r;
+    qs[r][e] = from_f<T>(h < H && e < D
+                             ? to_f(ql[(size_t(t) * H + h) * D + e])
+                             : 0.0f);
+  }
+  float m[2] = {-LLMC_INF, -LLMC_INF}, l[2] = {0.0f, 0.0f};
+  float o[DN][4];
+#pragma unroll
+  for (int n = 0; n < DN; ++n)
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      o[n][e] = 0.0f;
+
+  for (int jt = j0; jt < j1; jt += KT) {
+    __syncthreads(); // Q is staged; the previous rows are no longer read
+    for (int v = threadIdx.x; v < KT * (DP / 8); v += blockDim.x) {
+      const int r = v / (DP / 8), c = (v % (DP / 8)) * 8, j = jt + r;
+      uint4 d = make_uint4(0, 0, 0, 0);
+      if (j < j1 && c < D)
+        d = *reinterpret_cast<const uint4 *>(
+            base + llmc_kv_row(cache, slot, j) * D + c);
+      *reinterpret_cast<uint4 *>(&ks[r][c]) = d;
+    }
+    __syncthreads();
+
+    float sc[KN][4];
+#pragma unroll
+    for (int n = 0; n < KN; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        sc[n][e] = 0.0f;
+#pragma unroll 4
+    for (int kk = 0; kk < DK; ++kk) {
+      unsigned qa[4];
+      ldmatrix_x4(qa, &qs[lane % 16][kk * 16 + (lane / 16) * 8]);
+#pragma unroll
+      for (int j = 0; j < KN / 2; ++j) { // two n8 row tiles per ldmatrix.x4
+        unsigned r[4];
+        ldmatrix_x4(r, &ks[j * 16 + (lane & 7) + ((lane >> 4) << 3)]
+                          [kk * 16 + ((lane >> 3) & 1) * 8]);
+        MmaName<T>::mma(sc[2 * j], qa, r);
+        MmaName<T>::mma(sc[2 * j + 1], qa, r + 2);
+      }
+    }
+
+    // Online softmax over the tile's positions below j1.
+    float mx[2] = {m[0], m[1]};
+#pragma unroll
+    for (int n = 0; n < KN; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int j = jt + n * 8 + (lane % 4) * 2 + e % 2;
+        const float v = j < j1 ? sc[n][e] * scale : -LLMC_INF;
+        sc[n][e] = v;
+        mx[e / 2] = fmaxf(mx[e / 2], v);
+      }
+    float corr[2], rs[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
+      mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 2));
+      corr[i] = m[i] == -LLMC_INF ? 0.0f : expf(m[i] - mx[i]);
+    }
+#pragma unroll
+    for (int n = 0; n < KN; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float pe =
+            sc[n][e] == -LLMC_INF ? 0.0f : expf(sc[n][e] - mx[e / 2]);
+        sc[n][e] = pe;
+        rs[e / 2] += pe;
+      }
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      rs[i] += __shfl_xor_sync(0xffffffffu, rs[i], 1);
+      rs[i] += __shfl_xor_sync(0xffffffffu, rs[i], 2);
+      l[i] = l[i] * corr[i] + rs[i];
+      m[i] = mx[i];
+    }
+#pragma unroll
+    for (int n = 0; n < DN; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        o[n][e] *= corr[e / 2];
+
+    // O += P V over this warp's half of the L value dims.
+#pragma unroll
+    for (int kk = 0; kk < KT / 16; ++kk) {
+      const float *pf[4] = {&sc[2 * kk][0], &sc[2 * kk][2],
+                            &sc[2 * kk + 1][0], &sc[2 * kk + 1][2]};
+      unsigned hi[4], lo[4];
+#pragma unroll
+      for (int r = 0; r < 4; ++r) {
+        const float a = round_to<T>(pf[r][0]), b = round_to<T>(pf[r][1]);
+        hi[r] = attn_pack<T>(a, b);
+        lo[r] = attn_pack<T>(pf[r][0] - a, pf[r][1] - b);
+      }
+#pragma unroll
+      for (int dn = 0; dn < DN / 2; ++dn) { // two n8 tiles of dims
+        unsigned r[4];
+        ldmatrix_x4_trans(r, &ks[kk * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)]
+                                [warp * LW + dn * 16 + (lane >> 4) * 8]);
+        MmaName<T>::mma(o[2 * dn], hi, r);
+        MmaName<T>::mma(o[2 * dn], lo, r);
+        MmaName<T>::mma(o[2 * dn + 1], hi, r + 2);
+        MmaName<T>::mma(o[2 * dn + 1], lo, r + 2);
+      }
+    }
+  }
+
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    const int h = h0 + lane / 4 + 8 * i;
+    if (h >= H)
+      continue;
+    float *part = partials + ((size_t(t) * H + h) * SPLITS + s) * (L + 2);
+    if (warp == 0 && lane % 4 == 0) {
+      part[0] = m[i];
+      part[1] = l[i];
+    }
+#pragma unroll
+    for (int n = 0; n < DN; ++n)
+#pragma unroll
+      for (int c = 0; c < 2; ++c)
+        part[2 + warp * LW + n * 8 + (lane % 4) * 2 + c] = o[n][2 * i + c];
   }
 }
 
