@@ -746,7 +746,8 @@ private:
       out.push_back(pl::CreateLaunch(
           fbb, entry->second, fbb.CreateVectorOfStructs(args),
           fbb.CreateVector(grid), uint32_t(call.getBlock()),
-          /*dynamic_shared_bytes=*/0, uint32_t(call.getTokensPerBlock()),
+          uint32_t(call.getDynamicShared().value_or(0)),
+          uint32_t(call.getTokensPerBlock()),
           uint8_t(call.getTokenAxis()), uint32_t(call.getMinTokens()),
           uint32_t(call.getMaxTokens())));
     }

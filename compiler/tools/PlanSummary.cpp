@@ -86,7 +86,10 @@ void printLaunches(
     if (l->tokens_per_block())
       os << " x ceil(T/" << l->tokens_per_block() << ") on "
          << "xyz"[l->token_axis() % 3];
-    os << " block " << l->block() << ", T in [" << l->min_tokens() << ", ";
+    os << " block " << l->block();
+    if (l->dynamic_shared_bytes())
+      os << " + " << l->dynamic_shared_bytes() << " B dynamic shared";
+    os << ", T in [" << l->min_tokens() << ", ";
     if (l->max_tokens())
       os << l->max_tokens() << "]\n";
     else

@@ -192,8 +192,10 @@ void listLaunches(mlir::func::FuncOp fn, StringRef step, raw_ostream &os) {
     if (call.getTokensPerBlock())
       os << " x ceil(T/" << call.getTokensPerBlock() << ") on "
          << "xyz"[call.getTokenAxis()];
-    os << " block " << call.getBlock() << " T in [" << call.getMinTokens()
-       << ", ";
+    os << " block " << call.getBlock();
+    if (call.getDynamicShared())
+      os << " + " << *call.getDynamicShared() << " B dynamic shared";
+    os << " T in [" << call.getMinTokens() << ", ";
     if (call.getMaxTokens())
       os << call.getMaxTokens() << "]\n";
     else

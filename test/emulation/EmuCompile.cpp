@@ -73,7 +73,7 @@ std::string wrapper(const Entry &e) {
   std::string s = "\nextern \"C\" void llmc_emu_launch(const LLMCEmuLaunch *l, "
                   "void **params) {\n  llmc_emu::launch(dim3{l->grid[0], "
                   "l->grid[1], l->grid[2]}, dim3{l->block[0], l->block[1], "
-                  "l->block[2]}, [&] {\n    " +
+                  "l->block[2]}, l->sharedBytes, [&] {\n    " +
                   e.name + "(";
   for (size_t i = 0; i < e.paramTypes.size(); ++i)
     s += (i ? ", *(" : "*(") + e.paramTypes[i] + " *)params[" +

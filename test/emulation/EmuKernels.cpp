@@ -14,9 +14,10 @@
 namespace llmc::test::emu {
 namespace {
 
-struct LaunchShape {
+struct LaunchShape { // LLMCEmuLaunch (cuda_emu.h)
   unsigned grid[3];
   unsigned block[3];
+  unsigned sharedBytes;
 };
 using LaunchFn = void (*)(const LaunchShape *, void **);
 
@@ -71,7 +72,7 @@ bool signature(const std::string &symbol, std::string &out,
 
 bool run(const std::string &symbol, const std::string &signature,
          const unsigned grid[3], const unsigned block[3],
-         const uint64_t *params, std::string &error) {
+         unsigned sharedBytes, const uint64_t *params, std::string &error) {
   std::lock_guard<std::mutex> lock(mutex);
   auto it = loaded.find(symbol);
   if (it == loaded.end()) {
@@ -141,7 +142,9 @@ bool run(const std::string &symbol, const std::string &signature,
       break;
     }
   }
-  LaunchShape shape{{grid[0], grid[1], grid[2]}, {block[0], block[1], block[2]}};
+  LaunchShape shape{{grid[0], grid[1], grid[2]},
+                    {block[0], block[1], block[2]},
+                    sharedBytes};
   it->second(&shape, array.data());
   return true;
 }

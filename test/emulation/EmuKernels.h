@@ -22,12 +22,13 @@ namespace llmc::test::emu {
 bool signature(const std::string &symbol, std::string &out,
                std::string &error);
 
-/// Runs entry `symbol` over grid x block with the launch's decoded
-/// parameters (a KVCache 'k' takes eight, FakeCudaControl.h). On
-/// failure returns false with `error` set.
+/// Runs entry `symbol` over grid x block, with `sharedBytes` of dynamic
+/// shared memory per block, on the launch's decoded parameters (a KVCache
+/// 'k' takes eight, FakeCudaControl.h). On failure returns false with
+/// `error` set.
 bool run(const std::string &symbol, const std::string &signature,
          const unsigned grid[3], const unsigned block[3],
-         const uint64_t *params, std::string &error);
+         unsigned sharedBytes, const uint64_t *params, std::string &error);
 
 } // namespace llmc::test::emu
 

@@ -177,6 +177,19 @@ inline dim3 &gridDimRef() {
   return v;
 }
 
+/// The launch's dynamic shared memory (LLMC_DYNAMIC_SHARED in prelude.cuh):
+/// one buffer of the launch's size for the block that runs, refilled with
+/// 0xA5 bytes before each block, as CUDA gives no initial contents.
+inline std::vector<unsigned char> &dynamicSharedBuffer() {
+  static std::vector<unsigned char> v;
+  return v;
+}
+inline unsigned char *dynamicShared() {
+  std::vector<unsigned char> &v = dynamicSharedBuffer();
+  // 16-byte aligned: vector storage from operator new is.
+  return v.empty() ? nullptr : v.data();
+}
+
 inline void yield() {
   Fiber *self = block().current;
   self->scheduler = std::move(self->scheduler).resume();
@@ -240,8 +253,10 @@ struct PoolStack {
   void deallocate(boost::context::stack_context &) {}
 };
 
-/// Runs `body` as every thread of every block of the grid.
-inline void launch(dim3 grid, dim3 blockDim, std::function<void()> body) {
+/// Runs `body` as every thread of every block of the grid, each block with
+/// `sharedBytes` of dynamic shared memory.
+inline void launch(dim3 grid, dim3 blockDim, unsigned sharedBytes,
+                   std::function<void()> body) {
   constexpr size_t kStack = 256 * 1024;
   static std::vector<std::vector<char>> stacks;
   unsigned threads = blockDim.x * blockDim.y * blockDim.z;
@@ -255,6 +270,7 @@ inline void launch(dim3 grid, dim3 blockDim, std::function<void()> body) {
     for (unsigned by = 0; by < grid.y; ++by)
       for (unsigned bx = 0; bx < grid.x; ++bx) {
         blockIdxRef() = dim3{bx, by, bz};
+        dynamicSharedBuffer().assign(sharedBytes, 0xA5);
         b.fibers.clear();
         b.fibers.resize(threads);
         b.warps.assign((threads + 31) / 32, Warp{});
@@ -445,6 +461,7 @@ inline void llmc_emu_ldmatrix_x4_trans(unsigned *r, const void *p) {
 struct LLMCEmuLaunch {
   unsigned grid[3];
   unsigned block[3];
+  unsigned sharedBytes; // dynamic shared memory per block
 };
 
 #endif // LLMC_TEST_EMULATION_CUDA_EMU_H

@@ -67,6 +67,11 @@ LogicalResult CallOp::verify() {
       getBlock() < 1 || getBlock() > 1024)
     return emitOpError("needs a grid of at least 1 block per axis and 1 to "
                        "1024 threads per block");
+  if (getDynamicShared() && (*getDynamicShared() < 1 ||
+                             *getDynamicShared() > 227 * 1024))
+    return emitOpError("dynamic_shared must be 1 to 232448 bytes (227 KiB, "
+                       "the most any target offers), got ")
+           << *getDynamicShared();
   if (getTokenAxis() < 0 || getTokenAxis() > 2 || getTokensPerBlock() < 0)
     return emitOpError("token axis must be 0, 1 or 2 and tokens per block "
                        "not negative");

@@ -136,8 +136,11 @@ def Kernel_CallOp : Kernel_Op<"call"> {
     not 0; the call runs for steps of T in [`min_tokens`, `max_tokens`]
     tokens (`max_tokens` 0: no bound). `hot` marks the entries that run most
     of a step's time (GEMV, GEMM, attention): a spill there is a
-    performance bug. Calls with the same `entry` are the same kernel: the
-    emitter generates and compiles it once.
+    performance bug. `dynamic_shared` (when present) is the bytes of
+    dynamic shared memory each block gets (`LLMC_DYNAMIC_SHARED` in the
+    templates; the runtime opts the entry in beyond 48 KiB). Calls with the
+    same `entry` are the same kernel: the emitter generates and compiles it
+    once.
 
     ```mlir
     kernel.call @gemv(%x, %w, %y) {entry = "linear_gemv_n64_k64_f32_f32_f32",
@@ -155,6 +158,7 @@ def Kernel_CallOp : Kernel_Op<"call"> {
       UnitAttr:$hot, OptionalAttr<DenseF32ArrayAttr>:$inv_freq,
       OptionalAttr<DenseBoolArrayAttr>:$scales,
       OptionalAttr<DenseBoolArrayAttr>:$zeros,
+      OptionalAttr<I32Attr>:$dynamic_shared,
       Variadic<AnyType>:$buffers);
   let assemblyFormat = "$callee `(` $buffers `)` attr-dict `:` type($buffers)";
   let hasVerifier = 1;

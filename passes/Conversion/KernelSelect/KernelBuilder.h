@@ -58,6 +58,7 @@ struct Call {
   int32_t minTokens = 1;
   int32_t maxTokens = 0; // 0: no bound
   bool hot = false;
+  int32_t dynamicShared = 0; // bytes of LLMC_DYNAMIC_SHARED per block
   std::vector<float> invFreq; // the llmc_inv_freq table, if any
 };
 

@@ -138,6 +138,8 @@ void KernelBuilder::create(Location loc, Call c) {
                                          : DenseBoolArrayAttr(),
       llvm::is_contained(c.zeros, true) ? b.getDenseBoolArrayAttr(c.zeros)
                                         : DenseBoolArrayAttr(),
+      c.dynamicShared > 0 ? b.getI32IntegerAttr(c.dynamicShared)
+                          : IntegerAttr(),
       c.buffers);
   entries.try_emplace(unique, call.getOperation());
 }

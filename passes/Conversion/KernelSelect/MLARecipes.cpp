@@ -123,21 +123,27 @@ void latentAttentionCalls(Location loc, const MLAShape &s, Value ql,
       hashTag(kernel::cudaFloatLiteral(float(scale)));
   Call split;
   if ((ct.isBF16() || ct.isF16()) && s.latent % 32 == 0 && d % 8 == 0) {
-    // Tensor cores, 16 heads a block as the MMA rows; as many latent rows a
-    // tile (16 to 64) as fit 40 KiB of static shared memory beside them.
+    // Tensor cores: up to 64 heads a block (4 groups of 16 MMA rows, two
+    // warps each: 256 threads of at most 255 registers fit an SM's 64 Ki),
+    // and latent rows a tile (16 to 64) as many as fit 96 KiB of dynamic
+    // shared memory beside their queries, within what sm_86/sm_89 offer
+    // (99 KiB; sm_80 163, sm_90 227).
+    const int64_t groups = std::min<int64_t>(4, ceilDiv(s.heads, 16));
     const int64_t rowBytes = ((d + 15) / 16 * 16 + 8) * 2;
     int64_t rows = 64;
-    while (rows > 16 && (16 + rows) * rowBytes > 40 * 1024)
-      rows -= 16;
+    while (rows > 16 && (16 * groups + rows) * rowBytes > 96 * 1024)
+      rows /= 2;
     split.callee = "latent_attn_mma";
     split.entry = llvm::formatv(
-        "latent_attn_mma{0}_h{1}_l{2}_r{3}_k{4}_{5}_{6}_{7}", splits, s.heads,
-        s.latent, s.rope, rows, typeTag(qt), typeTag(ct), scaleTag);
+        "latent_attn_mma{0}_h{1}_l{2}_r{3}_g{4}_k{5}_{6}_{7}_{8}", splits,
+        s.heads, s.latent, s.rope, 16 * groups, rows, typeTag(qt),
+        typeTag(ct), scaleTag);
     split.templateArgs = {b.i(s.heads), b.i(s.latent), b.i(s.rope),
-                          b.i(splits),  b.i(rows),     b.type(qt),
-                          b.type(ct)};
-    split.grid = {ceilDiv(s.heads, 16), 1, int32_t(splits)};
-    split.block = 64;
+                          b.i(groups),  b.i(splits),   b.i(rows),
+                          b.type(qt),   b.type(ct)};
+    split.grid = {ceilDiv(s.heads, 16 * groups), 1, int32_t(splits)};
+    split.block = int32_t(64 * groups);
+    split.dynamicShared = int32_t((16 * groups + rows) * rowBytes);
   } else {
     split.callee = "latent_attn_split";
     split.entry = llvm::formatv(

@@ -58,3 +58,14 @@ func.func @yield_outside() {
   // expected-error @+1 {{'kernel.yield' op expects parent op to be one of 'kernel.launch, kernel.greedy'}}
   kernel.yield
 }
+
+// -----
+
+func.func @dynamic_shared_beyond_any_target(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{'kernel.call' op dynamic_shared must be 1 to 232448 bytes (227 KiB, the most any target offers), got 300000}}
+  kernel.call @gemv(%x) {entry = "e", template_args = [], args = [0],
+      writes = array<i1: true>, grid = array<i32: 1, 1, 1>, block = 32 : i32,
+      tokens_per_block = 0 : i32, token_axis = 0 : i32, min_tokens = 1 : i32,
+      max_tokens = 0 : i32, dynamic_shared = 300000 : i32} : tensor<?x64xf32>
+  return
+}

@@ -467,7 +467,8 @@ CUresult emulate(const std::string &signature,
 #ifdef LLMC_FAKE_CUDA_EMU
   std::string error;
   if (!llmc::test::emu::run(launch.symbol, signature, launch.grid,
-                            launch.block, launch.params, error)) {
+                            launch.block, launch.sharedBytes, launch.params,
+                            error)) {
     std::fprintf(stderr, "fake cuda (emulation): %s: %s\n", launch.symbol,
                  error.c_str());
     return CUDA_ERROR_LAUNCH_FAILED;

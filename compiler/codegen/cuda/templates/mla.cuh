@@ -14,8 +14,8 @@
 //    heads on): the cache is read ceil(H / (WARPS * HPW)) times per step,
 //    not H;
 //  - latent_attn_mma: the same attention on tensor cores for a 16-bit
-//    cache, heads packed as the MMA's M rows (FlashMLA's layout), for
-//    decode and prefill alike;
+//    cache, heads packed as the MMA's M rows (FlashMLA's layout, up to 64
+//    a block), for decode and prefill alike;
 //  - mla_absorb_output: W_UV times the attention output, per head.
 
 // Token t = blockIdx.y: RMSNorm (cast_before_weight) of kv[:L], RoPE of
@@ -170,38 +170,46 @@ latent_attn_split(const TQ *ql, llmc_kv cache, const int *slots,
 }
 
 // latent_attn_split on tensor cores, for a cache of a 16-bit type T (the
-// partials it writes are the same). Block (g, t, s) of two warps takes 16
-// heads g * 16 + r of token t as the 16 rows of m16n8k16 MMAs (FlashMLA's
-// packing: every latent row staged in shared memory serves all 16, so the
-// cache is read ceil(H / 16) times per step, from L2 after the first) over
-// split s of the token's positions, KT rows at a time. Both warps compute
-// S = Q K^T over the D = L + R wide rows (zero-padded to whole 16-wide k
-// steps; Q rounded to T), so that each holds its rows' scores without an
-// exchange, then warp w accumulates output dims [w * L / 2, (w + 1) * L / 2)
-// of O += P V, V being the rows' first L values, fp32 accumulators (L / 2
-// per 8 lanes: 128 floats a lane at V3's 512). The online softmax runs on
-// the S fragments as in attn_prefill_mma (a lane holds rows g and g + 8, g
-// = lane / 4), and P enters as a high and a low T term for the same reason.
-// Rows past H are zeros whose results are dropped.
-template <int H, int L, int R, int SPLITS, int KT, typename TQ, typename T>
+// partials it writes are the same). Block (g, t, s) of 2 * RG warps takes
+// 16 * RG heads of token t, 16 per pair of warps as the 16 rows of
+// m16n8k16 MMAs (FlashMLA's packing: every latent row staged in shared
+// memory serves all 16 * RG heads, so the cache is read ceil(H / (16 *
+// RG)) times per step, from L2 after the first), over split s of the
+// token's positions, KT rows at a time. Both warps of a pair compute
+// S = Q K^T for their 16 heads over the D = L + R wide rows (zero-padded
+// to whole 16-wide k steps; Q rounded to T), so that each holds its rows'
+// scores without an exchange; then warp 2 r + w accumulates output dims
+// [w * L / 2, (w + 1) * L / 2) of O += P V, V being the rows' first L
+// values, in fp32 (128 floats a lane at V3's 512). The online softmax runs
+// on the S fragments as in attn_prefill_mma (a lane holds rows g and g + 8,
+// g = lane / 4), and P enters as a high and a low T term for the same
+// reason. Rows past H are zeros whose results are dropped. The queries and
+// the staged rows live in dynamic shared memory: (16 * RG + KT) * (DP + 8)
+// values of T.
+template <int H, int L, int R, int RG, int SPLITS, int KT, typename TQ,
+          typename T>
 __device__ __forceinline__ void
 latent_attn_mma(const TQ *ql, llmc_kv cache, const int *slots,
                 const int *positions, float *partials, float scale) {
   constexpr int D = L + R, DP = (D + 15) / 16 * 16, PAD = 8;
   constexpr int DK = DP / 16, LW = L / 2, DN = LW / 8, KN = KT / 8;
+  constexpr int QR = 16 * RG; // query rows (heads) of the block
   static_assert(L % 32 == 0 && D % 8 == 0 && KT % 16 == 0,
                 "whole 16-wide MMA steps and 16-byte rows");
-  __shared__ __align__(16) T qs[16][DP + PAD];
-  __shared__ __align__(16) T ks[KT][DP + PAD];
+  LLMC_DYNAMIC_SHARED(smem);
+  T(*qs)[DP + PAD] = reinterpret_cast<T(*)[DP + PAD]>(smem);
+  T(*ks)[DP + PAD] =
+      reinterpret_cast<T(*)[DP + PAD]>(smem + QR * (DP + PAD) * sizeof(T));
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int h0 = blockIdx.x * 16, t = blockIdx.y, s = blockIdx.z;
+  const int rg = warp / 2, half = warp % 2;
+  const int h0 = blockIdx.x * QR, t = blockIdx.y, s = blockIdx.z;
   const int p = positions[t];
   const int len = (p + 1 + SPLITS - 1) / SPLITS;
   const int j0 = s * len, j1 = min(p + 1, j0 + len);
   const T *base = static_cast<const T *>(cache.keys);
   const int slot = slots[t];
 
-  for (int i = threadIdx.x; i < 16 * DP; i += blockDim.x) {
+  for (int i = threadIdx.x; i < QR * DP; i += blockDim.x) {
     const int r = i / DP, e = i % DP, h = h0 + r;
     qs[r][e] = from_f<T>(h < H && e < D
                              ? to_f(ql[(size_t(t) * H + h) * D + e])
@@ -236,7 +244,7 @@ latent_attn_mma(const TQ *ql, llmc_kv cache, const int *slots,
 #pragma unroll 4
     for (int kk = 0; kk < DK; ++kk) {
       unsigned qa[4];
-      ldmatrix_x4(qa, &qs[lane % 16][kk * 16 + (lane / 16) * 8]);
+      ldmatrix_x4(qa, &qs[rg * 16 + lane % 16][kk * 16 + (lane / 16) * 8]);
 #pragma unroll
       for (int j = 0; j < KN / 2; ++j) { // two n8 row tiles per ldmatrix.x4
         unsigned r[4];
@@ -303,7 +311,7 @@ latent_attn_mma(const TQ *ql, llmc_kv cache, const int *slots,
       for (int dn = 0; dn < DN / 2; ++dn) { // two n8 tiles of dims
         unsigned r[4];
         ldmatrix_x4_trans(r, &ks[kk * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)]
-                                [warp * LW + dn * 16 + (lane >> 4) * 8]);
+                                [half * LW + dn * 16 + (lane >> 4) * 8]);
         MmaName<T>::mma(o[2 * dn], hi, r);
         MmaName<T>::mma(o[2 * dn], lo, r);
         MmaName<T>::mma(o[2 * dn + 1], hi, r + 2);
@@ -314,11 +322,11 @@ latent_attn_mma(const TQ *ql, llmc_kv cache, const int *slots,
 
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
-    const int h = h0 + lane / 4 + 8 * i;
+    const int h = h0 + rg * 16 + lane / 4 + 8 * i;
     if (h >= H)
       continue;
     float *part = partials + ((size_t(t) * H + h) * SPLITS + s) * (L + 2);
-    if (warp == 0 && lane % 4 == 0) {
+    if (half == 0 && lane % 4 == 0) {
       part[0] = m[i];
       part[1] = l[i];
     }
@@ -326,7 +334,7 @@ latent_attn_mma(const TQ *ql, llmc_kv cache, const int *slots,
     for (int n = 0; n < DN; ++n)
 #pragma unroll
       for (int c = 0; c < 2; ++c)
-        part[2 + warp * LW + n * 8 + (lane % 4) * 2 + c] = o[n][2 * i + c];
+        part[2 + half * LW + n * 8 + (lane % 4) * 2 + c] = o[n][2 * i + c];
   }
 }
 

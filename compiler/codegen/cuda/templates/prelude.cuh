@@ -8,6 +8,15 @@
 typedef __nv_bfloat16 bf16;
 typedef __half f16;
 
+// The block's dynamic shared memory (the call's dynamic_shared bytes), as a
+// 16-byte aligned `unsigned char *name`; the emulator (test/emulation)
+// hands each block a buffer of the launch's size.
+#ifdef LLMC_EMULATION
+#define LLMC_DYNAMIC_SHARED(name) unsigned char *name = ::llmc_emu::dynamicShared()
+#else
+#define LLMC_DYNAMIC_SHARED(name) extern __shared__ __align__(16) unsigned char name[]
+#endif
+
 // A KVCache operand (runtime/schema/KernelABI.h): keys and values of one
 // layer in pages of 1 << page_shift rows, [pages, rows, kv_heads, head_dim]
 // each; for an FP8 cache also their f32 scales, [pages, rows, kv_heads]
