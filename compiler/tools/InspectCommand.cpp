@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/tools/Commands.h"
+#include "compiler/tools/PerfModel.h"
 #include "compiler/tools/PlanSummary.h"
 #include "compiler/tools/ToolSupport.h"
 
@@ -95,6 +96,35 @@ int inspectMain(int argc, char **argv) {
                "per target, <entry>.<target>.cubin (SASS: nvdisasm, "
                "cuobjdump) and .ptx"),
       cl::value_desc("dir"), cl::cat(category));
+  cl::opt<bool> perf(
+      "perf",
+      cl::desc("Also print a roofline model (not a measurement) of a prefill "
+               "chunk and a decode step: per kernel the launches, the bytes "
+               "of weights, activations and KV cache it must move, its "
+               "FLOPs and its ideal time on --perf-device"),
+      cl::cat(category));
+  std::string deviceNames;
+  for (const DeviceModel &d : deviceModels())
+    deviceNames += (deviceNames.empty() ? "" : ", ") + std::string(d.name);
+  cl::opt<std::string> perfDevice(
+      "perf-device",
+      cl::desc("The device of --perf: " + deviceNames + " (default " +
+               deviceModels().front().name + ")"),
+      cl::init(deviceModels().front().name), cl::cat(category));
+  cl::opt<int64_t> perfPrefill(
+      "perf-prefill-tokens",
+      cl::desc("Tokens of --perf's prefill chunk (default 512; at most the "
+               "plan's max_tokens)"),
+      cl::init(512), cl::cat(category));
+  cl::opt<int64_t> perfBatch("perf-batch",
+                             cl::desc("Sequences of --perf's decode step "
+                                      "(default 1)"),
+                             cl::init(1), cl::cat(category));
+  cl::opt<int64_t> perfContext(
+      "perf-context",
+      cl::desc("Positions each sequence holds before --perf's decode step "
+               "(default 1024)"),
+      cl::init(1024), cl::cat(category));
   PlanOpenFlags openFlags(category);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
@@ -104,7 +134,16 @@ int inspectMain(int argc, char **argv) {
       "  Mixture-of-Experts models also those active per token) and the\n"
       "  weight bytes a batch-1 decode step reads (the chosen experts only,\n"
       "  one embedding row); the generated code with its resources; the\n"
-      "  kernels of each program and their launches.\n");
+      "  kernels of each program and their launches; with --perf a\n"
+      "  roofline model of a prefill chunk and a decode step.\n");
+
+  std::optional<DeviceModel> device = findDeviceModel(perfDevice);
+  if (!device)
+    return fail("--perf-device: unknown device '" + perfDevice +
+                "' (known: " + deviceNames + ")");
+  if (perfPrefill < 1 || perfBatch < 1 || perfContext < 0)
+    return fail("--perf-prefill-tokens and --perf-batch must be at least 1, "
+                "--perf-context not negative");
 
   // The runtime's C API maps and verifies the whole file; its header is then
   // read with the schema's generated accessors.
@@ -123,7 +162,16 @@ int inspectMain(int argc, char **argv) {
   if (!dumpCodeDir.empty())
     if (Error err = dumpCode(plan, dumpCodeDir))
       return fail("--dump-code: " + toString(std::move(err)));
+  const int64_t maxSeq = plan.model() ? plan.model()->max_seq_len() : 0;
+  if (perf && perfContext + 1 > maxSeq)
+    return fail("--perf-context " + std::to_string(perfContext) +
+                ": the plan's sequences hold at most " +
+                std::to_string(maxSeq) + " positions (" + input +
+                ", compiled with --max-seq-len " + std::to_string(maxSeq) +
+                ")");
   printPlanSummary(outs(), plan, input, fileSize, listKernels, listWeights);
+  if (perf)
+    printPerfModel(outs(), plan, *device, perfPrefill, perfBatch, perfContext);
   int32_t isSigned = 0;
   uint8_t signer[32];
   if (llmc_plan_get_signer(opened, &isSigned, signer) != LLMC_OK)
