@@ -27,7 +27,35 @@ struct StepInputs {
   const int32_t *tokens = nullptr;    // Input 0: token ids in [0, vocab)
   const int32_t *positions = nullptr; // Input 1: in [0, max_seq_len)
   const int32_t *slots = nullptr;     // Input 2: in [0, max_batch)
+  /// The first token whose logits the caller reads: the LM head's kernel
+  /// (logitsKernel) runs only for tokens [logitsFrom, numTokens) (none
+  /// when numTokens), and the other rows of the program's logits are left
+  /// as they were. Prefill asks for the last token's row alone unless all
+  /// are wanted: for a 150k vocabulary that kernel is a quarter of a small
+  /// model's prefill FLOPs.
+  int64_t logitsFrom = 0;
 };
+
+/// Whether `kernel` computes the logits and nothing but row-wise ops (the LM
+/// head, softcapping, scaling), so that it may run for the last rows of a
+/// step alone.
+inline bool logitsKernel(const llmc::plan::Kernel &kernel) {
+  if (!kernel.ops())
+    return false;
+  bool head = false;
+  for (const llmc::plan::Op *op : *kernel.ops())
+    switch (op->params_type()) {
+    case llmc::plan::OpParams::LMHead:
+      head = true;
+      break;
+    case llmc::plan::OpParams::Softcap:
+    case llmc::plan::OpParams::Scale:
+      break;
+    default:
+      return false;
+    }
+  return head;
+}
 
 /// The sizes a session chose within the plan's limits.
 struct SessionShape {

@@ -204,9 +204,13 @@ Status Session::prefill(int32_t seq, const int32_t *tokens, int32_t numTokens,
       stepPositions_[size_t(i)] = int32_t(length + start + i);
       stepSlots_[size_t(i)] = seq;
     }
-    StepInputs inputs{count, stepTokens_.data(), stepPositions_.data(),
-                      stepSlots_.data()};
     const bool last = start + count == numTokens;
+    // The LM head runs for the rows whose logits are read: all of them, the
+    // last one, or none (an earlier chunk).
+    const int64_t logitsFrom =
+        allLogits ? 0 : last && (lastLogits || greedyToken) ? count - 1 : count;
+    StepInputs inputs{count, stepTokens_.data(), stepPositions_.data(),
+                      stepSlots_.data(), logitsFrom};
     if (last && greedyToken) {
       // The backend picks the token with the step (no logits are asked).
       Status s = backend_->runGreedy(program, inputs, count - 1, 1, greedyToken);

@@ -208,10 +208,24 @@ Status CpuBackend::run(const P::Program &program, const StepInputs &inputs) {
                   plan_.path() + ": cannot allocate attention scratch for " +
                       std::to_string(positions) + " positions");
   }
-  for (const P::Kernel *kernel : *program.kernels())
-    if (kernel->ops())
-      for (const P::Op *op : *kernel->ops())
-        execute(*op);
+  for (const P::Kernel *kernel : *program.kernels()) {
+    if (!kernel->ops())
+      continue;
+    // The LM head for the rows asked for only (StepInputs::logitsFrom).
+    const bool rows = inputs.logitsFrom > 0 && logitsKernel(*kernel);
+    if (rows) {
+      if (inputs.logitsFrom >= inputs.numTokens)
+        continue;
+      rowBase_ = inputs.logitsFrom;
+      step_.numTokens = inputs.numTokens - inputs.logitsFrom;
+    }
+    for (const P::Op *op : *kernel->ops())
+      execute(*op);
+    if (rows) {
+      rowBase_ = 0;
+      step_.numTokens = inputs.numTokens;
+    }
+  }
   return Status::success();
 }
 
@@ -389,7 +403,7 @@ const float *CpuBackend::load(const P::Operand &operand) {
 
 uint8_t *CpuBackend::row(const P::Operand &operand, int64_t token) const {
   return arena_.data() + operand.offset() +
-         size_t(token) * size_t(operand.row_elems()) *
+         size_t(rowBase_ + token) * size_t(operand.row_elems()) *
              dtypeSize(operand.dtype());
 }
 

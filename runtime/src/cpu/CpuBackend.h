@@ -161,6 +161,9 @@ private:
   /// Floats per position of MLA's expanded rows (Worker::expanded).
   size_t expandedPerPosition_ = 0;
   StepInputs step_;
+  /// The step's token that row(operand, 0) is: logitsFrom while the LM
+  /// head runs for the last rows only (run()), else 0.
+  int64_t rowBase_ = 0;
 };
 
 } // namespace llmc::runtime::cpu

@@ -548,8 +548,19 @@ Status CudaBackend::prepare(const P::Program &program,
                             std::vector<PreparedLaunch> &greedy) {
   for (const P::Kernel *kernel : *program.kernels())
     if (kernel->launches())
-      for (const P::Launch *launch : *kernel->launches())
+      for (const P::Launch *launch : *kernel->launches()) {
         LLMC_RETURN_IF_ERROR(prepareLaunch(*launch, out));
+        if (logitsKernel(*kernel)) {
+          PreparedLaunch &prepared = out.back();
+          prepared.logits = true;
+          for (size_t i = 0; i < launch->args()->size(); ++i) {
+            const P::Operand *arg = launch->args()->Get(uint32_t(i));
+            if (arg->kind() == P::OperandKind::Arena)
+              prepared.rowArgs.emplace_back(
+                  i, arg->row_elems() * dtypeSize(arg->dtype()));
+          }
+        }
+      }
   if (program.greedy())
     for (const P::Launch *launch : *program.greedy())
       LLMC_RETURN_IF_ERROR(prepareLaunch(*launch, greedy));
@@ -696,7 +707,7 @@ Status CudaBackend::step(const P::Program &program, const StepInputs &inputs,
   numTokens_ = int32_t(T);
   Status launched;
   if (prefill) {
-    launched = launchAll(prefill_, T);
+    launched = launchAll(prefill_, T, inputs.logitsFrom);
     if (launched.ok() && greedy)
       launched = launchAll(prefillGreedy_, T);
   } else {
@@ -729,12 +740,33 @@ Status CudaBackend::step(const P::Program &program, const StepInputs &inputs,
 }
 
 Status CudaBackend::launchAll(const std::vector<PreparedLaunch> &launches,
-                              int64_t T) {
+                              int64_t stepTokens, int64_t logitsFrom) {
   const Driver &d = *driver_;
+  // The LM head's launches for the last rows only: their own T, and their
+  // row pointers moved to the first of them (StepInputs::logitsFrom).
+  int32_t logitsTokens = int32_t(stepTokens - logitsFrom);
+  std::vector<PreparedLaunch::ArgSlot> movedArgs;
+  std::vector<void *> movedParams;
   for (const PreparedLaunch &launch : launches) {
-    if (uint64_t(T) < launch.minTokens ||
+    const bool rows = logitsFrom > 0 && launch.logits;
+    const int64_t T = rows ? stepTokens - logitsFrom : stepTokens;
+    if (T == 0 || uint64_t(T) < launch.minTokens ||
         (launch.maxTokens != 0 && uint64_t(T) > launch.maxTokens))
       continue;
+    void *const *params = launch.params.data();
+    if (rows) {
+      movedArgs = launch.args;
+      for (auto [index, rowBytes] : launch.rowArgs) {
+        CUdeviceptr pointer;
+        std::memcpy(&pointer, movedArgs[index].data(), sizeof pointer);
+        pointer += CUdeviceptr(uint64_t(logitsFrom) * rowBytes);
+        std::memcpy(movedArgs[index].data(), &pointer, sizeof pointer);
+      }
+      movedParams.assign(1, &logitsTokens);
+      for (PreparedLaunch::ArgSlot &arg : movedArgs)
+        movedParams.push_back(arg.data());
+      params = movedParams.data();
+    }
     std::array<uint64_t, 3> grid{launch.grid[0], launch.grid[1],
                                  launch.grid[2]};
     if (launch.tokensPerBlock > 0)
@@ -750,7 +782,7 @@ Status CudaBackend::launchAll(const std::vector<PreparedLaunch> &launches,
         cuLaunchKernel(launch.function, unsigned(grid[0]), unsigned(grid[1]),
                        unsigned(grid[2]), launch.block, 1, 1,
                        launch.sharedBytes, stream_,
-                       const_cast<void **>(launch.params.data()), nullptr),
+                       const_cast<void **>(params), nullptr),
         "cuLaunchKernel (grid " + std::to_string(grid[0]) + "x" +
             std::to_string(grid[1]) + "x" + std::to_string(grid[2]) +
             ", block " + std::to_string(launch.block) + ", " +

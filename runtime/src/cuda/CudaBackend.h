@@ -126,6 +126,11 @@ private:
     std::vector<std::pair<size_t, uint32_t>> kvArgs;
     /// &num_tokens, then one pointer into `args` per parameter.
     std::vector<void *> params;
+    /// A launch of the LM head's kernel (logitsKernel): (index into args,
+    /// bytes of a token's row) of each arena parameter, moved to the first
+    /// row asked for when a step wants the last rows' logits only.
+    bool logits = false;
+    std::vector<std::pair<size_t, uint64_t>> rowArgs;
   };
   /// Where a layer's KV cache lives in its page group's allocation.
   struct CacheAddress {
@@ -167,7 +172,10 @@ private:
   Status step(const llmc::plan::Program &program, const StepInputs &inputs,
               const GreedyRequest *greedy);
   /// Launches the kernels of `launches` that run for T tokens on stream_.
-  Status launchAll(const std::vector<PreparedLaunch> &launches, int64_t T);
+  /// Launches those of `launches` that run for a step of T tokens; with
+  /// logitsFrom > 0 the LM head's for tokens [logitsFrom, T) only.
+  Status launchAll(const std::vector<PreparedLaunch> &launches, int64_t T,
+                   int64_t logitsFrom = 0);
   /// Replays (capturing first if needed) the decode graph of T tokens, with
   /// the greedy launches at its end when `greedy`.
   Status launchDecodeGraph(int64_t T, bool greedy);

@@ -88,14 +88,15 @@ TEST_P(EveryOpKind, GeneratesEachKernelKind) {
   EXPECT_FALSE(hasEntry(p, "rope_h4_d16_"));
   EXPECT_FALSE(hasEntry(p, "rope_h2_d16_"));
   // MLA: RoPE of the queries' trailing 8 of 24 in fp32, the latent write,
-  // the absorbed query, split-KV latent attention (16 warps of 2 heads per
-  // block) and
-  // the value up-projection.
+  // the absorbed query, split-KV latent attention (f32: 16 warps of 2 heads
+  // per block; 16-bit caches: tensor cores, the 32 heads as two 16-row MMA
+  // groups of a block, 64 latent rows a tile) and the value up-projection.
   EXPECT_TRUE(hasEntry(p, "rope_h32_d24_r8_o16_interleaved_fp32_"));
   EXPECT_TRUE(hasEntry(p, "latent_cache_write_l32_r8_interleaved_fp32_"));
   EXPECT_TRUE(hasEntry(p, "mla_absorb_query_h32_n16_r8_v12_l32_" + t + "_" + t +
                               "_f32"));
-  EXPECT_TRUE(hasEntry(p, "latent_attn_split1_h32_l32_r8_g32_"));
+  EXPECT_TRUE(hasEntry(p, t == "f32" ? "latent_attn_split1_h32_l32_r8_g32_"
+                                      : "latent_attn_mma1_h32_l32_r8_g32_k64_"));
   EXPECT_TRUE(hasEntry(p, "attention_decode_combine1_h32_d32_f32"));
   EXPECT_TRUE(hasEntry(p, "mla_absorb_output_h32_l32_n16_v12_f32_" + t + "_" +
                               t));

@@ -465,6 +465,68 @@ TEST_F(CudaBackendTest, LaunchesPrefillWithItsParameters) {
   EXPECT_EQ(fake_.counts().captures, 0);
 }
 
+// StepInputs::logitsFrom: the LM head's kernel (alone in its kernel, as the
+// compiler cuts a step) launches for the rows asked for only: their count
+// as T, so the variant for that count, and its row pointers moved to the
+// first of them; none when no row is asked for. Other kernels keep the
+// step's T.
+TEST_F(CudaBackendTest, TheLMHeadLaunchesForTheRowsAskedFor) {
+  TestPlan t = plan();
+  for (auto *program : {&t.prefill, &t.decode}) {
+    runtime::test::OpSpec head = (*program)[1].back();
+    (*program)[1].pop_back();
+    program->push_back({head});
+  }
+  for (auto *launches : {&t.prefillLaunches, &t.decodeLaunches})
+    *launches = {(*launches)[0], {}, (*launches)[1]};
+  std::unique_ptr<CudaBackend> backend;
+  Status s = create(t, backend);
+  ASSERT_TRUE(s.ok()) << s.message();
+  const P::Plan &p = *file_->plan();
+  const runtime::test::OpSpec &lmHead = t.prefill[2][0];
+  const uint64_t x = backend->arena() + lmHead.inputs[0].offset();
+  const uint64_t y = backend->arena() + lmHead.outputs[0].offset();
+  const uint64_t xRow = lmHead.inputs[0].row_elems() * 4;
+  const uint64_t yRow = lmHead.outputs[0].row_elems() * 4;
+  int32_t tokens[] = {5, 6, 7}, positions[] = {0, 1, 2}, slots[] = {0, 0, 0};
+
+  // The last row: head's one-token variant at row 2.
+  s = backend->run(*p.prefill(), {3, tokens, positions, slots, 2});
+  ASSERT_TRUE(s.ok()) << s.message();
+  std::vector<LLMCFakeCudaLaunch> launches = launchesFrom(0);
+  ASSERT_EQ(launches.size(), 2u);
+  EXPECT_STREQ(launches[0].symbol, "embed");
+  EXPECT_EQ(launches[0].params[0], 3u);
+  EXPECT_STREQ(launches[1].symbol, "head");
+  EXPECT_EQ(launches[1].grid[0], 16u); // the T = 1 variant
+  EXPECT_EQ(launches[1].params[0], 1u);
+  EXPECT_EQ(launches[1].params[1], x + 2 * xRow);
+  EXPECT_EQ(launches[1].params[3], y + 2 * yRow);
+
+  // Two rows of three: the T >= 2 variant over rows 1 and 2.
+  s = backend->run(*p.prefill(), {3, tokens, positions, slots, 1});
+  ASSERT_TRUE(s.ok()) << s.message();
+  launches = launchesFrom(2);
+  ASSERT_EQ(launches.size(), 2u);
+  EXPECT_EQ(launches[1].grid[0], 4u); // ceil(2 / 2) blocks of tokens
+  EXPECT_EQ(launches[1].params[0], 2u);
+  EXPECT_EQ(launches[1].params[1], x + xRow);
+  EXPECT_EQ(launches[1].params[3], y + yRow);
+
+  // No row: no head. All rows: as before.
+  s = backend->run(*p.prefill(), {3, tokens, positions, slots, 3});
+  ASSERT_TRUE(s.ok()) << s.message();
+  launches = launchesFrom(4);
+  ASSERT_EQ(launches.size(), 1u);
+  EXPECT_STREQ(launches[0].symbol, "embed");
+  s = backend->run(*p.prefill(), {3, tokens, positions, slots, 0});
+  ASSERT_TRUE(s.ok()) << s.message();
+  launches = launchesFrom(5);
+  ASSERT_EQ(launches.size(), 2u);
+  EXPECT_EQ(launches[1].params[0], 3u);
+  EXPECT_EQ(launches[1].params[1], x);
+}
+
 // Format 1.9's paged cache: no pages until the session asks; growing
 // keeps what the pages hold at their new addresses, rewrites the launches'
 // llmc_kv arguments and drops the decode graphs (they hold the old ones);

@@ -40,6 +40,7 @@ public:
   }
   bool ok() const { return backend_ != nullptr; }
   cpu::CpuBackend &backend() { return *backend_; }
+  const P::Program &prefill() const { return *file_->plan()->prefill(); }
 
   /// Writes rows of `o` (values rounded to its dtype).
   void set(const P::Operand &o, const std::vector<float> &values) {
@@ -1116,6 +1117,41 @@ TEST(CpuOps, SigmoidGateScalesEachToken) {
       want.push_back(g * vs[size_t(i * N + n)]);
   }
   expectClose(r.get(y, tokens), want);
+}
+
+// StepInputs::logitsFrom: the LM head's kernel runs for the rows asked for
+// alone (the rows before them keep what they held), and those rows are
+// what a step of all rows computes.
+TEST(CpuOps, TheLMHeadRunsForTheRowsAskedFor) {
+  TestPlan t = tinyLlama(8);
+  // The LM head in a kernel of its own, as the compiler cuts a step.
+  for (auto *program : {&t.prefill, &t.decode}) {
+    OpSpec head = (*program)[1].back();
+    (*program)[1].pop_back();
+    program->push_back({head});
+  }
+  OpRunner r(t, 1);
+  ASSERT_TRUE(r.ok());
+  const P::Operand logits = t.prefillLogits;
+  std::vector<int32_t> tokens = {3, 1, 4, 1}, positions = {0, 1, 2, 3},
+                       slots(4, 0);
+  auto step = [&](int64_t logitsFrom) {
+    StepInputs in{4, tokens.data(), positions.data(), slots.data(),
+                  logitsFrom};
+    ASSERT_TRUE(r.backend().run(r.prefill(), in).ok());
+  };
+  step(0);
+  const std::vector<float> all = r.get(logits, 4);
+  const size_t vocab = logits.row_elems();
+  for (int64_t from : {3, 1, 4}) {
+    SCOPED_TRACE("logitsFrom " + std::to_string(from));
+    r.set(logits, std::vector<float>(4 * vocab, -7.0f));
+    step(from);
+    const std::vector<float> got = r.get(logits, 4);
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_EQ(got[i], int64_t(i / vocab) < from ? -7.0f : all[i])
+          << "row " << i / vocab << ", logit " << i % vocab;
+  }
 }
 
 } // namespace
