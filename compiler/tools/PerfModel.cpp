@@ -8,11 +8,13 @@
 // kernel that keeps a chunk's queries together reads it) and the rows a
 // cache write stores. FLOPs: the products (linear, LM head, router,
 // experts, attention's two, MLA's absorptions); elementwise ops count
-// bytes only.
+// bytes only. A prefill chunk's LM head runs for its last token only.
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/tools/PerfModel.h"
+
+#include "runtime/src/Backend.h"
 
 #include "llvm/Support/Format.h"
 
@@ -111,10 +113,17 @@ StepCost modelStep(const pl::Plan &plan, const pl::Program &program,
                    const StepShape &shape, const DeviceModel &device) {
   StepCost step;
   const auto &weights = *plan.weights();
-  const double rows = double(shape.tokens * shape.batch); // N of the step
+  const double stepRows = double(shape.tokens * shape.batch); // N of the step
   for (const pl::Kernel *k : *program.kernels()) {
     KernelCost cost;
     cost.name = k->name() ? k->name()->str() : "";
+    // A prefill chunk runs the LM head for its last token alone, as
+    // llmc_prefill does unless every token's logits are asked for
+    // (StepInputs::logitsFrom).
+    const double rows =
+        shape.step == pl::Step::Prefill && runtime::logitsKernel(*k)
+            ? double(shape.batch)
+            : stepRows;
     if (const auto *launches = k->launches())
       for (const pl::Launch *l : *launches)
         if (int64_t(l->min_tokens()) <= int64_t(rows) &&
