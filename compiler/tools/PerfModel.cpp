@@ -57,6 +57,16 @@ std::optional<DeviceModel> findDeviceModel(const std::string &name) {
 
 namespace {
 
+/// Whether layer `layer`'s cache holds 16-bit values (latent_attn_mma then
+/// runs MLA's attention on tensor cores, whatever the query's type).
+bool cache16(const pl::Plan &plan, uint32_t layer) {
+  const auto *caches = plan.kv_caches();
+  if (!caches || layer >= caches->size())
+    return false;
+  const pl::DType t = caches->Get(layer)->dtype();
+  return t == pl::DType::BF16 || t == pl::DType::F16;
+}
+
 double dtypeBytes(pl::DType t) {
   switch (t) {
   case pl::DType::F32:
@@ -176,7 +186,13 @@ StepCost modelStep(const pl::Plan &plan, const pl::Program &program,
           else if (const auto *m = op->params_as_MoEExperts(); m && i >= 3) {
             const double E = double(m->experts()), kk = double(m->top_k());
             fraction = E > 0 ? 1.0 - std::pow(1.0 - kk / E, rows) : 1.0;
-          }
+          } else if (const auto *q = op->params_as_MLAAbsorbQuery())
+            // kv_b's W_UK rows only; W_UV's for the output.
+            fraction = double(q->nope_dim()) /
+                       double(q->nope_dim() + q->v_dim());
+          else if (const auto *ao = op->params_as_MLAAbsorbOutput())
+            fraction = double(ao->v_dim()) /
+                       double(ao->nope_dim() + ao->v_dim());
           useWeight(o, fraction);
           activation(o, false);
         }
@@ -220,6 +236,7 @@ StepCost modelStep(const pl::Plan &plan, const pl::Program &program,
         f += 2 * rows * mean * double(la->heads()) *
              double(2 * la->latent_dim() + la->rope_dim());
         cost.kvBytes += double(shape.batch) * read * kvRowBytes(plan, la->layer());
+        cost.tensorCores |= cache16(plan, la->layer());
       } else if (const auto *o = op->params_as_MLAAbsorbOutput())
         f += 2 * rows * double(o->heads()) * double(o->latent_dim()) *
              double(o->v_dim());
@@ -231,6 +248,7 @@ StepCost modelStep(const pl::Plan &plan, const pl::Program &program,
              (double(ma->nope_dim()) + double(ma->v_dim()) +
               mean * (2 * L + double(ma->rope_dim())) / L);
         cost.kvBytes += double(shape.batch) * read * kvRowBytes(plan, ma->layer());
+        cost.tensorCores |= cache16(plan, ma->layer());
       }
     }
     for (auto [index, fraction] : used) {
