@@ -1,8 +1,9 @@
 // gemv.cuh - y[t, n] = x[t, :] . W[n, :] (+ bias[n]) for the few tokens of
 // a decode step. One warp per output row n (ROWS warps per block), each lane
 // reading VEC consecutive weights (16 bytes) per iteration so that a warp
-// streams 512 contiguous bytes of the row; tokens in chunks of TT whose
-// partial sums stay in registers, so a row is read once per chunk.
+// streams 512 contiguous bytes of the row, four iterations in flight;
+// tokens in chunks of TT whose partial sums stay in registers, so a row is
+// read once per chunk.
 //
 // GATED: y = round(act(round(x . Wg[n]))) * round(x . Wu[n]) (a gated MLP's
 // gate and up projections, one pass over both rows).
@@ -25,6 +26,10 @@ __device__ __forceinline__ void gemv_rows(int block, int T, const TX *x,
 #pragma unroll
     for (int t = 0; t < TT; ++t)
       acc[t] = acc2[t] = 0.0f;
+    // Unrolled by 4: four 16-byte weight loads of each row in flight per
+    // lane before their FMAs (one when the loop ran as written, which left
+    // a decode GEMV latency-bound on a single load per lane).
+#pragma unroll 4
     for (int k = lane * V; k < K; k += 32 * V) {
       float wf[V], uf[V];
       load_n<TW, V>(wr + k, wf);
