@@ -165,7 +165,7 @@ cuda_home=${CUDA_HOME:-}
 if [[ -z $cuda_home ]] && command -v nvcc >/dev/null 2>&1; then
   cuda_home=$(cd "$(dirname "$(command -v nvcc)")/.." && pwd)
 fi
-if ldd "$llmc" 2>/dev/null | grep -q 'libnvrtc.*not found'; then
+if ldd "$llmc" 2>/dev/null | grep 'libnvrtc.*not found' > /dev/null; then
   pip_nvrtc=$(python3 -c 'import nvidia.cuda_nvrtc as m, os; print(os.path.join(list(m.__path__)[0], "lib"))' 2>/dev/null || true)
   for d in ${cuda_home:+$cuda_home/lib64 $cuda_home/lib} /usr/local/cuda/lib64 \
     /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib $pip_nvrtc; do
@@ -175,7 +175,7 @@ if ldd "$llmc" 2>/dev/null | grep -q 'libnvrtc.*not found'; then
       break
     fi
   done
-  if ldd "$llmc" | grep -q 'libnvrtc.*not found'; then
+  if ldd "$llmc" | grep 'libnvrtc.*not found' > /dev/null; then
     echo "gpu_check: $llmc needs libnvrtc.so.13, found nowhere (set LD_LIBRARY_PATH)" >&2
     exit 1
   fi

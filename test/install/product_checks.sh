@@ -53,9 +53,14 @@ check_products() {
     fi
     echo "$(basename "$exe"): $got"
   done
-  ldd "$tmp/consumer/consumer" | grep -q "libllmc.so.$abi" ||
+  # ldd's whole output first: `ldd | grep -q` under pipefail fails whenever
+  # grep exits before ldd has written everything (SIGPIPE), as it once did.
+  local deps
+  deps=$(ldd "$tmp/consumer/consumer")
+  grep -q "libllmc.so.$abi" <<< "$deps" ||
     { echo "FAIL: consumer does not load libllmc.so.$abi" >&2; return 1; }
-  if ldd "$tmp/consumer/consumer_static" | grep -q libllmc; then
+  deps=$(ldd "$tmp/consumer/consumer_static")
+  if grep -q libllmc <<< "$deps"; then
     echo "FAIL: consumer_static loads libllmc.so" >&2; return 1
   fi
   echo "installed llmc $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --modversion llmc) works from CMake and pkg-config"
