@@ -339,6 +339,79 @@ __device__ __forceinline__ unsigned attn_pack(float x, float y) {
          unsigned(to_bits(from_f<T>(y))) << 16;
 }
 
+// The online softmax step of a warp's tile of S fragments (KN n8 tiles of
+// m16n8k16 C fragments: a lane holds rows g and g + 8, g = lane / 4), after
+// masking: `mx` holds the lane's running max of each row over m and the
+// tile's scores; it is reduced over the lane quad, S becomes exp(S - max) (0
+// where masked), and l, m and the O accumulators are rescaled.
+template <int KN, int DN>
+__device__ __forceinline__ void mma_softmax_fold(float (&s)[KN][4],
+                                                 float (&mx)[2], float (&m)[2],
+                                                 float (&l)[2],
+                                                 float (&o)[DN][4]) {
+  float corr[2], rs[2] = {0.0f, 0.0f};
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
+    mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 2));
+    corr[i] = m[i] == -LLMC_INF ? 0.0f : expf(m[i] - mx[i]);
+  }
+#pragma unroll
+  for (int n = 0; n < KN; ++n)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int i = e / 2;
+      const float p = s[n][e] == -LLMC_INF ? 0.0f : expf(s[n][e] - mx[i]);
+      s[n][e] = p;
+      rs[i] += p;
+    }
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    rs[i] += __shfl_xor_sync(0xffffffffu, rs[i], 1);
+    rs[i] += __shfl_xor_sync(0xffffffffu, rs[i], 2);
+    l[i] = l[i] * corr[i] + rs[i];
+    m[i] = mx[i];
+  }
+#pragma unroll
+  for (int n = 0; n < DN; ++n)
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      o[n][e] *= corr[e / 2];
+}
+
+// O += P V for the tile's KN * 8 keys: P's C fragments are the A fragments
+// of the next MMA, as a high and a low T term (round(p), round(p -
+// round(p))), and V's B fragments come from rows v[key][c0 + ...] (keys
+// along k) through the transposing ldmatrix, DN n8 tiles of dims.
+template <int KN, int DN, typename T, int STRIDE>
+__device__ __forceinline__ void mma_pv(const float (&s)[KN][4],
+                                       T (*v)[STRIDE], int c0,
+                                       float (&o)[DN][4]) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int kk = 0; kk < KN / 2; ++kk) {
+    const float *p[4] = {&s[2 * kk][0], &s[2 * kk][2], &s[2 * kk + 1][0],
+                         &s[2 * kk + 1][2]};
+    unsigned hi[4], lo[4];
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      const float h0 = round_to<T>(p[r][0]), h1 = round_to<T>(p[r][1]);
+      hi[r] = attn_pack<T>(h0, h1);
+      lo[r] = attn_pack<T>(p[r][0] - h0, p[r][1] - h1);
+    }
+#pragma unroll
+    for (int dn = 0; dn < DN / 2; ++dn) { // two n8 tiles of d
+      unsigned r[4];
+      ldmatrix_x4_trans(r, &v[kk * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)]
+                             [c0 + dn * 16 + (lane >> 4) * 8]);
+      MmaName<T>::mma(o[2 * dn], hi, r);
+      MmaName<T>::mma(o[2 * dn], lo, r);
+      MmaName<T>::mma(o[2 * dn + 1], hi, r + 2);
+      MmaName<T>::mma(o[2 * dn + 1], lo, r + 2);
+    }
+  }
+}
+
 // attn_prefill on tensor cores (FlashAttention-2's scheme) for queries,
 // cache and output of one 16-bit type T, D % 16 == 0: a block of 4 warps
 // takes 64 consecutive tokens of one query head, 16 rows per warp (its Q
@@ -458,60 +531,8 @@ attn_prefill_mma(int TT, const T *q, llmc_kv kv, const int *slots,
         s[n][e] = v;
         mx[i] = fmaxf(mx[i], v);
       }
-    float corr[2], rs[2] = {0.0f, 0.0f};
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
-      mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 2));
-      corr[i] = m[i] == -LLMC_INF ? 0.0f : expf(m[i] - mx[i]);
-    }
-#pragma unroll
-    for (int n = 0; n < KN; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int i = e / 2;
-        const float p =
-            s[n][e] == -LLMC_INF ? 0.0f : expf(s[n][e] - mx[i]);
-        s[n][e] = p;
-        rs[i] += p;
-      }
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      rs[i] += __shfl_xor_sync(0xffffffffu, rs[i], 1);
-      rs[i] += __shfl_xor_sync(0xffffffffu, rs[i], 2);
-      l[i] = l[i] * corr[i] + rs[i];
-      m[i] = mx[i];
-    }
-#pragma unroll
-    for (int n = 0; n < DN; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e)
-        o[n][e] *= corr[e / 2];
-
-    // O += P V: P's C fragments are the A fragments of the next MMA, as a
-    // high and a low T term.
-#pragma unroll
-    for (int kk = 0; kk < KT / 16; ++kk) {
-      const float *p[4] = {&s[2 * kk][0], &s[2 * kk][2], &s[2 * kk + 1][0],
-                           &s[2 * kk + 1][2]};
-      unsigned hi[4], lo[4];
-#pragma unroll
-      for (int r = 0; r < 4; ++r) {
-        const float h0 = round_to<T>(p[r][0]), h1 = round_to<T>(p[r][1]);
-        hi[r] = attn_pack<T>(h0, h1);
-        lo[r] = attn_pack<T>(p[r][0] - h0, p[r][1] - h1);
-      }
-#pragma unroll
-      for (int dn = 0; dn < DN / 2; ++dn) { // two n8 tiles of d
-        unsigned r[4];
-        ldmatrix_x4_trans(r, &vs[kk * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)]
-                                [dn * 16 + (lane >> 4) * 8]);
-        MmaName<T>::mma(o[2 * dn], hi, r);
-        MmaName<T>::mma(o[2 * dn], lo, r);
-        MmaName<T>::mma(o[2 * dn + 1], hi, r + 2);
-        MmaName<T>::mma(o[2 * dn + 1], lo, r + 2);
-      }
-    }
+    mma_softmax_fold<KN, DN>(s, mx, m, l, o);
+    mma_pv<KN, DN>(s, vs, 0, o);
   }
 
 #pragma unroll

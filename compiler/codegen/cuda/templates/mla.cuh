@@ -266,58 +266,9 @@ latent_attn_mma(const TQ *ql, llmc_kv cache, const int *slots,
         sc[n][e] = v;
         mx[e / 2] = fmaxf(mx[e / 2], v);
       }
-    float corr[2], rs[2] = {0.0f, 0.0f};
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
-      mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 2));
-      corr[i] = m[i] == -LLMC_INF ? 0.0f : expf(m[i] - mx[i]);
-    }
-#pragma unroll
-    for (int n = 0; n < KN; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const float pe =
-            sc[n][e] == -LLMC_INF ? 0.0f : expf(sc[n][e] - mx[e / 2]);
-        sc[n][e] = pe;
-        rs[e / 2] += pe;
-      }
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      rs[i] += __shfl_xor_sync(0xffffffffu, rs[i], 1);
-      rs[i] += __shfl_xor_sync(0xffffffffu, rs[i], 2);
-      l[i] = l[i] * corr[i] + rs[i];
-      m[i] = mx[i];
-    }
-#pragma unroll
-    for (int n = 0; n < DN; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e)
-        o[n][e] *= corr[e / 2];
-
+    mma_softmax_fold<KN, DN>(sc, mx, m, l, o);
     // O += P V over this warp's half of the L value dims.
-#pragma unroll
-    for (int kk = 0; kk < KT / 16; ++kk) {
-      const float *pf[4] = {&sc[2 * kk][0], &sc[2 * kk][2],
-                            &sc[2 * kk + 1][0], &sc[2 * kk + 1][2]};
-      unsigned hi[4], lo[4];
-#pragma unroll
-      for (int r = 0; r < 4; ++r) {
-        const float a = round_to<T>(pf[r][0]), b = round_to<T>(pf[r][1]);
-        hi[r] = attn_pack<T>(a, b);
-        lo[r] = attn_pack<T>(pf[r][0] - a, pf[r][1] - b);
-      }
-#pragma unroll
-      for (int dn = 0; dn < DN / 2; ++dn) { // two n8 tiles of dims
-        unsigned r[4];
-        ldmatrix_x4_trans(r, &ks[kk * 16 + ((lane >> 3) & 1) * 8 + (lane & 7)]
-                                [half * LW + dn * 16 + (lane >> 4) * 8]);
-        MmaName<T>::mma(o[2 * dn], hi, r);
-        MmaName<T>::mma(o[2 * dn], lo, r);
-        MmaName<T>::mma(o[2 * dn + 1], hi, r + 2);
-        MmaName<T>::mma(o[2 * dn + 1], lo, r + 2);
-      }
-    }
+    mma_pv<KN, DN>(sc, ks, half * LW, o);
   }
 
 #pragma unroll
