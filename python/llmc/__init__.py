@@ -101,7 +101,31 @@ class PlanInfo:
             "%s=%r" % kv for kv in vars(self).items())
 
 
-class Plan:
+class _Owned:
+    """A runtime object this wrapper owns: freed by close(), `with` or
+    garbage collection, whichever comes first."""
+
+    _handle = None
+
+    def _free(self, handle):
+        raise NotImplementedError
+
+    def close(self):
+        if self._handle is not None and self._handle.value:
+            self._free(self._handle)
+        self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class Plan(_Owned):
     """An opened and verified plan.
 
     `source` is a path (str or os.PathLike) or a buffer holding a plan's
@@ -115,7 +139,6 @@ class Plan:
     """
 
     def __init__(self, source, verify_key=None, read_into_memory=False):
-        self._handle = None
         self._buffer = None
         options = _capi.PlanOpenOptions()
         options.struct_size = _capi.ctypes.sizeof(options)
@@ -149,24 +172,9 @@ class Plan:
         """A Session of this plan; see Session for the options."""
         return Session(self, **options)
 
-    def close(self):
-        """Closes the plan; sessions still open keep it alive until theirs
-        close."""
-        self._release()
-
-    def _release(self):
-        if self._handle is not None and self._handle.value:
-            lib.llmc_plan_close(self._handle)
-        self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self._release()
+    def _free(self, handle):
+        # Sessions still open keep the plan alive until they close.
+        lib.llmc_plan_close(handle)
 
     def __repr__(self):
         return "llmc.Plan(%r, %s, vocab %d)" % (
@@ -188,7 +196,7 @@ def _f32p(array):
     return array.ctypes.data_as(_capi._F32P) if array is not None else None
 
 
-class Session:
+class Session(_Owned):
     """Sequences (KV caches) of one plan on one backend.
 
     backend: "cpu" or "cuda"; max_batch: sequences held at once (0 ..
@@ -199,7 +207,6 @@ class Session:
 
     def __init__(self, plan, backend="cpu", max_batch=1, max_seq_len=0,
                  num_threads=0, cuda_device=0, kv_cache_tokens=0):
-        self._handle = None
         if backend not in _capi.BACKENDS:
             raise ValueError("backend: cpu or cuda, not %r" % (backend,))
         if plan._handle is None:
@@ -219,19 +226,8 @@ class Session:
         self.vocab_size = plan.info.vocab_size
         self._abort = None
 
-    def close(self):
-        if self._handle is not None and self._handle.value:
-            lib.llmc_session_destroy(self._handle)
-        self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
+    def _free(self, handle):
+        lib.llmc_session_destroy(handle)
 
     def _live(self):
         if self._handle is None:
