@@ -14,6 +14,7 @@
 
 #include "compiler/tools/PerfModel.h"
 
+#include "runtime/schema/PlanFormat.h"
 #include "runtime/src/Backend.h"
 
 #include "llvm/Support/Format.h"
@@ -67,36 +68,17 @@ bool cache16(const pl::Plan &plan, uint32_t layer) {
   return t == pl::DType::BF16 || t == pl::DType::F16;
 }
 
-double dtypeBytes(pl::DType t) {
-  switch (t) {
-  case pl::DType::F32:
-  case pl::DType::I32:
-    return 4;
-  case pl::DType::F16:
-  case pl::DType::BF16:
-    return 2;
-  case pl::DType::I4:
-  case pl::DType::F4E2M1:
-    return 0.5;
-  default: // F8E4M3, I8, E8M0
-    return 1;
-  }
-}
+/// Bytes per element (I4, F4E2M1: half a byte).
+double dtypeBytes(pl::DType t) { return double(runtime::dtypeBits(t)) / 8.0; }
 
-/// Bytes of one cached position of layer `layer`: keys and values of every
-/// KV head (a latent row for MLA), with an FP8 cache's scales.
+/// Bytes of one cached position of layer `layer`: every array of the cache
+/// (keys and values, or MLA's latent row), scales included.
 double kvRowBytes(const pl::Plan &plan, uint32_t layer) {
   const auto *caches = plan.kv_caches();
   if (!caches || layer >= caches->size())
     return 0;
   const pl::KVCacheLayout &c = *caches->Get(layer);
-  const double b = dtypeBytes(c.dtype());
-  if (c.latent_dim() > 0)
-    return double(c.head_dim()) * b;
-  double row = 2.0 * double(c.kv_heads()) * double(c.head_dim()) * b;
-  if (c.dtype() == pl::DType::F8E4M3)
-    row += 2.0 * double(c.kv_heads()) * 4;
-  return row;
+  return double(runtime::kvCacheArrays(c) * runtime::kvCacheRowBytes(c));
 }
 
 /// Positions one sequence's step reads from a cache that keeps `window`
